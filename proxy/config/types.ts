@@ -1,0 +1,258 @@
+/**
+ * The resolved, validated and frozen configuration: what the rest of Gatehouse reads.
+ *
+ * Produced by `loadConfig` (load.ts) from the YAML file. Every default is already applied,
+ * durations are milliseconds, sizes are bytes, addresses and CIDRs are parsed, cross references
+ * (route -> service, redirect -> entrypoint, certificate names) are checked, and certificate and
+ * key files are read. Nothing here refers to servers, sockets or timers.
+ */
+
+/** A position in the source file, 1-based, for messages that point back at the YAML. */
+export interface SourcePos {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+export interface Address {
+  /** "0.0.0.0" when the YAML says ":8443"; IPv6 literals without brackets. */
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** A parsed CIDR block, IPv4 or IPv6 (IPv4-mapped IPv6 addresses match IPv4 blocks). */
+export interface Cidr {
+  readonly text: string;
+  readonly family: 4 | 6;
+  /** Network address as 4 or 16 bytes. */
+  readonly bytes: Uint8Array;
+  readonly prefix: number;
+}
+
+export interface CertificateFile {
+  /** Unique within the entrypoint; defaults to the cert file's base name without extension. */
+  readonly name: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** PEM contents read at load time (a reload re-reads them). */
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** Host names it serves: explicit `hosts`, or the certificate's DNS SANs. Lowercase; may hold `*.x`. */
+  readonly hosts: readonly string[];
+  /** Leaf certificate facts, for metrics and status. */
+  readonly subject: string;
+  readonly serial: string;
+  readonly notAfter: Date;
+}
+
+export interface EntrypointTls {
+  readonly certificates: readonly CertificateFile[];
+  /**
+   * What a handshake whose SNI matches no certificate gets: the certificate with this name,
+   * or `null` to reject the handshake.
+   */
+  readonly defaultCertificate: string | null;
+  /**
+   * Lowest TLS version accepted. Only "1.2": Deno's TLS stack (rustls) negotiates 1.2 and 1.3 and
+   * offers no way to refuse 1.2, so "1.3" is rejected at load time rather than silently ignored.
+   */
+  readonly minVersion: "1.2";
+  /** ALPN offered, in preference order; default ["h2", "http/1.1"]. */
+  readonly alpn: readonly ("h2" | "http/1.1")[];
+}
+
+export interface EntrypointRedirect {
+  /** Name of the TLS entrypoint. */
+  readonly to: string;
+  /** Port written in the Location header: `port` from the YAML, else the target's port; 443 is omitted. */
+  readonly port: number;
+}
+
+export interface Entrypoint {
+  readonly name: string;
+  readonly address: Address;
+  readonly protocol: "http";
+  readonly tls: EntrypointTls | null;
+  /** Plain entrypoint that answers every request with a 308 to a TLS entrypoint. */
+  readonly redirect: EntrypointRedirect | null;
+  readonly pos: SourcePos;
+}
+
+export interface HeaderOps {
+  /** Lowercase name, value. Replaces any existing value. */
+  readonly set: readonly (readonly [string, string])[];
+  /** Lowercase names removed. */
+  readonly remove: readonly string[];
+}
+
+export interface HeaderMatch {
+  /** Lowercase header name. */
+  readonly name: string;
+  /** Exact value; `null` means "present with any value". */
+  readonly value: string | null;
+}
+
+export interface RouteMatch {
+  /** Lowercase exact names and `*.suffix` wildcards; empty means any host. */
+  readonly hosts: readonly string[];
+  /** Path prefix on segment boundaries; "/" matches everything. Never ends with "/" unless it is "/". */
+  readonly pathPrefix: string;
+  /** Uppercase methods; empty means any method. */
+  readonly methods: readonly string[];
+  readonly headers: readonly HeaderMatch[];
+}
+
+export interface RouteTimeouts {
+  /** Upstream must start its response (status line and headers) within this; 0 = no limit. */
+  readonly responseHeader: number;
+  /** A request or response body that moves no byte for this long is aborted; 0 = no limit. */
+  readonly bodyIdle: number;
+  /** Idle limit for an established Upgrade tunnel; 0 = none (the default). */
+  readonly tunnelIdle: number;
+}
+
+export interface Route {
+  /** Unique; explicit `name`, else derived from the match (`host/path`). Used in logs and metrics. */
+  readonly name: string;
+  /** Position in the `routes` list: the tie breaker between equally specific routes. */
+  readonly index: number;
+  /** Entrypoint names this route is served on; empty means every HTTP entrypoint. */
+  readonly entrypoints: readonly string[];
+  readonly match: RouteMatch;
+  /** Service name, or "welcome@internal" for the built-in welcome page. */
+  readonly service: string;
+  /** Remove `match.pathPrefix` from the path before forwarding. */
+  readonly stripPrefix: boolean;
+  readonly requestHeaders: HeaderOps;
+  readonly responseHeaders: HeaderOps;
+  readonly timeouts: RouteTimeouts;
+  /** Accept HTTP/1.1 Upgrade (WebSocket and others) on this route. */
+  readonly upgrade: boolean;
+  /** Largest request body accepted (413 above it); `null` = no limit. */
+  readonly maxBodyBytes: number | null;
+  readonly pos: SourcePos;
+}
+
+export interface ServerRef {
+  /** Normalised URL: "http://app:3000" or "https://api.internal:8443", no path. */
+  readonly url: string;
+  readonly scheme: "http" | "https";
+  readonly hostname: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+export interface ActiveHealthCheck {
+  readonly path: string;
+  readonly interval: number;
+  readonly timeout: number;
+  /** Consecutive successes to mark a server up again. */
+  readonly healthyThreshold: number;
+  /** Consecutive failures to mark a server down. */
+  readonly unhealthyThreshold: number;
+  /** Status codes counted as healthy: 200-399 unless overridden. */
+  readonly expectStatus: readonly [number, number];
+}
+
+export interface PassiveHealth {
+  /** Transport failures or timeouts within `window` that eject a server. */
+  readonly maxFailures: number;
+  readonly window: number;
+  /** How long an ejected server stays out before it is tried again. */
+  readonly ejectFor: number;
+}
+
+export interface UpstreamTls {
+  /** PEM of extra trusted CAs, read from `ca_file`; `null` = system/webpki roots. */
+  readonly caPem: string | null;
+  readonly caFile: string | null;
+  /** SNI and verification name; `null` = the server URL's host name. */
+  readonly serverName: string | null;
+  readonly insecureSkipVerify: boolean;
+}
+
+export type Balancing = "round_robin" | "least_requests" | "random" | "ip_hash";
+
+export interface Service {
+  readonly name: string;
+  readonly servers: readonly ServerRef[];
+  readonly balancing: Balancing;
+  readonly healthCheck: ActiveHealthCheck | null;
+  readonly passiveHealth: PassiveHealth | null;
+  readonly tls: UpstreamTls;
+  /** "preserve" (the client's Host, default), "upstream" (the server URL's authority), or a fixed value. */
+  readonly host: string;
+  /** Attempts on other servers after the first one failed (retry rules apply). */
+  readonly retries: number;
+  /** Idle keep-alive connections kept per server, and how long each may stay idle. */
+  readonly keepAlive: { readonly maxIdlePerServer: number; readonly idleTimeout: number };
+  readonly pos: SourcePos;
+}
+
+export interface Timeouts {
+  /** A new request's head must arrive completely within this, counted from its first byte. */
+  readonly headerRead: number;
+  /** A keep-alive connection with no request in progress is closed after this. */
+  readonly keepAliveIdle: number;
+  /** TCP (and TLS) connect to an upstream server. */
+  readonly connect: number;
+  /** On SIGTERM/SIGINT: how long in-flight requests and tunnels may take before exit. */
+  readonly drain: number;
+  /** TLS handshake of a client connection. */
+  readonly tlsHandshake: number;
+}
+
+export interface Limits {
+  /** Request line plus headers; larger -> 431. */
+  readonly maxHeaderBytes: number;
+  /** Default request body limit (routes may override); `null` = none. */
+  readonly maxBodyBytes: number | null;
+  /** Open client connections across all entrypoints; 0 = unlimited. */
+  readonly maxConnections: number;
+}
+
+export interface Forwarding {
+  /** Incoming X-Forwarded-* / Forwarded are kept (appended to) only from these peers. */
+  readonly trustedProxies: readonly Cidr[];
+  /** Pseudonym used in Via. */
+  readonly via: string;
+  /** Header carrying the request id, lowercase. */
+  readonly requestIdHeader: string;
+}
+
+export interface NotFound {
+  readonly status: number;
+  readonly body: string;
+}
+
+export interface LogSettings {
+  readonly level: "debug" | "info" | "warning" | "error";
+  /** Application log lines: "json" or human "text". */
+  readonly format: "json" | "text";
+  readonly accessLog: { readonly enabled: boolean; readonly format: "json" | "combined" };
+}
+
+export interface AdminSettings {
+  /** `null` disables the admin endpoint. Default 127.0.0.1:9901. */
+  readonly address: Address | null;
+  /** Name of an environment variable holding a bearer token; `null` = no token. */
+  readonly tokenEnv: string | null;
+}
+
+export interface Config {
+  /** Path of the YAML file as given. */
+  readonly source: string;
+  /** First 12 hex characters of the SHA-256 of the file's bytes. */
+  readonly version: string;
+  readonly entrypoints: Readonly<Record<string, Entrypoint>>;
+  readonly routes: readonly Route[];
+  readonly services: Readonly<Record<string, Service>>;
+  readonly timeouts: Timeouts;
+  readonly limits: Limits;
+  readonly forwarding: Forwarding;
+  readonly notFound: NotFound;
+  readonly log: LogSettings;
+  readonly admin: AdminSettings;
+  /** Every file the config read (itself, certificates, keys, CA files): what a watcher watches. */
+  readonly files: readonly string[];
+}
