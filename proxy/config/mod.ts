@@ -1,0 +1,13 @@
+/**
+ * Gatehouse configuration: load the YAML file into a validated, frozen `Config`.
+ *
+ * ```ts
+ * const result = await loadConfig("config/gatehouse.yaml");
+ * if (!result.ok) for (const e of result.errors) console.error(formatConfigError(e));
+ * ```
+ *
+ * @module
+ */
+export { loadConfig, loadConfigText, type LoadResult } from "./load.ts";
+export { type ConfigError, formatConfigError } from "./errors.ts";
+export type * from "./types.ts";

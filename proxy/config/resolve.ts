@@ -1,0 +1,138 @@
+/**
+ * Turns the decoded YAML (schema.ts) into the `Config` the program reads: camelCase, files read,
+ * cross references checked. Errors go to the context; the result is only used when there are none.
+ *
+ * @module
+ */
+import type { Context } from "./context.ts";
+import { quote, type Segment } from "./errors.ts";
+import { routes, services } from "./resolve_routes.ts";
+import { entrypointTls } from "./resolve_tls.ts";
+import type { RawConfig, RawEntrypoint } from "./schema.ts";
+import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
+
+function redirect(
+  ctx: Context,
+  raw: RawConfig,
+  entrypoint: RawEntrypoint,
+): EntrypointRedirect | null {
+  const r = entrypoint.redirect;
+  if (!r) return null;
+  const path = ctx.path(r);
+  if (entrypoint.tls) {
+    ctx.error(
+      path,
+      `"redirect" only works on entrypoints without "tls": remove one of them`,
+      "key",
+    );
+  }
+  const target = raw.entrypoints.get(r.to);
+  const withTls = [...raw.entrypoints].filter(([, e]) => e.tls).map(([name]) => name);
+  const known = withTls.length
+    ? `TLS entrypoints: ${withTls.join(", ")}`
+    : `no entrypoint has "tls"`;
+  if (target === undefined && !ctx.written(["entrypoints", r.to])) {
+    ctx.error([...path, "to"], `unknown entrypoint ${quote(r.to)} (${known})`);
+  } else if (target && !target.tls) {
+    ctx.error([...path, "to"], `entrypoint ${quote(r.to)} has no "tls" (${known})`);
+  }
+  return { to: r.to, port: r.port ?? target?.address.port ?? 443 };
+}
+
+const WILDCARDS = new Set(["0.0.0.0", "::"]);
+
+/** "0.0.0.0:8080", "[::1]:8443". */
+export function formatAddress(address: Address): string {
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  return `${host}:${address.port}`;
+}
+
+/** Two listeners on one port whose host names overlap cannot both bind. */
+function portConflicts(ctx: Context, raw: RawConfig): void {
+  const listeners: { label: string; address: Address; path: readonly Segment[] }[] = [];
+  for (const [name, e] of raw.entrypoints) {
+    listeners.push({
+      label: `entrypoint ${quote(name)}`,
+      address: e.address,
+      path: ctx.path(e, "address"),
+    });
+  }
+  if (raw.admin.address) {
+    listeners.push({
+      label: "the admin API",
+      address: raw.admin.address,
+      path: ["admin", "address"],
+    });
+  }
+  listeners.forEach((b, j) => {
+    const a = listeners.slice(0, j).find((a) =>
+      a.address.port === b.address.port && b.address.port !== 0 &&
+      (a.address.hostname === b.address.hostname || WILDCARDS.has(a.address.hostname) ||
+        WILDCARDS.has(b.address.hostname))
+    );
+    if (a) {
+      ctx.error(
+        b.path,
+        `port ${b.address.port} is already used by ${a.label} (${formatAddress(a.address)})`,
+      );
+    }
+  });
+}
+
+async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string, Entrypoint>> {
+  const out: Record<string, Entrypoint> = {};
+  for (const [name, e] of raw.entrypoints) {
+    out[name] = {
+      name,
+      address: e.address,
+      protocol: e.protocol,
+      tls: e.tls ? await entrypointTls(ctx, e.tls) : null,
+      redirect: redirect(ctx, raw, e),
+      pos: ctx.locator.pos(ctx.path(e), "key"),
+    };
+  }
+  portConflicts(ctx, raw);
+  return out;
+}
+
+/** Resolves a decoded config; `source` and `version` describe the file it came from. */
+export async function resolve(
+  ctx: Context,
+  raw: RawConfig,
+  meta: { source: string; version: string; file: string },
+): Promise<Config> {
+  ctx.files.add(ctx.absolute(meta.file));
+  const { timeouts: t, limits, forwarding, not_found: notFound, log, admin } = raw;
+  return {
+    source: meta.source,
+    version: meta.version,
+    entrypoints: await entrypoints(ctx, raw),
+    routes: routes(ctx, raw),
+    services: await services(ctx, raw),
+    timeouts: {
+      headerRead: t.header_read,
+      keepAliveIdle: t.keep_alive_idle,
+      connect: t.connect,
+      drain: t.drain,
+      tlsHandshake: t.tls_handshake,
+    },
+    limits: {
+      maxHeaderBytes: limits.max_header,
+      maxBodyBytes: limits.max_body,
+      maxConnections: limits.max_connections,
+    },
+    forwarding: {
+      trustedProxies: forwarding.trusted_proxies,
+      via: forwarding.via,
+      requestIdHeader: forwarding.request_id_header,
+    },
+    notFound: { status: notFound.status, body: notFound.body },
+    log: {
+      level: log.level,
+      format: log.format,
+      accessLog: { enabled: log.access_log.enabled, format: log.access_log.format },
+    },
+    admin: { address: admin.address, tokenEnv: admin.token_env ?? null },
+    files: [...ctx.files],
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Resolving TLS settings: reading certificate, key and CA files, and checking they fit.
+ *
+ * @module
+ */
+import { basename, extname } from "node:path";
+import {
+  type CertificateInfo,
+  keyMatchesCertificate,
+  parseCertificatePem,
+} from "../tls/certificate.ts";
+import type { Context } from "./context.ts";
+import { quote } from "./errors.ts";
+import type { RawEntrypoint, RawService } from "./schema.ts";
+import type { CertificateFile, EntrypointTls, UpstreamTls } from "./types.ts";
+
+type RawTls = NonNullable<RawEntrypoint["tls"]>;
+type RawCertificate = RawTls["certificates"][number];
+
+/** "no PEM block found" from "Cannot parse certificate: no PEM block found". */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^Cannot [^:]+: /, "");
+}
+
+function certificateName(raw: RawCertificate): string {
+  return raw.name ?? basename(raw.cert, extname(raw.cert));
+}
+
+async function certificate(
+  ctx: Context,
+  raw: RawCertificate,
+  name: string,
+): Promise<CertificateFile | undefined> {
+  const path = ctx.path(raw);
+  const certFile = ctx.absolute(raw.cert);
+  const keyFile = ctx.absolute(raw.key);
+  const certPem = await ctx.read([...path, "cert"], raw.cert, "certificate file");
+  const keyPem = await ctx.read([...path, "key"], raw.key, "key file");
+  if (certPem === undefined) return undefined;
+  let info: CertificateInfo;
+  try {
+    info = parseCertificatePem(certPem);
+  } catch (error) {
+    ctx.error(
+      [...path, "cert"],
+      `Cannot parse certificate file ${quote(certFile)}: ${reason(error)}`,
+    );
+    return undefined;
+  }
+  const hosts = raw.hosts ?? info.dnsNames.map((host) => host.toLowerCase());
+  if (hosts.length === 0) {
+    const why = raw.hosts ? `"hosts" is empty` : `the certificate has no DNS names`;
+    ctx.error(path, `${why}: list the host names ${quote(certFile)} serves in "hosts"`);
+    return undefined;
+  }
+  if (keyPem === undefined) return undefined;
+  try {
+    if (!keyMatchesCertificate(certPem, keyPem)) {
+      ctx.error(
+        [...path, "key"],
+        `key file ${quote(keyFile)} does not match certificate file ${quote(certFile)}`,
+      );
+      return undefined;
+    }
+  } catch (error) {
+    ctx.error([...path, "key"], `Cannot parse key file ${quote(keyFile)}: ${reason(error)}`);
+    return undefined;
+  }
+  const { subject, serial, notAfter } = info;
+  return { name, certFile, keyFile, certPem, keyPem, hosts, subject, serial, notAfter };
+}
+
+/** Reads an entrypoint's certificates and resolves its default certificate. */
+export async function entrypointTls(ctx: Context, raw: RawTls): Promise<EntrypointTls> {
+  const names = new Map<string, RawCertificate>();
+  const certificates: CertificateFile[] = [];
+  for (const cert of raw.certificates) {
+    const name = certificateName(cert);
+    const other = names.get(name);
+    if (other) {
+      const where = ctx.written(ctx.path(cert, "name")) ? ctx.path(cert, "name") : ctx.path(cert);
+      const also = ctx.path(other).at(-1);
+      ctx.error(
+        where,
+        `duplicate certificate name ${
+          quote(name)
+        } (also certificates[${also}]); set "name" to tell them apart`,
+      );
+    } else names.set(name, cert);
+    const resolved = await certificate(ctx, cert, name);
+    if (resolved) certificates.push(resolved);
+  }
+  const chosen = raw.default_certificate ?? [...names.keys()][0];
+  if (chosen !== "reject" && chosen !== undefined && !names.has(chosen)) {
+    const known = [...names.keys()].join(", ");
+    ctx.error(
+      ctx.path(raw, "default_certificate"),
+      `unknown certificate ${quote(chosen)} (known: ${known}; or "reject")`,
+    );
+  }
+  return {
+    certificates,
+    defaultCertificate: chosen === "reject" || chosen === undefined ? null : chosen,
+    minVersion: raw.min_version,
+    alpn: raw.alpn,
+  };
+}
+
+/** Reads a service's CA file and checks `tls` is only given to services with https servers. */
+export async function upstreamTls(
+  ctx: Context,
+  raw: RawService,
+  hasHttps: boolean,
+): Promise<UpstreamTls> {
+  const tls = raw.tls;
+  const path = ctx.path(raw, "tls");
+  if (ctx.written(path) && !hasHttps) {
+    ctx.error(path, `"tls" is set but no server of this service uses https`, "key");
+  }
+  let caPem: string | null = null;
+  const caFile = tls.ca_file === undefined ? null : ctx.absolute(tls.ca_file);
+  if (tls.ca_file !== undefined && caFile !== null) {
+    const text = await ctx.read([...path, "ca_file"], tls.ca_file, "CA file");
+    try {
+      if (text !== undefined) parseCertificatePem(text);
+      caPem = text ?? null;
+    } catch (error) {
+      ctx.error([...path, "ca_file"], `Cannot parse CA file ${quote(caFile)}: ${reason(error)}`);
+    }
+  }
+  return {
+    caPem,
+    caFile,
+    serverName: tls.server_name ?? null,
+    insecureSkipVerify: tls.insecure_skip_verify,
+  };
+}

@@ -1,0 +1,373 @@
+/**
+ * The YAML file, described once: every key, its type, default and meaning. The validator, the
+ * JSON Schema (config/gatehouse.schema.json) and the reference (config/REFERENCE.md) all read it.
+ * Defaults live here and only here.
+ *
+ * @module
+ */
+import { def, fail, inherit, list, map, obj, opt, type Out, req, scalar, union } from "./dsl.ts";
+import {
+  address,
+  cidr,
+  headerMatch,
+  headerName,
+  headerValue,
+  hostHeader,
+  hostName,
+  hostPattern,
+  serverUrl,
+  statusRange,
+  tlsVersion,
+  token,
+} from "./net_values.ts";
+import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } from "./values.ts";
+
+const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+const entrypointName = name(
+  /^[a-z0-9][a-z0-9_-]*$/,
+  "an entrypoint name",
+  `lowercase letters, digits, "_" and "-", starting with a letter or digit`,
+);
+const routeName = name(NAME, "a route name", NAME_RULE);
+const certificateName = name(NAME, "a certificate name", NAME_RULE);
+
+const plainServiceName = name(NAME, "a service name", NAME_RULE);
+const serviceName = scalar({
+  ...plainServiceName,
+  decode: (value, source) =>
+    typeof value === "string" && value.endsWith("@internal")
+      ? fail(`service names ending in "@internal" are reserved for built-in services`)
+      : plainServiceName.decode(value, source),
+});
+
+const filePath = str(`a file path`);
+const pathPrefix = text({
+  expected: `a path prefix starting with "/"`,
+  type: "path",
+  pattern: /^\/[^\s?#]*$/,
+  map: (path) => path.replace(/\/+$/, "") || "/",
+});
+const requestPath = text({
+  expected: `a path starting with "/"`,
+  type: "path",
+  pattern: /^\/[^\s#]*$/,
+});
+
+const tls = obj({
+  certificates: req(
+    list(
+      obj({
+        cert: req(filePath, "Certificate (chain) PEM file, relative to this file"),
+        key: req(filePath, "Private key PEM file, relative to this file"),
+        name: opt(
+          certificateName,
+          "Name for default_certificate, logs and metrics",
+          "the cert file's base name",
+        ),
+        hosts: opt(
+          list(hostPattern(), { unique: true }),
+          "Host names it serves",
+          "the certificate's DNS names",
+        ),
+      }, "certificate"),
+      { nonEmpty: "list at least one certificate" },
+    ),
+    "Certificates, picked by SNI",
+  ),
+  default_certificate: opt(
+    text({ expected: 'a certificate name or "reject"', pattern: /^[\s\S]+$/ }),
+    `Certificate for handshakes whose SNI matches none ("reject" refuses them)`,
+    "the first certificate",
+  ),
+  min_version: def(tlsVersion(), "1.2", "Lowest TLS version; only 1.2 (Deno cannot refuse 1.2)"),
+  alpn: def(
+    list(oneOf(["h2", "http/1.1"]), { nonEmpty: "list at least one protocol", unique: true }),
+    ["h2", "http/1.1"],
+    "Protocols offered by ALPN, in preference order",
+  ),
+}, "tls settings");
+
+const entrypoint = obj({
+  address: req(
+    address(),
+    `Listen address: ":8080" (all interfaces), "127.0.0.1:8080", "[::1]:8443"`,
+  ),
+  protocol: def(oneOf(["http"]), "http", "Protocol spoken on the socket"),
+  tls: opt(tls, "Terminate TLS with these certificates", "plain HTTP"),
+  redirect: opt(
+    obj({
+      to: req(entrypointName, "Name of an entrypoint with tls"),
+      port: opt(int(1, 65535), "Port written in Location", "the target entrypoint's port"),
+    }, "redirect"),
+    "Answer every request with a 308 to a TLS entrypoint (plain entrypoints only)",
+  ),
+}, "entrypoint");
+
+const headerOps = obj({
+  set: def(
+    map(headerName({ settable: true }), headerValue(), { placeholder: "<header>" }),
+    {},
+    "Headers to set (replacing any value)",
+  ),
+  remove: def(list(headerName(), { unique: true }), [], "Headers to remove"),
+});
+
+const route = obj({
+  name: opt(
+    routeName,
+    "Unique name used in logs and metrics",
+    'host and path, e.g. "app.localhost/api"',
+  ),
+  entrypoints: def(
+    list(entrypointName, { unique: true }),
+    [],
+    "Entrypoints serving this route; empty means every HTTP entrypoint",
+  ),
+  match: def(
+    obj({
+      host: def(
+        list(hostPattern({ any: true }), { single: true, unique: true }),
+        [],
+        'Hosts, exact or "*.example.com"; none means any',
+      ),
+      path: def(pathPrefix, "/", "Path prefix, matched on segment boundaries"),
+      methods: def(
+        list(token(`a method like "GET"`, (m) => m.toUpperCase()), { single: true, unique: true }),
+        [],
+        "Methods; none means any",
+      ),
+      headers: def(
+        map(headerName(), headerMatch(), { placeholder: "<header>" }),
+        {},
+        "Headers that must have this exact value (true: any value)",
+      ),
+    }),
+    {},
+    "What requests this route takes; omitted means all",
+  ),
+  service: req(
+    text({ expected: "a service name", pattern: /^[\s\S]+$/ }),
+    `A key of "services", or "welcome@internal"`,
+  ),
+  strip_prefix: def(bool(), false, "Remove match.path from the path before forwarding"),
+  request_headers: def(headerOps, {}, "Changes to request headers sent upstream"),
+  response_headers: def(headerOps, {}, "Changes to response headers sent to the client"),
+  timeouts: def(
+    obj({
+      response_header: inherit(
+        dur({ off: true }),
+        "timeouts.response_header",
+        "Upstream must start answering within this",
+      ),
+      body_idle: inherit(
+        dur({ off: true }),
+        "timeouts.body_idle",
+        "A body that moves no byte this long is aborted",
+      ),
+      tunnel_idle: def(dur({ off: true }), "off", "Idle limit of an Upgrade tunnel"),
+    }),
+    {},
+    "Per-route timeouts",
+  ),
+  upgrade: def(bool(), true, "Accept HTTP/1.1 Upgrade (WebSocket)"),
+  max_body: inherit(sizeOrOff(), "limits.max_body", "Largest request body accepted (413 above it)"),
+}, "route");
+
+const server = union(
+  serverUrl(),
+  obj({
+    url: req(serverUrl(), `Server URL like "http://app:3000"`),
+    weight: def(int(1, 1000), 1, "Share of requests relative to the other servers"),
+  }, "server"),
+);
+
+const service = obj({
+  servers: req(
+    list(server, { nonEmpty: "list at least one server" }),
+    `Upstream servers: URLs, or {url, weight}`,
+  ),
+  balancing: def(
+    oneOf(["round_robin", "least_requests", "random", "ip_hash"]),
+    "round_robin",
+    "How a server is picked",
+  ),
+  health_check: opt(
+    obj({
+      path: req(requestPath, "Path requested on each server"),
+      interval: def(dur(), "10s", "Time between checks"),
+      timeout: def(dur(), "2s", "A check slower than this fails; less than interval"),
+      healthy_threshold: def(int(1, 100), 2, "Consecutive successes to mark a server up"),
+      unhealthy_threshold: def(int(1, 100), 3, "Consecutive failures to mark a server down"),
+      expect_status: def(statusRange(), "200-399", "Status codes counted as healthy"),
+    }),
+    "Active health checks",
+    "none",
+  ),
+  passive_health: def(
+    union(
+      disabled(),
+      obj({
+        max_failures: def(int(1, 1000), 5, "Failures within window that eject a server"),
+        window: def(dur(), "10s", "Window in which failures are counted"),
+        eject_for: def(dur(), "30s", "How long an ejected server stays out"),
+      }),
+    ),
+    {},
+    "Eject servers that fail requests; false disables",
+  ),
+  tls: def(
+    obj({
+      ca_file: opt(
+        filePath,
+        "Extra trusted CA certificates (PEM), relative to this file",
+        "system roots",
+      ),
+      server_name: opt(hostName(), "SNI and name verified", "the server URL's host"),
+      insecure_skip_verify: def(bool(), false, "Skip certificate verification (testing only)"),
+    }),
+    {},
+    "TLS to https servers",
+  ),
+  host: def(
+    hostHeader(),
+    "preserve",
+    `Host sent upstream: "preserve" (client's), "upstream" (server URL's), or a fixed value`,
+  ),
+  retries: def(int(0, 10), 2, "Attempts on other servers after a failure"),
+  keep_alive: def(
+    obj({
+      max_idle_per_server: def(int(0, 10000), 64, "Idle connections kept per server"),
+      idle_timeout: def(dur(), "30s", "How long an idle connection is kept"),
+    }),
+    {},
+    "Upstream connection reuse",
+  ),
+}, "service");
+
+/** The whole YAML file. */
+export const configSchema = obj({
+  entrypoints: req(
+    map(entrypointName, entrypoint, {
+      placeholder: "<name>",
+      nonEmpty: "define at least one entrypoint",
+    }),
+    "Sockets Gatehouse listens on, by name",
+  ),
+  routes: def(list(route), [], "Routes, most specific match wins, then list order"),
+  services: def(
+    map(serviceName, service, { placeholder: "<name>" }),
+    {},
+    "Upstream services, by name",
+  ),
+  timeouts: def(
+    obj({
+      header_read: def(dur(), "10s", "A request head must arrive within this"),
+      keep_alive_idle: def(
+        dur(),
+        "60s",
+        "Idle keep-alive client connections are closed after this",
+      ),
+      connect: def(dur(), "5s", "Connecting to an upstream server"),
+      drain: def(dur(), "30s", "On shutdown, how long in-flight requests may finish"),
+      tls_handshake: def(dur(), "10s", "TLS handshake of a client connection"),
+      response_header: def(
+        dur({ off: true }),
+        "60s",
+        "Default for routes: upstream must start answering within this",
+      ),
+      body_idle: def(
+        dur({ off: true }),
+        "5m",
+        "Default for routes: a body idle this long is aborted",
+      ),
+    }),
+    {},
+    "Server-wide timeouts",
+  ),
+  limits: def(
+    obj({
+      max_header: def(size("1KiB", "1MiB"), "32KiB", "Request line plus headers; larger gets 431"),
+      max_body: def(sizeOrOff(), "off", "Default largest request body for routes"),
+      max_connections: def(int(0, 1_000_000), 0, "Open client connections; 0 = unlimited"),
+    }),
+    {},
+    "Size and connection limits",
+  ),
+  forwarding: def(
+    obj({
+      trusted_proxies: def(
+        list(cidr(), { unique: true }),
+        [],
+        "Peers whose X-Forwarded-* headers are kept",
+      ),
+      via: def(token(`a pseudonym like "gatehouse"`), "gatehouse", "Pseudonym in the Via header"),
+      request_id_header: def(headerName(), "x-request-id", "Header carrying the request id"),
+    }),
+    {},
+    "Forwarded headers",
+  ),
+  not_found: def(
+    obj({
+      status: def(int(400, 599), 404, "Status when no route matches"),
+      body: def(
+        str(),
+        "404 page not found: no Gatehouse route matches this host and path\n",
+        "Body when no route matches",
+      ),
+    }),
+    {},
+    "Answer when no route matches",
+  ),
+  log: def(
+    obj({
+      level: def(oneOf(["debug", "info", "warning", "error"]), "info", "Lowest level logged"),
+      format: def(oneOf(["json", "text"]), "json", "Application log format"),
+      access_log: def(
+        obj({
+          enabled: def(bool(), true, "Log one line per request"),
+          format: def(oneOf(["json", "combined"]), "json", "Access log format"),
+        }),
+        {},
+        "Access log",
+      ),
+    }),
+    {},
+    "Logging",
+  ),
+  admin: def(
+    obj({
+      address: def(
+        address({ off: true }),
+        "127.0.0.1:9901",
+        `Admin API address; "off" disables it`,
+      ),
+      token_env: opt(
+        text({
+          expected: `an environment variable name like "GATEHOUSE_TOKEN"`,
+          type: "env name",
+          pattern: /^[A-Z_][A-Z0-9_]*$/,
+        }),
+        "Environment variable holding the admin bearer token",
+        "no token",
+      ),
+    }),
+    {},
+    "Admin API",
+  ),
+});
+
+/** The decoded YAML: defaults applied, values parsed, not yet cross-checked. */
+export type RawConfig = Out<typeof configSchema>;
+
+/** Name of the built-in service answering with a welcome page. */
+export const WELCOME_SERVICE = "welcome@internal";
+
+/** The keys of a decoded route, for readers of `RawConfig`. */
+export type RawRoute = RawConfig["routes"][number];
+/** A decoded service. */
+export type RawService = RawConfig["services"] extends ReadonlyMap<string, infer S> ? S : never;
+/** A decoded entrypoint. */
+export type RawEntrypoint = RawConfig["entrypoints"] extends ReadonlyMap<string, infer E> ? E
+  : never;
