@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { resolve as resolvePath } from "node:path";
 import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
 import { routes, services } from "./resolve_routes.ts";
@@ -101,7 +102,7 @@ export async function resolve(
   raw: RawConfig,
   meta: { source: string; version: string; file: string },
 ): Promise<Config> {
-  ctx.files.add(ctx.absolute(meta.file));
+  ctx.files.add(resolvePath(meta.file));
   const { timeouts: t, limits, forwarding, not_found: notFound, log, admin } = raw;
   return {
     source: meta.source,

@@ -312,7 +312,7 @@ export const configSchema = obj({
     obj({
       status: def(int(400, 599), 404, "Status when no route matches"),
       body: def(
-        str(),
+        text({ expected: "a string" }),
         "404 page not found: no Gatehouse route matches this host and path\n",
         "Body when no route matches",
       ),

@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { PemPair } from "../tls/generate.ts";
+import { testPki } from "../testing/certs.ts";
 import type { Parsed, ScalarNode, ScalarValue } from "./dsl.ts";
-import { formatConfigError } from "./errors.ts";
+import { type ConfigError, formatConfigError } from "./errors.ts";
 import { loadConfigText, type LoadResult } from "./load.ts";
 import type { Config } from "./types.ts";
 
@@ -49,10 +50,15 @@ export const MINIMAL = yaml`
 /** Where snippets pretend to live when they read no files. */
 export const FILE = "/nonexistent/config/test.yaml";
 
+/** The errors of a result ([] when it loaded). */
+export function errorsIn(result: LoadResult): readonly ConfigError[] {
+  return result.ok ? [] : result.errors;
+}
+
 /** Errors as `line:col path: message` (no file), or [] when it loaded. */
 export function errorLines(result: LoadResult): string[] {
   if (result.ok) return [];
-  return result.errors.map((e) => formatConfigError({ ...e, file: "" }).replace(/^:/, ""));
+  return result.errors.map((e) => formatConfigError({ ...e, file: "" }).replace(/^: ?/, ""));
 }
 
 /** Loads a snippet and returns its errors as `line:col path: message`. */
@@ -83,3 +89,33 @@ export async function writePair(dir: string, base: string, pair: PemPair): Promi
   await Deno.writeTextFile(join(dir, `${base}.crt`), pair.certPem);
   await Deno.writeTextFile(join(dir, `${base}.key`), pair.keyPem);
 }
+
+/**
+ * Runs `fn` with a temp dir holding `certs/localhost.crt|key` (localhost, *.localhost) and
+ * `certs/other.crt|key` (other.test); `file` is `<dir>/config/test.yaml`, so snippets refer to
+ * `../certs/localhost.crt`.
+ */
+export async function withCerts(fn: (file: string, dir: string) => Promise<void>): Promise<void> {
+  const pki = await testPki();
+  await withTempDir(async (dir) => {
+    await writePair(join(dir, "certs"), "localhost", await pki.leaf("localhost", "*.localhost"));
+    await writePair(join(dir, "certs"), "other", await pki.leaf("other.test"));
+    await Deno.mkdir(join(dir, "config"));
+    await fn(join(dir, "config", "test.yaml"), dir);
+  });
+}
+
+/**
+ * An entrypoint `websecure` on :8443 with the localhost certificate, then `web` on :8080 (last,
+ * so that appended indented keys land in `web`).
+ */
+export const TLS_MINIMAL = yaml`
+  entrypoints:
+    websecure:
+      address: ":8443"
+      tls:
+        certificates:
+          - { cert: ../certs/localhost.crt, key: ../certs/localhost.key }
+    web:
+      address: ":8080"
+`;

@@ -3,7 +3,16 @@
  *
  * @module
  */
-import { type JsonObject, mismatch, ok, type Parsed, scalar, type ScalarNode } from "./dsl.ts";
+import {
+  describe,
+  fail,
+  type JsonObject,
+  mismatch,
+  ok,
+  type Parsed,
+  scalar,
+  type ScalarNode,
+} from "./dsl.ts";
 import { didYouMean, quoteList } from "./errors.ts";
 
 /** Options of a string kind: what it must look like, and how it is normalised. */
@@ -86,7 +95,7 @@ export function oneOf<const V extends readonly string[]>(values: V): ScalarNode<
       const word = typeof value === "number" ? source : value;
       if (typeof word === "string" && values.includes(word)) return ok(word as V[number]);
       const hint = typeof word === "string" ? didYouMean(word, values) : "";
-      return mismatch(expected + hint, value, source);
+      return fail(`expected ${expected}, found ${describe(value, source)}${hint}`);
     },
   });
 }

@@ -85,7 +85,7 @@ Deno.test("integers, booleans and choices", () => {
   assert.equal(value(balancing, "least_requests"), "least_requests");
   assert.equal(
     message(balancing, "roundrobin"),
-    `expected one of "round_robin", "least_requests" (did you mean "round_robin"?), found "roundrobin"`,
+    `expected one of "round_robin", "least_requests", found "roundrobin" (did you mean "round_robin"?)`,
   );
   assert.equal(value(disabled(), false), null);
   assert.equal(message(disabled(), true), "expected false or a map, found true");
