@@ -251,11 +251,13 @@ class Walker {
     return this.shapeError(node, schema.expected, path);
   }
 
-  /** Copies inherited defaults from the decoded root ("timeouts.body_idle"). */
+  /** Copies inherited defaults from the decoded root ("timeouts.body_idle"), when it has them. */
   inherit(root: unknown): void {
     for (const { target, key, from } of this.inherited) {
       let value = root;
-      for (const step of from.split(".")) value = (value as Record<string, unknown>)[step];
+      for (const step of from.split(".")) {
+        value = (value as Record<string, unknown> | undefined)?.[step];
+      }
       target[key] = value;
     }
   }
