@@ -109,6 +109,16 @@ Deno.test("the JSON Schema flags unknown keys and malformed values", () => {
     "$.entrypoints.web: missing address",
   ]);
   assert.deepEqual(check(schema, { ...valid, log: { level: "verbose" } }), ["$.log.level: enum"]);
+  assert.deepEqual(check(schema, { ...valid, admin: { address: "off" } }), []);
+  assert.deepEqual(check(schema, { ...valid, admin: { address: false } }), []);
+  assert.deepEqual(check(schema, { ...valid, admin: { address: true } }), [
+    "$.admin.address: no anyOf branch",
+  ]);
+  assert.deepEqual(
+    check(schema, { ...valid, routes: [{ service: "a", timeouts: { body_idle: "off" } }] }),
+    [],
+  );
+  assert.deepEqual(check(schema, { ...valid, limits: { max_body: 0, max_header: 4096 } }), []);
 });
 
 Deno.test("the JSON Schema carries draft, descriptions, defaults and closed objects", () => {

@@ -11,6 +11,7 @@ import { text } from "./values.ts";
 
 const LABEL = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?";
 const HOST = `${LABEL}(?:\\.${LABEL})*`;
+const HOST_NAME = new RegExp(`^${HOST}$`);
 const lower = (s: string) => s.toLowerCase();
 const hostLength = (s: string) =>
   s.length > 253 ? `host name ${quote(s)} is longer than 253 characters` : undefined;
@@ -37,7 +38,7 @@ function parseAddress(value: string): Address | string {
     return { hostname: v6.toLowerCase(), port };
   }
   if (name === "") return { hostname: "0.0.0.0", port };
-  if (!new RegExp(`^${HOST}$`).test(name)) {
+  if (!HOST_NAME.test(name)) {
     return `${quote(name)} in ${quote(value)} is not a host name or IPv4 address`;
   }
   return { hostname: name.toLowerCase(), port };
@@ -48,11 +49,12 @@ export function address(): ScalarNode<Address>;
 export function address(options: { off: true }): ScalarNode<Address | null>;
 export function address(options: { off?: boolean } = {}): ScalarNode<Address | null> {
   const expected = options.off ? `${ADDRESS_EXPECTED} (or "off")` : ADDRESS_EXPECTED;
-  const pattern = ADDRESS.source.replace("^(?:", options.off ? "^(?:off|" : "^(?:");
+  const pattern = options.off ? `^(?:off|${ADDRESS.source.slice(1, -1)})$` : ADDRESS.source;
+  const json = { type: "string", pattern };
   return scalar({
     type: options.off ? "address or off" : "address",
     expected,
-    json: options.off ? { type: ["string", "boolean"], pattern } : { type: "string", pattern },
+    json: options.off ? { anyOf: [json, { const: false }] } : json,
     decode(value, source) {
       if (options.off && (value === "off" || value === false)) return ok(null);
       if (typeof value !== "string") return mismatch(expected, value, source);
@@ -141,11 +143,10 @@ export function serverUrl(): ScalarNode<ServerUrl> {
 
 /** A host name ("api.internal"), lowercased. */
 export function hostName(): ScalarNode<string> {
-  const pattern = new RegExp(`^${HOST}$`);
   return text({
     expected: `a host name like "api.internal"`,
     type: "host",
-    pattern,
+    pattern: HOST_NAME,
     map: lower,
     check: hostLength,
   });

@@ -43,7 +43,7 @@ function redirect(
 const WILDCARDS = new Set(["0.0.0.0", "::"]);
 
 /** "0.0.0.0:8080", "[::1]:8443". */
-export function formatAddress(address: Address): string {
+function formatAddress(address: Address): string {
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   return `${host}:${address.port}`;
 }

@@ -11,7 +11,7 @@ import { type RawConfig, type RawRoute, type RawService, WELCOME_SERVICE } from 
 import type { HeaderOps, Route, ServerRef, Service } from "./types.ts";
 
 /** "1m30s" from 90000: durations in messages, as a user would write them. */
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   const units: [string, number][] = [["h", 3_600_000], ["m", 60_000], ["s", 1000], ["ms", 1]];
   let rest = ms;
   let out = "";

@@ -145,7 +145,11 @@ class Walker {
   }
 
   /** The pairs of a map node, each key as text (normalised), with bad and duplicate keys reported. */
-  pairs(node: YamlValue, path: readonly Segment[], normalise: (key: string) => string | undefined) {
+  pairs(
+    node: YamlValue,
+    path: readonly Segment[],
+    normalise: (key: string, where: LineCol | undefined) => string | undefined,
+  ) {
     const out: { key: string; pair: Pair }[] = [];
     const first = new Map<string, LineCol | undefined>();
     if (!isMap(node)) return out;
@@ -156,7 +160,7 @@ class Walker {
         this.failAt(path, "map keys must be plain strings", where);
         continue;
       }
-      const key = normalise(input[1]);
+      const key = normalise(input[1], where);
       if (key === undefined) continue;
       if (first.has(key)) {
         const was = first.get(key);
@@ -174,13 +178,10 @@ class Walker {
     if (!this.isEmpty(node) && !isMap(node)) return this.shapeError(node, schema.expected, path);
     const size = isMap(node) ? node.items.length : 0;
     if (size === 0 && schema.nonEmpty) return this.fail(path, schema.nonEmpty);
-    const pairs = this.pairs(node, path, (written) => {
+    const pairs = this.pairs(node, path, (written, where) => {
       const parsed = schema.key.decode(written, written);
       if (parsed.ok) return parsed.value;
-      const pair = isMap(node)
-        ? node.items.find((p) => this.scalarInput(p.key)?.[1] === written)
-        : undefined;
-      this.failAt([...path, written], parsed.message, this.at(pair?.key));
+      this.failAt([...path, written], parsed.message, where);
       return undefined;
     });
     const out = new Map<string, unknown>();

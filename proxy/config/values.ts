@@ -152,7 +152,7 @@ const UNITS_BYTES: Readonly<Record<string, number>> = {
 const SIZE = /^(\d+(?:\.\d+)?)(B|KB|MB|GB|KiB|MiB|GiB)$/;
 
 /** Bytes in a size string ("16KiB") or integer, or undefined if it is not one. */
-export function parseSize(value: unknown): number | undefined {
+function parseSize(value: unknown): number | undefined {
   if (typeof value === "number") {
     return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
   }
