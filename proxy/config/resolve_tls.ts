@@ -50,8 +50,8 @@ async function certificate(
   }
   const hosts = raw.hosts ?? info.dnsNames.map((host) => host.toLowerCase());
   if (hosts.length === 0) {
-    const why = raw.hosts ? `"hosts" is empty` : `the certificate has no DNS names`;
-    ctx.error(path, `${why}: list the host names ${quote(certFile)} serves in "hosts"`);
+    const fix = `list the host names it serves in "hosts"`;
+    ctx.error(path, `certificate file ${quote(certFile)} has no DNS names: ${fix}`);
     return undefined;
   }
   if (keyPem === undefined) return undefined;

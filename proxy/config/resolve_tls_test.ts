@@ -138,7 +138,7 @@ Deno.test("DNS names are lowercased; a certificate without any needs explicit ho
               - { cert: ../certs/ip.crt, key: ../certs/ip.key }
     `;
     assert.deepEqual(await errorsOf(text, file), [
-      `6:11 entrypoints.websecure.tls.certificates[0]: the certificate has no DNS names: list the host names "${dir}/certs/ip.crt" serves in "hosts"`,
+      `6:11 entrypoints.websecure.tls.certificates[0]: certificate file "${dir}/certs/ip.crt" has no DNS names: list the host names it serves in "hosts"`,
     ]);
     await writePair(join(dir, "certs"), "mixed", await (await testPki()).leaf("Mixed.Test"));
     const mixed = await configOf(text.replaceAll("/ip.", "/mixed."), file);
@@ -146,8 +146,10 @@ Deno.test("DNS names are lowercased; a certificate without any needs explicit ho
     const fixed = text.replace("key: ../certs/ip.key", "key: ../certs/ip.key, hosts: [ip.test]");
     const config = await configOf(fixed, file);
     assert.deepEqual(config.entrypoints.websecure.tls!.certificates[0].hosts, ["ip.test"]);
-    const empty = text.replace("key: ../certs/ip.key", "key: ../certs/localhost.key, hosts: []");
-    assert.equal((await errorsOf(empty, file))[0].split(": ")[1], `"hosts" is empty`);
+    const empty = text.replaceAll("/ip.", "/localhost.").replace(".key }", ".key, hosts: [] }");
+    assert.deepEqual(await errorsOf(empty, file), [
+      `6:79 entrypoints.websecure.tls.certificates[0].hosts: list at least one host name, or remove "hosts" to use the certificate's`,
+    ]);
   });
 });
 

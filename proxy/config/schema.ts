@@ -67,7 +67,10 @@ const tls = obj({
           "the cert file's base name",
         ),
         hosts: opt(
-          list(hostPattern(), { unique: true }),
+          list(hostPattern(), {
+            unique: true,
+            nonEmpty: `list at least one host name, or remove "hosts" to use the certificate's`,
+          }),
           "Host names it serves",
           "the certificate's DNS names",
         ),
