@@ -118,15 +118,17 @@ export async function upstreamTls(
   if (ctx.written(path) && !hasHttps) {
     ctx.error(path, `"tls" is set but no server of this service uses https`, "key");
   }
-  let caPem: string | null = null;
   const caFile = tls.ca_file === undefined ? null : ctx.absolute(tls.ca_file);
-  if (tls.ca_file !== undefined && caFile !== null) {
-    const text = await ctx.read([...path, "ca_file"], tls.ca_file, "CA file");
+  let caPem: string | null = null;
+  if (tls.ca_file !== undefined) {
+    caPem = await ctx.read([...path, "ca_file"], tls.ca_file, "CA file") ?? null;
     try {
-      if (text !== undefined) parseCertificatePem(text);
-      caPem = text ?? null;
+      if (caPem !== null) parseCertificatePem(caPem);
     } catch (error) {
-      ctx.error([...path, "ca_file"], `Cannot parse CA file ${quote(caFile)}: ${reason(error)}`);
+      ctx.error(
+        [...path, "ca_file"],
+        `Cannot parse CA file ${quote(ctx.absolute(tls.ca_file))}: ${reason(error)}`,
+      );
     }
   }
   return {
