@@ -1,0 +1,256 @@
+/**
+ * A connection with a read buffer, for the HTTP/1.1 parser on both sides of the proxy.
+ *
+ * At most one read is in flight at a time. The buffer is moved or grown only between reads, so a
+ * view returned by `readHead` stays valid until the next call that reads.
+ */
+
+/** The request or response head exceeded the allowed size. */
+export class HeadTooLargeError extends Error {
+  constructor(limit: number) {
+    super(`Cannot read message head: larger than ${limit} bytes`);
+  }
+}
+
+/** The peer closed the connection in the middle of a message. */
+export class UnexpectedEofError extends Error {
+  constructor(what: string) {
+    super(`Cannot read ${what}: connection closed early`);
+  }
+}
+
+/** The part of a connection the HTTP engine uses; Deno.Conn and Deno.TlsConn satisfy it. */
+export interface ByteConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  /** Half-close: sends FIN (or TLS close_notify) and keeps reading. */
+  closeWrite(): Promise<void>;
+  close(): void;
+}
+
+const LF = 10;
+const CR = 13;
+/** Largest chunk a direct body read allocates. */
+export const READ_CHUNK = 64 * 1024;
+
+export class BufferedConn {
+  readonly conn: ByteConn;
+  #buf: Uint8Array;
+  #start = 0;
+  #end = 0;
+  #pending: Promise<boolean> | null = null;
+  #eof = false;
+
+  constructor(conn: ByteConn, initialSize = 4096) {
+    this.conn = conn;
+    this.#buf = new Uint8Array(initialSize);
+  }
+
+  /** Bytes received and not yet consumed. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** True once the peer's side reached end of stream (or the read failed). */
+  get eof(): boolean {
+    return this.#eof;
+  }
+
+  /** Reads more bytes into the buffer, growing it up to `limit`. Resolves false at end of stream. */
+  fill(limit = READ_CHUNK): Promise<boolean> {
+    if (this.#pending) return this.#pending;
+    if (this.#eof) return Promise.resolve(false);
+    this.#makeRoom(limit);
+    const p = this.conn.read(this.#buf.subarray(this.#end)).then(
+      (n) => {
+        this.#pending = null;
+        if (n === null) {
+          this.#eof = true;
+          return false;
+        }
+        this.#end += n;
+        return true;
+      },
+      () => {
+        this.#pending = null;
+        this.#eof = true;
+        return false;
+      },
+    );
+    this.#pending = p;
+    return p;
+  }
+
+  /**
+   * Resolves false when the peer closes before sending anything more (used to notice a client
+   * that goes away while its response is being prepared); true once bytes are available.
+   */
+  watchForData(): Promise<boolean> {
+    if (this.buffered > 0) return Promise.resolve(true);
+    return this.fill();
+  }
+
+  /**
+   * Reads one message head (start line and fields, without the blank line that ends it).
+   * Leading blank lines are skipped. Returns null when the stream ends before any byte.
+   * `onFirstByte` runs once when the first byte of the head is available.
+   */
+  async readHead(limit: number, onFirstByte?: () => void): Promise<Uint8Array | null> {
+    let notified = false;
+    let scanned = 0;
+    while (true) {
+      this.#skipLeadingBlankLines();
+      const avail = this.#end - this.#start;
+      if (avail > 0 && !notified) {
+        notified = true;
+        onFirstByte?.();
+      }
+      const end = findHeadEnd(this.#buf, this.#start + Math.max(0, scanned - 3), this.#end);
+      if (end >= 0) {
+        const head = this.#buf.subarray(this.#start, end);
+        this.#start = end + (this.#buf[end + 1] === LF ? 2 : 3);
+        return head;
+      }
+      if (avail >= limit) throw new HeadTooLargeError(limit);
+      scanned = avail;
+      if (!(await this.fill(limit + 4))) {
+        if (this.#end - this.#start === 0) return null;
+        throw new UnexpectedEofError("message head");
+      }
+    }
+  }
+
+  /** Reads one line (for chunked framing), without its line ending. */
+  async readLine(limit: number, what: string): Promise<string> {
+    while (true) {
+      const lf = this.#buf.indexOf(LF, this.#start);
+      if (lf >= 0 && lf < this.#end) {
+        const stop = lf > this.#start && this.#buf[lf - 1] === CR ? lf - 1 : lf;
+        const line = latin1(this.#buf, this.#start, stop);
+        this.#start = lf + 1;
+        return line;
+      }
+      if (this.#end - this.#start >= limit) throw new HeadTooLargeError(limit);
+      if (!(await this.fill(limit + 2))) throw new UnexpectedEofError(what);
+    }
+  }
+
+  /** Consumes up to `max` bytes: buffered ones first, else one direct read. Null at end of stream. */
+  async readSome(max: number): Promise<Uint8Array | null> {
+    if (this.#end === this.#start && this.#pending) await this.#pending;
+    const avail = this.#end - this.#start;
+    if (avail > 0) return this.take(Math.min(avail, max));
+    if (this.#eof) return null;
+    const chunk = new Uint8Array(Math.min(max, READ_CHUNK));
+    let n: number | null;
+    try {
+      n = await this.conn.read(chunk);
+    } catch (err) {
+      this.#eof = true;
+      throw err;
+    }
+    if (n === null) {
+      this.#eof = true;
+      return null;
+    }
+    return chunk.subarray(0, n);
+  }
+
+  /** Consumes `n` buffered bytes (n <= buffered) as a new array. */
+  take(n: number): Uint8Array {
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+
+  /** Hands out everything buffered, for a tunnel that takes the connection over. */
+  drainBuffer(): Uint8Array {
+    return this.take(this.#end - this.#start);
+  }
+
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): Promise<void> {
+    return writeAll(this.conn, bytes);
+  }
+
+  /** Shrinks a buffer grown by a large head back to `size` when it holds nothing. */
+  shrink(size: number): void {
+    if (this.#buf.length > size && this.#end === this.#start && !this.#pending) {
+      this.#buf = new Uint8Array(size);
+      this.#start = this.#end = 0;
+    }
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  #skipLeadingBlankLines(): void {
+    while (this.#start < this.#end) {
+      const b = this.#buf[this.#start];
+      if (b !== CR && b !== LF) return;
+      this.#start++;
+    }
+  }
+
+  #makeRoom(limit: number): void {
+    if (this.#end < this.#buf.length) return;
+    const used = this.#end - this.#start;
+    if (this.#start > 0 && used < this.#buf.length / 2) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+    } else {
+      const grown = new Uint8Array(Math.max(this.#buf.length * 2, Math.min(limit, READ_CHUNK)));
+      grown.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = grown;
+    }
+    this.#start = 0;
+    this.#end = used;
+  }
+}
+
+/** Writes all of `bytes` (a single write may take only part of them). */
+export async function writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/**
+ * Index of the line feed that starts the blank line ending a head ("\n\r\n" or "\n\n"), searching
+ * [from, to); -1 if not there yet. Bare LF line endings are accepted, as RFC 9112 2.2 allows.
+ */
+export function findHeadEnd(buf: Uint8Array, from: number, to: number): number {
+  let i = buf.indexOf(LF, from);
+  while (i >= 0 && i < to) {
+    const next = buf[i + 1];
+    if (i + 1 < to && next === LF) return i;
+    if (i + 2 < to && next === CR && buf[i + 2] === LF) return i;
+    i = buf.indexOf(LF, i + 1);
+  }
+  return -1;
+}
+
+/** Decodes bytes one char per byte (HTTP field values are byte strings). */
+export function latin1(buf: Uint8Array, start: number, end: number): string {
+  let out = "";
+  for (let i = start; i < end; i += 8192) {
+    out += String.fromCharCode.apply(
+      null,
+      buf.subarray(i, Math.min(end, i + 8192)) as unknown as number[],
+    );
+  }
+  return out;
+}
+
+/** Encodes a byte string (chars 0-255) into bytes; chars above 255 become "?". */
+export function encodeLatin1(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    out[i] = c < 256 ? c : 63;
+  }
+  return out;
+}

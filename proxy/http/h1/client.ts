@@ -1,0 +1,230 @@
+/**
+ * The HTTP/1.1 client side: one request/response exchange on a leased upstream connection.
+ *
+ * It sends the head, streams the request body while it waits for the response (an upstream may
+ * answer early), skips interim 1xx responses, hands back a 101 with its raw connection, and
+ * returns the connection to its pool only when both bodies ended cleanly. Bodies are never
+ * decoded: what the upstream sent is what the caller gets.
+ */
+import { listHasToken } from "../header_list.ts";
+import type { HeaderList } from "../header_list.ts";
+import type { BodyReader } from "../message.ts";
+import type { BufferedConn, ByteConn } from "./buffered_conn.ts";
+import { type BodyDone, bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
+import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
+import { encodeHead, serializeFields } from "./write.ts";
+
+/** Why an exchange failed; decides the status code and whether a retry is safe. */
+export type UpstreamFailure = "connect" | "reset" | "timeout" | "protocol" | "aborted";
+
+export class UpstreamError extends Error {
+  readonly kind: UpstreamFailure;
+  /** True once the request head was written: the upstream may have acted on it. */
+  readonly requestSent: boolean;
+  constructor(kind: UpstreamFailure, requestSent: boolean, message: string) {
+    super(message);
+    this.kind = kind;
+    this.requestSent = requestSent;
+  }
+}
+
+/** A connection borrowed from a pool; `release` gives it back (reusable) or closes it. */
+export interface Lease {
+  readonly io: BufferedConn;
+  /** True when the connection served an earlier request (it may have gone stale meanwhile). */
+  readonly reused: boolean;
+  /** Deadline of this connection, enforced by the connection registry's sweep. */
+  setDeadline(epochMs: number): void;
+  release(reusable: boolean): void;
+}
+
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly target: string;
+  /** Final headers, Host included; framing fields are added here. */
+  readonly headers: HeaderList;
+  readonly body: BodyReader | null;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly version: "1.0" | "1.1";
+  readonly headers: HeaderList;
+  readonly body: BodyReader | null;
+  /**
+   * Only for 101 Switching Protocols: the raw connection and the bytes that followed the head.
+   * The lease stays out of the pool; release it (not reusable) when the tunnel ends.
+   */
+  readonly upgrade: { readonly conn: ByteConn; readonly buffered: Uint8Array } | null;
+}
+
+export interface ExchangeOptions {
+  /** Time allowed for the response head once the request is sent; 0 = no limit. */
+  readonly responseHeaderMs: number;
+  /** Time a body may go without moving a byte; 0 = no limit. */
+  readonly bodyIdleMs: number;
+  readonly maxHeaderBytes: number;
+  readonly signal: AbortSignal;
+}
+
+/** Sends `req` on `lease` and resolves with the response head and a streaming body. */
+export async function exchange(
+  lease: Lease,
+  req: UpstreamRequest,
+  opts: ExchangeOptions,
+): Promise<UpstreamResponse> {
+  const io = lease.io;
+  const body = req.body;
+  let head = serializeFields(req.headers, req.method + " " + req.target + " HTTP/1.1\r\n");
+  if (body !== null) {
+    head += body.length >= 0
+      ? "content-length: " + body.length + "\r\n"
+      : "transfer-encoding: chunked\r\n";
+  }
+  head += "\r\n";
+
+  let deadlineAt = 0;
+  const setDeadline = (ms: number) => {
+    deadlineAt = ms > 0 ? Date.now() + ms : 0;
+    lease.setDeadline(deadlineAt);
+  };
+  const onAbort = () => lease.release(false);
+  opts.signal.addEventListener("abort", onAbort, { once: true });
+  const fail = (sent: boolean, err: unknown): UpstreamError => {
+    opts.signal.removeEventListener("abort", onAbort);
+    lease.release(false);
+    if (err instanceof UpstreamError) return err;
+    if (opts.signal.aborted) return new UpstreamError("aborted", sent, "client went away");
+    if (deadlineAt !== 0 && Date.now() >= deadlineAt) {
+      return new UpstreamError("timeout", sent, "upstream did not answer in time");
+    }
+    const status = (err as { status?: number })?.status;
+    if (status !== undefined) return new UpstreamError("protocol", sent, String(err));
+    return new UpstreamError("reset", sent, errorText(err));
+  };
+
+  let sent = false;
+  let gotHead = false;
+  let pump: Promise<boolean> = Promise.resolve(true);
+  let response: ResponseHead;
+  try {
+    setDeadline(opts.bodyIdleMs);
+    await io.write(encodeHead(head, 0));
+    sent = true;
+    if (body !== null) {
+      pump = pumpBody(io, body, () => setDeadline(opts.bodyIdleMs));
+      pump.then((ok) => {
+        if (ok && !gotHead) setDeadline(opts.responseHeaderMs);
+      });
+    } else {
+      setDeadline(opts.responseHeaderMs);
+    }
+    response = await readFinalHead(io, opts.maxHeaderBytes);
+  } catch (err) {
+    throw fail(sent, err);
+  }
+  gotHead = true;
+  setDeadline(opts.bodyIdleMs);
+
+  if (response.status === 101) {
+    opts.signal.removeEventListener("abort", onAbort);
+    lease.setDeadline(0);
+    return { ...response, body: null, upgrade: { conn: io.conn, buffered: io.drainBuffer() } };
+  }
+
+  const keepAlive = response.version === "1.1"
+    ? !listHasToken(response.headers.getJoined("connection"), "close")
+    : listHasToken(response.headers.getJoined("connection"), "keep-alive");
+  const done: BodyDone = (clean) => {
+    opts.signal.removeEventListener("abort", onAbort);
+    if (!clean || !keepAlive) {
+      lease.release(false);
+      return;
+    }
+    // The request body may still be uploading when the response ends: reuse only after it.
+    pump.then((ok) => lease.release(ok), () => lease.release(false));
+  };
+  let resBody: BodyReader | null;
+  try {
+    resBody = bodyReader(io, responseFraming(req.method, response), done);
+  } catch (err) {
+    throw fail(true, err);
+  }
+  if (resBody !== null && opts.bodyIdleMs > 0) {
+    resBody = new IdleRefresh(resBody, setDeadline, opts);
+  }
+  return { ...response, body: resBody, upgrade: null };
+}
+
+/** Reads response heads until a final one (skipping 100 Continue, 103 Early Hints and others). */
+async function readFinalHead(io: BufferedConn, limit: number): Promise<ResponseHead> {
+  while (true) {
+    const bytes = await io.readHead(limit);
+    if (bytes === null) throw new Error("upstream closed the connection before responding");
+    const head = parseResponseHead(bytes);
+    if (head.status >= 200 || head.status === 101) return head;
+  }
+}
+
+/** Streams the request body upstream; resolves true when all of it was sent. */
+async function pumpBody(
+  io: BufferedConn,
+  body: BodyReader,
+  progress: () => void,
+): Promise<boolean> {
+  const chunked = body.length < 0;
+  let chunk: Uint8Array | null;
+  while (true) {
+    try {
+      chunk = await body.read();
+    } catch {
+      // The client's side failed: the upstream must not take a truncated body as complete.
+      io.close();
+      return false;
+    }
+    try {
+      if (chunk === null) {
+        if (chunked) await io.write(LAST_CHUNK);
+        return true;
+      }
+      if (chunk.length === 0) continue;
+      await io.write(chunked ? encodeChunk(chunk) : chunk);
+      progress();
+    } catch {
+      body.cancel();
+      return false;
+    }
+  }
+}
+
+/** Pushes the body-idle deadline forward each time a response chunk arrives. */
+class IdleRefresh implements BodyReader {
+  readonly #inner: BodyReader;
+  readonly #setDeadline: (ms: number) => void;
+  readonly #idleMs: number;
+
+  constructor(inner: BodyReader, setDeadline: (ms: number) => void, opts: ExchangeOptions) {
+    this.#inner = inner;
+    this.#setDeadline = setDeadline;
+    this.#idleMs = opts.bodyIdleMs;
+  }
+
+  get length(): number {
+    return this.#inner.length;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    const chunk = await this.#inner.read();
+    this.#setDeadline(chunk === null ? 0 : this.#idleMs);
+    return chunk;
+  }
+
+  cancel(reason?: unknown): void {
+    this.#inner.cancel(reason);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

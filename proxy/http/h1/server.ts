@@ -1,0 +1,256 @@
+/**
+ * The HTTP/1.1 server side: one loop per client connection reading request heads under a
+ * deadline, handing each request to the pipeline, and writing the response with keep-alive.
+ *
+ * Our own engine instead of Deno.serve for HTTP/1.1 because it can hand a raw connection to an
+ * Upgrade tunnel, enforce a header-read deadline and a header size limit, and keep byte-exact
+ * header values (see the README's architecture section for the measurements).
+ */
+import { listHasToken } from "../header_list.ts";
+import { proxyResponse } from "../errors.ts";
+import {
+  type BodyReader,
+  type ClientInfo,
+  type Handler,
+  type IncomingRequest,
+  type OutgoingResponse,
+  TAKEN_OVER,
+  type TakenConnection,
+} from "../message.ts";
+import type { ConnectionRegistry, TrackedConnection } from "../../server/connections.ts";
+import { BufferedConn, type ByteConn, HeadTooLargeError } from "./buffered_conn.ts";
+import { bodyReader } from "./body.ts";
+import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
+import { reasonPhrase, writeResponse, type WriteResult } from "./write.ts";
+
+/** Limits read from the live config before each request (so a reload applies at once). */
+export interface H1Limits {
+  readonly headerReadMs: number;
+  readonly keepAliveIdleMs: number;
+  readonly maxHeaderBytes: number;
+}
+
+export interface H1ServerOptions {
+  readonly client: ClientInfo;
+  readonly track: TrackedConnection;
+  readonly registry: ConnectionRegistry;
+  readonly limits: () => H1Limits;
+  readonly handler: Handler;
+  /** Called with the outcome of a request the pipeline never saw (malformed, too large). */
+  readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
+}
+
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+/** Unread request body the server discards to keep a connection alive, at most. */
+const MAX_DISCARD = 256 * 1024;
+const BUFFER_SIZE = 4096;
+
+/** Serves HTTP/1.1 on `conn` until the peer closes, an error, a deadline or shutdown. */
+export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<void> {
+  const io = new BufferedConn(conn, BUFFER_SIZE);
+  const { track, registry } = opts;
+  let first = true;
+  let takenOver = false;
+  try {
+    while (!registry.draining) {
+      const limits = opts.limits();
+      track.state = "idle";
+      const now = Date.now();
+      track.deadline = now +
+        (first || io.buffered > 0 ? limits.headerReadMs : limits.keepAliveIdleMs);
+      first = false;
+      let headBytes: Uint8Array | null;
+      try {
+        headBytes = await io.readHead(limits.maxHeaderBytes, () => {
+          track.state = "active";
+          track.deadline = Date.now() + limits.headerReadMs;
+        });
+      } catch (err) {
+        if (err instanceof HeadTooLargeError) await reject(io, opts, 431, "request head too large");
+        return;
+      }
+      if (headBytes === null) return;
+      track.state = "active";
+      track.deadline = 0;
+      let head: RequestHead;
+      let framing;
+      try {
+        head = parseRequestHead(headBytes);
+        framing = requestFraming(head);
+      } catch (err) {
+        if (err instanceof HttpParseError) await reject(io, opts, err.status, err.message);
+        return;
+      }
+      const exchange = new Exchange(io, head, opts);
+      const keepGoing = await exchange.run(framing);
+      if (exchange.takenOver) {
+        takenOver = true;
+        return;
+      }
+      if (!keepGoing) return;
+      io.shrink(BUFFER_SIZE);
+    }
+  } finally {
+    if (!takenOver) {
+      io.close();
+      registry.delete(track);
+    }
+  }
+}
+
+/** One request and its response on a connection. */
+class Exchange {
+  takenOver = false;
+  readonly #io: BufferedConn;
+  readonly #head: RequestHead;
+  readonly #opts: H1ServerOptions;
+  readonly #abort = new AbortController();
+  #bodyDone = false;
+  #bodyClean = true;
+  #responded = false;
+
+  constructor(io: BufferedConn, head: RequestHead, opts: H1ServerOptions) {
+    this.#io = io;
+    this.#head = head;
+    this.#opts = opts;
+  }
+
+  /** Resolves true when the connection may serve another request. */
+  async run(framing: ReturnType<typeof requestFraming>): Promise<boolean> {
+    const head = this.#head;
+    const io = this.#io;
+    const headers = head.headers;
+    const connection = headers.getJoined("connection");
+    const wantsUpgrade = head.version === "1.1" && headers.has("upgrade") &&
+      listHasToken(connection, "upgrade");
+    let body = bodyReader(io, framing, (clean) => this.#onBodyDone(clean, wantsUpgrade));
+    if (body !== null && listHasToken(headers.get("expect"), "100-continue")) {
+      body = new ContinueBody(body, io);
+    }
+    headers.delete("expect");
+    if (body === null && !wantsUpgrade) this.#watchClient();
+    const req: IncomingRequest = {
+      method: head.method,
+      target: head.target,
+      authority: (headers.get("host") ?? "").toLowerCase(),
+      httpVersion: head.version,
+      headers,
+      body,
+      client: this.#opts.client,
+      signal: this.#abort.signal,
+      takeover: head.version === "1.1" ? (route) => this.#takeover(route) : null,
+    };
+    let res: OutgoingResponse | typeof TAKEN_OVER;
+    try {
+      res = await this.#opts.handler(req);
+    } catch {
+      res = proxyResponse(500);
+    }
+    if (res === TAKEN_OVER) return false;
+    this.#responded = true;
+    let keepAlive = !this.#opts.registry.draining &&
+      (head.version === "1.1"
+        ? !listHasToken(connection, "close")
+        : listHasToken(connection, "keep-alive"));
+    if (!this.#bodyDone) {
+      keepAlive = keepAlive && body !== null && body.length >= 0 &&
+        body.length <= MAX_DISCARD;
+    }
+    let result: WriteResult;
+    try {
+      result = await writeResponse(io, res, head.method, head.version, keepAlive);
+    } catch {
+      return false;
+    }
+    if (!result.complete || !keepAlive) return false;
+    if (!this.#bodyDone && body !== null) return await discard(body);
+    return this.#bodyClean;
+  }
+
+  #onBodyDone(clean: boolean, upgrade: boolean): void {
+    this.#bodyDone = true;
+    this.#bodyClean = clean;
+    if (clean && !upgrade) this.#watchClient();
+  }
+
+  /** Aborts the request if the client closes its connection before the response is written. */
+  #watchClient(): void {
+    this.#io.watchForData().then((more) => {
+      if (!more && !this.#responded) this.#abort.abort(new Error("client closed the connection"));
+    });
+  }
+
+  #takeover(route: string): TakenConnection {
+    this.takenOver = true;
+    const { track, registry } = this.#opts;
+    track.state = "tunnel";
+    track.route = route;
+    track.deadline = 0;
+    return {
+      conn: this.#io.conn,
+      buffered: this.#io.drainBuffer(),
+      setDeadline: (epochMs) => track.deadline = epochMs,
+      finish: () => registry.delete(track),
+    };
+  }
+}
+
+/** Sends "100 Continue" when the pipeline first reads the body. */
+class ContinueBody implements BodyReader {
+  #inner: BodyReader;
+  #io: BufferedConn;
+  #sent = false;
+
+  constructor(inner: BodyReader, io: BufferedConn) {
+    this.#inner = inner;
+    this.#io = io;
+  }
+
+  get length(): number {
+    return this.#inner.length;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (!this.#sent) {
+      this.#sent = true;
+      await this.#io.write(CONTINUE);
+    }
+    return await this.#inner.read();
+  }
+
+  cancel(reason?: unknown): void {
+    this.#inner.cancel(reason);
+  }
+}
+
+/** Reads and drops the rest of a request body so that the connection can be reused. */
+async function discard(body: BodyReader): Promise<boolean> {
+  try {
+    let total = 0;
+    while (true) {
+      const chunk = await body.read();
+      if (chunk === null) return true;
+      total += chunk.length;
+      if (total > MAX_DISCARD) return false;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Answers a request that could not be parsed, then lets the connection close. */
+async function reject(
+  io: BufferedConn,
+  opts: H1ServerOptions,
+  status: number,
+  reason: string,
+): Promise<void> {
+  opts.onRejected?.(status, reason, opts.client);
+  const text = `${status} ${reasonPhrase(status)}: ${reason}\n`;
+  try {
+    await writeResponse(io, proxyResponse(status, text), "GET", "1.1", false);
+    await io.conn.closeWrite();
+  } catch {
+    // the client is gone
+  }
+}

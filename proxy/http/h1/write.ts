@@ -1,0 +1,164 @@
+/**
+ * Writing HTTP/1.1 messages: heads from a HeaderList, bodies with the framing they need.
+ */
+import type { HeaderList } from "../header_list.ts";
+import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
+import type { BufferedConn } from "./buffered_conn.ts";
+import { encodeChunk, LAST_CHUNK } from "./body.ts";
+
+const REASONS: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  421: "Misdirected Request",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? "Unknown";
+}
+
+/** Appends "name: value\r\n" for every field. */
+export function serializeFields(headers: HeaderList, out: string): string {
+  const { names, values } = headers;
+  for (let i = 0; i < names.length; i++) out += names[i] + ": " + values[i] + "\r\n";
+  return out;
+}
+
+/** Encodes a head string (byte string) into a buffer with room for `extra` body bytes. */
+export function encodeHead(head: string, extra: number): Uint8Array {
+  const out = new Uint8Array(head.length + extra);
+  for (let i = 0; i < head.length; i++) {
+    const c = head.charCodeAt(i);
+    out[i] = c < 256 ? c : 63;
+  }
+  return out;
+}
+
+/** Result of writing a response: bytes put on the wire, and whether the body was complete. */
+export interface WriteResult {
+  readonly bytes: number;
+  readonly complete: boolean;
+}
+
+/**
+ * Writes `res` as the answer to a `method` request. `keepAlive` false adds "Connection: close";
+ * an HTTP/1.0 peer gets "Connection: keep-alive" when the connection stays open. A body of
+ * unknown length is sent chunked to HTTP/1.1 peers and close-delimited to HTTP/1.0 peers (the
+ * caller must then close: `complete` is false in that case).
+ */
+export async function writeResponse(
+  io: BufferedConn,
+  res: OutgoingResponse,
+  method: string,
+  version: "1.0" | "1.1",
+  keepAlive: boolean,
+): Promise<WriteResult> {
+  const headers = res.headers;
+  const body = res.body;
+  const bodyless = isBodyless(method, res.status);
+  let framing: "none" | "bytes" | "length" | "chunked" | "close" = "none";
+  if (bodyless) {
+    if (res.status === 204 || res.status === 304 || res.status < 200) {
+      headers.delete("transfer-encoding");
+      if (res.status !== 304) headers.delete("content-length");
+    }
+  } else {
+    headers.delete("transfer-encoding");
+    headers.delete("content-length");
+    if (body === null) {
+      headers.appendLower("content-length", "0");
+    } else if (body instanceof Uint8Array) {
+      framing = "bytes";
+      headers.appendLower("content-length", String(body.length));
+    } else if (body.length >= 0) {
+      framing = "length";
+      headers.appendLower("content-length", String(body.length));
+    } else if (version === "1.1") {
+      framing = "chunked";
+      headers.appendLower("transfer-encoding", "chunked");
+    } else {
+      framing = "close";
+      keepAlive = false;
+    }
+  }
+  headers.delete("connection");
+  if (!keepAlive) headers.appendLower("connection", "close");
+  else if (version === "1.0") headers.appendLower("connection", "keep-alive");
+
+  const reason = res.reason ?? reasonPhrase(res.status);
+  const head = serializeFields(headers, "HTTP/1.1 " + res.status + " " + reason + "\r\n") + "\r\n";
+  if (framing === "bytes") {
+    const bytes = body as Uint8Array;
+    const out = encodeHead(head, bytes.length);
+    out.set(bytes, head.length);
+    await io.write(out);
+    return { bytes: out.length, complete: true };
+  }
+  await io.write(encodeHead(head, 0));
+  if (framing === "none") {
+    if (body !== null && !(body instanceof Uint8Array)) body.cancel();
+    return { bytes: head.length, complete: true };
+  }
+  return await writeBody(io, body as BodyReader, framing, head.length);
+}
+
+async function writeBody(
+  io: BufferedConn,
+  body: BodyReader,
+  framing: "length" | "chunked" | "close",
+  headBytes: number,
+): Promise<WriteResult> {
+  let sent = 0;
+  let wire = headBytes;
+  try {
+    while (true) {
+      const chunk = await body.read();
+      if (chunk === null) break;
+      if (chunk.length === 0) continue;
+      sent += chunk.length;
+      if (framing === "chunked") {
+        const framed = encodeChunk(chunk);
+        wire += framed.length;
+        await io.write(framed);
+      } else {
+        wire += chunk.length;
+        await io.write(chunk);
+      }
+    }
+    if (framing === "chunked") {
+      await io.write(LAST_CHUNK);
+      wire += LAST_CHUNK.length;
+    }
+  } catch (err) {
+    body.cancel(err);
+    return { bytes: wire, complete: false };
+  }
+  const complete = framing !== "close" && (framing !== "length" || sent === body.length);
+  return { bytes: wire, complete };
+}

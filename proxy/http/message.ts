@@ -1,0 +1,86 @@
+/**
+ * The request and response shapes the proxy pipeline works on, independent of the wire protocol.
+ *
+ * The HTTP/1.1 engine (h1/server.ts) and the HTTP/2 adapter (h2.ts) both produce an
+ * `IncomingRequest` and write an `OutgoingResponse`; the handler never sees sockets, except
+ * through `IncomingRequest.takeover` when it upgrades an HTTP/1.1 connection to a tunnel.
+ */
+import type { HeaderList } from "./header_list.ts";
+import type { ByteConn } from "./h1/buffered_conn.ts";
+
+/** A pull-based body: each `read()` yields the next chunk, or null at the end. */
+export interface BodyReader {
+  /** Declared length in bytes, or -1 when unknown (chunked, close-delimited, streamed). */
+  readonly length: number;
+  /** The next chunk (owned by the caller: it is never reused), or null when the body is complete. */
+  read(): Promise<Uint8Array | null>;
+  /** Gives up on the rest of the body and releases its source. Idempotent. */
+  cancel(reason?: unknown): void;
+}
+
+/** Who is on the other end of a client connection. */
+export interface ClientInfo {
+  /** IP address of the peer, without brackets. */
+  readonly address: string;
+  readonly port: number;
+  /** Name of the entrypoint that accepted the connection. */
+  readonly entrypoint: string;
+  readonly tls: boolean;
+  /** SNI the client sent, lowercase; null without TLS or without SNI. */
+  readonly serverName: string | null;
+}
+
+/** A connection handed over by the HTTP/1.1 engine, with bytes it had already read. */
+export interface TakenConnection {
+  readonly conn: ByteConn;
+  /** Bytes received after the request head that the engine had buffered. */
+  readonly buffered: Uint8Array;
+  /** Sets the connection's deadline (epoch ms, 0 = none), enforced by the registry sweep. */
+  readonly setDeadline: (epochMs: number) => void;
+  /** Call once the connection is closed: it leaves the connection registry. */
+  readonly finish: () => void;
+}
+
+export interface IncomingRequest {
+  readonly method: string;
+  /** Origin-form target: path and query as received ("/a/b?c=d"). */
+  readonly target: string;
+  /** Host header (HTTP/1.1) or :authority (HTTP/2), lowercase, port kept; "" if absent. */
+  readonly authority: string;
+  readonly httpVersion: "1.0" | "1.1" | "2";
+  readonly headers: HeaderList;
+  /** Null when the request has no body. */
+  readonly body: BodyReader | null;
+  readonly client: ClientInfo;
+  /** Aborted when the client goes away before the response is complete. */
+  readonly signal: AbortSignal;
+  /**
+   * Present only for HTTP/1.1 requests: takes the raw connection out of the HTTP engine, as a
+   * tunnel opened by `route`. After it, the engine writes nothing more on the connection; the
+   * caller owns and closes it.
+   */
+  readonly takeover: ((route: string) => TakenConnection) | null;
+}
+
+export interface OutgoingResponse {
+  readonly status: number;
+  /** Reason phrase for HTTP/1.1; the standard one is used when absent. */
+  readonly reason?: string;
+  readonly headers: HeaderList;
+  /**
+   * Bytes, a streamed body, or null. The front end owns framing: it sets Content-Length or
+   * chunked encoding from the body, except when no body may be sent (HEAD, 1xx, 204, 304), where
+   * the headers are written as given.
+   */
+  readonly body: Uint8Array | BodyReader | null;
+}
+
+/** What a handler returns after it took over the connection (see `IncomingRequest.takeover`). */
+export const TAKEN_OVER = Symbol("taken-over");
+
+export type Handler = (req: IncomingRequest) => Promise<OutgoingResponse | typeof TAKEN_OVER>;
+
+/** True when a response with this status to this method carries no body on the wire. */
+export function isBodyless(method: string, status: number): boolean {
+  return method === "HEAD" || status < 200 || status === 204 || status === 304;
+}
