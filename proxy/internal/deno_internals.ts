@@ -1,0 +1,87 @@
+/**
+ * The only place Gatehouse touches Deno's internal, unstable APIs (pinned to Deno 2.9.6 in
+ * deno.json). `deno_internals_test.ts` fails loudly when an upgrade removes or changes them.
+ *
+ * - The hidden `Symbol.for("unstableSniResolver")` option of `Deno.listenTls`: a certificate per
+ *   SNI name, resolved once per name per listener (Deno caches the answer, failures included).
+ *   Deno's source marks it temporary; newer releases replace it with `resolveCertificate`.
+ * - `Deno[Deno.internal].serveHttpOnConnection`: hyper's HTTP server (the one behind Deno.serve)
+ *   on a single accepted connection, used for connections that negotiated h2 by ALPN.
+ */
+
+/** A certificate chain and key in PEM, as Deno.listenTls takes them. */
+export interface KeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Answers a server name ("" when the client sent no SNI) or throws to abort the handshake. */
+export type SniResolver = (serverName: string) => KeyPair;
+
+interface DenoInternals {
+  resolverSymbol: symbol;
+  serveHttpOnConnection: (
+    conn: Deno.Conn,
+    signal: AbortSignal,
+    handler: (req: Request) => Response | Promise<Response>,
+    onError: (err: unknown) => Response | Promise<Response>,
+    onListen: () => void,
+  ) => { finished: Promise<void> };
+}
+
+function internals(): DenoInternals {
+  const key = (Deno as unknown as { internal: symbol }).internal;
+  const found = (Deno as unknown as Record<symbol, Partial<DenoInternals>>)[key];
+  if (typeof found?.resolverSymbol !== "symbol") {
+    throw new Error(
+      `Cannot find Deno's SNI resolver option: Deno ${Deno.version.deno} removed it; ` +
+        `run Gatehouse on the Deno version pinned in deno.json`,
+    );
+  }
+  if (typeof found.serveHttpOnConnection !== "function") {
+    throw new Error(
+      `Cannot find Deno's serveHttpOnConnection: Deno ${Deno.version.deno} removed it; ` +
+        `run Gatehouse on the Deno version pinned in deno.json`,
+    );
+  }
+  return found as DenoInternals;
+}
+
+/** `Deno.listenTls` with a per-SNI certificate resolver and ALPN. */
+export function listenTlsWithSni(options: {
+  hostname: string;
+  port: number;
+  alpnProtocols: string[];
+  reusePort: boolean;
+  resolve: SniResolver;
+}): Deno.TlsListener {
+  const { resolverSymbol } = internals();
+  const opts = {
+    hostname: options.hostname,
+    port: options.port,
+    alpnProtocols: options.alpnProtocols,
+    reusePort: options.reusePort,
+    [resolverSymbol]: options.resolve,
+  };
+  return Deno.listenTls(opts as unknown as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem);
+}
+
+/**
+ * Serves HTTP (hyper: h2 or HTTP/1.1) on one accepted connection. Aborting `signal` starts a
+ * graceful shutdown (GOAWAY on h2). Resolves when the connection is done; never rejects.
+ */
+export function serveHttpOnConnection(
+  conn: Deno.Conn,
+  signal: AbortSignal,
+  handler: (req: Request) => Response | Promise<Response>,
+  onError: (err: unknown) => Response,
+): Promise<void> {
+  const { serveHttpOnConnection } = internals();
+  try {
+    return serveHttpOnConnection(conn, signal, handler, onError, () => {}).finished.catch(
+      () => {},
+    );
+  } catch {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Which certificate a TLS handshake gets for its SNI name: exact names first, then the wildcard
+ * one label up (`*.example.com` covers `a.example.com`, not `a.b.example.com` nor
+ * `example.com`, as RFC 6125 says), then the entrypoint's default policy.
+ */
+import type { EntrypointTls } from "../config/types.ts";
+import type { KeyPair } from "../internal/deno_internals.ts";
+
+export class CertStore {
+  readonly #exact = new Map<string, KeyPair>();
+  readonly #wildcard = new Map<string, KeyPair>();
+  readonly #fallback: KeyPair | null;
+  /** Identity of the certificate material: equal fingerprints need no new listener. */
+  readonly fingerprint: string;
+
+  constructor(tls: EntrypointTls) {
+    let fallback: KeyPair | null = null;
+    const parts: string[] = [];
+    for (const c of tls.certificates) {
+      const pair = { cert: c.certPem, key: c.keyPem };
+      for (const host of c.hosts) {
+        const map = host.startsWith("*.") ? this.#wildcard : this.#exact;
+        const key = host.startsWith("*.") ? host.slice(2) : host;
+        if (!map.has(key)) map.set(key, pair);
+      }
+      if (c.name === tls.defaultCertificate) fallback = pair;
+      parts.push(c.name, c.hosts.join(","), c.certPem, c.keyPem);
+    }
+    parts.push(tls.defaultCertificate ?? "reject");
+    this.#fallback = fallback;
+    this.fingerprint = parts.join("\n");
+  }
+
+  /** The certificate for `serverName` ("" = no SNI), or null to refuse the handshake. */
+  lookup(serverName: string): KeyPair | null {
+    const name = serverName.toLowerCase().replace(/\.$/, "");
+    if (name !== "") {
+      const exact = this.#exact.get(name);
+      if (exact) return exact;
+      const dot = name.indexOf(".");
+      if (dot > 0) {
+        const wild = this.#wildcard.get(name.slice(dot + 1));
+        if (wild) return wild;
+      }
+    }
+    return this.#fallback;
+  }
+
+  /** True when `serverName` is covered by a certificate (not only by the default). */
+  covers(serverName: string): boolean {
+    const name = serverName.toLowerCase();
+    const dot = name.indexOf(".");
+    return this.#exact.has(name) || (dot > 0 && this.#wildcard.has(name.slice(dot + 1)));
+  }
+}

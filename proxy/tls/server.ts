@@ -1,0 +1,117 @@
+/**
+ * A TLS listening endpoint with certificates chosen by SNI, that can change its certificates
+ * without a restart.
+ *
+ * Deno resolves each SNI name once per listener and caches the answer (failures too), so new
+ * certificates need a new listener: the endpoint opens a second listener on the same port
+ * (SO_REUSEPORT), then closes the old one. Established connections are not touched. The same
+ * rotation bounds the resolver's cache when clients send many distinct unknown names.
+ */
+import { listenTlsWithSni } from "../internal/deno_internals.ts";
+import type { CertStore } from "./cert_store.ts";
+
+/** Distinct SNI names one listener resolves before it is replaced (bounds Deno's cache). */
+const MAX_NAMES_PER_LISTENER = 10_000;
+
+export interface TlsEndpointOptions {
+  readonly hostname: string;
+  readonly port: number;
+  readonly alpn: readonly string[];
+  readonly store: CertStore;
+  readonly onConnection: (conn: Deno.TlsConn) => void;
+}
+
+export class TlsEndpoint {
+  readonly hostname: string;
+  /** The bound port (the real one when the config said 0). */
+  readonly port: number;
+  readonly #alpn: string[];
+  readonly #onConnection: (conn: Deno.TlsConn) => void;
+  #store: CertStore;
+  #listener: Deno.TlsListener;
+  #names = 0;
+  #closed = false;
+
+  private constructor(opts: TlsEndpointOptions, port: number) {
+    this.hostname = opts.hostname;
+    this.port = port;
+    this.#alpn = [...opts.alpn];
+    this.#onConnection = opts.onConnection;
+    this.#store = opts.store;
+    this.#listener = this.#listen(port);
+  }
+
+  /** Binds the address; throws a readable error when it is taken or not allowed. */
+  static open(opts: TlsEndpointOptions): TlsEndpoint {
+    const port = probePort(opts.hostname, opts.port);
+    const endpoint = new TlsEndpoint(opts, port);
+    endpoint.#accept(endpoint.#listener);
+    return endpoint;
+  }
+
+  /** Uses `store` for new handshakes; open connections keep their certificate. */
+  setCertificates(store: CertStore): void {
+    if (store.fingerprint === this.#store.fingerprint) {
+      this.#store = store;
+      return;
+    }
+    this.#store = store;
+    this.#rotate();
+  }
+
+  close(): void {
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  #listen(port: number): Deno.TlsListener {
+    this.#names = 0;
+    return listenTlsWithSni({
+      hostname: this.hostname,
+      port,
+      alpnProtocols: this.#alpn,
+      reusePort: true,
+      resolve: (serverName) => {
+        if (++this.#names === MAX_NAMES_PER_LISTENER) queueMicrotask(() => this.#rotate());
+        const pair = this.#store.lookup(serverName);
+        if (pair === null) throw new Error(`no certificate for server name "${serverName}"`);
+        return pair;
+      },
+    });
+  }
+
+  #rotate(): void {
+    if (this.#closed) return;
+    const old = this.#listener;
+    this.#listener = this.#listen(this.port);
+    this.#accept(this.#listener);
+    try {
+      old.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  async #accept(listener: Deno.TlsListener): Promise<void> {
+    try {
+      for await (const conn of listener) this.#onConnection(conn);
+    } catch {
+      // the listener was closed
+    }
+  }
+}
+
+/**
+ * Fails early with a clear message if the port is in use: listeners share ports through
+ * SO_REUSEPORT, which would otherwise let a second Gatehouse silently take half the traffic.
+ */
+export function probePort(hostname: string, port: number): number {
+  const probe = Deno.listen({ hostname, port });
+  const bound = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  return bound;
+}
