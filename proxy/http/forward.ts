@@ -1,0 +1,156 @@
+/**
+ * Forwarding one request to a service: pick a server, exchange, retry another server when that
+ * is safe, and turn failures into 502/503/504. Upstream state is updated here (in-flight count,
+ * passive failures); which server to pick is the service's policy.
+ */
+import type { Route } from "../config/types.ts";
+import type { ServiceRuntime } from "../upstream/service.ts";
+import { serverAuthority, type UpstreamServer } from "../upstream/server_state.ts";
+import { exchange, type Lease, type UpstreamFailure, type UpstreamResponse } from "./h1/client.ts";
+import { UpstreamError } from "./h1/client.ts";
+import type { HeaderList } from "./header_list.ts";
+import type { BodyReader, IncomingRequest } from "./message.ts";
+
+/** Methods a retry cannot make worse (RFC 9110 9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/** Response heads from upstreams may be larger than what clients may send us. */
+const MIN_UPSTREAM_HEAD = 64 * 1024;
+
+export interface ForwardRequest {
+  readonly method: string;
+  readonly target: string;
+  readonly headers: HeaderList;
+  readonly body: BodyReader | null;
+}
+
+export type ForwardResult =
+  | {
+    readonly ok: true;
+    readonly response: UpstreamResponse;
+    readonly server: UpstreamServer;
+    readonly lease: Lease;
+    readonly attempts: number;
+  }
+  | {
+    readonly ok: false;
+    /** 502, 503 or 504; 499 when the client went away. */
+    readonly status: number;
+    readonly message: string;
+    readonly failure: UpstreamFailure | "unavailable";
+    readonly server: UpstreamServer | null;
+    readonly attempts: number;
+    /** Seconds for Retry-After (503 only). */
+    readonly retryAfter: number;
+  };
+
+export interface ForwardOptions {
+  readonly route: Route;
+  readonly service: ServiceRuntime;
+  readonly maxHeaderBytes: number;
+  /** Send the chosen server's authority as Host (service `host: upstream`). */
+  readonly upstreamHost: boolean;
+}
+
+export async function forward(
+  req: IncomingRequest,
+  fwd: ForwardRequest,
+  opts: ForwardOptions,
+): Promise<ForwardResult> {
+  const { service, route } = opts;
+  const tried = new Set<UpstreamServer>();
+  const body = fwd.body === null ? null : new StartTracking(fwd.body);
+  const maxAttempts = 1 + service.config.retries;
+  let last: { failure: UpstreamFailure; message: string; server: UpstreamServer } | null = null;
+  let attempts = 0;
+  while (attempts < maxAttempts) {
+    const now = Date.now();
+    const server = service.pick({ clientIp: req.client.address, tried, now });
+    if (server === null) break;
+    tried.add(server);
+    attempts++;
+    server.inflight++;
+    let lease: Lease;
+    try {
+      lease = await server.pool.acquire(req.signal);
+    } catch (err) {
+      server.inflight--;
+      if (req.signal.aborted) return failed(499, "client went away", "aborted", server, attempts);
+      server.recordFailure(service.config.passiveHealth, Date.now());
+      last = { failure: "connect", message: connectMessage(err), server };
+      continue;
+    }
+    if (opts.upstreamHost) fwd.headers.set("host", serverAuthority(server.ref));
+    try {
+      const response = await exchange(lease, { ...fwd, body }, {
+        responseHeaderMs: route.timeouts.responseHeader,
+        bodyIdleMs: route.timeouts.bodyIdle,
+        maxHeaderBytes: Math.max(opts.maxHeaderBytes, MIN_UPSTREAM_HEAD),
+        signal: req.signal,
+      });
+      server.recordSuccess();
+      return { ok: true, response, server, lease, attempts };
+    } catch (err) {
+      server.inflight--;
+      const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
+      if (e.kind === "aborted") return failed(499, "client went away", "aborted", server, attempts);
+      if (e.kind === "reset" || e.kind === "timeout") {
+        server.recordFailure(service.config.passiveHealth, Date.now());
+      }
+      last = { failure: e.kind, message: e.message, server };
+      const safe = (body === null || !body.started) &&
+        (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)));
+      if (!safe) break;
+    }
+  }
+  if (last === null) {
+    return {
+      ok: false,
+      status: 503,
+      message: `no available server in service "${service.name}"`,
+      failure: "unavailable",
+      server: null,
+      attempts,
+      retryAfter: service.retryAfterSeconds(Date.now()),
+    };
+  }
+  const status = last.failure === "timeout" ? 504 : 502;
+  return failed(status, last.message, last.failure, last.server, attempts);
+}
+
+function failed(
+  status: number,
+  message: string,
+  failure: UpstreamFailure,
+  server: UpstreamServer,
+  attempts: number,
+): ForwardResult {
+  return { ok: false, status, message, failure, server, attempts, retryAfter: 0 };
+}
+
+function connectMessage(err: unknown): string {
+  if (err instanceof DOMException && err.name === "TimeoutError") return "connect timed out";
+  return `connect failed: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Remembers whether any of the body was read (then it cannot be sent again). */
+class StartTracking implements BodyReader {
+  started = false;
+  readonly #inner: BodyReader;
+
+  constructor(inner: BodyReader) {
+    this.#inner = inner;
+  }
+
+  get length(): number {
+    return this.#inner.length;
+  }
+
+  read(): Promise<Uint8Array | null> {
+    this.started = true;
+    return this.#inner.read();
+  }
+
+  cancel(reason?: unknown): void {
+    this.#inner.cancel(reason);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * HTTP/2 front end: adapts hyper's Request/Response (served by `serveHttpOnConnection` for
+ * connections that negotiated h2) to the pipeline's IncomingRequest/OutgoingResponse.
+ * Extended CONNECT (WebSocket over h2, RFC 8441) is not offered: upgrades stay on HTTP/1.1.
+ */
+import { HeaderList } from "./header_list.ts";
+import {
+  type BodyReader,
+  type ClientInfo,
+  type Handler,
+  type IncomingRequest,
+  TAKEN_OVER,
+} from "./message.ts";
+import { proxyResponse } from "./errors.ts";
+
+/** Wraps the pipeline as a fetch-style handler for one h2 connection. */
+export function h2Handler(
+  handler: Handler,
+  client: ClientInfo,
+  onRequest: (delta: 1 | -1) => void,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    onRequest(1);
+    let streaming = false;
+    try {
+      const url = request.url;
+      const schemeEnd = url.indexOf("://") + 3;
+      const pathStart = url.indexOf("/", schemeEnd);
+      const authority = url.slice(schemeEnd, pathStart < 0 ? url.length : pathStart).toLowerCase();
+      const headers = new HeaderList();
+      for (const [name, value] of request.headers) headers.appendLower(name, value);
+      if (!headers.has("host")) headers.appendLower("host", authority);
+      const req: IncomingRequest = {
+        method: request.method,
+        target: pathStart < 0 ? "/" : url.slice(pathStart),
+        authority,
+        httpVersion: "2",
+        headers,
+        body: request.body === null ? null : streamBody(request.body, headers),
+        client,
+        signal: request.signal,
+        takeover: null,
+      };
+      let res = await handler(req);
+      if (res === TAKEN_OVER) res = proxyResponse(500);
+      const out = new Headers();
+      const { names, values } = res.headers;
+      for (let i = 0; i < names.length; i++) out.append(names[i], values[i]);
+      const body = res.body;
+      if (body === null || body instanceof Uint8Array) {
+        return new Response(body as Uint8Array<ArrayBuffer> | null, {
+          status: res.status,
+          headers: out,
+        });
+      }
+      if (body.length >= 0) out.set("content-length", String(body.length));
+      streaming = true;
+      return new Response(readableOf(body, () => onRequest(-1)), {
+        status: res.status,
+        headers: out,
+      });
+    } finally {
+      if (!streaming) onRequest(-1);
+    }
+  };
+}
+
+function streamBody(stream: ReadableStream<Uint8Array>, headers: HeaderList): BodyReader {
+  const reader = stream.getReader();
+  const cl = headers.get("content-length");
+  const length = cl !== null && /^\d{1,15}$/.test(cl) ? Number(cl) : -1;
+  return {
+    length,
+    async read() {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return null;
+        if (value.length > 0) return value;
+      }
+    },
+    cancel(reason) {
+      reader.cancel(reason).catch(() => {});
+    },
+  };
+}
+
+/** A stream over `body`; `onEnd` runs once when it ends, fails or is cancelled. */
+function readableOf(body: BodyReader, onEnd: () => void): ReadableStream<Uint8Array> {
+  let ended = false;
+  const end = () => {
+    if (!ended) {
+      ended = true;
+      onEnd();
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await body.read();
+        if (chunk === null) {
+          end();
+          controller.close();
+        } else {
+          controller.enqueue(chunk);
+        }
+      } catch (err) {
+        end();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      end();
+      body.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}

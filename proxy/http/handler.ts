@@ -1,0 +1,303 @@
+/**
+ * The request pipeline, in its one fixed order:
+ *   1. entrypoint policy (redirect to HTTPS)   2. route           3. request limits
+ *   4. upstream request headers and target     5. forward, or upgrade to a tunnel
+ *   6. response headers                         7. access log (when the body is done)
+ * Every request reads the routing snapshot once at its start, so a reload applies to the next
+ * request and never to one in progress.
+ */
+import type { Config, Route } from "../config/types.ts";
+import { type AccessRecord, logAccess } from "../telemetry/log.ts";
+import type { ServiceRuntime } from "../upstream/service.ts";
+import { proxyResponse } from "./errors.ts";
+import { forward, type ForwardRequest } from "./forward.ts";
+import { listHasToken } from "./header_list.ts";
+import { applyForwarding, applyHeaderOps, isTrusted, requestId, stripHopByHop } from "./headers.ts";
+import {
+  type BodyReader,
+  type Handler,
+  type IncomingRequest,
+  type OutgoingResponse,
+  TAKEN_OVER,
+} from "./message.ts";
+import { hostOf, normalizePath, type Router } from "./router.ts";
+import { tunnel } from "./upgrade.ts";
+import { welcomeResponse } from "./welcome.ts";
+
+/** What the pipeline reads from the live configuration. */
+export interface Snapshot {
+  readonly config: Config;
+  readonly routers: ReadonlyMap<string, Router>;
+  readonly services: ReadonlyMap<string, ServiceRuntime>;
+  /** The bound port of an entrypoint (differs from the config when it said 0). */
+  readonly port: (entrypoint: string) => number | undefined;
+}
+
+/** Facts about one finished request, for the access log and metrics. */
+export type Outcome = AccessRecord;
+
+export interface PipelineDeps {
+  readonly snapshot: () => Snapshot;
+  /** Called once per request when its response is complete (or failed). */
+  readonly onComplete?: (outcome: Outcome) => void;
+}
+
+/** The pipeline for requests accepted on `entrypoint`. */
+export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
+  return async (req) => {
+    const started = performance.now();
+    const snap = deps.snapshot();
+    const fwdCfg = snap.config.forwarding;
+    const id = requestId(req.headers, fwdCfg.requestIdHeader);
+    const ctx = new RequestLog(req, entrypoint, id, started, deps.onComplete);
+    const ep = snap.config.entrypoints[entrypoint];
+    const router = snap.routers.get(entrypoint);
+    if (ep === undefined || router === undefined) {
+      return ctx.finish(proxyResponse(421), "entrypoint removed");
+    }
+
+    // 1. entrypoint policy
+    if (ep.redirect !== null) return ctx.finish(redirect(req, snap, ep.redirect), null);
+
+    // 2. route
+    const q = req.target.indexOf("?");
+    const rawPath = q < 0 ? req.target : req.target.slice(0, q);
+    if (!rawPath.startsWith("/")) {
+      return ctx.finish(proxyResponse(400), "target not in origin form");
+    }
+    const path = normalizePath(rawPath);
+    const route = router.match(hostOf(req.authority), path, req.method, req.headers);
+    if (route === null) {
+      const nf = snap.config.notFound;
+      return ctx.finish(proxyResponse(nf.status, nf.body), "no route");
+    }
+    ctx.route = route.name;
+
+    // 3. request limits
+    const limit = route.maxBodyBytes;
+    if (limit !== null && req.body !== null && req.body.length > limit) {
+      req.body.cancel();
+      return ctx.finish(proxyResponse(413), "body over max_body");
+    }
+    if (route.service === "welcome@internal") {
+      return ctx.finish(welcomeResponse(snap.config.source), null);
+    }
+    const service = snap.services.get(route.service)!;
+    ctx.service = service.name;
+
+    // 4. upstream request
+    const headers = req.headers;
+    const upgradeTo = upgradeProtocol(req, route);
+    stripHopByHop(headers, upgradeTo);
+    const proto = req.client.tls ? "https" : "http";
+    applyForwarding(headers, {
+      client: req.client,
+      trusted: isTrusted(req.client.address, fwdCfg.trustedProxies),
+      proto,
+      host: req.authority,
+      via: (req.httpVersion === "2" ? "2 " : req.httpVersion + " ") + fwdCfg.via,
+    });
+    const host = service.config.host;
+    if (host === "preserve") {
+      if (!headers.has("host")) headers.appendLower("host", req.authority);
+    } else if (host !== "upstream") {
+      headers.set("host", host);
+    }
+    const upstreamHost = host === "upstream";
+    applyHeaderOps(headers, route.requestHeaders);
+    let target = req.target;
+    if (route.stripPrefix) {
+      const rest = path.slice(route.match.pathPrefix.length);
+      target = (rest.startsWith("/") ? rest : "/" + rest) + (q < 0 ? "" : req.target.slice(q));
+    }
+    const body = req.body === null ? null : ctx.countIn(limitBody(req.body, limit));
+    const fwd: ForwardRequest = { method: req.method, target, headers, body };
+    const maxHeaderBytes = snap.config.limits.maxHeaderBytes;
+
+    // 5. forward, or upgrade
+    if (upgradeTo !== null) {
+      const result = await tunnel(req, fwd, { route, service, maxHeaderBytes, upstreamHost });
+      ctx.upstream = result.server;
+      ctx.attempts = result.attempts;
+      if (result.response === TAKEN_OVER) {
+        ctx.complete(101, result.bytesUp, result.bytesDown, null);
+        return TAKEN_OVER;
+      }
+      return ctx.finish(result.response, result.error);
+    }
+    const result = await forward(req, fwd, { route, service, maxHeaderBytes, upstreamHost });
+    ctx.attempts = result.attempts;
+    ctx.upstream = result.server?.url ?? null;
+    if (!result.ok) {
+      const res = proxyResponse(result.status);
+      if (result.status === 503) res.headers.appendLower("retry-after", String(result.retryAfter));
+      return ctx.finish(res, result.message);
+    }
+
+    // 6. response headers
+    const up = result.response;
+    const resHeaders = up.headers;
+    stripHopByHop(resHeaders);
+    const via = resHeaders.getJoined("via");
+    const viaValue = up.version + " " + fwdCfg.via;
+    resHeaders.set("via", via === null ? viaValue : via + ", " + viaValue);
+    if (!resHeaders.has(fwdCfg.requestIdHeader)) resHeaders.appendLower(fwdCfg.requestIdHeader, id);
+    applyHeaderOps(resHeaders, route.responseHeaders);
+    const server = result.server;
+    const res: OutgoingResponse = {
+      status: up.status,
+      reason: up.reason,
+      headers: resHeaders,
+      body: up.body,
+    };
+    // 7. log once the body is done (the server's in-flight count ends there too)
+    return ctx.finish(res, null, () => server.inflight--);
+  };
+}
+
+/** The Upgrade protocol to tunnel, or null when this request is not (or may not be) a tunnel. */
+function upgradeProtocol(req: IncomingRequest, route: Route): string | null {
+  if (!route.upgrade || req.takeover === null || req.body !== null) return null;
+  const upgrade = req.headers.get("upgrade");
+  if (upgrade === null || !listHasToken(req.headers.getJoined("connection"), "upgrade")) {
+    return null;
+  }
+  return upgrade;
+}
+
+function redirect(
+  req: IncomingRequest,
+  snap: Snapshot,
+  to: { readonly to: string; readonly port: number },
+): OutgoingResponse {
+  const res = proxyResponse(308, "308 Permanent Redirect\n");
+  const host = hostOf(req.authority) || snap.config.entrypoints[to.to].address.hostname;
+  const bracketed = host.includes(":") ? `[${host}]` : host;
+  const toPort = to.port === 0 ? snap.port(to.to) ?? 443 : to.port;
+  const port = toPort === 443 ? "" : `:${toPort}`;
+  res.headers.appendLower("location", `https://${bracketed}${port}${req.target}`);
+  return res;
+}
+
+/** Enforces max_body on bodies of unknown length while they stream. */
+function limitBody(body: BodyReader, limit: number | null): BodyReader {
+  if (limit === null || body.length >= 0) return body;
+  let total = 0;
+  return {
+    length: -1,
+    async read() {
+      const chunk = await body.read();
+      if (chunk !== null && (total += chunk.length) > limit) {
+        const err = new Error("request body over max_body");
+        body.cancel(err);
+        throw err;
+      }
+      return chunk;
+    },
+    cancel: (reason) => body.cancel(reason),
+  };
+}
+
+/** Collects what the access log needs while a request moves through the pipeline. */
+class RequestLog {
+  route: string | null = null;
+  service: string | null = null;
+  upstream: string | null = null;
+  readonly requestId: string;
+  attempts = 0;
+  #bytesIn = 0;
+  readonly #req: IncomingRequest;
+  readonly #entrypoint: string;
+  readonly #started: number;
+  readonly #onComplete?: (outcome: Outcome) => void;
+
+  constructor(
+    req: IncomingRequest,
+    entrypoint: string,
+    requestId: string,
+    started: number,
+    onComplete?: (o: Outcome) => void,
+  ) {
+    this.#req = req;
+    this.#entrypoint = entrypoint;
+    this.requestId = requestId;
+    this.#started = started;
+    this.#onComplete = onComplete;
+  }
+
+  /** Counts request body bytes as they pass. */
+  countIn(body: BodyReader): BodyReader {
+    return {
+      length: body.length,
+      read: async () => {
+        const chunk = await body.read();
+        if (chunk !== null) this.#bytesIn += chunk.length;
+        return chunk;
+      },
+      cancel: (reason) => body.cancel(reason),
+    };
+  }
+
+  /** Returns `res` with its body wrapped so that the log line is written when it ends. */
+  finish(res: OutgoingResponse, error: string | null, onEnd?: () => void): OutgoingResponse {
+    const body = res.body;
+    if (body === null || body instanceof Uint8Array) {
+      onEnd?.();
+      this.complete(res.status, this.#bytesIn, body?.length ?? 0, error);
+      return res;
+    }
+    let sent = 0;
+    let done = false;
+    const end = (failure: string | null) => {
+      if (done) return;
+      done = true;
+      onEnd?.();
+      this.complete(res.status, this.#bytesIn, sent, failure ?? error);
+    };
+    const wrapped: BodyReader = {
+      length: body.length,
+      read: async () => {
+        try {
+          const chunk = await body.read();
+          if (chunk === null) end(null);
+          else sent += chunk.length;
+          return chunk;
+        } catch (err) {
+          end(`response body failed: ${(err as Error).message}`);
+          throw err;
+        }
+      },
+      cancel: (reason) => {
+        body.cancel(reason);
+        end("response body not delivered");
+      },
+    };
+    return { ...res, body: wrapped };
+  }
+
+  complete(status: number, bytesIn: number, bytesOut: number, error: string | null): void {
+    const req = this.#req;
+    const record: AccessRecord = {
+      requestId: this.requestId,
+      entrypoint: this.#entrypoint,
+      route: this.route,
+      service: this.service,
+      upstream: this.upstream,
+      clientIp: req.client.address,
+      method: req.method,
+      target: req.target,
+      host: req.authority,
+      protocol: req.httpVersion === "2" ? "HTTP/2" : "HTTP/" + req.httpVersion,
+      status,
+      bytesIn,
+      bytesOut,
+      durationMs: Math.round((performance.now() - this.#started) * 100) / 100,
+      userAgent: req.headers.get("user-agent"),
+      referer: req.headers.get("referer"),
+      attempts: this.attempts,
+      error,
+    };
+    logAccess(record);
+    this.#onComplete?.(record);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Header hygiene in one place: hop-by-hop removal (RFC 9110 7.6.1) in both directions,
+ * X-Forwarded-* / Forwarded / Via on the way up, route header operations, request ids.
+ */
+import type { Cidr, HeaderOps } from "../config/types.ts";
+import { type HeaderList, listTokens } from "./header_list.ts";
+import type { ClientInfo } from "./message.ts";
+import { ipAddressBytes } from "../tls/ip_address.ts";
+
+/** Fields that describe one connection, never forwarded. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authenticate",
+  "proxy-authorization",
+]);
+
+/**
+ * Removes hop-by-hop fields and every field the Connection header names. With `upgrade`, the
+ * Upgrade field survives and Connection is set to "upgrade", as a tunnel needs.
+ */
+export function stripHopByHop(headers: HeaderList, upgrade: string | null = null): void {
+  const named = listTokens(headers.getJoined("connection"));
+  if (named.length === 0) {
+    headers.filter((key) => !HOP_BY_HOP.has(key));
+  } else {
+    headers.filter((key) => !HOP_BY_HOP.has(key) && !named.includes(key));
+  }
+  if (upgrade !== null) {
+    headers.appendLower("connection", "upgrade");
+    headers.appendLower("upgrade", upgrade);
+  }
+}
+
+export function applyHeaderOps(headers: HeaderList, ops: HeaderOps): void {
+  for (const name of ops.remove) headers.delete(name);
+  for (const [name, value] of ops.set) headers.set(name, value);
+}
+
+/** True when `address` falls inside one of `cidrs`. */
+export function isTrusted(address: string, cidrs: readonly Cidr[]): boolean {
+  if (cidrs.length === 0) return false;
+  const bytes = ipBytes(address);
+  if (bytes === null) return false;
+  for (const c of cidrs) {
+    const candidate = c.family === 4 && bytes.length === 16 ? mappedV4(bytes) : bytes;
+    if (candidate === null || candidate.length !== c.bytes.length) continue;
+    if (prefixEquals(candidate, c.bytes, c.prefix)) return true;
+  }
+  return false;
+}
+
+export interface ForwardedFacts {
+  readonly client: ClientInfo;
+  /** The client is a trusted proxy: its X-Forwarded-* and Forwarded are kept and extended. */
+  readonly trusted: boolean;
+  /** "https" or "http": the scheme the client used to reach us. */
+  readonly proto: string;
+  /** The Host the client asked for. */
+  readonly host: string;
+  /** "1.1 gatehouse" or "2 gatehouse". */
+  readonly via: string;
+}
+
+/** Sets X-Forwarded-For/Proto/Host, Forwarded and Via for the upstream. */
+export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
+  const ip = f.client.address;
+  const forNode = ip.includes(":") ? `"[${ip}]"` : ip;
+  const element = `for=${forNode};host=${quoteIfNeeded(f.host)};proto=${f.proto}`;
+  if (f.trusted) {
+    const xff = headers.getJoined("x-forwarded-for");
+    headers.set("x-forwarded-for", xff === null ? ip : xff + ", " + ip);
+    if (!headers.has("x-forwarded-proto")) headers.appendLower("x-forwarded-proto", f.proto);
+    if (!headers.has("x-forwarded-host")) headers.appendLower("x-forwarded-host", f.host);
+    const fwd = headers.getJoined("forwarded");
+    headers.set("forwarded", fwd === null ? element : fwd + ", " + element);
+  } else {
+    headers.set("x-forwarded-for", ip);
+    headers.set("x-forwarded-proto", f.proto);
+    headers.set("x-forwarded-host", f.host);
+    headers.set("forwarded", element);
+  }
+  const via = headers.getJoined("via");
+  headers.set("via", via === null ? f.via : via + ", " + f.via);
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** The request id to use: the client's if it is sane, else a new UUID. */
+export function requestId(headers: HeaderList, name: string): string {
+  const given = headers.get(name);
+  if (given !== null && REQUEST_ID.test(given)) return given;
+  const id = crypto.randomUUID();
+  headers.set(name, id);
+  return id;
+}
+
+function quoteIfNeeded(value: string): string {
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(value) ? value : `"${value.replace(/"/g, "")}"`;
+}
+
+function prefixEquals(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
+  const full = prefix >> 3;
+  for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
+  const rest = prefix & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (a[full] & mask) === (b[full] & mask);
+}
+
+function mappedV4(bytes: Uint8Array): Uint8Array | null {
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return null;
+  if (bytes[10] !== 0xff || bytes[11] !== 0xff) return null;
+  return bytes.subarray(12);
+}
+
+/** Bytes of an IPv4 or IPv6 address literal (zone id ignored), or null. */
+function ipBytes(address: string): Uint8Array | null {
+  const zone = address.indexOf("%");
+  try {
+    return ipAddressBytes(zone < 0 ? address : address.slice(0, zone));
+  } catch {
+    return null;
+  }
+}

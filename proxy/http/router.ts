@@ -1,0 +1,135 @@
+/**
+ * Route matching for one entrypoint. The most specific route wins: host first (exact name, then
+ * the longest matching wildcard, then routes for any host), then the longest path prefix, then
+ * routes that constrain the method, then those with more header conditions; equal routes keep
+ * their order in the file.
+ */
+import type { Route } from "../config/types.ts";
+import type { HeaderList } from "./header_list.ts";
+
+/** Per-host candidate lists cached, at most (host names come from clients). */
+const CACHE_LIMIT = 1024;
+
+export class Router {
+  readonly #exact = new Map<string, Route[]>();
+  readonly #wildcard = new Map<string, Route[]>();
+  readonly #any: Route[] = [];
+  readonly #cache = new Map<string, Route[]>();
+
+  constructor(routes: readonly Route[], entrypoint: string) {
+    for (const route of routes) {
+      if (route.entrypoints.length > 0 && !route.entrypoints.includes(entrypoint)) continue;
+      if (route.match.hosts.length === 0) {
+        this.#any.push(route);
+        continue;
+      }
+      for (const host of route.match.hosts) {
+        const wild = host.startsWith("*.");
+        const map = wild ? this.#wildcard : this.#exact;
+        const key = wild ? host.slice(2) : host;
+        const list = map.get(key) ?? [];
+        if (!list.includes(route)) list.push(route);
+        map.set(key, list);
+      }
+    }
+    for (const list of [...this.#exact.values(), ...this.#wildcard.values(), this.#any]) {
+      list.sort(byPathSpecificity);
+    }
+  }
+
+  /** The route for a request, or null. `host` is lowercase without port; `path` is normalised. */
+  match(host: string, path: string, method: string, headers: HeaderList): Route | null {
+    for (const route of this.#candidates(host)) {
+      const m = route.match;
+      if (!pathMatches(m.pathPrefix, path)) continue;
+      if (m.methods.length > 0 && !m.methods.includes(method)) continue;
+      if (!headersMatch(m.headers, headers)) continue;
+      return route;
+    }
+    return null;
+  }
+
+  #candidates(host: string): Route[] {
+    const cached = this.#cache.get(host);
+    if (cached) return cached;
+    const out: Route[] = [...(this.#exact.get(host) ?? [])];
+    // "*.example.com" covers names of any depth below it; a deeper wildcard is more specific.
+    for (let dot = host.indexOf("."); dot >= 0; dot = host.indexOf(".", dot + 1)) {
+      for (const r of this.#wildcard.get(host.slice(dot + 1)) ?? []) {
+        if (!out.includes(r)) out.push(r);
+      }
+    }
+    for (const r of this.#any) if (!out.includes(r)) out.push(r);
+    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+    this.#cache.set(host, out);
+    return out;
+  }
+}
+
+function byPathSpecificity(a: Route, b: Route): number {
+  return b.match.pathPrefix.length - a.match.pathPrefix.length ||
+    Number(b.match.methods.length > 0) - Number(a.match.methods.length > 0) ||
+    b.match.headers.length - a.match.headers.length ||
+    a.index - b.index;
+}
+
+/** Prefix match on segment boundaries: "/api" matches "/api" and "/api/x", not "/apix". */
+export function pathMatches(prefix: string, path: string): boolean {
+  if (prefix === "/") return true;
+  if (!path.startsWith(prefix)) return false;
+  return path.length === prefix.length || path.charCodeAt(prefix.length) === 47;
+}
+
+function headersMatch(
+  wanted: readonly { name: string; value: string | null }[],
+  headers: HeaderList,
+): boolean {
+  for (const h of wanted) {
+    const v = headers.getJoined(h.name);
+    if (v === null || (h.value !== null && v !== h.value)) return false;
+  }
+  return true;
+}
+
+/** The host part of an authority ("Example.com:8443" -> "example.com", "[::1]:80" -> "::1"). */
+export function hostOf(authority: string): string {
+  if (authority.startsWith("[")) {
+    const end = authority.indexOf("]");
+    return end < 0 ? authority : authority.slice(1, end);
+  }
+  const colon = authority.lastIndexOf(":");
+  const host = colon < 0 ? authority : authority.slice(0, colon);
+  return host.endsWith(".") ? host.slice(0, -1) : host;
+}
+
+/**
+ * The path used for matching: dot segments removed (RFC 3986 5.2.4) and percent-encoded
+ * unreserved characters decoded, so "/%61pi/../api" cannot dodge a route that "/api" hits.
+ * Encoded slashes stay encoded.
+ */
+export function normalizePath(path: string): string {
+  let p = path;
+  if (p.includes("%")) {
+    p = p.replace(/%([0-9A-Fa-f]{2})/g, (m, hex: string) => {
+      const c = parseInt(hex, 16);
+      const unreserved = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+        (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
+      return unreserved ? String.fromCharCode(c) : m.toUpperCase();
+    });
+  }
+  if (!p.includes("/.")) return p;
+  const out: string[] = [];
+  const segments = p.split("/");
+  for (let i = 1; i < segments.length; i++) {
+    const s = segments[i];
+    if (s === ".") {
+      if (i === segments.length - 1) out.push("");
+    } else if (s === "..") {
+      out.pop();
+      if (i === segments.length - 1) out.push("");
+    } else {
+      out.push(s);
+    }
+  }
+  return "/" + out.join("/");
+}
