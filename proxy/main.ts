@@ -1,0 +1,130 @@
+/**
+ * Gatehouse command line: `deno task start [--config FILE]`, `deno task check [--config FILE]`.
+ *
+ * The config file is `--config FILE`, else $GATEHOUSE_CONFIG, else config/gatehouse.yaml.
+ * SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config.
+ */
+import { parseArgs } from "node:util";
+import { startAdmin } from "./admin/server.ts";
+import { type Config, formatConfigError, loadConfig } from "./config/mod.ts";
+import { Runtime } from "./server/runtime.ts";
+import { closeLogging, log, setupLogging } from "./telemetry/log.ts";
+
+const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR]
+
+  --config FILE           routing file (default: $GATEHOUSE_CONFIG or config/gatehouse.yaml)
+  --check                 validate the file, print every error, exit 0 (valid) or 1
+  --ensure-dev-certs DIR  create a development CA and localhost certificate in DIR if missing
+`;
+
+const logger = log("main");
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: Deno.args,
+      options: {
+        config: { type: "string" },
+        check: { type: "boolean" },
+        "ensure-dev-certs": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const path = args.config ?? Deno.env.get("GATEHOUSE_CONFIG") ?? "config/gatehouse.yaml";
+  if (args["ensure-dev-certs"] !== undefined) {
+    const { ensureDevCertificates } = await import("../certs/mkcert.ts");
+    const made = await ensureDevCertificates(args["ensure-dev-certs"], {});
+    console.error(`Development certificates ${made.action}: ${made.certPath} (${made.reason})`);
+  }
+
+  const loaded = await loadConfig(path);
+  if (!loaded.ok) {
+    for (const e of loaded.errors) console.error(formatConfigError(e));
+    console.error(`${path}: ${loaded.errors.length} error(s); nothing was started`);
+    return 1;
+  }
+  const config = loaded.config;
+  if (args.check) {
+    console.log(`${path}: OK (${summary(config)})`);
+    return 0;
+  }
+  return await serve(config);
+}
+
+async function serve(config: Config): Promise<number> {
+  await setupLogging(config.log);
+  let runtime: Runtime;
+  try {
+    runtime = Runtime.start(config);
+  } catch (err) {
+    logger.error("{error}", { error: (err as Error).message });
+    return 1;
+  }
+  let draining = false;
+  const admin = config.admin.address === null ? null : startAdmin(config.admin.address, {
+    ready: () => true,
+    draining: () => draining,
+  });
+  logger.info("Gatehouse {version} serving {source} ({summary})", {
+    version: config.version,
+    source: config.source,
+    summary: summary(config),
+  });
+
+  const reload = async () => {
+    const next = await loadConfig(runtime.config.source);
+    if (!next.ok) {
+      for (const e of next.errors) logger.error("{error}", { error: formatConfigError(e) });
+      logger.error("Reload rejected: the running config stays in force");
+      return;
+    }
+    try {
+      runtime.apply(next.config);
+      await setupLogging(next.config.log);
+      logger.info("Reloaded {source} version {version}", {
+        source: next.config.source,
+        version: next.config.version,
+      });
+    } catch (err) {
+      logger.error("Reload failed, the running config stays in force: {error}", {
+        error: (err as Error).message,
+      });
+    }
+  };
+  Deno.addSignalListener("SIGHUP", () => void reload());
+
+  const { promise: stop, resolve } = Promise.withResolvers<string>();
+  Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
+  const signal = await stop;
+  draining = true;
+  logger.info("{signal}: draining for up to {ms} ms", {
+    signal,
+    ms: runtime.config.timeouts.drain,
+  });
+  await runtime.shutdown();
+  await admin?.close();
+  logger.info("Stopped");
+  await closeLogging();
+  return 0;
+}
+
+function summary(config: Config): string {
+  const n = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
+  return [
+    n(Object.keys(config.entrypoints).length, "entrypoint"),
+    n(config.routes.length, "route"),
+    n(Object.keys(config.services).length, "service"),
+  ].join(", ");
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,135 @@
+/**
+ * Every open client connection and tunnel, with its deadline and state: one sweep timer enforces
+ * all deadlines (cheaper than a timer per connection), and shutdown and route removal drain
+ * through here.
+ */
+
+export type ConnState = "handshake" | "idle" | "active" | "tunnel";
+
+export class TrackedConnection {
+  /** Epoch milliseconds after which the connection is closed; 0 = none. Set by the protocol. */
+  deadline = 0;
+  /** Like `deadline`, but set by shutdown or route removal; the protocol never clears it. */
+  hardDeadline = 0;
+  state: ConnState = "handshake";
+  /** For tunnels: the route that opened them, so that removing the route can drain them. */
+  route: string | null = null;
+  /** Called when shutdown begins (h2: start a graceful GOAWAY). */
+  onDrain: (() => void) | null = null;
+  readonly entrypoint: string;
+  readonly kind: "http" | "tcp";
+  readonly #close: () => void;
+  #closed = false;
+
+  constructor(entrypoint: string, kind: "http" | "tcp", close: () => void) {
+    this.entrypoint = entrypoint;
+    this.kind = kind;
+    this.#close = close;
+  }
+
+  /** Closes the underlying connection once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** How often deadlines are checked: the precision of every timeout. */
+export const SWEEP_MS = 100;
+
+export class ConnectionRegistry {
+  readonly #conns = new Set<TrackedConnection>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #draining = false;
+  readonly #waiters = new Set<() => void>();
+
+  /** True once shutdown began: connections finish their current request and close. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  add(conn: TrackedConnection): void {
+    this.#conns.add(conn);
+    if (this.#timer === undefined) {
+      const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+  }
+
+  delete(conn: TrackedConnection): void {
+    if (!this.#conns.delete(conn)) return;
+    if (this.#conns.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      for (const wake of this.#waiters) wake();
+    }
+  }
+
+  /** Closes every connection whose deadline has passed. */
+  sweep(now: number): void {
+    for (const c of this.#conns) {
+      if (
+        (c.deadline !== 0 && c.deadline <= now) || (c.hardDeadline !== 0 && c.hardDeadline <= now)
+      ) {
+        c.close();
+      }
+    }
+  }
+
+  /** Open connections, optionally only those of one entrypoint. */
+  count(entrypoint?: string): number {
+    if (entrypoint === undefined) return this.#conns.size;
+    let n = 0;
+    for (const c of this.#conns) if (c.entrypoint === entrypoint) n++;
+    return n;
+  }
+
+  /** Tunnels opened through `route` get `graceMs` more, then close. */
+  drainRoute(route: string, graceMs: number): void {
+    const deadline = Date.now() + graceMs;
+    for (const c of this.#conns) {
+      if (c.state === "tunnel" && c.route === route) setHardDeadline(c, deadline);
+    }
+  }
+
+  /**
+   * Shutdown: idle connections close now, busy ones close after their current exchange, and
+   * whatever is still open after `timeoutMs` is closed. Resolves when none is left.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    for (const c of this.#conns) {
+      if (c.state === "idle" || c.state === "handshake") c.close();
+      else c.onDrain?.();
+    }
+    if (this.#conns.size === 0) return;
+    const deadline = Date.now() + timeoutMs;
+    for (const c of this.#conns) setHardDeadline(c, deadline);
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        this.#waiters.delete(wake);
+        resolve();
+      };
+      this.#waiters.add(wake);
+      if (this.#conns.size === 0) wake();
+    });
+  }
+}
+
+function setHardDeadline(c: TrackedConnection, deadline: number): void {
+  c.hardDeadline = c.hardDeadline === 0 ? deadline : Math.min(c.hardDeadline, deadline);
+}

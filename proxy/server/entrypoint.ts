@@ -1,0 +1,198 @@
+/**
+ * One HTTP entrypoint at run time: its listener (plain TCP, or TLS with SNI and ALPN), and the
+ * dispatch of each accepted connection to the HTTP/1.1 engine or, for h2, to hyper.
+ */
+import type { Entrypoint } from "../config/types.ts";
+import { h2Handler } from "../http/h2.ts";
+import type { H1Limits } from "../http/h1/server.ts";
+import { serveH1 } from "../http/h1/server.ts";
+import type { ClientInfo, Handler } from "../http/message.ts";
+import { serveHttpOnConnection } from "../internal/deno_internals.ts";
+import { CertStore } from "../tls/cert_store.ts";
+import { probePort, TlsEndpoint } from "../tls/server.ts";
+import { type ConnectionRegistry, TrackedConnection } from "./connections.ts";
+
+export interface EntrypointDeps {
+  readonly registry: ConnectionRegistry;
+  readonly handler: Handler;
+  readonly limits: () => H1Limits;
+  readonly tlsHandshakeMs: () => number;
+  /** Open client connections allowed across entrypoints; 0 = no limit. */
+  readonly maxConnections: () => number;
+  readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
+}
+
+export class EntrypointRuntime {
+  readonly name: string;
+  config: Entrypoint;
+  /** The bound port (differs from the config only when it said 0). */
+  readonly port: number;
+  readonly #deps: EntrypointDeps;
+  readonly #plain: Deno.TcpListener | null;
+  readonly #tls: TlsEndpoint | null;
+
+  /** Binds the entrypoint's address; throws a readable error if it cannot. */
+  constructor(config: Entrypoint, deps: EntrypointDeps) {
+    this.name = config.name;
+    this.config = config;
+    this.#deps = deps;
+    const { hostname, port } = config.address;
+    try {
+      if (config.tls === null) {
+        const bound = probePort(hostname, port);
+        this.#plain = Deno.listen({ hostname, port: bound });
+        this.#tls = null;
+        this.port = bound;
+        this.#acceptPlain(this.#plain);
+      } else {
+        this.#plain = null;
+        this.#tls = TlsEndpoint.open({
+          hostname,
+          port,
+          alpn: config.tls.alpn,
+          store: new CertStore(config.tls),
+          onConnection: (conn) => this.#onTls(conn),
+        });
+        this.port = this.#tls.port;
+      }
+    } catch (err) {
+      throw new Error(
+        `Cannot listen on ${hostname}:${port} for entrypoint "${config.name}": ${bindReason(err)}`,
+      );
+    }
+  }
+
+  /** True when `next` can be applied without a new listener (same address and TLS-ness). */
+  canUpdate(next: Entrypoint): boolean {
+    const a = this.config.address;
+    const b = next.address;
+    return a.hostname === b.hostname && (a.port === b.port || b.port === 0) &&
+      (this.config.tls === null) === (next.tls === null) &&
+      String(this.config.tls?.alpn) === String(next.tls?.alpn);
+  }
+
+  /** Applies a changed entrypoint (new certificates apply to new handshakes). */
+  update(next: Entrypoint): void {
+    this.config = next;
+    if (this.#tls !== null && next.tls !== null) this.#tls.setCertificates(new CertStore(next.tls));
+  }
+
+  /** Stops accepting; open connections are left to drain. */
+  close(): void {
+    try {
+      this.#plain?.close();
+    } catch {
+      // already closed
+    }
+    this.#tls?.close();
+  }
+
+  async #acceptPlain(listener: Deno.TcpListener): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        const track = this.#admit(conn);
+        if (track === null) continue;
+        conn.setNoDelay(true);
+        track.state = "idle";
+        this.#serveH1(conn, track, false);
+      }
+    } catch {
+      // the listener was closed
+    }
+  }
+
+  #onTls(conn: Deno.TlsConn): void {
+    const track = this.#admit(conn);
+    if (track === null) return;
+    this.#handshake(conn, track);
+  }
+
+  async #handshake(conn: Deno.TlsConn, track: TrackedConnection): Promise<void> {
+    track.deadline = Date.now() + this.#deps.tlsHandshakeMs();
+    let alpn: string | null;
+    try {
+      alpn = (await conn.handshake()).alpnProtocol;
+    } catch {
+      track.close();
+      this.#deps.registry.delete(track);
+      return;
+    }
+    track.deadline = 0;
+    track.state = "idle";
+    if (alpn === "h2") this.#serveH2(conn, track);
+    else this.#serveH1(conn, track, true);
+  }
+
+  /** Registers a new connection, or refuses it when the connection limit is reached. */
+  #admit(conn: Deno.Conn): TrackedConnection | null {
+    const max = this.#deps.maxConnections();
+    if ((max > 0 && this.#deps.registry.size >= max) || this.#deps.registry.draining) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+      return null;
+    }
+    const track = new TrackedConnection(this.name, "http", () => conn.close());
+    this.#deps.registry.add(track);
+    return track;
+  }
+
+  #client(conn: Deno.Conn, tls: boolean): ClientInfo {
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    return {
+      address: addr.hostname,
+      port: addr.port,
+      entrypoint: this.name,
+      tls,
+      serverName: null,
+    };
+  }
+
+  #serveH1(conn: Deno.Conn, track: TrackedConnection, tls: boolean): void {
+    serveH1(conn, {
+      client: this.#client(conn, tls),
+      track,
+      registry: this.#deps.registry,
+      limits: this.#deps.limits,
+      handler: this.#deps.handler,
+      onRejected: this.#deps.onRejected,
+    });
+  }
+
+  #serveH2(conn: Deno.TlsConn, track: TrackedConnection): void {
+    const shutdown = new AbortController();
+    track.onDrain = () => shutdown.abort();
+    let inflight = 0;
+    const idle = () => {
+      track.state = "idle";
+      track.deadline = Date.now() + this.#deps.limits().keepAliveIdleMs;
+    };
+    idle();
+    const handler = h2Handler(this.#deps.handler, this.#client(conn, true), (delta) => {
+      inflight += delta;
+      if (inflight === 0) idle();
+      else {
+        track.state = "active";
+        track.deadline = 0;
+      }
+    });
+    serveHttpOnConnection(conn, shutdown.signal, handler, () => new Response(null, { status: 500 }))
+      .finally(() => {
+        track.close();
+        this.#deps.registry.delete(track);
+      });
+  }
+}
+
+function bindReason(err: unknown): string {
+  if (err instanceof Deno.errors.AddrInUse) {
+    return "the address is already in use (another Gatehouse, or another server, holds the port)";
+  }
+  if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
+    return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; or run with --allow-net)";
+  }
+  if (err instanceof Deno.errors.AddrNotAvailable) return "that address is not on this machine";
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,174 @@
+/**
+ * Gatehouse at run time: the current routing snapshot, the entrypoints and the services.
+ *
+ * `apply` swaps in a new configuration without a restart: services whose servers did not
+ * change keep their state, unchanged entrypoints keep their listeners (certificate changes
+ * apply to new handshakes), added entrypoints start listening, removed ones stop accepting and
+ * their connections drain. Requests in progress finish on the snapshot they started with.
+ */
+import type { Config } from "../config/types.ts";
+import { createHandler, type Outcome, type Snapshot } from "../http/handler.ts";
+import type { ClientInfo } from "../http/message.ts";
+import { Router } from "../http/router.ts";
+import { log } from "../telemetry/log.ts";
+import { ServiceRuntime } from "../upstream/service.ts";
+import { ConnectionRegistry } from "./connections.ts";
+import { EntrypointRuntime } from "./entrypoint.ts";
+
+const logger = log("runtime");
+
+export interface RuntimeHooks {
+  /** Every finished request (metrics). */
+  readonly onComplete?: (outcome: Outcome) => void;
+  /** Requests refused before the pipeline (malformed, head too large). */
+  readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
+}
+
+export class Runtime {
+  /** Client connections: deadlines, limits, drain. */
+  readonly clients = new ConnectionRegistry();
+  /** Upstream connections: deadlines only. */
+  readonly upstreams = new ConnectionRegistry();
+  readonly #hooks: RuntimeHooks;
+  readonly #entrypoints = new Map<string, EntrypointRuntime>();
+  #snapshot: Snapshot;
+
+  private constructor(snapshot: Snapshot, hooks: RuntimeHooks) {
+    this.#snapshot = snapshot;
+    this.#hooks = hooks;
+  }
+
+  /** Builds everything and binds every entrypoint; throws (after closing what it opened) if one fails. */
+  static start(config: Config, hooks: RuntimeHooks = {}): Runtime {
+    const rt = new Runtime(
+      { config, routers: new Map(), services: new Map(), port: () => undefined },
+      hooks,
+    );
+    rt.#snapshot = rt.#build(config, new Map());
+    try {
+      for (const ep of Object.values(config.entrypoints)) rt.#open(ep.name, config);
+    } catch (err) {
+      for (const ep of rt.#entrypoints.values()) ep.close();
+      for (const s of rt.#snapshot.services.values()) s.stop();
+      throw err;
+    }
+    for (const s of rt.#snapshot.services.values()) s.start();
+    return rt;
+  }
+
+  get snapshot(): Snapshot {
+    return this.#snapshot;
+  }
+
+  get config(): Config {
+    return this.#snapshot.config;
+  }
+
+  /** The bound port of an entrypoint (the real one when the config said 0). */
+  port(entrypoint: string): number | undefined {
+    return this.#entrypoints.get(entrypoint)?.port;
+  }
+
+  /** Switches to `config`. Throws if a new listener cannot bind; the old config then stays. */
+  apply(config: Config): void {
+    const old = this.#snapshot;
+    const next = this.#build(config, old.services);
+    const opened: string[] = [];
+    const replaced: EntrypointRuntime[] = [];
+    try {
+      for (const ep of Object.values(config.entrypoints)) {
+        const current = this.#entrypoints.get(ep.name);
+        if (current === undefined) {
+          this.#open(ep.name, config);
+          opened.push(ep.name);
+        } else if (!current.canUpdate(ep)) {
+          current.close();
+          replaced.push(current);
+          this.#entrypoints.delete(ep.name);
+          this.#open(ep.name, config);
+          opened.push(ep.name);
+        }
+      }
+    } catch (err) {
+      for (const name of opened) {
+        this.#entrypoints.get(name)?.close();
+        this.#entrypoints.delete(name);
+      }
+      for (const ep of replaced) this.#open(ep.name, old.config);
+      for (const s of next.services.values()) if (!old.services.has(s.name)) s.stop();
+      throw err;
+    }
+    for (const [name, ep] of this.#entrypoints) {
+      const cfg = config.entrypoints[name];
+      if (cfg === undefined) {
+        ep.close();
+        this.#entrypoints.delete(name);
+        logger.info("Entrypoint {name} removed: no longer accepting", { name });
+      } else if (!opened.includes(name)) {
+        ep.update(cfg);
+      }
+    }
+    this.#snapshot = next;
+    for (const s of old.services.values()) s.stop(next.services.get(s.name));
+    for (const s of next.services.values()) s.start();
+    const kept = new Set(config.routes.map((r) => r.name));
+    for (const r of old.config.routes) {
+      if (!kept.has(r.name)) this.clients.drainRoute(r.name, config.timeouts.drain);
+    }
+  }
+
+  /** Stops accepting, lets requests and tunnels finish within the drain timeout, then closes all. */
+  async shutdown(): Promise<void> {
+    for (const ep of this.#entrypoints.values()) ep.close();
+    await this.clients.drain(this.config.timeouts.drain);
+    for (const s of this.#snapshot.services.values()) s.stop();
+    await this.upstreams.drain(0);
+  }
+
+  #open(name: string, config: Config): void {
+    const ep = new EntrypointRuntime(config.entrypoints[name], {
+      registry: this.clients,
+      handler: createHandler(name, {
+        snapshot: () => this.#snapshot,
+        onComplete: this.#hooks.onComplete,
+      }),
+      limits: () => {
+        const c = this.#snapshot.config;
+        return {
+          headerReadMs: c.timeouts.headerRead,
+          keepAliveIdleMs: c.timeouts.keepAliveIdle,
+          maxHeaderBytes: c.limits.maxHeaderBytes,
+        };
+      },
+      tlsHandshakeMs: () => this.#snapshot.config.timeouts.tlsHandshake,
+      maxConnections: () => this.#snapshot.config.limits.maxConnections,
+      onRejected: this.#hooks.onRejected,
+    });
+    this.#entrypoints.set(name, ep);
+  }
+
+  #build(config: Config, previous: ReadonlyMap<string, ServiceRuntime>): Snapshot {
+    const services = new Map<string, ServiceRuntime>();
+    for (const svc of Object.values(config.services)) {
+      services.set(
+        svc.name,
+        new ServiceRuntime(svc, {
+          registry: this.upstreams,
+          connectTimeoutMs: () => this.#snapshot.config.timeouts.connect,
+          onHealthChange: (service, server, result) => {
+            const up = server.healthy;
+            logger[up ? "info" : "warning"](
+              `Server {url} of service {service} is ${up ? "up" : "down"}: {detail}`,
+              { url: server.url, service, detail: result.detail },
+            );
+          },
+        }, previous.get(svc.name)),
+      );
+    }
+    const routers = new Map<string, Router>();
+    for (const ep of Object.values(config.entrypoints)) {
+      routers.set(ep.name, new Router(config.routes, ep.name));
+    }
+    return { config, routers, services, port: (name) => this.port(name) };
+  }
+}
