@@ -21,6 +21,13 @@ export function fieldDoc(field: Field): string {
   return field.doc;
 }
 
+/** Any scalar may be an environment reference, resolved at load time (see env.ts). */
+const ENV_REFERENCE: JsonObject = {
+  type: "string",
+  pattern: "\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}",
+  description: "Environment reference: ${NAME} or ${NAME:-default}",
+};
+
 function property(field: Field): JsonObject {
   const out: Record<string, unknown> = { description: fieldDoc(field), ...node(field.schema) };
   if (field.default !== undefined) out.default = field.default;
@@ -30,7 +37,7 @@ function property(field: Field): JsonObject {
 function node(schema: Node): JsonObject {
   switch (schema.kind) {
     case "scalar":
-      return schema.json;
+      return { anyOf: [schema.json, ENV_REFERENCE] };
     case "list": {
       const array: Record<string, unknown> = { type: ["array", "null"], items: node(schema.item) };
       if (schema.nonEmpty) array.minItems = 1;

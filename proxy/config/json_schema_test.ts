@@ -97,18 +97,21 @@ Deno.test("the JSON Schema flags unknown keys and malformed values", () => {
   assert.deepEqual(check(schema, valid), []);
   assert.deepEqual(check(schema, { ...valid, rutes: [] }), ["$: unknown rutes"]);
   assert.deepEqual(check(schema, { ...valid, timeouts: { connect: "30 sec" } }), [
-    "$.timeouts.connect: pattern",
+    "$.timeouts.connect: no anyOf branch",
   ]);
   assert.deepEqual(check(schema, { ...valid, limits: { max_header: "16kb" } }), [
-    "$.limits.max_header: pattern",
+    "$.limits.max_header: no anyOf branch",
   ]);
+  assert.deepEqual(check(schema, { ...valid, timeouts: { connect: "${CONNECT:-3s}" } }), []);
   assert.deepEqual(check(schema, { entrypoints: { Web: { address: ":1" } } }), [
     "$.entrypoints.Web: pattern",
   ]);
   assert.deepEqual(check(schema, { entrypoints: { web: {} } }), [
     "$.entrypoints.web: missing address",
   ]);
-  assert.deepEqual(check(schema, { ...valid, log: { level: "verbose" } }), ["$.log.level: enum"]);
+  assert.deepEqual(check(schema, { ...valid, log: { level: "verbose" } }), [
+    "$.log.level: no anyOf branch",
+  ]);
   assert.deepEqual(check(schema, { ...valid, admin: { address: "off" } }), []);
   assert.deepEqual(check(schema, { ...valid, admin: { address: false } }), []);
   assert.deepEqual(check(schema, { ...valid, admin: { address: true } }), [
@@ -128,7 +131,9 @@ Deno.test("the JSON Schema carries draft, descriptions, defaults and closed obje
   const connect = (timeouts.properties as Record<string, JsonObject>).connect;
   assert.equal(connect.default, "5s");
   assert.equal(connect.description, "Connecting to an upstream server");
-  assert.equal(typeof connect.pattern, "string");
+  const [plain, env] = connect.anyOf as JsonObject[];
+  assert.equal(typeof plain.pattern, "string");
+  assert.match("${NAME:-x}", new RegExp(env.pattern as string, "u"));
   assert.equal(timeouts.additionalProperties, false);
   const walk = (node: Json, path: string): void => {
     if (typeof node !== "object" || node === null) return;

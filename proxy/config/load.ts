@@ -7,6 +7,7 @@
 import { dirname } from "node:path";
 import { LineCounter, parseDocument, type YAMLError } from "yaml";
 import { Context, readProblem } from "./context.ts";
+import { interpolateEnv } from "./env.ts";
 import type { ConfigError } from "./errors.ts";
 import { resolve } from "./resolve.ts";
 import { configSchema } from "./schema.ts";
@@ -58,6 +59,8 @@ async function load(
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const problems = [...doc.errors, ...doc.warnings];
   if (problems.length > 0) return failed(problems.map((e) => syntaxError(e, lines, file)));
+  const envErrors = interpolateEnv(doc, lines, file);
+  if (envErrors.length > 0) return failed(envErrors);
   const contents = doc.contents as { value?: unknown } | null;
   if (contents === null || contents.value === null) {
     return failed([{

@@ -37,7 +37,7 @@ function redirect(
   } else if (target && !target.tls) {
     ctx.error([...path, "to"], `entrypoint ${quote(r.to)} has no "tls" (${known})`);
   }
-  return { to: r.to, port: r.port ?? target?.address.port ?? 443 };
+  return { to: r.to, port: r.port ?? null };
 }
 
 const WILDCARDS = new Set(["0.0.0.0", "::"]);

@@ -37,10 +37,10 @@ Deno.test("entrypoints: names, required address and protocol are checked", async
   );
 });
 
-Deno.test("a redirect entrypoint points at a TLS entrypoint, on its port by default", async () => {
+Deno.test("a redirect entrypoint points at a TLS entrypoint, its port automatic by default", async () => {
   await withCerts(async (file) => {
     const config = await configOf(TLS_MINIMAL + "    redirect: { to: websecure }\n", file);
-    assert.deepEqual(config.entrypoints.web.redirect, { to: "websecure", port: 8443 });
+    assert.deepEqual(config.entrypoints.web.redirect, { to: "websecure", port: null });
     const explicit = await configOf(
       TLS_MINIMAL + "    redirect: { to: websecure, port: 443 }\n",
       file,

@@ -102,7 +102,11 @@ const entrypoint = obj({
   redirect: opt(
     obj({
       to: req(entrypointName, "Name of an entrypoint with tls"),
-      port: opt(int(1, 65535), "Port written in Location", "the target entrypoint's port"),
+      port: opt(
+        int(1, 65535),
+        "Port written in Location",
+        "443 when the request's Host has no port, else the target entrypoint's port",
+      ),
     }, "redirect"),
     "Answer every request with a 308 to a TLS entrypoint (plain entrypoints only)",
   ),

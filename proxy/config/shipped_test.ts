@@ -21,7 +21,7 @@ Deno.test("config/gatehouse.yaml loads with the certificates of deno task certs"
     const config = await configOf(text, join(dir, "config", "gatehouse.yaml"));
     const { web, websecure } = config.entrypoints;
     assert.deepEqual(web.address, { hostname: "0.0.0.0", port: 8080 });
-    assert.deepEqual(web.redirect, { to: "websecure", port: 8443 });
+    assert.deepEqual(web.redirect, { to: "websecure", port: null });
     assert.deepEqual(websecure.address, { hostname: "0.0.0.0", port: 8443 });
     const [cert] = websecure.tls!.certificates;
     assert.deepEqual([cert.name, cert.hosts], ["localhost", ["localhost", "*.localhost"]]);

@@ -64,8 +64,13 @@ export interface EntrypointTls {
 export interface EntrypointRedirect {
   /** Name of the TLS entrypoint. */
   readonly to: string;
-  /** Port written in the Location header: `port` from the YAML, else the target's port; 443 is omitted. */
-  readonly port: number;
+  /**
+   * Port written in the Location header (443 is left out). `null` (no `port` in the YAML) means
+   * automatic: 443 when the request's Host carries no port (the client came on the default
+   * port, so behind a port mapping it expects the default HTTPS port too), else the TLS
+   * entrypoint's bound port.
+   */
+  readonly port: number | null;
 }
 
 export interface Entrypoint {
