@@ -168,12 +168,13 @@ function upgradeProtocol(req: IncomingRequest, route: Route): string | null {
 function redirect(
   req: IncomingRequest,
   snap: Snapshot,
-  to: { readonly to: string; readonly port: number },
+  to: { readonly to: string; readonly port: number | null },
 ): OutgoingResponse {
   const res = proxyResponse(308, "308 Permanent Redirect\n");
   const host = hostOf(req.authority) || snap.config.entrypoints[to.to].address.hostname;
   const bracketed = host.includes(":") ? `[${host}]` : host;
-  const toPort = to.port === 0 ? snap.port(to.to) ?? 443 : to.port;
+  const explicitPort = /^(\[[^\]]*\]|[^:]*):\d+$/.test(req.authority);
+  const toPort = to.port ?? (explicitPort ? snap.port(to.to) ?? 443 : 443);
   const port = toPort === 443 ? "" : `:${toPort}`;
   res.headers.appendLower("location", `https://${bracketed}${port}${req.target}`);
   return res;
