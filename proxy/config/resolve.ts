@@ -103,7 +103,7 @@ export async function resolve(
   meta: { source: string; version: string; file: string },
 ): Promise<Config> {
   ctx.files.add(resolvePath(meta.file));
-  const { timeouts: t, limits, forwarding, not_found: notFound, log, admin } = raw;
+  const { timeouts: t, limits, forwarding, not_found: notFound, log, admin, metrics } = raw;
   return {
     source: meta.source,
     version: meta.version,
@@ -134,6 +134,7 @@ export async function resolve(
       accessLog: { enabled: log.access_log.enabled, format: log.access_log.format },
     },
     admin: { address: admin.address, tokenEnv: admin.token_env ?? null },
+    metrics: { routers: metrics.routers, services: metrics.services, perHost: metrics.per_host },
     files: [...ctx.files],
   };
 }

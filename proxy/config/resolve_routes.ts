@@ -7,7 +7,13 @@ import type { Context } from "./context.ts";
 import { formatPath, quote, type Segment } from "./errors.ts";
 import type { ServerUrl } from "./net_values.ts";
 import { upstreamTls } from "./resolve_tls.ts";
-import { type RawConfig, type RawRoute, type RawService, WELCOME_SERVICE } from "./schema.ts";
+import {
+  METRICS_SERVICE,
+  type RawConfig,
+  type RawRoute,
+  type RawService,
+  WELCOME_SERVICE,
+} from "./schema.ts";
 import type { HeaderOps, Route, ServerRef, Service } from "./types.ts";
 
 /** "1m30s" from 90000: durations in messages, as a user would write them. */
@@ -45,7 +51,10 @@ function entrypointProblem(ctx: Context, raw: RawConfig, name: string): string |
 }
 
 function serviceProblem(ctx: Context, raw: RawConfig, name: string): string | undefined {
-  if (name === WELCOME_SERVICE || raw.services.has(name) || ctx.written(["services", name])) {
+  if (
+    name === WELCOME_SERVICE || name === METRICS_SERVICE || raw.services.has(name) ||
+    ctx.written(["services", name])
+  ) {
     return undefined;
   }
   const known = raw.services.size === 0

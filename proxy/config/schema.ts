@@ -156,7 +156,8 @@ const route = obj({
   ),
   service: req(
     text({ expected: "a service name", pattern: /^[\s\S]+$/ }),
-    `A key of "services", or "welcome@internal"`,
+    `A key of "services", or a built-in: "welcome@internal" (welcome page), ` +
+      `"metrics@internal" (Prometheus metrics on a public entrypoint)`,
   ),
   strip_prefix: def(bool(), false, "Remove match.path from the path before forwarding"),
   request_headers: def(headerOps, {}, "Changes to request headers sent upstream"),
@@ -343,6 +344,19 @@ export const configSchema = obj({
     {},
     "Logging",
   ),
+  metrics: def(
+    obj({
+      routers: def(bool(), true, "Per-route series (router and service labels)"),
+      services: def(bool(), true, "Per-service series"),
+      per_host: def(
+        bool(),
+        false,
+        'Requests per route host name (names not in a route\'s match count as "other")',
+      ),
+    }),
+    {},
+    "Prometheus metrics (served on the admin endpoint at /metrics)",
+  ),
   admin: def(
     obj({
       address: def(
@@ -370,6 +384,8 @@ export type RawConfig = Out<typeof configSchema>;
 
 /** Name of the built-in service answering with a welcome page. */
 export const WELCOME_SERVICE = "welcome@internal";
+/** Name of the built-in service answering with the Prometheus metrics. */
+export const METRICS_SERVICE = "metrics@internal";
 
 /** The keys of a decoded route, for readers of `RawConfig`. */
 export type RawRoute = RawConfig["routes"][number];

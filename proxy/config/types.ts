@@ -124,7 +124,7 @@ export interface Route {
   /** Entrypoint names this route is served on; empty means every HTTP entrypoint. */
   readonly entrypoints: readonly string[];
   readonly match: RouteMatch;
-  /** Service name, or "welcome@internal" for the built-in welcome page. */
+  /** Service name, or a built-in: "welcome@internal", "metrics@internal". */
   readonly service: string;
   /** Remove `match.pathPrefix` from the path before forwarding. */
   readonly stripPrefix: boolean;
@@ -244,6 +244,15 @@ export interface AdminSettings {
   readonly tokenEnv: string | null;
 }
 
+export interface MetricsSettings {
+  /** Per-route series (router and service labels). */
+  readonly routers: boolean;
+  /** Per-service series. */
+  readonly services: boolean;
+  /** A requests counter per route host name; hosts no route names count as "other". */
+  readonly perHost: boolean;
+}
+
 export interface Config {
   /** Path of the YAML file as given. */
   readonly source: string;
@@ -258,6 +267,7 @@ export interface Config {
   readonly notFound: NotFound;
   readonly log: LogSettings;
   readonly admin: AdminSettings;
+  readonly metrics: MetricsSettings;
   /** Every file the config read (itself, certificates, keys, CA files): what a watcher watches. */
   readonly files: readonly string[];
 }
