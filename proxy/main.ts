@@ -5,10 +5,9 @@
  * SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config.
  */
 import { parseArgs } from "node:util";
-import { startAdmin } from "./admin/server.ts";
 import { type Config, formatConfigError, loadConfig } from "./config/mod.ts";
-import { Runtime } from "./server/runtime.ts";
-import { closeLogging, log, setupLogging } from "./telemetry/log.ts";
+import { Gatehouse } from "./server/gatehouse.ts";
+import { closeLogging, log } from "./telemetry/log.ts";
 
 const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR]
 
@@ -61,58 +60,29 @@ async function main(): Promise<number> {
 }
 
 async function serve(config: Config): Promise<number> {
-  await setupLogging(config.log);
-  let runtime: Runtime;
+  let gatehouse: Gatehouse;
   try {
-    runtime = Runtime.start(config);
+    gatehouse = await Gatehouse.start(config);
   } catch (err) {
     logger.error("{error}", { error: (err as Error).message });
+    await closeLogging();
     return 1;
   }
-  let draining = false;
-  const admin = config.admin.address === null ? null : startAdmin(config.admin.address, {
-    ready: () => true,
-    draining: () => draining,
-  });
   logger.info("Gatehouse {version} serving {source} ({summary})", {
     version: config.version,
     source: config.source,
     summary: summary(config),
   });
-
-  const reload = async () => {
-    const next = await loadConfig(runtime.config.source);
-    if (!next.ok) {
-      for (const e of next.errors) logger.error("{error}", { error: formatConfigError(e) });
-      logger.error("Reload rejected: the running config stays in force");
-      return;
-    }
-    try {
-      runtime.apply(next.config);
-      await setupLogging(next.config.log);
-      logger.info("Reloaded {source} version {version}", {
-        source: next.config.source,
-        version: next.config.version,
-      });
-    } catch (err) {
-      logger.error("Reload failed, the running config stays in force: {error}", {
-        error: (err as Error).message,
-      });
-    }
-  };
-  Deno.addSignalListener("SIGHUP", () => void reload());
-
+  Deno.addSignalListener("SIGHUP", () => void gatehouse.reload("SIGHUP"));
   const { promise: stop, resolve } = Promise.withResolvers<string>();
   Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
   const signal = await stop;
-  draining = true;
   logger.info("{signal}: draining for up to {ms} ms", {
     signal,
-    ms: runtime.config.timeouts.drain,
+    ms: gatehouse.runtime.config.timeouts.drain,
   });
-  await runtime.shutdown();
-  await admin?.close();
+  await gatehouse.stop();
   logger.info("Stopped");
   await closeLogging();
   return 0;

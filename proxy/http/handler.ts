@@ -36,10 +36,15 @@ export interface Snapshot {
 /** Facts about one finished request, for the access log and metrics. */
 export type Outcome = AccessRecord;
 
+/** A built-in service ("name@internal") answered inside Gatehouse. */
+export type InternalService = (req: IncomingRequest) => Promise<OutgoingResponse>;
+
 export interface PipelineDeps {
   readonly snapshot: () => Snapshot;
   /** Called once per request when its response is complete (or failed). */
   readonly onComplete?: (outcome: Outcome) => void;
+  /** Built-in services other than the welcome page (e.g. "metrics@internal"). */
+  readonly internal?: ReadonlyMap<string, InternalService>;
 }
 
 /** The pipeline for requests accepted on `entrypoint`. */
@@ -81,6 +86,11 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     }
     if (route.service === "welcome@internal") {
       return ctx.finish(welcomeResponse(snap.config.source), null);
+    }
+    const internal = deps.internal?.get(route.service);
+    if (internal !== undefined) {
+      req.body?.cancel();
+      return ctx.finish(await internal(req), null);
     }
     const service = snap.services.get(route.service)!;
     ctx.service = service.name;
@@ -207,6 +217,7 @@ class RequestLog {
   readonly requestId: string;
   attempts = 0;
   #bytesIn = 0;
+  #kind: AccessRecord["kind"];
   readonly #req: IncomingRequest;
   readonly #entrypoint: string;
   readonly #started: number;
@@ -224,6 +235,8 @@ class RequestLog {
     this.requestId = requestId;
     this.#started = started;
     this.#onComplete = onComplete;
+    const type = req.headers.get("content-type");
+    this.#kind = type !== null && type.startsWith("application/grpc") ? "grpc" : "http";
   }
 
   /** Counts request body bytes as they pass. */
@@ -241,6 +254,8 @@ class RequestLog {
 
   /** Returns `res` with its body wrapped so that the log line is written when it ends. */
   finish(res: OutgoingResponse, error: string | null, onEnd?: () => void): OutgoingResponse {
+    const type = res.headers.get("content-type");
+    if (type !== null && type.startsWith("text/event-stream")) this.#kind = "sse";
     const body = res.body;
     if (body === null || body instanceof Uint8Array) {
       onEnd?.();
@@ -289,6 +304,7 @@ class RequestLog {
       target: req.target,
       host: req.authority,
       protocol: req.httpVersion === "2" ? "HTTP/2" : "HTTP/" + req.httpVersion,
+      kind: status === 101 ? "websocket" : this.#kind,
       status,
       bytesIn,
       bytesOut,

@@ -16,6 +16,8 @@ export class TrackedConnection {
   route: string | null = null;
   /** Called when shutdown begins (h2: start a graceful GOAWAY). */
   onDrain: (() => void) | null = null;
+  /** Finish the current exchange, then close (shutdown, or the entrypoint was removed). */
+  closing = false;
   readonly entrypoint: string;
   readonly kind: "http" | "tcp";
   readonly #close: () => void;
@@ -90,12 +92,34 @@ export class ConnectionRegistry {
     }
   }
 
+  /** Every open connection (for metrics at scrape time). */
+  values(): IterableIterator<TrackedConnection> {
+    return this.#conns.values();
+  }
+
   /** Open connections, optionally only those of one entrypoint. */
   count(entrypoint?: string): number {
     if (entrypoint === undefined) return this.#conns.size;
     let n = 0;
     for (const c of this.#conns) if (c.entrypoint === entrypoint) n++;
     return n;
+  }
+
+  /**
+   * An entrypoint was removed: its idle connections close now, busy ones after their current
+   * exchange, and none lives longer than `graceMs`.
+   */
+  drainEntrypoint(entrypoint: string, graceMs: number): void {
+    const deadline = Date.now() + graceMs;
+    for (const c of this.#conns) {
+      if (c.entrypoint !== entrypoint) continue;
+      c.closing = true;
+      if (c.state === "idle" || c.state === "handshake") c.close();
+      else {
+        c.onDrain?.();
+        setHardDeadline(c, deadline);
+      }
+    }
   }
 
   /** Tunnels opened through `route` get `graceMs` more, then close. */
@@ -113,6 +137,7 @@ export class ConnectionRegistry {
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
     for (const c of this.#conns) {
+      c.closing = true;
       if (c.state === "idle" || c.state === "handshake") c.close();
       else c.onDrain?.();
     }

@@ -7,7 +7,12 @@
  * their connections drain. Requests in progress finish on the snapshot they started with.
  */
 import type { Config } from "../config/types.ts";
-import { createHandler, type Outcome, type Snapshot } from "../http/handler.ts";
+import {
+  createHandler,
+  type InternalService,
+  type Outcome,
+  type Snapshot,
+} from "../http/handler.ts";
 import type { ClientInfo } from "../http/message.ts";
 import { Router } from "../http/router.ts";
 import { log } from "../telemetry/log.ts";
@@ -22,6 +27,8 @@ export interface RuntimeHooks {
   readonly onComplete?: (outcome: Outcome) => void;
   /** Requests refused before the pipeline (malformed, head too large). */
   readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
+  /** Built-in services routes may name ("metrics@internal"). */
+  readonly internal?: ReadonlyMap<string, InternalService>;
 }
 
 export class Runtime {
@@ -69,6 +76,26 @@ export class Runtime {
     return this.#entrypoints.get(entrypoint)?.port;
   }
 
+  /** Open client connections with their protocol: "http", "websocket" (tunnels) or "tcp". */
+  *clientConnections(): Iterable<{ entrypoint: string; protocol: string }> {
+    for (const c of this.clients.values()) {
+      const protocol = c.kind === "tcp" ? "tcp" : c.state === "tunnel" ? "websocket" : "http";
+      yield { entrypoint: c.entrypoint, protocol };
+    }
+  }
+
+  /** Open upstream connections, labelled by service. */
+  *upstreamConnections(): Iterable<{ service: string }> {
+    for (const c of this.upstreams.values()) yield { service: c.entrypoint };
+  }
+
+  /** Every server of every service with its health. */
+  *servers(): Iterable<{ service: string; url: string; up: boolean }> {
+    for (const s of this.#snapshot.services.values()) {
+      for (const server of s.servers) yield { service: s.name, url: server.url, up: server.isUp() };
+    }
+  }
+
   /** Switches to `config`. Throws if a new listener cannot bind; the old config then stays. */
   apply(config: Config): void {
     const old = this.#snapshot;
@@ -103,6 +130,7 @@ export class Runtime {
       if (cfg === undefined) {
         ep.close();
         this.#entrypoints.delete(name);
+        this.clients.drainEntrypoint(name, config.timeouts.drain);
         logger.info("Entrypoint {name} removed: no longer accepting", { name });
       } else if (!opened.includes(name)) {
         ep.update(cfg);
@@ -131,6 +159,7 @@ export class Runtime {
       handler: createHandler(name, {
         snapshot: () => this.#snapshot,
         onComplete: this.#hooks.onComplete,
+        internal: this.#hooks.internal,
       }),
       limits: () => {
         const c = this.#snapshot.config;

@@ -3,7 +3,14 @@
  * access log (one line per request, JSON or combined format) on stdout, both written in
  * batches off the request path.
  */
-import { configure, dispose, getLogger, getStreamSink, type LogRecord } from "@logtape/logtape";
+import {
+  configure,
+  dispose,
+  getLogger,
+  getStreamSink,
+  type LogRecord,
+  type Sink,
+} from "@logtape/logtape";
 import type { LogSettings } from "../config/types.ts";
 
 /** One request as the access log records it. */
@@ -20,6 +27,8 @@ export interface AccessRecord {
   readonly host: string;
   /** "HTTP/1.0", "HTTP/1.1" or "HTTP/2". */
   readonly protocol: string;
+  /** What the exchange was: plain HTTP, an Upgrade tunnel, server-sent events, or gRPC. */
+  readonly kind: "http" | "websocket" | "sse" | "grpc";
   readonly status: number;
   /** Request body bytes received. */
   readonly bytesIn: number;
@@ -49,24 +58,34 @@ export function logAccess(record: AccessRecord): void {
   if (accessEnabled) accessLogger.info("access", record as unknown as Record<string, unknown>);
 }
 
+let appFormat = appJson;
+let accessFormat = accessJson;
+type StreamSink = Sink & AsyncDisposable;
+/** The stream sinks hold the stdout/stderr writers, so they live as long as the process. */
+let streams: { app: StreamSink; access: StreamSink } | null = null;
+
 /** (Re)configures logging from the config; safe to call on every reload. */
 export async function setupLogging(settings: LogSettings): Promise<void> {
   accessEnabled = settings.accessLog.enabled;
-  const accessFormat = settings.accessLog.format === "json" ? accessJson : accessCombined;
+  appFormat = settings.format === "json" ? appJson : appText;
+  accessFormat = settings.accessLog.format === "json" ? accessJson : accessCombined;
+  streams ??= {
+    app: getStreamSink(Deno.stderr.writable, {
+      formatter: (record) => appFormat(record),
+      closeStream: false,
+      nonBlocking: { bufferSize: 64, flushInterval: 50 },
+    }) as StreamSink,
+    access: getStreamSink(Deno.stdout.writable, {
+      formatter: (record) => accessFormat(record),
+      closeStream: false,
+      nonBlocking: { bufferSize: 256, flushInterval: 50 },
+    }) as StreamSink,
+  };
+  const { app, access } = streams;
+  // Plain wrappers: a reconfigure disposes the configured sinks, never the streams behind them.
   await configure({
     reset: true,
-    sinks: {
-      app: getStreamSink(Deno.stderr.writable, {
-        formatter: settings.format === "json" ? appJson : appText,
-        closeStream: false,
-        nonBlocking: { bufferSize: 64, flushInterval: 50 },
-      }),
-      access: getStreamSink(Deno.stdout.writable, {
-        formatter: accessFormat,
-        closeStream: false,
-        nonBlocking: { bufferSize: 256, flushInterval: 50 },
-      }),
-    },
+    sinks: { app: (record) => app(record), access: (record) => access(record) },
     loggers: [
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["app"] },
       { category: ["gatehouse"], lowestLevel: settings.level, sinks: ["app"] },
@@ -78,6 +97,10 @@ export async function setupLogging(settings: LogSettings): Promise<void> {
 /** Flushes and closes the log sinks (at exit). */
 export async function closeLogging(): Promise<void> {
   await dispose();
+  const open = streams;
+  streams = null;
+  await open?.app[Symbol.asyncDispose]();
+  await open?.access[Symbol.asyncDispose]();
 }
 
 function message(record: LogRecord): string {

@@ -52,7 +52,7 @@ export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<vo
   let first = true;
   let takenOver = false;
   try {
-    while (!registry.draining) {
+    while (!track.closing) {
       const limits = opts.limits();
       track.state = "idle";
       const now = Date.now();
@@ -148,7 +148,7 @@ class Exchange {
     }
     if (res === TAKEN_OVER) return false;
     this.#responded = true;
-    let keepAlive = !this.#opts.registry.draining &&
+    let keepAlive = !this.#opts.track.closing &&
       (head.version === "1.1"
         ? !listHasToken(connection, "close")
         : listHasToken(connection, "keep-alive"));

@@ -1,0 +1,155 @@
+/**
+ * A whole Gatehouse: the runtime, metrics, hot reload and the admin endpoint, wired together.
+ * main.ts adds the command line and signals; tests start one in-process.
+ */
+import { type AdminServer, startAdmin } from "../admin/server.ts";
+import { statusDocument } from "../admin/status.ts";
+import type { Config } from "../config/types.ts";
+import { HeaderList } from "../http/header_list.ts";
+import type { InternalService } from "../http/handler.ts";
+import { log, setupLogging } from "../telemetry/log.ts";
+import { Metrics } from "../telemetry/metrics.ts";
+import { Reloader, type ReloadResult } from "./reloader.ts";
+import { Runtime } from "./runtime.ts";
+
+const logger = log("gatehouse");
+
+export interface GatehouseOptions {
+  /** Watch the config's files and reload on change (default true). */
+  readonly watch?: boolean;
+  /** Configure logging from the config (default true; tests may turn it off). */
+  readonly logging?: boolean;
+}
+
+export class Gatehouse {
+  readonly runtime: Runtime;
+  readonly metrics: Metrics;
+  readonly reloader: Reloader;
+  readonly startedAt = new Date();
+  #admin: AdminServer | null = null;
+  #adminKey = "";
+  #draining = false;
+  readonly #logging: boolean;
+
+  private constructor(runtime: Runtime, metrics: Metrics, logging: boolean) {
+    this.runtime = runtime;
+    this.metrics = metrics;
+    this.#logging = logging;
+    this.reloader = new Reloader(runtime, {
+      onResult: (result, applied) => this.#onReload(result, applied),
+    });
+  }
+
+  /** Binds every entrypoint and the admin endpoint; throws a readable error if one fails. */
+  static async start(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
+    const logging = opts.logging ?? true;
+    if (logging) await setupLogging(config.log);
+    let metrics: Metrics | null = null;
+    let runtime: Runtime | null = null;
+    const internal = new Map<string, InternalService>([
+      ["metrics@internal", async () => {
+        const headers = new HeaderList();
+        headers.appendLower("content-type", metrics!.contentType);
+        headers.appendLower("cache-control", "no-store");
+        return { status: 200, headers, body: new TextEncoder().encode(await metrics!.text()) };
+      }],
+    ]);
+    runtime = Runtime.start(config, {
+      onComplete: (outcome) => metrics?.observe(outcome),
+      onRejected: (status, reason, client) => {
+        metrics?.rejected(client.entrypoint, status);
+        logger.debug("Refused a request from {ip} on {entrypoint}: {status} {reason}", {
+          ip: client.address,
+          entrypoint: client.entrypoint,
+          status,
+          reason,
+        });
+      },
+      internal,
+    });
+    metrics = new Metrics({
+      config: () => runtime!.config,
+      clientConnections: () => runtime!.clientConnections(),
+      upstreamConnections: () => runtime!.upstreamConnections(),
+      servers: () => runtime!.servers(),
+    });
+    metrics.configure(config);
+    const gatehouse = new Gatehouse(runtime, metrics, logging);
+    try {
+      gatehouse.#syncAdmin(config);
+    } catch (err) {
+      await runtime.shutdown();
+      throw err;
+    }
+    if (opts.watch ?? true) await gatehouse.reloader.watch();
+    return gatehouse;
+  }
+
+  /** The admin endpoint's bound port, or null when it is off. */
+  get adminPort(): number | null {
+    return this.#admin?.port ?? null;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Reloads the config file now. */
+  reload(reason: string): Promise<ReloadResult> {
+    return this.reloader.reload(reason);
+  }
+
+  /** Drains (bounded by timeouts.drain) and stops everything. */
+  async stop(): Promise<void> {
+    this.#draining = true;
+    this.reloader.close();
+    await this.runtime.shutdown();
+    await this.#admin?.close();
+    this.#admin = null;
+  }
+
+  async #onReload(result: ReloadResult, applied: Config | null): Promise<void> {
+    this.metrics.reloaded(result.ok);
+    if (applied === null) return;
+    this.metrics.configure(applied);
+    if (this.#logging) await setupLogging(applied.log);
+    try {
+      this.#syncAdmin(applied);
+    } catch (err) {
+      logger.error("{error}", { error: (err as Error).message });
+    }
+  }
+
+  /** Starts, moves or stops the admin endpoint to match `config.admin.address`. */
+  #syncAdmin(config: Config): void {
+    const a = config.admin.address;
+    const key = a === null ? "" : `${a.hostname}:${a.port}`;
+    if (key === this.#adminKey && (this.#admin !== null) === (a !== null)) return;
+    const old = this.#admin;
+    this.#admin = null;
+    old?.close();
+    this.#adminKey = key;
+    if (a === null) return;
+    this.#admin = startAdmin(a, {
+      ready: () => !this.#draining,
+      draining: () => this.#draining,
+      metrics: async () => ({
+        contentType: this.metrics.contentType,
+        text: await this.metrics.text(),
+      }),
+      status: () =>
+        statusDocument({
+          snapshot: this.runtime.snapshot,
+          startedAt: this.startedAt,
+          draining: this.#draining,
+          lastReload: this.reloader.last,
+          connections: (name) => this.runtime.clients.count(name),
+        }),
+      reload: () => this.reload("admin"),
+      token: () => {
+        const env = this.runtime.config.admin.tokenEnv;
+        return env === null ? null : Deno.env.get(env) ?? null;
+      },
+    });
+  }
+}

@@ -1,0 +1,443 @@
+/**
+ * Prometheus metrics (prom-client), named and labelled as Traefik-style dashboards expect:
+ * `gatehouse_` prefix, entrypoint / router / service levels, duration buckets that include 0.1,
+ * 0.3, 1.2 and 5 seconds. Labels are bounded: never a path, query, client IP or request id.
+ *
+ * The request path costs one Map lookup (a bundle of pre-resolved children per route, status,
+ * method and protocol) and a few increments. Gauges (open connections, server health,
+ * certificate expiry) are computed when Prometheus scrapes, from the live state.
+ */
+import client from "prom-client";
+import type { Config } from "../config/types.ts";
+import type { AccessRecord } from "./log.ts";
+
+/** What the TCP side reports per finished connection. */
+export interface TcpMetricsRecord {
+  readonly entrypoint: string;
+  readonly route: string | null;
+  readonly service: string | null;
+  /** "ok", "refused", "upstream_failed", "timeout", "reset"... (bounded set). */
+  readonly outcome: string;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+}
+
+/** Seconds. Apdex-style dashboards read le="0.3" and le="1.2"; keep those. */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.5, 1.2, 2.5, 5, 10];
+
+const METHODS = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "CONNECT",
+  "OPTIONS",
+  "TRACE",
+  "PATCH",
+]);
+
+/** Live state read at scrape time. */
+export interface MetricsSource {
+  readonly config: () => Config;
+  /** Open client connections: entrypoint, protocol ("http" | "websocket" | "tcp"). */
+  readonly clientConnections: () => Iterable<{ entrypoint: string; protocol: string }>;
+  /** Open upstream connections per service. */
+  readonly upstreamConnections: () => Iterable<{ service: string }>;
+  /** Every server of every service with its health. */
+  readonly servers: () => Iterable<{ service: string; url: string; up: boolean }>;
+}
+
+interface Counting {
+  inc(value?: number): void;
+}
+interface Observing {
+  observe(value: number): void;
+}
+
+/** The children of every level for one label combination, resolved once. */
+interface Bundle {
+  readonly requests: Counting[];
+  readonly durations: Observing[];
+  readonly requestBytes: Counting[];
+  readonly responseBytes: Counting[];
+}
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly #source: MetricsSource;
+  readonly #bundles = new Map<string, Bundle>();
+  readonly #hostNames = new Set<string>();
+  #settings: Config["metrics"];
+
+  readonly #epRequests;
+  readonly #epDuration;
+  readonly #epReqBytes;
+  readonly #epResBytes;
+  readonly #rtRequests;
+  readonly #rtDuration;
+  readonly #rtReqBytes;
+  readonly #rtResBytes;
+  readonly #svRequests;
+  readonly #svDuration;
+  readonly #svReqBytes;
+  readonly #svResBytes;
+  readonly #svRetries;
+  readonly #hostRequests;
+  readonly #wsSessions;
+  readonly #wsBytes;
+  readonly #tcpConnections;
+  readonly #tcpBytes;
+  readonly #reloads;
+  readonly #reloadFailures;
+  readonly #lastReloadSuccess;
+  readonly #lastReloadTime;
+  readonly #rejected;
+
+  constructor(source: MetricsSource) {
+    this.#source = source;
+    this.#settings = source.config().metrics;
+    const r = [this.registry];
+    const counter = (name: string, help: string, labelNames: string[]) =>
+      new client.Counter({ name, help, labelNames, registers: r });
+    const histogram = (name: string, help: string, labelNames: string[]) =>
+      new client.Histogram({ name, help, labelNames, buckets: DURATION_BUCKETS, registers: r });
+    const level = (prefix: string, what: string, keys: string[]) =>
+      [
+        counter(`${prefix}_requests_total`, `HTTP requests ${what}`, [
+          ...keys,
+          "code",
+          "method",
+          "protocol",
+        ]),
+        histogram(`${prefix}_request_duration_seconds`, `Request duration ${what}`, [
+          ...keys,
+          "code",
+          "method",
+          "protocol",
+        ]),
+        counter(`${prefix}_requests_bytes_total`, `Request body bytes ${what}`, [
+          ...keys,
+          "code",
+          "method",
+          "protocol",
+        ]),
+        counter(`${prefix}_responses_bytes_total`, `Response body bytes ${what}`, [
+          ...keys,
+          "code",
+          "method",
+          "protocol",
+        ]),
+      ] as const;
+    [this.#epRequests, this.#epDuration, this.#epReqBytes, this.#epResBytes] = level(
+      "gatehouse_entrypoint",
+      "by entrypoint",
+      ["entrypoint"],
+    );
+    [this.#rtRequests, this.#rtDuration, this.#rtReqBytes, this.#rtResBytes] = level(
+      "gatehouse_router",
+      "by route",
+      ["router", "service"],
+    );
+    [this.#svRequests, this.#svDuration, this.#svReqBytes, this.#svResBytes] = level(
+      "gatehouse_service",
+      "by service",
+      ["service"],
+    );
+    this.#svRetries = counter(
+      "gatehouse_service_retries_total",
+      "Requests sent again to another server of the service",
+      ["service"],
+    );
+    this.#hostRequests = counter(
+      "gatehouse_host_requests_total",
+      'HTTP requests by host name (metrics.per_host; names no route lists are "other")',
+      ["host", "code"],
+    );
+    this.#wsSessions = counter(
+      "gatehouse_websocket_sessions_total",
+      "Upgrade tunnels (WebSocket and others) that ended",
+      ["entrypoint", "router", "service"],
+    );
+    this.#wsBytes = counter("gatehouse_websocket_bytes_total", "Bytes through Upgrade tunnels", [
+      "entrypoint",
+      "router",
+      "direction",
+    ]);
+    this.#tcpConnections = counter(
+      "gatehouse_tcp_connections_total",
+      "TCP connections that ended",
+      ["entrypoint", "router", "service", "outcome"],
+    );
+    this.#tcpBytes = counter("gatehouse_tcp_bytes_total", "Bytes through TCP routes", [
+      "entrypoint",
+      "router",
+      "direction",
+    ]);
+    this.#reloads = counter("gatehouse_config_reloads_total", "Config reloads attempted", []);
+    this.#reloadFailures = counter(
+      "gatehouse_config_reload_failures_total",
+      "Config reloads rejected (the running config stayed)",
+      [],
+    );
+    this.#lastReloadSuccess = new client.Gauge({
+      name: "gatehouse_config_last_reload_success",
+      help: "1 if the last config load succeeded, 0 if it was rejected",
+      registers: r,
+    });
+    this.#lastReloadTime = new client.Gauge({
+      name: "gatehouse_config_last_reload_success_timestamp_seconds",
+      help: "Unix time of the last successful config load",
+      registers: r,
+    });
+    this.#rejected = counter(
+      "gatehouse_entrypoint_rejected_requests_total",
+      "Requests refused before routing (malformed, head too large)",
+      ["entrypoint", "code"],
+    );
+    this.#scrapeGauges(r);
+    this.#processGauges(r);
+    this.#lastReloadSuccess.set(1);
+    this.#lastReloadTime.set(Date.now() / 1000);
+  }
+
+  /** Applies a (re)loaded config: zero series for what it names, stale bundles dropped. */
+  configure(config: Config): void {
+    this.#settings = config.metrics;
+    this.#bundles.clear();
+    this.#hostNames.clear();
+    for (const route of config.routes) {
+      for (const host of route.match.hosts) this.#hostNames.add(host);
+    }
+  }
+
+  /** Records a config load: `ok` false when it was rejected. */
+  reloaded(ok: boolean): void {
+    this.#reloads.inc();
+    this.#lastReloadSuccess.set(ok ? 1 : 0);
+    if (ok) this.#lastReloadTime.set(Date.now() / 1000);
+    else this.#reloadFailures.inc();
+  }
+
+  /** A request refused before the pipeline (400, 431, 505...). */
+  rejected(entrypoint: string, status: number): void {
+    this.#rejected.labels(entrypoint, String(status)).inc();
+  }
+
+  /** One finished HTTP request or tunnel. */
+  observe(r: AccessRecord): void {
+    const method = METHODS.has(r.method) ? r.method : "EXTENSION_METHOD";
+    const key = `${r.entrypoint}\u0000${r.route}\u0000${r.status}\u0000${method}\u0000${r.kind}`;
+    let bundle = this.#bundles.get(key);
+    if (bundle === undefined) {
+      bundle = this.#bundle(r, method);
+      this.#bundles.set(key, bundle);
+    }
+    const seconds = r.durationMs / 1000;
+    for (let i = 0; i < bundle.requests.length; i++) {
+      bundle.requests[i].inc();
+      bundle.durations[i].observe(seconds);
+      if (r.bytesIn > 0) bundle.requestBytes[i].inc(r.bytesIn);
+      if (r.bytesOut > 0) bundle.responseBytes[i].inc(r.bytesOut);
+    }
+    const code = String(r.status);
+    if (r.attempts > 1 && r.service !== null) this.#svRetries.labels(r.service).inc(r.attempts - 1);
+    if (this.#settings.perHost) {
+      const host = r.host.replace(/:\d+$/, "");
+      this.#hostRequests.labels(this.#hostNames.has(host) ? host : "other", code).inc();
+    }
+    if (r.kind === "websocket") {
+      this.#wsSessions.labels(r.entrypoint, r.route ?? "", r.service ?? "").inc();
+      this.#wsBytes.labels(r.entrypoint, r.route ?? "", "up").inc(r.bytesIn);
+      this.#wsBytes.labels(r.entrypoint, r.route ?? "", "down").inc(r.bytesOut);
+    }
+  }
+
+  /** One finished TCP connection. */
+  observeTcp(r: TcpMetricsRecord): void {
+    this.#tcpConnections.labels(r.entrypoint, r.route ?? "", r.service ?? "", r.outcome).inc();
+    this.#tcpBytes.labels(r.entrypoint, r.route ?? "", "up").inc(r.bytesUp);
+    this.#tcpBytes.labels(r.entrypoint, r.route ?? "", "down").inc(r.bytesDown);
+  }
+
+  /** The exposition text. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Pre-resolves the request counters of all levels for one label combination. */
+  #bundle(r: AccessRecord, method: string): Bundle {
+    const code = String(r.status);
+    const bundle: Bundle = { requests: [], durations: [], requestBytes: [], responseBytes: [] };
+    const add = (
+      metrics: readonly [
+        client.Counter<string>,
+        client.Histogram<string>,
+        client.Counter<string>,
+        client.Counter<string>,
+      ],
+      labels: string[],
+    ) => {
+      bundle.requests.push(metrics[0].labels(...labels));
+      bundle.durations.push(metrics[1].labels(...labels));
+      bundle.requestBytes.push(metrics[2].labels(...labels));
+      bundle.responseBytes.push(metrics[3].labels(...labels));
+    };
+    add(
+      [this.#epRequests, this.#epDuration, this.#epReqBytes, this.#epResBytes],
+      [r.entrypoint, code, method, r.kind],
+    );
+    if (r.route !== null && this.#settings.routers) {
+      add(
+        [this.#rtRequests, this.#rtDuration, this.#rtReqBytes, this.#rtResBytes],
+        [r.route, r.service ?? "", code, method, r.kind],
+      );
+    }
+    if (r.service !== null && this.#settings.services) {
+      add(
+        [this.#svRequests, this.#svDuration, this.#svReqBytes, this.#svResBytes],
+        [r.service, code, method, r.kind],
+      );
+    }
+    return bundle;
+  }
+
+  #scrapeGauges(r: client.Registry[]): void {
+    const source = this.#source;
+    new client.Gauge({
+      name: "gatehouse_entrypoint_open_connections",
+      help: "Open client connections per entrypoint",
+      labelNames: ["entrypoint"],
+      registers: r,
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const name of Object.keys(source.config().entrypoints)) counts.set(name, 0);
+        for (const c of source.clientConnections()) {
+          counts.set(c.entrypoint, (counts.get(c.entrypoint) ?? 0) + 1);
+        }
+        for (const [entrypoint, n] of counts) this.labels(entrypoint).set(n);
+      },
+    });
+    new client.Gauge({
+      name: "gatehouse_open_connections",
+      help: "Open client connections per entrypoint and protocol (http, websocket, tcp)",
+      labelNames: ["entrypoint", "protocol"],
+      registers: r,
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const [name, ep] of Object.entries(source.config().entrypoints)) {
+          const protocols = (ep.protocol as string) === "tcp" ? ["tcp"] : ["http", "websocket"];
+          for (const p of protocols) counts.set(`${name}\u0000${p}`, 0);
+        }
+        for (const c of source.clientConnections()) {
+          const k = `${c.entrypoint}\u0000${c.protocol}`;
+          counts.set(k, (counts.get(k) ?? 0) + 1);
+        }
+        for (const [k, n] of counts) this.labels(...(k.split("\u0000") as [string, string])).set(n);
+      },
+    });
+    new client.Gauge({
+      name: "gatehouse_service_open_connections",
+      help: "Open connections to upstream servers per service",
+      labelNames: ["service"],
+      registers: r,
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const name of Object.keys(source.config().services)) counts.set(name, 0);
+        for (const c of source.upstreamConnections()) {
+          counts.set(c.service, (counts.get(c.service) ?? 0) + 1);
+        }
+        for (const [service, n] of counts) this.labels(service).set(n);
+      },
+    });
+    new client.Gauge({
+      name: "gatehouse_service_server_up",
+      help: "1 when the server is healthy and not ejected, else 0",
+      labelNames: ["service", "url"],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of source.servers()) this.labels(s.service, s.url).set(s.up ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: "gatehouse_tls_certs_not_after",
+      help: "Expiry (unix seconds) of each configured certificate",
+      labelNames: ["entrypoint", "cn", "sans", "serial"],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [name, ep] of Object.entries(source.config().entrypoints)) {
+          for (const cert of ep.tls?.certificates ?? []) {
+            this.labels(name, cert.subject, cert.hosts.join(","), cert.serial)
+              .set(cert.notAfter.getTime() / 1000);
+          }
+        }
+      },
+    });
+  }
+
+  #processGauges(r: client.Registry[]): void {
+    const started = Date.now() / 1000 - performance.now() / 1000;
+    new client.Gauge({
+      name: "process_start_time_seconds",
+      help: "Start time of the process since unix epoch in seconds",
+      registers: r,
+      collect() {
+        this.set(started);
+      },
+    });
+    new client.Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes",
+      registers: r,
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
+    new client.Gauge({
+      name: "process_heap_bytes",
+      help: "V8 heap used in bytes",
+      registers: r,
+      collect() {
+        this.set(Deno.memoryUsage().heapUsed);
+      },
+    });
+    new client.Counter({
+      name: "process_cpu_seconds_total",
+      help: "Total user and system CPU time spent in seconds",
+      registers: r,
+      collect() {
+        const { user, system } = cpuUsage();
+        this.reset();
+        this.inc((user + system) / 1e6);
+      },
+    });
+    new client.Gauge({
+      name: "process_open_fds",
+      help: "Number of open file descriptors (needs read access to /proc/self/fd)",
+      registers: r,
+      collect() {
+        try {
+          let n = 0;
+          for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+          this.set(n);
+        } catch {
+          this.set(-1);
+        }
+      },
+    });
+  }
+}
+
+function cpuUsage(): { user: number; system: number } {
+  return (globalThis as unknown as { process: { cpuUsage(): { user: number; system: number } } })
+    .process.cpuUsage();
+}
