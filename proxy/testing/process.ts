@@ -1,0 +1,95 @@
+/**
+ * Gatehouse as a separate process (`deno run -A proxy/main.ts --config FILE`), for what an
+ * in-process runtime cannot show: signals, exit codes, the process's own memory.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { loadTestConfig } from "./proxy.ts";
+import { closedPort, waitFor } from "./servers.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+export interface ProxyProcess extends AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  /** The port `config(port)` was given, listening once `spawnProxy` resolved. */
+  readonly port: number;
+  /** What the process wrote on stderr so far (its application log). */
+  stderr(): string;
+  /** Resident memory now and at its peak, in bytes (from /proc/<pid>/status). */
+  memory(): Promise<{ rss: number; peak: number }>;
+  /** Sends SIGTERM (if still running), waits for the exit, removes the temp dir. */
+  close(): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts Gatehouse on the YAML `config(port)` (written beside the test certificates, as for
+ * `startProxy`) and resolves once it accepts connections on `port`.
+ */
+export async function spawnProxy(config: (port: number) => string): Promise<ProxyProcess> {
+  const port = closedPort();
+  const { dir } = await loadTestConfig(config(port));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--config", join(dir, "gatehouse.yaml")],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const collected = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (text) => void (log += text) }),
+  );
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  let closed: Promise<Deno.CommandStatus> | null = null;
+  const close = () =>
+    closed ??= (async () => {
+      if (!exited) child.kill("SIGTERM");
+      const s = await status;
+      await collected;
+      await Deno.remove(dir, { recursive: true });
+      return s;
+    })();
+  const proc: ProxyProcess = {
+    child,
+    port,
+    stderr: () => log,
+    async memory() {
+      const text = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)![1]);
+      return { rss: kib("VmRSS") * 1024, peak: kib("VmHWM") * 1024 };
+    },
+    close,
+    [Symbol.asyncDispose]: async () => void await close(),
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`Gatehouse exited at start-up:\n${log}`);
+        return await accepts(port);
+      },
+      "Gatehouse to listen",
+      10_000,
+    );
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return proc;
+}
+
+/** True when a TCP connection to 127.0.0.1:`port` is accepted. */
+export async function accepts(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Upstream servers for tests, on 127.0.0.1 (port 0 unless told):
+ * - `httpUpstream`: Deno.serve; records every request and the connection it came on.
+ * - `rawUpstream`: Deno.listen; reads requests itself and lets the test write any bytes back
+ *   (hop-by-hop fields, exact gzip bytes, chunked events, resets, silence).
+ *
+ * ```ts
+ * await using up = httpUpstream((req) => new Response("hi"));
+ * // ... point a service at up.url, send requests through the proxy ...
+ * assert.equal(up.requests.length, 1);
+ * ```
+ *
+ * @module
+ */
+import { field, type Head, readBody, readHead, WireReader, writeAll } from "./wire.ts";
+
+/** A request as an upstream saw it. */
+export interface SeenRequest {
+  readonly method: string;
+  /** Path and query. */
+  readonly target: string;
+  readonly headers: Headers;
+  /** The client port of the connection it came on: one per proxy-to-upstream connection. */
+  readonly remotePort: number;
+  /** Aborts when the proxy closes the connection before the response is complete. */
+  readonly signal: AbortSignal;
+}
+
+export type UpstreamHandler = (req: Request, seen: SeenRequest) => Response | Promise<Response>;
+
+export interface UpstreamOptions {
+  /** Fixed port (to restart a server where it was); default 0. */
+  readonly port?: number;
+  /** Body of the default answer and value of its `x-upstream` header; default "ok". */
+  readonly name?: string;
+}
+
+export interface HttpUpstream extends AsyncDisposable {
+  readonly port: number;
+  /** "http://127.0.0.1:<port>". */
+  readonly url: string;
+  readonly name: string;
+  readonly requests: SeenRequest[];
+  /** Distinct connections the requests came on. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/** A Deno.serve upstream; without a handler it answers 200 with its name. */
+export function httpUpstream(
+  handler?: UpstreamHandler,
+  options: UpstreamOptions = {},
+): HttpUpstream {
+  const name = options.name ?? "ok";
+  const requests: SeenRequest[] = [];
+  const ports = new Set<number>();
+  const respond: UpstreamHandler = handler ??
+    (() => new Response(name, { headers: { "x-upstream": name } }));
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: options.port ?? 0,
+    automaticCompression: false,
+    onListen() {},
+  }, (req, info) => {
+    const url = new URL(req.url);
+    const seen: SeenRequest = {
+      method: req.method,
+      target: url.pathname + url.search,
+      headers: req.headers,
+      remotePort: info.remoteAddr.port,
+      signal: req.signal,
+    };
+    requests.push(seen);
+    ports.add(seen.remotePort);
+    return respond(req, seen);
+  });
+  const port = server.addr.port;
+  let closed: Promise<void> | null = null;
+  const close = () => closed ??= server.shutdown();
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    name,
+    requests,
+    get connections() {
+      return ports.size;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A request as a raw upstream read it. */
+export interface RawRequest extends Head {
+  readonly method: string;
+  readonly target: string;
+  readonly body: Uint8Array;
+}
+
+/** The connection a raw request came on. */
+export interface RawConnection {
+  readonly conn: Deno.Conn;
+  /** Writes bytes (strings as UTF-8); rejects when the connection broke. */
+  write(data: string | Uint8Array): Promise<void>;
+  /** Closes the connection; the upstream reads no further request from it. */
+  close(): void;
+}
+
+/** Answers one request; the connection serves the next request unless it was closed. */
+export type RawResponder = (req: RawRequest, conn: RawConnection) => void | Promise<void>;
+
+export interface RawUpstream extends AsyncDisposable {
+  readonly port: number;
+  readonly url: string;
+  readonly requests: RawRequest[];
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Connections open now. */
+  readonly open: number;
+  close(): Promise<void>;
+}
+
+/** A raw upstream: every request is read, recorded and handed to `respond`. */
+export function rawUpstream(respond: RawResponder, options: UpstreamOptions = {}): RawUpstream {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: options.port ?? 0 });
+  const port = listener.addr.port;
+  const requests: RawRequest[] = [];
+  const conns = new Set<Deno.Conn>();
+  const tasks = new Set<Promise<void>>();
+  let accepted = 0;
+
+  const serve = async (conn: Deno.Conn) => {
+    let closed = false;
+    const raw: RawConnection = {
+      conn,
+      write: (data) => writeAll(conn, data),
+      close() {
+        if (closed) return;
+        closed = true;
+        conn.close();
+      },
+    };
+    try {
+      const reader = new WireReader(conn);
+      while (!closed) {
+        const head = await readHead(reader);
+        if (head === null) break;
+        const [method, target] = head.startLine.split(" ");
+        const body = await readBody(reader, head, false);
+        const req = { ...head, method, target, body };
+        requests.push(req);
+        await respond(req, raw);
+        if (field(head, "connection")?.toLowerCase() === "close") break;
+      }
+    } catch {
+      // the proxy closed or reset the connection
+    } finally {
+      conns.delete(conn);
+      raw.close();
+    }
+  };
+
+  const acceptLoop = (async () => {
+    try {
+      for await (const conn of listener) {
+        accepted++;
+        conns.add(conn);
+        const task = serve(conn).finally(() => tasks.delete(task));
+        tasks.add(task);
+      }
+    } catch {
+      // listener closed
+    }
+  })();
+
+  let closed: Promise<void> | null = null;
+  const close = () =>
+    closed ??= (async () => {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed by its responder
+        }
+      }
+      await acceptLoop;
+      await Promise.all(tasks);
+    })();
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get accepted() {
+      return accepted;
+    },
+    get open() {
+      return conns.size;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A complete response head and body as bytes, with Content-Length set. */
+export function rawResponse(
+  status: number,
+  fields: readonly (readonly [string, string])[],
+  body: string | Uint8Array = "",
+): Uint8Array {
+  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  const head = `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Other"}\r\n` +
+    fields.map(([n, v]) => `${n}: ${v}\r\n`).join("") +
+    `Content-Length: ${bytes.length}\r\n\r\n`;
+  const out = new Uint8Array(head.length + bytes.length);
+  out.set(new TextEncoder().encode(head));
+  out.set(bytes, head.length);
+  return out;
+}
+
+/** A port nothing listens on (bound and released; good enough on loopback in tests). */
+export function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+/** Polls `check` every 20 ms until it returns true; fails after `timeoutMs`. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 3000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
