@@ -8,7 +8,7 @@
  * file and renaming it over the old one, and Kubernetes ConfigMaps, which swap a `..data`
  * symlink. Events are debounced, and a content fingerprint skips reloads that change nothing.
  */
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { type Config, formatConfigError, loadConfig } from "../config/mod.ts";
 import { log } from "../telemetry/log.ts";
 import type { Runtime } from "./runtime.ts";
@@ -76,6 +76,9 @@ export class Reloader {
 
   async #reload(reason: string): Promise<ReloadResult> {
     const current = this.#runtime.config;
+    // Taken before reading: a change that lands while this reload runs differs from it, so
+    // the next check reloads again instead of missing it.
+    const seen = await fingerprint(current.files);
     const loaded = await loadConfig(current.source);
     let result: ReloadResult;
     let applied: Config | null = null;
@@ -92,7 +95,7 @@ export class Reloader {
       try {
         this.#runtime.apply(loaded.config);
         applied = loaded.config;
-        this.#fingerprint = await fingerprint(loaded.config.files);
+        this.#fingerprint = seen;
         logger.info("Reloaded ({reason}): version {version}", {
           reason,
           version: loaded.config.version,
@@ -109,7 +112,10 @@ export class Reloader {
       }
     }
     await this.#opts.onResult?.(result, applied);
-    if (applied !== null && this.#watcher !== null) this.#rewatch();
+    if (applied !== null && this.#watcher !== null) {
+      this.#rewatch();
+      this.#schedule();
+    }
     return result;
   }
 
@@ -121,7 +127,7 @@ export class Reloader {
   /** Watches the directories holding the config's files (restarted when they change). */
   #rewatch(): void {
     if (this.#closed) return;
-    const dirs = [...new Set(this.#runtime.config.files.map((f) => dirname(f)))].sort();
+    const dirs = [...new Set(this.#runtime.config.files.flatMap(watchDirs))].sort();
     const key = dirs.join("\n");
     if (key === this.#watched && this.#watcher !== null) return;
     this.#stopWatching();
@@ -163,6 +169,31 @@ export class Reloader {
       await this.reload("file change");
     }, this.#opts.debounceMs ?? 150);
   }
+}
+
+/**
+ * The directories to watch for `file`: its own, and those of every symlink hop on the way to
+ * the real file (a ConfigMap's `gatehouse.yaml -> ..data/gatehouse.yaml` swaps `..data`).
+ */
+function watchDirs(file: string): string[] {
+  const dirs = [dirname(file)];
+  let path = file;
+  for (let hop = 0; hop < 8; hop++) {
+    let target: string;
+    try {
+      target = Deno.readLinkSync(path);
+    } catch {
+      break;
+    }
+    path = resolve(dirname(path), target);
+    dirs.push(dirname(path));
+  }
+  try {
+    dirs.push(dirname(Deno.realPathSync(file)));
+  } catch {
+    // missing: the directory of the path itself is watched
+  }
+  return dirs;
 }
 
 /** A digest of the files' contents (missing files count as empty with a marker). */

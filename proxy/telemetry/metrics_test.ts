@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { startGatehouse } from "../testing/gatehouse.ts";
+import { parseExposition, type Sample, sampleValue, seriesKeys } from "../testing/prometheus.ts";
+import { yaml } from "../testing/proxy.ts";
+import { closedPort, httpUpstream } from "../testing/servers.ts";
+import { DURATION_BUCKETS } from "./metrics.ts";
+
+function config(upstream: string, extra = ""): string {
+  return yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      other: { address: "127.0.0.1:0" }
+    routes:
+      - name: app
+        match: { host: app.test }
+        service: app
+      - name: metrics
+        match: { host: metrics.test }
+        service: metrics@internal
+    services:
+      app: { servers: [${upstream}] }
+      idle: { servers: ["http://127.0.0.1:${closedPort()}"] }
+    admin: { address: "127.0.0.1:0" }
+  ` + extra;
+}
+
+async function scrape(url: string, init?: RequestInit): Promise<Sample[]> {
+  const res = await fetch(url, init);
+  assert.equal(res.status, 200);
+  return await parseExposition(await res.text());
+}
+
+/** Sends Host as given (fetch replaces it otherwise). */
+function hostFetch(url: string, init: RequestInit & { host: string }): Promise<Response> {
+  const client = Deno.createHttpClient({ allowHost: true });
+  return fetch(url, { ...init, headers: { host: init.host }, client }).finally(() =>
+    client.close()
+  );
+}
+
+async function get(port: number, path: string, host = "app.test"): Promise<void> {
+  const res = await hostFetch(`http://127.0.0.1:${port}${path}`, { host });
+  await res.body?.cancel();
+}
+
+Deno.test("gauges exist at 0 from start-up for every entrypoint, service and server", async () => {
+  await using up = httpUpstream();
+  await using gh = await startGatehouse(config(up.url), false);
+  const samples = await scrape(gh.admin("/metrics"));
+  for (const entrypoint of ["web", "other"]) {
+    assert.equal(sampleValue(samples, "gatehouse_entrypoint_open_connections", { entrypoint }), 0);
+    assert.equal(
+      sampleValue(samples, "gatehouse_open_connections", { entrypoint, protocol: "websocket" }),
+      0,
+    );
+  }
+  for (const service of ["app", "idle"]) {
+    assert.equal(sampleValue(samples, "gatehouse_service_open_connections", { service }), 0);
+  }
+  assert.equal(
+    sampleValue(samples, "gatehouse_service_server_up", { service: "app", url: up.url }),
+    1,
+  );
+  assert.equal(sampleValue(samples, "gatehouse_config_last_reload_success"), 1);
+  assert.ok((sampleValue(samples, "process_resident_memory_bytes") ?? 0) > 0);
+});
+
+Deno.test("counters rise by exactly N after N requests, at every level", async () => {
+  await using up = httpUpstream();
+  await using gh = await startGatehouse(config(up.url), false);
+  const port = gh.port("web");
+  await get(port, "/warm-up");
+  const before = await scrape(gh.admin("/metrics"));
+  const N = 37;
+  for (let i = 0; i < N; i++) await get(port, `/n/${i}`);
+  const after = await scrape(gh.admin("/metrics"));
+  const labels = { code: "200", method: "GET", protocol: "http" };
+  const delta = (name: string, extra: Record<string, string>) =>
+    sampleValue(after, name, { ...labels, ...extra })! -
+    (sampleValue(before, name, { ...labels, ...extra }) ?? 0);
+  assert.equal(delta("gatehouse_entrypoint_requests_total", { entrypoint: "web" }), N);
+  assert.equal(delta("gatehouse_router_requests_total", { router: "app", service: "app" }), N);
+  assert.equal(delta("gatehouse_service_requests_total", { service: "app" }), N);
+  assert.equal(
+    delta("gatehouse_entrypoint_request_duration_seconds_count", { entrypoint: "web" }),
+    N,
+  );
+  assert.equal(delta("gatehouse_entrypoint_responses_bytes_total", { entrypoint: "web" }), N * 2);
+});
+
+Deno.test("1000 requests to 1000 distinct paths add no series", async () => {
+  await using up = httpUpstream();
+  await using gh = await startGatehouse(config(up.url), false);
+  const port = gh.port("web");
+  for (let i = 0; i < 5; i++) await get(port, "/same");
+  const before = seriesKeys(await scrape(gh.admin("/metrics")));
+  for (let i = 0; i < 1000; i++) await get(port, `/distinct/${crypto.randomUUID()}?q=${i}`);
+  const after = seriesKeys(await scrape(gh.admin("/metrics")));
+  assert.deepEqual([...after].filter((k) => !before.has(k)), []);
+  // No path, query or request id (UUID) ended up in a label.
+  for (const key of after) assert.doesNotMatch(key, /distinct|q=|[0-9a-f]{8}-[0-9a-f]{4}-/);
+});
+
+Deno.test("duration histograms carry the 0.1, 0.3, 1.2 and 5 second buckets", async () => {
+  await using up = httpUpstream();
+  await using gh = await startGatehouse(config(up.url), false);
+  await get(gh.port("web"), "/");
+  const samples = await scrape(gh.admin("/metrics"));
+  const les = samples
+    .filter((s) => s.name === "gatehouse_entrypoint_request_duration_seconds_bucket")
+    .map((s) => s.labels.le);
+  for (const le of ["0.1", "0.3", "1.2", "5"]) assert.ok(les.includes(le), `le=${le}`);
+  assert.ok(DURATION_BUCKETS.length >= 4);
+});
+
+Deno.test("unusual methods collapse to EXTENSION_METHOD; per-host labels are opt-in", async () => {
+  await using up = httpUpstream();
+  const extra = yaml`
+    metrics: { per_host: true }
+  `;
+  await using gh = await startGatehouse(config(up.url, extra), false);
+  const port = gh.port("web");
+  const res = await hostFetch(`http://127.0.0.1:${port}/`, { method: "BREW", host: "app.test" });
+  await res.body?.cancel();
+  await get(port, "/", "unknown.example");
+  const samples = await scrape(gh.admin("/metrics"));
+  assert.equal(
+    sampleValue(samples, "gatehouse_entrypoint_requests_total", { method: "EXTENSION_METHOD" }),
+    1,
+  );
+  assert.equal(sampleValue(samples, "gatehouse_host_requests_total", { host: "app.test" }), 1);
+  assert.equal(sampleValue(samples, "gatehouse_host_requests_total", { host: "other" }), 1);
+});
+
+Deno.test("metrics@internal serves the same exposition on a public route", async () => {
+  await using up = httpUpstream();
+  await using gh = await startGatehouse(config(up.url), false);
+  const res = await hostFetch(`http://127.0.0.1:${gh.port("web")}/metrics`, {
+    host: "metrics.test",
+  });
+  assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+  const samples = await parseExposition(await res.text());
+  assert.ok(
+    sampleValue(samples, "gatehouse_entrypoint_open_connections", { entrypoint: "web" }) !==
+      undefined,
+  );
+});
+
+Deno.test("an admin token protects /metrics, /status and /reload but not the probes", async () => {
+  await using up = httpUpstream();
+  Deno.env.set("GH_TEST_ADMIN_TOKEN", "s3cret");
+  try {
+    const text = config(up.url).replace(
+      `admin: { address: "127.0.0.1:0" }`,
+      `admin: { address: "127.0.0.1:0", token_env: GH_TEST_ADMIN_TOKEN }`,
+    );
+    await using gh = await startGatehouse(text, false);
+    for (const path of ["/metrics", "/status"]) {
+      const denied = await fetch(gh.admin(path));
+      await denied.body?.cancel();
+      assert.equal(denied.status, 401, path);
+    }
+    const wrong = await fetch(gh.admin("/status"), { headers: { authorization: "Bearer nope" } });
+    await wrong.body?.cancel();
+    assert.equal(wrong.status, 401);
+    await scrape(gh.admin("/metrics"), { headers: { authorization: "Bearer s3cret" } });
+    for (const path of ["/healthz", "/readyz"]) {
+      const res = await fetch(gh.admin(path));
+      await res.body?.cancel();
+      assert.equal(res.status, 200, path);
+    }
+  } finally {
+    Deno.env.delete("GH_TEST_ADMIN_TOKEN");
+  }
+});
