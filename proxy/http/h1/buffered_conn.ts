@@ -107,6 +107,8 @@ export class BufferedConn {
       }
       const end = findHeadEnd(this.#buf, this.#start + Math.max(0, scanned - 3), this.#end);
       if (end >= 0) {
+        // One read may bring in more than `limit` bytes, a complete head among them.
+        if (end - this.#start > limit) throw new HeadTooLargeError(limit);
         const head = this.#buf.subarray(this.#start, end);
         this.#start = end + (this.#buf[end + 1] === LF ? 2 : 3);
         return head;
