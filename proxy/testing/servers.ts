@@ -125,7 +125,7 @@ export function rawUpstream(respond: RawResponder, options: UpstreamOptions = {}
   const listener = Deno.listen({ hostname: "127.0.0.1", port: options.port ?? 0 });
   const port = listener.addr.port;
   const requests: RawRequest[] = [];
-  const conns = new Set<Deno.Conn>();
+  const conns = new Set<RawConnection>();
   const tasks = new Set<Promise<void>>();
   let accepted = 0;
 
@@ -137,9 +137,14 @@ export function rawUpstream(respond: RawResponder, options: UpstreamOptions = {}
       close() {
         if (closed) return;
         closed = true;
-        conn.close();
+        try {
+          conn.close();
+        } catch {
+          // already closed by a failed read or write
+        }
       },
     };
+    conns.add(raw);
     try {
       const reader = new WireReader(conn);
       while (!closed) {
@@ -155,7 +160,7 @@ export function rawUpstream(respond: RawResponder, options: UpstreamOptions = {}
     } catch {
       // the proxy closed or reset the connection
     } finally {
-      conns.delete(conn);
+      conns.delete(raw);
       raw.close();
     }
   };
@@ -164,7 +169,6 @@ export function rawUpstream(respond: RawResponder, options: UpstreamOptions = {}
     try {
       for await (const conn of listener) {
         accepted++;
-        conns.add(conn);
         const task = serve(conn).finally(() => tasks.delete(task));
         tasks.add(task);
       }
@@ -177,13 +181,7 @@ export function rawUpstream(respond: RawResponder, options: UpstreamOptions = {}
   const close = () =>
     closed ??= (async () => {
       listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // closed by its responder
-        }
-      }
+      for (const raw of conns) raw.close();
       await acceptLoop;
       await Promise.all(tasks);
     })();
