@@ -19,6 +19,15 @@ const TEXT: Record<number, string> = {
 
 const encoder = new TextEncoder();
 
+/** The client's request turned out bad while it streamed (a body over max_body): answer `status`. */
+export class RequestError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
 /** A plain text response; `text` defaults to the standard wording for the status. */
 export function proxyResponse(status: number, text?: string): OutgoingResponse {
   const headers = new HeaderList();

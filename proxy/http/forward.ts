@@ -33,10 +33,13 @@ export type ForwardResult =
   }
   | {
     readonly ok: false;
-    /** 502, 503 or 504; 499 when the client went away. */
+    /**
+     * 502, 503 or 504; 499 when the client went away; the client's own error (413, 400) when
+     * its request body failed while it was sent.
+     */
     readonly status: number;
     readonly message: string;
-    readonly failure: UpstreamFailure | "unavailable";
+    readonly failure: UpstreamFailure | "unavailable" | "client";
     readonly server: UpstreamServer | null;
     readonly attempts: number;
     /** Seconds for Retry-After (503 only). */
@@ -91,6 +94,7 @@ export async function forward(
       return { ok: true, response, server, lease, attempts };
     } catch (err) {
       server.inflight--;
+      if (body?.failure) return clientFailed(body.failure, server, attempts);
       const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
       if (e.kind === "aborted") return failed(499, "client went away", "aborted", server, attempts);
       if (e.kind === "reset" || e.kind === "timeout") {
@@ -120,11 +124,17 @@ export async function forward(
 function failed(
   status: number,
   message: string,
-  failure: UpstreamFailure,
+  failure: UpstreamFailure | "client",
   server: UpstreamServer,
   attempts: number,
 ): ForwardResult {
   return { ok: false, status, message, failure, server, attempts, retryAfter: 0 };
+}
+
+/** The client's body broke the exchange (too large, malformed, cut off): not the server's fault. */
+function clientFailed(err: Error, server: UpstreamServer, attempts: number): ForwardResult {
+  const status = (err as { status?: number }).status ?? 499;
+  return failed(status, `request body failed: ${err.message}`, "client", server, attempts);
 }
 
 function connectMessage(err: unknown): string {
@@ -132,9 +142,13 @@ function connectMessage(err: unknown): string {
   return `connect failed: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Remembers whether any of the body was read (then it cannot be sent again). */
+/**
+ * Remembers whether any of the body was read (then it cannot be sent again), and why reading it
+ * failed (then the exchange failed because of the client).
+ */
 class StartTracking implements BodyReader {
   started = false;
+  failure: Error | null = null;
   readonly #inner: BodyReader;
 
   constructor(inner: BodyReader) {
@@ -145,9 +159,14 @@ class StartTracking implements BodyReader {
     return this.#inner.length;
   }
 
-  read(): Promise<Uint8Array | null> {
+  async read(): Promise<Uint8Array | null> {
     this.started = true;
-    return this.#inner.read();
+    try {
+      return await this.#inner.read();
+    } catch (err) {
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      throw err;
+    }
   }
 
   cancel(reason?: unknown): void {

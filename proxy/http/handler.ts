@@ -9,7 +9,7 @@
 import type { Config, Route } from "../config/types.ts";
 import { type AccessRecord, logAccess } from "../telemetry/log.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import { proxyResponse } from "./errors.ts";
+import { proxyResponse, RequestError } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
 import { listHasToken } from "./header_list.ts";
 import { applyForwarding, applyHeaderOps, isTrusted, requestId, stripHopByHop } from "./headers.ts";
@@ -199,7 +199,7 @@ function limitBody(body: BodyReader, limit: number | null): BodyReader {
     async read() {
       const chunk = await body.read();
       if (chunk !== null && (total += chunk.length) > limit) {
-        const err = new Error("request body over max_body");
+        const err = new RequestError(413, "request body over max_body");
         body.cancel(err);
         throw err;
       }
