@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { startProxy, type TestProxy, tlsClient, yaml } from "../testing/proxy.ts";
+import {
+  closedPort,
+  httpUpstream,
+  rawUpstream,
+  type SeenRequest,
+  waitFor,
+} from "../testing/servers.ts";
+
+/** A proxy with a plain and a TLS entrypoint and one service `app` with these server URLs. */
+async function proxyTo(servers: string[], service = "", route = ""): Promise<TestProxy> {
+  return await startProxy(yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: app ${route} }]
+    services:
+      app: { servers: ${JSON.stringify(servers)} ${service} }
+  `);
+}
+
+Deno.test("a refused upstream gets a short 502 at once", async () => {
+  await using gw = await proxyTo([`http://127.0.0.1:${closedPort()}`]);
+  const res = await fetch(gw.url("/"));
+  const body = await res.text();
+  assert.equal(res.status, 502);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+  assert.ok(body.length < 200 && !body.includes("127.0.0.1"), body);
+  const outcome = gw.outcomes[0];
+  assert.equal(outcome.status, 502);
+  assert.ok(outcome.durationMs < 100, `502 after ${outcome.durationMs} ms`);
+});
+
+Deno.test("an upstream that never answers gets 504 after the route's response_header", async () => {
+  await using up = rawUpstream(() => {});
+  await using gw = await proxyTo([up.url], "", ", timeouts: { response_header: 500ms }");
+  const started = performance.now();
+  const res = await fetch(gw.url("/"));
+  await res.body?.cancel();
+  const elapsed = performance.now() - started;
+  assert.equal(res.status, 504);
+  assert.ok(elapsed >= 490 && elapsed < 2000, `504 after ${elapsed} ms`);
+  // A request that was sent is not retried on a timeout: the upstream may be working on it.
+  assert.equal(up.requests.length, 1);
+});
+
+Deno.test("all servers unhealthy: 503 with Retry-After, and no request reaches them", async () => {
+  await using up = httpUpstream((_req, seen) =>
+    new Response(null, { status: seen.target === "/health" ? 500 : 200 })
+  );
+  await using gw = await proxyTo(
+    [up.url],
+    ", health_check: { path: /health, interval: 100ms, timeout: 50ms, unhealthy_threshold: 1 }",
+  );
+  await waitFor(() => up.requests.length > 0, "a health check");
+  let res: Response | undefined;
+  await waitFor(async () => {
+    res = await fetch(gw.url("/"));
+    await res.body?.cancel();
+    return res.status === 503;
+  }, "a 503");
+  const retryAfter = Number(res!.headers.get("retry-after"));
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After ${retryAfter}`);
+  const before = up.requests.filter((r) => r.target !== "/health").length;
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(gw.url("/"))).status, 503);
+  assert.equal(up.requests.filter((r) => r.target !== "/health").length, before);
+});
+
+Deno.test("a refused first server is retried on the next, even for a POST", async () => {
+  await using good = httpUpstream(async (req) => new Response(`got ${await req.text()}`));
+  await using gw = await proxyTo([`http://127.0.0.1:${closedPort()}`, good.url]);
+  const res = await fetch(gw.url("/"), { method: "POST", body: "payload" });
+  assert.equal(await res.text(), "got payload");
+  assert.equal(gw.outcomes[0].attempts, 2);
+});
+
+/** An upstream that reads each request and closes the connection without answering. */
+function resettingUpstream() {
+  return rawUpstream((_req, conn) => conn.close());
+}
+
+Deno.test("a POST the upstream dropped after reading is not retried: 502", async () => {
+  await using bad = resettingUpstream();
+  await using good = httpUpstream();
+  await using gw = await proxyTo([bad.url, good.url]);
+  const res = await fetch(gw.url("/"), { method: "POST", body: "charge the card" });
+  await res.body?.cancel();
+  assert.equal(res.status, 502);
+  assert.equal(bad.requests.length, 1);
+  assert.equal(good.requests.length, 0);
+});
+
+Deno.test("a GET the upstream dropped after reading is retried on the next server", async () => {
+  await using bad = resettingUpstream();
+  await using good = httpUpstream();
+  await using gw = await proxyTo([bad.url, good.url]);
+  const res = await fetch(gw.url("/"));
+  assert.equal(await res.text(), "ok");
+  assert.equal(bad.requests.length, 1);
+  assert.equal(good.requests.length, 1);
+  assert.equal(gw.outcomes[0].attempts, 2);
+});
+
+/** An upstream that holds every request until the proxy gives up on it; records the aborts. */
+function slowUpstream() {
+  const aborted: SeenRequest[] = [];
+  const up = httpUpstream((_req, seen) =>
+    new Promise<Response>((resolve) => {
+      const timer = setTimeout(() => resolve(new Response("too late")), 5000);
+      seen.signal.addEventListener("abort", () => {
+        aborted.push(seen);
+        clearTimeout(timer);
+        resolve(new Response(null));
+      });
+    })
+  );
+  return Object.assign(up, { aborted });
+}
+
+Deno.test("a client that closes its connection aborts the upstream request (HTTP/1.1)", async () => {
+  await using up = slowUpstream();
+  await using gw = await proxyTo([up.url]);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port() });
+  await conn.write(new TextEncoder().encode("GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n"));
+  await waitFor(() => up.requests.length === 1, "the upstream request");
+  conn.close();
+  await waitFor(() => up.aborted.length === 1, "the upstream to see the abort");
+});
+
+Deno.test("a client that cancels its h2 stream aborts the upstream request", async () => {
+  await using up = slowUpstream();
+  await using gw = await proxyTo([up.url]);
+  using client = await tlsClient("2");
+  const abort = new AbortController();
+  const pending = fetch(gw.url("/slow", "websecure"), { client, signal: abort.signal });
+  await waitFor(() => up.requests.length === 1, "the upstream request");
+  abort.abort();
+  await assert.rejects(pending);
+  await waitFor(() => up.aborted.length === 1, "the upstream to see the abort");
+});
+
+Deno.test("a client that stops mid-upload is not counted as an upstream failure", async () => {
+  await using up = httpUpstream(async (req) => new Response(`got ${(await req.bytes()).length}`));
+  await using gw = await proxyTo(
+    [up.url],
+    ", retries: 0, passive_health: { max_failures: 1, window: 10s, eject_for: 30s }",
+  );
+  for (const framing of ["Content-Length: 1000", "Transfer-Encoding: chunked"]) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port() });
+    const head = `POST /upload HTTP/1.1\r\nHost: a.test\r\n${framing}\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(head + "a\r\n0123456789\r\n"));
+    await waitFor(() => up.requests.length > 0, "the upload to start");
+    conn.close();
+    await waitFor(() => gw.outcomes.length > 0, "the upload to end");
+    assert.equal(gw.outcomes.pop()!.status, 499);
+    // The server is still in: a single passive failure would have ejected it.
+    const res = await fetch(gw.url("/"), { method: "POST", body: "x" });
+    assert.equal(await res.text(), "got 1");
+    up.requests.length = 0;
+    gw.outcomes.length = 0;
+  }
+});

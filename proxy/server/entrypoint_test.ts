@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
+import { httpUpstream } from "../testing/servers.ts";
+
+/** Runs a command to completion; stdout and stderr as text. */
+async function run(cmd: string, args: string[]) {
+  const out = await new Deno.Command(cmd, { args, stdin: "null" }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+/** CN of the certificate the server presents for `serverName` (null: no SNI), or null if none. */
+async function servedCn(port: number, serverName: string | null): Promise<string | null> {
+  const sni = serverName === null ? ["-noservername"] : ["-servername", serverName];
+  const { stdout } = await run("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, ...sni]);
+  return /^subject=.*?CN = ([^,\n]+)/m.exec(stdout)?.[1] ?? null;
+}
+
+/** The protocol curl used for a GET of `https://<host>:<port>/` and the body it read. */
+async function curl(gw: TestProxy, host: string, flag: "--http2" | "--http1.1") {
+  const port = gw.port("websecure");
+  const { code, stdout, stderr } = await run("curl", [
+    "-sS",
+    flag,
+    "--cacert",
+    gw.certs.caCertPath,
+    "--resolve",
+    `${host}:${port}:127.0.0.1`,
+    "-w",
+    "\n%{http_version}",
+    `https://${host}:${port}/`,
+  ]);
+  assert.equal(code, 0, stderr);
+  const lines = stdout.split("\n");
+  return { version: lines.at(-1), body: lines.slice(0, -1).join("\n") };
+}
+
+const certificates = "[" + ["a.test", "_wildcard.b.test", "other.test", "localhost"]
+  .map((name) => `{ cert: ${name}.crt, key: ${name}.key }`).join(", ") +
+  "]";
+
+async function sniProxy(url: string): Promise<TestProxy> {
+  return await startProxy(yaml`
+    entrypoints:
+      websecure:
+        address: "127.0.0.1:0"
+        tls:
+          certificates: ${certificates}
+          default_certificate: other.test
+      strict:
+        address: "127.0.0.1:0"
+        tls:
+          certificates: ${certificates}
+          default_certificate: reject
+      h1only:
+        address: "127.0.0.1:0"
+        tls:
+          certificates: ${certificates}
+          alpn: [http/1.1]
+    routes: [{ service: app }]
+    services: { app: { servers: ["${url}"] } }
+  `);
+}
+
+Deno.test("ALPN negotiates h2 or http/1.1 as the client offers, h2 first", async () => {
+  await using up = httpUpstream();
+  await using gw = await sniProxy(up.url);
+  const alpn = async (entrypoint: string, offer: string[]) => {
+    using c = await connect(gw.port(entrypoint), { tls: "localhost", alpn: offer });
+    return (await (c.conn as Deno.TlsConn).handshake()).alpnProtocol;
+  };
+  assert.equal(await alpn("websecure", ["h2"]), "h2");
+  assert.equal(await alpn("websecure", ["http/1.1"]), "http/1.1");
+  assert.equal(await alpn("websecure", ["h2", "http/1.1"]), "h2");
+  assert.equal(await alpn("websecure", ["http/1.1", "h2"]), "h2");
+  assert.equal(await alpn("h1only", ["h2", "http/1.1"]), "http/1.1");
+});
+
+Deno.test("curl gets the same answer over h2 and http/1.1, and the upstream sees which", async () => {
+  await using up = httpUpstream();
+  await using gw = await sniProxy(up.url);
+  assert.deepEqual(await curl(gw, "a.test", "--http2"), { version: "2", body: "ok" });
+  assert.deepEqual(await curl(gw, "a.test", "--http1.1"), { version: "1.1", body: "ok" });
+  assert.deepEqual(up.requests.map((r) => r.headers.get("via")), ["2 gatehouse", "1.1 gatehouse"]);
+});
+
+Deno.test("SNI picks the exact or wildcard certificate; curl verifies it by name", async () => {
+  await using up = httpUpstream();
+  await using gw = await sniProxy(up.url);
+  const port = gw.port("websecure");
+  assert.equal(await servedCn(port, "a.test"), "a.test");
+  assert.equal(await servedCn(port, "A.TEST"), "a.test");
+  assert.equal(await servedCn(port, "x.b.test"), "*.b.test");
+  assert.equal(await servedCn(port, "localhost"), "localhost");
+  // *.b.test covers one label only: deeper names get the default.
+  assert.equal(await servedCn(port, "deep.x.b.test"), "other.test");
+  for (const host of ["a.test", "x.b.test", "y.b.test"]) {
+    assert.equal((await curl(gw, host, "--http2")).body, "ok", host);
+  }
+  // Deno's client verifies the name too: only the wildcard certificate covers x.b.test.
+  using c = await connect(port, { tls: "x.b.test" });
+  assert.ok(c.conn);
+});
+
+Deno.test("a named default certificate answers unknown SNI and no SNI", async () => {
+  await using up = httpUpstream();
+  await using gw = await sniProxy(up.url);
+  const port = gw.port("websecure");
+  assert.equal(await servedCn(port, "unknown.test"), "other.test");
+  assert.equal(await servedCn(port, null), "other.test");
+  // Without SNI (an IP address sends none) the default other.test does not cover 127.0.0.1.
+  await assert.rejects(connect(port, { tls: "127.0.0.1" }), /not valid for name|NotValidForName/);
+});
+
+Deno.test("default_certificate: reject fails the handshake for unknown SNI and no SNI", async () => {
+  await using up = httpUpstream();
+  await using gw = await sniProxy(up.url);
+  const port = gw.port("strict");
+  assert.equal(await servedCn(port, "a.test"), "a.test");
+  assert.equal(await servedCn(port, "unknown.test"), null);
+  assert.equal(await servedCn(port, null), null);
+  // localhost's certificate covers 127.0.0.1, so only the missing SNI can fail this handshake.
+  await assert.rejects(connect(port, { tls: "127.0.0.1" }));
+  using ok = await connect(port, { tls: "localhost" });
+  assert.ok(ok.conn);
+  assert.equal(up.requests.length, 0);
+});
