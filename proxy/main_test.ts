@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { yaml } from "./testing/proxy.ts";
+import { accepts, spawnProxy } from "./testing/process.ts";
+import { httpUpstream, waitFor } from "./testing/servers.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+Deno.test("SIGTERM: the request in flight completes, new connections are refused, exit 0", async () => {
+  await using up = httpUpstream(async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    return new Response("finished");
+  });
+  await using gw = await spawnProxy((port) =>
+    yaml`
+    entrypoints: { web: { address: "127.0.0.1:${port}" } }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    timeouts: { drain: 5s }
+    admin: { address: "off" }
+  `
+  );
+  let answered = false;
+  const inflight = fetch(`http://127.0.0.1:${gw.port}/slow`).then(async (res) => {
+    const body = { status: res.status, text: await res.text() };
+    answered = true;
+    return body;
+  });
+  await waitFor(() => up.requests.length === 1, "the upstream request");
+  const signalled = performance.now();
+  gw.child.kill("SIGTERM");
+  await waitFor(async () => !(await accepts(gw.port)), "new connections to be refused");
+  assert.equal(answered, false, "the slow request ended before the listener closed");
+  assert.deepEqual(await inflight, { status: 200, text: "finished" });
+  const status = await gw.close();
+  const took = performance.now() - signalled;
+  assert.equal(status.code, 0, gw.stderr());
+  assert.ok(took < 5000, `exit ${took} ms after SIGTERM`);
+});
+
+async function check(text: string) {
+  const dir = await Deno.makeTempDir({ prefix: "gatehouse-check-" });
+  try {
+    const file = join(dir, "check.yaml");
+    await Deno.writeTextFile(file, text);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "--check", "--config", file],
+      stdin: "null",
+    }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const MINIMAL = yaml`
+  entrypoints: { web: { address: "127.0.0.1:0" } }
+`;
+
+Deno.test("--check exits 0 on a valid file and 1 with every error on an invalid one", async () => {
+  const ok = await check(MINIMAL);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /check\.yaml: OK \(1 entrypoint, 0 routes, 0 services\)/);
+  const bad = await check(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    routes: [{ service: nope }]
+    timeouts: { connect: soon }
+  `);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /unknown service "nope"/);
+  assert.match(bad.stderr, /timeouts\.connect/);
+  assert.match(bad.stderr, /2 error\(s\); nothing was started/);
+});
