@@ -80,7 +80,8 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
   else throw new HttpParseError(502, "malformed status line");
   const code = line.slice(9, 12);
   const status = Number(code);
-  if (line.charCodeAt(8) !== 32 || !/^[1-9]\d\d$/.test(code)) {
+  const afterCode = line.length === 12 || line.charCodeAt(12) === 32;
+  if (line.charCodeAt(8) !== 32 || !/^[1-9]\d\d$/.test(code) || !afterCode) {
     throw new HttpParseError(502, "malformed status code");
   }
   const reason = line.length > 13 ? line.slice(13) : "";
