@@ -134,7 +134,12 @@ export async function resolve(
       accessLog: { enabled: log.access_log.enabled, format: log.access_log.format },
     },
     admin: { address: admin.address, tokenEnv: admin.token_env ?? null },
-    metrics: { routers: metrics.routers, services: metrics.services, perHost: metrics.per_host },
+    metrics: {
+      enabled: metrics.enabled,
+      routers: metrics.routers,
+      services: metrics.services,
+      perHost: metrics.per_host,
+    },
     files: [...ctx.files],
   };
 }

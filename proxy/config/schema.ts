@@ -346,6 +346,7 @@ export const configSchema = obj({
   ),
   metrics: def(
     obj({
+      enabled: def(bool(), true, "Count requests (false: /metrics shows only gauges)"),
       routers: def(bool(), true, "Per-route series (router and service labels)"),
       services: def(bool(), true, "Per-service series"),
       per_host: def(

@@ -245,6 +245,8 @@ export interface AdminSettings {
 }
 
 export interface MetricsSettings {
+  /** Count requests on the request path (gauges are read at scrape time either way). */
+  readonly enabled: boolean;
   /** Per-route series (router and service labels). */
   readonly routers: boolean;
   /** Per-service series. */

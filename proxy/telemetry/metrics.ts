@@ -226,6 +226,7 @@ export class Metrics {
 
   /** One finished HTTP request or tunnel. */
   observe(r: AccessRecord): void {
+    if (!this.#settings.enabled) return;
     const method = METHODS.has(r.method) ? r.method : "EXTENSION_METHOD";
     const key = `${r.entrypoint}\u0000${r.route}\u0000${r.status}\u0000${method}\u0000${r.kind}`;
     let bundle = this.#bundles.get(key);
@@ -255,6 +256,7 @@ export class Metrics {
 
   /** One finished TCP connection. */
   observeTcp(r: TcpMetricsRecord): void {
+    if (!this.#settings.enabled) return;
     this.#tcpConnections.labels(r.entrypoint, r.route ?? "", r.service ?? "", r.outcome).inc();
     this.#tcpBytes.labels(r.entrypoint, r.route ?? "", "up").inc(r.bytesUp);
     this.#tcpBytes.labels(r.entrypoint, r.route ?? "", "down").inc(r.bytesDown);

@@ -173,3 +173,15 @@ Deno.test("an admin token protects /metrics, /status and /reload but not the pro
     Deno.env.delete("GH_TEST_ADMIN_TOKEN");
   }
 });
+
+Deno.test("metrics.enabled false counts nothing but keeps the gauges", async () => {
+  await using up = httpUpstream();
+  await using gh = await startGatehouse(config(up.url, "metrics: { enabled: false }\n"), false);
+  await get(gh.port("web"), "/");
+  const samples = await scrape(gh.admin("/metrics"));
+  assert.equal(samples.filter((s) => s.name === "gatehouse_entrypoint_requests_total").length, 0);
+  assert.equal(
+    sampleValue(samples, "gatehouse_entrypoint_open_connections", { entrypoint: "web" }),
+    0,
+  );
+});
