@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { field, type Head, readBody, readHead, WireReader, writeAll } from "./wire.ts";
+import { type Head, readBody, readHead, WireReader, writeAll } from "./wire.ts";
 
 /** A request as an upstream saw it. */
 export interface SeenRequest {
@@ -106,7 +106,10 @@ export interface RawConnection {
   close(): void;
 }
 
-/** Answers one request; the connection serves the next request unless it was closed. */
+/**
+ * Answers one request; the connection then waits for the next request until either side closes
+ * it (so a responder that writes nothing leaves the request unanswered).
+ */
 export type RawResponder = (req: RawRequest, conn: RawConnection) => void | Promise<void>;
 
 export interface RawUpstream extends AsyncDisposable {
@@ -155,7 +158,6 @@ export function rawUpstream(respond: RawResponder, options: UpstreamOptions = {}
         const req = { ...head, method, target, body };
         requests.push(req);
         await respond(req, raw);
-        if (field(head, "connection")?.toLowerCase() === "close") break;
       }
     } catch {
       // the proxy closed or reset the connection
