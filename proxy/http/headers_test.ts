@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { cidr } from "../config/net_values.ts";
+import { decode } from "../config/test_helpers.ts";
+import type { Cidr } from "../config/types.ts";
+import { HeaderList } from "./header_list.ts";
+import { applyForwarding, isTrusted, requestId, stripHopByHop } from "./headers.ts";
+import type { ClientInfo } from "./message.ts";
+
+function cidrs(...texts: string[]): Cidr[] {
+  return texts.map((text) => {
+    const parsed = decode(cidr(), text);
+    if (!parsed.ok) throw new Error(parsed.message);
+    return parsed.value;
+  });
+}
+
+Deno.test("stripHopByHop removes hop-by-hop fields and every field Connection names", () => {
+  const headers = HeaderList.from([
+    ["Connection", "keep-alive, X-Foo"],
+    ["connection", " x-bar ,,"],
+    ["X-Foo", "1"],
+    ["X-Bar", "2"],
+    ["Keep-Alive", "timeout=5"],
+    ["TE", "trailers"],
+    ["Trailer", "X-Sum"],
+    ["Transfer-Encoding", "chunked"],
+    ["Upgrade", "websocket"],
+    ["Proxy-Connection", "keep-alive"],
+    ["Proxy-Authenticate", "Basic"],
+    ["Proxy-Authorization", "Basic eA=="],
+    ["X-Keep", "yes"],
+    ["Authorization", "Bearer t"],
+  ]);
+  stripHopByHop(headers);
+  assert.deepEqual(headers.entries(), [["X-Keep", "yes"], ["Authorization", "Bearer t"]]);
+});
+
+Deno.test("stripHopByHop keeps a tunnel's Upgrade and sets Connection: upgrade", () => {
+  const headers = HeaderList.from([
+    ["Connection", "Upgrade, X-Foo"],
+    ["Upgrade", "websocket"],
+    ["X-Foo", "1"],
+    ["Sec-WebSocket-Key", "k"],
+  ]);
+  stripHopByHop(headers, "websocket");
+  assert.deepEqual(headers.entries(), [
+    ["Sec-WebSocket-Key", "k"],
+    ["connection", "upgrade"],
+    ["upgrade", "websocket"],
+  ]);
+});
+
+Deno.test("isTrusted matches IPv4, IPv6 and IPv4-mapped IPv6 addresses against CIDRs", () => {
+  const trusted = cidrs("10.0.0.0/8", "192.168.1.0/24", "172.16.0.0/12", "fd00::/8", "::1/128");
+  const yes = [
+    "10.1.2.3",
+    "192.168.1.77",
+    "172.31.255.255",
+    "::ffff:10.9.9.9",
+    "::FFFF:192.168.1.1",
+    "fd12:3456::1",
+    "::1",
+    "fd00::1%eth0",
+  ];
+  const no = [
+    "11.0.0.1",
+    "192.168.2.1",
+    "172.32.0.1",
+    "::ffff:11.0.0.1",
+    "fe00::1",
+    "::2",
+    "not an address",
+    "",
+  ];
+  for (const ip of yes) assert.ok(isTrusted(ip, trusted), ip);
+  for (const ip of no) assert.ok(!isTrusted(ip, trusted), ip);
+  assert.ok(!isTrusted("10.1.2.3", []));
+  assert.ok(isTrusted("8.8.8.8", cidrs("0.0.0.0/0")));
+  assert.ok(!isTrusted("::1", cidrs("0.0.0.0/0")));
+  // An IPv6 block does not take IPv4 peers, mapped or not.
+  assert.ok(!isTrusted("10.1.2.3", cidrs("::/0")));
+});
+
+function client(address: string): ClientInfo {
+  return { address, port: 5000, entrypoint: "web", tls: true, serverName: null };
+}
+
+Deno.test("applyForwarding overwrites what an untrusted client claims", () => {
+  const headers = HeaderList.from([
+    ["X-Forwarded-For", "1.2.3.4"],
+    ["x-forwarded-for", "5.6.7.8"],
+    ["X-Forwarded-Proto", "http"],
+    ["X-Forwarded-Host", "evil.test"],
+    ["Forwarded", "for=1.2.3.4"],
+    ["Via", "1.0 edge"],
+  ]);
+  applyForwarding(headers, {
+    client: client("203.0.113.9"),
+    trusted: false,
+    proto: "https",
+    host: "app.test",
+    via: "1.1 gatehouse",
+  });
+  assert.equal(headers.getJoined("x-forwarded-for"), "203.0.113.9");
+  assert.equal(headers.getJoined("x-forwarded-proto"), "https");
+  assert.equal(headers.getJoined("x-forwarded-host"), "app.test");
+  assert.equal(headers.getJoined("forwarded"), "for=203.0.113.9;host=app.test;proto=https");
+  assert.equal(headers.getJoined("via"), "1.0 edge, 1.1 gatehouse");
+});
+
+Deno.test("applyForwarding appends to what a trusted proxy sent", () => {
+  const headers = HeaderList.from([
+    ["X-Forwarded-For", "1.2.3.4"],
+    ["x-forwarded-for", "5.6.7.8"],
+    ["X-Forwarded-Proto", "https"],
+    ["Forwarded", "for=1.2.3.4"],
+  ]);
+  applyForwarding(headers, {
+    client: client("2001:db8::1"),
+    trusted: true,
+    proto: "http",
+    host: "app.test:8080",
+    via: "2 gatehouse",
+  });
+  assert.equal(headers.getJoined("x-forwarded-for"), "1.2.3.4, 5.6.7.8, 2001:db8::1");
+  assert.equal(headers.getJoined("x-forwarded-proto"), "https");
+  assert.equal(headers.getJoined("x-forwarded-host"), "app.test:8080");
+  // IPv6 nodes are bracketed and quoted, a host with a port is quoted (RFC 7239 4, 6).
+  assert.equal(
+    headers.getJoined("forwarded"),
+    'for=1.2.3.4, for="[2001:db8::1]";host="app.test:8080";proto=http',
+  );
+  assert.equal(headers.getJoined("via"), "2 gatehouse");
+});
+
+Deno.test("requestId keeps a sane id and replaces a missing or odd one", () => {
+  const given = HeaderList.from([["X-Request-Id", "abc-123"]]);
+  assert.equal(requestId(given, "x-request-id"), "abc-123");
+  for (const odd of [null, "", "a b", "x".repeat(201), "caf\xe9"]) {
+    const headers = odd === null ? new HeaderList() : HeaderList.from([["x-request-id", odd]]);
+    const id = requestId(headers, "x-request-id");
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(headers.entries().filter(([n]) => n.toLowerCase() === "x-request-id"), [
+      ["x-request-id", id],
+    ]);
+  }
+});

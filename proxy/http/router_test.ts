@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { configOf, yaml } from "../config/test_helpers.ts";
+import { HeaderList } from "./header_list.ts";
+import { hostOf, normalizePath, pathMatches, Router } from "./router.ts";
+
+/** A router for entrypoint `web` over `routes` (YAML flow items; each names itself). */
+async function routerOf(...routes: string[]): Promise<Router> {
+  const config = await configOf(yaml`
+    entrypoints:
+      web: { address: ":8080" }
+      admin: { address: ":8081" }
+    routes:
+      ${routes.map((r) => `- ${r}`).join("\n      ")}
+    services: { app: { servers: ["http://127.0.0.1:1"] } }
+  `);
+  return new Router(config.routes, "web");
+}
+
+function matcher(router: Router) {
+  return (host: string, path: string, method = "GET", headers: [string, string][] = []) =>
+    router.match(host, path, method, HeaderList.from(headers))?.name ?? null;
+}
+
+Deno.test("the most specific route wins: host, then path length, method, headers, order", async () => {
+  const match = matcher(
+    await routerOf(
+      `{ name: any-root, service: app }`,
+      `{ name: any-long, match: { path: /a/b/c/d }, service: app }`,
+      `{ name: wild, match: { host: "*.example.com" }, service: app }`,
+      `{ name: exact, match: { host: app.example.com }, service: app }`,
+      `{ name: exact-a, match: { host: app.example.com, path: /a }, service: app }`,
+      `{ name: exact-ab, match: { host: app.example.com, path: /a/b }, service: app }`,
+      `{ name: exact-a-header, match: { host: app.example.com, path: /a, headers: { x-v: "2" } }, service: app }`,
+      `{ name: exact-a-post, match: { host: app.example.com, path: /a, methods: [post] }, service: app }`,
+      `{ name: exact-a-second, match: { host: app.example.com, path: /a }, service: app }`,
+    ),
+  );
+  assert.equal(match("app.example.com", "/"), "exact");
+  assert.equal(match("app.example.com", "/a"), "exact-a");
+  assert.equal(match("app.example.com", "/a/b/x"), "exact-ab");
+  assert.equal(match("app.example.com", "/a", "POST", [["x-v", "2"]]), "exact-a-post");
+  assert.equal(match("app.example.com", "/a", "GET", [["x-v", "2"]]), "exact-a-header");
+  assert.equal(match("app.example.com", "/a", "GET", [["x-v", "3"]]), "exact-a");
+  // The host decides before the path: a longer path for any host loses to a host route.
+  assert.equal(match("app.example.com", "/a/b/c/d"), "exact-ab");
+  assert.equal(match("www.example.com", "/a/b/c/d"), "wild");
+  assert.equal(match("other.test", "/a/b/c/d/e"), "any-long");
+  assert.equal(match("other.test", "/a/b/c/dd"), "any-root");
+});
+
+Deno.test("wildcards cover any depth below them; a deeper wildcard is more specific", async () => {
+  const match = matcher(
+    await routerOf(
+      `{ name: shallow, match: { host: "*.example.com" }, service: app }`,
+      `{ name: deep, match: { host: "*.eu.example.com" }, service: app }`,
+    ),
+  );
+  assert.equal(match("a.example.com", "/"), "shallow");
+  assert.equal(match("a.b.c.example.com", "/"), "shallow");
+  assert.equal(match("x.eu.example.com", "/"), "deep");
+  assert.equal(match("y.x.eu.example.com", "/"), "deep");
+  assert.equal(match("eu.example.com", "/"), "shallow");
+  assert.equal(match("example.com", "/"), null);
+  assert.equal(match("badexample.com", "/"), null);
+});
+
+Deno.test("header conditions: exact value, or presence; routes of other entrypoints are left out", async () => {
+  const match = matcher(
+    await routerOf(
+      `{ name: has-token, match: { headers: { x-token: true } }, service: app }`,
+      `{ name: beta, match: { headers: { x-beta: "yes" } }, service: app }`,
+      `{ name: admin-only, entrypoints: [admin], match: { path: /admin }, service: app }`,
+    ),
+  );
+  assert.equal(match("h", "/", "GET", [["x-token", ""]]), "has-token");
+  assert.equal(match("h", "/", "GET", [["x-beta", "yes"]]), "beta");
+  assert.equal(match("h", "/", "GET", [["x-beta", "YES"]]), null);
+  assert.equal(match("h", "/admin"), null);
+});
+
+Deno.test("pathMatches matches prefixes on segment boundaries only", () => {
+  assert.ok(pathMatches("/", "/anything"));
+  assert.ok(pathMatches("/api", "/api"));
+  assert.ok(pathMatches("/api", "/api/"));
+  assert.ok(pathMatches("/api", "/api/x/y"));
+  assert.ok(!pathMatches("/api", "/apix"));
+  assert.ok(!pathMatches("/api", "/ap"));
+  assert.ok(!pathMatches("/api", "/API"));
+  assert.ok(!pathMatches("/api/v1", "/api/v10"));
+});
+
+Deno.test("normalizePath removes dot segments and decodes only unreserved characters", () => {
+  const cases: [string, string][] = [
+    ["/a/b", "/a/b"],
+    ["/a/./b", "/a/b"],
+    ["/a/../b", "/b"],
+    ["/../../a", "/a"],
+    ["/a/b/..", "/a/"],
+    ["/a/b/.", "/a/b/"],
+    ["/a/.b/..c", "/a/.b/..c"],
+    ["/%61pi", "/api"],
+    ["/%7Euser/%2D%5F%2E", "/~user/-_."],
+    ["/%2e%2e/admin", "/admin"],
+    ["/api/%2E%2E/admin", "/admin"],
+    // Encoded slashes, and reserved or non-ASCII bytes, stay encoded (uppercased).
+    ["/a%2Fb", "/a%2Fb"],
+    ["/a%2fb/..", "/"],
+    ["/a%2f..%2fb", "/a%2F..%2Fb"],
+    ["/q%3fx%c3%a9", "/q%3Fx%C3%A9"],
+    ["/a//b", "/a//b"],
+  ];
+  for (const [input, expected] of cases) assert.equal(normalizePath(input), expected, input);
+});
+
+Deno.test("hostOf drops the port, brackets and a trailing dot", () => {
+  assert.equal(hostOf("example.com:8443"), "example.com");
+  assert.equal(hostOf("example.com"), "example.com");
+  assert.equal(hostOf("example.com."), "example.com");
+  assert.equal(hostOf("example.com.:80"), "example.com");
+  assert.equal(hostOf("[::1]:8080"), "::1");
+  assert.equal(hostOf("[::1]"), "::1");
+  assert.equal(hostOf(""), "");
+});
