@@ -13,7 +13,9 @@ const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DI
 
   --config FILE           routing file (default: $GATEHOUSE_CONFIG or config/gatehouse.yaml)
   --check                 validate the file, print every error, exit 0 (valid) or 1
-  --ensure-dev-certs DIR  create a development CA and localhost certificate in DIR if missing
+  --ensure-dev-certs DIR  create a development CA and localhost certificate in DIR if missing;
+                          $GATEHOUSE_DEV_CERT_HOSTS adds names (comma-separated), e.g.
+                          app.localhost: clients refuse *.localhost for them
 `;
 
 const logger = log("main");
@@ -41,7 +43,9 @@ async function main(): Promise<number> {
   const path = args.config ?? Deno.env.get("GATEHOUSE_CONFIG") ?? "config/gatehouse.yaml";
   if (args["ensure-dev-certs"] !== undefined) {
     const { ensureDevCertificates } = await import("../certs/mkcert.ts");
-    const made = await ensureDevCertificates(args["ensure-dev-certs"], {});
+    const hosts = (Deno.env.get("GATEHOUSE_DEV_CERT_HOSTS") ?? "").split(",")
+      .map((host) => host.trim()).filter(Boolean);
+    const made = await ensureDevCertificates(args["ensure-dev-certs"], { hosts });
     console.error(`Development certificates ${made.action}: ${made.certPath} (${made.reason})`);
   }
 
