@@ -28,8 +28,10 @@ Deno.test("config/gatehouse.yaml loads with the certificates of deno task certs"
     assert.equal(cert.certFile, join(dir, "certs", "localhost.crt"));
     assert.equal(websecure.tls!.defaultCertificate, "localhost");
     assert.deepEqual(config.admin.address, { hostname: "127.0.0.1", port: 9901 });
-    assert.deepEqual(config.routes.map((r) => [r.name, r.service, r.entrypoints]), [
+    assert.deepEqual(config.routes.map((r) => [r.name, r.service, r.match.hosts]), [
       ["welcome", "welcome@internal", []],
+      ["demo-app", "demo-app", ["app.localhost"]],
+      ["demo-ws", "demo-ws", ["ws.localhost"]],
     ]);
     assert.deepEqual(config.routes[0].match, {
       hosts: [],
@@ -37,7 +39,10 @@ Deno.test("config/gatehouse.yaml loads with the certificates of deno task certs"
       methods: [],
       headers: [],
     });
-    assert.deepEqual(config.services, {});
+    assert.deepEqual(
+      Object.entries(config.services).map(([name, s]) => [name, s.servers.map((x) => x.url)]),
+      [["demo-app", ["http://app:8000"]], ["demo-ws", ["http://ws:8000"]]],
+    );
   });
 });
 
@@ -57,15 +62,17 @@ Deno.test("config/gatehouse.yaml's commented-out route and service work when unc
     uncommented++;
     return indent + line;
   });
-  assert.equal(uncommented, 8);
+  assert.equal(uncommented, 7);
   await withTempDir(async (dir) => {
     await ensureDevCertificates(join(dir, "certs"));
     const config = await configOf(edited, join(dir, "config", "gatehouse.yaml"));
     assert.deepEqual(config.routes.map((r) => [r.name, r.service, r.match.hosts]), [
       ["welcome", "welcome@internal", []],
-      ["app", "app", ["app.localhost"]],
+      ["demo-app", "demo-app", ["app.localhost"]],
+      ["demo-ws", "demo-ws", ["ws.localhost"]],
+      ["myapp", "myapp", ["myapp.localhost"]],
     ]);
-    assert.equal(config.services.app.servers[0].url, "http://127.0.0.1:3000");
+    assert.equal(config.services.myapp.servers[0].url, "http://127.0.0.1:3000");
   });
 });
 
