@@ -107,7 +107,6 @@ class Exchange {
   readonly #abort = new AbortController();
   #bodyDone = false;
   #bodyClean = true;
-  #responded = false;
 
   constructor(io: BufferedConn, head: RequestHead, opts: H1ServerOptions) {
     this.#io = io;
@@ -147,7 +146,6 @@ class Exchange {
       res = proxyResponse(500);
     }
     if (res === TAKEN_OVER) return false;
-    this.#responded = true;
     let keepAlive = !this.#opts.track.closing &&
       (head.version === "1.1"
         ? !listHasToken(connection, "close")
@@ -173,10 +171,13 @@ class Exchange {
     if (clean && !upgrade) this.#watchClient();
   }
 
-  /** Aborts the request if the client closes its connection before the response is written. */
+  /**
+   * Aborts the request if the client closes its connection before the response is complete,
+   * also while its body streams (the upstream exchange then closes its connection at once).
+   */
   #watchClient(): void {
     this.#io.watchForData().then((more) => {
-      if (!more && !this.#responded) this.#abort.abort(new Error("client closed the connection"));
+      if (!more) this.#abort.abort(new Error("client closed the connection"));
     });
   }
 
