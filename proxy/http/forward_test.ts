@@ -5,8 +5,10 @@ import {
   httpUpstream,
   rawUpstream,
   type SeenRequest,
+  sizeUpstream,
   waitFor,
 } from "../testing/servers.ts";
+import { WireReader } from "../testing/wire.ts";
 
 /** A proxy with a plain and a TLS entrypoint and one service `app` with these server URLs. */
 async function proxyTo(servers: string[], service = "", route = ""): Promise<TestProxy> {
@@ -143,7 +145,7 @@ Deno.test("a client that cancels its h2 stream aborts the upstream request", asy
 });
 
 Deno.test("a client that stops mid-upload is not counted as an upstream failure", async () => {
-  await using up = httpUpstream(async (req) => new Response(`got ${(await req.bytes()).length}`));
+  await using up = sizeUpstream();
   await using gw = await proxyTo(
     [up.url],
     ", retries: 0, passive_health: { max_failures: 1, window: 10s, eject_for: 30s }",
@@ -162,4 +164,43 @@ Deno.test("a client that stops mid-upload is not counted as an upstream failure"
     up.requests.length = 0;
     gw.outcomes.length = 0;
   }
+});
+
+/** An upstream that sends the first line of its body, then nothing for 5 s; counts cancels. */
+function stallingUpstream() {
+  const state = { cancelled: 0 };
+  const up = httpUpstream(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("first\n"));
+          timer = setTimeout(() => controller.close(), 5000);
+        },
+        cancel() {
+          state.cancelled++;
+          clearTimeout(timer);
+        },
+      }),
+    );
+  });
+  return Object.assign(up, { state });
+}
+
+Deno.test("a client that closes while the body streams aborts the upstream request", async () => {
+  await using up = stallingUpstream();
+  await using gw = await proxyTo([up.url]);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port() });
+  await conn.write(new TextEncoder().encode("GET /stream HTTP/1.1\r\nHost: a.test\r\n\r\n"));
+  const reader = new WireReader(conn);
+  await reader.readUntil("first\n");
+  conn.close();
+  await waitFor(() => up.state.cancelled === 1, "the upstream to see the abort (HTTP/1.1)");
+
+  using client = await tlsClient("2");
+  const abort = new AbortController();
+  const res = await fetch(gw.url("/stream", "websecure"), { client, signal: abort.signal });
+  await res.body!.getReader().read();
+  abort.abort();
+  await waitFor(() => up.state.cancelled === 2, "the upstream to see the abort (h2)");
 });

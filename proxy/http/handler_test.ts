@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
-import { httpUpstream } from "../testing/servers.ts";
+import { httpUpstream, sizeUpstream } from "../testing/servers.ts";
 import { readResponse } from "../testing/wire.ts";
 
 /** An upstream that answers with the route name (set by each route) and the target it got. */
@@ -158,7 +158,7 @@ Deno.test("a request head over limits.max_header gets 431 and never reaches the 
 });
 
 Deno.test("a body over max_body gets 413, by Content-Length or while streaming chunks", async () => {
-  await using up = httpUpstream(async (req) => new Response(`got ${(await req.bytes()).length}`));
+  await using up = sizeUpstream();
   await using gw = await startProxy(yaml`
     entrypoints: { web: { address: "127.0.0.1:0" } }
     routes: [{ service: app, max_body: 100B }]

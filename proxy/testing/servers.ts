@@ -90,6 +90,14 @@ export function httpUpstream(
   };
 }
 
+/** An upstream answering "got <n>" with each request body's size ("cut off" when it broke). */
+export function sizeUpstream(): HttpUpstream {
+  return httpUpstream(async (req) => {
+    const body = await req.bytes().catch(() => null);
+    return new Response(body === null ? "cut off" : `got ${body.length}`);
+  });
+}
+
 /** A request as a raw upstream read it. */
 export interface RawRequest extends Head {
   readonly method: string;
