@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
+import { connect, startProxy, type TestProxy, tlsClient, yaml } from "../testing/proxy.ts";
 import { httpUpstream, sizeUpstream } from "../testing/servers.ts";
 import { readResponse } from "../testing/wire.ts";
 
@@ -157,10 +157,14 @@ Deno.test("a request head over limits.max_header gets 431 and never reaches the 
   assert.equal(up.requests.length, 1);
 });
 
-Deno.test("a body over max_body gets 413, by Content-Length or while streaming chunks", async () => {
+Deno.test("a body over max_body gets 413, by Content-Length or while it streams", async () => {
   await using up = sizeUpstream();
   await using gw = await startProxy(yaml`
-    entrypoints: { web: { address: "127.0.0.1:0" } }
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
     routes: [{ service: app, max_body: 100B }]
     services: { app: { servers: ["${up.url}"] } }
   `);
@@ -174,4 +178,13 @@ Deno.test("a body over max_body gets 413, by Content-Length or while streaming c
   assert.equal(up.requests.length, 1);
   assert.equal((await post("x".repeat(100), true)).text, "got 100");
   assert.equal((await post("x".repeat(101), true)).status, 413);
+  // h2 without a length: the limit applies while the stream flows.
+  using client = await tlsClient("2");
+  const h2 = async (size: number) => {
+    const body = new Blob(["x".repeat(size)]).stream();
+    const res = await fetch(gw.url("/", "websecure"), { client, method: "POST", body });
+    return [res.status, await res.text()];
+  };
+  assert.deepEqual(await h2(100), [200, "got 100"]);
+  assert.equal((await h2(101))[0], 413);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
-import { httpUpstream } from "../testing/servers.ts";
+import { httpUpstream, rawResponse, rawUpstream } from "../testing/servers.ts";
 import { readResponse } from "../testing/wire.ts";
 
 async function proxyTo(server: string): Promise<TestProxy> {
@@ -46,4 +46,27 @@ Deno.test("an upstream down for a while gets 502s, then traffic again once it is
   assert.equal(down.status, 502);
   await using _second = httpUpstream(undefined, { name: "second", port });
   assert.equal(await (await fetch(gw.url("/"))).text(), "second");
+});
+
+Deno.test({
+  name: "a GET on a kept-alive connection the upstream just closed is replayed on a new one",
+  // BUG (design, see the issue 2 test report): forward.ts retries only on servers not tried
+  // yet, so when a reused connection turns out closed before any response byte (the upstream's
+  // keep-alive timeout fired as the request went out), a one-server service answers 502
+  // instead of replaying the request on a fresh connection, and counts a passive failure.
+  ignore: true,
+  async fn() {
+    const served = new Map<Deno.Conn, number>();
+    // Each connection answers one request, then closes unanswered when the next one comes.
+    await using up = rawUpstream(async (_req, conn) => {
+      const n = (served.get(conn.conn) ?? 0) + 1;
+      served.set(conn.conn, n);
+      if (n === 1) await conn.write(rawResponse(200, [], "ok"));
+      else conn.close();
+    });
+    await using gw = await proxyTo(up.url);
+    assert.equal(await (await fetch(gw.url("/"))).text(), "ok");
+    assert.equal(await (await fetch(gw.url("/"))).text(), "ok");
+    assert.equal(up.accepted, 2);
+  },
 });
