@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startProxy, type TestProxy, tlsClient, yaml } from "../testing/proxy.ts";
+import { proxyFor, tlsClient } from "../testing/proxy.ts";
 import {
   closedPort,
   httpUpstream,
@@ -10,22 +10,8 @@ import {
 } from "../testing/servers.ts";
 import { WireReader } from "../testing/wire.ts";
 
-/** A proxy with a plain and a TLS entrypoint and one service `app` with these server URLs. */
-async function proxyTo(servers: string[], service = "", route = ""): Promise<TestProxy> {
-  return await startProxy(yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app ${route} }]
-    services:
-      app: { servers: ${JSON.stringify(servers)} ${service} }
-  `);
-}
-
 Deno.test("a refused upstream gets a short 502 at once", async () => {
-  await using gw = await proxyTo([`http://127.0.0.1:${closedPort()}`]);
+  await using gw = await proxyFor([`http://127.0.0.1:${closedPort()}`]);
   const res = await fetch(gw.url("/"));
   const body = await res.text();
   assert.equal(res.status, 502);
@@ -38,7 +24,7 @@ Deno.test("a refused upstream gets a short 502 at once", async () => {
 
 Deno.test("an upstream that never answers gets 504 after the route's response_header", async () => {
   await using up = rawUpstream(() => {});
-  await using gw = await proxyTo([up.url], "", ", timeouts: { response_header: 500ms }");
+  await using gw = await proxyFor([up.url], { route: "timeouts: { response_header: 500ms }" });
   const started = performance.now();
   const res = await fetch(gw.url("/"), { signal: AbortSignal.timeout(5000) });
   await res.body?.cancel();
@@ -53,10 +39,10 @@ Deno.test("all servers unhealthy: 503 with Retry-After, and no request reaches t
   await using up = httpUpstream((_req, seen) =>
     new Response(null, { status: seen.target === "/health" ? 500 : 200 })
   );
-  await using gw = await proxyTo(
-    [up.url],
-    ", health_check: { path: /health, interval: 100ms, timeout: 50ms, unhealthy_threshold: 1 }",
-  );
+  await using gw = await proxyFor([up.url], {
+    service:
+      "health_check: { path: /health, interval: 100ms, timeout: 50ms, unhealthy_threshold: 1 }",
+  });
   await waitFor(() => up.requests.length > 0, "a health check");
   let res: Response | undefined;
   await waitFor(async () => {
@@ -73,7 +59,7 @@ Deno.test("all servers unhealthy: 503 with Retry-After, and no request reaches t
 
 Deno.test("a refused first server is retried on the next, even for a POST", async () => {
   await using good = httpUpstream(async (req) => new Response(`got ${await req.text()}`));
-  await using gw = await proxyTo([`http://127.0.0.1:${closedPort()}`, good.url]);
+  await using gw = await proxyFor([`http://127.0.0.1:${closedPort()}`, good.url]);
   const res = await fetch(gw.url("/"), { method: "POST", body: "payload" });
   assert.equal(await res.text(), "got payload");
   assert.equal(gw.outcomes[0].attempts, 2);
@@ -89,7 +75,7 @@ Deno.test("a POST the upstream dropped after reading is not retried: 502", async
   for (const body of ["charge the card", undefined]) {
     await using bad = resettingUpstream();
     await using good = httpUpstream();
-    await using gw = await proxyTo([bad.url, good.url]);
+    await using gw = await proxyFor([bad.url, good.url]);
     const res = await fetch(gw.url("/"), { method: "POST", body });
     await res.body?.cancel();
     assert.equal(res.status, 502);
@@ -101,7 +87,7 @@ Deno.test("a POST the upstream dropped after reading is not retried: 502", async
 Deno.test("a GET the upstream dropped after reading is retried on the next server", async () => {
   await using bad = resettingUpstream();
   await using good = httpUpstream();
-  await using gw = await proxyTo([bad.url, good.url]);
+  await using gw = await proxyFor([bad.url, good.url]);
   const res = await fetch(gw.url("/"));
   assert.equal(await res.text(), "ok");
   assert.equal(bad.requests.length, 1);
@@ -127,7 +113,7 @@ function slowUpstream() {
 
 Deno.test("a client that closes its connection aborts the upstream request (HTTP/1.1)", async () => {
   await using up = slowUpstream();
-  await using gw = await proxyTo([up.url]);
+  await using gw = await proxyFor([up.url]);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port() });
   await conn.write(new TextEncoder().encode("GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n"));
   await waitFor(() => up.requests.length === 1, "the upstream request");
@@ -137,7 +123,7 @@ Deno.test("a client that closes its connection aborts the upstream request (HTTP
 
 Deno.test("a client that cancels its h2 stream aborts the upstream request", async () => {
   await using up = slowUpstream();
-  await using gw = await proxyTo([up.url]);
+  await using gw = await proxyFor([up.url]);
   using client = await tlsClient("2");
   const abort = new AbortController();
   const pending = fetch(gw.url("/slow", "websecure"), { client, signal: abort.signal });
@@ -149,10 +135,9 @@ Deno.test("a client that cancels its h2 stream aborts the upstream request", asy
 
 Deno.test("a client that stops mid-upload is not counted as an upstream failure", async () => {
   await using up = sizeUpstream();
-  await using gw = await proxyTo(
-    [up.url],
-    ", retries: 0, passive_health: { max_failures: 1, window: 10s, eject_for: 30s }",
-  );
+  await using gw = await proxyFor([up.url], {
+    service: "retries: 0, passive_health: { max_failures: 1, window: 10s, eject_for: 30s }",
+  });
   for (const framing of ["Content-Length: 1000", "Transfer-Encoding: chunked"]) {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port() });
     const head = `POST /upload HTTP/1.1\r\nHost: a.test\r\n${framing}\r\n\r\n`;
@@ -192,7 +177,7 @@ function stallingUpstream() {
 
 Deno.test("a client that closes while the body streams aborts the upstream request", async () => {
   await using up = stallingUpstream();
-  await using gw = await proxyTo([up.url]);
+  await using gw = await proxyFor([up.url]);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port() });
   await conn.write(new TextEncoder().encode("GET /stream HTTP/1.1\r\nHost: a.test\r\n\r\n"));
   const reader = new WireReader(conn);

@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
-import { connect, startProxy, type TestProxy, tlsClient, yaml } from "../testing/proxy.ts";
+import { connect, proxyFor, type TestProxy, tlsClient } from "../testing/proxy.ts";
 import { httpUpstream, rawResponse, rawUpstream } from "../testing/servers.ts";
 import { field, fieldNames, readResponse } from "../testing/wire.ts";
 
-/** A proxy to `url` with a plain and a TLS entrypoint, trusting X-Forwarded-* from `trusted`. */
-async function proxyTo(url: string, trusted: string): Promise<TestProxy> {
-  return await startProxy(yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${url}"] } }
-    forwarding: { trusted_proxies: ["${trusted}"] }
-  `);
+/** A proxy to `url` that trusts X-Forwarded-* from `trusted`. */
+function proxyTo(url: string, trusted: string): Promise<TestProxy> {
+  return proxyFor([url], { config: `forwarding: { trusted_proxies: ["${trusted}"] }\n` });
 }
 
 const SPOOFED = [

@@ -1,20 +1,8 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { connect, startProxy, type TestProxy, tlsClient, yaml } from "../testing/proxy.ts";
+import { connect, proxyFor, tlsClient } from "../testing/proxy.ts";
 import { rawResponse, rawUpstream } from "../testing/servers.ts";
 import { field, readResponse } from "../testing/wire.ts";
-
-async function proxyTo(url: string): Promise<TestProxy> {
-  return await startProxy(yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${url}"] } }
-  `);
-}
 
 const EVENTS = 4;
 const EVENT_GAP_MS = 300;
@@ -69,7 +57,7 @@ function assertOnTime(arrivals: { data: string; at: number }[], written: number[
 
 Deno.test("server-sent events reach an HTTP/1.1 client one by one as they are written", async () => {
   await using up = sseUpstream();
-  await using gw = await proxyTo(up.url);
+  await using gw = await proxyFor([up.url]);
   using client = await tlsClient("1.1");
   const res = await fetch(gw.url("/events", "websecure"), { client });
   assertOnTime(await eventArrivals(res), up.written[0]);
@@ -77,7 +65,7 @@ Deno.test("server-sent events reach an HTTP/1.1 client one by one as they are wr
 
 Deno.test("server-sent events reach an h2 client one by one as they are written", async () => {
   await using up = sseUpstream();
-  await using gw = await proxyTo(up.url);
+  await using gw = await proxyFor([up.url]);
   using client = await tlsClient("2");
   const res = await fetch(gw.url("/events", "websecure"), { client });
   assertOnTime(await eventArrivals(res), up.written[0]);
@@ -111,7 +99,7 @@ function gzipUpstream() {
 
 Deno.test("a gzip response reaches an HTTP/1.1 client byte for byte with its headers", async () => {
   await using up = gzipUpstream();
-  await using gw = await proxyTo(up.url);
+  await using gw = await proxyFor([up.url]);
   for (const target of ["/fixed", "/chunked"]) {
     using c = await connect(gw.port());
     await c.send(`GET ${target} HTTP/1.1\r\nHost: a.test\r\nAccept-Encoding: gzip\r\n\r\n`);
@@ -127,7 +115,7 @@ Deno.test("a gzip response reaches an HTTP/1.1 client byte for byte with its hea
 
 Deno.test("a gzip response reaches an h2 client byte for byte with its headers", async () => {
   await using up = gzipUpstream();
-  await using gw = await proxyTo(up.url);
+  await using gw = await proxyFor([up.url]);
   using client = await tlsClient("2");
   // "identity" keeps fetch from decoding; the upstream sends gzip regardless.
   const headers = { "accept-encoding": "identity" };

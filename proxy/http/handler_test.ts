@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { connect, startProxy, type TestProxy, tlsClient, yaml } from "../testing/proxy.ts";
+import {
+  connect,
+  proxyFor,
+  startProxy,
+  type TestProxy,
+  tlsClient,
+  yaml,
+} from "../testing/proxy.ts";
 import { httpUpstream, sizeUpstream } from "../testing/servers.ts";
 import { readResponse } from "../testing/wire.ts";
 
@@ -144,12 +151,7 @@ Deno.test("not_found status and body are configurable", async () => {
 
 Deno.test("a request head over limits.max_header gets 431 and never reaches the upstream", async () => {
   await using up = echoUpstream();
-  await using gw = await startProxy(yaml`
-    entrypoints: { web: { address: "127.0.0.1:0" } }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-    limits: { max_header: 1KiB }
-  `);
+  await using gw = await proxyFor([up.url], { config: "limits: { max_header: 1KiB }\n" });
   const small = await send(gw, "GET", "a.test", "/", `X-Pad: ${"a".repeat(800)}\r\n`);
   assert.equal(small.status, 200);
   const large = await send(gw, "GET", "a.test", "/", `X-Pad: ${"a".repeat(1100)}\r\n`);
@@ -159,15 +161,7 @@ Deno.test("a request head over limits.max_header gets 431 and never reaches the 
 
 Deno.test("a body over max_body gets 413, by Content-Length or while it streams", async () => {
   await using up = sizeUpstream();
-  await using gw = await startProxy(yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app, max_body: 100B }]
-    services: { app: { servers: ["${up.url}"] } }
-  `);
+  await using gw = await proxyFor([up.url], { route: "max_body: 100B" });
   const post = (body: string, chunked = false) =>
     chunked
       ? send(gw, "POST", "a.test", "/", "Transfer-Encoding: chunked\r\n", chunk(body))

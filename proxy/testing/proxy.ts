@@ -24,7 +24,9 @@ import { Runtime } from "../server/runtime.ts";
 import { type TestCertPaths, testPki, writeTestCerts } from "./certs.ts";
 import { WireReader, writeAll } from "./wire.ts";
 
-export { yaml } from "../config/test_helpers.ts";
+import { yaml } from "../config/test_helpers.ts";
+
+export { yaml };
 
 export interface TestProxy extends AsyncDisposable {
   readonly runtime: Runtime;
@@ -97,6 +99,40 @@ export async function startProxy(text: string): Promise<TestProxy> {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Extra YAML for `proxyFor`. */
+export interface ProxyForOptions {
+  /** Flow-map entries added to the route, e.g. "max_body: 100B". */
+  readonly route?: string;
+  /** Flow-map entries added to the service, e.g. "retries: 0". */
+  readonly service?: string;
+  /** Top-level YAML appended to the file, e.g. "limits: { max_header: 1KiB }". */
+  readonly config?: string;
+}
+
+/**
+ * The usual test proxy: a plain entrypoint `web` and a TLS one `websecure` (the localhost
+ * certificate), and one route for everything to service `app` with these servers.
+ */
+export async function proxyFor(
+  servers: readonly (string | { readonly url: string; readonly weight: number })[],
+  options: ProxyForOptions = {},
+): Promise<TestProxy> {
+  const route = options.route ? `, ${options.route}` : "";
+  const service = options.service ? `, ${options.service}` : "";
+  return await startProxy(
+    yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: app${route} }]
+    services:
+      app: { servers: ${JSON.stringify(servers)}${service} }
+  ` + (options.config ?? ""),
+  );
 }
 
 /** An HTTP client trusting the test CA; `version` pins the protocol ALPN negotiates. */

@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
-import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
+import { connect, proxyFor } from "../testing/proxy.ts";
 import { httpUpstream, rawResponse, rawUpstream } from "../testing/servers.ts";
 import { readResponse } from "../testing/wire.ts";
 
-async function proxyTo(server: string): Promise<TestProxy> {
-  return await startProxy(yaml`
-    entrypoints: { web: { address: "127.0.0.1:0" } }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${server}"] } }
-  `);
-}
-
 Deno.test("50 requests on one client connection reuse one upstream connection", async () => {
   await using up = httpUpstream();
-  await using gw = await proxyTo(up.url);
+  await using gw = await proxyFor([up.url]);
   using c = await connect(gw.port());
   for (let i = 0; i < 50; i++) {
     await c.send(`GET /${i} HTTP/1.1\r\nHost: a.test\r\n\r\n`);
@@ -26,7 +18,7 @@ Deno.test("50 requests on one client connection reuse one upstream connection", 
 Deno.test("an upstream restarted on its port is reached again, by name, without a restart", async () => {
   const first = httpUpstream(undefined, { name: "first" });
   const port = first.port;
-  await using gw = await proxyTo(`http://localhost:${port}`);
+  await using gw = await proxyFor([`http://localhost:${port}`]);
   assert.equal(await (await fetch(gw.url("/"))).text(), "first");
   // The pooled keep-alive connection to the old server dies with it.
   await first.close();
@@ -38,7 +30,7 @@ Deno.test("an upstream restarted on its port is reached again, by name, without 
 Deno.test("an upstream down for a while gets 502s, then traffic again once it is back", async () => {
   const first = httpUpstream(undefined, { name: "first" });
   const port = first.port;
-  await using gw = await proxyTo(`http://localhost:${port}`);
+  await using gw = await proxyFor([`http://localhost:${port}`]);
   assert.equal((await fetch(gw.url("/"))).status, 200);
   await first.close();
   const down = await fetch(gw.url("/"));
@@ -64,7 +56,7 @@ Deno.test({
       if (n === 1) await conn.write(rawResponse(200, [], "ok"));
       else conn.close();
     });
-    await using gw = await proxyTo(up.url);
+    await using gw = await proxyFor([up.url]);
     assert.equal(await (await fetch(gw.url("/"))).text(), "ok");
     assert.equal(await (await fetch(gw.url("/"))).text(), "ok");
     assert.equal(up.accepted, 2);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
+import { proxyFor, type TestProxy } from "../testing/proxy.ts";
 import {
   closedPort,
   type HttpUpstream,
@@ -8,16 +8,6 @@ import {
   rawUpstream,
   waitFor,
 } from "../testing/servers.ts";
-
-/** A proxy whose one route goes to service `app` (servers as YAML flow items). */
-async function proxyTo(servers: string[], service: string): Promise<TestProxy> {
-  return await startProxy(yaml`
-    entrypoints: { web: { address: "127.0.0.1:0" } }
-    routes: [{ service: app }]
-    services:
-      app: { servers: [${servers.join(", ")}], ${service} }
-  `);
-}
 
 /** Three named upstreams. */
 function three(): [HttpUpstream, HttpUpstream, HttpUpstream] {
@@ -38,8 +28,8 @@ async function spread(gw: TestProxy, n: number): Promise<Record<string, number>>
 Deno.test("round_robin follows the weights", async () => {
   const [a, b, c] = three();
   await using _a = a, _b = b, _c = c;
-  const servers = [a, b, c].map((u, i) => `{ url: "${u.url}", weight: ${i === 2 ? 2 : 1} }`);
-  await using gw = await proxyTo(servers, "balancing: round_robin");
+  const servers = [a, b, c].map((u, i) => ({ url: u.url, weight: i === 2 ? 2 : 1 }));
+  await using gw = await proxyFor(servers, { service: "balancing: round_robin" });
   const counts = await spread(gw, 300);
   for (const [name, expected] of [["a", 75], ["b", 75], ["c", 150]] as const) {
     assert.ok(Math.abs(counts[name] - expected) <= expected * 0.1, JSON.stringify(counts));
@@ -49,7 +39,7 @@ Deno.test("round_robin follows the weights", async () => {
 Deno.test("random spreads requests over every server", async () => {
   const [a, b, c] = three();
   await using _a = a, _b = b, _c = c;
-  await using gw = await proxyTo([a, b, c].map((u) => `"${u.url}"`), "balancing: random");
+  await using gw = await proxyFor([a.url, b.url, c.url], { service: "balancing: random" });
   const counts = await spread(gw, 300);
   for (const name of ["a", "b", "c"]) assert.ok(counts[name] > 50, JSON.stringify(counts));
 });
@@ -61,7 +51,7 @@ Deno.test("least_requests prefers an idle server over one stuck on slow requests
     return new Response("slow");
   });
   await using fast = httpUpstream();
-  await using gw = await proxyTo([`"${slow.url}"`, `"${fast.url}"`], "balancing: least_requests");
+  await using gw = await proxyFor([slow.url, fast.url], { service: "balancing: least_requests" });
   const pending: Promise<void>[] = [];
   /** Sends one request; resolves with where it went once it is answered or stuck on `slow`. */
   const fire = async () => {
@@ -108,7 +98,7 @@ function getFrom(ip: string, port: number): Promise<string> {
 Deno.test("ip_hash sticks each client address to one server and spreads the addresses", async () => {
   const [a, b, c] = three();
   await using _a = a, _b = b, _c = c;
-  await using gw = await proxyTo([a, b, c].map((u) => `"${u.url}"`), "balancing: ip_hash");
+  await using gw = await proxyFor([a.url, b.url, c.url], { service: "balancing: ip_hash" });
   const chosen = new Set<string>();
   for (let host = 2; host < 22; host++) {
     const ip = `127.0.0.${host}`;
@@ -125,11 +115,11 @@ Deno.test("active health checks eject a failing server and bring it back", async
     new Response("a", { status: seen.target === "/health" && !healthy ? 500 : 200 })
   );
   await using b = httpUpstream(undefined, { name: "b" });
-  await using gw = await proxyTo(
-    [`"${a.url}"`, `"${b.url}"`],
-    "health_check: { path: /health, interval: 100ms, timeout: 80ms, healthy_threshold: 2, " +
+  await using gw = await proxyFor([a.url, b.url], {
+    service:
+      "health_check: { path: /health, interval: 100ms, timeout: 80ms, healthy_threshold: 2, " +
       "unhealthy_threshold: 2 }",
-  );
+  });
   const serverA = gw.runtime.snapshot.services.get("app")!.servers[0];
   const traffic = () => a.requests.filter((r) => r.target !== "/health").length;
   assert.deepEqual(await spread(gw, 4), { a: 2, b: 2 });
@@ -148,20 +138,18 @@ Deno.test("active health checks eject a failing server and bring it back", async
 Deno.test("passive health ejects a server after max_failures resets; no traffic goes there", async () => {
   await using bad = rawUpstream((_req, conn) => conn.close());
   await using good = httpUpstream();
-  await using gw = await proxyTo(
-    [`"${bad.url}"`, `"${good.url}"`],
-    "passive_health: { max_failures: 2, window: 10s, eject_for: 30s }",
-  );
+  await using gw = await proxyFor([bad.url, good.url], {
+    service: "passive_health: { max_failures: 2, window: 10s, eject_for: 30s }",
+  });
   for (let i = 0; i < 10; i++) assert.equal(await (await fetch(gw.url("/"))).text(), "ok");
   assert.equal(bad.requests.length, 2);
   assert.equal(good.requests.length, 10);
 });
 
 Deno.test("passive health ejects a refused server after max_failures: then 503", async () => {
-  await using gw = await proxyTo(
-    [`"http://127.0.0.1:${closedPort()}"`],
-    "retries: 0, passive_health: { max_failures: 2, window: 10s, eject_for: 30s }",
-  );
+  await using gw = await proxyFor([`http://127.0.0.1:${closedPort()}`], {
+    service: "retries: 0, passive_health: { max_failures: 2, window: 10s, eject_for: 30s }",
+  });
   const status = async () => {
     const res = await fetch(gw.url("/"));
     await res.body?.cancel();
