@@ -59,52 +59,36 @@ export async function forward(
   fwd: ForwardRequest,
   opts: ForwardOptions,
 ): Promise<ForwardResult> {
-  const { service, route } = opts;
+  const { service } = opts;
   const tried = new Set<UpstreamServer>();
   const body = fwd.body === null ? null : new StartTracking(fwd.body);
+  const request = { ...fwd, body };
   const maxAttempts = 1 + service.config.retries;
   let last: { failure: UpstreamFailure; message: string; server: UpstreamServer } | null = null;
   let attempts = 0;
   while (attempts < maxAttempts) {
-    const now = Date.now();
-    const server = service.pick({ clientIp: req.client.address, tried, now });
+    const server = service.pick({ clientIp: req.client.address, tried, now: Date.now() });
     if (server === null) break;
     tried.add(server);
     attempts++;
-    server.inflight++;
-    let lease: Lease;
-    try {
-      lease = await server.pool.acquire(req.signal);
-    } catch (err) {
-      server.inflight--;
-      if (req.signal.aborted) return failed(499, "client went away", "aborted", server, attempts);
-      server.recordFailure(service.config.passiveHealth, Date.now());
-      last = { failure: "connect", message: connectMessage(err), server };
-      continue;
+    let outcome = await attempt(req, request, server, opts, false);
+    if (outcome.kind === "failed" && outcome.reused && isStale(outcome.error, request)) {
+      outcome = await attempt(req, request, server, opts, true);
     }
-    if (opts.upstreamHost) fwd.headers.set("host", serverAuthority(server.ref));
-    try {
-      const response = await exchange(lease, { ...fwd, body }, {
-        responseHeaderMs: route.timeouts.responseHeader,
-        bodyIdleMs: route.timeouts.bodyIdle,
-        maxHeaderBytes: Math.max(opts.maxHeaderBytes, MIN_UPSTREAM_HEAD),
-        signal: req.signal,
-      });
+    if (outcome.kind === "ok") {
       server.recordSuccess();
-      return { ok: true, response, server, lease, attempts };
-    } catch (err) {
-      server.inflight--;
-      if (body?.failure) return clientFailed(body.failure, server, attempts);
-      const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
-      if (e.kind === "aborted") return failed(499, "client went away", "aborted", server, attempts);
-      if (e.kind === "reset" || e.kind === "timeout") {
-        server.recordFailure(service.config.passiveHealth, Date.now());
-      }
-      last = { failure: e.kind, message: e.message, server };
-      const safe = (body === null || !body.started) &&
-        (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)));
-      if (!safe) break;
+      return { ok: true, response: outcome.response, server, lease: outcome.lease, attempts };
     }
+    if (body?.failure) return clientFailed(body.failure, server, attempts);
+    if (req.signal.aborted) return failed(499, "client went away", "aborted", server, attempts);
+    const e = outcome.error;
+    if (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout") {
+      server.recordFailure(service.config.passiveHealth, Date.now());
+    }
+    last = { failure: e.kind, message: e.message, server };
+    const safe = (body === null || !body.started) &&
+      (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)));
+    if (!safe) break;
   }
   if (last === null) {
     return {
@@ -119,6 +103,57 @@ export async function forward(
   }
   const status = last.failure === "timeout" ? 504 : 502;
   return failed(status, last.message, last.failure, last.server, attempts);
+}
+
+type Attempt =
+  | { readonly kind: "ok"; readonly response: UpstreamResponse; readonly lease: Lease }
+  /** `reused`: the exchange ran on a keep-alive connection that served earlier requests. */
+  | { readonly kind: "failed"; readonly error: UpstreamError; readonly reused: boolean };
+
+/** One exchange with `server` (a new connection when `fresh`); keeps its in-flight count. */
+async function attempt(
+  req: IncomingRequest,
+  request: ForwardRequest & { body: StartTracking | null },
+  server: UpstreamServer,
+  opts: ForwardOptions,
+  fresh: boolean,
+): Promise<Attempt> {
+  server.inflight++;
+  let lease: Lease;
+  try {
+    lease = await server.pool.acquire(req.signal, fresh);
+  } catch (err) {
+    server.inflight--;
+    const error = new UpstreamError("connect", false, connectMessage(err));
+    return { kind: "failed", error, reused: false };
+  }
+  if (opts.upstreamHost) request.headers.set("host", serverAuthority(server.ref));
+  try {
+    const response = await exchange(lease, request, {
+      responseHeaderMs: opts.route.timeouts.responseHeader,
+      bodyIdleMs: opts.route.timeouts.bodyIdle,
+      maxHeaderBytes: Math.max(opts.maxHeaderBytes, MIN_UPSTREAM_HEAD),
+      signal: req.signal,
+    });
+    return { kind: "ok", response, lease };
+  } catch (err) {
+    server.inflight--;
+    const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
+    return { kind: "failed", error: e, reused: lease.reused };
+  }
+}
+
+/**
+ * Safe to send again on a new connection to the same server: the reused connection failed before
+ * any response byte, no request body byte was consumed, and the request either never went out
+ * or is idempotent (or carries an Idempotency-Key). This is the race of a keep-alive timeout
+ * firing on the upstream just as the request is written; it is not the server's failure.
+ */
+function isStale(e: UpstreamError, request: ForwardRequest & { body: StartTracking | null }) {
+  if (e.kind !== "reset" || !e.beforeResponse) return false;
+  if (request.body !== null && request.body.started) return false;
+  return !e.requestSent || IDEMPOTENT.has(request.method) ||
+    request.headers.has("idempotency-key");
 }
 
 function failed(

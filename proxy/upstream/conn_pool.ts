@@ -70,9 +70,12 @@ export class ConnPool {
     return this.#idle.length;
   }
 
-  /** An idle connection if one is alive, else a new one (rejects if the dial fails). */
-  async acquire(signal: AbortSignal): Promise<Lease> {
-    while (this.#idle.length > 0) {
+  /**
+   * An idle connection if one is alive (unless `fresh`), else a new one (rejects if the dial
+   * fails).
+   */
+  async acquire(signal: AbortSignal, fresh = false): Promise<Lease> {
+    while (!fresh && this.#idle.length > 0) {
       const c = this.#idle.pop()!;
       if (c.track.closed || c.io.eof) continue;
       c.lease();

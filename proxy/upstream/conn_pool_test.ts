@@ -42,11 +42,6 @@ Deno.test("an upstream down for a while gets 502s, then traffic again once it is
 
 Deno.test({
   name: "a GET on a kept-alive connection the upstream just closed is replayed on a new one",
-  // BUG (design, see the issue 2 test report): forward.ts retries only on servers not tried
-  // yet, so when a reused connection turns out closed before any response byte (the upstream's
-  // keep-alive timeout fired as the request went out), a one-server service answers 502
-  // instead of replaying the request on a fresh connection, and counts a passive failure.
-  ignore: true,
   async fn() {
     const served = new Map<Deno.Conn, number>();
     // Each connection answers one request, then closes unanswered when the next one comes.

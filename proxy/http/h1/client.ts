@@ -21,10 +21,28 @@ export class UpstreamError extends Error {
   readonly kind: UpstreamFailure;
   /** True once the request head was written: the upstream may have acted on it. */
   readonly requestSent: boolean;
-  constructor(kind: UpstreamFailure, requestSent: boolean, message: string) {
+  /**
+   * True when the connection failed before a single response byte: on a reused keep-alive
+   * connection this is the upstream having closed it as the request went out.
+   */
+  readonly beforeResponse: boolean;
+  constructor(
+    kind: UpstreamFailure,
+    requestSent: boolean,
+    message: string,
+    beforeResponse = false,
+  ) {
     super(message);
     this.kind = kind;
     this.requestSent = requestSent;
+    this.beforeResponse = beforeResponse;
+  }
+}
+
+/** The upstream closed the connection without sending any byte of a response. */
+class NoResponseError extends Error {
+  constructor() {
+    super("upstream closed the connection before responding");
   }
 }
 
@@ -101,7 +119,8 @@ export async function exchange(
     }
     const status = (err as { status?: number })?.status;
     if (status !== undefined) return new UpstreamError("protocol", sent, String(err));
-    return new UpstreamError("reset", sent, errorText(err));
+    const beforeResponse = !sent || err instanceof NoResponseError;
+    return new UpstreamError("reset", sent, errorText(err), beforeResponse);
   };
 
   let sent = false;
@@ -161,7 +180,7 @@ export async function exchange(
 async function readFinalHead(io: BufferedConn, limit: number): Promise<ResponseHead> {
   while (true) {
     const bytes = await io.readHead(limit);
-    if (bytes === null) throw new Error("upstream closed the connection before responding");
+    if (bytes === null) throw new NoResponseError();
     const head = parseResponseHead(bytes);
     if (head.status >= 200 || head.status === 101) return head;
   }
