@@ -44,7 +44,7 @@ Deno.test("random spreads requests over every server", async () => {
   for (const name of ["a", "b", "c"]) assert.ok(counts[name] > 50, JSON.stringify(counts));
 });
 
-Deno.test("least_requests prefers an idle server over one stuck on slow requests", async () => {
+Deno.test("least_requests prefers an idle server over one stuck on a slow request", async () => {
   const release = Promise.withResolvers<void>();
   await using slow = httpUpstream(async () => {
     await release.promise;
