@@ -140,7 +140,29 @@ Deno.test("defaults are applied everywhere", async () => {
     timeouts: { responseHeader: 60_000, bodyIdle: 300_000, tunnelIdle: 0 },
     upgrade: true,
     maxBodyBytes: null,
+    compression: config.compression,
     pos: undefined,
+  });
+  assert.deepEqual(config.compression, {
+    codecs: ["zstd", "br", "gzip"],
+    levels: { gzip: 4, br: 4, zstd: 1 },
+    minSize: 1024,
+    types: [
+      "text/*",
+      "application/json",
+      "application/*+json",
+      "application/x-ndjson",
+      "application/javascript",
+      "application/x-javascript",
+      "application/ecmascript",
+      "application/xml",
+      "application/*+xml",
+      "application/wasm",
+      "image/svg+xml",
+      "font/ttf",
+      "font/otf",
+      "application/vnd.ms-fontobject",
+    ],
   });
   assert.deepEqual(config.services, {});
 });

@@ -7,7 +7,7 @@
 import { resolve as resolvePath } from "node:path";
 import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
-import { routes, services } from "./resolve_routes.ts";
+import { compression, routes, services } from "./resolve_routes.ts";
 import { entrypointTls } from "./resolve_tls.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
@@ -140,6 +140,7 @@ export async function resolve(
       services: metrics.services,
       perHost: metrics.per_host,
     },
+    compression: compression(raw.compression),
     files: [...ctx.files],
   };
 }

@@ -14,7 +14,7 @@ import {
   type RawService,
   WELCOME_SERVICE,
 } from "./schema.ts";
-import type { HeaderOps, Route, ServerRef, Service } from "./types.ts";
+import type { Compression, HeaderOps, Route, ServerRef, Service } from "./types.ts";
 
 /** "1m30s" from 90000: durations in messages, as a user would write them. */
 function formatDuration(ms: number): string {
@@ -95,7 +95,20 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
     },
     upgrade: r.upgrade,
     maxBodyBytes: r.max_body,
+    compression: r.compression === null ? null : compression(r.compression),
     pos: ctx.locator.pos(ctx.path(r)),
+  };
+}
+
+/** Compression settings as the stage reads them; null when `enabled` is false. */
+export function compression(raw: RawConfig["compression"]): Compression | null {
+  if (!raw.enabled) return null;
+  const { gzip, br, zstd } = raw.levels;
+  return {
+    codecs: raw.codecs,
+    levels: { gzip, br, zstd },
+    minSize: raw.min_size,
+    types: raw.types,
   };
 }
 

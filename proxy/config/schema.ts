@@ -21,6 +21,7 @@ import {
   token,
 } from "./net_values.ts";
 import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } from "./values.ts";
+import { compressionSection, routeCompression } from "./schema_compression.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -181,6 +182,11 @@ const route = obj({
   ),
   upgrade: def(bool(), true, "Accept HTTP/1.1 Upgrade (WebSocket)"),
   max_body: inherit(sizeOrOff(), "limits.max_body", "Largest request body accepted (413 above it)"),
+  compression: def(
+    routeCompression,
+    {},
+    "Response compression here; false: off (keys not given take the top-level ones)",
+  ),
 }, "route");
 
 const server = union(
@@ -358,6 +364,7 @@ export const configSchema = obj({
     {},
     "Prometheus metrics (served on the admin endpoint at /metrics)",
   ),
+  compression: def(compressionSection, {}, "Response compression (routes may override)"),
   admin: def(
     obj({
       address: def(

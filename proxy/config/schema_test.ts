@@ -51,6 +51,13 @@ Deno.test("inherited defaults name a top-level key of the same kind", () => {
     "routes[].timeouts.response_header",
     "routes[].timeouts.body_idle",
     "routes[].max_body",
+    "routes[].compression.enabled",
+    "routes[].compression.codecs",
+    "routes[].compression.levels.gzip",
+    "routes[].compression.levels.br",
+    "routes[].compression.levels.zstd",
+    "routes[].compression.min_size",
+    "routes[].compression.types",
   ]);
   for (const [path, field] of inheriting) {
     const source = byPath.get(field.inherit!);

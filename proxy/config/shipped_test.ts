@@ -105,6 +105,11 @@ Deno.test("config/example.yaml loads and uses every feature", async () => {
     assert.deepEqual(uploads.match.methods, ["POST", "PUT"]);
     assert.deepEqual(uploads.match.headers[0], { name: "x-upload-token", value: null });
     assert.equal(live.timeouts.tunnelIdle, 600_000);
+    assert.deepEqual(api.compression?.codecs, ["zstd", "gzip"]);
+    assert.equal(api.compression?.minSize, 256);
+    assert.equal(api.compression?.levels.zstd, 1);
+    assert.equal(uploads.compression, null);
+    assert.equal(config.compression?.types.length, 8);
     const { app, api: apiService } = config.services;
     assert.deepEqual(app.servers.map((s) => s.weight), [3, 1]);
     assert.deepEqual(app.healthCheck?.expectStatus, [200, 299]);

@@ -135,7 +135,26 @@ export interface Route {
   readonly upgrade: boolean;
   /** Largest request body accepted (413 above it); `null` = no limit. */
   readonly maxBodyBytes: number | null;
+  /** Response compression on this route (top-level settings merged); `null` = off. */
+  readonly compression: Compression | null;
   readonly pos: SourcePos;
+}
+
+/** A response content coding Gatehouse can produce. */
+export type Codec = "zstd" | "br" | "gzip";
+
+export interface Compression {
+  /** Codings offered, in server preference order (ties in the client's q-values go first). */
+  readonly codecs: readonly Codec[];
+  /** Level per codec: gzip 1-9, br 0-11, zstd 1-19. */
+  readonly levels: Readonly<Record<Codec, number>>;
+  /** Bodies whose Content-Length is below this many bytes are sent as they are. */
+  readonly minSize: number;
+  /**
+   * Compressible media types, lowercase: "type/subtype", "type/*" or "type/*+suffix"
+   * ("application/*+json").
+   */
+  readonly types: readonly string[];
 }
 
 export interface ServerRef {
@@ -270,6 +289,8 @@ export interface Config {
   readonly log: LogSettings;
   readonly admin: AdminSettings;
   readonly metrics: MetricsSettings;
+  /** Server-wide response compression (routes may override); `null` = off by default. */
+  readonly compression: Compression | null;
   /** Every file the config read (itself, certificates, keys, CA files): what a watcher watches. */
   readonly files: readonly string[];
 }
