@@ -1,6 +1,6 @@
 /**
  * Route matching for one entrypoint. The most specific route wins: host first (exact name, then
- * the longest matching wildcard, then routes for any host), then the longest path prefix, then
+ * the `*.` wildcard one label up, then routes for any host), then the longest path prefix, then
  * routes that constrain the method, then those with more header conditions; equal routes keep
  * their order in the file.
  */
@@ -53,8 +53,9 @@ export class Router {
     const cached = this.#cache.get(host);
     if (cached) return cached;
     const out: Route[] = [...(this.#exact.get(host) ?? [])];
-    // "*.example.com" covers names of any depth below it; a deeper wildcard is more specific.
-    for (let dot = host.indexOf("."); dot >= 0; dot = host.indexOf(".", dot + 1)) {
+    // "*.example.com" covers one label, as in a certificate: a.example.com, not a.b.example.com.
+    const dot = host.indexOf(".");
+    if (dot > 0) {
       for (const r of this.#wildcard.get(host.slice(dot + 1)) ?? []) {
         if (!out.includes(r)) out.push(r);
       }

@@ -48,7 +48,7 @@ Deno.test("the most specific route wins: host, then path length, method, headers
   assert.equal(match("other.test", "/a/b/c/dd"), "any-root");
 });
 
-Deno.test("wildcards cover any depth below them; a deeper wildcard is more specific", async () => {
+Deno.test("a wildcard covers exactly one label, as in a certificate", async () => {
   const match = matcher(
     await routerOf(
       `{ name: shallow, match: { host: "*.example.com" }, service: app }`,
@@ -56,9 +56,9 @@ Deno.test("wildcards cover any depth below them; a deeper wildcard is more speci
     ),
   );
   assert.equal(match("a.example.com", "/"), "shallow");
-  assert.equal(match("a.b.c.example.com", "/"), "shallow");
+  assert.equal(match("a.b.c.example.com", "/"), null);
   assert.equal(match("x.eu.example.com", "/"), "deep");
-  assert.equal(match("y.x.eu.example.com", "/"), "deep");
+  assert.equal(match("y.x.eu.example.com", "/"), null);
   assert.equal(match("eu.example.com", "/"), "shallow");
   assert.equal(match("example.com", "/"), null);
   assert.equal(match("badexample.com", "/"), null);
