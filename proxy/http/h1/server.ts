@@ -6,7 +6,7 @@
  * Upgrade tunnel, enforce a header-read deadline and a header size limit, and keep byte-exact
  * header values (see the README's architecture section for the measurements).
  */
-import { listHasToken } from "../header_list.ts";
+import { type HeaderList, listHasToken } from "../header_list.ts";
 import { proxyResponse } from "../errors.ts";
 import {
   type BodyReader,
@@ -128,10 +128,11 @@ class Exchange {
     }
     headers.delete("expect");
     if (body === null && !wantsUpgrade) this.#watchClient();
+    const { target, authority } = originForm(head.target, headers);
     const req: IncomingRequest = {
       method: head.method,
-      target: head.target,
-      authority: (headers.get("host") ?? "").toLowerCase(),
+      target,
+      authority,
       httpVersion: head.version,
       headers,
       body,
@@ -146,7 +147,7 @@ class Exchange {
       res = proxyResponse(500);
     }
     if (res === TAKEN_OVER) return false;
-    let keepAlive = !this.#opts.track.closing &&
+    let keepAlive = !this.#opts.track.closing && (!this.#bodyDone || this.#bodyClean) &&
       (head.version === "1.1"
         ? !listHasToken(connection, "close")
         : listHasToken(connection, "keep-alive"));
@@ -194,6 +195,21 @@ class Exchange {
       finish: () => registry.delete(track),
     };
   }
+}
+
+/**
+ * The target in origin form and the authority. An absolute-form target (`GET http://a/x`, which
+ * RFC 9112 3.2.2 says a server must accept) supplies the authority and replaces Host.
+ */
+function originForm(target: string, headers: HeaderList): { target: string; authority: string } {
+  const scheme = /^https?:\/\//i.exec(target);
+  if (scheme === null) return { target, authority: (headers.get("host") ?? "").toLowerCase() };
+  const rest = target.slice(scheme[0].length);
+  const end = rest.search(/[/?]/);
+  const authority = (end < 0 ? rest : rest.slice(0, end)).toLowerCase();
+  const path = end < 0 ? "/" : rest[end] === "?" ? "/" + rest.slice(end) : rest.slice(end);
+  headers.set("host", authority);
+  return { target: path, authority };
 }
 
 /** Sends "100 Continue" when the pipeline first reads the body. */
