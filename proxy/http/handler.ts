@@ -2,13 +2,15 @@
  * The request pipeline, in its one fixed order:
  *   1. entrypoint policy (redirect to HTTPS)   2. route           3. request limits
  *   4. upstream request headers and target     5. forward, or upgrade to a tunnel
- *   6. response headers                         7. access log (when the body is done)
+ *   6. response headers                         7. compression (content coding)
+ *   8. access log (when the body is done)
  * Every request reads the routing snapshot once at its start, so a reload applies to the next
  * request and never to one in progress.
  */
 import type { Config, Route } from "../config/types.ts";
 import { type AccessRecord, logAccess } from "../telemetry/log.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
+import { codingFacts, compressResponse } from "./compress/stage.ts";
 import { proxyResponse, RequestError } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
 import { listHasToken } from "./header_list.ts";
@@ -97,6 +99,7 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
 
     // 4. upstream request
     const headers = req.headers;
+    const coding = codingFacts(req);
     const upgradeTo = upgradeProtocol(req, route);
     stripHopByHop(headers, upgradeTo);
     const proto = req.client.tls ? "https" : "http";
@@ -154,13 +157,17 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     if (!resHeaders.has(fwdCfg.requestIdHeader)) resHeaders.appendLower(fwdCfg.requestIdHeader, id);
     applyHeaderOps(resHeaders, route.responseHeaders);
     const server = result.server;
-    const res: OutgoingResponse = {
+    const upstreamRes: OutgoingResponse = {
       status: up.status,
       reason: up.reason,
       headers: resHeaders,
       body: up.body,
     };
-    // 7. log once the body is done (the server's in-flight count ends there too)
+
+    // 7. compression
+    const res = compressResponse(coding, upstreamRes, route.compression);
+
+    // 8. log once the body is done (the server's in-flight count ends there too)
     return ctx.finish(res, null, () => server.inflight--);
   };
 }

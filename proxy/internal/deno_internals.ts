@@ -6,7 +6,11 @@
  *   SNI name, resolved once per name per listener (Deno caches the answer, failures included).
  *   Deno's source marks it temporary; newer releases replace it with `resolveCertificate`.
  * - `Deno[Deno.internal].serveHttpOnConnection`: hyper's HTTP server (the one behind Deno.serve)
- *   on a single accepted connection, used for connections that negotiated h2 by ALPN.
+ *   on a single accepted connection, used for connections that negotiated h2 by ALPN. It takes
+ *   no compression option: it compresses responses by itself whenever the environment variable
+ *   DENO_SERVE_AUTOMATIC_COMPRESSION is set (to anything but "0" or "false"), read at each call.
+ *   Gatehouse's compression stage must be the only one, so `disableAutomaticCompression`
+ *   removes the variable from the process before any h2 connection is served.
  */
 
 /** A certificate chain and key in PEM, as Deno.listenTls takes them. */
@@ -47,7 +51,32 @@ function internals(): DenoInternals {
   return found as DenoInternals;
 }
 
-/** `Deno.listenTls` with a per-SNI certificate resolver and ALPN. */
+const AUTO_COMPRESSION_ENV = "DENO_SERVE_AUTOMATIC_COMPRESSION";
+let automaticCompressionOff = false;
+
+/**
+ * Makes sure hyper never compresses a response (see the module doc): removes
+ * DENO_SERVE_AUTOMATIC_COMPRESSION from this process. Throws a readable error when the process
+ * may not change its environment.
+ */
+export function disableAutomaticCompression(): void {
+  if (automaticCompressionOff) return;
+  try {
+    Deno.env.delete(AUTO_COMPRESSION_ENV);
+  } catch (err) {
+    throw new Error(
+      `Cannot turn off Deno's own HTTP/2 response compression: removing ` +
+        `${AUTO_COMPRESSION_ENV} from the environment failed (${(err as Error).message}); ` +
+        `run Gatehouse with --allow-env`,
+    );
+  }
+  automaticCompressionOff = true;
+}
+
+/**
+ * `Deno.listenTls` with a per-SNI certificate resolver and ALPN. Offering h2 turns Deno's own
+ * response compression off (`disableAutomaticCompression`).
+ */
 export function listenTlsWithSni(options: {
   hostname: string;
   port: number;
@@ -56,6 +85,7 @@ export function listenTlsWithSni(options: {
   resolve: SniResolver;
 }): Deno.TlsListener {
   const { resolverSymbol } = internals();
+  if (options.alpnProtocols.includes("h2")) disableAutomaticCompression();
   const opts = {
     hostname: options.hostname,
     port: options.port,
@@ -78,6 +108,7 @@ export function serveHttpOnConnection(
 ): Promise<void> {
   const { serveHttpOnConnection } = internals();
   try {
+    disableAutomaticCompression();
     return serveHttpOnConnection(conn, signal, handler, onError, () => {}).finished.catch(
       () => {},
     );

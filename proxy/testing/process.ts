@@ -25,14 +25,19 @@ export interface ProxyProcess extends AsyncDisposable {
 
 /**
  * Starts Gatehouse on the YAML `config(port)` (written beside the test certificates, as for
- * `startProxy`) and resolves once it accepts connections on `port`.
+ * `startProxy`) and resolves once it accepts connections on `port`. `env` adds environment
+ * variables to the process's.
  */
-export async function spawnProxy(config: (port: number) => string): Promise<ProxyProcess> {
+export async function spawnProxy(
+  config: (port: number) => string,
+  env: Record<string, string> = {},
+): Promise<ProxyProcess> {
   const port = closedPort();
   const { dir } = await loadTestConfig(config(port));
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "--config", join(dir, "gatehouse.yaml")],
     cwd: ROOT,
+    env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
