@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { testPki } from "../../testing/certs.ts";
 import { spawnProxy } from "../../testing/process.ts";
-import { startProxy, yaml } from "../../testing/proxy.ts";
+import { proxyFor, yaml } from "../../testing/proxy.ts";
 import { compressionUpstream, curl, type CurlResult, decode, JSON_BODY } from "./test_helpers.ts";
 
 const UPSTREAM_CODINGS = ["", "gzip", "br", "zstd"];
@@ -30,15 +30,7 @@ function acceptArgs(accept: string | null): string[] {
 
 Deno.test("no response is encoded twice, over HTTP/1.1 and HTTP/2, whatever was asked", async () => {
   await using up = compressionUpstream();
-  await using gw = await startProxy(yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-  `);
+  await using gw = await proxyFor([up.url]);
   const ca = gw.certs.caCertPath;
   const clients: [string, (path: string) => string, string[]][] = [
     ["h1", (path) => gw.url(path, "web"), ["--http1.1"]],

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { connect, startProxy, tlsClient, yaml } from "../../testing/proxy.ts";
+import { connect, proxyFor, tlsClient } from "../../testing/proxy.ts";
 import { httpUpstream } from "../../testing/servers.ts";
 import { field, latin1, readHead, type WireReader } from "../../testing/wire.ts";
 
@@ -57,11 +57,7 @@ async function readEvents(reader: WireReader, arrived: (i: number) => void): Pro
 Deno.test("each server-sent event goes through gzip as soon as the upstream writes it", async () => {
   const written: number[] = [];
   await using up = eventUpstream(written);
-  await using gw = await startProxy(yaml`
-    entrypoints: { web: { address: "127.0.0.1:0" } }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-  `);
+  await using gw = await proxyFor([up.url]);
   using c = await connect(gw.port());
   const start = performance.now();
   await c.send("GET /events HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n");
@@ -84,17 +80,13 @@ Deno.test("each server-sent event goes through gzip as soon as the upstream writ
 Deno.test("server-sent events through gzip over HTTP/2 are not held back either", async () => {
   const written: number[] = [];
   await using up = eventUpstream(written);
-  await using gw = await startProxy(yaml`
-    entrypoints:
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-  `);
+  await using gw = await proxyFor([up.url]);
   using client = await tlsClient("2");
   const start = performance.now();
-  const res = await fetch(gw.url("/events"), { client, headers: { "accept-encoding": "gzip" } });
+  const res = await fetch(gw.url("/events", "websecure"), {
+    client,
+    headers: { "accept-encoding": "gzip" },
+  });
   assert.equal(res.headers.get("content-encoding"), "gzip");
   const arrivals: number[] = [];
   let text = "";
