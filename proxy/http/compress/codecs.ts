@@ -25,12 +25,10 @@ export type Decodable = Codec | "deflate";
 
 export type { Codec };
 
-/** The decodable coding a Content-Encoding token names (x-gzip is gzip), or null. */
+/** The decodable coding a Content-Encoding token names, or null. */
 export function decodableCoding(token: string): Decodable | null {
   switch (token) {
     case "gzip":
-    case "x-gzip":
-      return "gzip";
     case "deflate":
     case "br":
     case "zstd":

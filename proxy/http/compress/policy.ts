@@ -67,7 +67,7 @@ export function planCompression(
   if (res.length === null || res.length === 0) return keep("no body");
   const accept = parseAcceptEncoding(req.acceptEncoding);
   const codings = listTokens(headers.getJoined("content-encoding"))
-    .filter((c) => c !== "identity");
+    .filter((c) => c !== "identity").map((c) => c === "x-gzip" ? "gzip" : c);
   if (codings.length > 0) {
     return planEncoded(accept, codings, compressible(headers, settings), settings);
   }
