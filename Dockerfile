@@ -1,0 +1,63 @@
+# Gatehouse: reverse proxy and TLS terminator. `docker compose up` builds and runs it; see
+# deploy/README.md. Works with BuildKit and the classic builder (DOCKER_BUILDKIT=0); every RUN,
+# ENTRYPOINT and HEALTHCHECK is exec form because the base image has no shell.
+#
+# The base is the official distroless Deno image at the version pinned in deno.json
+# ("engines.deno"; a test keeps them equal). Without a registry, build a local stand-in first:
+#   deploy/offline/build_base_image.sh
+
+# Stage 1: the npm packages Gatehouse loads, installed from deno.lock (--frozen) and trimmed to
+# the module graph of the entrypoints (no test tools), plus the transpiled modules in DENO_DIR.
+# Offline builds use the packages deploy/offline/seed_node_modules.sh put in
+# deploy/docker/node_modules/; otherwise they are downloaded, trusting any CA certificate in
+# deploy/docker/build-ca/ (for TLS-intercepting proxies). Neither reaches the final image.
+FROM denoland/deno:distroless-2.9.6 AS deps
+ENV DENO_DIR=/tmp/deno-dir/
+WORKDIR /app
+COPY deploy/docker/ ./
+COPY deno.json deno.lock ./
+COPY proxy/ proxy/
+COPY certs/mkcert.ts certs/
+RUN ["deno", "run", "--no-config", "--allow-read", "--allow-write", "--allow-env", "--allow-run", \
+     "build_deps.ts", "--app", "/app", "--ca-dir", "build-ca", "--deno-dir", "/deno-dir", \
+     "proxy/main.ts", "certs/mkcert.ts", "healthcheck.ts"]
+RUN ["deno", "eval", "Deno.mkdirSync('/empty')"]
+
+# Stage 2: the runtime image. No shell, no package manager, not root.
+FROM denoland/deno:distroless-2.9.6
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="Gatehouse" \
+      org.opencontainers.image.description="Reverse proxy and TLS terminator on Deno" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="denoland/deno:distroless-2.9.6" \
+      org.opencontainers.image.documentation="deploy/README.md"
+ENV DENO_DIR=/deno-dir/ \
+    GATEHOUSE_CONFIG=/config/gatehouse.yaml \
+    NO_COLOR=1
+COPY --from=deps /deno-dir/ /deno-dir/
+COPY --from=deps /app/deno.json /app/deno.lock /app/healthcheck.ts /app/
+COPY --from=deps /app/node_modules/ /app/node_modules/
+COPY --from=deps /app/certs/ /app/certs/
+COPY --from=deps /app/proxy/ /app/proxy/
+COPY config/gatehouse.yaml /config/gatehouse.yaml
+COPY --from=deps --chown=1993:1993 /empty/ /certs/
+WORKDIR /app
+USER 1993:1993
+VOLUME ["/config", "/certs"]
+# 8080: HTTP (redirects to HTTPS), 8443: HTTPS, 9901: admin (/healthz, /readyz).
+EXPOSE 8080 8443 9901
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["deno", "run", "--no-config", "--cached-only", "--allow-net", \
+       "--allow-env=GATEHOUSE_ADMIN_ADDRESS", "/app/healthcheck.ts"]
+# Permissions: net (listen, upstreams), read of the config and certificates, write of /certs
+# (development certificates on first start), and environment variables: GATEHOUSE_* (config
+# references, admin token), LOG_TOKENS and LOG_STREAM (read by the yaml package), and
+# DENO_SERVE_AUTOMATIC_COMPRESSION (removed at start so that hyper never compresses on its own).
+ENTRYPOINT ["deno", "run", "--config=/app/deno.json", "--cached-only", "--frozen", "--no-prompt", \
+            "--allow-net", "--allow-read=/config,/certs", "--allow-write=/certs", \
+            "--allow-env=GATEHOUSE_*,LOG_TOKENS,LOG_STREAM,DENO_SERVE_AUTOMATIC_COMPRESSION", \
+            "/app/proxy/main.ts"]
+CMD ["--ensure-dev-certs", "/certs"]
