@@ -1,0 +1,172 @@
+/**
+ * The deployment files agree with each other and with deno.json: the Dockerfile's base image
+ * and ports, docker-compose.yml (compose and Swarm), the Kubernetes manifests, and the routes
+ * of config/gatehouse.yaml. Kubernetes cannot run here, so its files are checked as data.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parse, parseAllDocuments } from "yaml";
+import { loadConfigText } from "../proxy/config/mod.ts";
+import { testPki } from "../proxy/testing/certs.ts";
+
+const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
+
+// deno-lint-ignore no-explicit-any
+type Yaml = any;
+
+/** Dockerfile instructions (continuation lines joined, comments dropped) per stage. */
+async function dockerfile(path: string): Promise<{ op: string; args: string }[]> {
+  const text = (await read(path)).replace(/\\\n/g, " ");
+  return text.split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const [op, ...rest] = line.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(" ") };
+    });
+}
+
+function instruction(lines: { op: string; args: string }[], op: string): string[] {
+  return lines.filter((l) => l.op === op).map((l) => l.args);
+}
+
+async function manifests(): Promise<Yaml[]> {
+  const docs: Yaml[] = [];
+  for (const file of ["configmap.yaml", "deployment.yaml", "service.yaml"]) {
+    for (const doc of parseAllDocuments(await read(`deploy/kubernetes/${file}`))) {
+      assert.deepEqual(doc.errors, [], file);
+      docs.push(doc.toJS());
+    }
+  }
+  return docs;
+}
+
+const byKind = (docs: Yaml[], kind: string) => docs.filter((d) => d.kind === kind);
+
+Deno.test("every Dockerfile builds FROM the official Deno image of deno.json's engines.deno", async () => {
+  const { engines } = JSON.parse(await read("deno.json"));
+  const expected = `denoland/deno:distroless-${engines.deno}`;
+  for (const path of ["Dockerfile", "e2e/apps/Dockerfile"]) {
+    const froms = instruction(await dockerfile(path), "FROM").map((f) => f.split(" ")[0]);
+    assert.ok(froms.length > 0, path);
+    for (const from of froms) assert.equal(from, expected, path);
+  }
+  const labels = instruction(await dockerfile("Dockerfile"), "LABEL").join(" ");
+  assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.base\\.name="${expected}"`));
+  const script = await read("deploy/offline/build_base_image.sh");
+  assert.match(script, /image="denoland\/deno:distroless-\$version"/);
+});
+
+Deno.test("the image runs as uid 1993 with /config and /certs volumes, not as root", async () => {
+  const lines = await dockerfile("Dockerfile");
+  const final = lines.slice(lines.findLastIndex((l) => l.op === "FROM"));
+  assert.deepEqual(instruction(final, "USER"), ["1993:1993"]);
+  assert.deepEqual(instruction(final, "VOLUME"), ['["/config", "/certs"]']);
+  assert.deepEqual(instruction(final, "STOPSIGNAL"), ["SIGTERM"]);
+  assert.match(instruction(final, "ENV").join(" "), /GATEHOUSE_CONFIG=\/config\/gatehouse\.yaml/);
+  const entrypoint = JSON.parse(instruction(final, "ENTRYPOINT")[0]) as string[];
+  assert.ok(!entrypoint.includes("-A") && !entrypoint.includes("--allow-all"));
+  assert.ok(entrypoint.includes("--allow-read=/config,/certs"));
+  assert.ok(entrypoint.includes("--allow-write=/certs"));
+  assert.ok(entrypoint.includes("--cached-only"));
+});
+
+Deno.test("compose publishes the image's ports; the admin port only on 127.0.0.1", async () => {
+  const exposed = instruction(await dockerfile("Dockerfile"), "EXPOSE").join(" ").split(" ");
+  assert.deepEqual(exposed.map(Number), [8080, 8443, 9901]);
+  const compose: Yaml = parse(await read("docker-compose.yml"), { merge: true });
+  assert.equal(compose.version, "3.8");
+  const gatehouse = compose.services.gatehouse;
+  assert.deepEqual(gatehouse.ports.map((p: Yaml) => [p.target, p.mode]), [
+    [8080, "host"],
+    [8443, "host"],
+  ]);
+  assert.equal(gatehouse.environment.GATEHOUSE_ADMIN_ADDRESS, "0.0.0.0:9901");
+  assert.deepEqual(gatehouse.volumes, ["./config:/config:ro", "certs:/certs"]);
+  assert.ok("certs" in compose.volumes);
+  const override: Yaml = parse(await read("docker-compose.override.yml"));
+  assert.deepEqual(override.services.gatehouse.ports, [
+    "127.0.0.1:${GATEHOUSE_ADMIN_PORT:-9901}:9901",
+  ]);
+});
+
+Deno.test("compose deploys to Swarm: replicas, rolling updates, images named without build", async () => {
+  const compose: Yaml = parse(await read("docker-compose.yml"), { merge: true });
+  for (const [name, service] of Object.entries<Yaml>(compose.services)) {
+    assert.match(service.image, /^gatehouse(-demo-[a-z]+)?:\$\{GATEHOUSE_TAG:-local\}$/, name);
+    assert.ok(service.deploy.replicas >= 1, name);
+    assert.ok(service.deploy.update_config.parallelism >= 1, name);
+  }
+  assert.equal(compose.services.app.deploy.replicas, 2);
+  assert.equal(compose.services.gatehouse.deploy.update_config.order, "stop-first");
+});
+
+Deno.test("config/gatehouse.yaml's demo routes reach compose's app and ws services", async () => {
+  const compose: Yaml = parse(await read("docker-compose.yml"), { merge: true });
+  const config: Yaml = parse(await read("config/gatehouse.yaml"));
+  const upstreams = Object.values<Yaml>(config.services).flatMap((s) => s.servers);
+  assert.deepEqual(upstreams, ["http://app:8000", "http://ws:8000"]);
+  for (const url of upstreams) assert.ok(new URL(url).hostname in compose.services, url);
+  const exposed = instruction(await dockerfile("e2e/apps/Dockerfile"), "EXPOSE").join(" ");
+  assert.match(exposed, /\b8000\b/);
+  const hosts = compose.services.gatehouse.environment.GATEHOUSE_DEV_CERT_HOSTS.split(",");
+  const routed = config.routes.flatMap((r: Yaml) => r.match?.host ? [r.match.host] : []);
+  assert.deepEqual(hosts, routed);
+});
+
+Deno.test("Kubernetes: the Deployment's ports, probes and user match the image", async () => {
+  const docs = await manifests();
+  const [deployment] = byKind(docs, "Deployment");
+  const pod = deployment.spec.template.spec;
+  const [container] = pod.containers;
+  const ports = Object.fromEntries(container.ports.map((p: Yaml) => [p.name, p.containerPort]));
+  assert.deepEqual(ports, { http: 8080, https: 8443, admin: 9901 });
+  assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "admin" });
+  assert.deepEqual(container.startupProbe.httpGet, { path: "/healthz", port: "admin" });
+  assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "admin" });
+  assert.deepEqual(container.env, [{ name: "GATEHOUSE_ADMIN_ADDRESS", value: "0.0.0.0:9901" }]);
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.equal(pod.securityContext.runAsUser, 1993);
+  assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(container.securityContext.allowPrivilegeEscalation, false);
+  assert.ok(container.resources.requests.cpu && container.resources.limits.memory);
+  assert.deepEqual(
+    container.volumeMounts.map((m: Yaml) => [m.mountPath, m.readOnly, m.subPath]),
+    [["/config", true, undefined], ["/certs", true, undefined]],
+  );
+  const labels = deployment.spec.template.metadata.labels;
+  assert.deepEqual(deployment.spec.selector.matchLabels, labels);
+  for (const service of byKind(docs, "Service")) {
+    assert.deepEqual(service.spec.selector, labels);
+    for (const port of service.spec.ports) assert.ok(port.targetPort in ports, port.targetPort);
+  }
+  const [configMap] = byKind(docs, "ConfigMap");
+  const volumes = Object.fromEntries(pod.volumes.map((v: Yaml) => [v.name, v]));
+  assert.equal(volumes.config.configMap.name, configMap.metadata.name);
+  assert.equal(volumes.certs.secret.secretName, "gatehouse-tls");
+  const kustomization: Yaml = parse(await read("deploy/kubernetes/kustomization.yaml"));
+  assert.deepEqual(kustomization.resources, ["configmap.yaml", "deployment.yaml", "service.yaml"]);
+});
+
+Deno.test("Kubernetes: the ConfigMap's routing file loads with a TLS Secret's files", async () => {
+  const docs = await manifests();
+  const text = byKind(docs, "ConfigMap")[0].data["gatehouse.yaml"];
+  const pki = await testPki();
+  const leaf = await pki.leaf("example.com");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "certs"));
+    await Deno.writeTextFile(join(dir, "certs", "tls.crt"), leaf.certPem);
+    await Deno.writeTextFile(join(dir, "certs", "tls.key"), leaf.keyPem);
+    const loaded = await loadConfigText(text, join(dir, "config", "gatehouse.yaml"));
+    assert.ok(loaded.ok, JSON.stringify(loaded.ok ? [] : loaded.errors));
+    const [deployment] = byKind(docs, "Deployment");
+    const grace = deployment.spec.template.spec.terminationGracePeriodSeconds * 1000;
+    const preStop = deployment.spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds;
+    assert.ok(loaded.config.timeouts.drain + preStop * 1000 < grace);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
