@@ -125,6 +125,8 @@ Deno.test("defaults are applied everywhere", async () => {
     protocol: "http",
     tls: null,
     redirect: null,
+    maxConnections: 0,
+    proxyProtocol: null,
     pos: { file: FILE, line: 2, col: 3 },
   });
   const [route] = config.routes;

@@ -98,19 +98,20 @@ export function cidr(): ScalarNode<Cidr> {
 export interface ServerUrl {
   /** "http://app:3000": lowercase scheme and host, explicit port, no path. */
   readonly url: string;
-  readonly scheme: "http" | "https";
+  readonly scheme: "http" | "https" | "tcp";
   /** IPv6 literals without brackets. */
   readonly hostname: string;
   readonly port: number;
 }
 
-const URL_EXPECTED = `a server URL like "http://app:3000" or "https://api:8443"`;
+const URL_EXPECTED = `a server URL like "http://app:3000", "https://api:8443" or "tcp://db:5432"`;
 
 function parseServerUrl(value: string): ServerUrl | string {
   let url: URL;
   try {
-    if (!/^https?:\/\//i.test(value)) throw new Error();
-    url = new URL(value);
+    if (!/^(?:https?|tcp):\/\//i.test(value)) throw new Error();
+    // "tcp:" is not a special scheme to URL: parse it as http to get the same host rules.
+    url = new URL(value.replace(/^tcp:/i, "http:"));
   } catch {
     return `expected ${URL_EXPECTED}, found ${quote(value)}`;
   }
@@ -121,18 +122,25 @@ function parseServerUrl(value: string): ServerUrl | string {
   if (url.pathname !== "/") {
     return `a server URL has no path: remove ${quote(url.pathname)} (see "strip_prefix" on routes)`;
   }
-  const scheme = url.protocol === "https:" ? "https" : "http";
+  const tcp = /^tcp:/i.test(value);
+  if (tcp && !/:[0-9]+\/?$/.test(value)) {
+    return `a tcp:// server needs a port, like "tcp://db:5432"`;
+  }
+  const scheme = tcp ? "tcp" : url.protocol === "https:" ? "https" : "http";
   const port = url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   return { url: `${scheme}://${url.hostname}:${port}`, scheme, hostname, port };
 }
 
-/** An http or https server URL without path, query or user info. */
+/** An http, https or tcp server URL without path, query or user info. */
 export function serverUrl(): ScalarNode<ServerUrl> {
   return scalar({
     type: "URL",
     expected: URL_EXPECTED,
-    json: { type: "string", pattern: "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\\s]+/?$" },
+    json: {
+      type: "string",
+      pattern: "^(?:[Hh][Tt][Tt][Pp][Ss]?|[Tt][Cc][Pp])://[^/?#@\\s]+/?$",
+    },
     decode(value, source) {
       if (typeof value !== "string") return mismatch(URL_EXPECTED, value, source);
       const parsed = parseServerUrl(value);

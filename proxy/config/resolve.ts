@@ -8,6 +8,7 @@ import { resolve as resolvePath } from "node:path";
 import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
 import { compression, routes, services } from "./resolve_routes.ts";
+import { entrypointTcp, tcpRoutes } from "./resolve_tcp.ts";
 import { entrypointTls } from "./resolve_tls.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
@@ -87,8 +88,9 @@ async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string,
       name,
       address: e.address,
       protocol: e.protocol,
-      tls: e.tls ? await entrypointTls(ctx, e.tls) : null,
+      tls: e.tls ? await entrypointTls(ctx, e.tls, e.protocol) : null,
       redirect: redirect(ctx, raw, e),
+      ...entrypointTcp(ctx, raw, e),
       pos: ctx.locator.pos(ctx.path(e), "key"),
     };
   }
@@ -104,11 +106,13 @@ export async function resolve(
 ): Promise<Config> {
   ctx.files.add(resolvePath(meta.file));
   const { timeouts: t, limits, forwarding, not_found: notFound, log, admin, metrics } = raw;
+  const httpRoutes = routes(ctx, raw);
   return {
     source: meta.source,
     version: meta.version,
     entrypoints: await entrypoints(ctx, raw),
-    routes: routes(ctx, raw),
+    routes: httpRoutes,
+    tcpRoutes: tcpRoutes(ctx, raw, httpRoutes),
     services: await services(ctx, raw),
     timeouts: {
       headerRead: t.header_read,

@@ -6,6 +6,7 @@
 import type { Context } from "./context.ts";
 import { formatPath, quote, type Segment } from "./errors.ts";
 import type { ServerUrl } from "./net_values.ts";
+import { rawServiceProtocol, serviceProtocol } from "./resolve_tcp.ts";
 import { upstreamTls } from "./resolve_tls.ts";
 import {
   METRICS_SERVICE,
@@ -41,6 +42,9 @@ function headerOps(ctx: Context, raw: RawRoute["request_headers"]): HeaderOps {
 /** Why a route cannot be served on entrypoint `name`, if it cannot. */
 function entrypointProblem(ctx: Context, raw: RawConfig, name: string): string | undefined {
   const entrypoint = raw.entrypoints.get(name);
+  if (entrypoint?.protocol === "tcp") {
+    return `entrypoint ${quote(name)} is a tcp entrypoint: list it in tcp_routes instead`;
+  }
   if (entrypoint?.redirect) {
     return `entrypoint ${quote(name)} redirects every request to ${
       quote(entrypoint.redirect.to)
@@ -51,6 +55,10 @@ function entrypointProblem(ctx: Context, raw: RawConfig, name: string): string |
 }
 
 function serviceProblem(ctx: Context, raw: RawConfig, name: string): string | undefined {
+  const service = raw.services.get(name);
+  if (service && rawServiceProtocol(service) === "tcp") {
+    return `service ${quote(name)} has tcp:// servers: use it from tcp_routes`;
+  }
   if (
     name === WELCOME_SERVICE || name === METRICS_SERVICE || raw.services.has(name) ||
     ctx.written(["services", name])
@@ -172,11 +180,12 @@ async function service(ctx: Context, name: string, raw: RawService): Promise<Ser
   const passive = raw.passive_health;
   return {
     name,
+    protocol: serviceProtocol(ctx, raw),
     servers,
     balancing: raw.balancing,
     healthCheck: check
       ? {
-        path: check.path,
+        path: check.path ?? null,
         interval: check.interval,
         timeout: check.timeout,
         healthyThreshold: check.healthy_threshold,

@@ -217,6 +217,7 @@ Deno.test("services: URLs normalised, weights, defaults", async () => {
   ]);
   assert.deepEqual({ ...app, servers: undefined, pos: undefined }, {
     name: "app",
+    protocol: "http",
     servers: undefined,
     balancing: "round_robin",
     healthCheck: null,

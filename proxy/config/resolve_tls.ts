@@ -71,8 +71,15 @@ async function certificate(
   return { name, certFile, keyFile, certPem, keyPem, hosts, subject, serial, notAfter };
 }
 
-/** Reads an entrypoint's certificates and resolves its default certificate. */
-export async function entrypointTls(ctx: Context, raw: RawTls): Promise<EntrypointTls> {
+/**
+ * Reads an entrypoint's certificates and resolves its default certificate. A tcp entrypoint
+ * offers no ALPN.
+ */
+export async function entrypointTls(
+  ctx: Context,
+  raw: RawTls,
+  protocol: "http" | "tcp",
+): Promise<EntrypointTls> {
   const names = new Map<string, RawCertificate>();
   const certificates: CertificateFile[] = [];
   for (const cert of raw.certificates) {
@@ -103,7 +110,7 @@ export async function entrypointTls(ctx: Context, raw: RawTls): Promise<Entrypoi
     certificates,
     defaultCertificate: chosen === "reject" || chosen === undefined ? null : chosen,
     minVersion: raw.min_version,
-    alpn: raw.alpn,
+    alpn: protocol === "tcp" ? [] : raw.alpn,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   token,
 } from "./net_values.ts";
 import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } from "./values.ts";
+import { entrypointProxyProtocol, tcpRoute } from "./schema_tcp.ts";
 import { compressionSection, routeCompression } from "./schema_compression.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
@@ -98,7 +99,11 @@ const entrypoint = obj({
     address(),
     `Listen address: ":8080" (all interfaces), "127.0.0.1:8080", "[::1]:8443"`,
   ),
-  protocol: def(oneOf(["http"]), "http", "Protocol spoken on the socket"),
+  protocol: def(
+    oneOf(["http", "tcp"]),
+    "http",
+    `"http" (serves routes) or "tcp" (raw streams, serves tcp_routes)`,
+  ),
   tls: opt(tls, "Terminate TLS with these certificates", "plain HTTP"),
   redirect: opt(
     obj({
@@ -110,6 +115,16 @@ const entrypoint = obj({
       ),
     }, "redirect"),
     "Answer every request with a 308 to a TLS entrypoint (plain entrypoints only)",
+  ),
+  max_connections: def(
+    int(0, 1_000_000),
+    0,
+    "Open connections on this entrypoint; more are closed at once; 0 = no limit",
+  ),
+  proxy_protocol: opt(
+    entrypointProxyProtocol,
+    "Read the client address from a PROXY protocol header (tcp entrypoints)",
+    "no header expected",
   ),
 }, "entrypoint");
 
@@ -209,7 +224,11 @@ const service = obj({
   ),
   health_check: opt(
     obj({
-      path: req(requestPath, "Path requested on each server"),
+      path: opt(
+        requestPath,
+        "Path requested on each server (http services only)",
+        "required for http services; tcp services check with a TCP connect",
+      ),
       interval: def(dur(), "10s", "Time between checks"),
       timeout: def(dur(), "2s", "A check slower than this fails; less than interval"),
       healthy_threshold: def(int(1, 100), 2, "Consecutive successes to mark a server up"),
@@ -270,6 +289,11 @@ export const configSchema = obj({
     "Sockets Gatehouse listens on, by name",
   ),
   routes: def(list(route), [], "Routes, most specific match wins, then list order"),
+  tcp_routes: def(
+    list(tcpRoute({ entrypoint: entrypointName, route: routeName })),
+    [],
+    "TCP stream routes: by SNI (exact, wildcard) or the entrypoint's default",
+  ),
   services: def(
     map(serviceName, service, { placeholder: "<name>" }),
     {},
@@ -397,6 +421,8 @@ export const METRICS_SERVICE = "metrics@internal";
 
 /** The keys of a decoded route, for readers of `RawConfig`. */
 export type RawRoute = RawConfig["routes"][number];
+/** A decoded item of `tcp_routes`. */
+export type RawTcpRoute = RawConfig["tcp_routes"][number];
 /** A decoded service. */
 export type RawService = RawConfig["services"] extends ReadonlyMap<string, infer S> ? S : never;
 /** A decoded entrypoint. */

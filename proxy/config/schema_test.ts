@@ -58,6 +58,7 @@ Deno.test("inherited defaults name a top-level key of the same kind", () => {
     "routes[].compression.levels.zstd",
     "routes[].compression.min_size",
     "routes[].compression.types",
+    "tcp_routes[].timeouts.connect",
   ]);
   for (const [path, field] of inheriting) {
     const source = byPath.get(field.inherit!);

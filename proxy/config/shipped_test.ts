@@ -120,5 +120,19 @@ Deno.test("config/example.yaml loads and uses every feature", async () => {
     assert.equal(config.forwarding.trustedProxies.length, 3);
     assert.deepEqual(config.log.accessLog, { enabled: true, format: "combined" });
     assert.equal(config.admin.tokenEnv, "GATEHOUSE_ADMIN_TOKEN");
+    assert.deepEqual(config.tcpRoutes.map((r) => [r.name, r.entrypoints, r.sni, r.passthrough]), [
+      ["postgres", ["postgres"], [], false],
+      ["redis", ["redis"], [], false],
+      ["git", ["tls-sni"], ["git.example.com", "*.git.example.com"], true],
+      ["vault", ["websecure"], ["vault.example.com"], true],
+    ]);
+    const { postgres, redis } = config.entrypoints;
+    assert.deepEqual([postgres.protocol, postgres.maxConnections], ["tcp", 500]);
+    assert.deepEqual(postgres.proxyProtocol?.trusted.map((c) => c.text), ["10.0.0.0/8"]);
+    assert.deepEqual(redis.tls?.alpn, []);
+    assert.equal(config.tcpRoutes[0].proxyProtocol, "v2");
+    assert.deepEqual(config.tcpRoutes[0].timeouts, { idle: 3_600_000, connect: 2000 });
+    assert.equal(config.services.postgres.protocol, "tcp");
+    assert.equal(config.services.postgres.healthCheck?.path, null);
   });
 });

@@ -73,13 +73,27 @@ export interface EntrypointRedirect {
   readonly port: number | null;
 }
 
+export interface EntrypointProxyProtocol {
+  /** Peers that must send a PROXY protocol header (v1 or v2); no other peer may send one. */
+  readonly trusted: readonly Cidr[];
+}
+
 export interface Entrypoint {
   readonly name: string;
   readonly address: Address;
-  readonly protocol: "http";
+  /** "http": requests and `routes`; "tcp": raw streams and `tcp_routes`. */
+  readonly protocol: "http" | "tcp";
+  /**
+   * TLS terminated here. On a TCP entrypoint ALPN is empty (nothing offered). An HTTP
+   * entrypoint with TLS may also take passthrough `tcp_routes` (chosen by SNI).
+   */
   readonly tls: EntrypointTls | null;
   /** Plain entrypoint that answers every request with a 308 to a TLS entrypoint. */
   readonly redirect: EntrypointRedirect | null;
+  /** Open connections on this entrypoint; 0 = no limit. Over it, connections are closed at once. */
+  readonly maxConnections: number;
+  /** Reading the client address from a PROXY protocol header (TCP entrypoints); null = never. */
+  readonly proxyProtocol: EntrypointProxyProtocol | null;
   readonly pos: SourcePos;
 }
 
@@ -158,16 +172,17 @@ export interface Compression {
 }
 
 export interface ServerRef {
-  /** Normalised URL: "http://app:3000" or "https://api.internal:8443", no path. */
+  /** Normalised URL: "http://app:3000", "https://api.internal:8443" or "tcp://db:5432". */
   readonly url: string;
-  readonly scheme: "http" | "https";
+  readonly scheme: "http" | "https" | "tcp";
   readonly hostname: string;
   readonly port: number;
   readonly weight: number;
 }
 
 export interface ActiveHealthCheck {
-  readonly path: string;
+  /** Path of the GET (HTTP services); null for TCP services: a check is a TCP connect. */
+  readonly path: string | null;
   readonly interval: number;
   readonly timeout: number;
   /** Consecutive successes to mark a server up again. */
@@ -199,6 +214,8 @@ export type Balancing = "round_robin" | "least_requests" | "random" | "ip_hash";
 
 export interface Service {
   readonly name: string;
+  /** "tcp" when the servers are tcp:// (used by `tcp_routes`), else "http". */
+  readonly protocol: "http" | "tcp";
   readonly servers: readonly ServerRef[];
   readonly balancing: Balancing;
   readonly healthCheck: ActiveHealthCheck | null;
@@ -281,6 +298,7 @@ export interface Config {
   readonly version: string;
   readonly entrypoints: Readonly<Record<string, Entrypoint>>;
   readonly routes: readonly Route[];
+  readonly tcpRoutes: readonly TcpRoute[];
   readonly services: Readonly<Record<string, Service>>;
   readonly timeouts: Timeouts;
   readonly limits: Limits;
@@ -293,4 +311,30 @@ export interface Config {
   readonly compression: Compression | null;
   /** Every file the config read (itself, certificates, keys, CA files): what a watcher watches. */
   readonly files: readonly string[];
+}
+
+export interface TcpRouteTimeouts {
+  /** Both sides are closed after this long without a byte either way; 0 = never (default). */
+  readonly idle: number;
+  /** TCP connect to an upstream server (each attempt). */
+  readonly connect: number;
+}
+
+export interface TcpRoute {
+  /** Unique across `routes` and `tcp_routes`; explicit, else `<entrypoint>/<first sni or *>`. */
+  readonly name: string;
+  /** Position in the `tcp_routes` list. */
+  readonly index: number;
+  /** Entrypoints serving this route (TCP ones, or HTTP ones with TLS for passthrough). */
+  readonly entrypoints: readonly string[];
+  /** Lowercase names and `*.suffix` wildcards matched against SNI; empty = the default route. */
+  readonly sni: readonly string[];
+  /** Forward the client's TLS bytes untouched (routed by SNI) instead of terminating TLS. */
+  readonly passthrough: boolean;
+  /** A service with tcp:// servers. */
+  readonly service: string;
+  /** PROXY protocol header written to the upstream before the client's bytes. */
+  readonly proxyProtocol: "off" | "v1" | "v2";
+  readonly timeouts: TcpRouteTimeouts;
+  readonly pos: SourcePos;
 }

@@ -20,7 +20,7 @@ export async function dialUpstream(
   }
   const tcp = await Deno.connect({ hostname: server.hostname, port: server.port, signal });
   tcp.setNoDelay(true);
-  if (server.scheme === "http") return tcp;
+  if (server.scheme !== "https") return tcp;
   try {
     const conn = await Deno.startTls(tcp, {
       hostname: upstreamTls.serverName ?? server.hostname,

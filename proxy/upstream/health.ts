@@ -1,6 +1,7 @@
 /**
  * Active health checks: every interval, each server of a service gets a GET on its own new
- * connection; consecutive failures mark it down, consecutive successes bring it back.
+ * connection (TCP services: only the connect); consecutive failures mark it down, consecutive
+ * successes bring it back.
  */
 import type { ActiveHealthCheck, ServerRef } from "../config/types.ts";
 import { BufferedConn, type ByteConn } from "../http/h1/buffered_conn.ts";
@@ -73,7 +74,7 @@ export class HealthChecker {
   }
 }
 
-/** Sends one health request to `server` on a fresh connection. */
+/** Sends one health request to `server` on a fresh connection (a TCP check only connects). */
 export async function probe(
   server: ServerRef,
   check: ActiveHealthCheck,
@@ -84,6 +85,7 @@ export async function probe(
   let conn: ByteConn | null = null;
   try {
     conn = await dial(server, abort.signal);
+    if (check.path === null) return { ok: true, detail: "connected" };
     const io = new BufferedConn(conn, 4096);
     const onAbort = () => io.close();
     abort.signal.addEventListener("abort", onAbort, { once: true });
