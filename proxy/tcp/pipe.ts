@@ -12,6 +12,8 @@ export interface PipeOptions {
   readonly setDeadline: (epochMs: number) => void;
   /** Bytes moved, reported after each write. */
   readonly onBytes?: (direction: "up" | "down", n: number) => void;
+  /** A direction reached end of stream cleanly (and the other side was half-closed). */
+  readonly onEnd?: (direction: "up" | "down") => void;
 }
 
 export interface PipeResult {
@@ -42,8 +44,14 @@ export async function pipeBoth(
     closeQuietly(upstream);
   };
   const [up, down] = await Promise.all([
-    copy(client, upstream, touch, fail, (n) => opts.onBytes?.("up", n)),
-    copy(upstream, client, touch, fail, (n) => opts.onBytes?.("down", n)),
+    copy(client, upstream, touch, fail, (n) => opts.onBytes?.("up", n)).then((n) => {
+      if (!failed) opts.onEnd?.("up");
+      return n;
+    }),
+    copy(upstream, client, touch, fail, (n) => opts.onBytes?.("down", n)).then((n) => {
+      if (!failed) opts.onEnd?.("down");
+      return n;
+    }),
   ]);
   closeQuietly(client);
   closeQuietly(upstream);

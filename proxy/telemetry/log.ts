@@ -43,6 +43,46 @@ export interface AccessRecord {
   readonly error: string | null;
 }
 
+/** How a TCP connection ended. */
+export type TcpOutcome =
+  | "closed" // both directions ended cleanly
+  | "reset" // a side failed (reset, broken pipe)
+  | "idle_timeout"
+  | "drained" // closed by shutdown or route removal after the grace period
+  | "refused" // connection limit, or shutting down
+  | "proxy_protocol" // a PROXY header missing, malformed, or from a peer not trusted to send one
+  | "client_hello" // no usable TLS ClientHello where one was needed
+  | "tls_handshake"
+  | "no_route"
+  | "unavailable" // no server of the service could be picked
+  | "connect_failed"; // every connect attempt failed or timed out
+
+/** One TCP connection as the access log records it (when it ends). */
+export interface TcpRecord {
+  readonly protocol: "TCP";
+  readonly entrypoint: string;
+  readonly route: string | null;
+  readonly service: string | null;
+  /** URL of the upstream server (or the last one tried). */
+  readonly upstream: string | null;
+  /** The client's address (from the PROXY header when a trusted load balancer sent one). */
+  readonly clientIp: string;
+  readonly clientPort: number;
+  /** Server name of the client's TLS hello, when one was read. */
+  readonly sni: string | null;
+  /** "terminated" here, forwarded untouched ("passthrough"), or no TLS seen ("none"). */
+  readonly tls: "terminated" | "passthrough" | "none";
+  /** Bytes from the client to the upstream. */
+  readonly bytesUp: number;
+  /** Bytes from the upstream to the client. */
+  readonly bytesDown: number;
+  readonly durationMs: number;
+  readonly outcome: TcpOutcome;
+  /** Upstream connect attempts. */
+  readonly attempts: number;
+  readonly error: string | null;
+}
+
 const ACCESS = ["gatehouse", "access"];
 const accessLogger = getLogger(ACCESS);
 
@@ -56,6 +96,11 @@ let accessEnabled = true;
 /** Writes one access log line (if the access log is on). */
 export function logAccess(record: AccessRecord): void {
   if (accessEnabled) accessLogger.info("access", record as unknown as Record<string, unknown>);
+}
+
+/** Writes one access log line for a finished TCP connection (if the access log is on). */
+export function logTcp(record: TcpRecord): void {
+  if (accessEnabled) accessLogger.info("tcp", record as unknown as Record<string, unknown>);
 }
 
 let appFormat = appJson;
@@ -145,7 +190,20 @@ function accessCombined(record: LogRecord): string {
   const time = `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
     `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
   const q = (v: string | null) => `"${(v ?? "-").replace(/["\\]/g, "\\$&")}"`;
+  if (record.message[0] === "tcp") {
+    return tcpCombined(record.properties as unknown as TcpRecord, time);
+  }
   return `${r.clientIp} - - [${time}] ${q(`${r.method} ${r.target} ${r.protocol}`)} ${r.status} ` +
     `${r.bytesOut} ${q(r.referer)} ${q(r.userAgent)} ${r.requestId} ${r.route ?? "-"} ` +
     `${r.service ?? "-"} ${r.upstream ?? "-"} ${r.durationMs.toFixed(1)}ms\n`;
+}
+
+/**
+ * A TCP connection in the combined log's shape: client, time, "TCP entrypoint sni", outcome,
+ * bytes down, bytes up, then route, service, upstream and duration.
+ */
+function tcpCombined(r: TcpRecord, time: string): string {
+  return `${r.clientIp} - - [${time}] "TCP ${r.entrypoint} ${r.sni ?? "-"}" ${r.outcome} ` +
+    `${r.bytesDown} ${r.bytesUp} ${r.route ?? "-"} ${r.service ?? "-"} ${r.upstream ?? "-"} ` +
+    `${r.durationMs.toFixed(1)}ms\n`;
 }

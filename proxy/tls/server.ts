@@ -61,6 +61,7 @@ export class TlsEndpoint {
 
   close(): void {
     this.#closed = true;
+    releasePort(this.hostname, this.port);
     try {
       this.#listener.close();
     } catch {
@@ -110,8 +111,23 @@ export class TlsEndpoint {
  * SO_REUSEPORT, which would otherwise let a second Gatehouse silently take half the traffic.
  */
 export function probePort(hostname: string, port: number): number {
+  if (released.has(`${hostname}:${port}`)) return port;
   const probe = Deno.listen({ hostname, port });
   const bound = (probe.addr as Deno.NetAddr).port;
   probe.close();
   return bound;
+}
+
+/** Ports our own listeners closed in the code running now (cleared by a microtask). */
+const released = new Set<string>();
+
+/**
+ * Marks a port our listener is closing: a listener with a pending accept lets go of its socket
+ * only on the next turn, so a reload that replaces it (same port, another kind of listener)
+ * binds beside it with SO_REUSEPORT instead of probing, which would fail.
+ */
+export function releasePort(hostname: string, port: number): void {
+  const key = `${hostname}:${port}`;
+  if (released.size === 0) queueMicrotask(() => released.clear());
+  released.add(key);
 }

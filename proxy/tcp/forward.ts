@@ -1,0 +1,128 @@
+/**
+ * A TCP stream to a service: pick a server with the service's policy, connect (trying other
+ * servers when a connect fails or times out, as many times as the service's `retries`), then
+ * copy bytes both ways. Upstream state is updated here: the stream counts as in flight on its
+ * server for its whole life, and connect failures count towards passive ejection.
+ */
+import { type ByteConn, writeAll } from "../http/h1/buffered_conn.ts";
+import { dialUpstream } from "../tls/upstream.ts";
+import type { UpstreamServer } from "../upstream/server_state.ts";
+import type { ServiceRuntime } from "../upstream/service.ts";
+import { pipeBoth, type PipeResult } from "./pipe.ts";
+
+export type UpstreamConnect =
+  | {
+    readonly ok: true;
+    readonly conn: ByteConn;
+    readonly server: UpstreamServer;
+    readonly attempts: number;
+  }
+  | {
+    readonly ok: false;
+    /** "unavailable": no server could be picked; "connect": every attempt failed. */
+    readonly failure: "unavailable" | "connect";
+    readonly message: string;
+    readonly server: UpstreamServer | null;
+    readonly attempts: number;
+  };
+
+export interface ConnectOptions {
+  /** For ip_hash balancing. */
+  readonly clientIp: string;
+  /** Limit of each attempt. */
+  readonly connectMs: number;
+  /** Aborts the attempt in progress (the client left, shutdown). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Connects to a server of `service`. On success the server's `inflight` counts the stream:
+ * the caller decrements it when the stream ends.
+ */
+export async function connectService(
+  service: ServiceRuntime,
+  opts: ConnectOptions,
+): Promise<UpstreamConnect> {
+  const tried = new Set<UpstreamServer>();
+  const maxAttempts = 1 + service.config.retries;
+  let last: { message: string; server: UpstreamServer } | null = null;
+  let attempts = 0;
+  while (attempts < maxAttempts && !opts.signal.aborted) {
+    const server = service.pick({ clientIp: opts.clientIp, tried, now: Date.now() });
+    if (server === null) break;
+    tried.add(server);
+    attempts++;
+    server.inflight++;
+    try {
+      const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.connectMs)]);
+      const conn = await dialUpstream(server.ref, service.config.tls, signal);
+      server.recordSuccess();
+      return { ok: true, conn, server, attempts };
+    } catch (err) {
+      server.inflight--;
+      if (opts.signal.aborted) break;
+      server.recordFailure(service.config.passiveHealth, Date.now());
+      last = { message: connectMessage(err, opts.connectMs), server };
+    }
+  }
+  if (last === null) {
+    const message = opts.signal.aborted
+      ? "client went away before the upstream connection was made"
+      : `no available server in service "${service.name}"`;
+    return { ok: false, failure: "unavailable", message, server: null, attempts };
+  }
+  return { ok: false, failure: "connect", message: last.message, server: last.server, attempts };
+}
+
+function connectMessage(err: unknown, connectMs: number): string {
+  const timedOut = (err instanceof DOMException && err.name === "TimeoutError") ||
+    (err instanceof Error && err.name === "TimeoutError");
+  if (timedOut) return `connect timed out after ${connectMs} ms`;
+  return `connect failed: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+export interface StreamOptions {
+  /** Written to the upstream first and not counted: a PROXY protocol header. */
+  readonly header: Uint8Array;
+  /** The client's bytes read before the stream started (a peeked ClientHello). */
+  readonly first: Uint8Array;
+  /** Close both sides after this long without a byte either way; 0 = never. */
+  readonly idleMs: number;
+  readonly setDeadline: (epochMs: number) => void;
+}
+
+/**
+ * Copies `client` <-> `upstream` after sending the header and the first bytes; closes both
+ * before resolving. `up` counts the first bytes, not the header.
+ */
+export async function stream(
+  client: ByteConn,
+  upstream: ByteConn,
+  opts: StreamOptions,
+): Promise<PipeResult> {
+  const { header, first } = opts;
+  if (header.length + first.length > 0) {
+    const bytes = header.length === 0 ? first : new Uint8Array(header.length + first.length);
+    if (bytes !== first) {
+      bytes.set(header);
+      bytes.set(first, header.length);
+    }
+    try {
+      await writeAll(upstream, bytes);
+    } catch {
+      for (const c of [client, upstream]) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+      return { up: 0, down: 0, clean: false };
+    }
+  }
+  const result = await pipeBoth(client, upstream, {
+    idleMs: opts.idleMs,
+    setDeadline: opts.setDeadline,
+  });
+  return { ...result, up: result.up + first.length };
+}
