@@ -50,6 +50,8 @@ export const SWEEP_MS = 100;
 
 export class ConnectionRegistry {
   readonly #conns = new Set<TrackedConnection>();
+  /** Open connections per entrypoint, for per-entrypoint limits checked on every accept. */
+  readonly #perEntrypoint = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #draining = false;
   readonly #waiters = new Set<() => void>();
@@ -64,7 +66,9 @@ export class ConnectionRegistry {
   }
 
   add(conn: TrackedConnection): void {
+    if (this.#conns.has(conn)) return;
     this.#conns.add(conn);
+    this.#perEntrypoint.set(conn.entrypoint, (this.#perEntrypoint.get(conn.entrypoint) ?? 0) + 1);
     if (this.#timer === undefined) {
       const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
       Deno.unrefTimer(timer);
@@ -74,6 +78,9 @@ export class ConnectionRegistry {
 
   delete(conn: TrackedConnection): void {
     if (!this.#conns.delete(conn)) return;
+    const left = (this.#perEntrypoint.get(conn.entrypoint) ?? 1) - 1;
+    if (left === 0) this.#perEntrypoint.delete(conn.entrypoint);
+    else this.#perEntrypoint.set(conn.entrypoint, left);
     if (this.#conns.size === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;
@@ -100,9 +107,7 @@ export class ConnectionRegistry {
   /** Open connections, optionally only those of one entrypoint. */
   count(entrypoint?: string): number {
     if (entrypoint === undefined) return this.#conns.size;
-    let n = 0;
-    for (const c of this.#conns) if (c.entrypoint === entrypoint) n++;
-    return n;
+    return this.#perEntrypoint.get(entrypoint) ?? 0;
   }
 
   /**

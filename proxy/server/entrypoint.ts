@@ -10,7 +10,16 @@ import type { ClientInfo, Handler } from "../http/message.ts";
 import { serveHttpOnConnection } from "../internal/deno_internals.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";
+import type { TlsRelay } from "../tls/relay.ts";
 import { type ConnectionRegistry, TrackedConnection } from "./connections.ts";
+
+/** The client of a connection relayed from a passthrough front (see tcp_entrypoint.ts). */
+export interface RelayedPeer {
+  readonly address: string;
+  readonly port: number;
+  /** SNI of the ClientHello the front peeked. */
+  readonly serverName: string | null;
+}
 
 export interface EntrypointDeps {
   readonly registry: ConnectionRegistry;
@@ -20,6 +29,11 @@ export interface EntrypointDeps {
   /** Open client connections allowed across entrypoints; 0 = no limit. */
   readonly maxConnections: () => number;
   readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
+  /**
+   * Set when the TLS listener is internal (127.0.0.1, port 0) and fed by a front that peeked
+   * ClientHellos: every connection must be claimed from the relay, which knows the client.
+   */
+  readonly relay?: TlsRelay<RelayedPeer>;
 }
 
 export class EntrypointRuntime {
@@ -102,12 +116,38 @@ export class EntrypointRuntime {
   }
 
   #onTls(conn: Deno.TlsConn): void {
+    if (this.#deps.relay) {
+      this.#onRelayed(conn, this.#deps.relay);
+      return;
+    }
     const track = this.#admit(conn);
     if (track === null) return;
     this.#handshake(conn, track);
   }
 
-  async #handshake(conn: Deno.TlsConn, track: TrackedConnection): Promise<void> {
+  async #onRelayed(conn: Deno.TlsConn, relay: TlsRelay<RelayedPeer>): Promise<void> {
+    const link = await relay.claim(conn);
+    if (link === undefined) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+      return;
+    }
+    const track = this.#admit(conn);
+    if (track === null) {
+      link.close();
+      return;
+    }
+    this.#handshake(conn, track, link.context);
+  }
+
+  async #handshake(
+    conn: Deno.TlsConn,
+    track: TrackedConnection,
+    peer?: RelayedPeer,
+  ): Promise<void> {
     track.deadline = Date.now() + this.#deps.tlsHandshakeMs();
     let alpn: string | null;
     try {
@@ -119,14 +159,18 @@ export class EntrypointRuntime {
     }
     track.deadline = 0;
     track.state = "idle";
-    if (alpn === "h2") this.#serveH2(conn, track);
-    else this.#serveH1(conn, track, true);
+    if (alpn === "h2") this.#serveH2(conn, track, peer);
+    else this.#serveH1(conn, track, true, peer);
   }
 
   /** Registers a new connection, or refuses it when the connection limit is reached. */
   #admit(conn: Deno.Conn): TrackedConnection | null {
     const max = this.#deps.maxConnections();
-    if ((max > 0 && this.#deps.registry.size >= max) || this.#deps.registry.draining) {
+    const own = this.config.maxConnections;
+    if (
+      (max > 0 && this.#deps.registry.size >= max) || this.#deps.registry.draining ||
+      (own > 0 && this.#deps.registry.count(this.name) >= own)
+    ) {
       try {
         conn.close();
       } catch {
@@ -139,20 +183,20 @@ export class EntrypointRuntime {
     return track;
   }
 
-  #client(conn: Deno.Conn, tls: boolean): ClientInfo {
-    const addr = conn.remoteAddr as Deno.NetAddr;
+  #client(conn: Deno.Conn, tls: boolean, peer?: RelayedPeer): ClientInfo {
+    const addr = peer ?? (conn.remoteAddr as Deno.NetAddr);
     return {
-      address: addr.hostname,
+      address: "address" in addr ? addr.address : addr.hostname,
       port: addr.port,
       entrypoint: this.name,
       tls,
-      serverName: null,
+      serverName: peer?.serverName ?? null,
     };
   }
 
-  #serveH1(conn: Deno.Conn, track: TrackedConnection, tls: boolean): void {
+  #serveH1(conn: Deno.Conn, track: TrackedConnection, tls: boolean, peer?: RelayedPeer): void {
     serveH1(conn, {
-      client: this.#client(conn, tls),
+      client: this.#client(conn, tls, peer),
       track,
       registry: this.#deps.registry,
       limits: this.#deps.limits,
@@ -161,7 +205,7 @@ export class EntrypointRuntime {
     });
   }
 
-  #serveH2(conn: Deno.TlsConn, track: TrackedConnection): void {
+  #serveH2(conn: Deno.TlsConn, track: TrackedConnection, peer?: RelayedPeer): void {
     const shutdown = new AbortController();
     track.onDrain = () => shutdown.abort();
     let inflight = 0;
@@ -170,7 +214,7 @@ export class EntrypointRuntime {
       track.deadline = Date.now() + this.#deps.limits().keepAliveIdleMs;
     };
     idle();
-    const handler = h2Handler(this.#deps.handler, this.#client(conn, true), (delta) => {
+    const handler = h2Handler(this.#deps.handler, this.#client(conn, true, peer), (delta) => {
       inflight += delta;
       if (inflight === 0) idle();
       else {
@@ -186,7 +230,8 @@ export class EntrypointRuntime {
   }
 }
 
-function bindReason(err: unknown): string {
+/** Why a listener could not bind, for "Cannot listen on ...". */
+export function bindReason(err: unknown): string {
   if (err instanceof Deno.errors.AddrInUse) {
     return "the address is already in use (another Gatehouse, or another server, holds the port)";
   }

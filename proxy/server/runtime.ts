@@ -15,10 +15,18 @@ import {
 } from "../http/handler.ts";
 import type { ClientInfo } from "../http/message.ts";
 import { Router } from "../http/router.ts";
-import { log } from "../telemetry/log.ts";
+import { log, logTcp, type TcpRecord } from "../telemetry/log.ts";
+import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
 import { ConnectionRegistry } from "./connections.ts";
-import { EntrypointRuntime } from "./entrypoint.ts";
+import { EntrypointRuntime, type RelayedPeer } from "./entrypoint.ts";
+import { listenerKind } from "./listener_kind.ts";
+import {
+  INTERNAL_ADDRESS,
+  sameListener,
+  type TcpEntrypointDeps,
+  TcpEntrypointRuntime,
+} from "./tcp_entrypoint.ts";
 
 const logger = log("runtime");
 
@@ -29,6 +37,8 @@ export interface RuntimeHooks {
   readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
   /** Built-in services routes may name ("metrics@internal"). */
   readonly internal?: ReadonlyMap<string, InternalService>;
+  /** Every finished TCP connection (metrics), after its access log line. */
+  readonly onTcpClosed?: (record: TcpRecord) => void;
 }
 
 export class Runtime {
@@ -37,7 +47,7 @@ export class Runtime {
   /** Upstream connections: deadlines only. */
   readonly upstreams = new ConnectionRegistry();
   readonly #hooks: RuntimeHooks;
-  readonly #entrypoints = new Map<string, EntrypointRuntime>();
+  readonly #entrypoints = new Map<string, EntrypointRuntime | TcpEntrypointRuntime>();
   #snapshot: Snapshot;
 
   private constructor(snapshot: Snapshot, hooks: RuntimeHooks) {
@@ -101,14 +111,14 @@ export class Runtime {
     const old = this.#snapshot;
     const next = this.#build(config, old.services);
     const opened: string[] = [];
-    const replaced: EntrypointRuntime[] = [];
+    const replaced: (EntrypointRuntime | TcpEntrypointRuntime)[] = [];
     try {
       for (const ep of Object.values(config.entrypoints)) {
         const current = this.#entrypoints.get(ep.name);
         if (current === undefined) {
           this.#open(ep.name, config);
           opened.push(ep.name);
-        } else if (!current.canUpdate(ep)) {
+        } else if (!sameListener(current, ep, config)) {
           current.close();
           replaced.push(current);
           this.#entrypoints.delete(ep.name);
@@ -139,8 +149,8 @@ export class Runtime {
     this.#snapshot = next;
     for (const s of old.services.values()) s.stop(next.services.get(s.name));
     for (const s of next.services.values()) s.start();
-    const kept = new Set(config.routes.map((r) => r.name));
-    for (const r of old.config.routes) {
+    const kept = new Set([...config.routes, ...config.tcpRoutes].map((r) => r.name));
+    for (const r of [...old.config.routes, ...old.config.tcpRoutes]) {
       if (!kept.has(r.name)) this.clients.drainRoute(r.name, config.timeouts.drain);
     }
   }
@@ -154,7 +164,15 @@ export class Runtime {
   }
 
   #open(name: string, config: Config): void {
-    const ep = new EntrypointRuntime(config.entrypoints[name], {
+    const kind = listenerKind(config, name);
+    const entry = config.entrypoints[name];
+    if (kind === "tcp" || kind === "tcp+tls") {
+      this.#entrypoints.set(name, new TcpEntrypointRuntime(entry, kind, this.#tcpDeps()));
+      return;
+    }
+    // HTTPS with passthrough routes: the HTTP side listens internally, behind a TCP front.
+    const relay = kind === "https+passthrough" ? new TlsRelay<RelayedPeer>() : undefined;
+    const ep = new EntrypointRuntime(relay ? { ...entry, address: INTERNAL_ADDRESS } : entry, {
       registry: this.clients,
       handler: createHandler(name, {
         snapshot: () => this.#snapshot,
@@ -172,8 +190,24 @@ export class Runtime {
       tlsHandshakeMs: () => this.#snapshot.config.timeouts.tlsHandshake,
       maxConnections: () => this.#snapshot.config.limits.maxConnections,
       onRejected: this.#hooks.onRejected,
+      relay,
     });
-    this.#entrypoints.set(name, ep);
+    const https = relay ? { runtime: ep, relay } : undefined;
+    this.#entrypoints.set(
+      name,
+      https ? new TcpEntrypointRuntime(entry, kind, { ...this.#tcpDeps(), https }) : ep,
+    );
+  }
+
+  #tcpDeps(): TcpEntrypointDeps {
+    return {
+      registry: this.clients,
+      snapshot: () => this.#snapshot,
+      onClosed: (record) => {
+        logTcp(record);
+        this.#hooks.onTcpClosed?.(record);
+      },
+    };
   }
 
   #build(config: Config, previous: ReadonlyMap<string, ServiceRuntime>): Snapshot {
