@@ -9,6 +9,7 @@ import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
 import { compression, routes, services } from "./resolve_routes.ts";
 import { entrypointTcp, tcpRoutes } from "./resolve_tcp.ts";
+import { acmeSettings } from "./resolve_acme.ts";
 import { entrypointTls } from "./resolve_tls.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
@@ -114,6 +115,7 @@ export async function resolve(
     routes: httpRoutes,
     tcpRoutes: tcpRoutes(ctx, raw, httpRoutes),
     services: await services(ctx, raw),
+    acme: await acmeSettings(ctx, raw),
     timeouts: {
       headerRead: t.header_read,
       keepAliveIdle: t.keep_alive_idle,

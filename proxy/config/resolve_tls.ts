@@ -10,12 +10,12 @@ import {
   parseCertificatePem,
 } from "../tls/certificate.ts";
 import type { Context } from "./context.ts";
-import { quote } from "./errors.ts";
+import { quote, type Segment } from "./errors.ts";
 import type { RawEntrypoint, RawService } from "./schema.ts";
 import type { CertificateFile, EntrypointTls, UpstreamTls } from "./types.ts";
 
 type RawTls = NonNullable<RawEntrypoint["tls"]>;
-type RawCertificate = RawTls["certificates"][number];
+type RawCertificate = NonNullable<RawTls["certificates"]>[number];
 
 /** "no PEM block found" from "Cannot parse certificate: no PEM block found". */
 function reason(error: unknown): string {
@@ -82,7 +82,20 @@ export async function entrypointTls(
 ): Promise<EntrypointTls> {
   const names = new Map<string, RawCertificate>();
   const certificates: CertificateFile[] = [];
-  for (const cert of raw.certificates) {
+  if (raw.certificates === undefined && !raw.acme) {
+    ctx.error(
+      ctx.path(raw),
+      `"tls" needs "certificates", or "acme: true" to get them from the ACME CA`,
+      "key",
+    );
+  }
+  if (raw.acme && protocol === "tcp") {
+    ctx.error(
+      ctx.path(raw, "acme"),
+      `"acme" works on http entrypoints only: ACME reads the host names of HTTP routes`,
+    );
+  }
+  for (const cert of raw.certificates ?? []) {
     const name = certificateName(cert);
     const other = names.get(name);
     if (other) {
@@ -108,6 +121,7 @@ export async function entrypointTls(
   }
   return {
     certificates,
+    acme: raw.acme,
     defaultCertificate: chosen === "reject" || chosen === undefined ? null : chosen,
     minVersion: raw.min_version,
     alpn: protocol === "tcp" ? [] : raw.alpn,
@@ -125,23 +139,27 @@ export async function upstreamTls(
   if (ctx.written(path) && !hasHttps) {
     ctx.error(path, `"tls" is set but no server of this service uses https`, "key");
   }
-  const caFile = tls.ca_file === undefined ? null : ctx.absolute(tls.ca_file);
-  let caPem: string | null = null;
-  if (tls.ca_file !== undefined) {
-    caPem = await ctx.read([...path, "ca_file"], tls.ca_file, "CA file") ?? null;
-    try {
-      if (caPem !== null) parseCertificatePem(caPem);
-    } catch (error) {
-      ctx.error(
-        [...path, "ca_file"],
-        `Cannot parse CA file ${quote(ctx.absolute(tls.ca_file))}: ${reason(error)}`,
-      );
-    }
-  }
+  const { caPem, caFile } = await caBundle(ctx, [...path, "ca_file"], tls.ca_file);
   return {
     caPem,
     caFile,
     serverName: tls.server_name ?? null,
     insecureSkipVerify: tls.insecure_skip_verify,
   };
+}
+
+/** Reads the CA certificates (PEM) named at `path`; both null when `file` is undefined. */
+export async function caBundle(
+  ctx: Context,
+  path: readonly Segment[],
+  file: string | undefined,
+): Promise<{ caPem: string | null; caFile: string | null }> {
+  if (file === undefined) return { caPem: null, caFile: null };
+  const caPem = await ctx.read(path, file, "CA file") ?? null;
+  try {
+    if (caPem !== null) parseCertificatePem(caPem);
+  } catch (error) {
+    ctx.error(path, `Cannot parse CA file ${quote(ctx.absolute(file))}: ${reason(error)}`);
+  }
+  return { caPem, caFile: ctx.absolute(file) };
 }

@@ -23,6 +23,7 @@ import {
 import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } from "./values.ts";
 import { entrypointProxyProtocol, tcpRoute } from "./schema_tcp.ts";
 import { compressionSection, routeCompression } from "./schema_compression.ts";
+import { acmeSection, entrypointAcme } from "./schema_acme.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -58,7 +59,7 @@ const requestPath = text({
 });
 
 const tls = obj({
-  certificates: req(
+  certificates: opt(
     list(
       obj({
         cert: req(filePath, "Certificate (chain) PEM file, relative to this file"),
@@ -80,11 +81,13 @@ const tls = obj({
       { nonEmpty: "list at least one certificate" },
     ),
     "Certificates, picked by SNI",
+    "none (then acme must be true)",
   ),
+  acme: entrypointAcme,
   default_certificate: opt(
     text({ expected: 'a certificate name or "reject"', pattern: /^[\s\S]+$/ }),
     `Certificate for handshakes whose SNI matches none ("reject" refuses them)`,
-    "the first certificate",
+    "the first certificate file (none: reject)",
   ),
   min_version: def(tlsVersion(), "1.2", "Lowest TLS version; only 1.2 (Deno cannot refuse 1.2)"),
   alpn: def(
@@ -298,6 +301,11 @@ export const configSchema = obj({
     map(serviceName, service, { placeholder: "<name>" }),
     {},
     "Upstream services, by name",
+  ),
+  acme: def(
+    acmeSection,
+    {},
+    "Automatic HTTPS: certificates from an ACME CA for entrypoints with tls.acme",
   ),
   timeouts: def(
     obj({

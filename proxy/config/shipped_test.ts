@@ -91,6 +91,9 @@ Deno.test("config/example.yaml loads and uses every feature", async () => {
       ["legacy", ["old.example.com", "*.old.example.com"]],
     ]);
     assert.equal(tls.defaultCertificate, "example");
+    assert.equal(tls.acme, true);
+    assert.equal(config.acme.directory, "https://acme-staging-v02.api.letsencrypt.org/directory");
+    assert.equal(config.acme.storage, join(dir, "certs", "acme"));
     assert.deepEqual(config.entrypoints.web.redirect, { to: "websecure", port: 443 });
     assert.deepEqual(config.routes.map((r) => r.name), [
       "api",

@@ -46,9 +46,15 @@ export interface CertificateFile {
 }
 
 export interface EntrypointTls {
+  /** Certificate files; may be empty when `acme` is on. */
   readonly certificates: readonly CertificateFile[];
   /**
-   * What a handshake whose SNI matches no certificate gets: the certificate with this name,
+   * Certificates for the route hosts served here come from the ACME CA (`Config.acme`), except
+   * for names a certificate file covers.
+   */
+  readonly acme: boolean;
+  /**
+   * What a handshake whose SNI matches no certificate gets: the certificate file with this name,
    * or `null` to reject the handshake.
    */
   readonly defaultCertificate: string | null;
@@ -280,6 +286,28 @@ export interface AdminSettings {
   readonly tokenEnv: string | null;
 }
 
+/** The ACME CA and how certificates from it are kept and renewed (proxy/acme/). */
+export interface AcmeSettings {
+  /** Directory URL; the words "production" and "staging" are resolved to Let's Encrypt's. */
+  readonly directory: string;
+  /** Contact address registered with the account; `null` = none. */
+  readonly email: string | null;
+  /** The CA's terms of service are agreed to (the config is refused without it when used). */
+  readonly agreeTos: boolean;
+  /** Extra trusted CAs (PEM) for the ACME server's own HTTPS, from `caFile`; `null` = system roots. */
+  readonly caPem: string | null;
+  readonly caFile: string | null;
+  /** Absolute folder for the account key and certificates. */
+  readonly storage: string;
+  /** Share of the lifetime (0.1-0.95) after which a certificate is renewed without ARI. */
+  readonly renewAt: number;
+  /** First wait after a failed attempt (ms), doubled per failure up to `retryMax`. */
+  readonly retryInitial: number;
+  readonly retryMax: number;
+  /** Limit for each request to the ACME server (ms). */
+  readonly timeout: number;
+}
+
 export interface MetricsSettings {
   /** Count requests on the request path (gauges are read at scrape time either way). */
   readonly enabled: boolean;
@@ -300,6 +328,7 @@ export interface Config {
   readonly routes: readonly Route[];
   readonly tcpRoutes: readonly TcpRoute[];
   readonly services: Readonly<Record<string, Service>>;
+  readonly acme: AcmeSettings;
   readonly timeouts: Timeouts;
   readonly limits: Limits;
   readonly forwarding: Forwarding;
