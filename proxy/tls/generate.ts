@@ -251,7 +251,8 @@ function findKeyId(tbsFields: der.Element[]): Bytes | undefined {
   return undefined;
 }
 
-function generateKeyPair(): Promise<CryptoKeyPair> {
+/** A new extractable EC P-256 key pair for signing. */
+export function generateKeyPair(): Promise<CryptoKeyPair> {
   return crypto.subtle.generateKey(EC_P256, true, ["sign", "verify"]);
 }
 
@@ -259,14 +260,16 @@ async function exportSpki(publicKey: CryptoKey): Promise<Bytes> {
   return new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
 }
 
-async function exportPkcs8(privateKey: CryptoKey): Promise<string> {
+/** A private key as PKCS#8 PEM ("PRIVATE KEY"). */
+export async function exportPkcs8(privateKey: CryptoKey): Promise<string> {
   return der.toPem(
     "PRIVATE KEY",
     new Uint8Array(await crypto.subtle.exportKey("pkcs8", privateKey)),
   );
 }
 
-async function importKeyPair(keyPem: string): Promise<CryptoKeyPair> {
+/** Reads an EC P-256 PKCS#8 PEM private key, deriving its public key. */
+export async function importKeyPair(keyPem: string): Promise<CryptoKeyPair> {
   let privateKey: CryptoKey;
   try {
     const pkcs8 = der.fromPem("PRIVATE KEY", keyPem);
