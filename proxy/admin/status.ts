@@ -1,6 +1,7 @@
 /**
  * The admin /status document: what runs, from which file, and how healthy it is.
  */
+import type { AcmeHostStatus } from "../acme/manager.ts";
 import type { Config } from "../config/types.ts";
 import type { Snapshot } from "../http/handler.ts";
 import type { ReloadResult } from "../server/reloader.ts";
@@ -12,6 +13,8 @@ export interface StatusInput {
   readonly lastReload: ReloadResult | null;
   /** Open client connections per entrypoint. */
   readonly connections: (entrypoint: string) => number;
+  /** Host names with certificates from ACME. */
+  readonly acme?: readonly AcmeHostStatus[];
 }
 
 export function statusDocument(input: StatusInput): unknown {
@@ -44,6 +47,9 @@ export function statusDocument(input: StatusInput): unknown {
         })),
       },
     })),
+    acme: input.acme?.length
+      ? { directory: config.acme.directory, storage: config.acme.storage, hosts: input.acme }
+      : null,
     routes: config.routes.map((r) => ({
       name: r.name,
       entrypoints: r.entrypoints.length > 0 ? r.entrypoints : "all",

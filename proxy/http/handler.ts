@@ -1,5 +1,6 @@
 /**
  * The request pipeline, in its one fixed order:
+ *   0. ACME HTTP-01 challenge answers (before any redirect; unknown tokens go on)
  *   1. entrypoint policy (redirect to HTTPS)   2. route           3. request limits
  *   4. upstream request headers and target     5. forward, or upgrade to a tunnel
  *   6. response headers                         7. compression (content coding)
@@ -47,7 +48,11 @@ export interface PipelineDeps {
   readonly onComplete?: (outcome: Outcome) => void;
   /** Built-in services other than the welcome page (e.g. "metrics@internal"). */
   readonly internal?: ReadonlyMap<string, InternalService>;
+  /** The key authorization for an HTTP-01 token Gatehouse's ACME client is proving, or null. */
+  readonly acmeChallenge?: (token: string) => string | null;
 }
+
+const ACME_CHALLENGE = "/.well-known/acme-challenge/";
 
 /** The pipeline for requests accepted on `entrypoint`. */
 export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
@@ -61,6 +66,12 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     const router = snap.routers.get(entrypoint);
     if (ep === undefined || router === undefined) {
       return ctx.finish(proxyResponse(421), "entrypoint removed");
+    }
+
+    // 0. ACME HTTP-01 challenge
+    if (deps.acmeChallenge !== undefined && req.target.startsWith(ACME_CHALLENGE)) {
+      const answer = deps.acmeChallenge(req.target.slice(ACME_CHALLENGE.length));
+      if (answer !== null) return ctx.finish(proxyResponse(200, answer), null);
     }
 
     // 1. entrypoint policy

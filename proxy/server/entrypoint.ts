@@ -2,7 +2,7 @@
  * One HTTP entrypoint at run time: its listener (plain TCP, or TLS with SNI and ALPN), and the
  * dispatch of each accepted connection to the HTTP/1.1 engine or, for h2, to hyper.
  */
-import type { Entrypoint } from "../config/types.ts";
+import type { CertificateFile, Entrypoint } from "../config/types.ts";
 import { h2Handler } from "../http/h2.ts";
 import type { H1Limits } from "../http/h1/server.ts";
 import { serveH1 } from "../http/h1/server.ts";
@@ -34,6 +34,8 @@ export interface EntrypointDeps {
    * ClientHellos: every connection must be claimed from the relay, which knows the client.
    */
   readonly relay?: TlsRelay<RelayedPeer>;
+  /** Certificates obtained at run time (ACME) for this entrypoint. */
+  readonly obtained?: () => readonly CertificateFile[];
 }
 
 export class EntrypointRuntime {
@@ -64,7 +66,7 @@ export class EntrypointRuntime {
           hostname,
           port,
           alpn: config.tls.alpn,
-          store: new CertStore(config.tls),
+          store: new CertStore(config.tls, deps.obtained?.()),
           onConnection: (conn) => this.#onTls(conn),
         });
         this.port = this.#tls.port;
@@ -88,7 +90,15 @@ export class EntrypointRuntime {
   /** Applies a changed entrypoint (new certificates apply to new handshakes). */
   update(next: Entrypoint): void {
     this.config = next;
-    if (this.#tls !== null && next.tls !== null) this.#tls.setCertificates(new CertStore(next.tls));
+    this.refreshCertificates();
+  }
+
+  /** Rebuilds the certificate store (files and obtained ones) for new handshakes. */
+  refreshCertificates(): void {
+    const tls = this.config.tls;
+    if (this.#tls !== null && tls !== null) {
+      this.#tls.setCertificates(new CertStore(tls, this.#deps.obtained?.()));
+    }
   }
 
   /** Stops accepting; open connections are left to drain. */

@@ -2,6 +2,7 @@
  * A whole Gatehouse: the runtime, metrics, hot reload and the admin endpoint, wired together.
  * main.ts adds the command line and signals; tests start one in-process.
  */
+import { AcmeManager } from "../acme/manager.ts";
 import { type AdminServer, startAdmin } from "../admin/server.ts";
 import { statusDocument } from "../admin/status.ts";
 import type { Config } from "../config/types.ts";
@@ -25,15 +26,18 @@ export class Gatehouse {
   readonly runtime: Runtime;
   readonly metrics: Metrics;
   readonly reloader: Reloader;
+  /** Automatic HTTPS: certificates from the ACME CA. */
+  readonly acme: AcmeManager;
   readonly startedAt = new Date();
   #admin: AdminServer | null = null;
   #adminKey = "";
   #draining = false;
   readonly #logging: boolean;
 
-  private constructor(runtime: Runtime, metrics: Metrics, logging: boolean) {
+  private constructor(runtime: Runtime, metrics: Metrics, acme: AcmeManager, logging: boolean) {
     this.runtime = runtime;
     this.metrics = metrics;
+    this.acme = acme;
     this.#logging = logging;
     this.reloader = new Reloader(runtime, {
       onResult: (result, applied) => this.#onReload(result, applied),
@@ -46,6 +50,11 @@ export class Gatehouse {
     if (logging) await setupLogging(config.log);
     let metrics: Metrics | null = null;
     let runtime: Runtime | null = null;
+    const acme = new AcmeManager({
+      onCertificates: () => runtime?.refreshCertificates(),
+      onAttempt: (host, result) => metrics?.acmeAttempt(host, result),
+    });
+    await acme.configure(config);
     const internal = new Map<string, InternalService>([
       ["metrics@internal", async () => {
         const headers = new HeaderList();
@@ -66,18 +75,22 @@ export class Gatehouse {
         });
       },
       internal,
+      acme,
     });
     metrics = new Metrics({
       config: () => runtime!.config,
       clientConnections: () => runtime!.clientConnections(),
       upstreamConnections: () => runtime!.upstreamConnections(),
       servers: () => runtime!.servers(),
+      obtainedCertificates: (entrypoint) => acme.certificates(entrypoint),
     });
     metrics.configure(config);
-    const gatehouse = new Gatehouse(runtime, metrics, logging);
+    acme.start();
+    const gatehouse = new Gatehouse(runtime, metrics, acme, logging);
     try {
       gatehouse.#syncAdmin(config);
     } catch (err) {
+      await acme.stop();
       await runtime.shutdown();
       throw err;
     }
@@ -103,6 +116,7 @@ export class Gatehouse {
   async stop(): Promise<void> {
     this.#draining = true;
     this.reloader.close();
+    await this.acme.stop();
     await this.runtime.shutdown();
     await this.#admin?.close();
     this.#admin = null;
@@ -112,6 +126,7 @@ export class Gatehouse {
     this.metrics.reloaded(result.ok);
     if (applied === null) return;
     this.metrics.configure(applied);
+    await this.acme.configure(applied);
     if (this.#logging) await setupLogging(applied.log);
     try {
       this.#syncAdmin(applied);
@@ -144,6 +159,7 @@ export class Gatehouse {
           draining: this.#draining,
           lastReload: this.reloader.last,
           connections: (name) => this.runtime.clients.count(name),
+          acme: this.acme.status(),
         }),
       reload: () => this.reload("admin"),
       token: () => {

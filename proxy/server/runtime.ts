@@ -6,7 +6,7 @@
  * apply to new handshakes), added entrypoints start listening, removed ones stop accepting and
  * their connections drain. Requests in progress finish on the snapshot they started with.
  */
-import type { Config } from "../config/types.ts";
+import type { CertificateFile, Config } from "../config/types.ts";
 import {
   createHandler,
   type InternalService,
@@ -39,6 +39,11 @@ export interface RuntimeHooks {
   readonly internal?: ReadonlyMap<string, InternalService>;
   /** Every finished TCP connection (metrics), after its access log line. */
   readonly onTcpClosed?: (record: TcpRecord) => void;
+  /** Automatic HTTPS (proxy/acme/manager.ts): HTTP-01 answers and obtained certificates. */
+  readonly acme?: {
+    challenge(token: string): string | null;
+    certificates(entrypoint: string): readonly CertificateFile[];
+  };
 }
 
 export class Runtime {
@@ -155,6 +160,11 @@ export class Runtime {
     }
   }
 
+  /** Rebuilds every TLS entrypoint's certificates (obtained ones changed); new handshakes see them. */
+  refreshCertificates(): void {
+    for (const ep of this.#entrypoints.values()) ep.refreshCertificates();
+  }
+
   /** Stops accepting, lets requests and tunnels finish within the drain timeout, then closes all. */
   async shutdown(): Promise<void> {
     for (const ep of this.#entrypoints.values()) ep.close();
@@ -178,6 +188,7 @@ export class Runtime {
         snapshot: () => this.#snapshot,
         onComplete: this.#hooks.onComplete,
         internal: this.#hooks.internal,
+        acmeChallenge: (token) => this.#hooks.acme?.challenge(token) ?? null,
       }),
       limits: () => {
         const c = this.#snapshot.config;
@@ -191,6 +202,7 @@ export class Runtime {
       maxConnections: () => this.#snapshot.config.limits.maxConnections,
       onRejected: this.#hooks.onRejected,
       relay,
+      obtained: () => this.#hooks.acme?.certificates(name) ?? [],
     });
     const https = relay ? { runtime: ep, relay } : undefined;
     this.#entrypoints.set(

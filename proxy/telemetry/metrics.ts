@@ -8,7 +8,7 @@
  * certificate expiry) are computed when Prometheus scrapes, from the live state.
  */
 import client from "prom-client";
-import type { Config } from "../config/types.ts";
+import type { CertificateFile, Config } from "../config/types.ts";
 import type { AccessRecord } from "./log.ts";
 
 /** What the TCP side reports per finished connection. */
@@ -46,6 +46,8 @@ export interface MetricsSource {
   readonly upstreamConnections: () => Iterable<{ service: string }>;
   /** Every server of every service with its health. */
   readonly servers: () => Iterable<{ service: string; url: string; up: boolean }>;
+  /** Certificates obtained at run time (ACME) served on an entrypoint. */
+  readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
 }
 
 interface Counting {
@@ -93,6 +95,8 @@ export class Metrics {
   readonly #lastReloadSuccess;
   readonly #lastReloadTime;
   readonly #rejected;
+  readonly #acmeOrders;
+  readonly #acmeFailures;
 
   constructor(source: MetricsSource) {
     this.#source = source;
@@ -195,6 +199,16 @@ export class Metrics {
       "Requests refused before routing (malformed, head too large)",
       ["entrypoint", "code"],
     );
+    this.#acmeOrders = counter(
+      "gatehouse_acme_orders_total",
+      'Attempts to obtain a certificate from the ACME CA, by result ("valid" or "failed")',
+      ["result"],
+    );
+    this.#acmeFailures = counter(
+      "gatehouse_acme_renewal_failures_total",
+      "Failed attempts to obtain or renew an ACME certificate, by host name",
+      ["host"],
+    );
     this.#scrapeGauges(r);
     this.#processGauges(r);
     this.#lastReloadSuccess.set(1);
@@ -217,6 +231,12 @@ export class Metrics {
     this.#lastReloadSuccess.set(ok ? 1 : 0);
     if (ok) this.#lastReloadTime.set(Date.now() / 1000);
     else this.#reloadFailures.inc();
+  }
+
+  /** An attempt to obtain or renew an ACME certificate for `host` ended. */
+  acmeAttempt(host: string, result: "valid" | "failed"): void {
+    this.#acmeOrders.labels(result).inc();
+    if (result === "failed") this.#acmeFailures.labels(host).inc();
   }
 
   /** A request refused before the pipeline (400, 431, 505...). */
@@ -371,13 +391,15 @@ export class Metrics {
     });
     new client.Gauge({
       name: "gatehouse_tls_certs_not_after",
-      help: "Expiry (unix seconds) of each configured certificate",
+      help: "Expiry (unix seconds) of each served certificate (files and ACME)",
       labelNames: ["entrypoint", "cn", "sans", "serial"],
       registers: r,
       collect() {
         this.reset();
         for (const [name, ep] of Object.entries(source.config().entrypoints)) {
-          for (const cert of ep.tls?.certificates ?? []) {
+          if (ep.tls === null) continue;
+          const obtained = source.obtainedCertificates?.(name) ?? [];
+          for (const cert of [...ep.tls.certificates, ...obtained]) {
             this.labels(name, cert.subject, cert.hosts.join(","), cert.serial)
               .set(cert.notAfter.getTime() / 1000);
           }

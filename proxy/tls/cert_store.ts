@@ -1,9 +1,10 @@
 /**
  * Which certificate a TLS handshake gets for its SNI name: exact names first, then the wildcard
  * one label up (`*.example.com` covers `a.example.com`, not `a.b.example.com` nor
- * `example.com`, as RFC 6125 says), then the entrypoint's default policy.
+ * `example.com`, as RFC 6125 says), then the entrypoint's default policy. Certificates obtained
+ * at run time (ACME) serve only names no certificate file covers.
  */
-import type { EntrypointTls } from "../config/types.ts";
+import type { CertificateFile, EntrypointTls } from "../config/types.ts";
 import type { KeyPair } from "../internal/deno_internals.ts";
 
 export class CertStore {
@@ -13,7 +14,8 @@ export class CertStore {
   /** Identity of the certificate material: equal fingerprints need no new listener. */
   readonly fingerprint: string;
 
-  constructor(tls: EntrypointTls) {
+  /** `obtained`: certificates from ACME, for the names the files leave uncovered. */
+  constructor(tls: EntrypointTls, obtained: readonly CertificateFile[] = []) {
     let fallback: KeyPair | null = null;
     const parts: string[] = [];
     for (const c of tls.certificates) {
@@ -25,6 +27,11 @@ export class CertStore {
       }
       if (c.name === tls.defaultCertificate) fallback = pair;
       parts.push(c.name, c.hosts.join(","), c.certPem, c.keyPem);
+    }
+    for (const c of obtained) {
+      const hosts = c.hosts.filter((host) => !this.covers(host));
+      for (const host of hosts) this.#exact.set(host, { cert: c.certPem, key: c.keyPem });
+      parts.push(c.name, hosts.join(","), c.certPem, c.keyPem);
     }
     parts.push(tls.defaultCertificate ?? "reject");
     this.#fallback = fallback;
