@@ -12,6 +12,7 @@ import { log, setupLogging } from "../telemetry/log.ts";
 import { Metrics } from "../telemetry/metrics.ts";
 import { Reloader, type ReloadResult } from "./reloader.ts";
 import { Runtime } from "./runtime.ts";
+import { rotationHint } from "../tls/server.ts";
 
 const logger = log("gatehouse");
 
@@ -95,6 +96,10 @@ export class Gatehouse {
       throw err;
     }
     if (opts.watch ?? true) await gatehouse.reloader.watch();
+    const hint = Object.values(config.entrypoints).some((ep) => ep.tls !== null)
+      ? rotationHint()
+      : null;
+    if (hint !== null) logger.info(hint);
     return gatehouse;
   }
 
