@@ -41,8 +41,19 @@ Deno.test("config/gatehouse.yaml loads with the certificates of deno task certs"
     });
     assert.deepEqual(
       Object.entries(config.services).map(([name, s]) => [name, s.servers.map((x) => x.url)]),
-      [["demo-app", ["http://app:8000"]], ["demo-ws", ["http://ws:8000"]]],
+      [
+        ["demo-app", ["http://app:8000"]],
+        ["demo-ws", ["http://ws:8000"]],
+        ["demo-echo", ["tcp://echo:7000"]],
+      ],
     );
+    assert.deepEqual([config.entrypoints.echo.protocol, config.entrypoints.echo.address.port], [
+      "tcp",
+      7000,
+    ]);
+    assert.deepEqual(config.tcpRoutes.map((r) => [r.name, r.entrypoints, r.service]), [
+      ["demo-echo", ["echo"], "demo-echo"],
+    ]);
   });
 });
 
