@@ -1,0 +1,211 @@
+/**
+ * The targets of every scenario: the shared upstreams ("direct") and each proxy, started with
+ * its generated config, pinned, and described by the sockets it serves.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { caddyConfig } from "../configs/caddy.ts";
+import { gatehouseConfig, type GatehouseFeature } from "../configs/gatehouse.ts";
+import { haproxyConfig } from "../configs/haproxy.ts";
+import { nginxConfig } from "../configs/nginx.ts";
+import { upstreamNginxConfig } from "../configs/upstream.ts";
+import { type Endpoints, type Layout, proxyEndpoints, proxyPorts, ROOT } from "./layout.ts";
+import { freePort, waitForPort } from "./net.ts";
+import { processTree, type Spawned, type Supervisor } from "./procs.ts";
+import { command } from "./tools.ts";
+
+/** Names of the targets, in table order. */
+export const TARGET_NAMES = [
+  "direct",
+  "gatehouse",
+  "gatehouse-full",
+  "nginx",
+  "haproxy",
+  "caddy",
+] as const;
+export type TargetName = typeof TARGET_NAMES[number];
+
+/** Proxies other than Gatehouse: the peers Gatehouse is compared with. */
+export const PEERS: readonly TargetName[] = ["nginx", "haproxy", "caddy"];
+
+/** Capabilities a target may lack. */
+export type Capability = keyof Endpoints | "br";
+
+/** A running target. */
+export interface Target {
+  name: TargetName;
+  endpoints: Endpoints;
+  /** Why a capability is missing ("n/a" reasons for the table). */
+  lacks: Partial<Record<Capability, string>>;
+  /** Main process (none for direct: its CPU and memory are not the proxy's). */
+  process?: Spawned;
+  /** Stops the process and starts it again with the same config and ports. */
+  restart?: () => Promise<void>;
+  /** Generated config files, for RESULTS.md. */
+  configs: string[];
+  /** The command lines that started it. */
+  commands: string[];
+}
+
+/** The processes of a target whose CPU and memory are measured. */
+export function targetPids(target: Target): Promise<number[]> {
+  return target.process ? processTree(target.process.pid) : Promise.resolve([]);
+}
+
+/** Starts the shared upstreams; the "direct" target is them, without a proxy. */
+export async function startUpstreams(layout: Layout, sup: Supervisor): Promise<Target> {
+  const { files, upstreams, pinning } = layout;
+  const conf = await write(files.out, "upstream-nginx.conf", upstreamNginxConfig(layout));
+  const nginxArgv = ["nginx", "-e", join(files.logs, "upstream-nginx.stderr.log"), "-c", conf];
+  const deno = [Deno.execPath(), "run", "--allow-net"];
+  const wsArgv = [...deno, join(ROOT, "bench/servers/ws_echo.ts"), String(upstreams.ws)];
+  const tcpArgv = [
+    ...deno,
+    join(ROOT, "bench/servers/tcp_upstream.ts"),
+    String(upstreams.tcpSource),
+    String(upstreams.tcpEcho),
+  ];
+  const log = (name: string) => ({ cpus: pinning.load, log: join(files.logs, `${name}.log`) });
+  const nginx = sup.spawn("upstream nginx", nginxArgv, log("upstream-nginx"));
+  const ws = sup.spawn("WebSocket echo upstream", wsArgv, log("upstream-ws"));
+  const tcp = sup.spawn("TCP upstream", tcpArgv, log("upstream-tcp"));
+  await Promise.all([
+    waitForPort(upstreams.http, nginx),
+    waitForPort(upstreams.https, nginx),
+    waitForPort(upstreams.ws, ws),
+    waitForPort(upstreams.tcpSource, tcp),
+    waitForPort(upstreams.tcpEcho, tcp),
+  ]);
+  return {
+    name: "direct",
+    endpoints: {
+      http: upstreams.http,
+      ws: upstreams.ws,
+      https: upstreams.https,
+      tcpSource: upstreams.tcpSource,
+      tcpEcho: upstreams.tcpEcho,
+      compress: upstreams.http,
+    },
+    lacks: {},
+    configs: [conf],
+    commands: [nginxArgv, wsArgv, tcpArgv].map((a) => a.join(" ")),
+  };
+}
+
+/** Starts one proxy target, pinned to the proxy CPUs, and waits until all its ports accept. */
+export async function startProxy(
+  name: Exclude<TargetName, "direct">,
+  layout: Layout,
+  sup: Supervisor,
+  brotli: boolean,
+  gatehouseFeatures: ReadonlyMap<GatehouseFeature, string | null>,
+): Promise<Target> {
+  const { files, pinning } = layout;
+  const ports = proxyPorts();
+  const lacks: Target["lacks"] = {};
+  let argv: string[];
+  let config: string;
+  const env: Record<string, string> = {};
+  switch (name) {
+    case "nginx":
+      config = await write(files.out, "nginx.conf", nginxConfig(layout, ports, brotli));
+      argv = ["nginx", "-e", join(files.logs, "nginx.stderr.log"), "-c", config];
+      if (!brotli) lacks.br = "Debian's libnginx-mod-http-brotli-filter is not installed";
+      break;
+    case "haproxy":
+      config = await write(files.out, "haproxy.cfg", haproxyConfig(layout, ports));
+      argv = ["haproxy", "-db", "-f", config];
+      lacks.br = "HAProxy has no brotli encoder";
+      break;
+    case "caddy":
+      config = await write(files.out, "Caddyfile", caddyConfig(layout, ports));
+      argv = ["caddy", "run", "--adapter", "caddyfile", "--config", config];
+      Object.assign(env, {
+        GOMAXPROCS: "1",
+        HOME: join(files.out, "caddy-home"),
+        XDG_DATA_HOME: join(files.out, "caddy-data"),
+        XDG_CONFIG_HOME: join(files.out, "caddy-config"),
+      });
+      lacks.tcpSource = lacks.tcpEcho = "Caddy has no core layer-4 proxy (caddy-l4 is a plugin)";
+      lacks.br = "Caddy's encode has no brotli encoder";
+      break;
+    default: {
+      const full = name === "gatehouse-full";
+      const variant = { full, adminPort: full ? freePort() : undefined };
+      const features = new Set(
+        [...gatehouseFeatures].filter(([, no]) => no === null).map(([f]) => f),
+      );
+      const text = gatehouseConfig(layout, ports, variant, features);
+      config = await write(files.out, `${name}.yaml`, text);
+      argv = [Deno.execPath(), "run", "-A", join(ROOT, "proxy/main.ts"), "--config", config];
+      const tcpGap = gatehouseFeatures.get("tcp");
+      const compressionGap = gatehouseFeatures.get("compression");
+      if (tcpGap) lacks.tcpSource = lacks.tcpEcho = tcpGap;
+      if (compressionGap) lacks.compress = lacks.br = compressionGap;
+    }
+  }
+  const endpoints: Endpoints = proxyEndpoints(ports);
+  for (const key of Object.keys(lacks) as Capability[]) {
+    if (key !== "br") delete endpoints[key];
+  }
+  const listening = [...new Set(Object.values(endpoints) as number[])];
+  let starts = 0;
+  const launch = async () => {
+    const log = join(files.logs, `${name}${starts++ > 0 ? `.${starts}` : ""}.log`);
+    const process = sup.spawn(name, argv, { cpus: pinning.proxy, log, env, cwd: ROOT });
+    await Promise.all(listening.map((port) => waitForPort(port, process)));
+    return process;
+  };
+  const envText = Object.entries(env).map(([k, v]) => `${k}=${v} `).join("");
+  const target: Target = {
+    name,
+    endpoints,
+    lacks,
+    process: await launch(),
+    configs: [config],
+    commands: [envText + argv.join(" ")],
+    async restart() {
+      if (target.process) await sup.stop(target.process);
+      target.process = await launch();
+    },
+  };
+  return target;
+}
+
+/**
+ * Which optional Gatehouse features this checkout accepts: for each, null when
+ * `proxy/main.ts --check` passes a config using it, else why not ("n/a: ...").
+ */
+export async function probeGatehouse(
+  layout: Layout,
+): Promise<Map<GatehouseFeature, string | null>> {
+  const result = new Map<GatehouseFeature, string | null>();
+  const ports = proxyPorts();
+  for (const feature of ["tcp", "compression"] as GatehouseFeature[]) {
+    const text = gatehouseConfig(layout, ports, { full: false }, new Set([feature]));
+    const file = await write(layout.files.out, `gatehouse-probe-${feature}.yaml`, text);
+    const main = join(ROOT, "proxy/main.ts");
+    const checked = await command([
+      Deno.execPath(),
+      "run",
+      "-A",
+      main,
+      "--check",
+      "--config",
+      file,
+    ]);
+    const firstError = checked.text.split("\n").find((l) => l.includes(file)) ?? checked.text;
+    result.set(
+      feature,
+      checked.ok ? null : `not implemented yet (--check: ${firstError.replace(file, "config")})`,
+    );
+  }
+  return result;
+}
+
+async function write(dir: string, name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await Deno.writeTextFile(path, text);
+  return path;
+}

@@ -1,0 +1,96 @@
+/**
+ * Memory: the proxy's resident memory idle, then holding N idle keep-alive TLS connections
+ * (each has done one request), and the difference per connection.
+ *
+ * @module
+ */
+import { RESULT_MARK } from "../clients/common.ts";
+import { benchJson } from "../lib/parse.ts";
+import { rssKiB } from "../lib/procs.ts";
+import { type Target, targetPids } from "../lib/targets.ts";
+import { denoClient, type Measurement, type Scenario, type ScenarioContext } from "./types.ts";
+
+/** Time for the proxy to settle (finish handshakes, free buffers) before RSS is read. */
+const SETTLE_MS = 1500;
+
+async function measureMemory(ctx: ScenarioContext, target: Target): Promise<Measurement> {
+  if (!target.restart) throw new Error("Cannot measure memory: the target has no process");
+  // A fresh process: allocators keep freed memory, so a process that held connections before
+  // would show almost no growth.
+  await target.restart();
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const pids = await targetPids(target);
+  const count = ctx.timing.idleConnections;
+  const argv = denoClient("idle_tls.ts", {
+    port: target.endpoints.https!,
+    ca: ctx.layout.files.ca,
+    count,
+    concurrency: 50,
+  });
+  const idle = await rssKiB(pids);
+  const child = ctx.sup.start(argv, ctx.layout.pinning.load, "piped");
+  const stdin = child.stdin.getWriter();
+  try {
+    const line = await firstResultLine(child.stdout);
+    const opened = benchJson<{ open: number; errors: number; first_error?: string }>(
+      line,
+      "idle_tls.ts",
+    );
+    if (opened.open === 0) throw new Error(`No connection opened: ${opened.first_error}`);
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const loaded = await rssKiB(await targetPids(target));
+    return {
+      values: {
+        idle_mib: idle / 1024,
+        loaded_mib: loaded / 1024,
+        kib_per_conn: (loaded - idle) / opened.open,
+      },
+      errors: opened.errors,
+      operations: count,
+      command: argv.join(" "),
+      note: opened.errors > 0 ? `${opened.errors} failed, first: ${opened.first_error}` : undefined,
+    };
+  } finally {
+    await stdin.close().catch(() => {});
+    await child.status;
+    await child.stderr.cancel().catch(() => {});
+  }
+}
+
+/** Reads stdout up to the first result line, then keeps draining it in the background. */
+async function firstResultLine(stdout: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`idle_tls.ts ended before its result: "${text.trim()}"`);
+    text += value;
+    const line = text.split("\n").find((l) => l.startsWith(RESULT_MARK));
+    if (line && text.includes("\n", text.indexOf(RESULT_MARK))) {
+      (async () => {
+        while (!(await reader.read()).done) {
+          // Discard the rest.
+        }
+      })();
+      return line;
+    }
+  }
+}
+
+/** The memory scenario. */
+export const MEMORY_SCENARIO: Scenario = {
+  id: "memory",
+  title: "Memory: after start, and with idle keep-alive TLS connections",
+  method: "The proxy is restarted (same config and ports) before each measurement; VmRSS of " +
+    "its processes (sum over nginx master and worker) 1.5 s after the start, and 1.5 s after " +
+    "bench/clients/idle_tls.ts opened N TLS connections (ALPN http/1.1), each after one GET; " +
+    "KiB per connection = (loaded - after start) / N",
+  needs: "https",
+  targets: ["gatehouse", "nginx", "haproxy", "caddy"],
+  metrics: [
+    { key: "kib_per_conn", label: "KiB/conn", better: "lower", digits: 1 },
+    { key: "idle_mib", label: "RSS after start MiB", better: "lower", digits: 1 },
+    { key: "loaded_mib", label: "RSS loaded MiB", better: "lower", digits: 1 },
+  ],
+  run: measureMemory,
+};

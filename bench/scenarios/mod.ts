@@ -1,0 +1,23 @@
+/**
+ * Every scenario, in the order each round runs them and the report lists them.
+ *
+ * @module
+ */
+import { COMPRESSION_SCENARIOS } from "./compression.ts";
+import { HTTP_SCENARIOS } from "./http.ts";
+import { MEMORY_SCENARIO } from "./memory.ts";
+import { TCP_SCENARIOS } from "./tcp.ts";
+import type { Scenario } from "./types.ts";
+import { WEBSOCKET_SCENARIOS } from "./websocket.ts";
+
+export type { Scenario, ScenarioContext, Timing } from "./types.ts";
+export { CPU_METRICS } from "./types.ts";
+
+/** All scenarios. */
+export const SCENARIOS: Scenario[] = [
+  ...HTTP_SCENARIOS,
+  MEMORY_SCENARIO,
+  ...WEBSOCKET_SCENARIOS,
+  ...TCP_SCENARIOS,
+  ...COMPRESSION_SCENARIOS,
+];
