@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { yaml } from "./testing/proxy.ts";
+import { tlsClient, yaml } from "./testing/proxy.ts";
 import { accepts, spawnProxy } from "./testing/process.ts";
 import { httpUpstream, waitFor } from "./testing/servers.ts";
 
@@ -36,6 +36,33 @@ Deno.test("SIGTERM: the request in flight completes, new connections are refused
   const took = performance.now() - signalled;
   assert.equal(status.code, 0, gw.stderr());
   assert.ok(took < 5000, `exit ${took} ms after SIGTERM`);
+});
+
+Deno.test("SIGTERM: an HTTP/2 request in flight completes before the exit", async () => {
+  await using up = httpUpstream(async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    return new Response("finished");
+  });
+  await using gw = await spawnProxy((port) =>
+    yaml`
+    entrypoints:
+      websecure:
+        address: "127.0.0.1:${port}"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    timeouts: { drain: 5s }
+    admin: { address: "off" }
+  `
+  );
+  using client = await tlsClient("2");
+  const inflight = fetch(`https://localhost:${gw.port}/slow`, { client }).then(async (res) => {
+    return { status: res.status, text: await res.text() };
+  });
+  await waitFor(() => up.requests.length === 1, "the upstream request");
+  gw.child.kill("SIGTERM");
+  assert.deepEqual(await inflight, { status: 200, text: "finished" });
+  assert.equal((await gw.close()).code, 0, gw.stderr());
 });
 
 async function check(text: string) {

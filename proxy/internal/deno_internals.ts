@@ -30,7 +30,7 @@ interface DenoInternals {
     handler: (req: Request) => Response | Promise<Response>,
     onError: (err: unknown) => Response | Promise<Response>,
     onListen: () => void,
-  ) => { finished: Promise<void> };
+  ) => { finished: Promise<void>; shutdown(): Promise<void> };
 }
 
 function internals(): DenoInternals {
@@ -96,23 +96,33 @@ export function listenTlsWithSni(options: {
   return Deno.listenTls(opts as unknown as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem);
 }
 
+/** One connection served by hyper. */
+export interface ServedConnection {
+  /** Settles when the connection is done; never rejects. */
+  readonly finished: Promise<void>;
+  /** Graceful end: GOAWAY on h2, the requests in flight finish, then the connection closes. */
+  shutdown(): void;
+}
+
 /**
- * Serves HTTP (hyper: h2 or HTTP/1.1) on one accepted connection. Aborting `signal` starts a
- * graceful shutdown (GOAWAY on h2). Resolves when the connection is done; never rejects.
+ * Serves HTTP (hyper: h2 or HTTP/1.1) on one accepted connection. Deno's abort signal for it
+ * is not graceful (it cuts the streams in flight), so it is never aborted: `shutdown` is.
  */
 export function serveHttpOnConnection(
   conn: Deno.Conn,
-  signal: AbortSignal,
   handler: (req: Request) => Response | Promise<Response>,
   onError: (err: unknown) => Response,
-): Promise<void> {
+): ServedConnection {
   const { serveHttpOnConnection } = internals();
   try {
     disableAutomaticCompression();
-    return serveHttpOnConnection(conn, signal, handler, onError, () => {}).finished.catch(
-      () => {},
-    );
+    const signal = new AbortController().signal;
+    const served = serveHttpOnConnection(conn, signal, handler, onError, () => {});
+    return {
+      finished: served.finished.catch(() => {}),
+      shutdown: () => void served.shutdown().catch(() => {}),
+    };
   } catch {
-    return Promise.resolve();
+    return { finished: Promise.resolve(), shutdown: () => {} };
   }
 }

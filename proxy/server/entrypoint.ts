@@ -216,8 +216,6 @@ export class EntrypointRuntime {
   }
 
   #serveH2(conn: Deno.TlsConn, track: TrackedConnection, peer?: RelayedPeer): void {
-    const shutdown = new AbortController();
-    track.onDrain = () => shutdown.abort();
     let inflight = 0;
     const idle = () => {
       track.state = "idle";
@@ -232,11 +230,12 @@ export class EntrypointRuntime {
         track.deadline = 0;
       }
     });
-    serveHttpOnConnection(conn, shutdown.signal, handler, () => new Response(null, { status: 500 }))
-      .finally(() => {
-        track.close();
-        this.#deps.registry.delete(track);
-      });
+    const served = serveHttpOnConnection(conn, handler, () => new Response(null, { status: 500 }));
+    track.onDrain = () => served.shutdown();
+    served.finished.finally(() => {
+      track.close();
+      this.#deps.registry.delete(track);
+    });
   }
 }
 
