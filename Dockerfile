@@ -46,8 +46,9 @@ COPY --from=deps --chown=1993:1993 /empty/ /certs/
 WORKDIR /app
 USER 1993:1993
 VOLUME ["/config", "/certs"]
-# 8080: HTTP (redirects to HTTPS), 8443: HTTPS, 9901: admin (/healthz, /readyz).
-EXPOSE 8080 8443 9901
+# The ports of the default config: 8080 HTTP (redirects to HTTPS), 8443 HTTPS, 7000 TCP (the
+# demo echo service), 9901 admin (/healthz, /readyz, /metrics).
+EXPOSE 8080 8443 7000 9901
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
   CMD ["deno", "run", "--no-config", "--cached-only", "--allow-net", \

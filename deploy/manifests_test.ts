@@ -75,13 +75,14 @@ Deno.test("the image runs as uid 1993 with /config and /certs volumes, not as ro
 
 Deno.test("compose publishes the image's ports; the admin port only on 127.0.0.1", async () => {
   const exposed = instruction(await dockerfile("Dockerfile"), "EXPOSE").join(" ").split(" ");
-  assert.deepEqual(exposed.map(Number), [8080, 8443, 9901]);
+  assert.deepEqual(exposed.map(Number), [8080, 8443, 7000, 9901]);
   const compose: Yaml = parse(await read("docker-compose.yml"), { merge: true });
   assert.equal(compose.version, "3.8");
   const gatehouse = compose.services.gatehouse;
   assert.deepEqual(gatehouse.ports.map((p: Yaml) => [p.target, p.mode]), [
     [8080, "host"],
     [8443, "host"],
+    [7000, "host"],
   ]);
   assert.equal(gatehouse.environment.GATEHOUSE_ADMIN_ADDRESS, "0.0.0.0:9901");
   assert.deepEqual(gatehouse.volumes, ["./config:/config:ro", "certs:/certs"]);
@@ -103,14 +104,17 @@ Deno.test("compose deploys to Swarm: replicas, rolling updates, images named wit
   assert.equal(compose.services.gatehouse.deploy.update_config.order, "stop-first");
 });
 
-Deno.test("config/gatehouse.yaml's demo routes reach compose's app and ws services", async () => {
+Deno.test("config/gatehouse.yaml's demo routes reach compose's app, ws and echo services", async () => {
   const compose: Yaml = parse(await read("docker-compose.yml"), { merge: true });
   const config: Yaml = parse(await read("config/gatehouse.yaml"));
   const upstreams = Object.values<Yaml>(config.services).flatMap((s) => s.servers);
-  assert.deepEqual(upstreams, ["http://app:8000", "http://ws:8000"]);
-  for (const url of upstreams) assert.ok(new URL(url).hostname in compose.services, url);
+  assert.deepEqual(upstreams, ["http://app:8000", "http://ws:8000", "tcp://echo:7000"]);
   const exposed = instruction(await dockerfile("e2e/apps/Dockerfile"), "EXPOSE").join(" ");
-  assert.match(exposed, /\b8000\b/);
+  for (const url of upstreams) {
+    const { hostname, port } = new URL(url);
+    assert.ok(hostname in compose.services, url);
+    assert.ok(exposed.split(" ").includes(port), url);
+  }
   const hosts = compose.services.gatehouse.environment.GATEHOUSE_DEV_CERT_HOSTS.split(",");
   const routed = config.routes.flatMap((r: Yaml) => r.match?.host ? [r.match.host] : []);
   assert.deepEqual(hosts, routed);
@@ -123,6 +127,8 @@ Deno.test("Kubernetes: the Deployment's ports, probes and user match the image",
   const [container] = pod.containers;
   const ports = Object.fromEntries(container.ports.map((p: Yaml) => [p.name, p.containerPort]));
   assert.deepEqual(ports, { http: 8080, https: 8443, admin: 9901 });
+  const exposed = instruction(await dockerfile("Dockerfile"), "EXPOSE").join(" ").split(" ");
+  for (const port of Object.values(ports)) assert.ok(exposed.includes(String(port)));
   assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "admin" });
   assert.deepEqual(container.startupProbe.httpGet, { path: "/healthz", port: "admin" });
   assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "admin" });
