@@ -26,7 +26,7 @@ dockerTest("docker-compose up puts Gatehouse in front of the demo apps; down -v 
 ) => {
   const tag = runTag();
   stack.use(await buildImages(tag));
-  const { env, httpPort, httpsPort, adminPort } = stackEnv(tag);
+  const { env, httpPort, httpsPort, tcpPort, adminPort } = stackEnv(tag);
   const project = tag.replaceAll("-", "");
   const [command, ...prefix] = await composeCommand();
   const compose = (...args: string[]) =>
@@ -39,8 +39,8 @@ dockerTest("docker-compose up puts Gatehouse in front of the demo apps; down -v 
   const id = (await compose("ps", "-q", "gatehouse")).stdout.trim();
   const ca = await devCa(id, dir);
 
-  await t.step("each demo app answers through the HTTPS port", async () => {
-    await checkDemoApps(httpsPort, ca);
+  await t.step("each demo app answers through Gatehouse's HTTPS and TCP ports", async () => {
+    await checkDemoApps({ https: httpsPort, tcp: tcpPort }, ca);
   });
 
   await t.step("plain HTTP redirects to https://app.localhost/", async () => {

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { brotliDecompressSync, gunzipSync, zstdDecompressSync } from "node:zlib";
 import {
   GenericContainer,
   Network,
@@ -16,7 +17,16 @@ import {
 } from "./support/containers.ts";
 import { parseExposition } from "../proxy/testing/prometheus.ts";
 import { downloadStream } from "./apps/download.ts";
-import { curl, https, httpsDigest, httpsJson, sha256Of, websocketEcho } from "./support/client.ts";
+import {
+  curl,
+  https,
+  httpsDigest,
+  httpsJson,
+  httpsRaw,
+  sha256Of,
+  tcpEcho,
+  websocketEcho,
+} from "./support/client.ts";
 import {
   buildImages,
   docker,
@@ -44,13 +54,19 @@ entrypoints:
           cert: ../certs/api/localhost.crt
           key: ../certs/api/localhost.key
           hosts: [api.test]
+  echo:
+    address: ":7000"
+    protocol: tcp
 routes:
   - { name: app-a, match: { host: app.localhost }, service: a }
   - { name: app-b, match: { host: app.localhost, path: /b }, service: b, strip_prefix: true }
   - { name: api, match: { host: api.test }, service: a }
   - { name: ws, match: { host: ws.localhost }, service: ws }
   - { name: slow, match: { host: slow.localhost }, service: slow }
+tcp_routes:
+  - { name: echo, entrypoints: [echo], service: echo }
 services:
+  echo: { servers: ["tcp://echo:7000"] }
   a: { servers: ["http://app-a:8000"] }
   b: { servers: ["http://app-b:8000"] }
   ws: { servers: ["http://ws:8000"] }
@@ -132,7 +148,7 @@ function total(
 }
 
 dockerTest("the Gatehouse container in front of app containers", async (t, stack, root) => {
-  const images = await buildImages(runTag(), ["gatehouse", "http", "ws"]);
+  const images = await buildImages(runTag(), ["gatehouse", "http", "ws", "tcp"]);
   stack.use(images);
   const network = await new Network().start();
   stack.use(network);
@@ -146,6 +162,7 @@ dockerTest("the Gatehouse container in front of app containers", async (t, stack
   let appB = await app(images.http, network, "app-b", "b");
   started.push(appB);
   started.push(await app(images.ws, network, "ws", "ws"));
+  started.push(await app(images.tcp, network, "echo", "echo"));
   const logs: string[] = [];
   const gatehouse = await new GenericContainer(images.gatehouse)
     .withNetwork(network)
@@ -154,7 +171,7 @@ dockerTest("the Gatehouse container in front of app containers", async (t, stack
       { source: join(root, "certs"), target: "/certs", mode: "ro" },
     ])
     .withCommand(["--config", "/config/gatehouse.yaml"])
-    .withExposedPorts(8080, 8443, 9901)
+    .withExposedPorts(8080, 8443, 7000, 9901)
     .withLogConsumer((stream) => stream.on("data", (line) => logs.push(String(line))))
     .withWaitStrategy(Wait.forHttp("/readyz", 9901).forStatusCode(200))
     .withStartupTimeout(30_000)
@@ -206,6 +223,40 @@ dockerTest("the Gatehouse container in front of app containers", async (t, stack
     const binary = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251);
     const echoed = await websocketEcho(port, "ws.localhost", caPem, ["hello", binary, "bye"]);
     assert.deepEqual(echoed, ["hello", binary, "bye"]);
+  });
+
+  await t.step("TCP bytes echo through a tcp entrypoint, half-close included", async () => {
+    const sent = Uint8Array.from({ length: 3 * MiB }, (_, i) => (i * 31) % 253);
+    const received = await tcpEcho(gatehouse.getMappedPort(7000), sent);
+    assert.equal(received.length, sent.length);
+    assert.deepEqual(received, sent);
+  });
+
+  await t.step("responses are compressed with the codec the client asks for", async () => {
+    const json = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ i, app: "gatehouse" })));
+    const file = join(root, "body.json");
+    await Deno.writeTextFile(file, json);
+    const post = ["--data-binary", `@${file}`, "--header", "Content-Type: application/json"];
+    const decode = {
+      zstd: zstdDecompressSync,
+      br: brotliDecompressSync,
+      gzip: gunzipSync,
+    };
+    for (const [coding, inflate] of Object.entries(decode)) {
+      const answer = await httpsRaw(target("app.localhost"), "/api/echo", [
+        ...post,
+        "--header",
+        `Accept-Encoding: ${coding}`,
+      ]);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers.get("content-encoding"), coding);
+      assert.match(answer.headers.get("vary") ?? "", /accept-encoding/i);
+      assert.ok(answer.body.length < json.length / 4, `${coding}: ${answer.body.length} bytes`);
+      assert.equal(new TextDecoder().decode(inflate(answer.body)), json);
+    }
+    const plain = await httpsRaw(target("app.localhost"), "/api/echo", post);
+    assert.equal(plain.headers.get("content-encoding"), null);
+    assert.equal(new TextDecoder().decode(plain.body), json);
   });
 
   await t.step("plain HTTP redirects to HTTPS on 443 when the Host has no port", async () => {
@@ -267,21 +318,24 @@ dockerTest("the Gatehouse container in front of app containers", async (t, stack
     assert.equal(health, "healthy");
   });
 
-  await t.step("SIGTERM drains an in-flight HTTP/1.1 request, then exits 0", async () => {
-    const slow = https(target("slow.localhost", "1.1"), "/slow?ms=3000");
+  await t.step("SIGTERM drains in-flight HTTP/2 and HTTP/1.1 requests, then exits 0", async () => {
+    const slow = (["2", "1.1"] as const).map((http) => {
+      return https(target("slow.localhost", http), "/slow?ms=3000");
+    });
     await eventually(
-      "the slow request to reach the upstream",
+      "both slow requests to reach the upstream",
       async () => {
         const samples = await parseExposition((await curl(["--silent", `${admin}/metrics`])).body);
-        return total(samples, "gatehouse_service_open_connections", { service: "slow" }) >= 1;
+        return total(samples, "gatehouse_service_open_connections", { service: "slow" }) >= 2;
       },
       10_000,
       100,
     );
     const stopped = docker("stop", "--time", "30", id);
-    const answer = await slow;
-    assert.equal(answer.status, 200);
-    assert.equal(JSON.parse(answer.body).sleptMs, 3000);
+    for (const [i, answer] of (await Promise.all(slow)).entries()) {
+      assert.deepEqual([answer.status, answer.httpVersion], [200, ["2", "1.1"][i]]);
+      assert.equal(JSON.parse(answer.body).sleptMs, 3000);
+    }
     await stopped;
     assert.equal(await docker("inspect", "--format", "{{.State.ExitCode}}", id), "0");
   });

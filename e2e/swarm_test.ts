@@ -70,7 +70,7 @@ dockerTest("docker stack deploy: requests through Gatehouse reach both app repli
   stack.defer(await ensureSwarm());
   const tag = runTag();
   stack.use(await buildImages(tag));
-  const { env, httpsPort } = stackEnv(tag);
+  const { env, httpsPort, tcpPort } = stackEnv(tag);
   const name = tag.replaceAll("-", "");
   stack.defer(() => removeStack(name));
   await run("docker", ["stack", "deploy", "--compose-file", "docker-compose.yml", name], {
@@ -89,8 +89,8 @@ dockerTest("docker stack deploy: requests through Gatehouse reach both app repli
   );
   const ca = await devCa(id, dir);
 
-  await t.step("each demo app answers through the published HTTPS port", async () => {
-    await checkDemoApps(httpsPort, ca);
+  await t.step("each demo app answers through the published HTTPS and TCP ports", async () => {
+    await checkDemoApps({ https: httpsPort, tcp: tcpPort }, ca);
   });
 
   await t.step("requests reach both replicas of the app", async () => {

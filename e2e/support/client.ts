@@ -107,6 +107,58 @@ export async function httpsDigest(
   return { ...parseWriteOut(output), bytes, sha256: hash.digest("hex") };
 }
 
+/** An answer with its header fields and raw body bytes (nothing decoded). */
+export interface RawAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+}
+
+/** An HTTPS request whose answer is kept as it came: fields, and the body still encoded. */
+export async function httpsRaw(
+  target: HttpsTarget,
+  path: string,
+  extra: string[] = [],
+): Promise<RawAnswer> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await curl([
+      ...extra,
+      "--dump-header",
+      `${dir}/head`,
+      "--output",
+      `${dir}/body`,
+      ...curlArgs(target, path),
+    ]);
+    const lines = (await Deno.readTextFile(`${dir}/head`)).split("\r\n").slice(1);
+    const headers = new Headers();
+    for (const line of lines) {
+      const colon = line.indexOf(":");
+      if (colon > 0) headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
+    }
+    return { status: result.status, headers, body: await Deno.readFile(`${dir}/body`) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Sends `data` over a TCP connection to 127.0.0.1:`port`, closes the sending side, and returns
+ * everything that came back until the peer closed.
+ */
+export async function tcpEcho(port: number, data: Uint8Array): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const [, received] = await Promise.all([
+      writeAll(conn, data).then(() => conn.closeWrite()),
+      new WireReader(conn).readToEnd(),
+    ]);
+    return received;
+  } finally {
+    conn.close();
+  }
+}
+
 /** SHA-256 (hex) of the chunks of `stream`. */
 export async function sha256Of(stream: ReadableStream<Uint8Array>): Promise<string> {
   const hash = createHash("sha256");
