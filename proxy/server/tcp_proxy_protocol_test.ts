@@ -12,6 +12,7 @@ import {
   type TcpUpstream,
   tcpUpstream,
   text,
+  within,
   writeAll,
 } from "../testing/tcp_peers.ts";
 
@@ -44,7 +45,9 @@ async function exchange(port: number, ...parts: (string | Uint8Array)[]): Promis
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   for (const part of parts) await writeAll(conn, part);
   await conn.closeWrite();
-  const back = text(await readToEnd(conn).catch(() => new Uint8Array(0)));
+  const back = text(
+    await within(3000, "the answer", readToEnd(conn).catch(() => new Uint8Array(0))),
+  );
   conn.close();
   return back;
 }

@@ -14,6 +14,7 @@ import {
   text,
   tlsClient,
   tlsUpstream,
+  within,
   writeAll,
 } from "../testing/tcp_peers.ts";
 
@@ -38,7 +39,7 @@ async function roundTrip(conn: Deno.Conn, data: string): Promise<void> {
 /** Milliseconds until the server side ends the stream. */
 async function msUntilClosed(conn: Deno.Conn): Promise<number> {
   const started = Date.now();
-  await readToEnd(conn).catch(() => {});
+  await within(5000, "the stream to be closed", readToEnd(conn)).catch(() => {});
   return Date.now() - started;
 }
 

@@ -247,3 +247,16 @@ export async function startTcpProxy(text: string): Promise<TcpTestProxy> {
     [Symbol.asyncDispose]: close,
   };
 }
+
+/** `promise`, or a failure naming `what` after `ms` (so a regression fails instead of hanging). */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -39,14 +39,22 @@ Deno.test("a relayed connection is claimed with its context; the first bytes com
   internal.close();
 });
 
-Deno.test("a connection the relay did not open is not claimed", async () => {
+Deno.test("a connection the relay did not open is not claimed, even with relays waiting", async () => {
   const internal = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const relay = new TlsRelay<{ id: number }>();
+  const [far, near] = await pair();
+  const done = relay.relay(near, {
+    port: internal.addr.port,
+    first: new Uint8Array(0),
+    context: { id: 1 },
+  });
+  const relayed = await internal.accept();
   const intruder = await Deno.connect({ hostname: "127.0.0.1", port: internal.addr.port });
   const inner = await internal.accept();
   assert.equal(await relay.claim(inner, 50), undefined);
-  inner.close();
-  intruder.close();
+  assert.equal((await relay.claim(relayed))?.context.id, 1);
+  for (const c of [inner, intruder, relayed, far]) c.close();
+  await done;
   internal.close();
 });
 
