@@ -6,7 +6,8 @@
  *   GET  /status    JSON: config version and source, entrypoints, routes, services with
  *                   per-server health, last reload result
  *   POST /reload    reload the config file now; 200 with the result, 422 when it was refused
- * With `admin.token_env`, every path but the two probes needs `Authorization: Bearer <token>`.
+ * With `admin.token_env`, every path but the two probes needs `Authorization: Bearer <token>`;
+ * when that variable cannot be read, those paths answer 503 (fail closed), never open.
  */
 import type { Address } from "../config/types.ts";
 import type { ReloadResult } from "../server/reloader.ts";
@@ -18,8 +19,35 @@ export interface AdminDeps {
   readonly metrics: () => Promise<{ contentType: string; text: string }>;
   readonly status: () => unknown;
   readonly reload: () => Promise<ReloadResult>;
-  /** The bearer token, or null when none is configured. */
-  readonly token: () => string | null;
+  readonly token: () => AdminToken;
+}
+
+/**
+ * The admin token policy: none configured, a token to require, or a configured token that
+ * cannot be read (then protected paths refuse every request: fail closed).
+ */
+export type AdminToken =
+  | { readonly kind: "none" }
+  | { readonly kind: "bearer"; readonly value: string }
+  | { readonly kind: "unavailable"; readonly reason: string };
+
+/** Reads the token named by `admin.token_env` (null: none configured). */
+export function readAdminToken(env: string | null): AdminToken {
+  if (env === null) return { kind: "none" };
+  let value: string | undefined;
+  try {
+    value = Deno.env.get(env);
+  } catch {
+    return {
+      kind: "unavailable",
+      reason: `admin.token_env names ${env}, which Gatehouse may not read ` +
+        `(run with --allow-env=${env}; the container allows GATEHOUSE_* only)`,
+    };
+  }
+  if (value === undefined || value === "") {
+    return { kind: "unavailable", reason: `admin.token_env names ${env}, which is not set` };
+  }
+  return { kind: "bearer", value };
 }
 
 export interface AdminServer {
@@ -55,7 +83,10 @@ async function handle(req: Request, deps: AdminDeps): Promise<Response> {
     return deps.ready() ? text(200, "ready\n") : text(503, "not ready\n");
   }
   const token = deps.token();
-  if (token !== null && !authorized(req.headers.get("authorization"), token)) {
+  if (token.kind === "unavailable") {
+    return text(503, `${token.reason}: every admin path but the probes is refused\n`);
+  }
+  if (token.kind === "bearer" && !authorized(req.headers.get("authorization"), token.value)) {
     return new Response("unauthorized: send Authorization: Bearer <token>\n", {
       status: 401,
       headers: { "www-authenticate": 'Bearer realm="gatehouse-admin"', ...TEXT },

@@ -3,7 +3,7 @@
  * main.ts adds the command line and signals; tests start one in-process.
  */
 import { AcmeManager } from "../acme/manager.ts";
-import { type AdminServer, startAdmin } from "../admin/server.ts";
+import { type AdminServer, readAdminToken, startAdmin } from "../admin/server.ts";
 import { statusDocument } from "../admin/status.ts";
 import type { Config } from "../config/types.ts";
 import { HeaderList } from "../http/header_list.ts";
@@ -142,6 +142,12 @@ export class Gatehouse {
 
   /** Starts, moves or stops the admin endpoint to match `config.admin.address`. */
   #syncAdmin(config: Config): void {
+    const token = readAdminToken(config.admin.tokenEnv);
+    if (config.admin.address !== null && token.kind === "unavailable") {
+      logger.error("{reason}: /metrics, /status and /reload refuse every request", {
+        reason: token.reason,
+      });
+    }
     const a = config.admin.address;
     const key = a === null ? "" : `${a.hostname}:${a.port}`;
     if (key === this.#adminKey && (this.#admin !== null) === (a !== null)) return;
@@ -167,10 +173,7 @@ export class Gatehouse {
           acme: this.acme.status(),
         }),
       reload: () => this.reload("admin"),
-      token: () => {
-        const env = this.runtime.config.admin.tokenEnv;
-        return env === null ? null : Deno.env.get(env) ?? null;
-      },
+      token: () => readAdminToken(this.runtime.config.admin.tokenEnv),
     });
   }
 }

@@ -444,18 +444,13 @@ export class Metrics {
         this.inc((user + system) / 1e6);
       },
     });
+    if (openFds() === null) return;
     new client.Gauge({
       name: "process_open_fds",
-      help: "Number of open file descriptors (needs read access to /proc/self/fd)",
+      help: "Number of open file descriptors",
       registers: r,
       collect() {
-        try {
-          let n = 0;
-          for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
-          this.set(n);
-        } catch {
-          this.set(-1);
-        }
+        this.set(openFds() ?? 0);
       },
     });
   }
@@ -464,4 +459,16 @@ export class Metrics {
 function cpuUsage(): { user: number; system: number } {
   return (globalThis as unknown as { process: { cpuUsage(): { user: number; system: number } } })
     .process.cpuUsage();
+}
+
+/** Open file descriptors, or null when /proc/self/fd cannot be read (Deno allows it only with
+ * --allow-all, so the container does not expose this metric). */
+function openFds(): number | null {
+  try {
+    let n = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+    return n;
+  } catch {
+    return null;
+  }
 }

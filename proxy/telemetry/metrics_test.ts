@@ -185,3 +185,18 @@ Deno.test("metrics.enabled false counts nothing but keeps the gauges", async () 
     0,
   );
 });
+
+Deno.test("a configured admin token that is not set refuses, never opens, the admin API", async () => {
+  await using up = httpUpstream();
+  const text = config(up.url).replace(
+    `admin: { address: "127.0.0.1:0" }`,
+    `admin: { address: "127.0.0.1:0", token_env: GH_TEST_SURELY_UNSET_TOKEN }`,
+  );
+  await using gh = await startGatehouse(text, false);
+  const res = await fetch(gh.admin("/metrics"));
+  assert.equal(res.status, 503);
+  assert.match(await res.text(), /GH_TEST_SURELY_UNSET_TOKEN, which is not set/);
+  const probe = await fetch(gh.admin("/healthz"));
+  await probe.body?.cancel();
+  assert.equal(probe.status, 200);
+});
