@@ -5,8 +5,7 @@
 import assert from "node:assert/strict";
 import type { BulkReport } from "../testing/bulk_worker.ts";
 import { testPki } from "../testing/certs.ts";
-import { startTcpProxy, type TcpTestProxy } from "../testing/tcp_peers.ts";
-import { yaml } from "../testing/proxy.ts";
+import { startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
 
 const GIB = 1024 ** 3;
 
@@ -67,10 +66,10 @@ function report(what: string, client: BulkReport, size: number): void {
 for (const tls of [false, true]) {
   const what = tls ? "TLS-terminated" : "plain";
   Deno.test(`1 GiB each way through a ${what} TCP entrypoint arrives intact`, async () => {
-    const started: { gw?: TcpTestProxy } = {};
+    const started: { gw?: TestProxy } = {};
     const { client, upstream } = await transfer(
       async (upstreamPort) => {
-        const gw = await startTcpProxy(yaml`
+        const gw = await startProxy(yaml`
         entrypoints:
           bulk:
             address: "127.0.0.1:0"

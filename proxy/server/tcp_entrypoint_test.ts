@@ -4,12 +4,12 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
-import { yaml } from "../testing/proxy.ts";
+import { startProxy, yaml } from "../testing/proxy.ts";
 import { closedPort, waitFor } from "../testing/servers.ts";
 import {
   readBytes,
   readToEnd,
-  startTcpProxy,
+  reload,
   tcpUpstream,
   text,
   tlsClient,
@@ -43,14 +43,14 @@ Deno.test("half-close: the client ends its side and still gets all the upstream 
     await writeAll(conn, "and this comes later");
     await conn.closeWrite();
   });
-  await using gw = await startTcpProxy(plain([up.url]));
+  await using gw = await startProxy(plain([up.url]));
   const client = await connect(gw.port("db"));
   await writeAll(client, "x".repeat(100_000));
   await client.closeWrite();
   assert.equal(text(await readToEnd(client)), "you sent 100000 bytes; and this comes later");
   client.close();
-  await waitFor(() => gw.records.length === 1, "the log record");
-  const [record] = gw.records;
+  await waitFor(() => gw.tcpRecords.length === 1, "the log record");
+  const [record] = gw.tcpRecords;
   assert.equal(record.outcome, "closed");
   assert.equal(record.bytesUp, 100_000);
   assert.equal(record.bytesDown, 43);
@@ -66,20 +66,20 @@ Deno.test("the upstream half-closes first: the client can still send", async () 
     const got = await readToEnd(conn);
     assert.equal(text(got), "late upload");
   });
-  await using gw = await startTcpProxy(plain([up.url]));
+  await using gw = await startProxy(plain([up.url]));
   const client = await connect(gw.port("db"));
   assert.equal(text(await readToEnd(client)), "banner\n");
   await writeAll(client, "late upload");
   await client.closeWrite();
-  await waitFor(() => gw.records.length === 1, "the stream to end");
-  assert.equal(gw.records[0].outcome, "closed");
-  assert.equal(gw.records[0].bytesUp, 11);
+  await waitFor(() => gw.tcpRecords.length === 1, "the stream to end");
+  assert.equal(gw.tcpRecords[0].outcome, "closed");
+  assert.equal(gw.tcpRecords[0].bytesUp, 11);
   client.close();
 });
 
 Deno.test("200 concurrent connections each get their own bytes back", async () => {
   await using up = tcpUpstream();
-  await using gw = await startTcpProxy(plain([up.url]));
+  await using gw = await startProxy(plain([up.url]));
   const port = gw.port("db");
   const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
     const payload = crypto.getRandomValues(new Uint8Array(32 * 1024 + i));
@@ -93,8 +93,8 @@ Deno.test("200 concurrent connections each get their own bytes back", async () =
   }));
   assert.equal(results.filter(Boolean).length, 200);
   assert.equal(up.accepted, 200);
-  await waitFor(() => gw.records.length === 200, "200 log records");
-  assert.ok(gw.records.every((r) => r.outcome === "closed"));
+  await waitFor(() => gw.tcpRecords.length === 200, "200 log records");
+  assert.ok(gw.tcpRecords.every((r) => r.outcome === "closed"));
   assert.equal(gw.runtime.clients.count("db"), 0);
 });
 
@@ -106,13 +106,13 @@ Deno.test("a reset on either side ends the other side at once", async () => {
   await new Promise<void>((r) => resetting.listen(0, "127.0.0.1", r));
   const resetPort = (resetting.address() as net.AddressInfo).port;
   try {
-    await using gw = await startTcpProxy(plain([`tcp://127.0.0.1:${resetPort}`]));
+    await using gw = await startProxy(plain([`tcp://127.0.0.1:${resetPort}`]));
     const client = await connect(gw.port("db"));
     await writeAll(client, "hello");
     const ended = await within(2000, "the end", readToEnd(client)).then((b) => b.length, () => -1);
     assert.ok(ended <= 0);
-    await waitFor(() => gw.records.length === 1, "the record");
-    assert.equal(gw.records[0].outcome, "reset");
+    await waitFor(() => gw.tcpRecords.length === 1, "the record");
+    assert.equal(gw.tcpRecords[0].outcome, "reset");
     client.close();
 
     // The client resets mid-stream: the upstream sees its connection end.
@@ -121,15 +121,15 @@ Deno.test("a reset on either side ends the other side at once", async () => {
       upstreamEnded = true;
     });
     let upstreamEnded = false;
-    await gw.reload(plain([up.url]));
+    await reload(gw, plain([up.url]));
     const socket = net.connect({ host: "127.0.0.1", port: gw.port("db") });
     await new Promise((r) => socket.once("connect", r));
     socket.write("partial upload");
     await waitFor(() => up.accepted === 1, "the upstream connection");
     socket.resetAndDestroy();
     await waitFor(() => upstreamEnded, "the upstream to see the end");
-    await waitFor(() => gw.records.length === 2, "the second record");
-    assert.equal(gw.records[1].outcome, "reset");
+    await waitFor(() => gw.tcpRecords.length === 2, "the second record");
+    assert.equal(gw.tcpRecords[1].outcome, "reset");
   } finally {
     resetting.close();
   }
@@ -137,7 +137,7 @@ Deno.test("a reset on either side ends the other side at once", async () => {
 
 Deno.test("max_connections: over the limit a connection is closed at once and logged", async () => {
   await using up = tcpUpstream();
-  await using gw = await startTcpProxy(plain([up.url], { entrypoint: "max_connections: 2" }));
+  await using gw = await startProxy(plain([up.url], { entrypoint: "max_connections: 2" }));
   const port = gw.port("db");
   const open = [await connect(port), await connect(port)];
   for (const c of open) await writeAll(c, "hi");
@@ -145,8 +145,8 @@ Deno.test("max_connections: over the limit a connection is closed at once and lo
   const third = await connect(port);
   assert.equal((await within(2000, "the refusal", readToEnd(third))).length, 0);
   third.close();
-  await waitFor(() => gw.records.some((r) => r.outcome === "refused"), "the refusal record");
-  const refused = gw.records.find((r) => r.outcome === "refused")!;
+  await waitFor(() => gw.tcpRecords.some((r) => r.outcome === "refused"), "the refusal record");
+  const refused = gw.tcpRecords.find((r) => r.outcome === "refused")!;
   assert.equal(refused.error, "2 connections are open on this entrypoint (max_connections)");
   assert.equal(up.accepted, 2);
   open[0].close();
@@ -160,7 +160,7 @@ Deno.test("max_connections: over the limit a connection is closed at once and lo
 
 Deno.test("idle timeout closes a silent stream", async () => {
   await using up = tcpUpstream();
-  await using gw = await startTcpProxy(plain([up.url], { route: "timeouts: { idle: 300ms }" }));
+  await using gw = await startProxy(plain([up.url], { route: "timeouts: { idle: 300ms }" }));
   const client = await connect(gw.port("db"));
   await writeAll(client, "a");
   assert.equal(text(await readBytes(client, 1)), "a");
@@ -168,14 +168,14 @@ Deno.test("idle timeout closes a silent stream", async () => {
   assert.equal((await within(3000, "the idle timeout", readToEnd(client))).length, 0);
   assert.ok(Date.now() - started >= 250, `closed after ${Date.now() - started} ms`);
   client.close();
-  await waitFor(() => gw.records.length === 1, "the record");
-  assert.equal(gw.records[0].outcome, "idle_timeout");
+  await waitFor(() => gw.tcpRecords.length === 1, "the record");
+  assert.equal(gw.tcpRecords[0].outcome, "idle_timeout");
 });
 
 Deno.test("a failed connect is retried on the next server; all failing is logged", async () => {
   await using up = tcpUpstream();
   const dead = `tcp://127.0.0.1:${closedPort()}`;
-  await using gw = await startTcpProxy(plain([dead, up.url], { extra: "" }));
+  await using gw = await startProxy(plain([dead, up.url], { extra: "" }));
   for (let i = 0; i < 2; i++) {
     const client = await connect(gw.port("db"));
     await writeAll(client, "ping");
@@ -183,23 +183,23 @@ Deno.test("a failed connect is retried on the next server; all failing is logged
     assert.equal(text(await readToEnd(client)), "ping");
     client.close();
   }
-  await waitFor(() => gw.records.length === 2, "two records");
-  assert.deepEqual(gw.records.map((r) => r.outcome), ["closed", "closed"]);
-  assert.ok(gw.records.some((r) => r.attempts === 2), "one stream needed a second attempt");
+  await waitFor(() => gw.tcpRecords.length === 2, "two records");
+  assert.deepEqual(gw.tcpRecords.map((r) => r.outcome), ["closed", "closed"]);
+  assert.ok(gw.tcpRecords.some((r) => r.attempts === 2), "one stream needed a second attempt");
 
-  await gw.reload(plain([dead]));
+  await reload(gw, plain([dead]));
   const client = await connect(gw.port("db"));
   assert.equal((await within(3000, "the failure", readToEnd(client))).length, 0);
   client.close();
-  await waitFor(() => gw.records.length === 3, "the failure record");
-  assert.equal(gw.records[2].outcome, "connect_failed");
-  assert.match(gw.records[2].error ?? "", /^connect failed: /);
+  await waitFor(() => gw.tcpRecords.length === 3, "the failure record");
+  assert.equal(gw.tcpRecords[2].outcome, "connect_failed");
+  assert.match(gw.tcpRecords[2].error ?? "", /^connect failed: /);
 });
 
 Deno.test("a TCP health check (connect only) takes a dead server out", async () => {
   await using up = tcpUpstream();
   const dead = `tcp://127.0.0.1:${closedPort()}`;
-  await using gw = await startTcpProxy(yaml`
+  await using gw = await startProxy(yaml`
     entrypoints:
       db: { address: "127.0.0.1:0", protocol: tcp }
     tcp_routes: [{ entrypoints: [db], service: up }]
@@ -224,8 +224,8 @@ Deno.test("a TCP health check (connect only) takes a dead server out", async () 
     assert.equal(text(await readToEnd(client)), "x");
     client.close();
   }
-  await waitFor(() => gw.records.length === 4, "four records");
-  assert.ok(gw.records.every((r) => r.outcome === "closed" && r.attempts === 1));
+  await waitFor(() => gw.tcpRecords.length === 4, "four records");
+  assert.ok(gw.tcpRecords.every((r) => r.outcome === "closed" && r.attempts === 1));
 });
 
 Deno.test("TLS terminated at the entrypoint: plain bytes to the upstream, half-close kept", async () => {
@@ -234,7 +234,7 @@ Deno.test("TLS terminated at the entrypoint: plain bytes to the upstream, half-c
     await writeAll(conn, `plain upstream got "${text(got)}"`);
     await conn.closeWrite();
   });
-  await using gw = await startTcpProxy(yaml`
+  await using gw = await startProxy(yaml`
     entrypoints:
       redis:
         address: "127.0.0.1:0"
@@ -250,7 +250,7 @@ Deno.test("TLS terminated at the entrypoint: plain bytes to the upstream, half-c
   assert.equal(text(await readToEnd(client)), `plain upstream got "PING"`);
   client.close();
   assert.equal(text(up.firsts[0]), "PING");
-  await waitFor(() => gw.records.length === 1, "the record");
-  assert.equal(gw.records[0].tls, "terminated");
-  assert.equal(gw.records[0].outcome, "closed");
+  await waitFor(() => gw.tcpRecords.length === 1, "the record");
+  assert.equal(gw.tcpRecords[0].tls, "terminated");
+  assert.equal(gw.tcpRecords[0].outcome, "closed");
 });

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { testPki } from "../testing/certs.ts";
-import { yaml } from "../testing/proxy.ts";
+import { startProxy, yaml } from "../testing/proxy.ts";
 import { waitFor } from "../testing/servers.ts";
 import {
   readToEnd,
-  startTcpProxy,
+  reload,
   type TcpUpstream,
   tcpUpstream,
   text,
@@ -54,7 +54,7 @@ async function exchange(port: number, ...parts: (string | Uint8Array)[]): Promis
 
 Deno.test("upstreams asking for it get a v1 or v2 header with the client's address first", async () => {
   await using up = recorder();
-  await using gw = await startTcpProxy(config(up.url, "", "proxy_protocol: v1"));
+  await using gw = await startProxy(config(up.url, "", "proxy_protocol: v1"));
   const port = gw.port("db");
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const clientPort = conn.localAddr.port;
@@ -64,7 +64,7 @@ Deno.test("upstreams asking for it get a v1 or v2 header with the client's addre
   conn.close();
   assert.equal(text(up.got[0]), `PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${port}\r\nhello`);
 
-  await gw.reload(config(up.url, "", "proxy_protocol: v2"));
+  await reload(gw, config(up.url, "", "proxy_protocol: v2"));
   const conn2 = await Deno.connect({ hostname: "127.0.0.1", port });
   const p2 = conn2.localAddr.port;
   await writeAll(conn2, "hi");
@@ -76,13 +76,13 @@ Deno.test("upstreams asking for it get a v1 or v2 header with the client's addre
     [...up.got[1]],
     [...SIG, 0x21, 0x11, 0, 12, 127, 0, 0, 1, 127, 0, 0, 1, ...ports, 0x68, 0x69],
   );
-  await waitFor(() => gw.records.length === 2, "two records");
-  assert.deepEqual(gw.records.map((r) => r.bytesUp), [5, 2]);
+  await waitFor(() => gw.tcpRecords.length === 2, "two records");
+  assert.deepEqual(gw.tcpRecords.map((r) => r.bytesUp), [5, 2]);
 });
 
 Deno.test("a trusted load balancer's v1 or v2 header gives the client address", async () => {
   await using up = recorder();
-  await using gw = await startTcpProxy(
+  await using gw = await startProxy(
     config(up.url, "proxy_protocol: { trusted: [127.0.0.0/8] }", "proxy_protocol: v1"),
   );
   const port = gw.port("db");
@@ -110,17 +110,17 @@ Deno.test("a trusted load balancer's v1 or v2 header gives the client address", 
   // LOCAL (a health check from the balancer itself): the peer's own address is used.
   assert.equal(await exchange(port, Uint8Array.of(...SIG, 0x20, 0x00, 0, 0), "local"), "ok");
   assert.match(text(up.got[2]), /^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\nlocal$/);
-  await waitFor(() => gw.records.length === 3, "three records");
-  assert.deepEqual(gw.records.map((r) => [r.clientIp, r.clientPort]), [
+  await waitFor(() => gw.tcpRecords.length === 3, "three records");
+  assert.deepEqual(gw.tcpRecords.map((r) => [r.clientIp, r.clientPort]), [
     ["203.0.113.9", 40000],
     ["2001:db8::9", 40000],
-    ["127.0.0.1", gw.records[2].clientPort],
+    ["127.0.0.1", gw.tcpRecords[2].clientPort],
   ]);
 });
 
 Deno.test("a trusted peer without a header, and an untrusted one with a header, are refused", async () => {
   await using up = recorder();
-  await using gw = await startTcpProxy(
+  await using gw = await startProxy(
     config(up.url, "proxy_protocol: { trusted: [127.0.0.1] }", ""),
   );
   const port = gw.port("db");
@@ -129,36 +129,36 @@ Deno.test("a trusted peer without a header, and an untrusted one with a header, 
   assert.equal(up.accepted, 0);
 
   // Untrusted (the list holds someone else): a header is refused, plain bytes pass untouched.
-  await gw.reload(config(up.url, "proxy_protocol: { trusted: [10.0.0.0/8] }", ""));
+  await reload(gw, config(up.url, "proxy_protocol: { trusted: [10.0.0.0/8] }", ""));
   assert.equal(await exchange(port, "PRO", "XY TCP4 1.2.3.4 5.6.7.8 1 2\r\nsneaky"), "");
   assert.equal(await exchange(port, "PROTOCOL 1\r\n"), "ok");
   // The stream starts before the first bytes (server-first protocols work), so the upstream
   // saw a connection for the refused one, but none of its bytes.
   assert.deepEqual(up.got.map(text), ["", "PROTOCOL 1\r\n"]);
-  await waitFor(() => gw.records.length === 4, "four records");
-  assert.deepEqual(gw.records.map((r) => r.outcome), [
+  await waitFor(() => gw.tcpRecords.length === 4, "four records");
+  assert.deepEqual(gw.tcpRecords.map((r) => r.outcome), [
     "proxy_protocol",
     "proxy_protocol",
     "proxy_protocol",
     "closed",
   ]);
   assert.equal(
-    gw.records[0].error,
+    gw.tcpRecords[0].error,
     "no PROXY protocol header, which peers in proxy_protocol.trusted must send",
   );
   assert.equal(
-    gw.records[1].error,
+    gw.tcpRecords[1].error,
     'bad PROXY header: v1 line "PROXY TCP4 1.2.3.4" is not "PROXY TCP4|TCP6 src dst sport dport"',
   );
   assert.equal(
-    gw.records[2].error,
+    gw.tcpRecords[2].error,
     "a PROXY protocol header from a peer not listed in proxy_protocol.trusted",
   );
 });
 
 Deno.test("a PROXY header before TLS on a TLS-terminating entrypoint", async () => {
   await using up = recorder();
-  await using gw = await startTcpProxy(
+  await using gw = await startProxy(
     config(
       up.url,
       "proxy_protocol: { trusted: [127.0.0.1] }, tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }",
@@ -176,6 +176,6 @@ Deno.test("a PROXY header before TLS on a TLS-terminating entrypoint", async () 
   assert.equal(text(await readToEnd(tls)), "ok");
   tls.close();
   assert.equal(text(up.got[0]), "PROXY TCP4 192.0.2.44 192.0.2.1 1234 6380\r\nover tls");
-  await waitFor(() => gw.records.length === 1, "the record");
-  assert.deepEqual([gw.records[0].clientIp, gw.records[0].tls], ["192.0.2.44", "terminated"]);
+  await waitFor(() => gw.tcpRecords.length === 1, "the record");
+  assert.deepEqual([gw.tcpRecords[0].clientIp, gw.tcpRecords[0].tls], ["192.0.2.44", "terminated"]);
 });

@@ -4,12 +4,12 @@
  * drained by shutdown.
  */
 import assert from "node:assert/strict";
-import { tlsClient as proxyTlsClient, yaml } from "../testing/proxy.ts";
+import { startProxy, tlsClient as proxyTlsClient, yaml } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
 import {
   readBytes,
   readToEnd,
-  startTcpProxy,
+  reload,
   tcpUpstream,
   text,
   tlsClient,
@@ -45,13 +45,14 @@ async function msUntilClosed(conn: Deno.Conn): Promise<number> {
 
 Deno.test("a reload that keeps the route keeps the stream open, on the same port", async () => {
   await using up = tcpUpstream();
-  await using gw = await startTcpProxy(config(up.url));
+  await using gw = await startProxy(config(up.url));
   const port = gw.port("db");
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await roundTrip(conn, "before");
   // Everything else changes: timeouts, a new entrypoint and route, the service's servers.
   await using other = tcpUpstream();
-  await gw.reload(
+  await reload(
+    gw,
     yaml`
     entrypoints:
       db: { address: "127.0.0.1:${port}", protocol: tcp, max_connections: 10 }
@@ -69,9 +70,9 @@ Deno.test("a reload that keeps the route keeps the stream open, on the same port
   await conn.closeWrite();
   assert.equal((await readToEnd(conn)).length, 0);
   conn.close();
-  await waitFor(() => gw.records.length === 1, "the record");
-  assert.equal(gw.records[0].outcome, "closed");
-  assert.equal(gw.records[0].bytesUp, 11);
+  await waitFor(() => gw.tcpRecords.length === 1, "the record");
+  assert.equal(gw.tcpRecords[0].outcome, "closed");
+  assert.equal(gw.tcpRecords[0].bytesUp, 11);
 });
 
 Deno.test("a listener replaced on its port by a reload (SNI routing added) keeps its streams", async () => {
@@ -79,7 +80,7 @@ Deno.test("a listener replaced on its port by a reload (SNI routing added) keeps
   await using tls = await tlsUpstream("a.test");
   const entrypoint = (port: number) =>
     `db: { address: "127.0.0.1:${port}", protocol: tcp, tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] } }`;
-  await using gw = await startTcpProxy(
+  await using gw = await startProxy(
     yaml`
     entrypoints: { ${entrypoint(0)} }
     tcp_routes: [{ name: db, entrypoints: [db], service: up }]
@@ -91,7 +92,8 @@ Deno.test("a listener replaced on its port by a reload (SNI routing added) keeps
   await roundTrip(conn, "one");
   // One route and TLS: the listener terminates TLS itself. An SNI route needs a plain listener
   // that peeks, with TLS terminated behind it.
-  await gw.reload(
+  await reload(
+    gw,
     yaml`
     entrypoints: { ${entrypoint(port)} }
     tcp_routes:
@@ -123,12 +125,13 @@ Deno.test("an HTTPS entrypoint that gains a passthrough route keeps serving HTTP
     routes: [{ service: app }]
     services: { app: { servers: ["${app.url}"] }, tls: { servers: ["${tls.url}"] } }
   ` + QUIET;
-  await using gw = await startTcpProxy(base(0));
+  await using gw = await startProxy(base(0));
   const port = gw.port("websecure");
   const client = await proxyTlsClient();
   const get = async () => await (await fetch(`https://localhost:${port}/`, { client })).text();
   assert.equal(await get(), "ok");
-  await gw.reload(
+  await reload(
+    gw,
     base(port) +
       "tcp_routes: [{ entrypoints: [websecure], sni: a.test, passthrough: true, service: tls }]\n",
   );
@@ -136,7 +139,7 @@ Deno.test("an HTTPS entrypoint that gains a passthrough route keeps serving HTTP
   const passthrough = await tlsClient(port, "a.test");
   assert.equal(text(await readBytes(passthrough, 18)), "hello from a.test\n");
   passthrough.close();
-  await gw.reload(base(port));
+  await reload(gw, base(port));
   assert.equal(await get(), "ok");
   await assert.rejects(() => tlsClient(port, "a.test"));
   client.close();
@@ -144,30 +147,31 @@ Deno.test("an HTTPS entrypoint that gains a passthrough route keeps serving HTTP
 
 Deno.test("removing the route drains its streams within the drain bound", async () => {
   await using up = tcpUpstream();
-  await using gw = await startTcpProxy(config(up.url));
+  await using gw = await startProxy(config(up.url));
   const port = gw.port("db");
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await roundTrip(conn, "x");
-  await gw.reload(config(up.url, "renamed"));
+  await reload(gw, config(up.url, "renamed"));
   const ms = await msUntilClosed(conn);
   assert.ok(ms >= 250 && ms < 3000, `closed after ${ms} ms`);
   conn.close();
-  await waitFor(() => gw.records.length === 1, "the record");
-  assert.deepEqual([gw.records[0].route, gw.records[0].outcome], ["db", "drained"]);
+  await waitFor(() => gw.tcpRecords.length === 1, "the record");
+  assert.deepEqual([gw.tcpRecords[0].route, gw.tcpRecords[0].outcome], ["db", "drained"]);
   const fresh = await Deno.connect({ hostname: "127.0.0.1", port });
   await roundTrip(fresh, "new route");
   fresh.close();
-  await waitFor(() => gw.records.length === 2, "the second record");
-  assert.equal(gw.records[1].route, "renamed");
+  await waitFor(() => gw.tcpRecords.length === 2, "the second record");
+  assert.equal(gw.tcpRecords[1].route, "renamed");
 });
 
 Deno.test("removing the entrypoint stops accepting and drains its streams", async () => {
   await using up = tcpUpstream();
-  await using gw = await startTcpProxy(config(up.url));
+  await using gw = await startProxy(config(up.url));
   const port = gw.port("db");
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await roundTrip(conn, "x");
-  await gw.reload(
+  await reload(
+    gw,
     yaml`
     entrypoints:
       web: { address: "127.0.0.1:0" }
@@ -179,13 +183,13 @@ Deno.test("removing the entrypoint stops accepting and drains its streams", asyn
   const ms = await msUntilClosed(conn);
   assert.ok(ms < 3000, `closed after ${ms} ms`);
   conn.close();
-  await waitFor(() => gw.records.length === 1, "the record");
-  assert.equal(gw.records[0].outcome, "drained");
+  await waitFor(() => gw.tcpRecords.length === 1, "the record");
+  assert.equal(gw.tcpRecords[0].outcome, "drained");
 });
 
 Deno.test("shutdown (SIGTERM) lets streams run for the drain time, then closes them", async () => {
   await using up = tcpUpstream();
-  const gw = await startTcpProxy(config(up.url));
+  const gw = await startProxy(config(up.url));
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port("db") });
   await roundTrip(conn, "x");
   const started = Date.now();
@@ -195,5 +199,5 @@ Deno.test("shutdown (SIGTERM) lets streams run for the drain time, then closes t
   await shutdown;
   assert.ok(Date.now() - started >= 250 && ms < 3000, `closed after ${ms} ms`);
   conn.close();
-  assert.deepEqual(gw.records.map((r) => r.outcome), ["drained"]);
+  assert.deepEqual(gw.tcpRecords.map((r) => r.outcome), ["drained"]);
 });

@@ -3,12 +3,11 @@
  * HTTPS and passthrough on one port, TLS terminated per name, and the ClientHello limits.
  */
 import assert from "node:assert/strict";
-import { yaml } from "../testing/proxy.ts";
+import { startProxy, yaml } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
 import {
   readBytes,
   readToEnd,
-  startTcpProxy,
   tcpUpstream,
   text,
   tlsClient,
@@ -29,7 +28,7 @@ async function run(cmd: string, args: string[]) {
 Deno.test("SNI passthrough reaches two upstreams whose own certificates the client verifies", async () => {
   await using a = await tlsUpstream("a.test");
   await using b = await tlsUpstream("x.b.test");
-  await using gw = await startTcpProxy(
+  await using gw = await startProxy(
     yaml`
     entrypoints:
       edge: { address: "127.0.0.1:0", protocol: tcp }
@@ -56,8 +55,8 @@ Deno.test("SNI passthrough reaches two upstreams whose own certificates the clie
     conn.close();
   }
   await assert.rejects(() => tlsClient(port, "c.test"));
-  await waitFor(() => gw.records.length === 3, "three records");
-  const byRoute = (route: string | null) => gw.records.find((r) => r.route === route)!;
+  await waitFor(() => gw.tcpRecords.length === 3, "three records");
+  const byRoute = (route: string | null) => gw.tcpRecords.find((r) => r.route === route)!;
   assert.deepEqual(
     [byRoute("a").sni, byRoute("a").tls, byRoute("a").outcome],
     ["a.test", "passthrough", "closed"],
@@ -74,7 +73,7 @@ Deno.test("HTTPS and passthrough on one port; HTTPS sees the real client address
       `xff=${req.headers.get("x-forwarded-for")} proto=${req.headers.get("x-forwarded-proto")}`,
     )
   );
-  await using gw = await startTcpProxy(
+  await using gw = await startProxy(
     yaml`
     entrypoints:
       websecure:
@@ -111,8 +110,8 @@ Deno.test("HTTPS and passthrough on one port; HTTPS sees the real client address
     assert.equal(code, 0, stderr);
     assert.equal(stdout, `xff=127.0.0.2 proto=https ${version === "--http2" ? "2" : "1.1"}`);
   }
-  await waitFor(() => gw.records.length === 1, "the passthrough record");
-  assert.equal(gw.records[0].sni, "a.test");
+  await waitFor(() => gw.tcpRecords.length === 1, "the passthrough record");
+  assert.equal(gw.tcpRecords[0].sni, "a.test");
   assert.equal(app.requests.length, 2);
 });
 
@@ -123,7 +122,7 @@ Deno.test("a TCP TLS entrypoint terminates some names, passes others through", a
     await conn.closeWrite();
   });
   await using other = await tlsUpstream("other.test");
-  await using gw = await startTcpProxy(
+  await using gw = await startProxy(
     yaml`
     entrypoints:
       tls:
@@ -160,8 +159,8 @@ Deno.test("a TCP TLS entrypoint terminates some names, passes others through", a
   assert.match(got, /^plain got PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\nR, then/);
   const clientPort = Number(/^plain got PROXY TCP4 \S+ \S+ (\d+)/.exec(got)![1]);
   assert.equal(Number(/ (\d+)\r\n/.exec(got)![1]), port);
-  await waitFor(() => gw.records.length === 3, "three records");
-  const rec = (route: string) => gw.records.find((r) => r.route === route)!;
+  await waitFor(() => gw.tcpRecords.length === 3, "three records");
+  const rec = (route: string) => gw.tcpRecords.find((r) => r.route === route)!;
   assert.deepEqual([rec("a").tls, rec("a").sni, rec("a").outcome], [
     "terminated",
     "a.test",
@@ -173,7 +172,7 @@ Deno.test("a TCP TLS entrypoint terminates some names, passes others through", a
 
 Deno.test("the ClientHello must come within the handshake time and bound", async () => {
   await using up = tcpUpstream();
-  await using gw = await startTcpProxy(
+  await using gw = await startProxy(
     yaml`
     entrypoints:
       edge: { address: "127.0.0.1:0", protocol: tcp }
@@ -203,8 +202,8 @@ Deno.test("the ClientHello must come within the handshake time and bound", async
   await plain.closeWrite();
   assert.equal(text(await readToEnd(plain)), "SSH-2.0-test\r\n");
   plain.close();
-  await waitFor(() => gw.records.length === 3, "three records");
-  assert.deepEqual(gw.records.map((r) => r.outcome), ["client_hello", "client_hello", "closed"]);
-  assert.match(gw.records[0].error!, /within the time limit/);
+  await waitFor(() => gw.tcpRecords.length === 3, "three records");
+  assert.deepEqual(gw.tcpRecords.map((r) => r.outcome), ["client_hello", "client_hello", "closed"]);
+  assert.match(gw.tcpRecords[0].error!, /within the time limit/);
   assert.equal(up.accepted, 1);
 });

@@ -21,6 +21,7 @@ import { formatConfigError, loadConfigText } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import type { Outcome } from "../http/handler.ts";
 import { Runtime } from "../server/runtime.ts";
+import type { TcpRecord } from "../telemetry/log.ts";
 import { type TestCertPaths, testPki, writeTestCerts } from "./certs.ts";
 import { WireReader, writeAll } from "./wire.ts";
 
@@ -36,6 +37,8 @@ export interface TestProxy extends AsyncDisposable {
   readonly certs: TestCertPaths;
   /** Every finished request, as the access log would record it. */
   readonly outcomes: Outcome[];
+  /** Every finished TCP connection (tcp_routes), as the access log would record it. */
+  readonly tcpRecords: TcpRecord[];
   /** Bound port of an entrypoint (default: the first one). */
   port(entrypoint?: string): number;
   /** "http://127.0.0.1:<port><path>", or "https://localhost:<port><path>" on a TLS entrypoint. */
@@ -66,9 +69,13 @@ export async function loadTestConfig(
 export async function startProxy(text: string): Promise<TestProxy> {
   const { config, dir, certs } = await loadTestConfig(text);
   const outcomes: Outcome[] = [];
+  const tcpRecords: TcpRecord[] = [];
   let runtime: Runtime;
   try {
-    runtime = Runtime.start(config, { onComplete: (o) => outcomes.push(o) });
+    runtime = Runtime.start(config, {
+      onComplete: (o) => outcomes.push(o),
+      onTcpClosed: (r) => tcpRecords.push(r),
+    });
   } catch (err) {
     await Deno.remove(dir, { recursive: true });
     throw err;
@@ -91,6 +98,7 @@ export async function startProxy(text: string): Promise<TestProxy> {
     dir,
     certs,
     outcomes,
+    tcpRecords,
     port,
     url(path = "/", name = first) {
       const tls = config.entrypoints[name]?.tls != null;

@@ -7,10 +7,8 @@
  */
 import { join } from "node:path";
 import { formatConfigError, loadConfigText } from "../config/mod.ts";
-import { Runtime } from "../server/runtime.ts";
-import type { TcpRecord } from "../telemetry/log.ts";
 import { testPki } from "./certs.ts";
-import { loadTestConfig } from "./proxy.ts";
+import type { TestProxy } from "./proxy.ts";
 
 /** Writes all of `bytes`. */
 export async function writeAll(conn: Deno.Conn, bytes: Uint8Array | string): Promise<void> {
@@ -203,49 +201,13 @@ export async function tlsClient(
   return conn;
 }
 
-export interface TcpTestProxy extends AsyncDisposable {
-  readonly runtime: Runtime;
-  /** The temp dir holding the config and the test certificates (see testing/proxy.ts). */
-  readonly dir: string;
-  /** Every finished TCP connection, as the access log records it. */
-  readonly records: TcpRecord[];
-  /** Bound port of an entrypoint. */
-  port(entrypoint: string): number;
-  /** Loads `text` (same temp dir) and applies it, as a reload does. */
-  reload(text: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A runtime from a YAML snippet (see testing/proxy.ts) that records finished TCP connections. */
-export async function startTcpProxy(text: string): Promise<TcpTestProxy> {
-  const { config, dir } = await loadTestConfig(text);
-  const records: TcpRecord[] = [];
-  const runtime = Runtime.start(config, { onTcpClosed: (r) => records.push(r) });
-  let closed: Promise<void> | null = null;
-  const close = () =>
-    closed ??= (async () => {
-      await runtime.shutdown();
-      await Deno.remove(dir, { recursive: true });
-    })();
-  return {
-    runtime,
-    dir,
-    records,
-    port(name) {
-      const p = runtime.port(name);
-      if (p === undefined) throw new Error(`Cannot find entrypoint "${name}"`);
-      return p;
-    },
-    async reload(next) {
-      const file = join(dir, "gatehouse.yaml");
-      await Deno.writeTextFile(file, next);
-      const loaded = await loadConfigText(next, file);
-      if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join("\n"));
-      runtime.apply(loaded.config);
-    },
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+/** Loads `text` in the test proxy's dir and applies it to its runtime, as a reload does. */
+export async function reload(gw: TestProxy, text: string): Promise<void> {
+  const file = join(gw.dir, "gatehouse.yaml");
+  await Deno.writeTextFile(file, text);
+  const loaded = await loadConfigText(text, file);
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join("\n"));
+  gw.runtime.apply(loaded.config);
 }
 
 /** `promise`, or a failure naming `what` after `ms` (so a regression fails instead of hanging). */
