@@ -11,6 +11,7 @@ import type { HeaderList } from "../header_list.ts";
 import type { BodyReader } from "../message.ts";
 import type { BufferedConn, ByteConn } from "./buffered_conn.ts";
 import { type BodyDone, bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
+import { BodyFailure, streamBody } from "./coalesce.ts";
 import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
 import { encodeHead, serializeFields } from "./write.ts";
 
@@ -129,15 +130,20 @@ export async function exchange(
   let response: ResponseHead;
   try {
     setDeadline(opts.bodyIdleMs);
-    await io.write(encodeHead(head, 0));
-    sent = true;
-    if (body !== null) {
-      pump = pumpBody(io, body, () => setDeadline(opts.bodyIdleMs));
+    const headBytes = encodeHead(head, 0);
+    if (body === null) {
+      await io.write(headBytes);
+      sent = true;
+      setDeadline(opts.responseHeaderMs);
+    } else {
+      // The head goes out with the first body chunk when that is ready (see coalesce.ts).
+      pump = pumpBody(io, body, headBytes, () => {
+        sent = true;
+        setDeadline(opts.bodyIdleMs);
+      });
       pump.then((ok) => {
         if (ok && !gotHead) setDeadline(opts.responseHeaderMs);
       });
-    } else {
-      setDeadline(opts.responseHeaderMs);
     }
     response = await readFinalHead(io, opts.maxHeaderBytes);
   } catch (err) {
@@ -186,34 +192,26 @@ async function readFinalHead(io: BufferedConn, limit: number): Promise<ResponseH
   }
 }
 
-/** Streams the request body upstream; resolves true when all of it was sent. */
+/** Streams the head and body upstream; resolves true when all of it was sent. */
 async function pumpBody(
   io: BufferedConn,
   body: BodyReader,
+  head: Uint8Array,
   progress: () => void,
 ): Promise<boolean> {
   const chunked = body.length < 0;
-  let chunk: Uint8Array | null;
-  while (true) {
-    try {
-      chunk = await body.read();
-    } catch {
-      // The client's side failed: the upstream must not take a truncated body as complete.
-      io.close();
-      return false;
-    }
-    try {
-      if (chunk === null) {
-        if (chunked) await io.write(LAST_CHUNK);
-        return true;
-      }
-      if (chunk.length === 0) continue;
-      await io.write(chunked ? encodeChunk(chunk) : chunk);
-      progress();
-    } catch {
-      body.cancel();
-      return false;
-    }
+  try {
+    await streamBody(io.conn, body, {
+      prefix: head,
+      frame: chunked ? encodeChunk : (chunk) => chunk,
+      suffix: chunked ? LAST_CHUNK : null,
+      onWrite: progress,
+    });
+    return true;
+  } catch (err) {
+    // The client's body failed: the upstream must not take a truncated body as complete.
+    if (err instanceof BodyFailure) io.close();
+    return false;
   }
 }
 

@@ -21,7 +21,7 @@ import type { ConnectionRegistry, TrackedConnection } from "../../server/connect
 import { BufferedConn, type ByteConn, HeadTooLargeError } from "./buffered_conn.ts";
 import { bodyReader } from "./body.ts";
 import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
-import { reasonPhrase, writeResponse, type WriteResult } from "./write.ts";
+import { reasonPhrase, writeResponse } from "./write.ts";
 
 /** Limits read from the live config before each request (so a reload applies at once). */
 export interface H1Limits {
@@ -155,13 +155,13 @@ class Exchange {
       keepAlive = keepAlive && body !== null && body.length >= 0 &&
         body.length <= MAX_DISCARD;
     }
-    let result: WriteResult;
+    let complete: boolean;
     try {
-      result = await writeResponse(io, res, head.method, head.version, keepAlive);
+      complete = await writeResponse(io, res, head.method, head.version, keepAlive);
     } catch {
       return false;
     }
-    if (!result.complete || !keepAlive) return false;
+    if (!complete || !keepAlive) return false;
     if (!this.#bodyDone && body !== null) return await discard(body);
     return this.#bodyClean;
   }

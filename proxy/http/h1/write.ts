@@ -5,6 +5,7 @@ import type { HeaderList } from "../header_list.ts";
 import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
 import type { BufferedConn } from "./buffered_conn.ts";
 import { encodeChunk, LAST_CHUNK } from "./body.ts";
+import { BodyFailure, streamBody } from "./coalesce.ts";
 
 const REASONS: Record<number, string> = {
   100: "Continue",
@@ -60,17 +61,13 @@ export function encodeHead(head: string, extra: number): Uint8Array {
   return out;
 }
 
-/** Result of writing a response: bytes put on the wire, and whether the body was complete. */
-export interface WriteResult {
-  readonly bytes: number;
-  readonly complete: boolean;
-}
-
 /**
  * Writes `res` as the answer to a `method` request. `keepAlive` false adds "Connection: close";
  * an HTTP/1.0 peer gets "Connection: keep-alive" when the connection stays open. A body of
- * unknown length is sent chunked to HTTP/1.1 peers and close-delimited to HTTP/1.0 peers (the
- * caller must then close: `complete` is false in that case).
+ * unknown length is sent chunked to HTTP/1.1 peers and close-delimited to HTTP/1.0 peers.
+ * Resolves true when the whole message went out and the connection may serve another request
+ * (false after a close-delimited body, or when the body was cut short); rejects when nothing
+ * could be written.
  */
 export async function writeResponse(
   io: BufferedConn,
@@ -78,7 +75,7 @@ export async function writeResponse(
   method: string,
   version: "1.0" | "1.1",
   keepAlive: boolean,
-): Promise<WriteResult> {
+): Promise<boolean> {
   const headers = res.headers;
   const body = res.body;
   const bodyless = isBodyless(method, res.status);
@@ -118,47 +115,28 @@ export async function writeResponse(
     const out = encodeHead(head, bytes.length);
     out.set(bytes, head.length);
     await io.write(out);
-    return { bytes: out.length, complete: true };
+    return true;
   }
-  await io.write(encodeHead(head, 0));
+  const headBytes = encodeHead(head, 0);
   if (framing === "none") {
+    await io.write(headBytes);
     if (body !== null && !(body instanceof Uint8Array)) body.cancel();
-    return { bytes: head.length, complete: true };
+    return true;
   }
-  return await writeBody(io, body as BodyReader, framing, head.length);
-}
-
-async function writeBody(
-  io: BufferedConn,
-  body: BodyReader,
-  framing: "length" | "chunked" | "close",
-  headBytes: number,
-): Promise<WriteResult> {
-  let sent = 0;
-  let wire = headBytes;
+  const reader = body as BodyReader;
+  const chunked = framing === "chunked";
+  let writes = 0;
   try {
-    while (true) {
-      const chunk = await body.read();
-      if (chunk === null) break;
-      if (chunk.length === 0) continue;
-      sent += chunk.length;
-      if (framing === "chunked") {
-        const framed = encodeChunk(chunk);
-        wire += framed.length;
-        await io.write(framed);
-      } else {
-        wire += chunk.length;
-        await io.write(chunk);
-      }
-    }
-    if (framing === "chunked") {
-      await io.write(LAST_CHUNK);
-      wire += LAST_CHUNK.length;
-    }
+    const streamed = await streamBody(io.conn, reader, {
+      prefix: headBytes,
+      frame: chunked ? encodeChunk : (chunk) => chunk,
+      suffix: chunked ? LAST_CHUNK : null,
+      onWrite: () => writes++,
+    });
+    return framing !== "close" && (framing !== "length" || streamed.body === reader.length);
   } catch (err) {
-    body.cancel(err);
-    return { bytes: wire, complete: false };
+    // The body failed, or a write failed after the head went out: the message is cut short.
+    if (writes === 0 && !(err instanceof BodyFailure)) throw err;
+    return false;
   }
-  const complete = framing !== "close" && (framing !== "length" || sent === body.length);
-  return { bytes: wire, complete };
 }
