@@ -9,18 +9,7 @@
  */
 import client from "prom-client";
 import type { CertificateFile, Config } from "../config/types.ts";
-import type { AccessRecord } from "./log.ts";
-
-/** What the TCP side reports per finished connection. */
-export interface TcpMetricsRecord {
-  readonly entrypoint: string;
-  readonly route: string | null;
-  readonly service: string | null;
-  /** "ok", "refused", "upstream_failed", "timeout", "reset"... (bounded set). */
-  readonly outcome: string;
-  readonly bytesUp: number;
-  readonly bytesDown: number;
-}
+import type { AccessRecord, TcpRecord } from "./log.ts";
 
 /** Seconds. Apdex-style dashboards read le="0.3" and le="1.2"; keep those. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.5, 1.2, 2.5, 5, 10];
@@ -275,7 +264,7 @@ export class Metrics {
   }
 
   /** One finished TCP connection. */
-  observeTcp(r: TcpMetricsRecord): void {
+  observeTcp(r: TcpRecord): void {
     if (!this.#settings.enabled) return;
     this.#tcpConnections.labels(r.entrypoint, r.route ?? "", r.service ?? "", r.outcome).inc();
     this.#tcpBytes.labels(r.entrypoint, r.route ?? "", "up").inc(r.bytesUp);

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { startGatehouse } from "../testing/gatehouse.ts";
 import { parseExposition, type Sample, sampleValue, seriesKeys } from "../testing/prometheus.ts";
 import { yaml } from "../testing/proxy.ts";
-import { closedPort, httpUpstream } from "../testing/servers.ts";
+import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
+import {
+  readBytes,
+  readToEnd,
+  tcpUpstream,
+  text,
+  writeAll as tcpWrite,
+} from "../testing/tcp_peers.ts";
 import { DURATION_BUCKETS } from "./metrics.ts";
 
 function config(upstream: string, extra = ""): string {
@@ -199,4 +206,47 @@ Deno.test("a configured admin token that is not set refuses, never opens, the ad
   const probe = await fetch(gh.admin("/healthz"));
   await probe.body?.cancel();
   assert.equal(probe.status, 200);
+});
+
+Deno.test("TCP connections and bytes are counted; open streams show as protocol tcp", async () => {
+  await using echo = tcpUpstream();
+  await using gh = await startGatehouse(
+    yaml`
+      entrypoints:
+        pg: { address: "127.0.0.1:0", protocol: tcp }
+      tcp_routes:
+        - { name: pg, entrypoints: [pg], service: pg }
+      services:
+        pg: { servers: [${echo.url}] }
+      admin: { address: "127.0.0.1:0" }
+    `,
+    false,
+  );
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: gh.port("pg") });
+  await tcpWrite(conn, "ping!");
+  assert.equal(text(await readBytes(conn, 5)), "ping!");
+  const open = await scrape(gh.admin("/metrics"));
+  assert.equal(
+    sampleValue(open, "gatehouse_open_connections", { entrypoint: "pg", protocol: "tcp" }),
+    1,
+  );
+  await conn.closeWrite();
+  await readToEnd(conn);
+  conn.close();
+  await waitFor(async () => {
+    const s = await scrape(gh.admin("/metrics"));
+    return sampleValue(s, "gatehouse_tcp_connections_total", {
+      router: "pg",
+      outcome: "closed",
+    }) === 1;
+  }, "the TCP connection to be counted");
+  const samples = await scrape(gh.admin("/metrics"));
+  assert.equal(
+    sampleValue(samples, "gatehouse_tcp_bytes_total", { router: "pg", direction: "up" }),
+    5,
+  );
+  assert.equal(
+    sampleValue(samples, "gatehouse_tcp_bytes_total", { router: "pg", direction: "down" }),
+    5,
+  );
 });
