@@ -97,6 +97,7 @@ function summary(config: Config): string {
   return [
     n(Object.keys(config.entrypoints).length, "entrypoint"),
     n(config.routes.length, "route"),
+    n(config.tcpRoutes.length, "TCP route"),
     n(Object.keys(config.services).length, "service"),
   ].join(", ");
 }

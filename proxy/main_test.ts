@@ -88,7 +88,7 @@ const MINIMAL = yaml`
 Deno.test("--check exits 0 on a valid file and 1 with every error on an invalid one", async () => {
   const ok = await check(MINIMAL);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /check\.yaml: OK \(1 entrypoint, 0 routes, 0 services\)/);
+  assert.match(ok.stdout, /check\.yaml: OK \(1 entrypoint, 0 routes, 0 TCP routes, 0 services\)/);
   const bad = await check(yaml`
     entrypoints: { web: { address: "127.0.0.1:0" } }
     routes: [{ service: nope }]

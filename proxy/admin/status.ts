@@ -58,6 +58,14 @@ export function statusDocument(input: StatusInput): unknown {
       stripPrefix: r.stripPrefix,
       upgrade: r.upgrade,
     })),
+    tcpRoutes: config.tcpRoutes.map((r) => ({
+      name: r.name,
+      entrypoints: r.entrypoints,
+      sni: r.sni.length > 0 ? r.sni : "default",
+      passthrough: r.passthrough,
+      service: r.service,
+      proxyProtocol: r.proxyProtocol,
+    })),
     services: [...snapshot.services.values()].map((s) => ({
       name: s.name,
       balancing: s.config.balancing,
