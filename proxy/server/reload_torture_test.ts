@@ -1,6 +1,6 @@
 /**
  * 100 reloads (valid changes alternating with broken files) while traffic of every kind is in
- * flight: a request loop, a WebSocket session and a 200 MiB download. Nothing may fail, every
+ * flight: a request loop, a WebSocket session, a TCP stream and a 200 MiB download. Nothing may fail, every
  * valid change must be visible within a second, every broken file reported with its line.
  */
 import assert from "node:assert/strict";
@@ -9,14 +9,16 @@ import { patternStream } from "../testing/bytes.ts";
 import { startGatehouse } from "../testing/gatehouse.ts";
 import { yaml } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
+import { readBytes, tcpUpstream, writeAll as tcpWrite } from "../testing/tcp_peers.ts";
 
 const DOWNLOAD = 200 * 1024 * 1024;
 
-function config(up: string, ws: string, version: number, broken: boolean): string {
-  // The broken variant names an unknown service on line 9 (a valid YAML, an invalid config).
+function config(up: string, ws: string, tcp: string, version: number, broken: boolean): string {
+  // The broken variant names an unknown service on line 10 (a valid YAML, an invalid config).
   return yaml`
     entrypoints:
       web: { address: "127.0.0.1:0" }
+      stream: { address: "127.0.0.1:0", protocol: tcp }
     routes:
       - { name: ping, match: { path: /ping }, service: app }
       - { name: big, match: { path: /big }, service: app }
@@ -24,9 +26,12 @@ function config(up: string, ws: string, version: number, broken: boolean): strin
       - name: versioned
         match: { path: /v${version} }
         service: ${broken ? "missing" : "app"}
+    tcp_routes:
+      - { name: echo, entrypoints: [stream], service: echo }
     services:
       app: { servers: [${up}] }
       ws: { servers: [${ws}] }
+      echo: { servers: [${tcp}] }
     admin: { address: "127.0.0.1:0" }
   `;
 }
@@ -48,7 +53,8 @@ Deno.test({
       return response;
     });
     const wsUrl = `http://127.0.0.1:${wsServer.addr.port}`;
-    await using gh = await startGatehouse(config(up.url, wsUrl, 0, false));
+    await using tcp = tcpUpstream();
+    await using gh = await startGatehouse(config(up.url, wsUrl, tcp.url, 0, false));
     const port = gh.port();
     const base = `http://127.0.0.1:${port}`;
 
@@ -65,6 +71,14 @@ Deno.test({
       await waitFor(() => replies.includes(text), `the echo of ${text}`);
     };
     await echo("before");
+
+    // A TCP stream that must echo before, during and after the reloads.
+    const stream = await Deno.connect({ hostname: "127.0.0.1", port: gh.port("stream") });
+    const tcpEcho = async (text: string) => {
+      await tcpWrite(stream, text);
+      assert.equal(new TextDecoder().decode(await readBytes(stream, text.length)), text);
+    };
+    await tcpEcho("before");
 
     // A slow 200 MiB download that spans the reloads.
     const download = (async () => {
@@ -101,12 +115,12 @@ Deno.test({
       const broken = i % 2 === 0;
       const previous = gh.gatehouse.reloader.last?.at;
       const written = Date.now();
-      await Deno.writeTextFile(gh.file, config(up.url, wsUrl, i, broken));
+      await Deno.writeTextFile(gh.file, config(up.url, wsUrl, tcp.url, i, broken));
       if (broken) {
         await waitFor(() => gh.gatehouse.reloader.last?.at !== previous, `reload ${i}`, 2000);
         const last = gh.gatehouse.reloader.last!;
         assert.equal(last.ok, false, `reload ${i} should be refused`);
-        assert.match(last.errors.join("\n"), /gatehouse\.yaml:9:\d+ routes\[3\]\.service/);
+        assert.match(last.errors.join("\n"), /gatehouse\.yaml:10:\d+ routes\[3\]\.service/);
       } else {
         await waitFor(
           async () => {
@@ -118,11 +132,16 @@ Deno.test({
         );
         slowest.push(Date.now() - written);
       }
-      if (i % 25 === 0) await echo(`during ${i}`);
+      if (i % 25 === 0) {
+        await echo(`during ${i}`);
+        await tcpEcho(`during ${i}`);
+      }
     }
     stop = true;
     await loop;
     await echo("after");
+    await tcpEcho("after");
+    stream.close();
     const got = await download;
     ws.close();
     await wsServer.shutdown();
