@@ -37,6 +37,11 @@ export interface TakenConnection {
   readonly buffered: Uint8Array;
   /** Sets the connection's deadline (epoch ms, 0 = none), enforced by the registry sweep. */
   readonly setDeadline: (epochMs: number) => void;
+  /**
+   * Registers what to run when the registry closes the connection (deadline, drain): the
+   * tunnel's other side must close too, even when it is only waiting for its peer.
+   */
+  readonly onClose: (close: () => void) => void;
   /** Call once the connection is closed: it leaves the connection registry. */
   readonly finish: () => void;
 }

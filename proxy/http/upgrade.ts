@@ -80,6 +80,13 @@ export async function tunnel(
   stripHopByHop(up.headers, protocol);
   const down = req.takeover!(opts.route.name);
   const upstreamConn = up.upgrade.conn;
+  down.onClose(() => {
+    try {
+      upstreamConn.close();
+    } catch {
+      // already closed
+    }
+  });
   let bytesUp = 0;
   let bytesDown = 0;
   try {

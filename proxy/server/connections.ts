@@ -16,6 +16,8 @@ export class TrackedConnection {
   route: string | null = null;
   /** Called when shutdown begins (h2: start a graceful GOAWAY). */
   onDrain: (() => void) | null = null;
+  /** Called after `close` (a tunnel closes its upstream side with the client's). */
+  onClose: (() => void) | null = null;
   /** Finish the current exchange, then close (shutdown, or the entrypoint was removed). */
   closing = false;
   readonly entrypoint: string;
@@ -38,6 +40,7 @@ export class TrackedConnection {
     } catch {
       // already closed by the peer
     }
+    this.onClose?.();
   }
 
   get closed(): boolean {

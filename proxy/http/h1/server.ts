@@ -192,6 +192,7 @@ class Exchange {
       conn: this.#io.conn,
       buffered: this.#io.drainBuffer(),
       setDeadline: (epochMs) => track.deadline = epochMs,
+      onClose: (close) => track.onClose = close,
       finish: () => registry.delete(track),
     };
   }
