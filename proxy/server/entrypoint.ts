@@ -10,6 +10,7 @@ import type { ClientInfo, Handler } from "../http/message.ts";
 import { serveHttpOnConnection } from "../internal/deno_internals.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";
+import { acceptLoop } from "../tcp/accept.ts";
 import type { TlsRelay } from "../tls/relay.ts";
 import { type ConnectionRegistry, TrackedConnection } from "./connections.ts";
 
@@ -111,18 +112,14 @@ export class EntrypointRuntime {
     this.#tls?.close();
   }
 
-  async #acceptPlain(listener: Deno.TcpListener): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        const track = this.#admit(conn);
-        if (track === null) continue;
-        conn.setNoDelay(true);
-        track.state = "idle";
-        this.#serveH1(conn, track, false);
-      }
-    } catch {
-      // the listener was closed
-    }
+  #acceptPlain(listener: Deno.TcpListener): void {
+    acceptLoop(listener, (conn) => {
+      const track = this.#admit(conn);
+      if (track === null) return;
+      conn.setNoDelay(true);
+      track.state = "idle";
+      this.#serveH1(conn, track, false);
+    });
   }
 
   #onTls(conn: Deno.TlsConn): void {

@@ -22,6 +22,7 @@ import {
   proxyHeaderStart,
   UNTRUSTED_HEADER,
 } from "../tcp/proxy_protocol.ts";
+import { acceptLoop } from "../tcp/accept.ts";
 import { TcpRouter } from "../tcp/router.ts";
 import { refusedRecord, TcpSession } from "../tcp/session.ts";
 import { CertStore } from "../tls/cert_store.ts";
@@ -148,12 +149,8 @@ export class TcpEntrypointRuntime {
     return this.#router.router;
   }
 
-  async #accept(listener: Deno.TcpListener): Promise<void> {
-    try {
-      for await (const conn of listener) this.#onPlain(conn);
-    } catch {
-      // the listener was closed
-    }
+  #accept(listener: Deno.TcpListener): void {
+    acceptLoop(listener, (conn) => this.#onPlain(conn));
   }
 
   /** A new session, or null when the connection was refused (and closed, and logged). */

@@ -13,6 +13,7 @@
  */
 import { listenTlsWithSni } from "../internal/deno_internals.ts";
 import type { CertStore } from "./cert_store.ts";
+import { acceptLoop } from "../tcp/accept.ts";
 
 /** Distinct SNI names one listener resolves before it is replaced (bounds Deno's cache). */
 const MAX_NAMES_PER_LISTENER = 10_000;
@@ -101,12 +102,8 @@ export class TlsEndpoint {
     }
   }
 
-  async #accept(listener: Deno.TlsListener): Promise<void> {
-    try {
-      for await (const conn of listener) this.#onConnection(conn);
-    } catch {
-      // the listener was closed
-    }
+  #accept(listener: Deno.TlsListener): void {
+    acceptLoop(listener, (conn) => this.#onConnection(conn));
   }
 }
 
