@@ -10,6 +10,7 @@ import { exchange, type Lease, type UpstreamFailure, type UpstreamResponse } fro
 import { UpstreamError } from "./h1/client.ts";
 import type { HeaderList } from "./header_list.ts";
 import type { BodyReader, IncomingRequest } from "./message.ts";
+import { tapBody } from "./body_tap.ts";
 
 /** Methods a retry cannot make worse (RFC 9110 9.2.2). */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -61,7 +62,7 @@ export async function forward(
 ): Promise<ForwardResult> {
   const { service } = opts;
   const tried = new Set<UpstreamServer>();
-  const body = fwd.body === null ? null : new StartTracking(fwd.body);
+  const body = fwd.body === null ? null : startTracking(fwd.body);
   const request = { ...fwd, body };
   const maxAttempts = 1 + service.config.retries;
   let last: { failure: UpstreamFailure; message: string; server: UpstreamServer } | null = null;
@@ -113,7 +114,7 @@ type Attempt =
 /** One exchange with `server` (a new connection when `fresh`); keeps its in-flight count. */
 async function attempt(
   req: IncomingRequest,
-  request: ForwardRequest & { body: StartTracking | null },
+  request: ForwardRequest & { body: TrackedBody | null },
   server: UpstreamServer,
   opts: ForwardOptions,
   fresh: boolean,
@@ -149,7 +150,7 @@ async function attempt(
  * or is idempotent (or carries an Idempotency-Key). This is the race of a keep-alive timeout
  * firing on the upstream just as the request is written; it is not the server's failure.
  */
-function isStale(e: UpstreamError, request: ForwardRequest & { body: StartTracking | null }) {
+function isStale(e: UpstreamError, request: ForwardRequest & { body: TrackedBody | null }) {
   if (e.kind !== "reset" || !e.beforeResponse) return false;
   if (request.body !== null && request.body.started) return false;
   return !e.requestSent || IDEMPOTENT.has(request.method) ||
@@ -181,30 +182,17 @@ function connectMessage(err: unknown): string {
  * Remembers whether any of the body was read (then it cannot be sent again), and why reading it
  * failed (then the exchange failed because of the client).
  */
-class StartTracking implements BodyReader {
-  started = false;
-  failure: Error | null = null;
-  readonly #inner: BodyReader;
+function startTracking(body: BodyReader): TrackedBody {
+  const tracked = tapBody(body, {
+    begin: () => tracked.started = true,
+    error: (err) => tracked.failure ??= err instanceof Error ? err : new Error(String(err)),
+  }) as TrackedBody;
+  tracked.started = false;
+  tracked.failure = null;
+  return tracked;
+}
 
-  constructor(inner: BodyReader) {
-    this.#inner = inner;
-  }
-
-  get length(): number {
-    return this.#inner.length;
-  }
-
-  async read(): Promise<Uint8Array | null> {
-    this.started = true;
-    try {
-      return await this.#inner.read();
-    } catch (err) {
-      this.failure ??= err instanceof Error ? err : new Error(String(err));
-      throw err;
-    }
-  }
-
-  cancel(reason?: unknown): void {
-    this.#inner.cancel(reason);
-  }
+interface TrackedBody extends BodyReader {
+  started: boolean;
+  failure: Error | null;
 }

@@ -12,6 +12,7 @@ import type { Config, Route } from "../config/types.ts";
 import { type AccessRecord, logAccess } from "../telemetry/log.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { codingFacts, compressResponse } from "./compress/stage.ts";
+import { tapBody } from "./body_tap.ts";
 import { proxyResponse, RequestError } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
 import { listHasToken } from "./header_list.ts";
@@ -212,19 +213,14 @@ function redirect(
 function limitBody(body: BodyReader, limit: number | null): BodyReader {
   if (limit === null || body.length >= 0) return body;
   let total = 0;
-  return {
-    length: -1,
-    async read() {
-      const chunk = await body.read();
-      if (chunk !== null && (total += chunk.length) > limit) {
-        const err = new RequestError(413, "request body over max_body");
-        body.cancel(err);
-        throw err;
-      }
-      return chunk;
+  return tapBody(body, {
+    chunk(chunk) {
+      if ((total += chunk.length) <= limit) return;
+      const err = new RequestError(413, "request body over max_body");
+      body.cancel(err);
+      throw err;
     },
-    cancel: (reason) => body.cancel(reason),
-  };
+  });
 }
 
 /** Collects what the access log needs while a request moves through the pipeline. */
@@ -259,15 +255,7 @@ class RequestLog {
 
   /** Counts request body bytes as they pass. */
   countIn(body: BodyReader): BodyReader {
-    return {
-      length: body.length,
-      read: async () => {
-        const chunk = await body.read();
-        if (chunk !== null) this.#bytesIn += chunk.length;
-        return chunk;
-      },
-      cancel: (reason) => body.cancel(reason),
-    };
+    return tapBody(body, { chunk: (chunk) => this.#bytesIn += chunk.length });
   }
 
   /** Returns `res` with its body wrapped so that the log line is written when it ends. */
@@ -288,24 +276,12 @@ class RequestLog {
       onEnd?.();
       this.complete(res.status, this.#bytesIn, sent, failure ?? error);
     };
-    const wrapped: BodyReader = {
-      length: body.length,
-      read: async () => {
-        try {
-          const chunk = await body.read();
-          if (chunk === null) end(null);
-          else sent += chunk.length;
-          return chunk;
-        } catch (err) {
-          end(`response body failed: ${(err as Error).message}`);
-          throw err;
-        }
-      },
-      cancel: (reason) => {
-        body.cancel(reason);
-        end("response body not delivered");
-      },
-    };
+    const wrapped = tapBody(body, {
+      chunk: (chunk) => sent += chunk.length,
+      end: () => end(null),
+      error: (err) => end(`response body failed: ${(err as Error).message}`),
+      cancel: () => end("response body not delivered"),
+    });
     return { ...res, body: wrapped };
   }
 

@@ -14,6 +14,12 @@ export interface BodyReader {
   readonly length: number;
   /** The next chunk (owned by the caller: it is never reused), or null when the body is complete. */
   read(): Promise<Uint8Array | null>;
+  /**
+   * Like `read`, but without waiting: the next chunk or null when it is already known (the bytes
+   * are buffered), undefined when getting it needs I/O. Optional: wrappers forward it when their
+   * source has it, so writers can put ready bytes into one write (see h1/coalesce.ts).
+   */
+  readNow?(): Uint8Array | null | undefined;
   /** Gives up on the rest of the body and releases its source. Idempotent. */
   cancel(reason?: unknown): void;
 }

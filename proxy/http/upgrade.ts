@@ -8,6 +8,7 @@
 import type { Route } from "../config/types.ts";
 import { pipeBoth } from "../tcp/pipe.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
+import { tapBody } from "./body_tap.ts";
 import { proxyResponse } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
 import { writeAll } from "./h1/buffered_conn.ts";
@@ -55,24 +56,20 @@ export async function tunnel(
     // Refused: the client gets the upstream's own answer, minus the upgrade offer.
     stripHopByHop(up.headers);
     const body = up.body;
+    let counted = true;
+    const finished = () => {
+      if (counted) server.inflight--;
+      counted = false;
+    };
     const response: OutgoingResponse = {
       status: up.status,
       reason: up.reason,
       headers: up.headers,
-      body: body === null ? null : {
-        length: body.length,
-        read: async () => {
-          const chunk = await body.read();
-          if (chunk === null) server.inflight--;
-          return chunk;
-        },
-        cancel: (reason) => {
-          body.cancel(reason);
-          server.inflight--;
-        },
-      },
+      body: body === null
+        ? null
+        : tapBody(body, { end: finished, error: finished, cancel: finished }),
     };
-    if (body === null) server.inflight--;
+    if (body === null) finished();
     return { ...base, response, bytesUp: 0, bytesDown: 0 };
   }
 

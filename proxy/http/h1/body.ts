@@ -41,12 +41,25 @@ abstract class FramedBody implements BodyReader {
     if (this.#failure) throw this.#failure;
     if (this.#done === null) return null;
     try {
-      const chunk = await this.next();
+      let chunk = this.nextNow();
+      while (chunk === undefined) chunk = (await this.nextAfterIo()) ?? this.nextNow();
       if (chunk === null) this.#finish(true);
       return chunk;
     } catch (err) {
-      this.#failure = err;
-      this.#finish(false);
+      this.#fail(err);
+      throw err;
+    }
+  }
+
+  readNow(): Uint8Array | null | undefined {
+    if (this.#failure) throw this.#failure;
+    if (this.#done === null) return null;
+    try {
+      const chunk = this.nextNow();
+      if (chunk === null) this.#finish(true);
+      return chunk;
+    } catch (err) {
+      this.#fail(err);
       throw err;
     }
   }
@@ -57,7 +70,22 @@ abstract class FramedBody implements BodyReader {
     this.#finish(false);
   }
 
-  protected abstract next(): Promise<Uint8Array | null>;
+  /** The next chunk from buffered bytes, null at the end, undefined when I/O is needed. */
+  protected abstract nextNow(): Uint8Array | null | undefined;
+
+  /** Does the I/O `nextNow` needed; may return undefined to say "look at the buffer again". */
+  protected abstract nextAfterIo(): Promise<Uint8Array | null | undefined>;
+
+  /** Reads more into the buffer, failing when the peer ends the stream in the middle. */
+  protected async more(limit: number, what: string): Promise<undefined> {
+    if (!(await this.io.fill(limit))) throw new UnexpectedEofError(what);
+    return undefined;
+  }
+
+  #fail(err: unknown): void {
+    this.#failure = err;
+    this.#finish(false);
+  }
 
   #finish(clean: boolean): void {
     const done = this.#done;
@@ -76,8 +104,16 @@ class LengthBody extends FramedBody {
     this.#remaining = length;
   }
 
-  protected async next(): Promise<Uint8Array | null> {
+  protected nextNow(): Uint8Array | null | undefined {
     if (this.#remaining === 0) return null;
+    const buffered = this.io.buffered;
+    if (buffered === 0) return undefined;
+    const chunk = this.io.take(Math.min(buffered, this.#remaining));
+    this.#remaining -= chunk.length;
+    return chunk;
+  }
+
+  protected async nextAfterIo(): Promise<Uint8Array | null> {
     const chunk = await this.io.readSome(Math.min(this.#remaining, READ_CHUNK));
     if (chunk === null) throw new UnexpectedEofError("body");
     this.#remaining -= chunk.length;
@@ -85,51 +121,84 @@ class LengthBody extends FramedBody {
   }
 }
 
+/** Where a chunked body's parser stands. */
+type ChunkState = "size" | "data" | "data-end" | "trailers" | "ended";
+
 class ChunkedBody extends FramedBody {
   readonly length = -1;
+  #state: ChunkState = "size";
   #inChunk = 0;
-  #ended = false;
+  #trailerBytes = 0;
 
-  protected async next(): Promise<Uint8Array | null> {
-    if (this.#ended) return null;
-    while (this.#inChunk === 0) {
-      const line = await this.io.readLine(MAX_CHUNK_LINE, "chunk size");
-      const semi = line.indexOf(";");
-      const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
-      if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw new HttpParseError(400, "malformed chunk size");
-      const size = parseInt(hex, 16);
-      if (size === 0) {
-        await this.#skipTrailers();
-        this.#ended = true;
-        return null;
+  protected nextNow(): Uint8Array | null | undefined {
+    while (true) {
+      switch (this.#state) {
+        case "ended":
+          return null;
+        case "data": {
+          const buffered = this.io.buffered;
+          if (buffered === 0) return undefined;
+          return this.#data(this.io.take(Math.min(buffered, this.#inChunk)));
+        }
+        case "size": {
+          const line = this.io.lineNow(MAX_CHUNK_LINE);
+          if (line === undefined) return undefined;
+          const semi = line.indexOf(";");
+          const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
+          if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) {
+            throw new HttpParseError(400, "malformed chunk size");
+          }
+          this.#inChunk = parseInt(hex, 16);
+          this.#state = this.#inChunk === 0 ? "trailers" : "data";
+          break;
+        }
+        case "data-end": {
+          const line = this.io.lineNow(MAX_CHUNK_LINE);
+          if (line === undefined) return undefined;
+          if (line !== "") throw new HttpParseError(400, "malformed chunk end");
+          this.#state = "size";
+          break;
+        }
+        case "trailers": {
+          const line = this.io.lineNow(MAX_TRAILERS);
+          if (line === undefined) return undefined;
+          if (line === "") {
+            this.#state = "ended";
+            break;
+          }
+          this.#trailerBytes += line.length + 2;
+          if (this.#trailerBytes > MAX_TRAILERS) {
+            throw new HttpParseError(400, "trailers too large");
+          }
+        }
       }
-      this.#inChunk = size;
     }
-    const chunk = await this.io.readSome(Math.min(this.#inChunk, READ_CHUNK));
-    if (chunk === null) throw new UnexpectedEofError("chunked body");
-    this.#inChunk -= chunk.length;
-    if (this.#inChunk === 0) {
-      const crlf = await this.io.readLine(2, "chunk end");
-      if (crlf !== "") throw new HttpParseError(400, "malformed chunk end");
-    }
-    return chunk;
   }
 
-  async #skipTrailers(): Promise<void> {
-    let total = 0;
-    while (true) {
-      const line = await this.io.readLine(MAX_TRAILERS, "trailers");
-      if (line === "") return;
-      total += line.length + 2;
-      if (total > MAX_TRAILERS) throw new HttpParseError(400, "trailers too large");
-    }
+  protected async nextAfterIo(): Promise<Uint8Array | undefined> {
+    if (this.#state !== "data") return await this.more(MAX_TRAILERS + 2, "chunked body");
+    const chunk = await this.io.readSome(Math.min(this.#inChunk, READ_CHUNK));
+    if (chunk === null) throw new UnexpectedEofError("chunked body");
+    return this.#data(chunk);
+  }
+
+  #data(chunk: Uint8Array): Uint8Array {
+    this.#inChunk -= chunk.length;
+    if (this.#inChunk === 0) this.#state = "data-end";
+    return chunk;
   }
 }
 
 class CloseDelimitedBody extends FramedBody {
   readonly length = -1;
 
-  protected next(): Promise<Uint8Array | null> {
+  protected nextNow(): Uint8Array | null | undefined {
+    const buffered = this.io.buffered;
+    if (buffered > 0) return this.io.take(buffered);
+    return this.io.eof ? null : undefined;
+  }
+
+  protected nextAfterIo(): Promise<Uint8Array | null> {
     return this.io.readSome(READ_CHUNK);
   }
 }

@@ -122,19 +122,21 @@ export class BufferedConn {
     }
   }
 
-  /** Reads one line (for chunked framing), without its line ending. */
-  async readLine(limit: number, what: string): Promise<string> {
-    while (true) {
-      const lf = this.#buf.indexOf(LF, this.#start);
-      if (lf >= 0 && lf < this.#end) {
-        const stop = lf > this.#start && this.#buf[lf - 1] === CR ? lf - 1 : lf;
-        const line = latin1(this.#buf, this.#start, stop);
-        this.#start = lf + 1;
-        return line;
-      }
-      if (this.#end - this.#start >= limit) throw new HeadTooLargeError(limit);
-      if (!(await this.fill(limit + 2))) throw new UnexpectedEofError(what);
+  /**
+   * One buffered line (for chunked framing), without its line ending, or undefined when the
+   * buffer holds no complete line yet (read more with `fill`).
+   */
+  lineNow(limit: number): string | undefined {
+    const lf = this.#buf.indexOf(LF, this.#start);
+    if (lf >= 0 && lf < this.#end) {
+      if (lf - this.#start > limit) throw new HeadTooLargeError(limit);
+      const stop = lf > this.#start && this.#buf[lf - 1] === CR ? lf - 1 : lf;
+      const line = latin1(this.#buf, this.#start, stop);
+      this.#start = lf + 1;
+      return line;
     }
+    if (this.#end - this.#start >= limit) throw new HeadTooLargeError(limit);
+    return undefined;
   }
 
   /** Consumes up to `max` bytes: buffered ones first, else one direct read. Null at end of stream. */
@@ -243,16 +245,6 @@ export function latin1(buf: Uint8Array, start: number, end: number): string {
       null,
       buf.subarray(i, Math.min(end, i + 8192)) as unknown as number[],
     );
-  }
-  return out;
-}
-
-/** Encodes a byte string (chars 0-255) into bytes; chars above 255 become "?". */
-export function encodeLatin1(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    out[i] = c < 256 ? c : 63;
   }
   return out;
 }

@@ -9,6 +9,7 @@
 import { listHasToken } from "../header_list.ts";
 import type { HeaderList } from "../header_list.ts";
 import type { BodyReader } from "../message.ts";
+import { tapBody } from "../body_tap.ts";
 import type { BufferedConn, ByteConn } from "./buffered_conn.ts";
 import { type BodyDone, bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
@@ -177,7 +178,11 @@ export async function exchange(
     throw fail(true, err);
   }
   if (resBody !== null && opts.bodyIdleMs > 0) {
-    resBody = new IdleRefresh(resBody, setDeadline, opts);
+    // Each chunk that arrives pushes the body-idle deadline forward.
+    resBody = tapBody(resBody, {
+      chunk: () => setDeadline(opts.bodyIdleMs),
+      end: () => setDeadline(0),
+    });
   }
   return { ...response, body: resBody, upgrade: null };
 }
@@ -212,33 +217,6 @@ async function pumpBody(
     // The client's body failed: the upstream must not take a truncated body as complete.
     if (err instanceof BodyFailure) io.close();
     return false;
-  }
-}
-
-/** Pushes the body-idle deadline forward each time a response chunk arrives. */
-class IdleRefresh implements BodyReader {
-  readonly #inner: BodyReader;
-  readonly #setDeadline: (ms: number) => void;
-  readonly #idleMs: number;
-
-  constructor(inner: BodyReader, setDeadline: (ms: number) => void, opts: ExchangeOptions) {
-    this.#inner = inner;
-    this.#setDeadline = setDeadline;
-    this.#idleMs = opts.bodyIdleMs;
-  }
-
-  get length(): number {
-    return this.#inner.length;
-  }
-
-  async read(): Promise<Uint8Array | null> {
-    const chunk = await this.#inner.read();
-    this.#setDeadline(chunk === null ? 0 : this.#idleMs);
-    return chunk;
-  }
-
-  cancel(reason?: unknown): void {
-    this.#inner.cancel(reason);
   }
 }
 

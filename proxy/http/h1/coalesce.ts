@@ -6,8 +6,9 @@
  * 40 ms on Linux. Writing the head, then the body, then the chunked terminator as separate
  * small writes would cost that stall on every keep-alive response. Instead, what is ready now
  * (the head, chunks already buffered, the terminator) goes out in one write, and a write is
- * made as soon as the next chunk is not ready within the current turn of the event loop, so
- * server-sent events and long polls are never held back.
+ * made as soon as the next chunk is not ready, so server-sent events and long polls are never
+ * held back. "Ready" is the body's `readNow` when it has one (bytes already buffered: no
+ * waiting at all), else a chunk that arrives within the current turn of the event loop.
  */
 import type { BodyReader } from "../message.ts";
 import { type ByteConn, writeAll } from "./buffered_conn.ts";
@@ -81,14 +82,24 @@ export async function streamBody(
     opts.onWrite?.(carried);
   };
   const read = () => body.read().catch((err) => Promise.reject(new BodyFailure(err)));
-  while (true) {
-    let next: Promise<Uint8Array | null> = read();
-    if (pendingBytes > 0) {
-      const now = await settledNow(next);
-      if (now === NOT_YET) await flush();
-      else next = Promise.resolve(now);
+  const readNow = () => {
+    try {
+      return body.readNow?.();
+    } catch (err) {
+      throw new BodyFailure(err);
     }
-    const chunk = await next;
+  };
+  while (true) {
+    let chunk = readNow();
+    if (chunk === undefined) {
+      let next: Promise<Uint8Array | null> = read();
+      if (pendingBytes > 0) {
+        const now = body.readNow === undefined ? await settledNow(next) : NOT_YET;
+        if (now === NOT_YET) await flush();
+        else next = Promise.resolve(now);
+      }
+      chunk = await next;
+    }
     if (chunk === null) break;
     if (chunk.length === 0) continue;
     const framed = opts.frame(chunk);

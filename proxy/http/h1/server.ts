@@ -236,6 +236,11 @@ class ContinueBody implements BodyReader {
     return await this.#inner.read();
   }
 
+  readNow(): Uint8Array | null | undefined {
+    // The first read must go through read(), which sends the 100 Continue first.
+    return this.#sent ? this.#inner.readNow?.() : undefined;
+  }
+
   cancel(reason?: unknown): void {
     this.#inner.cancel(reason);
   }
