@@ -51,9 +51,21 @@ export function serializeFields(headers: HeaderList, out: string): string {
   return out;
 }
 
-/** Encodes a head string (byte string) into a buffer with room for `extra` body bytes. */
+// deno-lint-ignore no-control-regex
+const NOT_ASCII = /[^\x00-\x7f]/;
+const encoder = new TextEncoder();
+
+/**
+ * Encodes a head string (a byte string: one char per byte) into a buffer with room for `extra`
+ * body bytes. ASCII, the usual case, goes through the native encoder; anything else byte by byte
+ * (UTF-8 would turn chars 128-255 into two bytes).
+ */
 export function encodeHead(head: string, extra: number): Uint8Array {
   const out = new Uint8Array(head.length + extra);
+  if (!NOT_ASCII.test(head)) {
+    encoder.encodeInto(head, out);
+    return out;
+  }
   for (let i = 0; i < head.length; i++) {
     const c = head.charCodeAt(i);
     out[i] = c < 256 ? c : 63;
