@@ -3,14 +3,9 @@
  * access log (one line per request, JSON or combined format) on stdout, both written in
  * batches off the request path.
  */
-import {
-  configure,
-  dispose,
-  getLogger,
-  getStreamSink,
-  type LogRecord,
-  type Sink,
-} from "@logtape/logtape";
+import { configure, dispose, getLogger, type LogRecord } from "@logtape/logtape";
+import { accessCombined, accessJson, appJson, appText } from "./log_format.ts";
+import { BatchSink } from "./log_sink.ts";
 import type { LogSettings } from "../config/types.ts";
 
 /** One request as the access log records it. */
@@ -95,42 +90,51 @@ let accessEnabled = true;
 
 /** Writes one access log line (if the access log is on). */
 export function logAccess(record: AccessRecord): void {
-  if (accessEnabled) accessLogger.info("access", record as unknown as Record<string, unknown>);
+  if (accessEnabled) emitAccess("access", record);
 }
 
 /** Writes one access log line for a finished TCP connection (if the access log is on). */
 export function logTcp(record: TcpRecord): void {
-  if (accessEnabled) accessLogger.info("tcp", record as unknown as Record<string, unknown>);
+  if (accessEnabled) emitAccess("tcp", record);
+}
+
+const ACCESS_MESSAGE = { access: ["access"], tcp: ["tcp"] } as const;
+
+/**
+ * Hands a finished record to logtape as a ready LogRecord (`emit`): the plain `info()` path
+ * would parse the message and wrap the properties in lazy getters on every request.
+ */
+function emitAccess(kind: "access" | "tcp", record: AccessRecord | TcpRecord): void {
+  // With its category given, logtape passes the record on as it is instead of copying it.
+  const logRecord: LogRecord = {
+    category: ACCESS,
+    level: "info",
+    message: ACCESS_MESSAGE[kind],
+    rawMessage: kind,
+    timestamp: Date.now(),
+    properties: record as unknown as Record<string, unknown>,
+  };
+  accessLogger.emit(logRecord);
 }
 
 let appFormat = appJson;
 let accessFormat = accessJson;
-type StreamSink = Sink & AsyncDisposable;
-/** The stream sinks hold the stdout/stderr writers, so they live as long as the process. */
-let streams: { app: StreamSink; access: StreamSink } | null = null;
+/** The sinks outlive reconfigurations: they hold lines not yet written. */
+let sinks: { app: BatchSink; access: BatchSink } | null = null;
 
 /** (Re)configures logging from the config; safe to call on every reload. */
 export async function setupLogging(settings: LogSettings): Promise<void> {
   accessEnabled = settings.accessLog.enabled;
   appFormat = settings.format === "json" ? appJson : appText;
   accessFormat = settings.accessLog.format === "json" ? accessJson : accessCombined;
-  streams ??= {
-    app: getStreamSink(Deno.stderr.writable, {
-      formatter: (record) => appFormat(record),
-      closeStream: false,
-      nonBlocking: { bufferSize: 64, flushInterval: 50 },
-    }) as StreamSink,
-    access: getStreamSink(Deno.stdout.writable, {
-      formatter: (record) => accessFormat(record),
-      closeStream: false,
-      nonBlocking: { bufferSize: 256, flushInterval: 50 },
-    }) as StreamSink,
+  sinks ??= {
+    app: new BatchSink(Deno.stderr, (record) => appFormat(record)),
+    access: new BatchSink(Deno.stdout, (record) => accessFormat(record)),
   };
-  const { app, access } = streams;
-  // Plain wrappers: a reconfigure disposes the configured sinks, never the streams behind them.
+  const { app, access } = sinks;
   await configure({
     reset: true,
-    sinks: { app: (record) => app(record), access: (record) => access(record) },
+    sinks: { app: app.sink, access: access.sink },
     loggers: [
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["app"] },
       { category: ["gatehouse"], lowestLevel: settings.level, sinks: ["app"] },
@@ -142,68 +146,8 @@ export async function setupLogging(settings: LogSettings): Promise<void> {
 /** Flushes and closes the log sinks (at exit). */
 export async function closeLogging(): Promise<void> {
   await dispose();
-  const open = streams;
-  streams = null;
-  await open?.app[Symbol.asyncDispose]();
-  await open?.access[Symbol.asyncDispose]();
-}
-
-function message(record: LogRecord): string {
-  let out = "";
-  for (let i = 0; i < record.message.length; i++) {
-    const part = record.message[i];
-    out += i % 2 === 0 ? String(part) : typeof part === "string" ? part : JSON.stringify(part);
-  }
-  return out;
-}
-
-function appJson(record: LogRecord): string {
-  return JSON.stringify({
-    time: new Date(record.timestamp).toISOString(),
-    level: record.level,
-    logger: record.category.join("."),
-    msg: message(record),
-    ...record.properties,
-  }) + "\n";
-}
-
-function appText(record: LogRecord): string {
-  const props = Object.entries(record.properties)
-    .map(([k, v]) => ` ${k}=${typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v)}`)
-    .join("");
-  return `${new Date(record.timestamp).toISOString()} ${record.level.toUpperCase().padEnd(7)} ` +
-    `${record.category.join(".")}: ${message(record)}${props}\n`;
-}
-
-function accessJson(record: LogRecord): string {
-  return JSON.stringify({ time: new Date(record.timestamp).toISOString(), ...record.properties }) +
-    "\n";
-}
-
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/** Apache/nginx "combined" format, then request id, route, service, upstream and duration. */
-function accessCombined(record: LogRecord): string {
-  const r = record.properties as unknown as AccessRecord;
-  const d = new Date(record.timestamp);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  const time = `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
-  const q = (v: string | null) => `"${(v ?? "-").replace(/["\\]/g, "\\$&")}"`;
-  if (record.message[0] === "tcp") {
-    return tcpCombined(record.properties as unknown as TcpRecord, time);
-  }
-  return `${r.clientIp} - - [${time}] ${q(`${r.method} ${r.target} ${r.protocol}`)} ${r.status} ` +
-    `${r.bytesOut} ${q(r.referer)} ${q(r.userAgent)} ${r.requestId} ${r.route ?? "-"} ` +
-    `${r.service ?? "-"} ${r.upstream ?? "-"} ${r.durationMs.toFixed(1)}ms\n`;
-}
-
-/**
- * A TCP connection in the combined log's shape: client, time, "TCP entrypoint sni", outcome,
- * bytes down, bytes up, then route, service, upstream and duration.
- */
-function tcpCombined(r: TcpRecord, time: string): string {
-  return `${r.clientIp} - - [${time}] "TCP ${r.entrypoint} ${r.sni ?? "-"}" ${r.outcome} ` +
-    `${r.bytesDown} ${r.bytesUp} ${r.route ?? "-"} ${r.service ?? "-"} ${r.upstream ?? "-"} ` +
-    `${r.durationMs.toFixed(1)}ms\n`;
+  const open = sinks;
+  sinks = null;
+  await open?.app.close();
+  await open?.access.close();
 }
