@@ -4,12 +4,13 @@
  * 0.3, 1.2 and 5 seconds. Labels are bounded: never a path, query, client IP or request id.
  *
  * The request path costs one Map lookup (a bundle of pre-resolved children per route, status,
- * method and protocol) and a few increments. Gauges (open connections, server health,
+ * method and protocol) and a few additions (lite_metrics.ts). Gauges (open connections, server health,
  * certificate expiry) are computed when Prometheus scrapes, from the live state.
  */
 import client from "prom-client";
 import type { CertificateFile, Config } from "../config/types.ts";
 import type { AccessRecord, TcpRecord } from "./log.ts";
+import { type Counting, LiteCounter, LiteHistogram, type Observing } from "./lite_metrics.ts";
 
 /** Seconds. Apdex-style dashboards read le="0.3" and le="1.2"; keep those. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.5, 1.2, 2.5, 5, 10];
@@ -39,12 +40,6 @@ export interface MetricsSource {
   readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
 }
 
-interface Counting {
-  inc(value?: number): void;
-}
-interface Observing {
-  observe(value: number): void;
-}
 
 /** The children of every level for one label combination, resolved once. */
 interface Bundle {
@@ -92,9 +87,9 @@ export class Metrics {
     this.#settings = source.config().metrics;
     const r = [this.registry];
     const counter = (name: string, help: string, labelNames: string[]) =>
-      new client.Counter({ name, help, labelNames, registers: r });
+      new LiteCounter(name, help, labelNames, this.registry);
     const histogram = (name: string, help: string, labelNames: string[]) =>
-      new client.Histogram({ name, help, labelNames, buckets: DURATION_BUCKETS, registers: r });
+      new LiteHistogram(name, help, labelNames, DURATION_BUCKETS, this.registry);
     const level = (prefix: string, what: string, keys: string[]) =>
       [
         counter(`${prefix}_requests_total`, `HTTP requests ${what}`, [
@@ -216,10 +211,10 @@ export class Metrics {
 
   /** Records a config load: `ok` false when it was rejected. */
   reloaded(ok: boolean): void {
-    this.#reloads.inc();
+    this.#reloads.labels().inc();
     this.#lastReloadSuccess.set(ok ? 1 : 0);
     if (ok) this.#lastReloadTime.set(Date.now() / 1000);
-    else this.#reloadFailures.inc();
+    else this.#reloadFailures.labels().inc();
   }
 
   /** An attempt to obtain or renew an ACME certificate for `host` ended. */
@@ -286,10 +281,10 @@ export class Metrics {
     const bundle: Bundle = { requests: [], durations: [], requestBytes: [], responseBytes: [] };
     const add = (
       metrics: readonly [
-        client.Counter<string>,
-        client.Histogram<string>,
-        client.Counter<string>,
-        client.Counter<string>,
+        LiteCounter,
+        LiteHistogram,
+        LiteCounter,
+        LiteCounter,
       ],
       labels: string[],
     ) => {
