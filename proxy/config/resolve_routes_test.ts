@@ -225,7 +225,7 @@ Deno.test("services: URLs normalised, weights, defaults", async () => {
     tls: { caPem: null, caFile: null, serverName: null, insecureSkipVerify: false },
     host: "preserve",
     retries: 2,
-    keepAlive: { maxIdlePerServer: 64, idleTimeout: 30_000 },
+    keepAlive: { maxIdlePerServer: 256, idleTimeout: 30_000 },
     pos: undefined,
   });
   assert.deepEqual(app.pos, { file: "/nonexistent/config/test.yaml", line: 5, col: 3 });

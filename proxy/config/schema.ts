@@ -274,7 +274,11 @@ const service = obj({
   retries: def(int(0, 10), 2, "Attempts on other servers after a failure"),
   keep_alive: def(
     obj({
-      max_idle_per_server: def(int(0, 10000), 64, "Idle connections kept per server"),
+      max_idle_per_server: def(
+        int(0, 10000),
+        256,
+        "Idle connections kept per server (fewer makes busy services reconnect all the time)",
+      ),
       idle_timeout: def(dur(), "30s", "How long an idle connection is kept"),
     }),
     {},

@@ -12,6 +12,8 @@ export interface PickContext {
   /** Servers already tried for this request. */
   readonly tried: ReadonlySet<UpstreamServer>;
   readonly now: number;
+  /** Consider passively ejected servers too (see ServiceRuntime.pick). */
+  readonly ignoreEjection?: boolean;
 }
 
 export interface SelectionPolicy {
@@ -33,7 +35,7 @@ export function createPolicy(kind: Balancing): SelectionPolicy {
 
 function candidates(servers: readonly UpstreamServer[], ctx: PickContext): UpstreamServer[] {
   const out: UpstreamServer[] = [];
-  for (const s of servers) if (!ctx.tried.has(s) && s.available(ctx.now)) out.push(s);
+  for (const s of servers) if (!ctx.tried.has(s) && s.available(ctx.now, ctx.ignoreEjection)) out.push(s);
   return out;
 }
 
@@ -49,7 +51,7 @@ class WeightedRoundRobin implements SelectionPolicy {
     let bestValue = -Infinity;
     let total = 0;
     for (const s of servers) {
-      if (ctx.tried.has(s) || !s.available(ctx.now)) continue;
+      if (ctx.tried.has(s) || !s.available(ctx.now, ctx.ignoreEjection)) continue;
       const value = (this.#current.get(s) ?? 0) + s.weight;
       this.#current.set(s, value);
       total += s.weight;

@@ -31,8 +31,8 @@ export class UpstreamServer {
   }
 
   /** May receive new requests now. */
-  available(now: number): boolean {
-    return this.healthy && this.ejectedUntil <= now;
+  available(now: number, ignoreEjection = false): boolean {
+    return this.healthy && (ignoreEjection || this.ejectedUntil <= now);
   }
 
   /** For status and metrics: healthy by active checks and not ejected. */

@@ -78,8 +78,15 @@ export class ServiceRuntime {
     for (const s of this.servers) if (!kept.has(s)) s.pool.close();
   }
 
+  /**
+   * A server for a request. When passive ejection has taken out every server that active checks
+   * call healthy, the ejected ones are used anyway ("panic" routing, as Envoy does): a few
+   * failures under load must not turn into answering 503 to everyone for `eject_for`. Servers
+   * that active health checks mark down are never used.
+   */
   pick(ctx: PickContext): UpstreamServer | null {
-    return this.#policy.pick(this.servers, ctx);
+    return this.#policy.pick(this.servers, ctx) ??
+      this.#policy.pick(this.servers, { ...ctx, ignoreEjection: true });
   }
 
   /** Seconds a client should wait when no server is available (for Retry-After). */
