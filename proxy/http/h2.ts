@@ -54,8 +54,17 @@ export function h2Handler(
         });
       }
       if (body.length >= 0) out.set("content-length", String(body.length));
+      // A body already complete in memory goes out as bytes: a stream costs a resource per
+      // response and a round trip per chunk.
+      const ready = readyChunks(body);
+      if (ready.done) {
+        return new Response(concat(ready.chunks) as Uint8Array<ArrayBuffer>, {
+          status: res.status,
+          headers: out,
+        });
+      }
       streaming = true;
-      return new Response(readableOf(body, () => onRequest(-1)), {
+      return new Response(readableOf(body, ready.chunks, () => onRequest(-1)), {
         status: res.status,
         headers: out,
       });
@@ -84,8 +93,44 @@ function streamBody(stream: ReadableStream<Uint8Array>, headers: HeaderList): Bo
   };
 }
 
-/** A stream over `body`; `onEnd` runs once when it ends, fails or is cancelled. */
-function readableOf(body: BodyReader, onEnd: () => void): ReadableStream<Uint8Array> {
+/** Largest body sent as one buffer instead of a stream. */
+const MAX_READY = 256 * 1024;
+
+/** The chunks `body` has ready now, and whether they are all of it. */
+function readyChunks(body: BodyReader): { chunks: Uint8Array[]; done: boolean } {
+  const chunks: Uint8Array[] = [];
+  if (body.readNow === undefined) return { chunks, done: false };
+  let size = 0;
+  while (size <= MAX_READY) {
+    const chunk = body.readNow();
+    if (chunk === undefined) return { chunks, done: false };
+    if (chunk === null) return { chunks, done: true };
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { chunks, done: false };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/**
+ * A stream over `first`, then the rest of `body`; `onEnd` runs once when it ends, fails or is
+ * cancelled.
+ */
+function readableOf(
+  body: BodyReader,
+  first: Uint8Array[],
+  onEnd: () => void,
+): ReadableStream<Uint8Array> {
   let ended = false;
   const end = () => {
     if (!ended) {
@@ -95,6 +140,10 @@ function readableOf(body: BodyReader, onEnd: () => void): ReadableStream<Uint8Ar
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (first.length > 0) {
+        controller.enqueue(first.shift()!);
+        return;
+      }
       try {
         const chunk = await body.read();
         if (chunk === null) {
