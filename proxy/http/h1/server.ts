@@ -43,7 +43,7 @@ export interface H1ServerOptions {
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 /** Unread request body the server discards to keep a connection alive, at most. */
 const MAX_DISCARD = 256 * 1024;
-const BUFFER_SIZE = 4096;
+const BUFFER_SIZE = 1024;
 
 /** Serves HTTP/1.1 on `conn` until the peer closes, an error, a deadline or shutdown. */
 export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<void> {
