@@ -177,9 +177,9 @@ export class BufferedConn {
     return writeAll(this.conn, bytes);
   }
 
-  /** Shrinks a buffer grown by a large head back to `size` when it holds nothing. */
-  shrink(size: number): void {
-    if (this.#buf.length > size && this.#end === this.#start && !this.#pending) {
+  /** Shrinks a buffer grown past `above` back to `size` when it holds nothing. */
+  shrink(above: number, size: number): void {
+    if (this.#buf.length > above && this.#end === this.#start && !this.#pending) {
       this.#buf = new Uint8Array(size);
       this.#start = this.#end = 0;
     }
@@ -207,7 +207,8 @@ export class BufferedConn {
     if (this.#start > 0 && used < this.#buf.length / 2) {
       this.#buf.copyWithin(0, this.#start, this.#end);
     } else {
-      const grown = new Uint8Array(Math.max(this.#buf.length * 2, Math.min(limit, READ_CHUNK)));
+      // Doubling: a head a little over the buffer costs one more read, not a 32 KiB buffer.
+      const grown = new Uint8Array(Math.max(this.#buf.length * 2, Math.min(limit, 1024)));
       grown.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = grown;
     }

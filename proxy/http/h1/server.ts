@@ -44,6 +44,8 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 /** Unread request body the server discards to keep a connection alive, at most. */
 const MAX_DISCARD = 256 * 1024;
 const BUFFER_SIZE = 1024;
+/** A buffer grown for a large head is kept up to this size (the next head is likely as large). */
+const KEEP_BUFFER = 8 * 1024;
 
 /** Serves HTTP/1.1 on `conn` until the peer closes, an error, a deadline or shutdown. */
 export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<void> {
@@ -88,7 +90,7 @@ export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<vo
         return;
       }
       if (!keepGoing) return;
-      io.shrink(BUFFER_SIZE);
+      io.shrink(KEEP_BUFFER, BUFFER_SIZE);
     }
   } finally {
     if (!takenOver) {
