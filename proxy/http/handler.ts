@@ -15,7 +15,7 @@ import { codingFacts, compressResponse } from "./compress/stage.ts";
 import { tapBody } from "./body_tap.ts";
 import { proxyResponse, RequestError } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
-import { listHasToken } from "./header_list.ts";
+import { type HeaderList, listHasToken } from "./header_list.ts";
 import { applyForwarding, applyHeaderOps, isTrusted, requestId, stripHopByHop } from "./headers.ts";
 import {
   type BodyReader,
@@ -139,9 +139,24 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     const fwd: ForwardRequest = { method: req.method, target, headers, body };
     const maxHeaderBytes = snap.config.limits.maxHeaderBytes;
 
-    // 5. forward, or upgrade
+    /** Phase 6 for any upstream answer: Via, request id, the route's header operations. */
+    const responseHeaders = (headers: HeaderList, version: string) => {
+      const via = headers.getJoined("via");
+      const viaValue = version + " " + fwdCfg.via;
+      headers.set("via", via === null ? viaValue : via + ", " + viaValue);
+      if (!headers.has(fwdCfg.requestIdHeader)) headers.appendLower(fwdCfg.requestIdHeader, id);
+      applyHeaderOps(headers, route.responseHeaders);
+    };
+
+    // 5. forward, or upgrade (a tunnel's 101 or refusal gets phase 6 through `responseHeaders`)
     if (upgradeTo !== null) {
-      const result = await tunnel(req, fwd, { route, service, maxHeaderBytes, upstreamHost });
+      const result = await tunnel(req, fwd, {
+        route,
+        service,
+        maxHeaderBytes,
+        upstreamHost,
+        responseHeaders,
+      });
       ctx.upstream = result.server;
       ctx.attempts = result.attempts;
       if (result.response === TAKEN_OVER) {
@@ -163,11 +178,7 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     const up = result.response;
     const resHeaders = up.headers;
     stripHopByHop(resHeaders);
-    const via = resHeaders.getJoined("via");
-    const viaValue = up.version + " " + fwdCfg.via;
-    resHeaders.set("via", via === null ? viaValue : via + ", " + viaValue);
-    if (!resHeaders.has(fwdCfg.requestIdHeader)) resHeaders.appendLower(fwdCfg.requestIdHeader, id);
-    applyHeaderOps(resHeaders, route.responseHeaders);
+    responseHeaders(resHeaders, up.version);
     const server = result.server;
     const upstreamRes: OutgoingResponse = {
       status: up.status,

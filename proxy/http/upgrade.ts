@@ -13,6 +13,7 @@ import { proxyResponse } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
 import { writeAll } from "./h1/buffered_conn.ts";
 import { encodeHead, serializeFields } from "./h1/write.ts";
+import type { HeaderList } from "./header_list.ts";
 import { stripHopByHop } from "./headers.ts";
 import { type IncomingRequest, type OutgoingResponse, TAKEN_OVER } from "./message.ts";
 
@@ -21,6 +22,8 @@ export interface TunnelOptions {
   readonly service: ServiceRuntime;
   readonly maxHeaderBytes: number;
   readonly upstreamHost: boolean;
+  /** The pipeline's response-header phase (Via, request id, route header operations). */
+  readonly responseHeaders: (headers: HeaderList, version: string) => void;
 }
 
 export interface TunnelResult {
@@ -55,6 +58,7 @@ export async function tunnel(
   if (up.upgrade === null) {
     // Refused: the client gets the upstream's own answer, minus the upgrade offer.
     stripHopByHop(up.headers);
+    opts.responseHeaders(up.headers, up.version);
     const body = up.body;
     let counted = true;
     const finished = () => {
@@ -75,6 +79,7 @@ export async function tunnel(
 
   const protocol = up.headers.get("upgrade") ?? fwd.headers.get("upgrade") ?? "";
   stripHopByHop(up.headers, protocol);
+  opts.responseHeaders(up.headers, up.version);
   const down = req.takeover!(opts.route.name);
   const upstreamConn = up.upgrade.conn;
   down.onClose(() => {

@@ -225,3 +225,26 @@ Deno.test("HTTP/2 offers no WebSocket: no extended CONNECT setting, and an h2 Up
   assert.doesNotMatch(text, /:status: 101/);
   assert.equal(up.sessions.length, 0);
 });
+
+Deno.test("a 101 and a refused upgrade get Via, the request id and the route's response headers", async () => {
+  let refuse = false;
+  await using up = tunnelUpstream((peer) =>
+    refuse
+      ? peer.write("HTTP/1.1 403 Forbidden\r\ncontent-length: 2\r\n\r\nno")
+      : accept101(peer, "")
+  );
+  await using gw = await tunnelProxy(up.url, {
+    route: "response_headers: { set: { x-edge: gatehouse }, remove: [server] }",
+  });
+  using accepted = await upgradeRequest(entry(gw, "web"), { fields: ["X-Request-Id: up-1"] });
+  assert.equal(accepted.status, 101);
+  assert.equal(field(accepted.head, "via"), "1.1 gatehouse");
+  assert.equal(field(accepted.head, "x-request-id"), "up-1");
+  assert.equal(field(accepted.head, "x-edge"), "gatehouse");
+  refuse = true;
+  using refused = await upgradeRequest(entry(gw, "web"), { fields: ["X-Request-Id: up-2"] });
+  assert.equal(refused.status, 403);
+  assert.equal(field(refused.head, "via"), "1.1 gatehouse");
+  assert.equal(field(refused.head, "x-request-id"), "up-2");
+  assert.equal(field(refused.head, "x-edge"), "gatehouse");
+});
