@@ -32,7 +32,12 @@ abstract class LiteMetric<Child> {
   readonly aggregator = "sum";
   protected readonly children = new Map<string, Child>();
 
-  constructor(name: string, help: string, labelNames: readonly string[], registry: client.Registry) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    registry: client.Registry,
+  ) {
     this.name = name;
     this.help = help;
     this.labelNames = labelNames;

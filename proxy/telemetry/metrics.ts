@@ -40,7 +40,6 @@ export interface MetricsSource {
   readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
 }
 
-
 /** The children of every level for one label combination, resolved once. */
 interface Bundle {
   readonly requests: Counting[];

@@ -35,7 +35,9 @@ export function createPolicy(kind: Balancing): SelectionPolicy {
 
 function candidates(servers: readonly UpstreamServer[], ctx: PickContext): UpstreamServer[] {
   const out: UpstreamServer[] = [];
-  for (const s of servers) if (!ctx.tried.has(s) && s.available(ctx.now, ctx.ignoreEjection)) out.push(s);
+  for (const s of servers) {
+    if (!ctx.tried.has(s) && s.available(ctx.now, ctx.ignoreEjection)) out.push(s);
+  }
   return out;
 }
 
