@@ -65,6 +65,51 @@ Deno.test("SIGTERM: an HTTP/2 request in flight completes before the exit", asyn
   assert.equal((await gw.close()).code, 0, gw.stderr());
 });
 
+Deno.test("SIGTERM: an HTTP/2 request still running at the drain deadline gets 503, then exit 0", async () => {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  await using up = httpUpstream(async () => {
+    await held;
+    return new Response("too late");
+  });
+  await using gw = await spawnProxy((port) =>
+    yaml`
+    entrypoints:
+      websecure:
+        address: "127.0.0.1:${port}"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    timeouts: { drain: 500ms }
+    admin: { address: "off" }
+  `
+  );
+  try {
+    using client = await tlsClient("2");
+    const inflight = fetch(`https://localhost:${gw.port}/held`, { client }).then(
+      async (res) => `${res.status} ${await res.text()}`,
+      (err: Error) => `failed: ${err.name}`,
+    );
+    await waitFor(() => up.requests.length === 1, "the upstream request");
+    gw.child.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = await Promise.race([
+      gw.child.status.then(() => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
+    ]);
+    clearTimeout(timer);
+    if (!exited) gw.child.kill("SIGKILL");
+    assert.ok(exited, "still running 10 s after SIGTERM with a 500 ms drain");
+    assert.equal(
+      await inflight,
+      "503 503 Service Unavailable: Gatehouse is shutting down, try again\n",
+    );
+    assert.equal((await gw.close()).code, 0, gw.stderr());
+  } finally {
+    release();
+  }
+});
+
 async function check(text: string) {
   const dir = await Deno.makeTempDir({ prefix: "gatehouse-check-" });
   try {

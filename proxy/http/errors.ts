@@ -17,6 +17,9 @@ const TEXT: Record<number, string> = {
   504: "504 Gateway Timeout: the upstream server did not answer in time\n",
 };
 
+/** The answer to a request still waiting for its upstream when the drain deadline passed. */
+export const DRAIN_CUT_TEXT = "503 Service Unavailable: Gatehouse is shutting down, try again\n";
+
 const encoder = new TextEncoder();
 
 /** The client's request turned out bad while it streamed (a body over max_body): answer `status`. */

@@ -9,7 +9,7 @@ import { serverAuthority, type UpstreamServer } from "../upstream/server_state.t
 import { exchange, type Lease, type UpstreamFailure, type UpstreamResponse } from "./h1/client.ts";
 import { UpstreamError } from "./h1/client.ts";
 import type { HeaderList } from "./header_list.ts";
-import type { BodyReader, IncomingRequest } from "./message.ts";
+import { type BodyReader, DEADLINE_CUT, type IncomingRequest } from "./message.ts";
 import { tapBody } from "./body_tap.ts";
 
 /** Methods a retry cannot make worse (RFC 9110 9.2.2). */
@@ -81,7 +81,17 @@ export async function forward(
       return { ok: true, response: outcome.response, server, lease: outcome.lease, attempts };
     }
     if (body?.failure) return clientFailed(body.failure, server, attempts);
-    if (req.signal.aborted) return failed(499, "client went away", "aborted", server, attempts);
+    if (req.signal.aborted) {
+      return req.signal.reason === DEADLINE_CUT
+        ? failed(
+          503,
+          "the drain deadline passed before the upstream answered",
+          "aborted",
+          server,
+          attempts,
+        )
+        : failed(499, "client went away", "aborted", server, attempts);
+    }
     const e = outcome.error;
     if (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout") {
       server.recordFailure(service.config.passiveHealth, Date.now());

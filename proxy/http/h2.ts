@@ -13,15 +13,34 @@ import {
 } from "./message.ts";
 import { proxyResponse } from "./errors.ts";
 
-/** Wraps the pipeline as a fetch-style handler for one h2 connection. */
+/**
+ * Wraps the pipeline as a fetch-style handler for one h2 connection. Aborting `cut` ends every
+ * request of the connection (their upstream exchanges close), as a client reset would.
+ */
 export function h2Handler(
   handler: Handler,
   client: ClientInfo,
   onRequest: (delta: 1 | -1) => void,
+  cut: AbortSignal,
 ): (request: Request) => Promise<Response> {
+  const live = new Set<AbortController>();
+  cut.addEventListener("abort", () => {
+    for (const ac of live) ac.abort(cut.reason);
+  }, { once: true });
   return async (request) => {
     onRequest(1);
     let streaming = false;
+    // The request's own signal, relayed: AbortSignal.any costs about 6% of h2 CPU per request.
+    const ac = new AbortController();
+    const rs = request.signal;
+    const relay = () => ac.abort(rs.reason);
+    rs.addEventListener("abort", relay, { once: true });
+    live.add(ac);
+    const done = () => {
+      live.delete(ac);
+      rs.removeEventListener("abort", relay);
+      onRequest(-1);
+    };
     try {
       const url = request.url;
       const schemeEnd = url.indexOf("://") + 3;
@@ -38,7 +57,7 @@ export function h2Handler(
         headers,
         body: request.body === null ? null : streamBody(request.body, headers),
         client,
-        signal: request.signal,
+        signal: ac.signal,
         takeover: null,
       };
       let res = await handler(req);
@@ -64,12 +83,12 @@ export function h2Handler(
         });
       }
       streaming = true;
-      return new Response(readableOf(body, ready.chunks, () => onRequest(-1)), {
+      return new Response(readableOf(body, ready.chunks, done), {
         status: res.status,
         headers: out,
       });
     } finally {
-      if (!streaming) onRequest(-1);
+      if (!streaming) done();
     }
   };
 }

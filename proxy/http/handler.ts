@@ -13,7 +13,7 @@ import { type AccessRecord, logAccess } from "../telemetry/log.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { codingFacts, compressResponse } from "./compress/stage.ts";
 import { tapBody } from "./body_tap.ts";
-import { proxyResponse, RequestError } from "./errors.ts";
+import { DRAIN_CUT_TEXT, proxyResponse, RequestError } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
 import { type HeaderList, listHasToken } from "./header_list.ts";
 import { applyForwarding, applyHeaderOps, isTrusted, requestId, stripHopByHop } from "./headers.ts";
@@ -169,8 +169,11 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     ctx.attempts = result.attempts;
     ctx.upstream = result.server?.url ?? null;
     if (!result.ok) {
-      const res = proxyResponse(result.status);
-      if (result.status === 503) res.headers.appendLower("retry-after", String(result.retryAfter));
+      const cut = result.failure === "aborted" && result.status === 503;
+      const res = proxyResponse(result.status, cut ? DRAIN_CUT_TEXT : undefined);
+      if (result.status === 503 && !cut) {
+        res.headers.appendLower("retry-after", String(result.retryAfter));
+      }
       return ctx.finish(res, result.message);
     }
 

@@ -63,7 +63,10 @@ export interface IncomingRequest {
   /** Null when the request has no body. */
   readonly body: BodyReader | null;
   readonly client: ClientInfo;
-  /** Aborted when the client goes away before the response is complete. */
+  /**
+   * Aborted when the client goes away before the response is complete, or with the reason
+   * `DEADLINE_CUT` when Gatehouse ends the request itself (the drain deadline passed).
+   */
   readonly signal: AbortSignal;
   /**
    * Present only for HTTP/1.1 requests: takes the raw connection out of the HTTP engine, as a
@@ -88,6 +91,9 @@ export interface OutgoingResponse {
 
 /** What a handler returns after it took over the connection (see `IncomingRequest.takeover`). */
 export const TAKEN_OVER = Symbol("taken-over");
+
+/** The abort reason of a request Gatehouse ended because the drain deadline passed. */
+export const DEADLINE_CUT = Symbol("deadline-cut");
 
 export type Handler = (req: IncomingRequest) => Promise<OutgoingResponse | typeof TAKEN_OVER>;
 

@@ -102,11 +102,17 @@ export interface ServedConnection {
   readonly finished: Promise<void>;
   /** Graceful end: GOAWAY on h2, the requests in flight finish, then the connection closes. */
   shutdown(): void;
+  /**
+   * Hard end: the streams in flight are cut and the connection closes now. False (and nothing
+   * happens) once `shutdown` was called: the graceful close then ends when its streams do.
+   */
+  abort(): boolean;
 }
 
 /**
  * Serves HTTP (hyper: h2 or HTTP/1.1) on one accepted connection. Deno's abort signal for it
- * is not graceful (it cuts the streams in flight), so it is never aborted: `shutdown` is.
+ * is not graceful (it cuts the streams in flight): `shutdown` starts the graceful end, `abort`
+ * is for deadlines. Closing the connection itself does nothing once hyper owns it.
  */
 export function serveHttpOnConnection(
   conn: Deno.Conn,
@@ -116,13 +122,27 @@ export function serveHttpOnConnection(
   const { serveHttpOnConnection } = internals();
   try {
     disableAutomaticCompression();
-    const signal = new AbortController().signal;
-    const served = serveHttpOnConnection(conn, signal, handler, onError, () => {});
+    const abort = new AbortController();
+    const served = serveHttpOnConnection(conn, abort.signal, handler, onError, () => {});
+    // Once the graceful close began or the connection finished, Deno has released the handle
+    // the abort signal cancels: aborting then throws BadResource inside Deno's abort listener,
+    // where nothing can catch it.
+    let cancellable = true;
+    const finished = served.finished.catch(() => {}).finally(() => cancellable = false);
     return {
-      finished: served.finished.catch(() => {}),
-      shutdown: () => void served.shutdown().catch(() => {}),
+      finished,
+      shutdown: () => {
+        cancellable = false;
+        served.shutdown().catch(() => {});
+      },
+      abort: () => {
+        if (!cancellable) return false;
+        cancellable = false;
+        abort.abort();
+        return true;
+      },
     };
   } catch {
-    return { finished: Promise.resolve(), shutdown: () => {} };
+    return { finished: Promise.resolve(), shutdown: () => {}, abort: () => false };
   }
 }

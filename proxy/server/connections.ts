@@ -140,28 +140,37 @@ export class ConnectionRegistry {
 
   /**
    * Shutdown: idle connections close now, busy ones close after their current exchange, and
-   * whatever is still open after `timeoutMs` is closed. Resolves when none is left.
+   * whatever is still open after `timeoutMs` is closed. Resolves when none is left, or
+   * DRAIN_GRACE_MS after the deadline with the number that did not go (a connection whose
+   * close cannot complete must not keep the process alive).
    */
-  async drain(timeoutMs: number): Promise<void> {
+  async drain(timeoutMs: number): Promise<number> {
     this.#draining = true;
     for (const c of this.#conns) {
       c.closing = true;
       if (c.state === "idle" || c.state === "handshake") c.close();
       else c.onDrain?.();
     }
-    if (this.#conns.size === 0) return;
+    if (this.#conns.size === 0) return 0;
     const deadline = Date.now() + timeoutMs;
     for (const c of this.#conns) setHardDeadline(c, deadline);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       const wake = () => {
         this.#waiters.delete(wake);
+        clearTimeout(timer);
         resolve();
       };
       this.#waiters.add(wake);
+      timer = setTimeout(wake, timeoutMs + DRAIN_GRACE_MS);
       if (this.#conns.size === 0) wake();
     });
+    return this.#conns.size;
   }
 }
+
+/** How long after the drain deadline shutdown waits for closed connections to finish. */
+export const DRAIN_GRACE_MS = 2000;
 
 function setHardDeadline(c: TrackedConnection, deadline: number): void {
   c.hardDeadline = c.hardDeadline === 0 ? deadline : Math.min(c.hardDeadline, deadline);

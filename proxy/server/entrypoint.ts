@@ -6,7 +6,7 @@ import type { CertificateFile, Entrypoint } from "../config/types.ts";
 import { h2Handler } from "../http/h2.ts";
 import type { H1Limits } from "../http/h1/server.ts";
 import { serveH1 } from "../http/h1/server.ts";
-import type { ClientInfo, Handler } from "../http/message.ts";
+import { type ClientInfo, DEADLINE_CUT, type Handler } from "../http/message.ts";
 import { serveHttpOnConnection } from "../internal/deno_internals.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";
@@ -219,16 +219,24 @@ export class EntrypointRuntime {
       track.deadline = Date.now() + this.#deps.limits().keepAliveIdleMs;
     };
     idle();
-    const handler = h2Handler(this.#deps.handler, this.#client(conn, true, peer), (delta) => {
+    const cut = new AbortController();
+    const client = this.#client(conn, true, peer);
+    const handler = h2Handler(this.#deps.handler, client, (delta) => {
       inflight += delta;
       if (inflight === 0) idle();
       else {
         track.state = "active";
         track.deadline = 0;
       }
-    });
+    }, cut.signal);
     const served = serveHttpOnConnection(conn, handler, () => new Response(null, { status: 500 }));
     track.onDrain = () => served.shutdown();
+    // Closing the socket does nothing once hyper owns it. A deadline aborts the connection;
+    // during a graceful close (GOAWAY sent) that is no longer possible, so the requests still
+    // running are ended instead, and the close completes with them.
+    track.onClose = () => {
+      if (!served.abort()) cut.abort(DEADLINE_CUT);
+    };
     served.finished.finally(() => {
       track.close();
       this.#deps.registry.delete(track);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
-import { httpUpstream } from "../testing/servers.ts";
+import { httpUpstream, waitFor } from "../testing/servers.ts";
 
 /** Runs a command to completion; stdout and stderr as text. */
 async function run(cmd: string, args: string[]) {
@@ -124,4 +124,41 @@ Deno.test("default_certificate: reject fails the handshake for unknown SNI and n
   using ok = await connect(port, { tls: "localhost" });
   assert.ok(ok.conn);
   assert.equal(up.requests.length, 0);
+});
+
+/** Reads `conn` until the peer closes it; false when it is still open after `ms`. */
+async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
+  const buf = new Uint8Array(4096);
+  const eof = (async () => {
+    try {
+      while (await conn.read(buf) !== null) { /* frames the server sends */ }
+    } catch {
+      // reset by the peer: closed too
+    }
+    return true;
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  const closed = await Promise.race([eof, late]);
+  clearTimeout(timer);
+  return closed;
+}
+
+Deno.test("an idle HTTP/2 connection is closed after timeouts.keep_alive_idle", async () => {
+  await using up = httpUpstream();
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    timeouts: { keep_alive_idle: 300ms }
+  `);
+  using c = await connect(gw.port(), { tls: "localhost", alpn: ["h2"] });
+  // The client preface and an empty SETTINGS frame: a live h2 connection with no stream.
+  await c.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  await c.send(new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+  assert.ok(await closedWithin(c.conn, 5000), "the idle h2 connection is still open after 5 s");
+  await waitFor(() => gw.runtime.clients.size === 0, "the connection to leave the registry");
 });

@@ -168,7 +168,15 @@ export class Runtime {
   /** Stops accepting, lets requests and tunnels finish within the drain timeout, then closes all. */
   async shutdown(): Promise<void> {
     for (const ep of this.#entrypoints.values()) ep.close();
-    await this.clients.drain(this.config.timeouts.drain);
+    const left = await this.clients.drain(this.config.timeouts.drain);
+    if (left > 0) {
+      logger.warning(
+        "{count} connections did not close after the drain deadline; stopping anyway",
+        {
+          count: left,
+        },
+      );
+    }
     for (const s of this.#snapshot.services.values()) s.stop();
     await this.upstreams.drain(0);
   }

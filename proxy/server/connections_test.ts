@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { ConnectionRegistry, DRAIN_GRACE_MS, TrackedConnection } from "./connections.ts";
+
+Deno.test("drain: idle connections close at once, a busy one at the deadline; none left", async () => {
+  const registry = new ConnectionRegistry();
+  const closed: string[] = [];
+  const track = (name: string, state: "idle" | "active") => {
+    const c = new TrackedConnection("web", "http", () => {
+      closed.push(name);
+      registry.delete(c);
+    });
+    c.state = state;
+    registry.add(c);
+    return c;
+  };
+  track("idle", "idle");
+  const busy = track("busy", "active");
+  let drained = false;
+  busy.onDrain = () => drained = true;
+  const left = await registry.drain(200);
+  assert.equal(left, 0);
+  assert.deepEqual(closed, ["idle", "busy"]);
+  assert.ok(drained, "the busy connection was told to drain");
+  assert.ok(registry.draining);
+});
+
+Deno.test("drain: a connection that never finishes closing does not hold shutdown forever", async () => {
+  const registry = new ConnectionRegistry();
+  let closes = 0;
+  const stuck = new TrackedConnection("web", "http", () => closes++);
+  stuck.state = "active";
+  registry.add(stuck);
+  const started = Date.now();
+  const left = await registry.drain(100);
+  assert.equal(left, 1);
+  assert.equal(closes, 1, "the deadline closed it once");
+  assert.ok(Date.now() - started >= 100 + DRAIN_GRACE_MS - 50, "gave up before the grace ended");
+  registry.delete(stuck);
+});
