@@ -4,11 +4,13 @@
  * validated before anything changes; a config with errors is refused, every error logged with
  * its file:line:column, and the running config stays in force.
  *
- * Watching the parent directories (not the files) catches editors that save by writing a new
- * file and renaming it over the old one, and Kubernetes ConfigMaps, which swap a `..data`
- * symlink. Events are debounced, and a content fingerprint skips reloads that change nothing.
+ * The files are polled (a stat every POLL_MS), not watched with inotify: Deno's watcher thread
+ * opens files of the watched directory, and blocks for good on a FIFO there, which stops every
+ * later reload and hangs the process's exit; inotify also misses edits made through some bind
+ * mounts (Docker Desktop, network file systems). Stat follows symlinks, so an editor's save by
+ * rename and a Kubernetes ConfigMap's `..data` symlink swap both show as a new inode. A change
+ * is debounced, and a content fingerprint skips reloads that change nothing.
  */
-import { dirname, resolve } from "node:path";
 import { type Config, formatConfigError, loadConfig } from "../config/mod.ts";
 import { log } from "../telemetry/log.ts";
 import type { Runtime } from "./runtime.ts";
@@ -30,17 +32,23 @@ export interface ReloadResult {
 export interface ReloaderOptions {
   /** Called after every attempt, with the new config when it was applied. */
   readonly onResult?: (result: ReloadResult, applied: Config | null) => void | Promise<void>;
-  /** Quiet time after the last file event before reloading. */
+  /** Quiet time after a file change is seen before reloading. */
   readonly debounceMs?: number;
+  /** How often the files are checked (default POLL_MS). */
+  readonly pollMs?: number;
 }
+
+/** How often the config's files are checked for changes. */
+export const POLL_MS = 250;
 
 export class Reloader {
   readonly #runtime: Runtime;
   readonly #opts: ReloaderOptions;
   #last: ReloadResult | null = null;
   #queue: Promise<unknown> = Promise.resolve();
-  #watcher: Deno.FsWatcher | null = null;
-  #watched = "";
+  #polling = false;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #stamp = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
   #fingerprint = "";
   #closed = false;
@@ -55,10 +63,12 @@ export class Reloader {
     return this.#last;
   }
 
-  /** Starts watching the files of the running config. */
+  /** Starts checking the files of the running config for changes. */
   async watch(): Promise<void> {
     this.#fingerprint = await fingerprint(this.#runtime.config.files);
-    this.#rewatch();
+    this.#stamp = await statStamp(this.#runtime.config.files);
+    this.#polling = true;
+    this.#poll();
   }
 
   /** Loads and applies the config file now (one reload at a time, in order). */
@@ -71,7 +81,7 @@ export class Reloader {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#stopWatching();
+    clearTimeout(this.#pollTimer);
   }
 
   async #reload(reason: string): Promise<ReloadResult> {
@@ -112,10 +122,8 @@ export class Reloader {
       }
     }
     await this.#opts.onResult?.(result, applied);
-    if (applied !== null && this.#watcher !== null) {
-      this.#rewatch();
-      this.#schedule();
-    }
+    // The new config may name other files: compare their contents with what was read.
+    if (applied !== null && this.#polling) this.#schedule();
     return result;
   }
 
@@ -124,40 +132,17 @@ export class Reloader {
     return this.#last;
   }
 
-  /** Watches the directories holding the config's files (restarted when they change). */
-  #rewatch(): void {
+  #poll(): void {
     if (this.#closed) return;
-    const dirs = [...new Set(this.#runtime.config.files.flatMap(watchDirs))].sort();
-    const key = dirs.join("\n");
-    if (key === this.#watched && this.#watcher !== null) return;
-    this.#stopWatching();
-    this.#watched = key;
-    const existing = dirs.filter((d) => {
-      try {
-        return Deno.statSync(d).isDirectory;
-      } catch {
-        return false;
+    this.#pollTimer = setTimeout(async () => {
+      const stamp = await statStamp(this.#runtime.config.files);
+      if (stamp !== this.#stamp && !this.#closed) {
+        this.#stamp = stamp;
+        this.#schedule();
       }
-    });
-    if (existing.length === 0) return;
-    const watcher = Deno.watchFs(existing, { recursive: false });
-    this.#watcher = watcher;
-    (async () => {
-      try {
-        for await (const _ of watcher) this.#schedule();
-      } catch {
-        // closed
-      }
-    })();
-  }
-
-  #stopWatching(): void {
-    try {
-      this.#watcher?.close();
-    } catch {
-      // already closed
-    }
-    this.#watcher = null;
+      this.#poll();
+    }, this.#opts.pollMs ?? POLL_MS);
+    Deno.unrefTimer(this.#pollTimer);
   }
 
   #schedule(): void {
@@ -171,36 +156,27 @@ export class Reloader {
   }
 }
 
-/**
- * The directories to watch for `file`: its own, and those of every symlink hop on the way to
- * the real file (a ConfigMap's `gatehouse.yaml -> ..data/gatehouse.yaml` swaps `..data`).
- */
-function watchDirs(file: string): string[] {
-  const dirs = [dirname(file)];
-  let path = file;
-  for (let hop = 0; hop < 8; hop++) {
-    let target: string;
+/** Identity, size and times of each file (following symlinks): changes when a file does. */
+async function statStamp(files: readonly string[]): Promise<string> {
+  let stamp = "";
+  for (const f of files) {
     try {
-      target = Deno.readLinkSync(path);
+      const st = await Deno.stat(f);
+      stamp += `${st.dev}:${st.ino}:${st.size}:${st.mtime?.getTime()}:${st.ctime?.getTime()}\n`;
     } catch {
-      break;
+      stamp += "missing\n";
     }
-    path = resolve(dirname(path), target);
-    dirs.push(dirname(path));
   }
-  try {
-    dirs.push(dirname(Deno.realPathSync(file)));
-  } catch {
-    // missing: the directory of the path itself is watched
-  }
-  return dirs;
+  return stamp;
 }
 
-/** A digest of the files' contents (missing files count as empty with a marker). */
+/** A digest of the files' contents (missing or irregular files count as a marker). */
 async function fingerprint(files: readonly string[]): Promise<string> {
   const parts: Uint8Array[] = [];
   for (const f of files) {
     try {
+      // Only regular files are read: opening a FIFO would wait for a writer forever.
+      if (!(await Deno.stat(f)).isFile) throw new Error("not a regular file");
       parts.push(await Deno.readFile(f));
     } catch {
       parts.push(new TextEncoder().encode(`\u0000missing:${f}`));

@@ -70,6 +70,24 @@ Deno.test("an editor's save by rename, and a ConfigMap symlink swap, both reload
   await waitFor(async () => await nameAt(port, "/four") === "a", "the swapped ConfigMap", 1000);
 });
 
+Deno.test("a FIFO beside the config file stops neither reloads nor the shutdown", async () => {
+  await using a = httpUpstream(undefined, { name: "a" });
+  await using b = httpUpstream(undefined, { name: "b" });
+  await using gh = await startGatehouse(routes(a.url, b.url, "/one"));
+  const port = gh.port();
+  // A named pipe has no writer: whoever opens it waits (Deno's inotify watcher thread did, for
+  // good, on the pipe's first event).
+  const fifo = join(gh.dir, "control.pipe");
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.ok(made.success, new TextDecoder().decode(made.stderr));
+  await Deno.utime(fifo, new Date(), new Date());
+  await Deno.writeTextFile(gh.file, routes(a.url, b.url, "/two"));
+  await waitFor(async () => await nameAt(port, "/two") === "a", "the reload after the FIFO", 2000);
+  await Deno.utime(fifo, new Date(), new Date());
+  await Deno.writeTextFile(gh.file, routes(a.url, b.url, "/three"));
+  await waitFor(async () => await nameAt(port, "/three") === "a", "a second reload", 2000);
+});
+
 Deno.test("an invalid file is refused with its line, and the running config stays", async () => {
   await using a = httpUpstream(undefined, { name: "a" });
   await using b = httpUpstream(undefined, { name: "b" });
