@@ -52,52 +52,65 @@ export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<vo
   const io = new BufferedConn(conn, BUFFER_SIZE);
   const { track, registry } = opts;
   let first = true;
-  let takenOver = false;
+  let outcome: Outcome = "keep";
   try {
-    while (!track.closing) {
-      const limits = opts.limits();
-      track.state = "idle";
-      const now = Date.now();
-      track.deadline = now +
-        (first || io.buffered > 0 ? limits.headerReadMs : limits.keepAliveIdleMs);
+    while (!track.closing && outcome === "keep") {
+      outcome = await serveNext(io, opts, first);
       first = false;
-      let headBytes: Uint8Array | null;
-      try {
-        headBytes = await io.readHead(limits.maxHeaderBytes, () => {
-          track.state = "active";
-          track.deadline = Date.now() + limits.headerReadMs;
-        });
-      } catch (err) {
-        if (err instanceof HeadTooLargeError) await reject(io, opts, 431, "request head too large");
-        return;
-      }
-      if (headBytes === null) return;
-      track.state = "active";
-      track.deadline = 0;
-      let head: RequestHead;
-      let framing;
-      try {
-        head = parseRequestHead(headBytes);
-        framing = requestFraming(head);
-      } catch (err) {
-        if (err instanceof HttpParseError) await reject(io, opts, err.status, err.message);
-        return;
-      }
-      const exchange = new Exchange(io, head, opts);
-      const keepGoing = await exchange.run(framing);
-      if (exchange.takenOver) {
-        takenOver = true;
-        return;
-      }
-      if (!keepGoing) return;
-      io.shrink(KEEP_BUFFER, BUFFER_SIZE);
+      if (outcome === "keep") io.shrink(KEEP_BUFFER, BUFFER_SIZE);
     }
   } finally {
-    if (!takenOver) {
+    if (outcome !== "taken") {
       io.close();
       registry.delete(track);
     }
   }
+}
+
+/** After one exchange: serve the next, close the connection, or it became a tunnel. */
+type Outcome = "keep" | "close" | "taken";
+
+/**
+ * Reads and answers one request. A function of its own because a suspended async function keeps
+ * every local it ever held: the connection's loop, which waits on an idle keep-alive connection
+ * for as long as the client likes, must not hold the last request in memory.
+ */
+async function serveNext(
+  io: BufferedConn,
+  opts: H1ServerOptions,
+  first: boolean,
+): Promise<Outcome> {
+  const { track } = opts;
+  const limits = opts.limits();
+  track.state = "idle";
+  track.deadline = Date.now() +
+    (first || io.buffered > 0 ? limits.headerReadMs : limits.keepAliveIdleMs);
+  let headBytes: Uint8Array | null;
+  try {
+    headBytes = await io.readHead(limits.maxHeaderBytes, () => {
+      track.state = "active";
+      track.deadline = Date.now() + limits.headerReadMs;
+    });
+  } catch (err) {
+    if (err instanceof HeadTooLargeError) await reject(io, opts, 431, "request head too large");
+    return "close";
+  }
+  if (headBytes === null) return "close";
+  track.state = "active";
+  track.deadline = 0;
+  let head: RequestHead;
+  let framing;
+  try {
+    head = parseRequestHead(headBytes);
+    framing = requestFraming(head);
+  } catch (err) {
+    if (err instanceof HttpParseError) await reject(io, opts, err.status, err.message);
+    return "close";
+  }
+  const exchange = new Exchange(io, head, opts);
+  const keepGoing = await exchange.run(framing);
+  if (exchange.takenOver) return "taken";
+  return keepGoing ? "keep" : "close";
 }
 
 /** One request and its response on a connection. */
@@ -107,6 +120,11 @@ class Exchange {
   readonly #head: RequestHead;
   readonly #opts: H1ServerOptions;
   readonly #abort = new AbortController();
+  /**
+   * What the client watch aborts; emptied when the exchange ends, because the read it waits on
+   * outlives the exchange on an idle keep-alive connection and must not keep it in memory.
+   */
+  readonly #watch: { abort: AbortController | null } = { abort: this.#abort };
   #bodyDone = false;
   #bodyClean = true;
 
@@ -118,6 +136,14 @@ class Exchange {
 
   /** Resolves true when the connection may serve another request. */
   async run(framing: ReturnType<typeof requestFraming>): Promise<boolean> {
+    try {
+      return await this.#run(framing);
+    } finally {
+      this.#watch.abort = null;
+    }
+  }
+
+  async #run(framing: ReturnType<typeof requestFraming>): Promise<boolean> {
     const head = this.#head;
     const io = this.#io;
     const headers = head.headers;
@@ -179,8 +205,9 @@ class Exchange {
    * also while its body streams (the upstream exchange then closes its connection at once).
    */
   #watchClient(): void {
+    const watch = this.#watch;
     this.#io.watchForData().then((more) => {
-      if (!more) this.#abort.abort(new Error("client closed the connection"));
+      if (!more) watch.abort?.abort(new Error("client closed the connection"));
     });
   }
 
