@@ -100,19 +100,51 @@ export function listenTlsWithSni(options: {
 export interface ServedConnection {
   /** Settles when the connection is done; never rejects. */
   readonly finished: Promise<void>;
-  /** Graceful end: GOAWAY on h2, the requests in flight finish, then the connection closes. */
+  /**
+   * Graceful end: GOAWAY on h2, the requests in flight finish, then the connection closes (at
+   * once when none is in flight and the client acknowledges). Safe in any state.
+   */
   shutdown(): void;
   /**
-   * Hard end: the streams in flight are cut and the connection closes now. False (and nothing
-   * happens) once `shutdown` was called: the graceful close then ends when its streams do.
+   * Hard end: the streams in flight are cut and the connection closes now. Returns false, doing
+   * nothing, once `shutdown` was called: the graceful close then ends when its streams do.
    */
   abort(): boolean;
 }
 
+/** True while `abort` dispatches Deno's abort listener (see `suppressLateAbortError`). */
+let aborting = false;
+let guardInstalled = false;
+
 /**
- * Serves HTTP (hyper: h2 or HTTP/1.1) on one accepted connection. Deno's abort signal for it
- * is not graceful (it cuts the streams in flight): `shutdown` starts the graceful end, `abort`
- * is for deadlines. Closing the connection itself does nothing once hyper owns it.
+ * Deno's abort listener for a served connection cancels it by resource id; once hyper finished
+ * the connection on its own (the client left a moment before), the id is gone and the listener
+ * throws BadResource. An exception in an event listener is reported as uncaught and would end
+ * the process, and no caller can catch it: this drops exactly that error, raised synchronously
+ * inside our own `abort` call, and nothing else.
+ */
+function suppressLateAbortError(): void {
+  if (guardInstalled) return;
+  guardInstalled = true;
+  globalThis.addEventListener("error", (event) => {
+    if (aborting && event.error instanceof Deno.errors.BadResource) event.preventDefault();
+  });
+}
+
+/** Aborts the signal given to Deno's serveHttpOnConnection, even one whose connection ended. */
+export function abortQuietly(controller: AbortController): void {
+  suppressLateAbortError();
+  aborting = true;
+  try {
+    controller.abort();
+  } finally {
+    aborting = false;
+  }
+}
+
+/**
+ * Serves HTTP (hyper: h2 or HTTP/1.1) on one accepted connection. Closing the connection itself
+ * does nothing once hyper owns it: `shutdown` starts the graceful end, `abort` is for deadlines.
  */
 export function serveHttpOnConnection(
   conn: Deno.Conn,
@@ -124,9 +156,7 @@ export function serveHttpOnConnection(
     disableAutomaticCompression();
     const abort = new AbortController();
     const served = serveHttpOnConnection(conn, abort.signal, handler, onError, () => {});
-    // Once the graceful close began or the connection finished, Deno has released the handle
-    // the abort signal cancels: aborting then throws BadResource inside Deno's abort listener,
-    // where nothing can catch it.
+    // After shutdown (or the end) Deno has released what the abort signal cancels.
     let cancellable = true;
     const finished = served.finished.catch(() => {}).finally(() => cancellable = false);
     return {
@@ -138,7 +168,7 @@ export function serveHttpOnConnection(
       abort: () => {
         if (!cancellable) return false;
         cancellable = false;
-        abort.abort();
+        abortQuietly(abort);
         return true;
       },
     };
