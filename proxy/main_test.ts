@@ -38,23 +38,28 @@ Deno.test("SIGTERM: the request in flight completes, new connections are refused
   assert.ok(took < 5000, `exit ${took} ms after SIGTERM`);
 });
 
-Deno.test("SIGTERM: an HTTP/2 request in flight completes before the exit", async () => {
-  await using up = httpUpstream(async () => {
-    await new Promise((r) => setTimeout(r, 1500));
-    return new Response("finished");
-  });
-  await using gw = await spawnProxy((port) =>
+/** A Gatehouse process with one TLS entrypoint in front of `upstream`. */
+function tlsProxy(upstream: string, drain: string) {
+  return spawnProxy((port) =>
     yaml`
     entrypoints:
       websecure:
         address: "127.0.0.1:${port}"
         tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
     routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-    timeouts: { drain: 5s }
+    services: { app: { servers: ["${upstream}"] } }
+    timeouts: { drain: ${drain} }
     admin: { address: "off" }
   `
   );
+}
+
+Deno.test("SIGTERM: an HTTP/2 request in flight completes before the exit", async () => {
+  await using up = httpUpstream(async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    return new Response("finished");
+  });
+  await using gw = await tlsProxy(up.url, "5s");
   using client = await tlsClient("2");
   const inflight = fetch(`https://localhost:${gw.port}/slow`, { client }).then(async (res) => {
     return { status: res.status, text: await res.text() };
@@ -72,18 +77,7 @@ Deno.test("SIGTERM: an HTTP/2 request still running at the drain deadline gets 5
     await held;
     return new Response("too late");
   });
-  await using gw = await spawnProxy((port) =>
-    yaml`
-    entrypoints:
-      websecure:
-        address: "127.0.0.1:${port}"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-    timeouts: { drain: 500ms }
-    admin: { address: "off" }
-  `
-  );
+  await using gw = await tlsProxy(up.url, "500ms");
   try {
     using client = await tlsClient("2");
     const inflight = fetch(`https://localhost:${gw.port}/held`, { client }).then(

@@ -53,16 +53,21 @@ Deno.test("the SNI resolver option picks a certificate per server name, or refus
   await accepting.catch(() => {});
 });
 
-Deno.test("serveHttpOnConnection serves h2 on one accepted connection; shutdown ends it", async () => {
-  const pki = await testPki();
-  const leaf = await pki.leaf();
-  using listener = listenTlsWithSni({
+/** A TLS listener offering only h2, with the localhost certificate for every name. */
+async function h2Listener(): Promise<Deno.TlsListener> {
+  const leaf = await (await testPki()).leaf();
+  return listenTlsWithSni({
     hostname: "127.0.0.1",
     port: 0,
     alpnProtocols: ["h2"],
     reusePort: false,
     resolve: () => ({ cert: leaf.certPem, key: leaf.keyPem }),
   });
+}
+
+Deno.test("serveHttpOnConnection serves h2 on one accepted connection; shutdown ends it", async () => {
+  const pki = await testPki();
+  using listener = await h2Listener();
   const served = (async () => {
     const conn = await listener.accept();
     assert.equal((await conn.handshake()).alpnProtocol, "h2");
@@ -85,14 +90,7 @@ Deno.test("serveHttpOnConnection serves h2 on one accepted connection; shutdown 
 
 Deno.test("aborting the serve signal after hyper released the connection does not crash", async () => {
   const pki = await testPki();
-  const leaf = await pki.leaf();
-  using listener = listenTlsWithSni({
-    hostname: "127.0.0.1",
-    port: 0,
-    alpnProtocols: ["h2"],
-    reusePort: false,
-    resolve: () => ({ cert: leaf.certPem, key: leaf.keyPem }),
-  });
+  using listener = await h2Listener();
   // Deno's own function, with our own signal: its abort listener throws BadResource once the
   // connection is gone, in a place no caller can catch (see abortQuietly).
   const key = (Deno as unknown as { internal: symbol }).internal;
