@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { connect, proxyFor, tlsClient } from "../testing/proxy.ts";
-import { rawResponse, rawUpstream } from "../testing/servers.ts";
-import { field, readResponse } from "../testing/wire.ts";
+import { rawResponse, rawUpstream, waitFor } from "../testing/servers.ts";
+import { field, readHead, readResponse } from "../testing/wire.ts";
 
 const EVENTS = 4;
 const EVENT_GAP_MS = 300;
@@ -127,4 +127,41 @@ Deno.test("a gzip response reaches an h2 client byte for byte with its headers",
   // And a client that asks for gzip gets the same body, decoded only by itself.
   const decoded = await fetch(gw.url("/chunked", "websecure"), { client });
   assert.equal(await decoded.text(), TEXT);
+});
+
+Deno.test("a client that leaves during a streamed response: upstream closed, proxy unharmed", async () => {
+  let upstreamEnded = false;
+  const chunk = "x".repeat(256 * 1024);
+  await using up = rawUpstream(async (_req, conn) => {
+    try {
+      await conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+      const until = performance.now() + 5000;
+      while (performance.now() < until) {
+        await conn.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    } catch {
+      upstreamEnded = true;
+    }
+  });
+  await using gw = await proxyFor([up.url]);
+  for (let round = 0; round < 10; round++) {
+    upstreamEnded = false;
+    using c = await connect(gw.port());
+    await c.send("GET /stream HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    const buf = new Uint8Array(64 * 1024);
+    let got = 0;
+    while (got < 100_000) got += (await c.conn.read(buf)) ?? 0;
+    // Stop reading until the proxy's write to this client is stuck on a full socket, then
+    // leave: the write under way fails while the proxy also waits for the upstream.
+    await new Promise((r) => setTimeout(r, 50));
+    c.close();
+    // The proxy's next writes fail while it waits for the upstream's next chunk; it must end
+    // the upstream exchange and carry on (before the fix, the pending read's rejection was left
+    // unhandled, and that ends a Deno process).
+    await waitFor(() => upstreamEnded, "the upstream connection to be closed", 4000);
+  }
+  using again = await connect(gw.port());
+  await again.send("GET /stream HTTP/1.1\r\nHost: a.test\r\n\r\n");
+  assert.equal((await readHead(again.reader))?.startLine, "HTTP/1.1 200 OK");
 });

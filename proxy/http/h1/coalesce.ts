@@ -95,8 +95,16 @@ export async function streamBody(
       let next: Promise<Uint8Array | null> = read();
       if (pendingBytes > 0) {
         const now = body.readNow === undefined ? await settledNow(next) : NOT_YET;
-        if (now === NOT_YET) await flush();
-        else next = Promise.resolve(now);
+        if (now === NOT_YET) {
+          try {
+            await flush();
+          } catch (err) {
+            // The client is gone and the body cancelled: the read under way fails too, and
+            // nobody awaits it any more (an unhandled rejection would end the process).
+            next.catch(() => {});
+            throw err;
+          }
+        } else next = Promise.resolve(now);
       }
       chunk = await next;
     }
