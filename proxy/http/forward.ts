@@ -35,15 +35,16 @@ export type ForwardResult =
   | {
     readonly ok: false;
     /**
-     * 502, 503 or 504; 499 when the client went away; the client's own error (413, 400) when
-     * its request body failed while it was sent.
+     * 502, 503 or 504; 499 when the client went away; 503 also when the drain deadline ended
+     * the request; the client's own error (413, 400) when its request body failed while sent.
      */
     readonly status: number;
     readonly message: string;
-    readonly failure: UpstreamFailure | "unavailable" | "client";
+    /** "drain": Gatehouse ended the request itself, at the drain deadline. */
+    readonly failure: UpstreamFailure | "unavailable" | "client" | "drain";
     readonly server: UpstreamServer | null;
     readonly attempts: number;
-    /** Seconds for Retry-After (503 only). */
+    /** Seconds for Retry-After (failure "unavailable" only). */
     readonly retryAfter: number;
   };
 
@@ -82,14 +83,9 @@ export async function forward(
     }
     if (body?.failure) return clientFailed(body.failure, server, attempts);
     if (req.signal.aborted) {
+      const message = "the drain deadline passed before the upstream answered";
       return req.signal.reason === DEADLINE_CUT
-        ? failed(
-          503,
-          "the drain deadline passed before the upstream answered",
-          "aborted",
-          server,
-          attempts,
-        )
+        ? failed(503, message, "drain", server, attempts)
         : failed(499, "client went away", "aborted", server, attempts);
     }
     const e = outcome.error;
@@ -170,7 +166,7 @@ function isStale(e: UpstreamError, request: ForwardRequest & { body: TrackedBody
 function failed(
   status: number,
   message: string,
-  failure: UpstreamFailure | "client",
+  failure: UpstreamFailure | "client" | "drain",
   server: UpstreamServer,
   attempts: number,
 ): ForwardResult {

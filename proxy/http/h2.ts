@@ -13,21 +13,24 @@ import {
 } from "./message.ts";
 import { proxyResponse } from "./errors.ts";
 
-/**
- * Wraps the pipeline as a fetch-style handler for one h2 connection. Aborting `cut` ends every
- * request of the connection (their upstream exchanges close), as a client reset would.
- */
+/** The pipeline as a fetch-style handler for one h2 connection. */
+export interface H2Handler {
+  readonly serve: (request: Request) => Promise<Response>;
+  /** Ends every request of the connection (their upstream exchanges close) with `reason`. */
+  cut(reason: unknown): void;
+}
+
+/** Wraps the pipeline for one h2 connection. */
 export function h2Handler(
   handler: Handler,
   client: ClientInfo,
   onRequest: (delta: 1 | -1) => void,
-  cut: AbortSignal,
-): (request: Request) => Promise<Response> {
+): H2Handler {
   const live = new Set<AbortController>();
-  cut.addEventListener("abort", () => {
-    for (const ac of live) ac.abort(cut.reason);
-  }, { once: true });
-  return async (request) => {
+  const cut = (reason: unknown) => {
+    for (const ac of live) ac.abort(reason);
+  };
+  const serve = async (request: Request): Promise<Response> => {
     onRequest(1);
     let streaming = false;
     // The request's own signal, relayed: AbortSignal.any costs about 6% of h2 CPU per request.
@@ -91,6 +94,7 @@ export function h2Handler(
       if (!streaming) done();
     }
   };
+  return { serve, cut };
 }
 
 function streamBody(stream: ReadableStream<Uint8Array>, headers: HeaderList): BodyReader {

@@ -169,9 +169,9 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     ctx.attempts = result.attempts;
     ctx.upstream = result.server?.url ?? null;
     if (!result.ok) {
-      const cut = result.failure === "aborted" && result.status === 503;
-      const res = proxyResponse(result.status, cut ? DRAIN_CUT_TEXT : undefined);
-      if (result.status === 503 && !cut) {
+      const drain = result.failure === "drain";
+      const res = proxyResponse(result.status, drain ? DRAIN_CUT_TEXT : undefined);
+      if (result.failure === "unavailable") {
         res.headers.appendLower("retry-after", String(result.retryAfter));
       }
       return ctx.finish(res, result.message);

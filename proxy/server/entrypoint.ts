@@ -219,23 +219,25 @@ export class EntrypointRuntime {
       track.deadline = Date.now() + this.#deps.limits().keepAliveIdleMs;
     };
     idle();
-    const cut = new AbortController();
-    const client = this.#client(conn, true, peer);
-    const handler = h2Handler(this.#deps.handler, client, (delta) => {
+    const handler = h2Handler(this.#deps.handler, this.#client(conn, true, peer), (delta) => {
       inflight += delta;
       if (inflight === 0) idle();
       else {
         track.state = "active";
         track.deadline = 0;
       }
-    }, cut.signal);
-    const served = serveHttpOnConnection(conn, handler, () => new Response(null, { status: 500 }));
+    });
+    const served = serveHttpOnConnection(
+      conn,
+      handler.serve,
+      () => new Response(null, { status: 500 }),
+    );
     track.onDrain = () => served.shutdown();
     // Closing the socket does nothing once hyper owns it. A deadline aborts the connection;
     // during a graceful close (GOAWAY sent) that is no longer possible, so the requests still
     // running are ended instead, and the close completes with them.
     track.onClose = () => {
-      if (!served.abort()) cut.abort(DEADLINE_CUT);
+      if (!served.abort()) handler.cut(DEADLINE_CUT);
     };
     served.finished.finally(() => {
       track.close();

@@ -170,12 +170,9 @@ export class Runtime {
     for (const ep of this.#entrypoints.values()) ep.close();
     const left = await this.clients.drain(this.config.timeouts.drain);
     if (left > 0) {
-      logger.warning(
-        "{count} connections did not close after the drain deadline; stopping anyway",
-        {
-          count: left,
-        },
-      );
+      logger.warning("{count} connections outlived the drain deadline; stopping anyway", {
+        count: left,
+      });
     }
     for (const s of this.#snapshot.services.values()) s.stop();
     await this.upstreams.drain(0);
