@@ -32,14 +32,12 @@ export interface ReloadResult {
 export interface ReloaderOptions {
   /** Called after every attempt, with the new config when it was applied. */
   readonly onResult?: (result: ReloadResult, applied: Config | null) => void | Promise<void>;
-  /** Quiet time after a file change is seen before reloading. */
-  readonly debounceMs?: number;
-  /** How often the files are checked (default POLL_MS). */
-  readonly pollMs?: number;
 }
 
 /** How often the config's files are checked for changes. */
-export const POLL_MS = 250;
+const POLL_MS = 250;
+/** Quiet time after a change is seen before reloading (an editor may write in steps). */
+const DEBOUNCE_MS = 150;
 
 export class Reloader {
   readonly #runtime: Runtime;
@@ -141,7 +139,7 @@ export class Reloader {
         this.#schedule();
       }
       this.#poll();
-    }, this.#opts.pollMs ?? POLL_MS);
+    }, POLL_MS);
     Deno.unrefTimer(this.#pollTimer);
   }
 
@@ -152,7 +150,7 @@ export class Reloader {
       if (now === this.#fingerprint || this.#closed) return;
       this.#fingerprint = now;
       await this.reload("file change");
-    }, this.#opts.debounceMs ?? 150);
+    }, DEBOUNCE_MS);
   }
 }
 
