@@ -12,6 +12,7 @@ import {
   TAKEN_OVER,
 } from "./message.ts";
 import { proxyResponse } from "./errors.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** The pipeline as a fetch-style handler for one h2 connection. */
 export interface H2Handler {
@@ -80,10 +81,15 @@ export function h2Handler(
       // response and a round trip per chunk.
       const ready = readyChunks(body);
       if (ready.done) {
-        return new Response(concat(ready.chunks) as Uint8Array<ArrayBuffer>, {
-          status: res.status,
-          headers: out,
-        });
+        return new Response(
+          (ready.chunks.length === 1 ? ready.chunks[0] : concatBytes(ready.chunks)) as Uint8Array<
+            ArrayBuffer
+          >,
+          {
+            status: res.status,
+            headers: out,
+          },
+        );
       }
       streaming = true;
       return new Response(readableOf(body, ready.chunks, done), {
@@ -132,17 +138,6 @@ function readyChunks(body: BodyReader): { chunks: Uint8Array[]; done: boolean } 
     size += chunk.length;
   }
   return { chunks, done: false };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /**

@@ -3,6 +3,7 @@
  * reach the upstream, frames passing unchanged, refusals passed through, routes that disable
  * upgrades, and HTTP/2 never offering one.
  */
+import { concatBytes } from "../bytes.ts";
 import assert from "node:assert/strict";
 import { connect } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
@@ -17,7 +18,7 @@ import {
   wsUrl,
 } from "../testing/tunnel_peers.ts";
 import { openWebSocket, wsUpstream } from "../testing/websocket.ts";
-import { concat, field, fieldNames, readBody, readHead, readResponse } from "../testing/wire.ts";
+import { field, fieldNames, readBody, readHead, readResponse } from "../testing/wire.ts";
 import { within } from "../testing/tcp_peers.ts";
 
 const ENTRYPOINTS = ["web", "secure"] as const;
@@ -87,7 +88,7 @@ for (const ep of ENTRYPOINTS) {
   });
 
   Deno.test(`${ep}: frames pass byte for byte, early bytes included: fragments, ping, pong, close`, async () => {
-    const fromClient = concat([
+    const fromClient = concatBytes([
       wsFrame(Opcode.text, "early text", { mask: true }),
       wsFrame(Opcode.binary, new Uint8Array([0, 1, 2]), { fin: false, mask: true }),
       wsFrame(Opcode.ping, "are you there", { mask: true }),
@@ -95,7 +96,7 @@ for (const ep of ENTRYPOINTS) {
       wsFrame(Opcode.cont, new Uint8Array([255]), { mask: true }),
     ]);
     const closeFromClient = wsFrame(Opcode.close, "\x0f\xa1going", { mask: true });
-    const fromUpstream = concat([
+    const fromUpstream = concatBytes([
       wsFrame(Opcode.pong, "are you there"),
       wsFrame(Opcode.text, "frag-", { fin: false }),
       wsFrame(Opcode.ping, "in between"),

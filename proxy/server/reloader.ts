@@ -13,6 +13,7 @@
  */
 import { type Config, formatConfigError, loadConfig } from "../config/mod.ts";
 import { log } from "../telemetry/log.ts";
+import { concatBytes } from "../bytes.ts";
 import type { Runtime } from "./runtime.ts";
 
 const logger = log("reload");
@@ -181,12 +182,6 @@ async function fingerprint(files: readonly string[]): Promise<string> {
     }
     parts.push(new Uint8Array([0]));
   }
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", concatBytes(parts)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { formatConfigError, loadConfigText } from "../config/mod.ts";
+import { concatBytes } from "../bytes.ts";
 import { testPki } from "./certs.ts";
 import type { TestProxy } from "./proxy.ts";
 
@@ -28,13 +29,7 @@ export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
     chunks.push(buf.slice(0, n));
     total += n;
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }
 
 /** Reads until `n` bytes arrived (fewer if the peer ends first). */

@@ -8,9 +8,10 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 import { connect, type RawClient, startProxy, type TestProxy } from "./proxy.ts";
 import { tcpUpstream } from "./tcp_peers.ts";
-import { concat, field, type Head, readHead, WireReader, writeAll } from "./wire.ts";
+import { field, type Head, readHead, WireReader, writeAll } from "./wire.ts";
 
 /** One upgrade request as the upstream read it, with its connection. */
 export interface TunnelPeer {
@@ -76,7 +77,7 @@ export async function accept101(
     `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${upgrade}\r\nConnection: Upgrade\r\n` +
       accept + extra + "\r\n",
   );
-  await peer.write(concat([head, after]));
+  await peer.write(concatBytes([head, after]));
 }
 
 /** Where a raw client connects: 127.0.0.1:`port`, over TLS with SNI `tls` when given. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -96,7 +97,7 @@ export class WireReader {
       if (Number.isNaN(size)) throw new Error(`bad chunk size line ${JSON.stringify(line)}`);
       if (size === 0) {
         while (latin1((await this.readUntil("\r\n"))!) !== "\r\n");
-        return concat(parts);
+        return concatBytes(parts);
       }
       parts.push(await this.readExactly(size));
       await this.readExactly(2);
@@ -168,17 +169,6 @@ export async function readResponse(reader: WireReader, method = "GET"): Promise<
   const bodyless = method === "HEAD" || status < 200 || status === 204 || status === 304;
   const body = bodyless ? new Uint8Array(0) : await readBody(reader, head, true);
   return { ...head, status, body, text: new TextDecoder().decode(body) };
-}
-
-/** `parts` joined into one array. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function indexOf(haystack: Uint8Array, needle: Uint8Array): number {

@@ -4,19 +4,14 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 
 /** Bytes backed by a plain ArrayBuffer, as Web Crypto accepts. */
 export type Bytes = Uint8Array<ArrayBuffer>;
 
 /** Concatenates byte arrays. */
 export function concat(...parts: Bytes[]): Bytes {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function encodeLength(length: number): Bytes {

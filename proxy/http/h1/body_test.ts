@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { concat, latin1 } from "../../testing/wire.ts";
+import { concatBytes } from "../../bytes.ts";
+import { latin1 } from "../../testing/wire.ts";
 import type { BodyReader } from "../message.ts";
 import { bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BufferedConn, UnexpectedEofError } from "./buffered_conn.ts";
@@ -34,7 +35,7 @@ async function readBodyOf(wire: string | Uint8Array, framing: Framing) {
 async function readAll(body: BodyReader): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) parts.push(chunk);
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 async function readRest(io: BufferedConn): Promise<Uint8Array> {
@@ -42,7 +43,7 @@ async function readRest(io: BufferedConn): Promise<Uint8Array> {
   for (let chunk = await io.readSome(1024); chunk !== null; chunk = await io.readSome(1024)) {
     parts.push(chunk);
   }
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 const CHUNKED: Framing = { kind: "chunked" };
@@ -129,7 +130,7 @@ Deno.test("length bodies read exactly their length; close bodies read to the end
 
 Deno.test("encodeChunk and LAST_CHUNK produce what the chunked reader decodes", async () => {
   const data = new TextEncoder().encode("x".repeat(1000));
-  const wire = concat([encodeChunk(data), encodeChunk(new Uint8Array([1, 2, 3])), LAST_CHUNK]);
+  const wire = concatBytes([encodeChunk(data), encodeChunk(new Uint8Array([1, 2, 3])), LAST_CHUNK]);
   assert.equal(latin1(encodeChunk(new TextEncoder().encode("hi"))), "2\r\nhi\r\n");
   const result = await readBodyOf(wire, CHUNKED);
   assert.deepEqual(result, { body: "x".repeat(1000) + "\x01\x02\x03", clean: true, rest: "" });

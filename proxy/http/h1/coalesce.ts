@@ -12,6 +12,7 @@
  */
 import type { BodyReader } from "../message.ts";
 import { type ByteConn, writeAll } from "./buffered_conn.ts";
+import { concatBytes } from "../../bytes.ts";
 
 /** Coalesced bytes are written once they reach this size. */
 const FLUSH_AT = 64 * 1024;
@@ -67,7 +68,7 @@ export async function streamBody(
   let wire = 0;
   const flush = async () => {
     if (pendingBytes === 0) return;
-    const out = pending.length === 1 ? pending[0] : concat(pending, pendingBytes);
+    const out = pending.length === 1 ? pending[0] : concatBytes(pending, pendingBytes);
     pending.length = 0;
     const carried = pendingBody;
     pendingBytes = 0;
@@ -123,14 +124,4 @@ export async function streamBody(
   }
   await flush();
   return { body: total, wire };
-}
-
-function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

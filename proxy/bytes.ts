@@ -1,0 +1,15 @@
+/** Byte-array helpers shared by the engine, TLS code and tests. */
+
+/** `parts` joined into one new array; `size` is their total length when the caller knows it. */
+export function concatBytes(
+  parts: readonly Uint8Array[],
+  size = parts.reduce((n, p) => n + p.length, 0),
+): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
