@@ -19,8 +19,11 @@ export interface KeyPair {
   readonly key: string;
 }
 
-/** Answers a server name ("" when the client sent no SNI) or throws to abort the handshake. */
-export type SniResolver = (serverName: string) => KeyPair;
+/**
+ * Answers a server name ("" when the client sent no SNI), at once or later, or throws to abort
+ * the handshake.
+ */
+export type SniResolver = (serverName: string) => KeyPair | Promise<KeyPair>;
 
 interface DenoInternals {
   resolverSymbol: symbol;

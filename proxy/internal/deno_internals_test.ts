@@ -21,7 +21,7 @@ async function handshakeAs(port: number, serverName: string, caPem: string) {
   }
 }
 
-Deno.test("the SNI resolver option picks a certificate per server name, or refuses", async () => {
+Deno.test("the SNI resolver option picks a certificate per server name, at once or later, or refuses", async () => {
   const pki = await testPki();
   const a = await pki.leaf("a.test");
   const other = await pki.leaf("other.test");
@@ -34,7 +34,12 @@ Deno.test("the SNI resolver option picks a certificate per server name, or refus
     resolve: (name) => {
       asked.push(name);
       if (name === "a.test") return { cert: a.certPem, key: a.keyPem };
-      if (name === "other.test") return { cert: other.certPem, key: other.keyPem };
+      // A promise is awaited: the resolution gate (proxy/tls/resolution_gate.ts) relies on it.
+      if (name === "other.test") {
+        return new Promise((resolve) =>
+          setTimeout(() => resolve({ cert: other.certPem, key: other.keyPem }), 20)
+        );
+      }
       throw new Error(`no certificate for ${name}`);
     },
   });

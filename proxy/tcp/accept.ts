@@ -9,14 +9,21 @@
 /** Pause after an error that is not about one connection (e.g. out of file descriptors). */
 const BACKOFF_MS = 50;
 
+/** Holds the accept loop while `paused` is not null (proxy/tls/resolution_gate.ts). */
+export interface AcceptGate {
+  readonly paused: Promise<void> | null;
+}
+
 /** Calls `onConn` for each accepted connection until `listener` is closed. */
 export async function acceptLoop<C extends Deno.Conn>(
   listener: Deno.Listener<C>,
   onConn: (conn: C) => void,
+  gate?: AcceptGate,
 ): Promise<void> {
   while (true) {
     let conn: C;
     try {
+      if (gate?.paused) await gate.paused;
       conn = await listener.accept();
     } catch (err) {
       if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;

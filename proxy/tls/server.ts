@@ -14,6 +14,7 @@
 import { listenTlsWithSni } from "../internal/deno_internals.ts";
 import type { CertStore } from "./cert_store.ts";
 import { acceptLoop } from "../tcp/accept.ts";
+import { ResolutionGate } from "./resolution_gate.ts";
 
 /** Distinct SNI names one listener resolves before it is replaced (bounds Deno's cache). */
 const MAX_NAMES_PER_LISTENER = 10_000;
@@ -33,7 +34,7 @@ export class TlsEndpoint {
   readonly #alpn: string[];
   readonly #onConnection: (conn: Deno.TlsConn) => void;
   #store: CertStore;
-  #listener: Deno.TlsListener;
+  #listener: GatedListener;
   #names = 0;
   #closed = false;
 
@@ -67,16 +68,13 @@ export class TlsEndpoint {
   close(): void {
     this.#closed = true;
     releasePort(this.hostname, this.port);
-    try {
-      this.#listener.close();
-    } catch {
-      // already closed
-    }
+    closeListener(this.#listener);
   }
 
-  #listen(port: number): Deno.TlsListener {
+  #listen(port: number): GatedListener {
     this.#names = 0;
-    return listenTlsWithSni({
+    const gate = new ResolutionGate();
+    const listener = listenTlsWithSni({
       hostname: this.hostname,
       port,
       alpnProtocols: this.#alpn,
@@ -85,9 +83,10 @@ export class TlsEndpoint {
         if (++this.#names === MAX_NAMES_PER_LISTENER) queueMicrotask(() => this.#rotate());
         const pair = this.#store.lookup(serverName);
         if (pair === null) throw new Error(`no certificate for server name "${serverName}"`);
-        return pair;
+        return gate.answer(pair);
       },
     });
+    return { listener, gate };
   }
 
   #rotate(): void {
@@ -95,16 +94,30 @@ export class TlsEndpoint {
     const old = this.#listener;
     this.#listener = this.#listen(this.port);
     this.#accept(this.#listener);
-    try {
-      old.close();
-    } catch {
-      // already closed
-    }
+    closeListener(old);
   }
 
-  #accept(listener: Deno.TlsListener): void {
-    acceptLoop(listener, (conn) => this.#onConnection(conn));
+  #accept({ listener, gate }: GatedListener): void {
+    acceptLoop(listener, (conn) => {
+      gate.watch(conn);
+      this.#onConnection(conn);
+    }, gate);
   }
+}
+
+/** A listener and the gate of its first resolutions (resolution_gate.ts). */
+interface GatedListener {
+  readonly listener: Deno.TlsListener;
+  readonly gate: ResolutionGate;
+}
+
+function closeListener({ listener, gate }: GatedListener): void {
+  try {
+    listener.close();
+  } catch {
+    // already closed
+  }
+  gate.resume();
 }
 
 /**
