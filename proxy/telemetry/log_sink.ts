@@ -1,14 +1,21 @@
 /**
- * A log sink that formats each record at once but writes in batches: one write per flush
- * instead of one per line (a write per access log line cost 40% of the request rate). Lines
- * wait at most FLUSH_MS. If the output cannot keep up, at most MAX_PENDING characters wait;
- * lines beyond that are dropped and the loss is reported in the next line written.
+ * A log sink that encodes each record at once into a reused byte buffer and writes in batches:
+ * one write per BUFFER_BYTES or per FLUSH_MS instead of one per line (a write per access log
+ * line cost 40% of the request rate).
+ *
+ * Lines are encoded as they come rather than kept as strings until the flush: a batch of
+ * thousands of joined strings made V8's garbage collector trace and copy them, and the flush
+ * flatten them, which cost 5 µs per line (15% of an HTTP/1.1 request). If the output cannot
+ * keep up, at most MAX_PENDING bytes wait; lines beyond that are dropped and the loss is
+ * reported in the next line written.
  */
 import type { LogRecord } from "@logtape/logtape";
 
 const FLUSH_MS = 25;
-const FLUSH_CHARS = 64 * 1024;
+const BUFFER_BYTES = 64 * 1024;
 const MAX_PENDING = 8 * 1024 * 1024;
+/** Written buffers kept for reuse. */
+const SPARE_BUFFERS = 4;
 /** LogTape's mark for sinks that use a record before returning: it then skips copying it. */
 const IMMEDIATE = Symbol.for("LogTape.sinkSnapshotPolicy.immediate");
 
@@ -21,8 +28,13 @@ export class BatchSink {
   readonly #out: LineOutput;
   readonly #format: (record: LogRecord) => string;
   readonly #encoder = new TextEncoder();
-  /** Lines not yet written, concatenated (V8 joins them lazily, then once when encoding). */
-  #text = "";
+  /** The buffer lines are encoded into, and how much of it is used. */
+  #buffer = new Uint8Array(BUFFER_BYTES);
+  #used = 0;
+  /** Filled batches waiting for the output, oldest first, and their size. */
+  #sealed: Uint8Array[] = [];
+  #sealedBytes = 0;
+  #spare: Uint8Array<ArrayBuffer>[] = [];
   #dropped = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> | null = null;
@@ -40,19 +52,45 @@ export class BatchSink {
 
   /** Takes one record. */
   add(record: LogRecord): void {
-    if (this.#text.length > MAX_PENDING) {
-      this.#dropped++;
-      return;
+    const line = this.#format(record);
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    if (this.#used + line.length * 3 > BUFFER_BYTES) {
+      this.#seal();
+      if (this.#sealedBytes > MAX_PENDING) {
+        this.#dropped++;
+        return;
+      }
+      if (line.length * 3 > BUFFER_BYTES) {
+        this.#push(this.#encoder.encode(line));
+        this.#flushSoon(0);
+        return;
+      }
     }
-    this.#text += this.#format(record);
-    this.#flushSoon(this.#text.length >= FLUSH_CHARS ? 0 : FLUSH_MS);
+    const { written } = this.#encoder.encodeInto(line, this.#buffer.subarray(this.#used));
+    this.#used += written;
+    this.#flushSoon(this.#sealed.length > 0 ? 0 : FLUSH_MS);
   }
 
   /** Writes everything waiting; resolves when it is written. */
   async close(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    while (this.#writing !== null || this.#text.length > 0) await (this.#writing ?? this.#flush());
+    while (this.#writing !== null || this.#used > 0 || this.#sealed.length > 0) {
+      await (this.#writing ?? this.#flush());
+    }
+  }
+
+  /** Moves the lines of the current buffer to the batches to write. */
+  #seal(): void {
+    if (this.#used === 0) return;
+    this.#push(this.#buffer.subarray(0, this.#used));
+    this.#buffer = this.#spare.pop() ?? new Uint8Array(BUFFER_BYTES);
+    this.#used = 0;
+  }
+
+  #push(bytes: Uint8Array): void {
+    this.#sealed.push(bytes);
+    this.#sealedBytes += bytes.length;
   }
 
   #flushSoon(ms: number): void {
@@ -66,25 +104,38 @@ export class BatchSink {
 
   #flush(): Promise<void> {
     if (this.#writing !== null) return this.#writing;
+    this.#seal();
     if (this.#dropped > 0) {
-      this.#text +=
+      const note =
         `{"level":"warning","msg":"log output too slow: ${this.#dropped} lines dropped"}\n`;
+      this.#push(this.#encoder.encode(note));
       this.#dropped = 0;
     }
-    if (this.#text.length === 0) return Promise.resolve();
-    const bytes = this.#encoder.encode(this.#text);
-    this.#text = "";
+    if (this.#sealed.length === 0) return Promise.resolve();
+    const batches = this.#sealed;
+    this.#sealed = [];
+    this.#sealedBytes = 0;
     this.#writing = (async () => {
       try {
-        let off = 0;
-        while (off < bytes.length) off += await this.#out.write(bytes.subarray(off));
+        for (const bytes of batches) {
+          let off = 0;
+          while (off < bytes.length) off += await this.#out.write(bytes.subarray(off));
+          this.#reuse(bytes);
+        }
       } catch {
         // the output is closed: nothing can be logged any more
       } finally {
         this.#writing = null;
-        if (this.#text.length > 0) this.#flushSoon(0);
+        if (this.#used > 0 || this.#sealed.length > 0) this.#flushSoon(0);
       }
     })();
     return this.#writing;
+  }
+
+  /** Keeps a written buffer of the standard size for the next batches. */
+  #reuse(bytes: Uint8Array): void {
+    if (bytes.buffer.byteLength === BUFFER_BYTES && this.#spare.length < SPARE_BUFFERS) {
+      this.#spare.push(new Uint8Array(bytes.buffer as ArrayBuffer));
+    }
   }
 }

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import type { LogRecord } from "@logtape/logtape";
+import { BatchSink, type LineOutput } from "./log_sink.ts";
+
+function record(text: string): LogRecord {
+  return {
+    category: ["test"],
+    level: "info",
+    message: [text],
+    rawMessage: text,
+    timestamp: Date.now(),
+    properties: {},
+  };
+}
+
+const lineOf = (r: LogRecord) => `${r.message[0]}\n`;
+
+Deno.test("lines reach a real file whole and in order: ASCII, multi-byte, and lines over a buffer", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    const file = await Deno.open(path, { write: true });
+    const sink = new BatchSink(file, lineOf);
+    const expected: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const text = i % 1000 === 7
+        ? `${i} ${"é€😀".repeat(30_000)}` // 270,000 bytes: more than one buffer
+        : `${i} ${i % 3 === 0 ? "grüße 👋" : "plain"} ${"x".repeat(i % 300)}`;
+      expected.push(text);
+      sink.add(record(text));
+      if (i % 500 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await sink.close();
+    file.close();
+    assert.deepEqual((await Deno.readTextFile(path)).split("\n").slice(0, -1), expected);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("lines wait at most a moment before they are written", async () => {
+  const writes: string[] = [];
+  const out: LineOutput = {
+    write: (p) => {
+      writes.push(new TextDecoder().decode(p));
+      return Promise.resolve(p.length);
+    },
+  };
+  const sink = new BatchSink(out, lineOf);
+  sink.add(record("first"));
+  sink.add(record("second"));
+  assert.deepEqual(writes, [], "written in a batch, not per line");
+  const deadline = Date.now() + 1000;
+  while (writes.length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual(writes, ["first\nsecond\n"]);
+  await sink.close();
+});
+
+Deno.test("an output that cannot keep up loses lines beyond the bound, and says how many", async () => {
+  let release!: () => void;
+  const stalled = new Promise<void>((r) => release = r);
+  const chunks: string[] = [];
+  const out: LineOutput = {
+    write: async (p) => {
+      await stalled;
+      chunks.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+  };
+  const sink = new BatchSink(out, lineOf);
+  const line = "y".repeat(1023);
+  sink.add(record("head"));
+  await new Promise((r) => setTimeout(r, 60)); // the first write starts and stalls
+  const total = 20_000; // 20 MiB: beyond the 8 MiB that may wait
+  for (let i = 0; i < total; i++) sink.add(record(line));
+  release();
+  await sink.close();
+  const lines = chunks.join("").split("\n").slice(0, -1);
+  const kept = lines.filter((l) => l === line).length;
+  const note = lines.find((l) => l.includes("lines dropped"));
+  assert.ok(kept > 7000 && kept < total, `kept ${kept} of ${total}`);
+  assert.equal(lines[0], "head");
+  assert.ok(note !== undefined, "the loss is reported");
+  assert.equal(JSON.parse(note).msg, `log output too slow: ${total - kept} lines dropped`);
+});
