@@ -133,6 +133,25 @@ Deno.test("a client that cancels its h2 stream aborts the upstream request", asy
   await waitFor(() => up.aborted.length === 1, "the upstream to see the abort");
 });
 
+Deno.test("a client whose h2 connection drops aborts its requests upstream; they are logged 499", async () => {
+  await using up = slowUpstream();
+  await using gw = await proxyFor([up.url]);
+  // h2load ends its connection after 1 s with the request still in flight.
+  const ended = new Deno.Command("h2load", {
+    args: ["-c1", "-m10", "-D", "1", `https://localhost:${gw.port("websecure")}/slow`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  await waitFor(() => up.requests.length === 10, "the upstream requests");
+  await ended;
+  await waitFor(() => up.aborted.length === 10, "the upstream to see the aborts");
+  await waitFor(() => gw.outcomes.length === 10, "the log records");
+  for (const { status, error } of gw.outcomes) {
+    assert.deepEqual({ status, error }, { status: 499, error: "client went away" });
+  }
+});
+
 Deno.test("a client that stops mid-upload is not counted as an upstream failure", async () => {
   await using up = sizeUpstream();
   await using gw = await proxyFor([up.url], {

@@ -240,11 +240,16 @@ export class EntrypointRuntime {
       if (!served.abort()) handler.cut(DEADLINE_CUT);
     };
     served.finished.finally(() => {
+      // The connection is over: a request still waiting for its upstream has nobody to answer.
+      // It ends as the client's doing (499), not as a deadline, unless a deadline cut it first.
+      handler.cut(CONNECTION_ENDED);
       track.close();
       this.#deps.registry.delete(track);
     });
   }
 }
+
+const CONNECTION_ENDED = new DOMException("the client connection ended", "AbortError");
 
 /** Why a listener could not bind, for "Cannot listen on ...". */
 export function bindReason(err: unknown): string {
