@@ -9,21 +9,24 @@
  * a burst of 500 handshakes on a fresh listener, 4 rounds in 10 lost about 100 each.
  *
  * The gate closes that window from our side. When a name is resolved for the first time on a
- * listener, the accept loop pauses (new connections wait in the kernel's queue); the answer is
- * held for SETTLE_MS so that the connections accepted just before can reach the resolver while
- * the answer is still pending; accepting resumes when a handshake on the listener completes,
- * which proves the cache holds the answer (or after RESUME_MS at the latest).
+ * listener, the accept loop pauses (new connections wait in the kernel's queue). If other
+ * accepted connections are still in their handshake, the answer is held for SETTLE_MS so that
+ * they reach the resolver while it is pending; a lone handshake is answered at once. Accepting
+ * resumes when a handshake on the listener completes, which proves the cache holds the answer
+ * (or after RESUME_MS at the latest).
  *
- * The cost is SETTLE_MS on the first handshake of each name, once per listener. Only the first
- * GATED_NAMES names of a listener are gated, so that a client sending made-up names cannot stall
- * the accept loop (unknown names without a certificate are refused at once and never gated).
+ * The cost, during bursts only, is SETTLE_MS on the first handshake of a name, once per listener.
+ * Only the first GATED_NAMES names of a listener are gated, so that a client sending made-up
+ * names cannot stall the accept loop (unknown names without a certificate are refused at once
+ * and never gated).
  */
 
 /**
  * How long a first answer is held. Bursts of 500 handshakes from clients in the same process
- * (which compete for the CPU): 10 ms lost 32 of 5000, 25 ms lost 3 of 5000, 40 ms 0 of 10,000.
+ * (which compete for the CPU): 10 ms lost 32 of 5000, 25 ms lost 3 of 5000, 40 ms 0 of 10,000,
+ * but 3 in 36 bursts with both cores busy elsewhere; 100 ms lost none of 60 such bursts.
  */
-const SETTLE_MS = 40;
+const SETTLE_MS = 100;
 /** The latest time accepting resumes after an answer, if no handshake completes before. */
 const RESUME_MS = 250;
 /** Names per listener whose first resolution is gated. */
@@ -34,6 +37,8 @@ export class ResolutionGate {
   /** The answer went out; the next completed handshake resumes accepting. */
   #answered = false;
   #gated = 0;
+  /** Accepted connections whose handshake has not ended yet (while names are gated). */
+  #handshaking = 0;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Null when the accept loop may accept now, else a promise that settles when it may. */
@@ -41,18 +46,24 @@ export class ResolutionGate {
     return this.#paused?.promise ?? null;
   }
 
-  /** The answer for a name asked for the first time: given after SETTLE_MS while gated. */
+  /**
+   * The answer for a name asked for the first time. Accepting pauses; when other handshakes are
+   * under way the answer waits SETTLE_MS for them to join it, else it goes out at once.
+   */
   answer<T>(value: T): T | Promise<T> {
     if (this.#gated >= GATED_NAMES) return value;
     this.#gated++;
     this.#paused ??= Promise.withResolvers<void>();
     this.#answered = false;
     clearTimeout(this.#resumeTimer);
+    if (this.#handshaking <= 1) {
+      this.#answer();
+      return value;
+    }
     return new Promise((resolve) => {
       setTimeout(() => {
         resolve(value);
-        this.#answered = true;
-        this.#resumeTimer = setTimeout(() => this.resume(), RESUME_MS);
+        this.#answer();
       }, SETTLE_MS);
     });
   }
@@ -60,9 +71,11 @@ export class ResolutionGate {
   /** Watches a newly accepted connection: its completed handshake may resume accepting. */
   watch(conn: Deno.TlsConn): void {
     if (this.#gated >= GATED_NAMES) return;
+    this.#handshaking++;
     conn.handshake().then(() => {
+      this.#handshaking--;
       if (this.#answered) this.resume();
-    }, () => {});
+    }, () => this.#handshaking--);
   }
 
   /** Lets the accept loop go on (also when the listener closes). */
@@ -72,5 +85,10 @@ export class ResolutionGate {
     const paused = this.#paused;
     this.#paused = null;
     paused?.resolve();
+  }
+
+  #answer(): void {
+    this.#answered = true;
+    this.#resumeTimer = setTimeout(() => this.resume(), RESUME_MS);
   }
 }
