@@ -64,7 +64,13 @@ async function main(): Promise<number> {
 }
 
 async function serve(config: Config): Promise<number> {
-  let gatehouse: Gatehouse;
+  // Listening starts inside Gatehouse.start: the handlers must be in place before it, or a
+  // SIGTERM that follows the first accepted connection closely kills the process (exit 143).
+  let gatehouse: Gatehouse | null = null;
+  const { promise: stop, resolve } = Promise.withResolvers<string>();
+  Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
+  Deno.addSignalListener("SIGHUP", () => void gatehouse?.reload("SIGHUP"));
   try {
     gatehouse = await Gatehouse.start(config);
   } catch (err) {
@@ -77,10 +83,6 @@ async function serve(config: Config): Promise<number> {
     source: config.source,
     summary: summary(config),
   });
-  Deno.addSignalListener("SIGHUP", () => void gatehouse.reload("SIGHUP"));
-  const { promise: stop, resolve } = Promise.withResolvers<string>();
-  Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
-  Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
   const signal = await stop;
   logger.info("{signal}: draining for up to {ms} ms", {
     signal,

@@ -124,6 +124,22 @@ const MINIMAL = yaml`
   entrypoints: { web: { address: "127.0.0.1:0" } }
 `;
 
+Deno.test("SIGTERM the moment the port accepts still drains and exits 0 (signal handlers come first)", async () => {
+  const codes: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const proxy = await spawnProxy((port) =>
+      yaml`
+        entrypoints: { web: { address: "127.0.0.1:${port}" } }
+        routes: [{ service: app }]
+        services: { app: { servers: ["http://127.0.0.1:9"] } }
+      `
+    );
+    proxy.child.kill("SIGTERM");
+    codes.push((await proxy.close()).code);
+  }
+  assert.deepEqual(codes, [0, 0, 0, 0, 0, 0]);
+});
+
 Deno.test("--check exits 0 on a valid file and 1 with every error on an invalid one", async () => {
   const ok = await check(MINIMAL);
   assert.equal(ok.code, 0, ok.stderr);
