@@ -58,5 +58,8 @@ Deno.test("100 MiB up and down through TLS (h1, and h2 down) keep their SHA-256 
     } MiB, ` +
       `peak ${(after.peak / MiB).toFixed(1)} MiB (growth to peak ${(growth / MiB).toFixed(1)} MiB)`,
   );
-  assert.ok(growth < 100 * MiB, `the proxy grew by ${(growth / MiB).toFixed(1)} MiB`);
+  // Measured: 59-87 MiB alone, up to 102 MiB with the whole suite running beside it (V8 grows its
+  // heap under the stream of 64 KiB chunks). A body held whole would add its 100 MiB of live
+  // bytes on top of that.
+  assert.ok(growth < 128 * MiB, `the proxy grew by ${(growth / MiB).toFixed(1)} MiB`);
 });

@@ -26,7 +26,7 @@ Deno.test("SIGTERM: the request in flight completes, new connections are refused
     answered = true;
     return body;
   });
-  await waitFor(() => up.requests.length === 1, "the upstream request");
+  await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
   const signalled = performance.now();
   gw.child.kill("SIGTERM");
   await waitFor(async () => !(await accepts(gw.port)), "new connections to be refused");
@@ -64,7 +64,7 @@ Deno.test("SIGTERM: an HTTP/2 request in flight completes before the exit", asyn
   const inflight = fetch(`https://localhost:${gw.port}/slow`, { client }).then(async (res) => {
     return { status: res.status, text: await res.text() };
   });
-  await waitFor(() => up.requests.length === 1, "the upstream request");
+  await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
   gw.child.kill("SIGTERM");
   assert.deepEqual(await inflight, { status: 200, text: "finished" });
   assert.equal((await gw.close()).code, 0, gw.stderr());
@@ -84,7 +84,7 @@ Deno.test("SIGTERM: an HTTP/2 request still running at the drain deadline gets 5
       async (res) => `${res.status} ${await res.text()}`,
       (err: Error) => `failed: ${err.name}`,
     );
-    await waitFor(() => up.requests.length === 1, "the upstream request");
+    await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
     gw.child.kill("SIGTERM");
     let timer: ReturnType<typeof setTimeout> | undefined;
     const exited = await Promise.race([
