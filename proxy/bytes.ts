@@ -13,3 +13,8 @@ export function concatBytes(
   }
   return out;
 }
+
+/** `parts` as one array: the only part itself (no copy), else a new joined array. */
+export function joinBytes(parts: readonly Uint8Array[], size?: number): Uint8Array {
+  return parts.length === 1 ? parts[0] : concatBytes(parts, size);
+}

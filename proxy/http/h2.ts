@@ -12,7 +12,7 @@ import {
   TAKEN_OVER,
 } from "./message.ts";
 import { proxyResponse } from "./errors.ts";
-import { concatBytes } from "../bytes.ts";
+import { joinBytes } from "../bytes.ts";
 
 /** The pipeline as a fetch-style handler for one h2 connection. */
 export interface H2Handler {
@@ -81,15 +81,10 @@ export function h2Handler(
       // response and a round trip per chunk.
       const ready = readyChunks(body);
       if (ready.done) {
-        return new Response(
-          (ready.chunks.length === 1 ? ready.chunks[0] : concatBytes(ready.chunks)) as Uint8Array<
-            ArrayBuffer
-          >,
-          {
-            status: res.status,
-            headers: out,
-          },
-        );
+        return new Response(joinBytes(ready.chunks) as Uint8Array<ArrayBuffer>, {
+          status: res.status,
+          headers: out,
+        });
       }
       streaming = true;
       return new Response(readableOf(body, ready.chunks, done), {

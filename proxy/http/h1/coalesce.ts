@@ -12,7 +12,7 @@
  */
 import type { BodyReader } from "../message.ts";
 import { type ByteConn, writeAll } from "./buffered_conn.ts";
-import { concatBytes } from "../../bytes.ts";
+import { joinBytes } from "../../bytes.ts";
 
 /** Coalesced bytes are written once they reach this size. */
 const FLUSH_AT = 64 * 1024;
@@ -68,7 +68,7 @@ export async function streamBody(
   let wire = 0;
   const flush = async () => {
     if (pendingBytes === 0) return;
-    const out = pending.length === 1 ? pending[0] : concatBytes(pending, pendingBytes);
+    const out = joinBytes(pending, pendingBytes);
     pending.length = 0;
     const carried = pendingBody;
     pendingBytes = 0;
