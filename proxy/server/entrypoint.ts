@@ -240,8 +240,9 @@ export class EntrypointRuntime {
       if (!served.abort()) handler.cut(DEADLINE_CUT);
     };
     served.finished.finally(() => {
-      // The connection is over: a request still waiting for its upstream has nobody to answer.
-      // It ends as the client's doing (499), not as a deadline, unless a deadline cut it first.
+      // The connection is over, not cut by a deadline: a request still waiting for its upstream
+      // has nobody to answer, and ends as the client's doing (499) unless a deadline cut it first.
+      track.onClose = null;
       handler.cut(CONNECTION_ENDED);
       track.close();
       this.#deps.registry.delete(track);
