@@ -89,6 +89,7 @@ export class ResolutionGate {
 
   #answer(): void {
     this.#answered = true;
+    clearTimeout(this.#resumeTimer);
     this.#resumeTimer = setTimeout(() => this.resume(), RESUME_MS);
   }
 }
