@@ -5,10 +5,13 @@
  */
 import type { Route } from "../config/types.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import { serverAuthority, type UpstreamServer } from "../upstream/server_state.ts";
+import type { UpstreamServer } from "../upstream/server_state.ts";
+import { HttpParseError } from "./h1/parse.ts";
 import { exchange, type Lease, type UpstreamFailure, type UpstreamResponse } from "./h1/client.ts";
 import { UpstreamError } from "./h1/client.ts";
 import type { HeaderList } from "./header_list.ts";
+import { upstreamHost } from "./authority.ts";
+import type { RejectReason } from "./rejection.ts";
 import { type BodyReader, DEADLINE_CUT, type IncomingRequest } from "./message.ts";
 import { tapBody } from "./body_tap.ts";
 
@@ -20,6 +23,8 @@ const MIN_UPSTREAM_HEAD = 64 * 1024;
 export interface ForwardRequest {
   readonly method: string;
   readonly target: string;
+  /** The request's authority ("" when it had none); the service's `host` turns it into Host. */
+  readonly authority: string;
   readonly headers: HeaderList;
   readonly body: BodyReader | null;
 }
@@ -42,6 +47,8 @@ export type ForwardResult =
     readonly message: string;
     /** "drain": Gatehouse ended the request itself, at the drain deadline. */
     readonly failure: UpstreamFailure | "unavailable" | "client" | "drain";
+    /** Set when the client's body was malformed (failure "client"): a refusal to count. */
+    readonly reason: RejectReason | null;
     readonly server: UpstreamServer | null;
     readonly attempts: number;
     /** Seconds for Retry-After (failure "unavailable" only). */
@@ -52,8 +59,6 @@ export interface ForwardOptions {
   readonly route: Route;
   readonly service: ServiceRuntime;
   readonly maxHeaderBytes: number;
-  /** Send the chosen server's authority as Host (service `host: upstream`). */
-  readonly upstreamHost: boolean;
 }
 
 export async function forward(
@@ -103,6 +108,7 @@ export async function forward(
       status: 503,
       message: `no available server in service "${service.name}"`,
       failure: "unavailable",
+      reason: null,
       server: null,
       attempts,
       retryAfter: service.retryAfterSeconds(Date.now()),
@@ -134,9 +140,9 @@ async function attempt(
     const error = new UpstreamError("connect", false, connectMessage(err));
     return { kind: "failed", error, reused: false };
   }
-  if (opts.upstreamHost) request.headers.set("host", serverAuthority(server.ref));
+  const host = upstreamHost(opts.service.config.host, request.authority, server.ref);
   try {
-    const response = await exchange(lease, request, {
+    const response = await exchange(lease, { ...request, host }, {
       responseHeaderMs: opts.route.timeouts.responseHeader,
       bodyIdleMs: opts.route.timeouts.bodyIdle,
       maxHeaderBytes: Math.max(opts.maxHeaderBytes, MIN_UPSTREAM_HEAD),
@@ -169,14 +175,16 @@ function failed(
   failure: UpstreamFailure | "client" | "drain",
   server: UpstreamServer,
   attempts: number,
+  reason: RejectReason | null = null,
 ): ForwardResult {
-  return { ok: false, status, message, failure, server, attempts, retryAfter: 0 };
+  return { ok: false, status, message, failure, reason, server, attempts, retryAfter: 0 };
 }
 
 /** The client's body broke the exchange (too large, malformed, cut off): not the server's fault. */
 function clientFailed(err: Error, server: UpstreamServer, attempts: number): ForwardResult {
   const status = (err as { status?: number }).status ?? 499;
-  return failed(status, `request body failed: ${err.message}`, "client", server, attempts);
+  const reason = err instanceof HttpParseError ? err.reason : null;
+  return failed(status, `request body failed: ${err.message}`, "client", server, attempts, reason);
 }
 
 function connectMessage(err: unknown): string {

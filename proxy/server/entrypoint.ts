@@ -4,7 +4,7 @@
  */
 import type { CertificateFile, Entrypoint } from "../config/types.ts";
 import { h2Handler } from "../http/h2.ts";
-import type { H1Limits } from "../http/h1/server.ts";
+import type { H1Limits, H1ServerOptions } from "../http/h1/server.ts";
 import { serveH1 } from "../http/h1/server.ts";
 import { type ClientInfo, DEADLINE_CUT, type Handler } from "../http/message.ts";
 import { serveHttpOnConnection } from "../internal/deno_internals.ts";
@@ -29,7 +29,8 @@ export interface EntrypointDeps {
   readonly tlsHandshakeMs: () => number;
   /** Open client connections allowed across entrypoints; 0 = no limit. */
   readonly maxConnections: () => number;
-  readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
+  /** Requests the HTTP/1.1 engine refused before the pipeline saw them. */
+  readonly onRejected?: H1ServerOptions["onRejected"];
   /**
    * Set when the TLS listener is internal (127.0.0.1, port 0) and fed by a front that peeked
    * ClientHellos: every connection must be claimed from the relay, which knows the client.

@@ -67,15 +67,6 @@ export class Gatehouse {
     runtime = Runtime.start(config, {
       onComplete: (outcome) => metrics?.observe(outcome),
       onTcpClosed: (record) => metrics?.observeTcp(record),
-      onRejected: (status, reason, client) => {
-        metrics?.rejected(client.entrypoint, status);
-        logger.debug("Refused a request from {ip} on {entrypoint}: {status} {reason}", {
-          ip: client.address,
-          entrypoint: client.entrypoint,
-          status,
-          reason,
-        });
-      },
       internal,
       acme,
     });

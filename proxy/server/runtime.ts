@@ -9,11 +9,11 @@
 import type { CertificateFile, Config } from "../config/types.ts";
 import {
   createHandler,
+  createRejectionLog,
   type InternalService,
   type Outcome,
   type Snapshot,
 } from "../http/handler.ts";
-import type { ClientInfo } from "../http/message.ts";
 import { Router } from "../http/router.ts";
 import { log, logTcp, type TcpRecord } from "../telemetry/log.ts";
 import { TlsRelay } from "../tls/relay.ts";
@@ -31,10 +31,8 @@ import {
 const logger = log("runtime");
 
 export interface RuntimeHooks {
-  /** Every finished request (metrics). */
+  /** Every finished request, refused ones included (metrics), after its access log line. */
   readonly onComplete?: (outcome: Outcome) => void;
-  /** Requests refused before the pipeline (malformed, head too large). */
-  readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
   /** Built-in services routes may name ("metrics@internal"). */
   readonly internal?: ReadonlyMap<string, InternalService>;
   /** Every finished TCP connection (metrics), after its access log line. */
@@ -205,7 +203,7 @@ export class Runtime {
       },
       tlsHandshakeMs: () => this.#snapshot.config.timeouts.tlsHandshake,
       maxConnections: () => this.#snapshot.config.limits.maxConnections,
-      onRejected: this.#hooks.onRejected,
+      onRejected: createRejectionLog(name, this.#hooks.onComplete),
       relay,
       obtained: () => this.#hooks.acme?.certificates(name) ?? [],
     });

@@ -91,10 +91,16 @@ export async function probe(
     abort.signal.addEventListener("abort", onAbort, { once: true });
     const lease: Lease = { io, reused: false, setDeadline() {}, release: () => io.close() };
     const headers = new HeaderList();
-    headers.appendLower("host", serverAuthority(server));
     headers.appendLower("user-agent", "Gatehouse-HealthCheck");
     headers.appendLower("connection", "close");
-    const res = await exchange(lease, { method: "GET", target: check.path, headers, body: null }, {
+    const host = serverAuthority(server);
+    const res = await exchange(lease, {
+      method: "GET",
+      target: check.path,
+      host,
+      headers,
+      body: null,
+    }, {
       responseHeaderMs: 0,
       bodyIdleMs: 0,
       maxHeaderBytes: 64 * 1024,

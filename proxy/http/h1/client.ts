@@ -14,7 +14,7 @@ import type { BufferedConn, ByteConn } from "./buffered_conn.ts";
 import { type BodyDone, bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
-import { encodeHead, serializeFields } from "./write.ts";
+import { encodeHead, serializeRequestHead } from "./write.ts";
 
 /** Why an exchange failed; decides the status code and whether a retry is safe. */
 export type UpstreamFailure = "connect" | "reset" | "timeout" | "protocol" | "aborted";
@@ -61,7 +61,9 @@ export interface Lease {
 export interface UpstreamRequest {
   readonly method: string;
   readonly target: string;
-  /** Final headers, Host included; framing fields are added here. */
+  /** The Host to send; any Host field in `headers` is ignored. */
+  readonly host: string;
+  /** Final headers; framing fields in them are ignored, the exchange writes its own. */
   readonly headers: HeaderList;
   readonly body: BodyReader | null;
 }
@@ -96,13 +98,13 @@ export async function exchange(
 ): Promise<UpstreamResponse> {
   const io = lease.io;
   const body = req.body;
-  let head = serializeFields(req.headers, req.method + " " + req.target + " HTTP/1.1\r\n");
-  if (body !== null) {
-    head += body.length >= 0
-      ? "content-length: " + body.length + "\r\n"
-      : "transfer-encoding: chunked\r\n";
-  }
-  head += "\r\n";
+  const head = serializeRequestHead(
+    req.method,
+    req.target,
+    req.host,
+    req.headers,
+    body === null ? null : body.length,
+  );
 
   let deadlineAt = 0;
   const setDeadline = (ms: number) => {

@@ -51,6 +51,41 @@ export function serializeFields(headers: HeaderList, out: string): string {
   return out;
 }
 
+/** Methods whose request carries "content-length: 0" when it has no body (as Go's client does). */
+const EMPTY_BODY_LENGTH = new Set(["POST", "PUT", "PATCH"]);
+
+/**
+ * The head of a request Gatehouse sends upstream, as a byte string. Gatehouse owns Host and the
+ * framing: `host` goes first (RFC 9112 3.2), and whatever Host, Content-Length and
+ * Transfer-Encoding fields `headers` still holds are left out, so exactly one framing field goes
+ * out: Content-Length when the body's length is known (`bodyLength` >= 0), chunked when it is not
+ * (-1), none without a body (null), except "content-length: 0" for POST, PUT and PATCH, which
+ * some servers refuse without one.
+ */
+export function serializeRequestHead(
+  method: string,
+  target: string,
+  host: string,
+  headers: HeaderList,
+  bodyLength: number | null,
+): string {
+  let out = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
+  const { names, keys, values } = headers;
+  for (let i = 0; i < names.length; i++) {
+    const key = keys[i];
+    if (key === "host" || key === "content-length" || key === "transfer-encoding") continue;
+    out += names[i] + ": " + values[i] + "\r\n";
+  }
+  if (bodyLength === null) {
+    if (EMPTY_BODY_LENGTH.has(method)) out += "content-length: 0\r\n";
+  } else if (bodyLength >= 0) {
+    out += "content-length: " + bodyLength + "\r\n";
+  } else {
+    out += "transfer-encoding: chunked\r\n";
+  }
+  return out + "\r\n";
+}
+
 // deno-lint-ignore no-control-regex
 const NOT_ASCII = /[^\x00-\x7f]/;
 const encoder = new TextEncoder();
@@ -96,6 +131,10 @@ export async function writeResponse(
     if (res.status === 204 || res.status === 304 || res.status < 200) {
       headers.delete("transfer-encoding");
       if (res.status !== 304) headers.delete("content-length");
+    } else if (body !== null && !headers.has("content-length")) {
+      // HEAD: the GET's headers, Content-Length included, without the body.
+      const length = body instanceof Uint8Array ? body.length : body.length;
+      if (length >= 0) headers.appendLower("content-length", String(length));
     }
   } else {
     headers.delete("transfer-encoding");
