@@ -12,6 +12,8 @@ stdin:  {"requests": [{"headers": [[name, value], ...], "data": ["chunk", ...], 
         false leaves the stream open after them (default true).
 stdout: {"responses": [{"status": 200, "headers": [[name, value], ...], "body": "latin-1",
         "reset": null | "PROTOCOL_ERROR" ...}], "goaway": null | "PROTOCOL_ERROR" ...}
+        A server that breaks the protocol ends the run with reset and goaway
+        "CLIENT_SAW_PROTOCOL_ERROR...".
 """
 
 import json
@@ -73,7 +75,14 @@ def main():
             if not incoming:
                 result["reset"] = "CONNECTION_CLOSED"
                 break
-            for event in conn.receive_data(incoming):
+            try:
+                events = conn.receive_data(incoming)
+            except h2.exceptions.ProtocolError as err:
+                # The server broke the protocol (e.g. DATA on a HEAD answer): say so, stop.
+                result["reset"] = "CLIENT_SAW_PROTOCOL_ERROR: " + type(err).__name__
+                goaway = "CLIENT_SAW_PROTOCOL_ERROR"
+                break
+            for event in events:
                 if getattr(event, "stream_id", stream) != stream:
                     continue
                 if isinstance(event, h2.events.ResponseReceived):
