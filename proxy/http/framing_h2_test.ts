@@ -87,6 +87,18 @@ const CASES: readonly Case[] = [
     upstream: posted("transfer-encoding: chunked", "5\r\nhello\r\n0\r\n\r\n"),
   },
   {
+    name: "a POST without DATA frames goes on with content-length: 0",
+    request: post([], []),
+    status: 200,
+    upstream: posted("content-length: 0", ""),
+  },
+  {
+    name: "a DELETE without DATA frames goes on without a framing field",
+    request: { headers: h2Head([ID], { method: "DELETE", path: "/p" }) },
+    status: 200,
+    upstream: got({ method: "DELETE", target: "/p" }),
+  },
+  {
     name: "transfer-encoding is refused",
     request: post([["transfer-encoding", "chunked"]]),
     status: null,

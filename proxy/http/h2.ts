@@ -19,6 +19,7 @@ import {
 import { proxyResponse } from "./errors.ts";
 import { joinBytes } from "../bytes.ts";
 import { parseContentLength } from "./h1/parse.ts";
+import { NOT_YET, settledNow } from "./h1/coalesce.ts";
 
 /** The pipeline as a fetch-style handler for one h2 connection. */
 export interface H2Handler {
@@ -69,7 +70,7 @@ export function h2Handler(
         authority: url.slice(schemeEnd, pathStart),
         httpVersion: "2",
         headers,
-        body: request.body === null ? null : streamBody(request.body, headers),
+        body: request.body === null ? null : await streamBody(request.body, headers),
         client,
         signal: ac.signal,
         takeover: null,
@@ -115,7 +116,16 @@ export function h2Handler(
   return { serve, cut };
 }
 
-function streamBody(stream: ReadableStream<Uint8Array>, headers: HeaderList): BodyReader {
+/**
+ * The request body, or null when the client sent none: a HEADERS frame with END_STREAM and no
+ * content-length. Deno hands such a request a body anyway (for methods other than GET and
+ * HEAD), held in memory, whose reads settle before any timer; a body still arriving is not
+ * waited for beyond that.
+ */
+async function streamBody(
+  stream: ReadableStream<Uint8Array>,
+  headers: HeaderList,
+): Promise<BodyReader | null> {
   const reader = stream.getReader();
   let length = -1;
   try {
@@ -124,16 +134,27 @@ function streamBody(stream: ReadableStream<Uint8Array>, headers: HeaderList): Bo
   } catch {
     // see above
   }
+  let first: Promise<ReadableStreamReadResult<Uint8Array>> | null = reader.read();
+  if (length < 0) {
+    let now = await settledNow(first);
+    while (now !== NOT_YET && !now.done && now.value.length === 0) {
+      now = await settledNow(first = reader.read());
+    }
+    if (now !== NOT_YET && now.done) return null;
+  }
   return {
     length,
     async read() {
       while (true) {
-        const { value, done } = await reader.read();
+        const next = first ?? reader.read();
+        first = null;
+        const { value, done } = await next;
         if (done) return null;
         if (value.length > 0) return value;
       }
     },
     cancel(reason) {
+      first?.catch(() => {});
       reader.cancel(reason).catch(() => {});
     },
   };
