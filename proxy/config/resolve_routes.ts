@@ -82,6 +82,16 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
   if (r.strip_prefix && m.path === "/") {
     ctx.error(ctx.path(r, "strip_prefix"), `"strip_prefix" needs a "match.path" other than "/"`);
   }
+  const underscores = raw.forwarding.header_underscores;
+  for (const header of m.headers.keys()) {
+    if (underscores !== "pass" && header.includes("_")) {
+      ctx.error(
+        ctx.path(m, "headers", header),
+        `header ${quote(header)} never reaches routing: forwarding.header_underscores is ` +
+          `"${underscores}" (set it to "pass" to match on it)`,
+      );
+    }
+  }
   return {
     name,
     index,

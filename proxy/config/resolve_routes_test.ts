@@ -165,6 +165,16 @@ Deno.test("strip_prefix needs a path other than /", async () => {
   );
 });
 
+Deno.test('matching on a header named with "_" needs header_underscores: pass', async () => {
+  const routes = "routes: [{ match: { headers: { x_team: a } }, service: welcome@internal }]\n";
+  assert.deepEqual(await errorsOf(MINIMAL + routes), [
+    `4:40 routes[0].match.headers.x_team: header "x_team" never reaches routing: ` +
+    `forwarding.header_underscores is "drop" (set it to "pass" to match on it)`,
+  ]);
+  const config = await configOf(MINIMAL + routes + "forwarding: { header_underscores: pass }\n");
+  assert.deepEqual(config.routes[0].match.headers, [{ name: "x_team", value: "a" }]);
+});
+
 Deno.test("header operations: names lowercased, hop-by-hop refused, set and remove exclusive", async () => {
   const config = await configOf(
     MINIMAL + yaml`
