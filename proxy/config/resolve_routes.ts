@@ -95,6 +95,9 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
   }
   const underscores = raw.forwarding.header_underscores;
   for (const header of m.headers.keys()) {
+    if (header === "host") {
+      ctx.error(ctx.path(m, "headers", header), `match the host with "match.host"`);
+    }
     if (underscores !== "pass" && header.includes("_")) {
       ctx.error(
         ctx.path(m, "headers", header),

@@ -171,6 +171,13 @@ Deno.test('matching on a header named with "_" needs header_underscores: pass', 
     `4:40 routes[0].match.headers.x_team: header "x_team" never reaches routing: ` +
     `forwarding.header_underscores is "drop" (set it to "pass" to match on it)`,
   ]);
+  assert.deepEqual(
+    await errorsOf(MINIMAL + "routes: [{ match: { headers: { Host: a } }, service: x }]\n"),
+    [
+      `4:38 routes[0].match.headers.host: match the host with "match.host"`,
+      `4:54 routes[0].service: unknown service "x" (no services are defined)`,
+    ],
+  );
   const config = await configOf(MINIMAL + routes + "forwarding: { header_underscores: pass }\n");
   assert.deepEqual(config.routes[0].match.headers, [{ name: "x_team", value: "a" }]);
 });
