@@ -9,11 +9,11 @@
 import type { CertificateFile, Config } from "../config/types.ts";
 import {
   createHandler,
-  createRejectionLog,
   type InternalService,
   type Outcome,
   type Snapshot,
 } from "../http/handler.ts";
+import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
 import { log, logTcp, type TcpRecord } from "../telemetry/log.ts";
 import { TlsRelay } from "../tls/relay.ts";
