@@ -83,7 +83,7 @@ export function h2Handler(
       const body = res.body;
       if (method === "HEAD") {
         // The GET's headers, Content-Length included, and no DATA (hyper would send a body).
-        const length = body === null ? -1 : body instanceof Uint8Array ? body.length : body.length;
+        const length = body === null ? -1 : body.length;
         if (length >= 0 && !out.has("content-length")) out.set("content-length", String(length));
         if (body !== null && !(body instanceof Uint8Array)) body.cancel();
         return new Response(null, { status: res.status, headers: out });

@@ -133,7 +133,7 @@ export async function writeResponse(
       if (res.status !== 304) headers.delete("content-length");
     } else if (body !== null && !headers.has("content-length")) {
       // HEAD: the GET's headers, Content-Length included, without the body.
-      const length = body instanceof Uint8Array ? body.length : body.length;
+      const length = body.length;
       if (length >= 0) headers.appendLower("content-length", String(length));
     }
   } else {
