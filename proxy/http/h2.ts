@@ -135,10 +135,14 @@ async function streamBody(
     // see above
   }
   let first: Promise<ReadableStreamReadResult<Uint8Array>> | null = reader.read();
+  // Nobody may read the body (a 404): should this read fail, that must not go unhandled.
+  first.catch(() => {});
   if (length < 0) {
     let now = await settledNow(first);
     while (now !== NOT_YET && !now.done && now.value.length === 0) {
-      now = await settledNow(first = reader.read());
+      first = reader.read();
+      first.catch(() => {});
+      now = await settledNow(first);
     }
     if (now !== NOT_YET && now.done) return null;
   }
@@ -154,7 +158,6 @@ async function streamBody(
       }
     },
     cancel(reason) {
-      first?.catch(() => {});
       reader.cancel(reason).catch(() => {});
     },
   };
