@@ -208,13 +208,18 @@ async function pumpBody(
 ): Promise<boolean> {
   const chunked = body.length < 0;
   try {
-    await streamBody(io.conn, body, {
+    const streamed = await streamBody(io.conn, body, {
       prefix: head,
       frame: chunked ? encodeChunk : (chunk) => chunk,
       suffix: chunked ? LAST_CHUNK : null,
       onWrite: progress,
     });
-    return true;
+    if (chunked || streamed.body === body.length) return true;
+    // A body that ended short of its Content-Length (Deno ends an HTTP/2 body whose client went
+    // away as if complete): the upstream still waits for the rest, so the connection must never
+    // carry another request.
+    io.close();
+    return false;
   } catch (err) {
     // The client's body failed: the upstream must not take a truncated body as complete.
     if (err instanceof BodyFailure) io.close();
