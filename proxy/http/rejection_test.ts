@@ -92,7 +92,7 @@ Deno.test('forwarding.header_underscores: "reject" refuses, "pass" forwards as s
     });
     const res = await send(gw.port(), request);
     assert.equal(res.status, 400);
-    assert.equal(res.text, '400 Bad Request: header names with "_" are refused here\n');
+    assert.equal(res.text, '400 Bad Request: header names with "_" are refused\n');
     assert.equal(gw.outcomes.at(-1)?.reason, "underscore_header");
     assert.equal(up.requests.length, 0);
   }

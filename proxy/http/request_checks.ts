@@ -31,7 +31,7 @@ export function checkRequest(
   underscores: UnderscorePolicy,
 ): CheckedRequest | Rejection {
   if (req.method === "CONNECT") {
-    return new Rejection(405, "connect", "CONNECT is not supported: Gatehouse is no forward proxy");
+    return new Rejection(405, "connect", "CONNECT is refused: Gatehouse is not a forward proxy");
   }
   const settled = req.httpVersion === "2" ? h2Authority(req) : h1Authority(req);
   if (settled instanceof Rejection) return settled;
@@ -41,7 +41,7 @@ export function checkRequest(
   for (const key of headers.keys) if (key.indexOf("_") >= 0) named++;
   if (named > 0) {
     if (underscores === "reject") {
-      return new Rejection(400, "underscore_header", 'header names with "_" are refused here');
+      return new Rejection(400, "underscore_header", 'header names with "_" are refused');
     }
     if (underscores === "drop") {
       headers.filter((key) => key.indexOf("_") < 0);
