@@ -6,9 +6,8 @@
  *
  * @module
  */
-import { type ProxyProcess, spawnProxy } from "../../proxy/testing/process.ts";
+import { accepts, type ProxyProcess, spawnProxy } from "../../proxy/testing/process.ts";
 import { closedPort, httpUpstream, waitFor } from "../../proxy/testing/servers.ts";
-import { accepts } from "../../proxy/testing/process.ts";
 
 /** The two entrypoints the suites connect to, on 127.0.0.1. */
 export interface Target extends AsyncDisposable {
