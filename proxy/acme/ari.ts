@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { x509 } from "../tls/x509.ts";
+import { loadX509 } from "../tls/x509.ts";
 import { base64url } from "./jws.ts";
 
 /**
@@ -12,7 +12,8 @@ import { base64url } from "./jws.ts";
  * base64url(serial number bytes as DER encodes them). Null when the certificate has no
  * authorityKeyIdentifier with a keyIdentifier (then ARI cannot name it).
  */
-export function ariCertId(certPem: string): string | null {
+export async function ariCertId(certPem: string): Promise<string | null> {
+  const x509 = await loadX509();
   const cert = new x509.X509Certificate(certPem);
   const keyId = cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
   if (keyId === undefined) return null;

@@ -277,7 +277,7 @@ export class AcmeManager {
       current.file.notAfter,
       this.#settings!.renewAt,
     );
-    const id = ariCertId(current.file.certPem);
+    const id = await ariCertId(current.file.certPem);
     if (id === null) return { at: lifetime, recheck: Infinity };
     try {
       const info = await (await this.#acmeClient(false)).renewalInfo(id);
@@ -308,7 +308,7 @@ export class AcmeManager {
     });
     const client = await this.#acmeClient(true);
     const ari = (await client.directory()).renewalInfo !== undefined;
-    const replaces = renewing && ari ? ariCertId(job.current!.file.certPem) : null;
+    const replaces = renewing && ari ? await ariCertId(job.current!.file.certPem) : null;
     const issued = await obtain(client, [host], this.#tokens, replaces);
     const stored = await this.#store(host, issued.certPem, issued.keyPem);
     job.current = stored;

@@ -7,7 +7,8 @@
  */
 import { keyMatchesCertificate } from "./certificate.ts";
 import { ipAddressBytes } from "./ip_address.ts";
-import { x509 } from "./x509.ts";
+import type * as X509 from "@peculiar/x509";
+import { loadX509, type X509Library } from "./x509.ts";
 
 /** A certificate and its private key, both PEM (the key as PKCS#8 "PRIVATE KEY"). */
 export interface PemPair {
@@ -50,14 +51,15 @@ const EC_P256: EcKeyImportParams = { name: "ECDSA", namedCurve: "P-256" };
 const SIGNING = { name: "ECDSA", hash: "SHA-256" };
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MAX_COMMON_NAME = 64;
-const { KeyUsageFlags } = x509;
 
 /** Creates a self-signed CA that may sign end-entity certificates only (path length 0). */
 export async function createCa(options: CaOptions): Promise<PemPair> {
+  const x509 = await loadX509();
+  const name = distinguishedName(x509, options.commonName);
+  const times = validity(options.notBefore ?? new Date(), options.days);
   const keys = await generateKeyPair();
-  const name = distinguishedName(options.commonName);
   const cert = await x509.X509CertificateGenerator.create({
-    ...validity(options.notBefore ?? new Date(), options.days),
+    ...times,
     serialNumber: randomSerial(),
     subject: name,
     issuer: name,
@@ -66,7 +68,10 @@ export async function createCa(options: CaOptions): Promise<PemPair> {
     signingAlgorithm: SIGNING,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -79,8 +84,9 @@ export async function createLeaf(options: LeafOptions): Promise<PemPair> {
   if (options.dnsNames.length === 0 && ipAddresses.length === 0) {
     throw new Error(`Cannot create certificate: no DNS names or IP addresses given`);
   }
-  const altNames = subjectAltName(options.dnsNames, ipAddresses, false);
-  const subject = distinguishedName(options.commonName);
+  const x509 = await loadX509();
+  const altNames = subjectAltName(x509, options.dnsNames, ipAddresses, false);
+  const subject = distinguishedName(x509, options.commonName);
   const times = validity(options.notBefore ?? new Date(), options.days);
   if (!keyMatchesCertificate(options.ca.certPem, options.ca.keyPem)) {
     throw new Error(`Cannot create certificate: CA key does not match CA certificate`);
@@ -99,7 +105,7 @@ export async function createLeaf(options: LeafOptions): Promise<PemPair> {
     signingAlgorithm: SIGNING,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       altNames,
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
@@ -119,11 +125,12 @@ export async function createCsr(options: CsrOptions): Promise<Csr> {
   if (first === undefined) throw new Error(`Cannot create CSR: no DNS names given`);
   const keys = "keyPair" in options ? options.keyPair : await importKeyPair(options.keyPem);
   const fits = first.length <= MAX_COMMON_NAME;
+  const x509 = await loadX509();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: fits ? distinguishedName(first) : undefined,
+    name: fits ? distinguishedName(x509, first) : undefined,
     keys,
     signingAlgorithm: SIGNING,
-    extensions: [subjectAltName(options.dnsNames, [], !fits)],
+    extensions: [subjectAltName(x509, options.dnsNames, [], !fits)],
   });
   return { der: new Uint8Array(csr.rawData), pem: `${csr.toString("pem")}\n` };
 }
@@ -143,7 +150,7 @@ function randomSerial(): string {
 }
 
 /** CN=<commonName> as a UTF8String, as RFC 5280 asks of new certificates. */
-function distinguishedName(commonName: string): x509.Name {
+function distinguishedName(x509: X509Library, commonName: string): X509.Name {
   if (commonName.length === 0 || commonName.length > MAX_COMMON_NAME) {
     throw new Error(
       `Cannot create certificate: common name "${commonName}" must be 1 to 64 characters`,
@@ -153,10 +160,11 @@ function distinguishedName(commonName: string): x509.Name {
 }
 
 function subjectAltName(
+  x509: X509Library,
   dnsNames: string[],
   ipAddresses: string[],
   critical: boolean,
-): x509.SubjectAlternativeNameExtension {
+): X509.SubjectAlternativeNameExtension {
   const names = dnsNames.map((dnsName) => {
     if (!/^[\x21-\x7e]+$/.test(dnsName)) {
       throw new Error(`Cannot create certificate: DNS name "${dnsName}" is not printable ASCII`);
@@ -187,18 +195,19 @@ export function generateKeyPair(): Promise<CryptoKeyPair> {
 
 /** A private key as PKCS#8 PEM ("PRIVATE KEY"). */
 export async function exportPkcs8(privateKey: CryptoKey): Promise<string> {
-  const pkcs8 = await crypto.subtle.exportKey("pkcs8", privateKey);
-  return `${x509.PemConverter.encode(pkcs8, "PRIVATE KEY")}\n`;
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", privateKey));
+  const lines = pkcs8.toBase64().match(/.{1,64}/g) ?? [];
+  return `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
 }
 
 /** Reads an EC P-256 PKCS#8 PEM private key, deriving its public key. */
 export async function importKeyPair(keyPem: string): Promise<CryptoKeyPair> {
   let privateKey: CryptoKey;
   try {
-    const block = x509.PemConverter.decodeWithHeaders(keyPem)
-      .find((candidate) => candidate.type === "PRIVATE KEY");
-    if (block === undefined) throw new Error(`no "PRIVATE KEY" block found`);
-    privateKey = await crypto.subtle.importKey("pkcs8", block.rawData, EC_P256, true, ["sign"]);
+    const block = /-----BEGIN PRIVATE KEY-----([^-]*)-----END PRIVATE KEY-----/.exec(keyPem);
+    if (block === null) throw new Error(`no "PRIVATE KEY" block found`);
+    const pkcs8 = Uint8Array.fromBase64(block[1].replace(/\s+/g, ""));
+    privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, EC_P256, true, ["sign"]);
   } catch (error) {
     throw new Error(`Cannot read private key: expected EC P-256 in PKCS#8 PEM`, { cause: error });
   }
