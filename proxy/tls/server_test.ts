@@ -2,13 +2,24 @@ import assert from "node:assert/strict";
 import type { CertificateFile } from "../config/types.ts";
 import { testPki } from "../testing/certs.ts";
 import { CertStore } from "./cert_store.ts";
+import { createCa, createLeaf } from "./generate.ts";
 import { TlsEndpoint } from "./server.ts";
 
-async function storeFor(names: string[]): Promise<{ store: CertStore; caPem: string }> {
+/**
+ * A store with one certificate per name, from the test CA, or with `ownCa` from a CA made for
+ * this store alone (so that a client trusting only that CA tells its certificates apart).
+ */
+async function storeFor(
+  names: string[],
+  ownCa = false,
+): Promise<{ store: CertStore; caPem: string }> {
   const pki = await testPki();
+  const ca = ownCa ? await createCa({ commonName: "Swap Test CA", days: 1 }) : pki.ca;
   const certificates: CertificateFile[] = [];
   for (const name of names) {
-    const leaf = await pki.leaf(name);
+    const leaf = ownCa
+      ? await createLeaf({ ca, commonName: name, dnsNames: [name], days: 1 })
+      : await pki.leaf(name);
     certificates.push({
       name,
       certFile: `${name}.crt`,
@@ -28,7 +39,7 @@ async function storeFor(names: string[]): Promise<{ store: CertStore; caPem: str
     minVersion: "1.2",
     alpn: ["http/1.1"],
   });
-  return { store, caPem: pki.caPem };
+  return { store, caPem: ca.certPem };
 }
 
 /** An endpoint that completes every handshake, then closes the connection. */
@@ -40,6 +51,17 @@ function endpoint(store: CertStore): TlsEndpoint {
     store,
     onConnection: (conn) => conn.handshake().catch(() => {}).finally(() => conn.close()),
   });
+}
+
+/** One handshake with SNI `name`, trusting only `caPem`; rejects when the client refuses it. */
+async function handshake(port: number, name: string, caPem: string): Promise<void> {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  const tls = await Deno.startTls(tcp, { hostname: name, caCerts: [caPem] });
+  try {
+    await tls.handshake();
+  } finally {
+    tls.close();
+  }
 }
 
 /**
@@ -83,16 +105,24 @@ Deno.test("bursts of first handshakes on fresh listeners all succeed", async () 
   assertBurstsHeld(failures);
 });
 
-Deno.test("a certificate change makes a fresh listener: a burst right after it succeeds", async () => {
+Deno.test("a certificate change serves the new certificates, bursts on the fresh listener too", async () => {
   const first = await storeFor(["localhost"]);
-  const second = await storeFor(["localhost", "other.test"]);
+  const second = await storeFor(["localhost", "other.test"], true);
   const ep = endpoint(first.store);
   try {
     const failures = [await burst(ep.port, 500, first.caPem)];
-    for (let round = 0; round < 2; round++) {
-      ep.setCertificates(round % 2 === 0 ? second.store : first.store);
-      failures.push(await burst(ep.port, 500, first.caPem));
-    }
+    await assert.rejects(handshake(ep.port, "other.test", first.caPem));
+
+    ep.setCertificates(second.store);
+    // A burst trusting only the second store's CA: every handshake fails if the old
+    // certificate is still served.
+    failures.push(await burst(ep.port, 500, second.caPem));
+    await handshake(ep.port, "other.test", second.caPem);
+    await assert.rejects(handshake(ep.port, "localhost", first.caPem), /UnknownIssuer/);
+
+    ep.setCertificates(first.store);
+    failures.push(await burst(ep.port, 500, first.caPem));
+    await assert.rejects(handshake(ep.port, "localhost", second.caPem), /UnknownIssuer/);
     assertBurstsHeld(failures);
   } finally {
     ep.close();
