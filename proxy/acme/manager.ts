@@ -6,6 +6,9 @@
  * time. A new certificate reaches new handshakes through `onCertificates` (the runtime rebuilds
  * its certificate stores); open connections keep theirs.
  *
+ * Tested by: acme_test.ts (issue, store, reuse after a restart), renewal_test.ts (renewal,
+ * failures and retry), ari_test.ts (renewal windows).
+ *
  * @module
  */
 import type { AcmeSettings, CertificateFile, Config } from "../config/types.ts";
