@@ -2,11 +2,12 @@
  * JSON Web Signatures as ACME wants them (RFC 8555 section 6.2, RFC 7515), made with `jose`:
  * flattened JSON, ES256 over an EC P-256 account key, the key itself (`jwk`) in the first request
  * of an account and its URL (`kid`) afterwards; plus the key's RFC 7638 thumbprint for key
- * authorizations. docs/libraries.md says why this library and what it costs.
+ * authorizations. docs/libraries.md says why this library and what it costs; it is loaded on first
+ * use, so that a Gatehouse without ACME does not pay for it at start-up.
  *
  * @module
  */
-import { base64url as b64u, calculateJwkThumbprint, exportJWK, FlattenedSign } from "jose";
+import type * as Jose from "jose";
 
 /** The public part of an EC P-256 key as a JWK. */
 export interface EcJwk {
@@ -27,14 +28,22 @@ export interface FlattenedJws {
 export type Signer = { readonly kid: string } | { readonly jwk: EcJwk };
 
 const encoder = new TextEncoder();
+let jose: Promise<typeof Jose> | null = null;
+
+function loadJose(): Promise<typeof Jose> {
+  jose ??= import("jose");
+  return jose;
+}
 
 /** base64url without padding (RFC 7515 section 2). */
 export function base64url(bytes: Uint8Array | string): string {
-  return b64u.encode(bytes);
+  const raw = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+  return raw.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 /** The public JWK of an EC P-256 key pair. */
 export async function publicJwk(keys: CryptoKeyPair): Promise<EcJwk> {
+  const { exportJWK } = await loadJose();
   const { crv, x, y } = await exportJWK(keys.publicKey);
   if (crv !== "P-256" || x === undefined || y === undefined) {
     throw new Error(`Cannot use account key: expected EC P-256, found curve "${crv}"`);
@@ -43,8 +52,9 @@ export async function publicJwk(keys: CryptoKeyPair): Promise<EcJwk> {
 }
 
 /** RFC 7638 thumbprint: base64url SHA-256 of the required members in lexicographic order. */
-export function thumbprint(jwk: EcJwk): Promise<string> {
-  return calculateJwkThumbprint(jwk, "sha256");
+export async function thumbprint(jwk: EcJwk): Promise<string> {
+  const { calculateJwkThumbprint } = await loadJose();
+  return await calculateJwkThumbprint(jwk, "sha256");
 }
 
 /**
@@ -58,6 +68,7 @@ export async function signJws(options: {
   readonly url: string;
   readonly payload: unknown;
 }): Promise<FlattenedJws> {
+  const { FlattenedSign } = await loadJose();
   const payload = options.payload === undefined
     ? new Uint8Array(0)
     : encoder.encode(JSON.stringify(options.payload));
