@@ -8,9 +8,10 @@
  *
  * Why not prom-client's public API (`deno bench proxy/telemetry/lite_metrics_bench.ts`, 2 shared
  * cores, loaded): one request's metrics (3 levels of a counter, a histogram and 2 byte counters
- * on children resolved beforehand) cost 0.08-0.16 µs here and 3.8-13 µs with prom-client's
- * children, i.e. 10% of a core at 28k requests/s against under 0.5%. A scrape of 1000 label sets
- * in a counter and a histogram (15,000 lines) takes 22-60 ms either way (prom-client 20-50 ms).
+ * on children resolved beforehand) cost 0.08-0.16 µs here and 3.7-13 µs with prom-client's
+ * children, i.e. 10-36% of a core at 28k requests/s against under 0.5%. A scrape of 1000 label sets
+ * in a counter and a histogram (15,000 lines) takes 22-60 ms (prom-client 18-50 ms). Figures
+ * and the decision: docs/libraries.md.
  *
  * This leans on prom-client internals (the Metric shape the registry reads, `sharedLabels`);
  * lite_metrics_test.ts compares the exposition with prom-client's own metrics byte for byte, so
