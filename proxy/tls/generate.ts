@@ -1,13 +1,14 @@
 /**
- * Certificate generation in pure TypeScript (Web Crypto, no openssl): a CA, server leaves signed
- * by it, and PKCS#10 requests for ACME. Keys are EC P-256, signatures ECDSA with SHA-256.
+ * Certificate generation with `@peculiar/x509` over Web Crypto (no openssl): a CA, server
+ * leaves signed by it, and PKCS#10 requests for ACME. Keys are EC P-256, signatures ECDSA with
+ * SHA-256. docs/libraries.md says why this library and what it costs.
  *
  * @module
  */
-import * as der from "./der.ts";
-import type { Bytes } from "./der.ts";
 import { keyMatchesCertificate } from "./certificate.ts";
 import { ipAddressBytes } from "./ip_address.ts";
+import type * as X509 from "@peculiar/x509";
+import { loadX509, type X509Library } from "./x509.ts";
 
 /** A certificate and its private key, both PEM (the key as PKCS#8 "PRIVATE KEY"). */
 export interface PemPair {
@@ -42,52 +43,39 @@ export type CsrOptions =
 
 /** A PKCS#10 certificate signing request, as DER (what ACME wants) and PEM. */
 export interface Csr {
-  der: Bytes;
+  der: Uint8Array<ArrayBuffer>;
   pem: string;
 }
 
-const OID = {
-  ecdsaWithSha256: "1.2.840.10045.4.3.2",
-  commonName: "2.5.4.3",
-  subjectKeyIdentifier: "2.5.29.14",
-  keyUsage: "2.5.29.15",
-  subjectAltName: "2.5.29.17",
-  basicConstraints: "2.5.29.19",
-  authorityKeyIdentifier: "2.5.29.35",
-  extKeyUsage: "2.5.29.37",
-  serverAuth: "1.3.6.1.5.5.7.3.1",
-  extensionRequest: "1.2.840.113549.1.9.14",
-};
-const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 };
 const EC_P256: EcKeyImportParams = { name: "ECDSA", namedCurve: "P-256" };
+const SIGNING = { name: "ECDSA", hash: "SHA-256" };
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MAX_COMMON_NAME = 64;
 
-interface Issuer {
-  name: Bytes;
-  keyId: Bytes;
-  privateKey: CryptoKey;
-}
-
 /** Creates a self-signed CA that may sign end-entity certificates only (path length 0). */
 export async function createCa(options: CaOptions): Promise<PemPair> {
+  const x509 = await loadX509();
+  const name = distinguishedName(x509, options.commonName);
+  const times = validity(options.notBefore ?? new Date(), options.days);
   const keys = await generateKeyPair();
-  const spki = await exportSpki(keys.publicKey);
-  const subject = distinguishedName(options.commonName);
-  const keyId = await subjectKeyId(spki);
-  const certPem = await certificate({
-    issuer: { name: subject, keyId, privateKey: keys.privateKey },
-    subject,
-    spki,
-    notBefore: options.notBefore ?? new Date(),
-    days: options.days,
+  const cert = await x509.X509CertificateGenerator.create({
+    ...times,
+    serialNumber: randomSerial(),
+    subject: name,
+    issuer: name,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
+    signingAlgorithm: SIGNING,
     extensions: [
-      extension(OID.basicConstraints, true, der.sequence(der.boolean(true), der.smallInteger(0))),
-      extension(OID.keyUsage, true, der.namedBits([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign])),
-      extension(OID.subjectKeyIdentifier, false, der.octetString(keyId)),
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem, keyPem: await exportPkcs8(keys.privateKey) };
+  return { certPem: `${cert.toString("pem")}\n`, keyPem: await exportPkcs8(keys.privateKey) };
 }
 
 /** Creates a TLS server certificate for the given names, signed by `options.ca`. */
@@ -96,25 +84,36 @@ export async function createLeaf(options: LeafOptions): Promise<PemPair> {
   if (options.dnsNames.length === 0 && ipAddresses.length === 0) {
     throw new Error(`Cannot create certificate: no DNS names or IP addresses given`);
   }
-  const issuer = await readIssuer(options.ca);
+  const x509 = await loadX509();
+  const altNames = subjectAltName(x509, options.dnsNames, ipAddresses, false);
+  const subject = distinguishedName(x509, options.commonName);
+  const times = validity(options.notBefore ?? new Date(), options.days);
+  if (!keyMatchesCertificate(options.ca.certPem, options.ca.keyPem)) {
+    throw new Error(`Cannot create certificate: CA key does not match CA certificate`);
+  }
+  const issuer = new x509.X509Certificate(options.ca.certPem);
+  const { privateKey: signingKey } = await importKeyPair(options.ca.keyPem);
   const keys = await generateKeyPair();
-  const spki = await exportSpki(keys.publicKey);
-  const certPem = await certificate({
-    issuer,
-    subject: distinguishedName(options.commonName),
-    spki,
-    notBefore: options.notBefore ?? new Date(),
-    days: options.days,
+  const cert = await x509.X509CertificateGenerator.create({
+    ...times,
+    serialNumber: randomSerial(),
+    subject,
+    // The issuer's subject exactly as it is encoded there: TLS stacks match names byte for byte.
+    issuer: issuer.subjectName,
+    publicKey: keys.publicKey,
+    signingKey,
+    signingAlgorithm: SIGNING,
     extensions: [
-      extension(OID.basicConstraints, true, der.sequence()),
-      extension(OID.keyUsage, true, der.namedBits([KEY_USAGE.digitalSignature])),
-      extension(OID.extKeyUsage, false, der.sequence(der.oid(OID.serverAuth))),
-      subjectAltName(options.dnsNames, ipAddresses, false),
-      extension(OID.subjectKeyIdentifier, false, der.octetString(await subjectKeyId(spki))),
-      extension(OID.authorityKeyIdentifier, false, der.sequence(der.implicit(0, issuer.keyId))),
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      altNames,
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      // The CA's own subjectKeyIdentifier when it has one, else computed from its key.
+      await x509.AuthorityKeyIdentifierExtension.create(issuer),
     ],
   });
-  return { certPem, keyPem: await exportPkcs8(keys.privateKey) };
+  return { certPem: `${cert.toString("pem")}\n`, keyPem: await exportPkcs8(keys.privateKey) };
 }
 
 /**
@@ -126,129 +125,67 @@ export async function createCsr(options: CsrOptions): Promise<Csr> {
   if (first === undefined) throw new Error(`Cannot create CSR: no DNS names given`);
   const keys = "keyPair" in options ? options.keyPair : await importKeyPair(options.keyPem);
   const fits = first.length <= MAX_COMMON_NAME;
-  const request = der.sequence(
-    der.smallInteger(0),
-    fits ? distinguishedName(first) : der.sequence(),
-    await exportSpki(keys.publicKey),
-    der.explicit(
-      0,
-      der.sequence(
-        der.oid(OID.extensionRequest),
-        der.set(der.sequence(subjectAltName(options.dnsNames, [], !fits))),
-      ),
-    ),
-  );
-  const bytes = await signed(request, keys.privateKey);
-  return { der: bytes, pem: der.toPem("CERTIFICATE REQUEST", bytes) };
+  const x509 = await loadX509();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: fits ? distinguishedName(x509, first) : undefined,
+    keys,
+    signingAlgorithm: SIGNING,
+    extensions: [subjectAltName(x509, options.dnsNames, [], !fits)],
+  });
+  return { der: new Uint8Array(csr.rawData), pem: `${csr.toString("pem")}\n` };
 }
 
-async function certificate(fields: {
-  issuer: Issuer;
-  subject: Bytes;
-  spki: Bytes;
-  notBefore: Date;
-  days: number;
-  extensions: Bytes[];
-}): Promise<string> {
-  if (!(fields.days > 0)) {
-    throw new Error(`Cannot create certificate: days must be positive, got "${fields.days}"`);
+function validity(notBefore: Date, days: number): { notBefore: Date; notAfter: Date } {
+  if (!(days > 0)) {
+    throw new Error(`Cannot create certificate: days must be positive, got "${days}"`);
   }
-  const notAfter = new Date(fields.notBefore.getTime() + fields.days * DAY_MS);
-  const tbs = der.sequence(
-    der.explicit(0, der.smallInteger(2)),
-    der.unsignedInteger(randomSerial()),
-    signatureAlgorithm(),
-    fields.issuer.name,
-    der.sequence(der.time(fields.notBefore), der.time(notAfter)),
-    fields.subject,
-    fields.spki,
-    der.explicit(3, der.sequence(...fields.extensions)),
-  );
-  return der.toPem("CERTIFICATE", await signed(tbs, fields.issuer.privateKey));
+  return { notBefore, notAfter: new Date(notBefore.getTime() + days * DAY_MS) };
 }
 
-/** 16 random bytes with the top bit clear (positive) and the next set (always 16 bytes long). */
-function randomSerial(): Bytes {
+/** 16 random bytes in hex, the top bit clear (positive) and the next set (always 16 bytes). */
+function randomSerial(): string {
   const serial = crypto.getRandomValues(new Uint8Array(16));
   serial[0] = (serial[0] & 0x7f) | 0x40;
-  return serial;
+  return serial.toHex();
 }
 
-function signatureAlgorithm(): Bytes {
-  return der.sequence(der.oid(OID.ecdsaWithSha256));
-}
-
-/** Signs `body` and wraps it as body, algorithm, signature: the shape of both X.509 and CSRs. */
-async function signed(body: Bytes, privateKey: CryptoKey): Promise<Bytes> {
-  const params = { name: "ECDSA", hash: "SHA-256" };
-  const p1363 = new Uint8Array(await crypto.subtle.sign(params, privateKey, body));
-  const half = p1363.length / 2;
-  const signature = der.sequence(
-    der.unsignedInteger(p1363.subarray(0, half)),
-    der.unsignedInteger(p1363.subarray(half)),
-  );
-  return der.sequence(body, signatureAlgorithm(), der.bitString(signature));
-}
-
-function distinguishedName(commonName: string): Bytes {
+/** CN=<commonName> as a UTF8String, as RFC 5280 asks of new certificates. */
+function distinguishedName(x509: X509Library, commonName: string): X509.Name {
   if (commonName.length === 0 || commonName.length > MAX_COMMON_NAME) {
     throw new Error(
       `Cannot create certificate: common name "${commonName}" must be 1 to 64 characters`,
     );
   }
-  return der.sequence(der.set(der.sequence(der.oid(OID.commonName), der.utf8String(commonName))));
+  return new x509.Name([{ CN: [{ utf8String: commonName }] }]);
 }
 
-function extension(id: string, critical: boolean, value: Bytes): Bytes {
-  const flag = critical ? [der.boolean(true)] : [];
-  return der.sequence(der.oid(id), ...flag, der.octetString(value));
-}
-
-function subjectAltName(dnsNames: string[], ipAddresses: string[], critical: boolean) {
+function subjectAltName(
+  x509: X509Library,
+  dnsNames: string[],
+  ipAddresses: string[],
+  critical: boolean,
+): X509.SubjectAlternativeNameExtension {
   const names = dnsNames.map((dnsName) => {
     if (!/^[\x21-\x7e]+$/.test(dnsName)) {
       throw new Error(`Cannot create certificate: DNS name "${dnsName}" is not printable ASCII`);
     }
-    return der.implicit(2, new TextEncoder().encode(dnsName));
+    return { type: "dns" as const, value: dnsName };
   });
-  const ips = ipAddresses.map((address) => der.implicit(7, ipAddressBytes(address)));
-  return extension(OID.subjectAltName, critical, der.sequence(...names, ...ips));
+  // Parsed here, strictly, and handed over in a form the library reads right: its own parser
+  // misreads IPv6 with an IPv4 tail ("::ffff:192.0.2.1").
+  const ips = ipAddresses.map((address) => ({
+    type: "ip" as const,
+    value: ipAddressText(ipAddressBytes(address)),
+  }));
+  return new x509.SubjectAlternativeNameExtension([...names, ...ips], critical);
 }
 
-/** SHA-1 of the subjectPublicKey bits: RFC 5280 method 1 for key identifiers. */
-async function subjectKeyId(spki: Bytes): Promise<Bytes> {
-  const [publicKeyInfo] = der.readElements(spki);
-  const [, publicKeyBits] = der.readElements(publicKeyInfo.content);
-  return new Uint8Array(await crypto.subtle.digest("SHA-1", publicKeyBits.content.subarray(1)));
-}
-
-/** Reads what signing needs from a CA: its subject as encoded, its key identifier, its key. */
-async function readIssuer(ca: PemPair): Promise<Issuer> {
-  if (!keyMatchesCertificate(ca.certPem, ca.keyPem)) {
-    throw new Error(`Cannot create certificate: CA key does not match CA certificate`);
-  }
-  const [certificate] = der.readElements(der.fromPem("CERTIFICATE", ca.certPem));
-  const [tbs] = der.readElements(certificate.content);
-  const fields = der.readElements(tbs.content);
-  const first = fields[0].tag === 0xa0 ? 1 : 0;
-  const subject = fields[first + 4].encoded;
-  const spki = fields[first + 5].encoded;
-  const { privateKey } = await importKeyPair(ca.keyPem);
-  return { name: subject, keyId: findKeyId(fields) ?? await subjectKeyId(spki), privateKey };
-}
-
-/** The subjectKeyIdentifier extension's value, when the certificate has one. */
-function findKeyId(tbsFields: der.Element[]): Bytes | undefined {
-  const extensions = tbsFields.find((field) => field.tag === 0xa3);
-  if (!extensions) return undefined;
-  const wanted = der.oid(OID.subjectKeyIdentifier).join();
-  for (const ext of der.readElements(der.readElements(extensions.content)[0].content)) {
-    const parts = der.readElements(ext.content);
-    if (parts[0].encoded.join() === wanted) {
-      return der.readElements(parts[parts.length - 1].content)[0].content;
-    }
-  }
-  return undefined;
+/** Dotted IPv4, or IPv6 as eight full hexadecimal groups. */
+function ipAddressText(bytes: Uint8Array): string {
+  if (bytes.length === 4) return bytes.join(".");
+  const groups = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+  return groups.join(":");
 }
 
 /** A new extractable EC P-256 key pair for signing. */
@@ -256,23 +193,20 @@ export function generateKeyPair(): Promise<CryptoKeyPair> {
   return crypto.subtle.generateKey(EC_P256, true, ["sign", "verify"]);
 }
 
-async function exportSpki(publicKey: CryptoKey): Promise<Bytes> {
-  return new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
-}
-
 /** A private key as PKCS#8 PEM ("PRIVATE KEY"). */
 export async function exportPkcs8(privateKey: CryptoKey): Promise<string> {
-  return der.toPem(
-    "PRIVATE KEY",
-    new Uint8Array(await crypto.subtle.exportKey("pkcs8", privateKey)),
-  );
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", privateKey));
+  const lines = pkcs8.toBase64().match(/.{1,64}/g) ?? [];
+  return `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
 }
 
 /** Reads an EC P-256 PKCS#8 PEM private key, deriving its public key. */
 export async function importKeyPair(keyPem: string): Promise<CryptoKeyPair> {
   let privateKey: CryptoKey;
   try {
-    const pkcs8 = der.fromPem("PRIVATE KEY", keyPem);
+    const block = /-----BEGIN PRIVATE KEY-----([^-]*)-----END PRIVATE KEY-----/.exec(keyPem);
+    if (block === null) throw new Error(`no "PRIVATE KEY" block found`);
+    const pkcs8 = Uint8Array.fromBase64(block[1].replace(/\s+/g, ""));
     privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, EC_P256, true, ["sign"]);
   } catch (error) {
     throw new Error(`Cannot read private key: expected EC P-256 in PKCS#8 PEM`, { cause: error });

@@ -7,20 +7,29 @@ import { join } from "node:path";
 import type { CertificateFile } from "../config/types.ts";
 import { testPki } from "../testing/certs.ts";
 import { CertStore } from "./cert_store.ts";
+import { createCa, createLeaf } from "./generate.ts";
 import { TlsEndpoint } from "./server.ts";
 
 /**
- * A store with a leaf per name. Without `defaultCertificate` unknown names are refused, which
- * keeps the endpoint on Deno's SNI resolver (the path the resolution gate protects).
+ * A store with one certificate per name, from the test CA, or with `ownCa` from a CA made for
+ * this store alone (so that a client trusting only that CA tells its certificates apart).
+ * Without `defaultCertificate` unknown names are refused, which keeps the endpoint on Deno's SNI
+ * resolver (the path the resolution gate protects).
  */
 async function storeFor(
   names: string[],
-  defaultCertificate: string | null = null,
+  { defaultCertificate = null, ownCa = false }: {
+    defaultCertificate?: string | null;
+    ownCa?: boolean;
+  } = {},
 ): Promise<{ store: CertStore; caPem: string }> {
   const pki = await testPki();
+  const ca = ownCa ? await createCa({ commonName: "Swap Test CA", days: 1 }) : pki.ca;
   const certificates: CertificateFile[] = [];
   for (const name of names) {
-    const leaf = await pki.leaf(name);
+    const leaf = ownCa
+      ? await createLeaf({ ca, commonName: name, dnsNames: [name], days: 1 })
+      : await pki.leaf(name);
     certificates.push({
       name,
       certFile: `${name}.crt`,
@@ -40,7 +49,7 @@ async function storeFor(
     minVersion: "1.2",
     alpn: ["http/1.1"],
   });
-  return { store, caPem: pki.caPem };
+  return { store, caPem: ca.certPem };
 }
 
 /** An endpoint that completes every handshake, then closes the connection. */
@@ -52,6 +61,17 @@ function endpoint(store: CertStore): TlsEndpoint {
     store,
     onConnection: (conn) => conn.handshake().catch(() => {}).finally(() => conn.close()),
   });
+}
+
+/** One handshake with SNI `name`, trusting only `caPem`; rejects when the client refuses it. */
+async function handshake(port: number, name: string, caPem: string): Promise<void> {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  const tls = await Deno.startTls(tcp, { hostname: name, caCerts: [caPem] });
+  try {
+    await tls.handshake();
+  } finally {
+    tls.close();
+  }
 }
 
 /**
@@ -95,16 +115,24 @@ Deno.test("bursts of first handshakes on fresh listeners all succeed", async () 
   assertBurstsHeld(failures);
 });
 
-Deno.test("a certificate change makes a fresh listener: a burst right after it succeeds", async () => {
+Deno.test("a certificate change serves the new certificates, bursts on the fresh listener too", async () => {
   const first = await storeFor(["localhost"]);
-  const second = await storeFor(["localhost", "other.test"]);
+  const second = await storeFor(["localhost", "other.test"], { ownCa: true });
   const ep = endpoint(first.store);
   try {
     const failures = [await burst(ep.port, 500, first.caPem)];
-    for (let round = 0; round < 2; round++) {
-      ep.setCertificates(round % 2 === 0 ? second.store : first.store);
-      failures.push(await burst(ep.port, 500, first.caPem));
-    }
+    await assert.rejects(handshake(ep.port, "other.test", first.caPem));
+
+    ep.setCertificates(second.store);
+    // A burst trusting only the second store's CA: every handshake fails if the old
+    // certificate is still served.
+    failures.push(await burst(ep.port, 500, second.caPem));
+    await handshake(ep.port, "other.test", second.caPem);
+    await assert.rejects(handshake(ep.port, "localhost", first.caPem), /UnknownIssuer/);
+
+    ep.setCertificates(first.store);
+    failures.push(await burst(ep.port, 500, first.caPem));
+    await assert.rejects(handshake(ep.port, "localhost", second.caPem), /UnknownIssuer/);
     assertBurstsHeld(failures);
   } finally {
     ep.close();
@@ -140,7 +168,7 @@ async function resumes(port: number, version: "tls1_2" | "tls1_3"): Promise<bool
 }
 
 Deno.test("one certificate for every name: TLS 1.2 sessions and TLS 1.3 tickets resume", async () => {
-  const { store } = await storeFor(["localhost"], "localhost");
+  const { store } = await storeFor(["localhost"], { defaultCertificate: "localhost" });
   assert.notEqual(store.sole, null);
   const ep = endpoint(store);
   try {
@@ -152,7 +180,9 @@ Deno.test("one certificate for every name: TLS 1.2 sessions and TLS 1.3 tickets 
 });
 
 Deno.test("certificates chosen by name: Deno's SNI resolver resumes no session (docs/tls.md)", async () => {
-  const { store } = await storeFor(["localhost", "other.test"], "localhost");
+  const { store } = await storeFor(["localhost", "other.test"], {
+    defaultCertificate: "localhost",
+  });
   assert.equal(store.sole, null);
   const ep = endpoint(store);
   try {

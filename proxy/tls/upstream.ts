@@ -5,6 +5,7 @@
  * Every call resolves the host name again, so an upstream container recreated with a new
  * address is reached on the next new connection.
  */
+import { isIP } from "node:net";
 import tls from "node:tls";
 import type { ServerRef, UpstreamTls } from "../config/types.ts";
 import type { ByteConn } from "../http/h1/buffered_conn.ts";
@@ -15,10 +16,17 @@ export async function dialUpstream(
   upstreamTls: UpstreamTls,
   signal: AbortSignal,
 ): Promise<ByteConn> {
+  signal.throwIfAborted();
   if (server.scheme === "https" && upstreamTls.insecureSkipVerify) {
     return await dialInsecure(server, upstreamTls, signal);
   }
   const tcp = await Deno.connect({ hostname: server.hostname, port: server.port, signal });
+  // Deno.connect resolves with the connection when it was made while `signal` aborted; an
+  // abort listener added after that would never fire, and the handshake could wait forever.
+  if (signal.aborted) {
+    tcp.close();
+    throw signal.reason;
+  }
   tcp.setNoDelay(true);
   if (server.scheme !== "https") return tcp;
   try {
@@ -29,6 +37,7 @@ export async function dialUpstream(
     });
     const onAbort = () => conn.close();
     signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
     try {
       await conn.handshake();
     } finally {
@@ -50,11 +59,13 @@ function dialInsecure(
   upstreamTls: UpstreamTls,
   signal: AbortSignal,
 ): Promise<ByteConn> {
+  const name = upstreamTls.serverName ?? server.hostname;
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
       host: server.hostname,
       port: server.port,
-      servername: upstreamTls.serverName ?? server.hostname,
+      // SNI carries host names only (RFC 6066); node:tls throws on an IP address there.
+      servername: isIP(name) === 0 ? name : undefined,
       rejectUnauthorized: false,
       ALPNProtocols: ["http/1.1"],
     });
