@@ -1,21 +1,28 @@
 /**
- * Gatehouse command line: `deno task start [--config FILE]`, `deno task check [--config FILE]`.
+ * Gatehouse command line: `deno task start [--config FILE]`, `deno task check [--config FILE]`,
+ * `--version`.
  *
  * The config file is `--config FILE`, else $GATEHOUSE_CONFIG, else config/gatehouse.yaml.
  * SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config.
  */
 import { parseArgs } from "node:util";
+import type { DevCertificates } from "../certs/mkcert.ts";
 import { type Config, formatConfigError, loadConfig } from "./config/mod.ts";
 import { Gatehouse } from "./server/gatehouse.ts";
+import { firstHttpsUrl, listenerUrls } from "./server/listeners.ts";
 import { closeLogging, log } from "./telemetry/log.ts";
+import { devCertificateNotice, ensureDevCertificatesFor } from "./tls/dev_certs.ts";
+import { VERSION, versionText } from "./version.ts";
 
-const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR]
+const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR] [--version]
 
   --config FILE           routing file (default: $GATEHOUSE_CONFIG or config/gatehouse.yaml)
   --check                 validate the file, print every error, exit 0 (valid) or 1
-  --ensure-dev-certs DIR  create a development CA and localhost certificate in DIR if missing;
-                          $GATEHOUSE_DEV_CERT_HOSTS adds names (comma-separated), e.g.
-                          app.localhost: clients refuse *.localhost for them
+  --ensure-dev-certs DIR  when the config serves DIR/localhost.crt: create a development CA and
+                          that certificate if missing, for localhost and every localhost name
+                          the routes match, at start and on reload; $GATEHOUSE_DEV_CERT_HOSTS
+                          adds names (comma-separated)
+  --version               print the versions of Gatehouse and Deno
 `;
 
 const logger = log("main");
@@ -29,6 +36,7 @@ async function main(): Promise<number> {
         config: { type: "string" },
         check: { type: "boolean" },
         "ensure-dev-certs": { type: "string" },
+        version: { type: "boolean", short: "V" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -40,14 +48,14 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const path = args.config ?? Deno.env.get("GATEHOUSE_CONFIG") ?? "config/gatehouse.yaml";
-  if (args["ensure-dev-certs"] !== undefined) {
-    const { ensureDevCertificates } = await import("../certs/mkcert.ts");
-    const hosts = (Deno.env.get("GATEHOUSE_DEV_CERT_HOSTS") ?? "").split(",")
-      .map((host) => host.trim()).filter(Boolean);
-    const made = await ensureDevCertificates(args["ensure-dev-certs"], { hosts });
-    console.error(`Development certificates ${made.action}: ${made.certPath} (${made.reason})`);
+  if (args.version) {
+    console.log(versionText());
+    return 0;
   }
+  const path = args.config ?? Deno.env.get("GATEHOUSE_CONFIG") ?? "config/gatehouse.yaml";
+  const devCerts = args["ensure-dev-certs"];
+  const ensureCerts = devCerts === undefined ? null : () => ensureDevCerts(path, devCerts);
+  const made = await ensureCerts?.() ?? null;
 
   const loaded = await loadConfig(path);
   if (!loaded.ok) {
@@ -57,13 +65,35 @@ async function main(): Promise<number> {
   }
   const config = loaded.config;
   if (args.check) {
+    const notice = made && devCertificateNotice(made, null);
+    if (notice) console.error(notice);
     console.log(`${path}: OK (${summary(config)})`);
     return 0;
   }
-  return await serve(config);
+  return await serve(config, made, ensureCerts);
 }
 
-async function serve(config: Config): Promise<number> {
+/**
+ * Creates or renews the development certificates the config at `path` serves from `dir`; null
+ * when it serves none. A failure (no write permission) is printed, not fatal: loading the config
+ * then says which file is missing.
+ */
+async function ensureDevCerts(path: string, dir: string): Promise<DevCertificates | null> {
+  const hosts = (Deno.env.get("GATEHOUSE_DEV_CERT_HOSTS") ?? "").split(",")
+    .map((host) => host.trim()).filter(Boolean);
+  try {
+    return await ensureDevCertificatesFor(path, dir, hosts);
+  } catch (err) {
+    console.error(`Cannot create development certificates in ${dir}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+async function serve(
+  config: Config,
+  made: DevCertificates | null,
+  ensureCerts: (() => Promise<DevCertificates | null>) | null,
+): Promise<number> {
   // Listening starts inside Gatehouse.start: the handlers must be in place before it, or a
   // SIGTERM that follows the first accepted connection closely kills the process (exit 143).
   let gatehouse: Gatehouse | null = null;
@@ -71,17 +101,27 @@ async function serve(config: Config): Promise<number> {
   Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
   Deno.addSignalListener("SIGHUP", () => void gatehouse?.reload("SIGHUP"));
+  const beforeReload = ensureCerts && (async () => {
+    const renewed = await ensureCerts();
+    const notice = renewed && devCertificateNotice(renewed, null);
+    if (notice) logger.info(notice);
+  });
   try {
-    gatehouse = await Gatehouse.start(config);
+    gatehouse = await Gatehouse.start(config, { beforeReload: beforeReload ?? undefined });
   } catch (err) {
     logger.error("{error}", { error: (err as Error).message });
     await closeLogging();
     return 1;
   }
-  logger.info("Gatehouse {version} serving {source} ({summary})", {
-    version: config.version,
+  const urls = listenerUrls(config, (name) => gatehouse?.runtime.port(name), gatehouse.adminPort);
+  const notice = made && devCertificateNotice(made, firstHttpsUrl(urls));
+  if (notice) logger.info(notice);
+  logger.info("Gatehouse {version} serving {source} (config={config}; {summary}): {listeners}", {
+    version: VERSION,
     source: config.source,
+    config: config.version,
     summary: summary(config),
+    listeners: urls.join(", "),
   });
   const signal = await stop;
   logger.info("{signal}: draining for up to {ms} ms", {

@@ -31,6 +31,11 @@ export interface ReloadResult {
 }
 
 export interface ReloaderOptions {
+  /**
+   * Called with the config file's path before each reload reads it (e.g. to add a new route's
+   * name to the development certificate, which the reload then loads).
+   */
+  readonly beforeLoad?: (path: string) => Promise<void>;
   /** Called after every attempt, with the new config when it was applied. */
   readonly onResult?: (result: ReloadResult, applied: Config | null) => void | Promise<void>;
 }
@@ -85,6 +90,7 @@ export class Reloader {
 
   async #reload(reason: string): Promise<ReloadResult> {
     const current = this.#runtime.config;
+    await this.#opts.beforeLoad?.(current.source);
     // Taken before reading: a change that lands while this reload runs differs from it, so
     // the next check reloads again instead of missing it.
     const seen = await fingerprint(current.files);
