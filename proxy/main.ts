@@ -7,7 +7,13 @@
  */
 import { parseArgs } from "node:util";
 import type { DevCertificates } from "../certs/mkcert.ts";
-import { type Config, formatConfigError, loadConfig } from "./config/mod.ts";
+import {
+  type Config,
+  type ConfigError,
+  formatConfigError,
+  formatConfigWarning,
+  loadConfig,
+} from "./config/mod.ts";
 import { Gatehouse } from "./server/gatehouse.ts";
 import { firstHttpsUrl, listenerUrls } from "./server/listeners.ts";
 import { closeLogging, log } from "./telemetry/log.ts";
@@ -63,14 +69,16 @@ async function main(): Promise<number> {
     console.error(`${path}: ${loaded.errors.length} error(s); nothing was started`);
     return 1;
   }
-  const config = loaded.config;
+  const { config, warnings } = loaded;
   if (args.check) {
     const notice = made && devCertificateNotice(made, null);
     if (notice) console.error(notice);
-    console.log(`${path}: OK (${summary(config)})`);
+    for (const w of warnings) console.error(formatConfigWarning(w));
+    const warned = warnings.length === 0 ? "" : `; ${warnings.length} warning(s)`;
+    console.log(`${path}: OK (${summary(config)}${warned})`);
     return 0;
   }
-  return await serve(config, made, ensureCerts);
+  return await serve(config, warnings, made, ensureCerts);
 }
 
 /**
@@ -91,6 +99,7 @@ async function ensureDevCerts(path: string, dir: string): Promise<DevCertificate
 
 async function serve(
   config: Config,
+  warnings: readonly ConfigError[],
   made: DevCertificates | null,
   ensureCerts: (() => Promise<DevCertificates | null>) | null,
 ): Promise<number> {
@@ -116,6 +125,7 @@ async function serve(
   const urls = listenerUrls(config, (name) => gatehouse?.runtime.port(name), gatehouse.adminPort);
   const notice = made && devCertificateNotice(made, firstHttpsUrl(urls));
   if (notice) logger.info(notice);
+  for (const w of warnings) logger.warning("{warning}", { warning: formatConfigWarning(w) });
   logger.info("Gatehouse {version} serving {source} (config={config}; {summary}): {listeners}", {
     version: VERSION,
     source: config.source,

@@ -17,7 +17,12 @@ import { validate } from "./validate.ts";
 
 /** A frozen config, or every error found. */
 export type LoadResult =
-  | { readonly ok: true; readonly config: Config }
+  | {
+    readonly ok: true;
+    readonly config: Config;
+    /** Problems that do not stop the file from working, like a route that can never match. */
+    readonly warnings: readonly ConfigError[];
+  }
   | { readonly ok: false; readonly errors: readonly ConfigError[] };
 
 function failed(errors: ConfigError[]): LoadResult {
@@ -93,7 +98,8 @@ async function load(
   const meta = { source: file, version: await shortHash(bytes), file };
   const config = await resolve(ctx, decoded.value, meta);
   const all = [...decoded.errors, ...ctx.errors];
-  return all.length > 0 ? failed(all) : { ok: true, config: deepFreeze(config) };
+  if (all.length > 0) return failed(all);
+  return { ok: true, config: deepFreeze(config), warnings: ctx.warnings };
 }
 
 /**

@@ -11,7 +11,7 @@
  * rename and a Kubernetes ConfigMap's `..data` symlink swap both show as a new inode. A change
  * is debounced, and a content fingerprint skips reloads that change nothing.
  */
-import { type Config, formatConfigError, loadConfig } from "../config/mod.ts";
+import { type Config, formatConfigError, formatConfigWarning, loadConfig } from "../config/mod.ts";
 import { log } from "../telemetry/log.ts";
 import { concatBytes } from "../bytes.ts";
 import type { Runtime } from "./runtime.ts";
@@ -111,10 +111,13 @@ export class Reloader {
         this.#runtime.apply(loaded.config);
         applied = loaded.config;
         this.#fingerprint = seen;
-        logger.info("Reloaded ({reason}): version {version}", {
+        logger.info("Reloaded ({reason}): config={version}", {
           reason,
           version: loaded.config.version,
         });
+        for (const w of loaded.warnings) {
+          logger.warning("{warning}", { warning: formatConfigWarning(w) });
+        }
         result = this.#record(true, reason, loaded.config.version, []);
       } catch (err) {
         const error = `Cannot apply the new config: ${(err as Error).message}`;
