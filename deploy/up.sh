@@ -71,7 +71,9 @@ fi
 echo "Compose: ${compose[*]}"
 
 # --- 3. Deno, the base image and the npm packages -------------------------------------------
-if ! command -v deno >/dev/null || ! deno --version | head -n 1 | grep -q "^deno $version "; then
+pinned_deno() { command -v deno >/dev/null && deno --version | head -n 1 | grep -q "^deno $version "; }
+pinned_deno || export PATH="$root/.tools/node_modules/.bin:$PATH"
+if ! pinned_deno; then
   if [[ -n "${DENO_BIN:-}" ]]; then
     mkdir -p .tools/bin && ln -sf "$(readlink -f "$DENO_BIN")" .tools/bin/deno
     export PATH="$root/.tools/bin:$PATH"
@@ -120,7 +122,7 @@ cat <<EOF
 
 Gatehouse is running in front of the demo apps.
   curl --cacert gatehouse-dev-ca.crt https://app.localhost$port/
-  https://ws.localhost$port (WebSocket echo), nc localhost ${GATEHOUSE_TCP_PORT:-7000} (TCP echo)
+  wss://ws.localhost$port (WebSocket echo); TCP echo: curl telnet://localhost:${GATEHOUSE_TCP_PORT:-7000}
   admin: curl http://127.0.0.1:${GATEHOUSE_ADMIN_PORT:-9901}/status
 The development CA is in ./gatehouse-dev-ca.crt: trust it as certs/README.md says.
 Logs: ${compose[*]} logs -f gatehouse    Stop: ${compose[*]} down (-v also removes the CA)
