@@ -71,7 +71,10 @@ export function h2Handler(
       for (let i = 0; i < names.length; i++) out.append(names[i], values[i]);
       const body = res.body;
       if (body === null || body instanceof Uint8Array) {
-        return new Response(body as Uint8Array<ArrayBuffer> | null, {
+        // A HEAD answer's headers go as given: hyper ends the stream with PROTOCOL_ERROR when
+        // bytes come with it (as for the welcome page's).
+        const bytes = request.method === "HEAD" ? null : body;
+        return new Response(bytes as Uint8Array<ArrayBuffer> | null, {
           status: res.status,
           headers: out,
         });

@@ -21,6 +21,7 @@ import {
   type BodyReader,
   type Handler,
   type IncomingRequest,
+  isBodyless,
   type OutgoingResponse,
   TAKEN_OVER,
 } from "./message.ts";
@@ -279,7 +280,8 @@ class RequestLog {
     const body = res.body;
     if (body === null || body instanceof Uint8Array) {
       onEnd?.();
-      this.complete(res.status, this.#bytesIn, body?.length ?? 0, error);
+      const sent = isBodyless(this.#req.method, res.status) ? 0 : body?.length ?? 0;
+      this.complete(res.status, this.#bytesIn, sent, error);
       return res;
     }
     let sent = 0;

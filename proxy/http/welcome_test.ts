@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { decodeConfigFile } from "../config/load.ts";
 import { loadConfigText } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
+import { startProxy, yaml } from "../testing/proxy.ts";
 import { unroutedExampleHost, welcomeResponse } from "./welcome.ts";
 
 async function configOf(text: string): Promise<Config> {
@@ -48,4 +49,32 @@ Deno.test("the welcome page's example routes a host no route has yet, and adding
   );
   assert.ok(followed.ok, JSON.stringify(followed));
   assert.deepEqual(followed.warnings, []);
+});
+
+Deno.test("HEAD of the welcome page and of the proxy's own 404, over HTTP/2 and HTTP/1.1: headers, no body", async () => {
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ match: { path: /welcome }, service: welcome@internal }]
+  `);
+  for (const http of ["--http2", "--http1.1"]) {
+    for (const [path, status] of [["/welcome", 200], ["/other", 404]] as const) {
+      const out = await new Deno.Command("curl", {
+        args: ["--silent", "--show-error", http, "--head", "--cacert", gw.certs.caCertPath]
+          .concat(["--write-out", "%{stderr}%{http_code}", gw.url(path)]),
+      }).output();
+      const text = new TextDecoder();
+      assert.equal(out.code, 0, `${http} ${path}: ${text.decode(out.stderr)}`);
+      assert.equal(text.decode(out.stderr), String(status));
+      assert.doesNotMatch(text.decode(out.stdout), /Gatehouse is running|page not found/);
+    }
+  }
+  assert.deepEqual(gw.outcomes.map((o) => [o.method, o.status, o.bytesOut]), [
+    ["HEAD", 200, 0],
+    ["HEAD", 404, 0],
+    ["HEAD", 200, 0],
+    ["HEAD", 404, 0],
+  ]);
 });
