@@ -60,8 +60,10 @@ async function main(): Promise<number> {
   }
   const path = args.config ?? Deno.env.get("GATEHOUSE_CONFIG") ?? "config/gatehouse.yaml";
   const devCerts = args["ensure-dev-certs"];
-  const ensureCerts = devCerts === undefined ? null : () => ensureDevCerts(path, devCerts);
-  const made = await ensureCerts?.() ?? null;
+  const ensureCerts = devCerts === undefined
+    ? null
+    : (report: (problem: string) => void) => ensureDevCerts(path, devCerts, report);
+  const made = await ensureCerts?.((problem) => console.error(problem)) ?? null;
 
   const loaded = await loadConfig(path);
   if (!loaded.ok) {
@@ -83,16 +85,20 @@ async function main(): Promise<number> {
 
 /**
  * Creates or renews the development certificates the config at `path` serves from `dir`; null
- * when it serves none. A failure (no write permission) is printed, not fatal: loading the config
- * then says which file is missing.
+ * when it serves none. A failure (no write permission) goes to `report`, and is not fatal:
+ * loading the config then says which file is missing.
  */
-async function ensureDevCerts(path: string, dir: string): Promise<DevCertificates | null> {
+async function ensureDevCerts(
+  path: string,
+  dir: string,
+  report: (problem: string) => void,
+): Promise<DevCertificates | null> {
   const hosts = (Deno.env.get("GATEHOUSE_DEV_CERT_HOSTS") ?? "").split(",")
     .map((host) => host.trim()).filter(Boolean);
   try {
     return await ensureDevCertificatesFor(path, dir, hosts);
   } catch (err) {
-    console.error(`Cannot create development certificates in ${dir}: ${(err as Error).message}`);
+    report(`Cannot create development certificates in ${dir}: ${(err as Error).message}`);
     return null;
   }
 }
@@ -101,7 +107,7 @@ async function serve(
   config: Config,
   warnings: readonly ConfigError[],
   made: DevCertificates | null,
-  ensureCerts: (() => Promise<DevCertificates | null>) | null,
+  ensureCerts: ((report: (problem: string) => void) => Promise<DevCertificates | null>) | null,
 ): Promise<number> {
   // Listening starts inside Gatehouse.start: the handlers must be in place before it, or a
   // SIGTERM that follows the first accepted connection closely kills the process (exit 143).
@@ -111,7 +117,7 @@ async function serve(
   Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
   Deno.addSignalListener("SIGHUP", () => void gatehouse?.reload("SIGHUP"));
   const beforeReload = ensureCerts && (async () => {
-    const renewed = await ensureCerts();
+    const renewed = await ensureCerts((error) => logger.error("{error}", { error }));
     const notice = renewed && devCertificateNotice(renewed, null);
     if (notice) logger.info(notice);
   });

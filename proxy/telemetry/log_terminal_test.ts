@@ -61,7 +61,7 @@ async function start(dir: string, options: { pty: boolean; env?: Record<string, 
     },
   };
   try {
-    await waitFor(() => run.output().includes(" serving "), "the start-up line", 10_000);
+    await waitFor(() => run.output().includes(" serving "), "the start-up line", 30_000);
   } catch (error) {
     await run.stop();
     throw new Error(`${(error as Error).message}; output:\n${run.output()}`);
@@ -78,7 +78,7 @@ async function linesOf(options: { pty: boolean; env?: Record<string, string> }):
       const res = await fetch(`http://127.0.0.1:${run.port}/x`);
       assert.equal(res.status, 502);
       await res.body?.cancel();
-      await waitFor(() => run.output().includes("/x"), "the access line", 10_000);
+      await waitFor(() => run.output().includes("/x"), "the access line", 30_000);
     } finally {
       await run.stop();
     }
