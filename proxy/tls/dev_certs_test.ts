@@ -113,7 +113,7 @@ Deno.test("first start makes the CA and a certificate for the routed names; a re
     await waitFor(
       async () => (await curlStatus("a.localhost", port, ca)) === "502",
       "a.localhost",
-      10_000,
+      30_000,
     );
     const caPem = await Deno.readTextFile(ca);
     assert.match(
@@ -125,7 +125,7 @@ Deno.test("first start makes the CA and a certificate for the routed names; a re
     await waitFor(
       async () => (await curlStatus("b.localhost", port, ca)) === "502",
       "b.localhost",
-      10_000,
+      30_000,
     );
     assert.equal(await curlStatus("a.localhost", port, ca), "502");
     assert.equal(await Deno.readTextFile(ca), caPem, "the CA was replaced");
