@@ -3,7 +3,8 @@
  *
  * Valid files are kept; a leaf that expires within 30 days, lacks a requested name or does not
  * match its key or CA is replaced, reusing the CA (so it stays trusted) while that lives long
- * enough. `--force` replaces the CA too.
+ * enough. Names only ever add up: a new leaf keeps every name of the one it replaces. `--force`
+ * replaces the CA too.
  *
  * @module
  */
@@ -25,7 +26,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export interface DevCertificateOptions {
   /** Replace the CA and the leaf even when they are valid. */
   force?: boolean;
-  /** Extra DNS names or IP addresses for the leaf, besides `DEFAULT_HOSTS`. */
+  /** Extra DNS names or IP addresses for the leaf, besides `DEFAULT_HOSTS` and its own names. */
   hosts?: string[];
   /** The current time; for tests. */
   now?: Date;
@@ -52,7 +53,6 @@ export async function ensureDevCertificates(
   options: DevCertificateOptions = {},
 ): Promise<DevCertificates> {
   const now = options.now ?? new Date();
-  const names = [...new Set([...DEFAULT_HOSTS, ...(options.hosts ?? [])])];
   const paths = {
     caCertPath: join(dir, "gatehouse-dev-ca.crt"),
     caKeyPath: join(dir, "gatehouse-dev-ca.key"),
@@ -61,6 +61,7 @@ export async function ensureDevCertificates(
   };
   const ca = await readPair(paths.caCertPath, paths.caKeyPath);
   const leaf = await readPair(paths.certPath, paths.keyPath);
+  const names = uniqueNames([...DEFAULT_HOSTS, ...namesOf(leaf), ...(options.hosts ?? [])]);
   const caTrouble = options.force ? "--force given" : problemWithCa(ca, now, RENEW_DAYS);
   const leafTrouble = caTrouble ?? problemWithLeaf(leaf, ca, names, now);
   if (!leafTrouble && leaf) {
@@ -166,6 +167,30 @@ function problemWithLeaf(
   return undefined;
 }
 
+/** The DNS names and IP addresses of a leaf that can be parsed, else none. */
+function namesOf(leaf: PemPair | undefined): string[] {
+  if (!leaf) return [];
+  try {
+    const { dnsNames, ipAddresses } = parseCertificatePem(leaf.certPem);
+    return [...dnsNames, ...ipAddresses];
+  } catch {
+    return [];
+  }
+}
+
+/** `names` in order without repeats: DNS names compared in lowercase, IP addresses by value. */
+function uniqueNames(names: string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const name of names) {
+    const key = ipAddressOrUndefined(name) ?? name.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(ipAddressOrUndefined(name) ? name : name.toLowerCase());
+  }
+  return out;
+}
+
 /** The canonical form of an IP address (its bytes), or undefined for a DNS name. */
 function ipAddressOrUndefined(name: string): string | undefined {
   try {
@@ -191,16 +216,18 @@ async function writeAtomically(path: string, text: string, mode: number): Promis
   }
 }
 
-const USAGE = `Usage: deno task certs [--force] [--dir DIR] [--hosts a.test,b.test]
+const USAGE = `Usage: deno task certs [--force] [--dir DIR] [--hosts a.localhost,b.localhost]
   --dir DIR      where to write the files (default: certs)
-  --hosts LIST   extra DNS names or IP addresses for the certificate, comma-separated
+  --hosts LIST   DNS names or IP addresses to add to the certificate, comma-separated (the
+                 names it already has stay; delete DIR/localhost.crt to start again)
   --force        replace the CA and the certificate even when they are valid`;
 
 async function main(args: string[]): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
-      args,
+      // `deno task certs -- --hosts x` passes the "--" on: it separates nothing here.
+      args: args[0] === "--" ? args.slice(1) : args,
       options: {
         force: { type: "boolean", default: false },
         dir: { type: "string", default: "certs" },

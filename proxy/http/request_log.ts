@@ -7,7 +7,13 @@
 import { type AccessRecord, logAccess } from "../telemetry/log.ts";
 import { tapBody } from "./body_tap.ts";
 import type { RequestHead } from "./h1/parse.ts";
-import type { BodyReader, ClientInfo, IncomingRequest, OutgoingResponse } from "./message.ts";
+import {
+  type BodyReader,
+  type ClientInfo,
+  type IncomingRequest,
+  isBodyless,
+  type OutgoingResponse,
+} from "./message.ts";
 import { type Rejection, rejectionText, type RejectReason } from "./rejection.ts";
 import type { CheckedRequest } from "./request_checks.ts";
 
@@ -73,7 +79,8 @@ export class RequestLog {
     const body = res.body;
     if (body === null || body instanceof Uint8Array) {
       onEnd?.();
-      this.complete(res.status, this.#bytesIn, body?.length ?? 0, error);
+      const sent = isBodyless(this.#req.method, res.status) ? 0 : body?.length ?? 0;
+      this.complete(res.status, this.#bytesIn, sent, error);
       return res;
     }
     let sent = 0;

@@ -16,7 +16,8 @@
  *
  * Linux resets the connections still waiting in a listener's accept queue when it closes,
  * unless the sysctl `net.ipv4.tcp_migrate_req` is 1: then it moves them to the new listener, and
- * a rotation loses nothing (`rotationHint` says when it is off).
+ * a rotation loses nothing. Gatehouse cannot tell which it is: Deno lets only --allow-all read
+ * /proc/sys.
  */
 import { listenTlsWithSni } from "../internal/deno_internals.ts";
 import type { CertStore } from "./cert_store.ts";
@@ -163,23 +164,4 @@ export function releasePort(hostname: string, port: number): void {
   const key = `${hostname}:${port}`;
   if (released.size === 0) queueMicrotask(() => released.clear());
   released.add(key);
-}
-
-const MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
-
-/**
- * A hint for the log when a certificate rotation could reset a connection that arrives at that
- * very moment (the sysctl is off), or null when it cannot (on, or not Linux / not readable).
- */
-export function rotationHint(): string | null {
-  let value: string;
-  try {
-    value = Deno.readTextFileSync(MIGRATE_REQ).trim();
-  } catch {
-    return null;
-  }
-  if (value !== "0") return null;
-  return "net.ipv4.tcp_migrate_req is 0: when certificates change, a connection queued at that " +
-    "instant on the old listener is reset; set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1, " +
-    "or sysctls in the container) to make certificate changes lossless";
 }

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { accepts, type ProxyProcess, spawnProxy } from "../../proxy/testing/process.ts";
-import { closedPort, httpUpstream, waitFor } from "../../proxy/testing/servers.ts";
+import { accepts, type ProxyProcess, spawnProxy } from "../process.ts";
+import { closedPort, httpUpstream, waitFor } from "../servers.ts";
 
 /** The two entrypoints the suites connect to, on 127.0.0.1. */
 export interface Target extends AsyncDisposable {

@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { type Suite, SUITES, type Tools, type Verdict } from "./suites.ts";
 import { startTarget, type Target } from "./target.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** A suite still running after this long is stopped and fails. */
 const SUITE_TIMEOUT_MS = 15 * 60_000;
 const PYTHON = "python3";
