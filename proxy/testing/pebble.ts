@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { createCa, createLeaf } from "../tls/generate.ts";
-import { closedPort, waitFor } from "./servers.ts";
+import { closedPorts, waitFor } from "./servers.ts";
 
 export interface PebbleOptions {
   /** Port Pebble connects to for HTTP-01 (the test's plain entrypoint). */
@@ -52,7 +52,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   await Deno.writeTextFile(caFile, ca.certPem);
   await Deno.writeTextFile(join(dir, "cert.pem"), leaf.certPem);
   await Deno.writeTextFile(join(dir, "key.pem"), leaf.keyPem, { mode: 0o600 });
-  const [acmePort, managementPort, dnsPort, challPort] = [0, 1, 2, 3].map(() => closedPort());
+  const [acmePort, managementPort, dnsPort, challPort, tlsPort] = closedPorts(5);
   await Deno.writeTextFile(
     join(dir, "pebble.json"),
     JSON.stringify({
@@ -62,7 +62,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         certificate: join(dir, "cert.pem"),
         privateKey: join(dir, "key.pem"),
         httpPort: options.httpPort,
-        tlsPort: closedPort(),
+        tlsPort,
         ocspResponderURL: "",
         externalAccountBindingRequired: false,
         ...(options.validitySeconds ? { certificateValidityPeriod: options.validitySeconds } : {}),

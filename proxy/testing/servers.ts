@@ -231,10 +231,21 @@ export function rawResponse(
 
 /** A port nothing listens on (bound and released; good enough on loopback in tests). */
 export function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
+  return closedPorts(1)[0];
+}
+
+/**
+ * `n` distinct ports nothing listens on: all are bound before any is released, since a port
+ * released is the next one the kernel hands out.
+ */
+export function closedPorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => l.addr.port);
+  for (const l of listeners) l.close();
+  return ports;
 }
 
 /** Polls `check` every 20 ms until it returns true; fails after `timeoutMs`. */
