@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { keyMatchesCertificate, parseCertificatePem } from "../proxy/tls/certificate.ts";
 import { createCa, createLeaf, type PemPair } from "../proxy/tls/generate.ts";
-import { ipAddressBytes } from "../proxy/tls/ip_address.ts";
+import { ipAddressBytes } from "../proxy/net/ip_address.ts";
 
 /** Names every development certificate covers. */
 export const DEFAULT_HOSTS = ["localhost", "*.localhost", "127.0.0.1", "::1"];

@@ -16,7 +16,8 @@ import { tapBody } from "./body_tap.ts";
 import { DRAIN_CUT_TEXT, proxyResponse, RequestError } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
 import { type HeaderList, listHasToken } from "./header_list.ts";
-import { applyForwarding, applyHeaderOps, isTrusted, requestId, stripHopByHop } from "./headers.ts";
+import { applyForwarding, applyHeaderOps, requestId, stripHopByHop } from "./headers.ts";
+import { inCidrs } from "../net/cidr.ts";
 import {
   type BodyReader,
   type Handler,
@@ -117,7 +118,7 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     const proto = req.client.tls ? "https" : "http";
     applyForwarding(headers, {
       client: req.client,
-      trusted: isTrusted(req.client.address, fwdCfg.trustedProxies),
+      trusted: inCidrs(req.client.address, fwdCfg.trustedProxies),
       proto,
       host: req.authority,
       via: (req.httpVersion === "2" ? "2 " : req.httpVersion + " ") + fwdCfg.via,

@@ -6,7 +6,7 @@
  * through `IncomingRequest.takeover` when it upgrades an HTTP/1.1 connection to a tunnel.
  */
 import type { HeaderList } from "./header_list.ts";
-import type { ByteConn } from "./h1/buffered_conn.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
 
 /** A pull-based body: each `read()` yields the next chunk, or null at the end. */
 export interface BodyReader {

@@ -6,12 +6,12 @@
  * Any other answer (403, 426, 500...) reaches the client as a normal response.
  */
 import type { Route } from "../config/types.ts";
-import { pipeBoth } from "../tcp/pipe.ts";
+import { pipeBoth } from "../net/pipe.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { tapBody } from "./body_tap.ts";
 import { proxyResponse } from "./errors.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
-import { writeAll } from "./h1/buffered_conn.ts";
+import { writeAll } from "../net/buffered_conn.ts";
 import { encodeHead, serializeFields } from "./h1/write.ts";
 import type { HeaderList } from "./header_list.ts";
 import { stripHopByHop } from "./headers.ts";

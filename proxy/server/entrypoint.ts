@@ -10,9 +10,9 @@ import { type ClientInfo, DEADLINE_CUT, type Handler } from "../http/message.ts"
 import { serveHttpOnConnection } from "../internal/deno_internals.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";
-import { acceptLoop } from "../tcp/accept.ts";
+import { acceptLoop } from "../net/accept.ts";
 import type { TlsRelay } from "../tls/relay.ts";
-import { type ConnectionRegistry, TrackedConnection } from "./connections.ts";
+import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 
 /** The client of a connection relayed from a passthrough front (see tcp_entrypoint.ts). */
 export interface RelayedPeer {

@@ -18,7 +18,7 @@ import { Router } from "../http/router.ts";
 import { log, logTcp, type TcpRecord } from "../telemetry/log.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
-import { ConnectionRegistry } from "./connections.ts";
+import { ConnectionRegistry } from "../net/connections.ts";
 import { EntrypointRuntime, type RelayedPeer } from "./entrypoint.ts";
 import { listenerKind } from "./listener_kind.ts";
 import {

@@ -13,7 +13,7 @@
  * its own TLS listener instead.
  */
 import type { Config, Entrypoint, TcpRoute } from "../config/types.ts";
-import { isTrusted } from "../http/headers.ts";
+import { inCidrs } from "../net/cidr.ts";
 import { MAX_HELLO_BYTES, parseClientHello, startsLikeTls } from "../tcp/client_hello.ts";
 import { type Decision, Preamble } from "../tcp/preamble.ts";
 import {
@@ -22,7 +22,7 @@ import {
   proxyHeaderStart,
   UNTRUSTED_HEADER,
 } from "../tcp/proxy_protocol.ts";
-import { acceptLoop } from "../tcp/accept.ts";
+import { acceptLoop } from "../net/accept.ts";
 import { TcpRouter } from "../tcp/router.ts";
 import { refusedRecord, TcpSession } from "../tcp/session.ts";
 import { CertStore } from "../tls/cert_store.ts";
@@ -30,7 +30,7 @@ import { TlsRelay } from "../tls/relay.ts";
 import { probePort, releasePort, TlsEndpoint } from "../tls/server.ts";
 import type { TcpRecord } from "../telemetry/log.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import type { ConnectionRegistry } from "./connections.ts";
+import type { ConnectionRegistry } from "../net/connections.ts";
 import { bindReason, type EntrypointRuntime, type RelayedPeer } from "./entrypoint.ts";
 import { type ListenerKind, listenerKind } from "./listener_kind.ts";
 
@@ -192,7 +192,7 @@ export class TcpEntrypointRuntime {
     let client: Deno.Conn | NoProxyHeaderConn = conn;
 
     const proxy = this.config.proxyProtocol;
-    if (proxy !== null && isTrusted(peer.hostname, proxy.trusted)) {
+    if (proxy !== null && inCidrs(peer.hostname, proxy.trusted)) {
       const r = await pre.readUntil(decodeProxyHeader, {
         deadline: start + config.timeouts.headerRead,
         maxBytes: MAX_PROXY_HEADER,

@@ -4,11 +4,11 @@
  * copy bytes both ways. Upstream state is updated here: the stream counts as in flight on its
  * server for its whole life, and connect failures count towards passive ejection.
  */
-import { type ByteConn, writeAll } from "../http/h1/buffered_conn.ts";
+import { type ByteConn, writeAll } from "../net/buffered_conn.ts";
 import { dialUpstream } from "../tls/upstream.ts";
 import type { UpstreamServer } from "../upstream/server_state.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import { pipeBoth, type PipeResult } from "./pipe.ts";
+import { pipeBoth, type PipeResult } from "../net/pipe.ts";
 
 export type UpstreamConnect =
   | {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ByteConn } from "../http/h1/buffered_conn.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
 
 /** What a preamble parser says about the bytes so far. */
 export type Decision<T> =

@@ -4,8 +4,8 @@
  * way (SNI, TLS), the upstream stream, and how it ended.
  */
 import type { TcpRoute } from "../config/types.ts";
-import type { ByteConn } from "../http/h1/buffered_conn.ts";
-import { type ConnectionRegistry, TrackedConnection } from "../server/connections.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
+import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 import type { TcpOutcome, TcpRecord } from "../telemetry/log.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { connectService, stream } from "./forward.ts";

@@ -5,7 +5,7 @@
  */
 import { serveH1 } from "../http/h1/server.ts";
 import { proxyResponse } from "../http/errors.ts";
-import { ConnectionRegistry, TrackedConnection } from "../server/connections.ts";
+import { ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 
 const gc = (globalThis as unknown as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");

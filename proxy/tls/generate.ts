@@ -7,7 +7,7 @@
 import * as der from "./der.ts";
 import type { Bytes } from "./der.ts";
 import { keyMatchesCertificate } from "./certificate.ts";
-import { ipAddressBytes } from "./ip_address.ts";
+import { ipAddressBytes } from "../net/ip_address.ts";
 
 /** A certificate and its private key, both PEM (the key as PKCS#8 "PRIVATE KEY"). */
 export interface PemPair {

@@ -13,7 +13,7 @@
  */
 import { listenTlsWithSni } from "../internal/deno_internals.ts";
 import type { CertStore } from "./cert_store.ts";
-import { acceptLoop } from "../tcp/accept.ts";
+import { acceptLoop } from "../net/accept.ts";
 import { ResolutionGate } from "./resolution_gate.ts";
 
 /** Distinct SNI names one listener resolves before it is replaced (bounds Deno's cache). */

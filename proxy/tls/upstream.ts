@@ -7,7 +7,7 @@
  */
 import tls from "node:tls";
 import type { ServerRef, UpstreamTls } from "../config/types.ts";
-import type { ByteConn } from "../http/h1/buffered_conn.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
 
 /** Opens a connection to `server`; rejects when `signal` aborts first. */
 export async function dialUpstream(

@@ -5,9 +5,9 @@
  * expire). Each idle connection keeps a read pending: if the upstream closes it, or sends
  * anything unasked, it leaves the pool at once instead of failing the next request.
  */
-import { BufferedConn, type ByteConn } from "../http/h1/buffered_conn.ts";
+import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
 import type { Lease } from "../http/h1/client.ts";
-import { type ConnectionRegistry, TrackedConnection } from "../server/connections.ts";
+import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 
 export type Dialer = (signal: AbortSignal) => Promise<ByteConn>;
 

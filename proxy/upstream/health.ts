@@ -4,7 +4,7 @@
  * successes bring it back.
  */
 import type { ActiveHealthCheck, ServerRef } from "../config/types.ts";
-import { BufferedConn, type ByteConn } from "../http/h1/buffered_conn.ts";
+import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
 import { exchange, type Lease } from "../http/h1/client.ts";
 import { HeaderList } from "../http/header_list.ts";
 import { serverAuthority, type UpstreamServer } from "./server_state.ts";

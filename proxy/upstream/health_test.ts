@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ActiveHealthCheck, ServerRef, UpstreamTls } from "../config/types.ts";
-import { ConnectionRegistry } from "../server/connections.ts";
+import { ConnectionRegistry } from "../net/connections.ts";
 import { closedPort, httpUpstream, rawUpstream } from "../testing/servers.ts";
 import { dialUpstream } from "../tls/upstream.ts";
 import { ConnPool } from "./conn_pool.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Balancing } from "../config/types.ts";
-import { ConnectionRegistry } from "../server/connections.ts";
+import { ConnectionRegistry } from "../net/connections.ts";
 import { ConnPool } from "./conn_pool.ts";
 import { createPolicy, type PickContext } from "./select.ts";
 import { UpstreamServer } from "./server_state.ts";

@@ -4,7 +4,7 @@
  * connection settings did not change, so their health, ejections and idle connections survive.
  */
 import type { Service } from "../config/types.ts";
-import type { ConnectionRegistry } from "../server/connections.ts";
+import type { ConnectionRegistry } from "../net/connections.ts";
 import { dialUpstream } from "../tls/upstream.ts";
 import { ConnPool } from "./conn_pool.ts";
 import { HealthChecker, type ProbeResult } from "./health.ts";

@@ -2,7 +2,7 @@
  * Body readers for HTTP/1.1 framing (length, chunked, until close) and the chunked encoder.
  */
 import type { BodyReader } from "../message.ts";
-import { type BufferedConn, READ_CHUNK, UnexpectedEofError } from "./buffered_conn.ts";
+import { type BufferedConn, READ_CHUNK, UnexpectedEofError } from "../../net/buffered_conn.ts";
 import { type Framing, HttpParseError } from "./parse.ts";
 
 /** Called once when a body reader finishes: `clean` is true when the body ended as framed. */

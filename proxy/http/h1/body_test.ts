@@ -3,7 +3,7 @@ import { concatBytes } from "../../bytes.ts";
 import { latin1 } from "../../testing/wire.ts";
 import type { BodyReader } from "../message.ts";
 import { bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
-import { BufferedConn, UnexpectedEofError } from "./buffered_conn.ts";
+import { BufferedConn, UnexpectedEofError } from "../../net/buffered_conn.ts";
 import { type Framing, HttpParseError } from "./parse.ts";
 
 /**

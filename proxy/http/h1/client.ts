@@ -10,7 +10,7 @@ import { listHasToken } from "../header_list.ts";
 import type { HeaderList } from "../header_list.ts";
 import type { BodyReader } from "../message.ts";
 import { tapBody } from "../body_tap.ts";
-import type { BufferedConn, ByteConn } from "./buffered_conn.ts";
+import type { BufferedConn, ByteConn } from "../../net/buffered_conn.ts";
 import { type BodyDone, bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";

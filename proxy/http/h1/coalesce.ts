@@ -11,7 +11,7 @@
  * waiting at all), else a chunk that arrives within the current turn of the event loop.
  */
 import type { BodyReader } from "../message.ts";
-import { type ByteConn, writeAll } from "./buffered_conn.ts";
+import { type ByteConn, writeAll } from "../../net/buffered_conn.ts";
 import { joinBytes } from "../../bytes.ts";
 
 /** Coalesced bytes are written once they reach this size. */

@@ -4,7 +4,7 @@
  * unambiguous body length.
  */
 import { HeaderList, listTokens } from "../header_list.ts";
-import { latin1 } from "./buffered_conn.ts";
+import { latin1 } from "../../net/buffered_conn.ts";
 
 /** A malformed message; `status` is what a server answers (400, 501, 505). */
 export class HttpParseError extends Error {

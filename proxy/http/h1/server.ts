@@ -17,8 +17,8 @@ import {
   TAKEN_OVER,
   type TakenConnection,
 } from "../message.ts";
-import type { ConnectionRegistry, TrackedConnection } from "../../server/connections.ts";
-import { BufferedConn, type ByteConn, HeadTooLargeError } from "./buffered_conn.ts";
+import type { ConnectionRegistry, TrackedConnection } from "../../net/connections.ts";
+import { BufferedConn, type ByteConn, HeadTooLargeError } from "../../net/buffered_conn.ts";
 import { bodyReader } from "./body.ts";
 import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
 import { reasonPhrase, writeResponse } from "./write.ts";

@@ -3,7 +3,7 @@
  */
 import type { HeaderList } from "../header_list.ts";
 import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
-import type { BufferedConn } from "./buffered_conn.ts";
+import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 

@@ -3,7 +3,7 @@
  * half-closes the other side, so a peer that shuts its write side still receives everything.
  * Each write completes before the next read, so memory stays bounded whatever the speeds.
  */
-import type { ByteConn } from "../http/h1/buffered_conn.ts";
+import type { ByteConn } from "./buffered_conn.ts";
 
 export interface PipeOptions {
   /** Close both sides after this long without a byte either way; 0 = never. */
