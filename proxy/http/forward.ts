@@ -6,11 +6,16 @@
 import type { Route } from "../config/types.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { serverAuthority, type UpstreamServer } from "../upstream/server_state.ts";
-import { exchange, type Lease, type UpstreamFailure, type UpstreamResponse } from "./h1/client.ts";
-import { UpstreamError } from "./h1/client.ts";
-import type { HeaderList } from "./header_list.ts";
-import { type BodyReader, DEADLINE_CUT, type IncomingRequest } from "./message.ts";
-import { tapBody } from "./body_tap.ts";
+import {
+  exchange,
+  type Lease,
+  type UpstreamFailure,
+  type UpstreamResponse,
+} from "../proto/h1/client.ts";
+import { UpstreamError } from "../proto/h1/client.ts";
+import type { HeaderList } from "../proto/header_list.ts";
+import { type BodyReader, DEADLINE_CUT, type IncomingRequest } from "../proto/message.ts";
+import { tapBody } from "../proto/body_tap.ts";
 
 /** Methods a retry cannot make worse (RFC 9110 9.2.2). */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);

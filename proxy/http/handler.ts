@@ -12,10 +12,10 @@ import type { Config, Route } from "../config/types.ts";
 import { type AccessRecord, logAccess } from "../telemetry/log.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { codingFacts, compressResponse } from "./compress/stage.ts";
-import { tapBody } from "./body_tap.ts";
-import { DRAIN_CUT_TEXT, proxyResponse, RequestError } from "./errors.ts";
+import { tapBody } from "../proto/body_tap.ts";
+import { DRAIN_CUT_TEXT, proxyResponse, RequestError } from "../proto/responses.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
-import { type HeaderList, listHasToken } from "./header_list.ts";
+import { type HeaderList, listHasToken } from "../proto/header_list.ts";
 import { applyForwarding, applyHeaderOps, requestId, stripHopByHop } from "./headers.ts";
 import { inCidrs } from "../net/cidr.ts";
 import {
@@ -24,7 +24,7 @@ import {
   type IncomingRequest,
   type OutgoingResponse,
   TAKEN_OVER,
-} from "./message.ts";
+} from "../proto/message.ts";
 import { hostOf, normalizePath, type Router } from "./router.ts";
 import { tunnel } from "./upgrade.ts";
 import { welcomeResponse } from "./welcome.ts";

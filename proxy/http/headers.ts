@@ -3,8 +3,8 @@
  * X-Forwarded-* / Forwarded / Via on the way up, route header operations, request ids.
  */
 import type { HeaderOps } from "../config/types.ts";
-import { type HeaderList, listTokens } from "./header_list.ts";
-import type { ClientInfo } from "./message.ts";
+import { type HeaderList, listTokens } from "../proto/header_list.ts";
+import type { ClientInfo } from "../proto/message.ts";
 
 /** Fields that describe one connection, never forwarded. */
 const HOP_BY_HOP = new Set([

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { HeaderList } from "./header_list.ts";
+import { HeaderList } from "../proto/header_list.ts";
 import { applyForwarding, requestId, stripHopByHop } from "./headers.ts";
-import type { ClientInfo } from "./message.ts";
+import type { ClientInfo } from "../proto/message.ts";
 
 Deno.test("stripHopByHop removes hop-by-hop fields and every field Connection names", () => {
   const headers = HeaderList.from([

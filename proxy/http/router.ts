@@ -5,7 +5,7 @@
  * their order in the file.
  */
 import type { Route } from "../config/types.ts";
-import type { HeaderList } from "./header_list.ts";
+import type { HeaderList } from "../proto/header_list.ts";
 import { HostTable } from "../net/host_table.ts";
 
 /** Per-host candidate lists cached, at most (host names come from clients). */

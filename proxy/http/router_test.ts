@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { configOf, yaml } from "../config/test_helpers.ts";
-import { HeaderList } from "./header_list.ts";
+import { HeaderList } from "../proto/header_list.ts";
 import { hostOf, normalizePath, pathMatches, Router } from "./router.ts";
 import { checkHostCases, HOST_PATTERNS } from "../net/host_table_cases.ts";
 

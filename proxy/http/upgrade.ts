@@ -8,14 +8,14 @@
 import type { Route } from "../config/types.ts";
 import { pipeBoth } from "../net/pipe.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import { tapBody } from "./body_tap.ts";
-import { proxyResponse } from "./errors.ts";
+import { tapBody } from "../proto/body_tap.ts";
+import { proxyResponse } from "../proto/responses.ts";
 import { forward, type ForwardRequest } from "./forward.ts";
 import { writeAll } from "../net/buffered_conn.ts";
-import { encodeHead, serializeFields } from "./h1/write.ts";
-import type { HeaderList } from "./header_list.ts";
+import { encodeHead, serializeFields } from "../proto/h1/write.ts";
+import type { HeaderList } from "../proto/header_list.ts";
 import { stripHopByHop } from "./headers.ts";
-import { type IncomingRequest, type OutgoingResponse, TAKEN_OVER } from "./message.ts";
+import { type IncomingRequest, type OutgoingResponse, TAKEN_OVER } from "../proto/message.ts";
 
 export interface TunnelOptions {
   readonly route: Route;

@@ -1,8 +1,8 @@
 /**
  * The built-in `welcome@internal` service: a page saying Gatehouse runs and how to add a route.
  */
-import { HeaderList } from "./header_list.ts";
-import type { OutgoingResponse } from "./message.ts";
+import { HeaderList } from "../proto/header_list.ts";
+import type { OutgoingResponse } from "../proto/message.ts";
 
 function page(configPath: string): string {
   return `<!doctype html>

@@ -3,10 +3,10 @@
  * dispatch of each accepted connection to the HTTP/1.1 engine or, for h2, to hyper.
  */
 import type { CertificateFile, Entrypoint } from "../config/types.ts";
-import { h2Handler } from "../http/h2.ts";
-import type { H1Limits } from "../http/h1/server.ts";
-import { serveH1 } from "../http/h1/server.ts";
-import { type ClientInfo, DEADLINE_CUT, type Handler } from "../http/message.ts";
+import { h2Handler } from "../proto/h2_hyper.ts";
+import type { H1Limits } from "../proto/h1/server.ts";
+import { serveH1 } from "../proto/h1/server.ts";
+import { type ClientInfo, DEADLINE_CUT, type Handler } from "../proto/message.ts";
 import { serveHttpOnConnection } from "../internal/deno_internals.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";

@@ -13,7 +13,7 @@ import {
   type Outcome,
   type Snapshot,
 } from "../http/handler.ts";
-import type { ClientInfo } from "../http/message.ts";
+import type { ClientInfo } from "../proto/message.ts";
 import { Router } from "../http/router.ts";
 import { log, logTcp, type TcpRecord } from "../telemetry/log.ts";
 import { TlsRelay } from "../tls/relay.ts";

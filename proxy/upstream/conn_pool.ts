@@ -6,7 +6,7 @@
  * anything unasked, it leaves the pool at once instead of failing the next request.
  */
 import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
-import type { Lease } from "../http/h1/client.ts";
+import type { Lease } from "../proto/h1/client.ts";
 import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 
 export type Dialer = (signal: AbortSignal) => Promise<ByteConn>;

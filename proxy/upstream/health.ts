@@ -5,8 +5,8 @@
  */
 import type { ActiveHealthCheck, ServerRef } from "../config/types.ts";
 import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
-import { exchange, type Lease } from "../http/h1/client.ts";
-import { HeaderList } from "../http/header_list.ts";
+import { exchange, type Lease } from "../proto/h1/client.ts";
+import { HeaderList } from "../proto/header_list.ts";
 import { serverAuthority, type UpstreamServer } from "./server_state.ts";
 
 export type HealthDialer = (server: ServerRef, signal: AbortSignal) => Promise<ByteConn>;

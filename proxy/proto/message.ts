@@ -1,7 +1,7 @@
 /**
  * The request and response shapes the proxy pipeline works on, independent of the wire protocol.
  *
- * The HTTP/1.1 engine (h1/server.ts) and the HTTP/2 adapter (h2.ts) both produce an
+ * The HTTP/1.1 engine (h1/server.ts) and the HTTP/2 adapter (h2_hyper.ts) both produce an
  * `IncomingRequest` and write an `OutgoingResponse`; the handler never sees sockets, except
  * through `IncomingRequest.takeover` when it upgrades an HTTP/1.1 connection to a tunnel.
  */

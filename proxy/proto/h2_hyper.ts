@@ -11,7 +11,7 @@ import {
   type IncomingRequest,
   TAKEN_OVER,
 } from "./message.ts";
-import { proxyResponse } from "./errors.ts";
+import { proxyResponse } from "./responses.ts";
 import { joinBytes } from "../bytes.ts";
 
 /** The pipeline as a fetch-style handler for one h2 connection. */

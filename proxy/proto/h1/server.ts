@@ -7,7 +7,7 @@
  * header values (see the README's architecture section for the measurements).
  */
 import { type HeaderList, listHasToken } from "../header_list.ts";
-import { proxyResponse } from "../errors.ts";
+import { proxyResponse } from "../responses.ts";
 import {
   type BodyReader,
   type ClientInfo,
