@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Config, formatConfigError, loadConfig } from "./config/mod.ts";
-import { Gatehouse } from "./server/gatehouse.ts";
+import { Gatehouse } from "./app/gatehouse.ts";
 import { closeLogging, log } from "./telemetry/log.ts";
 
 const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR]

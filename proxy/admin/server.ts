@@ -10,7 +10,7 @@
  * when that variable cannot be read, those paths answer 503 (fail closed), never open.
  */
 import type { Address } from "../config/types.ts";
-import type { ReloadResult } from "../server/reloader.ts";
+import type { ReloadResult } from "../app/reloader.ts";
 
 export interface AdminDeps {
   /** Config loaded and listeners up. */

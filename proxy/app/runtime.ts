@@ -19,14 +19,14 @@ import { log, logTcp, type TcpRecord } from "../telemetry/log.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
 import { ConnectionRegistry } from "../net/connections.ts";
-import { EntrypointRuntime, type RelayedPeer } from "./entrypoint.ts";
-import { listenerKind } from "./listener_kind.ts";
+import { EntrypointRuntime, type RelayedPeer } from "../listen/http_listener.ts";
+import { listenerKind } from "../listen/listener_kind.ts";
 import {
   INTERNAL_ADDRESS,
   sameListener,
   type TcpEntrypointDeps,
   TcpEntrypointRuntime,
-} from "./tcp_entrypoint.ts";
+} from "../listen/tcp_listener.ts";
 
 const logger = log("runtime");
 

@@ -31,7 +31,7 @@ import { probePort, releasePort, TlsEndpoint } from "../tls/server.ts";
 import type { TcpRecord } from "../telemetry/log.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import type { ConnectionRegistry } from "../net/connections.ts";
-import { bindReason, type EntrypointRuntime, type RelayedPeer } from "./entrypoint.ts";
+import { bindReason, type EntrypointRuntime, type RelayedPeer } from "./http_listener.ts";
 import { type ListenerKind, listenerKind } from "./listener_kind.ts";
 
 /** A v2 header is at most 16 + 65535 bytes. */
