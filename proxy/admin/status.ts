@@ -71,6 +71,7 @@ export function statusDocument(input: StatusInput): unknown {
       balancing: s.config.balancing,
       healthCheck: s.config.healthCheck !== null,
       servers: s.servers.map((server) => ({
+        ...connectionsOf(s.transport(server).connections()),
         url: server.url,
         weight: server.weight,
         up: server.isUp(),
@@ -79,9 +80,11 @@ export function statusDocument(input: StatusInput): unknown {
           ? new Date(server.ejectedUntil).toISOString()
           : null,
         inflight: server.inflight,
-        openConnections: server.pool.open,
-        idleConnections: server.pool.idle,
       })),
     })),
   };
+}
+
+function connectionsOf(c: { open: number; idle: number }) {
+  return { openConnections: c.open, idleConnections: c.idle };
 }

@@ -183,7 +183,6 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     const resHeaders = up.headers;
     stripHopByHop(resHeaders);
     responseHeaders(resHeaders, up.version);
-    const server = result.server;
     const upstreamRes: OutgoingResponse = {
       status: up.status,
       reason: up.reason,
@@ -195,7 +194,7 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     const res = compressResponse(coding, upstreamRes, route.compression);
 
     // 8. log once the body is done (the server's in-flight count ends there too)
-    return ctx.finish(res, null, () => server.inflight--);
+    return ctx.finish(res, null, () => result.lease.release());
   };
 }
 

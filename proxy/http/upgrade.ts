@@ -60,11 +60,7 @@ export async function tunnel(
     stripHopByHop(up.headers);
     opts.responseHeaders(up.headers, up.version);
     const body = up.body;
-    let counted = true;
-    const finished = () => {
-      if (counted) server.inflight--;
-      counted = false;
-    };
+    const finished = () => lease.release();
     const response: OutgoingResponse = {
       status: up.status,
       reason: up.reason,
@@ -117,8 +113,8 @@ export async function tunnel(
       // already closed
     }
   } finally {
-    lease.release(false);
-    server.inflight--;
+    up.upgrade.release();
+    lease.release();
     down.finish();
   }
   return { ...base, response: TAKEN_OVER, bytesUp, bytesDown };

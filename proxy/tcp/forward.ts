@@ -1,11 +1,13 @@
 /**
- * A TCP stream to a service: pick a server with the service's policy, connect (trying other
- * servers when a connect fails or times out, as many times as the service's `retries`), then
- * copy bytes both ways. Upstream state is updated here: the stream counts as in flight on its
- * server for its whole life, and connect failures count towards passive ejection.
+ * A TCP stream to a service: the service's servers are tried by the one attempt loop
+ * (upstream/attempts.ts), trying another server when a connect fails or times out, as many times
+ * as the service's `retries`; then bytes are copied both ways. The stream counts as in flight on
+ * its server for its whole life (the lease the caller releases).
  */
 import { type ByteConn, writeAll } from "../net/buffered_conn.ts";
-import { dialUpstream } from "../tls/upstream.ts";
+import { UpstreamError } from "../proto/exchange.ts";
+import { attemptServers } from "../upstream/attempts.ts";
+import type { InflightLease } from "../upstream/inflight.ts";
 import type { UpstreamServer } from "../upstream/server_state.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { pipeBoth, type PipeResult } from "../net/pipe.ts";
@@ -15,6 +17,8 @@ export type UpstreamConnect =
     readonly ok: true;
     readonly conn: ByteConn;
     readonly server: UpstreamServer;
+    /** The stream's in-flight count on `server`: release it when the stream ends. */
+    readonly lease: InflightLease;
     readonly attempts: number;
   }
   | {
@@ -35,43 +39,33 @@ export interface ConnectOptions {
   readonly signal: AbortSignal;
 }
 
-/**
- * Connects to a server of `service`. On success the server's `inflight` counts the stream:
- * the caller decrements it when the stream ends.
- */
+/** Connects to a server of `service`. */
 export async function connectService(
   service: ServiceRuntime,
   opts: ConnectOptions,
 ): Promise<UpstreamConnect> {
-  const tried = new Set<UpstreamServer>();
-  const maxAttempts = 1 + service.config.retries;
-  let last: { message: string; server: UpstreamServer } | null = null;
-  let attempts = 0;
-  while (attempts < maxAttempts && !opts.signal.aborted) {
-    const server = service.pick({ clientIp: opts.clientIp, tried, now: Date.now() });
-    if (server === null) break;
-    tried.add(server);
-    attempts++;
-    server.inflight++;
+  const result = await attemptServers(service, opts, async (server) => {
     try {
       const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.connectMs)]);
-      const conn = await dialUpstream(server.ref, service.config.tls, signal);
-      server.recordSuccess();
-      return { ok: true, conn, server, attempts };
+      return { ok: true, value: await service.transport(server).dial(signal) };
     } catch (err) {
-      server.inflight--;
-      if (opts.signal.aborted) break;
-      server.recordFailure(service.config.passiveHealth, Date.now());
-      last = { message: connectMessage(err, opts.connectMs), server };
+      const error = new UpstreamError("connect", false, connectMessage(err, opts.connectMs));
+      const fault = !opts.signal.aborted;
+      return { ok: false, error, serverFault: fault, retry: fault };
     }
+  });
+  if (result.ok) {
+    const { value: conn, server, lease, attempts } = result;
+    return { ok: true, conn, server, lease, attempts };
   }
-  if (last === null) {
+  const { server, attempts } = result;
+  if (result.error === null || opts.signal.aborted) {
     const message = opts.signal.aborted
       ? "client went away before the upstream connection was made"
       : `no available server in service "${service.name}"`;
     return { ok: false, failure: "unavailable", message, server: null, attempts };
   }
-  return { ok: false, failure: "connect", message: last.message, server: last.server, attempts };
+  return { ok: false, failure: "connect", message: result.error.message, server, attempts };
 }
 
 function connectMessage(err: unknown, connectMs: number): string {

@@ -108,7 +108,7 @@ export class TcpSession {
       return;
     }
     if (this.#ended) {
-      up.server.inflight--;
+      up.lease.release();
       closeQuietly(up.conn);
       return;
     }
@@ -125,7 +125,7 @@ export class TcpSession {
         this.track.deadline = epochMs;
       },
     });
-    up.server.inflight--;
+    up.lease.release();
     const now = Date.now();
     let outcome: TcpOutcome = "closed";
     if (!result.clean) {

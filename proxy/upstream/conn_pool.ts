@@ -6,7 +6,7 @@
  * anything unasked, it leaves the pool at once instead of failing the next request.
  */
 import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
-import type { Lease } from "../proto/h1/client.ts";
+import type { ConnLease } from "../proto/h1/client.ts";
 import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 
 export type Dialer = (signal: AbortSignal) => Promise<ByteConn>;
@@ -23,7 +23,7 @@ export interface ConnPoolOptions {
 
 const UPSTREAM_BUFFER = 16 * 1024;
 
-class PooledConn implements Lease {
+class PooledConn implements ConnLease {
   readonly io: BufferedConn;
   reused = false;
   discarded = false;
@@ -74,7 +74,7 @@ export class ConnPool {
    * An idle connection if one is alive (unless `fresh`), else a new one (rejects if the dial
    * fails).
    */
-  async acquire(signal: AbortSignal, fresh = false): Promise<Lease> {
+  async acquire(signal: AbortSignal, fresh = false): Promise<ConnLease> {
     while (!fresh && this.#idle.length > 0) {
       const c = this.#idle.pop()!;
       if (c.track.closed || c.io.eof) continue;

@@ -7,38 +7,31 @@
  * decoded: what the upstream sent is what the caller gets.
  */
 import { listHasToken } from "../header_list.ts";
-import type { HeaderList } from "../header_list.ts";
 import type { BodyReader } from "../message.ts";
+import {
+  type ExchangeOptions,
+  UpstreamError,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from "../exchange.ts";
 import { tapBody } from "../body_tap.ts";
-import type { BufferedConn, ByteConn } from "../../net/buffered_conn.ts";
+import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { type BodyDone, bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
 import { encodeHead, serializeFields } from "./write.ts";
 
-/** Why an exchange failed; decides the status code and whether a retry is safe. */
-export type UpstreamFailure = "connect" | "reset" | "timeout" | "protocol" | "aborted";
-
-export class UpstreamError extends Error {
-  readonly kind: UpstreamFailure;
-  /** True once the request head was written: the upstream may have acted on it. */
-  readonly requestSent: boolean;
-  /**
-   * True when the connection failed before a single response byte: on a reused keep-alive
-   * connection this is the upstream having closed it as the request went out.
-   */
-  readonly beforeResponse: boolean;
-  constructor(
-    kind: UpstreamFailure,
-    requestSent: boolean,
-    message: string,
-    beforeResponse = false,
-  ) {
-    super(message);
-    this.kind = kind;
-    this.requestSent = requestSent;
-    this.beforeResponse = beforeResponse;
-  }
+/**
+ * The connection an HTTP/1.1 exchange runs on, borrowed from a pool; `release` gives it back
+ * (reusable) or closes it.
+ */
+export interface ConnLease {
+  readonly io: BufferedConn;
+  /** True when the connection served an earlier request (it may have gone stale meanwhile). */
+  readonly reused: boolean;
+  /** Deadline of this connection, enforced by the connection registry's sweep. */
+  setDeadline(epochMs: number): void;
+  release(reusable: boolean): void;
 }
 
 /** The upstream closed the connection without sending any byte of a response. */
@@ -48,49 +41,9 @@ class NoResponseError extends Error {
   }
 }
 
-/** A connection borrowed from a pool; `release` gives it back (reusable) or closes it. */
-export interface Lease {
-  readonly io: BufferedConn;
-  /** True when the connection served an earlier request (it may have gone stale meanwhile). */
-  readonly reused: boolean;
-  /** Deadline of this connection, enforced by the connection registry's sweep. */
-  setDeadline(epochMs: number): void;
-  release(reusable: boolean): void;
-}
-
-export interface UpstreamRequest {
-  readonly method: string;
-  readonly target: string;
-  /** Final headers, Host included; framing fields are added here. */
-  readonly headers: HeaderList;
-  readonly body: BodyReader | null;
-}
-
-export interface UpstreamResponse {
-  readonly status: number;
-  readonly reason: string;
-  readonly version: "1.0" | "1.1";
-  readonly headers: HeaderList;
-  readonly body: BodyReader | null;
-  /**
-   * Only for 101 Switching Protocols: the raw connection and the bytes that followed the head.
-   * The lease stays out of the pool; release it (not reusable) when the tunnel ends.
-   */
-  readonly upgrade: { readonly conn: ByteConn; readonly buffered: Uint8Array } | null;
-}
-
-export interface ExchangeOptions {
-  /** Time allowed for the response head once the request is sent; 0 = no limit. */
-  readonly responseHeaderMs: number;
-  /** Time a body may go without moving a byte; 0 = no limit. */
-  readonly bodyIdleMs: number;
-  readonly maxHeaderBytes: number;
-  readonly signal: AbortSignal;
-}
-
 /** Sends `req` on `lease` and resolves with the response head and a streaming body. */
 export async function exchange(
-  lease: Lease,
+  lease: ConnLease,
   req: UpstreamRequest,
   opts: ExchangeOptions,
 ): Promise<UpstreamResponse> {
@@ -156,7 +109,12 @@ export async function exchange(
   if (response.status === 101) {
     opts.signal.removeEventListener("abort", onAbort);
     lease.setDeadline(0);
-    return { ...response, body: null, upgrade: { conn: io.conn, buffered: io.drainBuffer() } };
+    const upgrade = {
+      conn: io.conn,
+      buffered: io.drainBuffer(),
+      release: () => lease.release(false),
+    };
+    return { ...response, body: null, upgrade };
   }
 
   const keepAlive = response.version === "1.1"

@@ -1,40 +1,48 @@
 /**
- * Connections to upstream servers: TCP, or TLS with the service's CA, SNI name and, only when a
- * service opts in with `insecure_skip_verify`, no verification at all.
- *
- * Every call resolves the host name again, so an upstream container recreated with a new
- * address is reached on the next new connection.
+ * Client TLS to upstream servers: verified with the service's CA and SNI name, or, only when a
+ * service opts in with `insecure_skip_verify`, not verified at all (node:tls, the only Deno API
+ * that can skip verification). Dialling the TCP connection itself is upstream/dial.ts's job.
  */
 import tls from "node:tls";
-import type { ServerRef, UpstreamTls } from "../config/types.ts";
+import type { UpstreamTls } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 
-/** Opens a connection to `server`; rejects when `signal` aborts first. */
-export async function dialUpstream(
-  server: ServerRef,
+/** Where a client TLS connection goes and what it offers. */
+export interface ClientTlsTarget {
+  readonly hostname: string;
+  readonly port: number;
+  /** ALPN protocols offered, in preference order. */
+  readonly alpn: readonly string[];
+}
+
+/** A TLS connection and the protocol the server chose by ALPN (null: none). */
+export interface ClientTlsConn {
+  readonly conn: ByteConn;
+  readonly alpn: string | null;
+}
+
+/** Starts verified TLS on a connected `tcp`; closes it and rejects if the handshake fails. */
+export async function startClientTls(
+  tcp: Deno.TcpConn,
+  target: ClientTlsTarget,
   upstreamTls: UpstreamTls,
   signal: AbortSignal,
-): Promise<ByteConn> {
-  if (server.scheme === "https" && upstreamTls.insecureSkipVerify) {
-    return await dialInsecure(server, upstreamTls, signal);
-  }
-  const tcp = await Deno.connect({ hostname: server.hostname, port: server.port, signal });
-  tcp.setNoDelay(true);
-  if (server.scheme !== "https") return tcp;
+): Promise<ClientTlsConn> {
   try {
     const conn = await Deno.startTls(tcp, {
-      hostname: upstreamTls.serverName ?? server.hostname,
+      hostname: upstreamTls.serverName ?? target.hostname,
       caCerts: upstreamTls.caPem ? [upstreamTls.caPem] : undefined,
-      alpnProtocols: ["http/1.1"],
+      alpnProtocols: [...target.alpn],
     });
     const onAbort = () => conn.close();
     signal.addEventListener("abort", onAbort, { once: true });
+    let alpn: string | null;
     try {
-      await conn.handshake();
+      alpn = (await conn.handshake()).alpnProtocol;
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
-    return conn;
+    return { conn, alpn };
   } catch (err) {
     try {
       tcp.close();
@@ -45,18 +53,19 @@ export async function dialUpstream(
   }
 }
 
-function dialInsecure(
-  server: ServerRef,
+/** Connects with TLS that verifies nothing (`insecure_skip_verify`), over its own TCP dial. */
+export function connectInsecureTls(
+  target: ClientTlsTarget,
   upstreamTls: UpstreamTls,
   signal: AbortSignal,
-): Promise<ByteConn> {
+): Promise<ClientTlsConn> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
-      host: server.hostname,
-      port: server.port,
-      servername: upstreamTls.serverName ?? server.hostname,
+      host: target.hostname,
+      port: target.port,
+      servername: upstreamTls.serverName ?? target.hostname,
       rejectUnauthorized: false,
-      ALPNProtocols: ["http/1.1"],
+      ALPNProtocols: [...target.alpn],
     });
     const onAbort = () => {
       socket.destroy();
@@ -66,7 +75,8 @@ function dialInsecure(
     socket.once("secureConnect", () => {
       signal.removeEventListener("abort", onAbort);
       socket.setNoDelay(true);
-      resolve(new NodeSocketConn(socket));
+      const alpn = socket.alpnProtocol;
+      resolve({ conn: new NodeSocketConn(socket), alpn: typeof alpn === "string" ? alpn : null });
     });
     socket.once("error", (err) => {
       signal.removeEventListener("abort", onAbort);
