@@ -4,7 +4,7 @@
  */
 import { AcmeManager } from "../acme/manager.ts";
 import { type AdminServer, readAdminToken, startAdmin } from "../admin/server.ts";
-import { statusDocument } from "../admin/status.ts";
+import { statusDocument } from "./status.ts";
 import type { Config } from "../config/types.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { InternalService } from "../http/handler.ts";

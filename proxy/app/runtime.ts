@@ -15,7 +15,8 @@ import {
 } from "../http/handler.ts";
 import type { ClientInfo } from "../proto/message.ts";
 import { Router } from "../http/router.ts";
-import { log, logTcp, type TcpRecord } from "../telemetry/log.ts";
+import { log, logTcp } from "../telemetry/log.ts";
+import type { TcpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
 import { ConnectionRegistry } from "../net/connections.ts";

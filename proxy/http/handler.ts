@@ -9,7 +9,8 @@
  * request and never to one in progress.
  */
 import type { Config, Route } from "../config/types.ts";
-import { type AccessRecord, logAccess } from "../telemetry/log.ts";
+import { logAccess } from "../telemetry/log.ts";
+import type { AccessRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { codingFacts, compressResponse } from "./compress/stage.ts";
 import { tapBody } from "../proto/body_tap.ts";

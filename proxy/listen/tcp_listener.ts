@@ -28,7 +28,7 @@ import { refusedRecord, TcpSession } from "../tcp/session.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { probePort, releasePort, TlsEndpoint } from "../tls/server.ts";
-import type { TcpRecord } from "../telemetry/log.ts";
+import type { TcpRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import type { ConnectionRegistry } from "../net/connections.ts";
 import { bindReason, type EntrypointRuntime, type RelayedPeer } from "./http_listener.ts";

@@ -6,7 +6,7 @@
 import type { TcpRoute } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
-import type { TcpOutcome, TcpRecord } from "../telemetry/log.ts";
+import type { TcpOutcome, TcpRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { connectService, stream } from "./forward.ts";
 import { encodeV1, encodeV2, type Endpoint } from "./proxy_protocol.ts";

@@ -9,7 +9,7 @@
  */
 import client from "prom-client";
 import type { CertificateFile, Config } from "../config/types.ts";
-import type { AccessRecord, TcpRecord } from "./log.ts";
+import type { AccessRecord, TcpRecord } from "./records.ts";
 import { type Counting, LiteCounter, LiteHistogram, type Observing } from "./lite_metrics.ts";
 
 /** Seconds. Apdex-style dashboards read le="0.3" and le="1.2"; keep those. */

@@ -21,7 +21,7 @@ import { formatConfigError, loadConfigText } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import type { Outcome } from "../http/handler.ts";
 import { Runtime } from "../app/runtime.ts";
-import type { TcpRecord } from "../telemetry/log.ts";
+import type { TcpRecord } from "../telemetry/records.ts";
 import { type TestCertPaths, testPki, writeTestCerts } from "./certs.ts";
 import { WireReader, writeAll } from "./wire.ts";
 

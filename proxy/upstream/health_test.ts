@@ -5,7 +5,8 @@ import { closedPort, httpUpstream, rawUpstream } from "../testing/servers.ts";
 import { tcpUpstream } from "../testing/tcp_peers.ts";
 import { HealthChecker } from "./health.ts";
 import { UpstreamServer } from "./server_state.ts";
-import { createTransport, type ProbeResult } from "./transport.ts";
+import type { ProbeResult } from "./transport.ts";
+import { transportFor } from "./transport_for.ts";
 
 const CHECK: ActiveHealthCheck = {
   path: "/health",
@@ -40,7 +41,7 @@ function service(servers: ServerRef[]): Service {
 function checkerFor(refs: ServerRef[], check = CHECK) {
   const deps = { registry: new ConnectionRegistry(), connectTimeoutMs: () => 1000 };
   const servers = refs.map((r) => new UpstreamServer(r));
-  const transports = new Map(servers.map((s) => [s, createTransport(s.ref, service(refs), deps)]));
+  const transports = new Map(servers.map((s) => [s, transportFor(s.ref, service(refs), deps)]));
   const transitions: [boolean, ProbeResult][] = [];
   const checker = new HealthChecker(
     check,

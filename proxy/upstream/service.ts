@@ -9,13 +9,13 @@ import { HealthChecker } from "./health.ts";
 import { createPolicy, type PickContext, type SelectionPolicy } from "./select.ts";
 import { UpstreamServer } from "./server_state.ts";
 import {
-  createTransport,
   type HttpTransport,
   isHttpTransport,
   type ProbeResult,
   type Transport,
   type TransportDeps,
 } from "./transport.ts";
+import { transportFor } from "./transport_for.ts";
 
 export interface ServiceDeps extends TransportDeps {
   /** Active health transitions, for logs and metrics. */
@@ -41,7 +41,7 @@ export class ServiceRuntime {
         return kept;
       }
       const server = new UpstreamServer(ref);
-      this.#transports.set(server, createTransport(ref, config, deps));
+      this.#transports.set(server, transportFor(ref, config, deps));
       return server;
     });
     this.#policy = createPolicy(config.balancing);

@@ -2,16 +2,14 @@
  * How Gatehouse reaches one upstream server: the seam between "which server" (service,
  * selection, health state) and "how to talk to it" (connections, protocol). HTTP/1.1 over TCP or
  * TLS is the first implementation (h1_transport.ts); an HTTP/2 or unix-socket transport is a new
- * file and one more case in `createTransport`.
+ * file and one more case in transport_for.ts.
  *
  * Tested by h1_transport_test.ts and service_test.ts.
  */
-import type { ActiveHealthCheck, ServerRef, Service } from "../config/types.ts";
+import type { ActiveHealthCheck } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 import type { ConnectionRegistry } from "../net/connections.ts";
 import type { ExchangeOptions, UpstreamRequest, UpstreamResponse } from "../proto/exchange.ts";
-import { dialServer } from "./dial.ts";
-import { H1Transport } from "./h1_transport.ts";
 
 /** Result of one active health probe, for logs. */
 export interface ProbeResult {
@@ -57,56 +55,12 @@ export interface TransportDeps {
   readonly connectTimeoutMs: () => number;
 }
 
-/** The transport for `ref`, a server of `service`. */
-export function createTransport(
-  ref: ServerRef,
-  service: Service,
-  deps: TransportDeps,
-): Transport | HttpTransport {
-  if (ref.scheme === "tcp") return new StreamTransport(ref, service, deps);
-  return new H1Transport(ref, service, deps);
-}
-
-/** True when `t` carries HTTP exchanges. */
-export function isHttpTransport(t: Transport): t is HttpTransport {
-  return "exchange" in t;
-}
-
 /** Connect timeout and the caller's signal, as one signal. */
 export function connectSignal(signal: AbortSignal, deps: TransportDeps): AbortSignal {
   return AbortSignal.any([signal, AbortSignal.timeout(deps.connectTimeoutMs())]);
 }
 
-/** A `tcp://` server: byte streams only; its health check is a connect. */
-class StreamTransport implements Transport {
-  readonly #ref: ServerRef;
-  readonly #service: Service;
-  readonly #deps: TransportDeps;
-
-  constructor(ref: ServerRef, service: Service, deps: TransportDeps) {
-    this.#ref = ref;
-    this.#service = service;
-    this.#deps = deps;
-  }
-
-  async dial(signal: AbortSignal): Promise<ByteConn> {
-    const dialled = await dialServer(
-      this.#ref,
-      this.#service.tls,
-      [],
-      connectSignal(signal, this.#deps),
-    );
-    return dialled.conn;
-  }
-
-  async probe(_check: ActiveHealthCheck, signal: AbortSignal): Promise<ProbeResult> {
-    (await this.dial(signal)).close();
-    return { ok: true, detail: "connected" };
-  }
-
-  connections(): ConnectionCounts {
-    return { open: 0, idle: 0 };
-  }
-
-  close(): void {}
+/** True when `t` carries HTTP exchanges. */
+export function isHttpTransport(t: Transport): t is HttpTransport {
+  return "exchange" in t;
 }

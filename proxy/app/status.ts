@@ -4,7 +4,7 @@
 import type { AcmeHostStatus } from "../acme/manager.ts";
 import type { Config } from "../config/types.ts";
 import type { Snapshot } from "../http/handler.ts";
-import type { ReloadResult } from "../app/reloader.ts";
+import type { ReloadResult } from "./reloader.ts";
 
 export interface StatusInput {
   readonly snapshot: Snapshot;
