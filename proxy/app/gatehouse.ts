@@ -67,6 +67,7 @@ export class Gatehouse {
     runtime = Runtime.start(config, {
       onComplete: (outcome) => metrics?.observe(outcome),
       onTcpClosed: (record) => metrics?.observeTcp(record),
+      onRefused: (entrypoint, refusal) => metrics?.refused(entrypoint, refusal),
       onRejected: (status, reason, client) => {
         metrics?.rejected(client.entrypoint, status);
         logger.debug("Refused a request from {ip} on {entrypoint}: {status} {reason}", {

@@ -20,14 +20,10 @@ import type { TcpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
 import { ConnectionRegistry } from "../net/connections.ts";
-import { EntrypointRuntime, type RelayedPeer } from "../listen/http_listener.ts";
+import { HttpListener, type RelayedPeer } from "../listen/http_listener.ts";
+import type { Listener, Refusal } from "../listen/listener.ts";
 import { listenerKind } from "../listen/listener_kind.ts";
-import {
-  INTERNAL_ADDRESS,
-  sameListener,
-  type TcpEntrypointDeps,
-  TcpEntrypointRuntime,
-} from "../listen/tcp_listener.ts";
+import { INTERNAL_ADDRESS, TcpListener, type TcpListenerDeps } from "../listen/tcp_listener.ts";
 
 const logger = log("runtime");
 
@@ -38,6 +34,8 @@ export interface RuntimeHooks {
   readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
   /** Built-in services routes may name ("metrics@internal"). */
   readonly internal?: ReadonlyMap<string, InternalService>;
+  /** A connection refused at accept time (metrics). */
+  readonly onRefused?: (entrypoint: string, refusal: Refusal) => void;
   /** Every finished TCP connection (metrics), after its access log line. */
   readonly onTcpClosed?: (record: TcpRecord) => void;
   /** Automatic HTTPS (proxy/acme/manager.ts): HTTP-01 answers and obtained certificates. */
@@ -53,7 +51,7 @@ export class Runtime {
   /** Upstream connections: deadlines only. */
   readonly upstreams = new ConnectionRegistry();
   readonly #hooks: RuntimeHooks;
-  readonly #entrypoints = new Map<string, EntrypointRuntime | TcpEntrypointRuntime>();
+  readonly #entrypoints = new Map<string, Listener>();
   #snapshot: Snapshot;
 
   private constructor(snapshot: Snapshot, hooks: RuntimeHooks) {
@@ -117,14 +115,14 @@ export class Runtime {
     const old = this.#snapshot;
     const next = this.#build(config, old.services);
     const opened: string[] = [];
-    const replaced: (EntrypointRuntime | TcpEntrypointRuntime)[] = [];
+    const replaced: Listener[] = [];
     try {
       for (const ep of Object.values(config.entrypoints)) {
         const current = this.#entrypoints.get(ep.name);
         if (current === undefined) {
           this.#open(ep.name, config);
           opened.push(ep.name);
-        } else if (!sameListener(current, ep, config)) {
+        } else if (!current.canUpdate(ep, listenerKind(config, ep.name))) {
           current.close();
           replaced.push(current);
           this.#entrypoints.delete(ep.name);
@@ -183,13 +181,14 @@ export class Runtime {
     const kind = listenerKind(config, name);
     const entry = config.entrypoints[name];
     if (kind === "tcp" || kind === "tcp+tls") {
-      this.#entrypoints.set(name, new TcpEntrypointRuntime(entry, kind, this.#tcpDeps()));
+      this.#entrypoints.set(name, new TcpListener(entry, kind, this.#tcpDeps()));
       return;
     }
     // HTTPS with passthrough routes: the HTTP side listens internally, behind a TCP front.
     const relay = kind === "https+passthrough" ? new TlsRelay<RelayedPeer>() : undefined;
-    const ep = new EntrypointRuntime(relay ? { ...entry, address: INTERNAL_ADDRESS } : entry, {
+    const ep = new HttpListener(relay ? { ...entry, address: INTERNAL_ADDRESS } : entry, {
       registry: this.clients,
+      onRefused: this.#onRefused,
       handler: createHandler(name, {
         snapshot: () => this.#snapshot,
         onComplete: this.#hooks.onComplete,
@@ -205,7 +204,7 @@ export class Runtime {
         };
       },
       tlsHandshakeMs: () => this.#snapshot.config.timeouts.tlsHandshake,
-      maxConnections: () => this.#snapshot.config.limits.maxConnections,
+      config: () => this.#snapshot.config,
       onRejected: this.#hooks.onRejected,
       relay,
       obtained: () => this.#hooks.acme?.certificates(name) ?? [],
@@ -213,13 +212,24 @@ export class Runtime {
     const https = relay ? { runtime: ep, relay } : undefined;
     this.#entrypoints.set(
       name,
-      https ? new TcpEntrypointRuntime(entry, kind, { ...this.#tcpDeps(), https }) : ep,
+      https ? new TcpListener(entry, kind, { ...this.#tcpDeps(), https }) : ep,
     );
   }
 
-  #tcpDeps(): TcpEntrypointDeps {
+  /** A connection refused at accept time: counted, and logged at most once a second. */
+  readonly #onRefused = (entrypoint: string, refusal: Refusal, detail: string): void => {
+    this.#hooks.onRefused?.(entrypoint, refusal);
+    const now = Date.now();
+    if (now - this.#lastRefusalLog < 1000) return;
+    this.#lastRefusalLog = now;
+    logger.warning("Refusing connections on {entrypoint}: {detail}", { entrypoint, detail });
+  };
+  #lastRefusalLog = 0;
+
+  #tcpDeps(): TcpListenerDeps {
     return {
       registry: this.clients,
+      onRefused: this.#onRefused,
       snapshot: () => this.#snapshot,
       onClosed: (record) => {
         logTcp(record);

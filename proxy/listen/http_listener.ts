@@ -1,8 +1,10 @@
 /**
  * One HTTP entrypoint at run time: its listener (plain TCP, or TLS with SNI and ALPN), and the
  * dispatch of each accepted connection to the HTTP/1.1 engine or, for h2, to hyper.
+ *
+ * Tested by http_listener_test.ts.
  */
-import type { CertificateFile, Entrypoint } from "../config/types.ts";
+import type { CertificateFile, Config, Entrypoint } from "../config/types.ts";
 import { h2Handler } from "../proto/h2_hyper.ts";
 import type { H1Limits } from "../proto/h1/server.ts";
 import { serveH1 } from "../proto/h1/server.ts";
@@ -12,7 +14,9 @@ import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";
 import { acceptLoop } from "../net/accept.ts";
 import type { TlsRelay } from "../tls/relay.ts";
-import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
+import { TrackedConnection } from "../net/connections.ts";
+import { bindOrExplain, Listener, type ListenerDeps } from "./listener.ts";
+import type { ListenerKind } from "./listener_kind.ts";
 
 /** The client of a connection relayed from a passthrough front (see tcp_entrypoint.ts). */
 export interface RelayedPeer {
@@ -22,13 +26,12 @@ export interface RelayedPeer {
   readonly serverName: string | null;
 }
 
-export interface EntrypointDeps {
-  readonly registry: ConnectionRegistry;
+export interface HttpListenerDeps extends ListenerDeps {
   readonly handler: Handler;
   readonly limits: () => H1Limits;
   readonly tlsHandshakeMs: () => number;
-  /** Open client connections allowed across entrypoints; 0 = no limit. */
-  readonly maxConnections: () => number;
+  /** The live config (connection limits). */
+  readonly config: () => Config;
   readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
   /**
    * Set when the TLS listener is internal (127.0.0.1, port 0) and fed by a front that peeked
@@ -39,62 +42,51 @@ export interface EntrypointDeps {
   readonly obtained?: () => readonly CertificateFile[];
 }
 
-export class EntrypointRuntime {
-  readonly name: string;
-  config: Entrypoint;
-  /** The bound port (differs from the config only when it said 0). */
+export class HttpListener extends Listener {
   readonly port: number;
-  readonly #deps: EntrypointDeps;
+  readonly #deps: HttpListenerDeps;
   readonly #plain: Deno.TcpListener | null;
   readonly #tls: TlsEndpoint | null;
 
   /** Binds the entrypoint's address; throws a readable error if it cannot. */
-  constructor(config: Entrypoint, deps: EntrypointDeps) {
-    this.name = config.name;
-    this.config = config;
+  constructor(config: Entrypoint, deps: HttpListenerDeps) {
+    super(config, "http", deps);
     this.#deps = deps;
     const { hostname, port } = config.address;
-    try {
-      if (config.tls === null) {
+    if (config.tls === null) {
+      const listener = bindOrExplain(config, () => {
         const bound = probePort(hostname, port);
-        this.#plain = Deno.listen({ hostname, port: bound });
-        this.#tls = null;
-        this.port = bound;
-        this.#acceptPlain(this.#plain);
-      } else {
-        this.#plain = null;
-        this.#tls = TlsEndpoint.open({
+        return Deno.listen({ hostname, port: bound });
+      });
+      this.#plain = listener;
+      this.#tls = null;
+      this.port = listener.addr.port;
+      this.#acceptPlain(listener);
+    } else {
+      const tls = config.tls;
+      this.#plain = null;
+      this.#tls = bindOrExplain(config, () =>
+        TlsEndpoint.open({
           hostname,
           port,
-          alpn: config.tls.alpn,
-          store: new CertStore(config.tls, deps.obtained?.()),
+          alpn: tls.alpn,
+          store: new CertStore(tls, deps.obtained?.()),
           onConnection: (conn) => this.#onTls(conn),
-        });
-        this.port = this.#tls.port;
-      }
-    } catch (err) {
-      throw new Error(
-        `Cannot listen on ${hostname}:${port} for entrypoint "${config.name}": ${bindReason(err)}`,
-      );
+        }));
+      this.port = this.#tls.port;
     }
   }
 
-  /** True when `next` can be applied without a new listener (same address and TLS-ness). */
-  canUpdate(next: Entrypoint): boolean {
-    const a = this.config.address;
-    const b = next.address;
-    return a.hostname === b.hostname && (a.port === b.port || b.port === 0) &&
-      (this.config.tls === null) === (next.tls === null) &&
+  canUpdate(next: Entrypoint, kind: ListenerKind): boolean {
+    return kind === "http" && this.sameAddress(next) &&
       String(this.config.tls?.alpn) === String(next.tls?.alpn);
   }
 
-  /** Applies a changed entrypoint (new certificates apply to new handshakes). */
   update(next: Entrypoint): void {
     this.config = next;
     this.refreshCertificates();
   }
 
-  /** Rebuilds the certificate store (files and obtained ones) for new handshakes. */
   refreshCertificates(): void {
     const tls = this.config.tls;
     if (this.#tls !== null && tls !== null) {
@@ -102,7 +94,6 @@ export class EntrypointRuntime {
     }
   }
 
-  /** Stops accepting; open connections are left to drain. */
   close(): void {
     try {
       this.#plain?.close();
@@ -161,7 +152,7 @@ export class EntrypointRuntime {
       alpn = (await conn.handshake()).alpnProtocol;
     } catch {
       track.close();
-      this.#deps.registry.delete(track);
+      this.registry.delete(track);
       return;
     }
     track.deadline = 0;
@@ -170,23 +161,11 @@ export class EntrypointRuntime {
     else this.#serveH1(conn, track, true, peer);
   }
 
-  /** Registers a new connection, or refuses it when the connection limit is reached. */
+  /** Registers a new connection, or refuses it when a connection limit is reached. */
   #admit(conn: Deno.Conn): TrackedConnection | null {
-    const max = this.#deps.maxConnections();
-    const own = this.config.maxConnections;
-    if (
-      (max > 0 && this.#deps.registry.size >= max) || this.#deps.registry.draining ||
-      (own > 0 && this.#deps.registry.count(this.name) >= own)
-    ) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-      return null;
-    }
+    if (this.refuse(conn, this.#deps.config()) !== null) return null;
     const track = new TrackedConnection(this.name, "http", () => conn.close());
-    this.#deps.registry.add(track);
+    this.registry.add(track);
     return track;
   }
 
@@ -205,7 +184,7 @@ export class EntrypointRuntime {
     serveH1(conn, {
       client: this.#client(conn, tls, peer),
       track,
-      registry: this.#deps.registry,
+      registry: this.registry,
       limits: this.#deps.limits,
       handler: this.#deps.handler,
       onRejected: this.#deps.onRejected,
@@ -245,21 +224,9 @@ export class EntrypointRuntime {
       track.onClose = null;
       handler.cut(CONNECTION_ENDED);
       track.close();
-      this.#deps.registry.delete(track);
+      this.registry.delete(track);
     });
   }
 }
 
 const CONNECTION_ENDED = new DOMException("the client connection ended", "AbortError");
-
-/** Why a listener could not bind, for "Cannot listen on ...". */
-export function bindReason(err: unknown): string {
-  if (err instanceof Deno.errors.AddrInUse) {
-    return "the address is already in use (another Gatehouse, or another server, holds the port)";
-  }
-  if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
-    return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; or run with --allow-net)";
-  }
-  if (err instanceof Deno.errors.AddrNotAvailable) return "that address is not on this machine";
-  return err instanceof Error ? err.message : String(err);
-}

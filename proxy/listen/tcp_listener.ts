@@ -11,6 +11,9 @@
  * Terminating TLS after looking at the bytes goes through a relay to an internal TLS listener
  * (tls/relay.ts); a TCP entrypoint that needs no look (TLS, one route, no PROXY header) uses
  * its own TLS listener instead.
+ *
+ * Tested by tcp_listener_test.ts, tcp_sni_test.ts, tcp_proxy_protocol_test.ts, tcp_reload_test.ts
+ * and tcp_bulk_test.ts.
  */
 import type { Config, Entrypoint, TcpRoute } from "../config/types.ts";
 import { inCidrs } from "../net/cidr.ts";
@@ -30,17 +33,16 @@ import { TlsRelay } from "../tls/relay.ts";
 import { probePort, releasePort, TlsEndpoint } from "../tls/server.ts";
 import type { TcpRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import type { ConnectionRegistry } from "../net/connections.ts";
-import { bindReason, type EntrypointRuntime, type RelayedPeer } from "./http_listener.ts";
-import { type ListenerKind, listenerKind } from "./listener_kind.ts";
+import type { HttpListener, RelayedPeer } from "./http_listener.ts";
+import { bindOrExplain, Listener, type ListenerDeps } from "./listener.ts";
+import type { ListenerKind } from "./listener_kind.ts";
 
 /** A v2 header is at most 16 + 65535 bytes. */
 const MAX_PROXY_HEADER = 16 + 65_535;
 /** Where internal TLS listeners bind. */
 export const INTERNAL_ADDRESS = { hostname: "127.0.0.1", port: 0 } as const;
 
-export interface TcpEntrypointDeps {
-  readonly registry: ConnectionRegistry;
+export interface TcpListenerDeps extends ListenerDeps {
   /** The live config and services. */
   readonly snapshot: () => {
     readonly config: Config;
@@ -49,7 +51,7 @@ export interface TcpEntrypointDeps {
   /** Every finished TCP connection (access log, metrics). */
   readonly onClosed: (record: TcpRecord) => void;
   /** HTTPS entrypoints with passthrough routes: the HTTPS side, on an internal listener. */
-  readonly https?: { readonly runtime: EntrypointRuntime; readonly relay: TlsRelay<RelayedPeer> };
+  readonly https?: { readonly runtime: HttpListener; readonly relay: TlsRelay<RelayedPeer> };
 }
 
 /** What the internal TLS listener of a TCP entrypoint needs to go on with a relayed stream. */
@@ -59,13 +61,9 @@ interface RelayedStream {
   readonly service: ServiceRuntime;
 }
 
-export class TcpEntrypointRuntime {
-  readonly name: string;
-  readonly kind: ListenerKind;
-  config: Entrypoint;
-  /** The bound port (differs from the config only when it said 0). */
+export class TcpListener extends Listener {
   readonly port: number;
-  readonly #deps: TcpEntrypointDeps;
+  readonly #deps: TcpListenerDeps;
   readonly #plain: Deno.TcpListener | null = null;
   /** "tcp+tls": the public TLS listener; "tcp" with tls: the internal one behind the relay. */
   readonly #tls: TlsEndpoint | null = null;
@@ -73,59 +71,56 @@ export class TcpEntrypointRuntime {
   #router: { config: Config; router: TcpRouter } | null = null;
 
   /** Binds the entrypoint's address; throws a readable error if it cannot. */
-  constructor(config: Entrypoint, kind: ListenerKind, deps: TcpEntrypointDeps) {
-    this.name = config.name;
-    this.kind = kind;
-    this.config = config;
+  constructor(config: Entrypoint, kind: ListenerKind, deps: TcpListenerDeps) {
+    super(config, kind, deps);
     this.#deps = deps;
     const { hostname, port } = config.address;
     try {
       if (kind === "tcp+tls") {
-        this.#tls = this.#openTls(hostname, port, (conn) => this.#onDirectTls(conn));
+        this.#tls = bindOrExplain(
+          config,
+          () => this.#openTls(hostname, port, (conn) => this.#onDirectTls(conn)),
+        );
         this.port = this.#tls.port;
       } else {
-        const bound = probePort(hostname, port);
         // SO_REUSEPORT lets a reload replace this listener on the same port (see releasePort).
-        this.#plain = Deno.listen({ hostname, port: bound, reusePort: true });
-        this.port = bound;
+        this.#plain = bindOrExplain(config, () => {
+          const bound = probePort(hostname, port);
+          return Deno.listen({ hostname, port: bound, reusePort: true });
+        });
+        this.port = this.#plain.addr.port;
         if (kind === "tcp" && config.tls !== null) {
           const { hostname: h, port: p } = INTERNAL_ADDRESS;
-          this.#tls = this.#openTls(h, p, (conn) => this.#onRelayedTls(conn));
+          this.#tls = bindOrExplain(
+            config,
+            () => this.#openTls(h, p, (c) => this.#onRelayedTls(c)),
+          );
         }
         this.#accept(this.#plain);
       }
     } catch (err) {
       this.close();
-      throw new Error(
-        `Cannot listen on ${hostname}:${port} for entrypoint "${config.name}": ${bindReason(err)}`,
-      );
+      throw err;
     }
   }
 
-  /** True when `next` (under `kind`) can be applied without a new listener. */
   canUpdate(next: Entrypoint, kind: ListenerKind): boolean {
-    const a = this.config.address;
-    const b = next.address;
     const https = this.#deps.https?.runtime;
-    const samePort = b.port === this.port || b.port === 0 || a.port === b.port;
-    return kind === this.kind && a.hostname === b.hostname && samePort &&
-      (this.config.tls === null) === (next.tls === null) &&
-      (https === undefined || https.canUpdate({ ...next, address: INTERNAL_ADDRESS }));
+    return kind === this.kind && this.sameAddress(next) &&
+      (https === undefined || https.canUpdate({ ...next, address: INTERNAL_ADDRESS }, "http"));
   }
 
-  /** Applies a changed entrypoint (new certificates apply to new handshakes). */
   update(next: Entrypoint): void {
     this.config = next;
     if (this.#tls !== null && next.tls !== null) this.#tls.setCertificates(new CertStore(next.tls));
     this.#deps.https?.runtime.update({ ...next, address: INTERNAL_ADDRESS });
   }
 
-  /** Rebuilds the HTTPS side's certificate store (certificates obtained at run time changed). */
+  /** The HTTPS side's certificates (a TCP entrypoint's own come only from files). */
   refreshCertificates(): void {
     this.#deps.https?.runtime.update({ ...this.config, address: INTERNAL_ADDRESS });
   }
 
-  /** Stops accepting; open connections are left to drain. */
   close(): void {
     if (this.#plain !== null) releasePort(this.config.address.hostname, this.port);
     try {
@@ -153,28 +148,17 @@ export class TcpEntrypointRuntime {
     acceptLoop(listener, (conn) => this.#onPlain(conn));
   }
 
-  /** A new session, or null when the connection was refused (and closed, and logged). */
+  /** A new session, or null when the connection was refused (and closed, and reported). */
   #admit(conn: Deno.Conn, config: Config): TcpSession | null {
-    const { registry } = this.#deps;
-    const max = config.limits.maxConnections;
-    const own = this.config.maxConnections;
-    let refusal: string | null = null;
-    if (registry.draining) refusal = "shutting down";
-    else if (max > 0 && registry.size >= max) {
-      refusal = `${max} connections are open (limits.max_connections)`;
-    } else if (own > 0 && registry.count(this.name) >= own) {
-      refusal = `${own} connections are open on this entrypoint (max_connections)`;
+    const refused = this.refuse(conn, config);
+    if (refused !== null) {
+      this.#deps.onClosed(refusedRecord(this.name, conn, refused));
+      return null;
     }
-    if (refusal === null) {
-      return new TcpSession(this.name, conn, { registry, onClosed: this.#deps.onClosed });
-    }
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-    this.#deps.onClosed(refusedRecord(this.name, conn, refusal));
-    return null;
+    return new TcpSession(this.name, conn, {
+      registry: this.registry,
+      onClosed: this.#deps.onClosed,
+    });
   }
 
   async #onPlain(conn: Deno.TcpConn): Promise<void> {
@@ -313,15 +297,4 @@ function noProxyHeader(bytes: Uint8Array): Decision<Record<never, never>> {
   const start = proxyHeaderStart(bytes);
   if (start === "maybe") return { status: "incomplete" };
   return start === "yes" ? { status: "invalid", reason: UNTRUSTED_HEADER } : { status: "ok" };
-}
-
-/** Whether `current` can take the changed entrypoint `next` without a new listener. */
-export function sameListener(
-  current: EntrypointRuntime | TcpEntrypointRuntime,
-  next: Entrypoint,
-  config: Config,
-): boolean {
-  const kind = listenerKind(config, next.name);
-  if (current instanceof TcpEntrypointRuntime) return current.canUpdate(next, kind);
-  return kind === "http" && current.canUpdate(next);
 }

@@ -78,6 +78,7 @@ export class Metrics {
   readonly #lastReloadSuccess;
   readonly #lastReloadTime;
   readonly #rejected;
+  readonly #refused;
   readonly #acmeOrders;
   readonly #acmeFailures;
 
@@ -182,6 +183,11 @@ export class Metrics {
       "Requests refused before routing (malformed, head too large)",
       ["entrypoint", "code"],
     );
+    this.#refused = counter(
+      "gatehouse_connections_refused_total",
+      "Client connections closed at accept time, by reason (draining, max_connections, entrypoint_max_connections)",
+      ["entrypoint", "reason"],
+    );
     this.#acmeOrders = counter(
       "gatehouse_acme_orders_total",
       'Attempts to obtain a certificate from the ACME CA, by result ("valid" or "failed")',
@@ -225,6 +231,11 @@ export class Metrics {
   /** A request refused before the pipeline (400, 431, 505...). */
   rejected(entrypoint: string, status: number): void {
     this.#rejected.labels(entrypoint, String(status)).inc();
+  }
+
+  /** A client connection closed at accept time. */
+  refused(entrypoint: string, reason: string): void {
+    this.#refused.labels(entrypoint, reason).inc();
   }
 
   /** One finished HTTP request or tunnel. */
