@@ -94,13 +94,13 @@ export class Runtime {
   *clientConnections(): Iterable<{ entrypoint: string; protocol: string }> {
     for (const c of this.clients.values()) {
       const protocol = c.kind === "tcp" ? "tcp" : c.state === "tunnel" ? "websocket" : "http";
-      yield { entrypoint: c.entrypoint, protocol };
+      yield { entrypoint: c.owner, protocol };
     }
   }
 
   /** Open upstream connections, labelled by service. */
   *upstreamConnections(): Iterable<{ service: string }> {
-    for (const c of this.upstreams.values()) yield { service: c.entrypoint };
+    for (const c of this.upstreams.values()) yield { service: c.owner };
   }
 
   /** Every server of every service with its health. */

@@ -20,13 +20,17 @@ export class TrackedConnection {
   onClose: (() => void) | null = null;
   /** Finish the current exchange, then close (shutdown, or the entrypoint was removed). */
   closing = false;
-  readonly entrypoint: string;
+  /**
+   * Whose connection this is: the entrypoint that accepted a client connection, or the service
+   * an upstream connection belongs to (each registry holds one kind).
+   */
+  readonly owner: string;
   readonly kind: "http" | "tcp";
   readonly #close: () => void;
   #closed = false;
 
-  constructor(entrypoint: string, kind: "http" | "tcp", close: () => void) {
-    this.entrypoint = entrypoint;
+  constructor(owner: string, kind: "http" | "tcp", close: () => void) {
+    this.owner = owner;
     this.kind = kind;
     this.#close = close;
   }
@@ -53,8 +57,8 @@ export const SWEEP_MS = 100;
 
 export class ConnectionRegistry {
   readonly #conns = new Set<TrackedConnection>();
-  /** Open connections per entrypoint, for per-entrypoint limits checked on every accept. */
-  readonly #perEntrypoint = new Map<string, number>();
+  /** Open connections per owner, for per-entrypoint limits checked on every accept. */
+  readonly #perOwner = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #draining = false;
   readonly #waiters = new Set<() => void>();
@@ -71,7 +75,7 @@ export class ConnectionRegistry {
   add(conn: TrackedConnection): void {
     if (this.#conns.has(conn)) return;
     this.#conns.add(conn);
-    this.#perEntrypoint.set(conn.entrypoint, (this.#perEntrypoint.get(conn.entrypoint) ?? 0) + 1);
+    this.#perOwner.set(conn.owner, (this.#perOwner.get(conn.owner) ?? 0) + 1);
     if (this.#timer === undefined) {
       const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
       Deno.unrefTimer(timer);
@@ -81,9 +85,9 @@ export class ConnectionRegistry {
 
   delete(conn: TrackedConnection): void {
     if (!this.#conns.delete(conn)) return;
-    const left = (this.#perEntrypoint.get(conn.entrypoint) ?? 1) - 1;
-    if (left === 0) this.#perEntrypoint.delete(conn.entrypoint);
-    else this.#perEntrypoint.set(conn.entrypoint, left);
+    const left = (this.#perOwner.get(conn.owner) ?? 1) - 1;
+    if (left === 0) this.#perOwner.delete(conn.owner);
+    else this.#perOwner.set(conn.owner, left);
     if (this.#conns.size === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;
@@ -107,10 +111,10 @@ export class ConnectionRegistry {
     return this.#conns.values();
   }
 
-  /** Open connections, optionally only those of one entrypoint. */
-  count(entrypoint?: string): number {
-    if (entrypoint === undefined) return this.#conns.size;
-    return this.#perEntrypoint.get(entrypoint) ?? 0;
+  /** Open connections, optionally only those of one owner (entrypoint or service). */
+  count(owner?: string): number {
+    if (owner === undefined) return this.#conns.size;
+    return this.#perOwner.get(owner) ?? 0;
   }
 
   /**
@@ -120,7 +124,7 @@ export class ConnectionRegistry {
   drainEntrypoint(entrypoint: string, graceMs: number): void {
     const deadline = Date.now() + graceMs;
     for (const c of this.#conns) {
-      if (c.entrypoint !== entrypoint) continue;
+      if (c.owner !== entrypoint) continue;
       c.closing = true;
       if (c.state === "idle" || c.state === "handshake") c.close();
       else {

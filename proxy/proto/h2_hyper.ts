@@ -59,7 +59,7 @@ export function h2Handler(
         authority,
         httpVersion: "2",
         headers,
-        body: request.body === null ? null : streamBody(request.body, headers),
+        body: request.body === null ? null : bodyFromStream(request.body, headers),
         client,
         signal: ac.signal,
         takeover: null,
@@ -98,7 +98,7 @@ export function h2Handler(
   return { serve, cut };
 }
 
-function streamBody(stream: ReadableStream<Uint8Array>, headers: HeaderList): BodyReader {
+function bodyFromStream(stream: ReadableStream<Uint8Array>, headers: HeaderList): BodyReader {
   const reader = stream.getReader();
   const cl = headers.get("content-length");
   const length = cl !== null && /^\d{1,15}$/.test(cl) ? Number(cl) : -1;

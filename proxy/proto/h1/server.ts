@@ -52,15 +52,15 @@ export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<vo
   const io = new BufferedConn(conn, BUFFER_SIZE);
   const { track, registry } = opts;
   let first = true;
-  let outcome: Outcome = "keep";
+  let after: AfterExchange = "keep";
   try {
-    while (!track.closing && outcome === "keep") {
-      outcome = await serveNext(io, opts, first);
+    while (!track.closing && after === "keep") {
+      after = await serveNext(io, opts, first);
       first = false;
-      if (outcome === "keep") io.shrink(KEEP_BUFFER, BUFFER_SIZE);
+      if (after === "keep") io.shrink(KEEP_BUFFER, BUFFER_SIZE);
     }
   } finally {
-    if (outcome !== "taken") {
+    if (after !== "taken") {
       io.close();
       registry.delete(track);
     }
@@ -68,7 +68,7 @@ export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<vo
 }
 
 /** After one exchange: serve the next, close the connection, or it became a tunnel. */
-type Outcome = "keep" | "close" | "taken";
+type AfterExchange = "keep" | "close" | "taken";
 
 /**
  * Reads and answers one request. A function of its own because a suspended async function keeps
@@ -79,7 +79,7 @@ async function serveNext(
   io: BufferedConn,
   opts: H1ServerOptions,
   first: boolean,
-): Promise<Outcome> {
+): Promise<AfterExchange> {
   const { track } = opts;
   const limits = opts.limits();
   track.state = "idle";
