@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { startGatehouse } from "../../proxy/testing/gatehouse.ts";
 import { parseExposition } from "../../proxy/testing/prometheus.ts";
-import { yaml } from "../../proxy/testing/proxy.ts";
+import { connect, yaml } from "../../proxy/testing/proxy.ts";
+import { readResponse } from "../../proxy/testing/wire.ts";
 import { httpUpstream } from "../../proxy/testing/servers.ts";
 
 interface Panel {
@@ -35,6 +36,10 @@ Deno.test("every dashboard query uses series and labels a live scrape exposes", 
     false,
   );
   await (await fetch(`http://127.0.0.1:${gh.port()}/`)).text();
+  // One refused request, so that the rejections panel's labels are checked on real samples.
+  using bad = await connect(gh.port());
+  await bad.send("GET / HTTP/1.1\r\n\r\n");
+  assert.equal((await readResponse(bad.reader)).status, 400);
   const text = await (await fetch(gh.admin("/metrics"))).text();
   const families = new Map<string, string>();
   for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) families.set(m[1], m[2]);

@@ -68,15 +68,6 @@ export class Gatehouse {
       onComplete: (outcome) => metrics?.observe(outcome),
       onTcpClosed: (record) => metrics?.observeTcp(record),
       onRefused: (entrypoint, refusal) => metrics?.refused(entrypoint, refusal),
-      onRejected: (status, reason, client) => {
-        metrics?.rejected(client.entrypoint, status);
-        logger.debug("Refused a request from {ip} on {entrypoint}: {status} {reason}", {
-          ip: client.address,
-          entrypoint: client.entrypoint,
-          status,
-          reason,
-        });
-      },
       internal,
       acme,
     });

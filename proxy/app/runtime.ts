@@ -13,7 +13,7 @@ import {
   type Outcome,
   type Snapshot,
 } from "../http/handler.ts";
-import type { ClientInfo } from "../proto/message.ts";
+import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
 import { log, logTcp } from "../telemetry/log.ts";
 import type { TcpRecord } from "../telemetry/records.ts";
@@ -28,10 +28,8 @@ import { INTERNAL_ADDRESS, TcpListener, type TcpListenerDeps } from "../listen/t
 const logger = log("runtime");
 
 export interface RuntimeHooks {
-  /** Every finished request (metrics). */
+  /** Every finished request, refused ones included (metrics), after its access log line. */
   readonly onComplete?: (outcome: Outcome) => void;
-  /** Requests refused before the pipeline (malformed, head too large). */
-  readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
   /** Built-in services routes may name ("metrics@internal"). */
   readonly internal?: ReadonlyMap<string, InternalService>;
   /** A connection refused at accept time (metrics). */
@@ -205,7 +203,7 @@ export class Runtime {
       },
       tlsHandshakeMs: () => this.#snapshot.config.timeouts.tlsHandshake,
       config: () => this.#snapshot.config,
-      onRejected: this.#hooks.onRejected,
+      onRejected: createRejectionLog(name, this.#hooks.onComplete),
       relay,
       obtained: () => this.#hooks.acme?.certificates(name) ?? [],
     });

@@ -105,6 +105,7 @@ Deno.test("defaults are applied everywhere", async () => {
     trustedProxies: [],
     via: "gatehouse",
     requestIdHeader: "x-request-id",
+    headerUnderscores: "drop",
   });
   assert.deepEqual(config.notFound, {
     status: 404,

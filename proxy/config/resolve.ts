@@ -132,6 +132,7 @@ export async function resolve(
       trustedProxies: forwarding.trusted_proxies,
       via: forwarding.via,
       requestIdHeader: forwarding.request_id_header,
+      headerUnderscores: forwarding.header_underscores,
     },
     notFound: { status: notFound.status, body: notFound.body },
     log: {

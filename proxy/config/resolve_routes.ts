@@ -30,11 +30,22 @@ function formatDuration(ms: number): string {
   return out || "0s";
 }
 
-function headerOps(ctx: Context, raw: RawRoute["request_headers"]): HeaderOps {
+function headerOps(
+  ctx: Context,
+  raw: RawRoute["request_headers"],
+  request = false,
+): HeaderOps {
   raw.remove.forEach((name, i) => {
     if (raw.set.has(name)) {
       ctx.error(ctx.path(raw, "remove", i), `header ${quote(name)} is both set and removed`);
     }
+  });
+  // The upstream Host comes from one decision (the service's "host"), never from header edits.
+  const hostError = `Cannot change "host" here: set the service's "host" (preserve, upstream or ` +
+    `a fixed value) instead`;
+  if (request && raw.set.has("host")) ctx.error(ctx.path(raw, "set", "host"), hostError);
+  raw.remove.forEach((name, i) => {
+    if (request && name === "host") ctx.error(ctx.path(raw, "remove", i), hostError);
   });
   return { set: [...raw.set], remove: raw.remove };
 }
@@ -82,6 +93,19 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
   if (r.strip_prefix && m.path === "/") {
     ctx.error(ctx.path(r, "strip_prefix"), `"strip_prefix" needs a "match.path" other than "/"`);
   }
+  const underscores = raw.forwarding.header_underscores;
+  for (const header of m.headers.keys()) {
+    if (header === "host") {
+      ctx.error(ctx.path(m, "headers", header), `match the host with "match.host"`);
+    }
+    if (underscores !== "pass" && header.includes("_")) {
+      ctx.error(
+        ctx.path(m, "headers", header),
+        `header ${quote(header)} never reaches routing: forwarding.header_underscores is ` +
+          `"${underscores}" (set it to "pass" to match on it)`,
+      );
+    }
+  }
   return {
     name,
     index,
@@ -94,7 +118,7 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
     },
     service: r.service,
     stripPrefix: r.strip_prefix,
-    requestHeaders: headerOps(ctx, r.request_headers),
+    requestHeaders: headerOps(ctx, r.request_headers, true),
     responseHeaders: headerOps(ctx, r.response_headers),
     timeouts: {
       responseHeader: r.timeouts.response_header,

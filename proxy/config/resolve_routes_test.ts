@@ -165,6 +165,40 @@ Deno.test("strip_prefix needs a path other than /", async () => {
   );
 });
 
+Deno.test('matching on a header named with "_" needs header_underscores: pass', async () => {
+  const routes = "routes: [{ match: { headers: { x_team: a } }, service: welcome@internal }]\n";
+  assert.deepEqual(await errorsOf(MINIMAL + routes), [
+    `4:40 routes[0].match.headers.x_team: header "x_team" never reaches routing: ` +
+    `forwarding.header_underscores is "drop" (set it to "pass" to match on it)`,
+  ]);
+  assert.deepEqual(
+    await errorsOf(MINIMAL + "routes: [{ match: { headers: { Host: a } }, service: x }]\n"),
+    [
+      `4:38 routes[0].match.headers.host: match the host with "match.host"`,
+      `4:54 routes[0].service: unknown service "x" (no services are defined)`,
+    ],
+  );
+  const config = await configOf(MINIMAL + routes + "forwarding: { header_underscores: pass }\n");
+  assert.deepEqual(config.routes[0].match.headers, [{ name: "x_team", value: "a" }]);
+});
+
+Deno.test("request_headers cannot change Host: the service's host setting does", async () => {
+  const route = (ops: string) =>
+    MINIMAL + `routes: [{ service: welcome@internal, request_headers: ${ops} }]\n`;
+  const message = `Cannot change "host" here: set the service's "host" (preserve, upstream or ` +
+    `a fixed value) instead`;
+  assert.deepEqual(await errorsOf(route("{ set: { Host: a.test } }")), [
+    `4:71 routes[0].request_headers.set.host: ${message}`,
+  ]);
+  assert.deepEqual(await errorsOf(route("{ remove: [host] }")), [
+    `4:67 routes[0].request_headers.remove[0]: ${message}`,
+  ]);
+  const config = await configOf(
+    MINIMAL + "routes: [{ service: welcome@internal, response_headers: { set: { host: x } } }]\n",
+  );
+  assert.deepEqual(config.routes[0].responseHeaders.set, [["host", "x"]]);
+});
+
 Deno.test("header operations: names lowercased, hop-by-hop refused, set and remove exclusive", async () => {
   const config = await configOf(
     MINIMAL + yaml`

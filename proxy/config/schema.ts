@@ -354,6 +354,11 @@ export const configSchema = obj({
       ),
       via: def(token(`a pseudonym like "gatehouse"`), "gatehouse", "Pseudonym in the Via header"),
       request_id_header: def(headerName(), "x-request-id", "Header carrying the request id"),
+      header_underscores: def(
+        oneOf(["drop", "pass", "reject"]),
+        "drop",
+        'Request headers named with "_" (CGI/WSGI read "_" as "-"): drop, pass on, or 400',
+      ),
     }),
     {},
     "Forwarded headers",

@@ -265,6 +265,8 @@ export interface Forwarding {
   readonly via: string;
   /** Header carrying the request id, lowercase. */
   readonly requestIdHeader: string;
+  /** Request fields whose name holds "_": removed, forwarded, or the request refused (400). */
+  readonly headerUnderscores: "drop" | "pass" | "reject";
 }
 
 export interface NotFound {

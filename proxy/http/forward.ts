@@ -7,7 +7,10 @@ import type { Route } from "../config/types.ts";
 import { attemptServers, type Tried } from "../upstream/attempts.ts";
 import type { InflightLease } from "../upstream/inflight.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import { serverAuthority, type UpstreamServer } from "../upstream/server_state.ts";
+import type { UpstreamServer } from "../upstream/server_state.ts";
+import { HttpParseError } from "../proto/h1/parse.ts";
+import { upstreamHost } from "./authority.ts";
+import type { RejectReason } from "../proto/rejection.ts";
 import {
   IDEMPOTENT,
   UpstreamError,
@@ -24,6 +27,8 @@ const MIN_UPSTREAM_HEAD = 64 * 1024;
 export interface ForwardRequest {
   readonly method: string;
   readonly target: string;
+  /** The request's authority ("" when it had none); the service's `host` turns it into Host. */
+  readonly authority: string;
   readonly headers: HeaderList;
   readonly body: BodyReader | null;
 }
@@ -47,6 +52,8 @@ export type ForwardResult =
     readonly message: string;
     /** "drain": Gatehouse ended the request itself, at the drain deadline. */
     readonly failure: UpstreamFailure | "unavailable" | "client" | "drain";
+    /** Set when the client's body was malformed (failure "client"): a refusal to count. */
+    readonly reason: RejectReason | null;
     readonly server: UpstreamServer | null;
     readonly attempts: number;
     /** Seconds for Retry-After (failure "unavailable" only). */
@@ -57,8 +64,6 @@ export interface ForwardOptions {
   readonly route: Route;
   readonly service: ServiceRuntime;
   readonly maxHeaderBytes: number;
-  /** Send the chosen server's authority as Host (service `host: upstream`). */
-  readonly upstreamHost: boolean;
 }
 
 export async function forward(
@@ -80,9 +85,10 @@ export async function forward(
     service,
     { clientIp: req.client.address, signal: req.signal },
     async (server): Promise<Tried<UpstreamResponse>> => {
-      if (opts.upstreamHost) request.headers.set("host", serverAuthority(server.ref));
+      const host = upstreamHost(service.config.host, request.authority, server.ref);
       try {
-        const response = await service.http(server).exchange(request, exchangeOptions);
+        const upstreamRequest = { ...request, host };
+        const response = await service.http(server).exchange(upstreamRequest, exchangeOptions);
         return { ok: true, value: response };
       } catch (err) {
         const e = err instanceof UpstreamError
@@ -115,6 +121,7 @@ export async function forward(
       status: 503,
       message: `no available server in service "${service.name}"`,
       failure: "unavailable",
+      reason: null,
       server: null,
       attempts,
       retryAfter: service.retryAfterSeconds(Date.now()),
@@ -130,8 +137,9 @@ function failed(
   failure: UpstreamFailure | "client" | "drain",
   server: UpstreamServer | null,
   attempts: number,
+  reason: RejectReason | null = null,
 ): ForwardResult {
-  return { ok: false, status, message, failure, server, attempts, retryAfter: 0 };
+  return { ok: false, status, message, failure, reason, server, attempts, retryAfter: 0 };
 }
 
 /** The client's body broke the exchange (too large, malformed, cut off): not the server's fault. */
@@ -141,7 +149,8 @@ function clientFailed(
   attempts: number,
 ): ForwardResult {
   const status = (err as { status?: number }).status ?? 499;
-  return failed(status, `request body failed: ${err.message}`, "client", server, attempts);
+  const reason = err instanceof HttpParseError ? err.reason : null;
+  return failed(status, `request body failed: ${err.message}`, "client", server, attempts, reason);
 }
 
 /**

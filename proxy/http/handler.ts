@@ -1,6 +1,7 @@
 /**
  * The request pipeline, in its one fixed order:
- *   0. ACME HTTP-01 challenge answers (before any redirect; unknown tokens go on)
+ *   0. request checks (method, target, the one authority, "_" names; request_checks.ts),
+ *      then ACME HTTP-01 challenge answers (before any redirect; unknown tokens go on)
  *   1. entrypoint policy (redirect to HTTPS)   2. route           3. request limits
  *   4. upstream request headers and target     5. forward, or upgrade to a tunnel
  *   6. response headers                         7. compression (content coding)
@@ -9,7 +10,6 @@
  * request and never to one in progress.
  */
 import type { Config, Route } from "../config/types.ts";
-import { logAccess } from "../telemetry/log.ts";
 import type { AccessRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { codingFacts, compressResponse } from "./compress/stage.ts";
@@ -26,6 +26,9 @@ import {
   type OutgoingResponse,
   TAKEN_OVER,
 } from "../proto/message.ts";
+import { checkRequest } from "./request_checks.ts";
+import { Rejection } from "../proto/rejection.ts";
+import { RequestLog } from "./request_log.ts";
 import { hostOf, normalizePath, type Router } from "./router.ts";
 import { tunnel } from "./upgrade.ts";
 import { welcomeResponse } from "./welcome.ts";
@@ -65,6 +68,15 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     const fwdCfg = snap.config.forwarding;
     const id = requestId(req.headers, fwdCfg.requestIdHeader);
     const ctx = new RequestLog(req, entrypoint, id, started, deps.onComplete);
+
+    // 0. request checks
+    const checked = checkRequest(req, fwdCfg.headerUnderscores);
+    if (checked instanceof Rejection) {
+      req.body?.cancel();
+      return ctx.reject(checked);
+    }
+    ctx.checked(checked);
+    const { authority, target: reqTarget } = checked;
     const ep = snap.config.entrypoints[entrypoint];
     const router = snap.routers.get(entrypoint);
     if (ep === undefined || router === undefined) {
@@ -72,22 +84,21 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
     }
 
     // 0. ACME HTTP-01 challenge
-    if (deps.acmeChallenge !== undefined && req.target.startsWith(ACME_CHALLENGE)) {
-      const answer = deps.acmeChallenge(req.target.slice(ACME_CHALLENGE.length));
+    if (deps.acmeChallenge !== undefined && reqTarget.startsWith(ACME_CHALLENGE)) {
+      const answer = deps.acmeChallenge(reqTarget.slice(ACME_CHALLENGE.length));
       if (answer !== null) return ctx.finish(proxyResponse(200, answer), null);
     }
 
     // 1. entrypoint policy
-    if (ep.redirect !== null) return ctx.finish(redirect(req, snap, ep.redirect), null);
-
-    // 2. route
-    const q = req.target.indexOf("?");
-    const rawPath = q < 0 ? req.target : req.target.slice(0, q);
-    if (!rawPath.startsWith("/")) {
-      return ctx.finish(proxyResponse(400), "target not in origin form");
+    if (ep.redirect !== null) {
+      return ctx.finish(redirect(authority, reqTarget, snap, ep.redirect), null);
     }
-    const path = normalizePath(rawPath);
-    const route = router.match(hostOf(req.authority), path, req.method, req.headers);
+
+    // 2. route ("OPTIONS *" is about the whole server: it takes the route of "/")
+    const q = reqTarget.indexOf("?");
+    const rawPath = q < 0 ? reqTarget : reqTarget.slice(0, q);
+    const path = rawPath === "*" ? "/" : normalizePath(rawPath);
+    const route = router.match(hostOf(authority), path, req.method, req.headers);
     if (route === null) {
       const nf = snap.config.notFound;
       return ctx.finish(proxyResponse(nf.status, nf.body), "no route");
@@ -121,24 +132,17 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
       client: req.client,
       trusted: inCidrs(req.client.address, fwdCfg.trustedProxies),
       proto,
-      host: req.authority,
+      host: authority,
       via: (req.httpVersion === "2" ? "2 " : req.httpVersion + " ") + fwdCfg.via,
     });
-    const host = service.config.host;
-    if (host === "preserve") {
-      if (!headers.has("host")) headers.appendLower("host", req.authority);
-    } else if (host !== "upstream") {
-      headers.set("host", host);
-    }
-    const upstreamHost = host === "upstream";
     applyHeaderOps(headers, route.requestHeaders);
-    let target = req.target;
-    if (route.stripPrefix) {
+    let target = reqTarget;
+    if (route.stripPrefix && rawPath !== "*") {
       const rest = path.slice(route.match.pathPrefix.length);
-      target = (rest.startsWith("/") ? rest : "/" + rest) + (q < 0 ? "" : req.target.slice(q));
+      target = (rest.startsWith("/") ? rest : "/" + rest) + (q < 0 ? "" : reqTarget.slice(q));
     }
     const body = req.body === null ? null : ctx.countIn(limitBody(req.body, limit));
-    const fwd: ForwardRequest = { method: req.method, target, headers, body };
+    const fwd: ForwardRequest = { method: req.method, target, authority, headers, body };
     const maxHeaderBytes = snap.config.limits.maxHeaderBytes;
 
     /** Phase 6 for any upstream answer: Via, request id, the route's header operations. */
@@ -152,13 +156,7 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
 
     // 5. forward, or upgrade (a tunnel's 101 or refusal gets phase 6 through `responseHeaders`)
     if (upgradeTo !== null) {
-      const result = await tunnel(req, fwd, {
-        route,
-        service,
-        maxHeaderBytes,
-        upstreamHost,
-        responseHeaders,
-      });
+      const result = await tunnel(req, fwd, { route, service, maxHeaderBytes, responseHeaders });
       ctx.upstream = result.server;
       ctx.attempts = result.attempts;
       if (result.response === TAKEN_OVER) {
@@ -167,7 +165,7 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
       }
       return ctx.finish(result.response, result.error);
     }
-    const result = await forward(req, fwd, { route, service, maxHeaderBytes, upstreamHost });
+    const result = await forward(req, fwd, { route, service, maxHeaderBytes });
     ctx.attempts = result.attempts;
     ctx.upstream = result.server?.url ?? null;
     if (!result.ok) {
@@ -176,6 +174,7 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
       if (result.failure === "unavailable") {
         res.headers.appendLower("retry-after", String(result.retryAfter));
       }
+      if (result.reason !== null) ctx.reason = result.reason;
       return ctx.finish(res, result.message);
     }
 
@@ -210,17 +209,21 @@ function upgradeProtocol(req: IncomingRequest, route: Route): string | null {
 }
 
 function redirect(
-  req: IncomingRequest,
+  authority: string,
+  target: string,
   snap: Snapshot,
   to: { readonly to: string; readonly port: number | null },
 ): OutgoingResponse {
   const res = proxyResponse(308, "308 Permanent Redirect\n");
-  const host = hostOf(req.authority) || snap.config.entrypoints[to.to].address.hostname;
+  const host = hostOf(authority) || snap.config.entrypoints[to.to].address.hostname;
   const bracketed = host.includes(":") ? `[${host}]` : host;
-  const explicitPort = /^(\[[^\]]*\]|[^:]*):\d+$/.test(req.authority);
+  const explicitPort = /^(\[[^\]]*\]|[^:]*):\d+$/.test(authority);
   const toPort = to.port ?? (explicitPort ? snap.port(to.to) ?? 443 : 443);
   const port = toPort === 443 ? "" : `:${toPort}`;
-  res.headers.appendLower("location", `https://${bracketed}${port}${req.target}`);
+  res.headers.appendLower(
+    "location",
+    `https://${bracketed}${port}${target === "*" ? "/" : target}`,
+  );
   return res;
 }
 
@@ -236,94 +239,4 @@ function limitBody(body: BodyReader, limit: number | null): BodyReader {
       throw err;
     },
   });
-}
-
-/** Collects what the access log needs while a request moves through the pipeline. */
-class RequestLog {
-  route: string | null = null;
-  service: string | null = null;
-  upstream: string | null = null;
-  readonly requestId: string;
-  attempts = 0;
-  #bytesIn = 0;
-  #kind: AccessRecord["kind"];
-  readonly #req: IncomingRequest;
-  readonly #entrypoint: string;
-  readonly #started: number;
-  readonly #onComplete?: (outcome: Outcome) => void;
-
-  constructor(
-    req: IncomingRequest,
-    entrypoint: string,
-    requestId: string,
-    started: number,
-    onComplete?: (o: Outcome) => void,
-  ) {
-    this.#req = req;
-    this.#entrypoint = entrypoint;
-    this.requestId = requestId;
-    this.#started = started;
-    this.#onComplete = onComplete;
-    const type = req.headers.get("content-type");
-    this.#kind = type !== null && type.startsWith("application/grpc") ? "grpc" : "http";
-  }
-
-  /** Counts request body bytes as they pass. */
-  countIn(body: BodyReader): BodyReader {
-    return tapBody(body, { chunk: (chunk) => this.#bytesIn += chunk.length });
-  }
-
-  /** Returns `res` with its body wrapped so that the log line is written when it ends. */
-  finish(res: OutgoingResponse, error: string | null, onEnd?: () => void): OutgoingResponse {
-    const type = res.headers.get("content-type");
-    if (type !== null && type.startsWith("text/event-stream")) this.#kind = "sse";
-    const body = res.body;
-    if (body === null || body instanceof Uint8Array) {
-      onEnd?.();
-      this.complete(res.status, this.#bytesIn, body?.length ?? 0, error);
-      return res;
-    }
-    let sent = 0;
-    let done = false;
-    const end = (failure: string | null) => {
-      if (done) return;
-      done = true;
-      onEnd?.();
-      this.complete(res.status, this.#bytesIn, sent, failure ?? error);
-    };
-    const wrapped = tapBody(body, {
-      chunk: (chunk) => sent += chunk.length,
-      end: () => end(null),
-      error: (err) => end(`response body failed: ${(err as Error).message}`),
-      cancel: () => end("response body not delivered"),
-    });
-    return { ...res, body: wrapped };
-  }
-
-  complete(status: number, bytesIn: number, bytesOut: number, error: string | null): void {
-    const req = this.#req;
-    const record: AccessRecord = {
-      requestId: this.requestId,
-      entrypoint: this.#entrypoint,
-      route: this.route,
-      service: this.service,
-      upstream: this.upstream,
-      clientIp: req.client.address,
-      method: req.method,
-      target: req.target,
-      host: req.authority,
-      protocol: req.httpVersion === "2" ? "HTTP/2" : "HTTP/" + req.httpVersion,
-      kind: status === 101 ? "websocket" : this.#kind,
-      status,
-      bytesIn,
-      bytesOut,
-      durationMs: Math.round((performance.now() - this.#started) * 100) / 100,
-      userAgent: req.headers.get("user-agent"),
-      referer: req.headers.get("referer"),
-      attempts: this.attempts,
-      error,
-    };
-    logAccess(record);
-    this.#onComplete?.(record);
-  }
 }

@@ -15,6 +15,7 @@ const HOP_BY_HOP = new Set([
   "trailer",
   "transfer-encoding",
   "upgrade",
+  "http2-settings",
   "proxy-authenticate",
   "proxy-authorization",
 ]);
@@ -47,7 +48,7 @@ export interface ForwardedFacts {
   readonly trusted: boolean;
   /** "https" or "http": the scheme the client used to reach us. */
   readonly proto: string;
-  /** The Host the client asked for. */
+  /** The authority the client asked for; "" when it sent none. */
   readonly host: string;
   /** "1.1 gatehouse" or "2 gatehouse". */
   readonly via: string;
@@ -57,18 +58,22 @@ export interface ForwardedFacts {
 export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
   const ip = f.client.address;
   const forNode = ip.includes(":") ? `"[${ip}]"` : ip;
-  const element = `for=${forNode};host=${quoteIfNeeded(f.host)};proto=${f.proto}`;
+  const hostParam = f.host === "" ? "" : `;host=${quoteIfNeeded(f.host)}`;
+  const element = `for=${forNode}${hostParam};proto=${f.proto}`;
   if (f.trusted) {
     const xff = headers.getJoined("x-forwarded-for");
     headers.set("x-forwarded-for", xff === null ? ip : xff + ", " + ip);
     if (!headers.has("x-forwarded-proto")) headers.appendLower("x-forwarded-proto", f.proto);
-    if (!headers.has("x-forwarded-host")) headers.appendLower("x-forwarded-host", f.host);
+    if (!headers.has("x-forwarded-host") && f.host !== "") {
+      headers.appendLower("x-forwarded-host", f.host);
+    }
     const fwd = headers.getJoined("forwarded");
     headers.set("forwarded", fwd === null ? element : fwd + ", " + element);
   } else {
     headers.set("x-forwarded-for", ip);
     headers.set("x-forwarded-proto", f.proto);
-    headers.set("x-forwarded-host", f.host);
+    if (f.host === "") headers.delete("x-forwarded-host");
+    else headers.set("x-forwarded-host", f.host);
     headers.set("forwarded", element);
   }
   const via = headers.getJoined("via");

@@ -21,7 +21,6 @@ export interface TunnelOptions {
   readonly route: Route;
   readonly service: ServiceRuntime;
   readonly maxHeaderBytes: number;
-  readonly upstreamHost: boolean;
   /** The pipeline's response-header phase (Via, request id, route header operations). */
   readonly responseHeaders: (headers: HeaderList, version: string) => void;
 }

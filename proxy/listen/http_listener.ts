@@ -6,7 +6,7 @@
  */
 import type { CertificateFile, Config, Entrypoint } from "../config/types.ts";
 import { h2Handler } from "../proto/h2_hyper.ts";
-import type { H1Limits } from "../proto/h1/server.ts";
+import type { H1Limits, H1ServerOptions } from "../proto/h1/server.ts";
 import { serveH1 } from "../proto/h1/server.ts";
 import { type ClientInfo, DEADLINE_CUT, type Handler } from "../proto/message.ts";
 import { serveHttpOnConnection } from "../internal/deno_internals.ts";
@@ -32,7 +32,8 @@ export interface HttpListenerDeps extends ListenerDeps {
   readonly tlsHandshakeMs: () => number;
   /** The live config (connection limits). */
   readonly config: () => Config;
-  readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
+  /** Requests the HTTP/1.1 engine refused before the pipeline saw them. */
+  readonly onRejected?: H1ServerOptions["onRejected"];
   /**
    * Set when the TLS listener is internal (127.0.0.1, port 0) and fed by a front that peeked
    * ClientHellos: every connection must be claimed from the relay, which knows the client.

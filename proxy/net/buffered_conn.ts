@@ -12,6 +12,18 @@ export class HeadTooLargeError extends Error {
   }
 }
 
+/**
+ * A CR not followed by LF in a message head (CR-only line ends among them): a parser that took
+ * it for a line end would see other fields than one that did not (RFC 9112 2.2).
+ */
+export class BareCrError extends Error {
+  /** What a server answers; an upstream's response with one is a protocol error. */
+  readonly status = 400;
+  constructor() {
+    super("Cannot read message head: CR not followed by LF");
+  }
+}
+
 /** The peer closed the connection in the middle of a message. */
 export class UnexpectedEofError extends Error {
   constructor(what: string) {
@@ -93,7 +105,8 @@ export class BufferedConn {
   /**
    * Reads one message head (start line and fields, without the blank line that ends it).
    * Leading blank lines are skipped. Returns null when the stream ends before any byte.
-   * `onFirstByte` runs once when the first byte of the head is available.
+   * `onFirstByte` runs once when the first byte of the head is available. Throws BareCrError as
+   * soon as a CR not followed by LF arrives, without waiting for the head's end.
    */
   async readHead(limit: number, onFirstByte?: () => void): Promise<Uint8Array | null> {
     let notified = false;
@@ -105,7 +118,9 @@ export class BufferedConn {
         notified = true;
         onFirstByte?.();
       }
-      const end = findHeadEnd(this.#buf, this.#start + Math.max(0, scanned - 3), this.#end);
+      const from = this.#start + Math.max(0, scanned - 3);
+      const end = findHeadEnd(this.#buf, from, this.#end);
+      if (hasBareCr(this.#buf, from, end >= 0 ? end : this.#end)) throw new BareCrError();
       if (end >= 0) {
         // One read may bring in more than `limit` bytes, a complete head among them.
         if (end - this.#start > limit) throw new HeadTooLargeError(limit);
@@ -123,15 +138,15 @@ export class BufferedConn {
   }
 
   /**
-   * One buffered line (for chunked framing), without its line ending, or undefined when the
-   * buffer holds no complete line yet (read more with `fill`).
+   * One buffered line (for chunked framing) up to its LF, the CR before it kept (the caller
+   * decides whether a bare LF ends a line), or undefined when the buffer holds no complete line
+   * yet (read more with `fill`).
    */
   lineNow(limit: number): string | undefined {
     const lf = this.#buf.indexOf(LF, this.#start);
     if (lf >= 0 && lf < this.#end) {
       if (lf - this.#start > limit) throw new HeadTooLargeError(limit);
-      const stop = lf > this.#start && this.#buf[lf - 1] === CR ? lf - 1 : lf;
-      const line = latin1(this.#buf, this.#start, stop);
+      const line = latin1(this.#buf, this.#start, lf);
       this.#start = lf + 1;
       return line;
     }
@@ -193,11 +208,14 @@ export class BufferedConn {
     }
   }
 
+  /** Skips CRLF and LF lines before a head (RFC 9112 2.2); a CR alone is left to fail. */
   #skipLeadingBlankLines(): void {
     while (this.#start < this.#end) {
       const b = this.#buf[this.#start];
-      if (b !== CR && b !== LF) return;
-      this.#start++;
+      if (b === LF) this.#start++;
+      else if (b === CR && this.#buf[this.#start + 1] === LF && this.#start + 1 < this.#end) {
+        this.#start += 2;
+      } else return;
     }
   }
 
@@ -236,6 +254,18 @@ export function findHeadEnd(buf: Uint8Array, from: number, to: number): number {
     i = buf.indexOf(LF, i + 1);
   }
   return -1;
+}
+
+/**
+ * True when [from, to) holds a CR whose next byte is not LF. A CR at `to - 1` is judged only once
+ * its next byte arrived (it may be the CR of a CRLF split across reads), except when `to` is the
+ * end of a complete head, where the byte after it is known.
+ */
+function hasBareCr(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = buf.indexOf(CR, from); i >= 0 && i < to; i = buf.indexOf(CR, i + 1)) {
+    if (i + 1 < to && buf[i + 1] !== LF) return true;
+  }
+  return false;
 }
 
 /** Decodes bytes one char per byte (HTTP field values are byte strings). */

@@ -45,7 +45,9 @@ export class UpstreamError extends Error {
 export interface UpstreamRequest {
   readonly method: string;
   readonly target: string;
-  /** Final headers, Host included; framing fields are added here. */
+  /** The Host to send; any Host field in `headers` is ignored. */
+  readonly host: string;
+  /** Final headers; framing fields in them are ignored, the exchange writes its own. */
   readonly headers: HeaderList;
   readonly body: BodyReader | null;
 }

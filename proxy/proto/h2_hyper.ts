@@ -2,6 +2,11 @@
  * HTTP/2 front end: adapts hyper's Request/Response (served by `serveHttpOnConnection` for
  * connections that negotiated h2) to the pipeline's IncomingRequest/OutgoingResponse.
  * Extended CONNECT (WebSocket over h2, RFC 8441) is not offered: upgrades stay on HTTP/1.1.
+ *
+ * hyper refuses malformed header blocks itself (RST_STREAM PROTOCOL_ERROR: uppercase names,
+ * connection-specific fields, a Content-Length the DATA frames disagree with...); what it lets
+ * through goes to the pipeline's request checks, whose refusals are 400 answers, not stream
+ * resets: Deno offers a handler no way to reset a stream with a chosen code.
  */
 import { HeaderList } from "./header_list.ts";
 import {
@@ -13,6 +18,8 @@ import {
 } from "./message.ts";
 import { proxyResponse } from "./responses.ts";
 import { joinBytes } from "../bytes.ts";
+import { parseContentLength } from "./h1/parse.ts";
+import { NOT_YET, settledNow } from "./h1/coalesce.ts";
 
 /** The pipeline as a fetch-style handler for one h2 connection. */
 export interface H2Handler {
@@ -46,20 +53,24 @@ export function h2Handler(
       onRequest(-1);
     };
     try {
+      // Deno builds the URL as scheme "://" authority path, where the path is :path with a "/"
+      // put in front unless it starts with "/" or "*" ("" for CONNECT).
       const url = request.url;
       const schemeEnd = url.indexOf("://") + 3;
-      const pathStart = url.indexOf("/", schemeEnd);
-      const authority = url.slice(schemeEnd, pathStart < 0 ? url.length : pathStart).toLowerCase();
+      let pathStart = schemeEnd;
+      while (pathStart < url.length && url[pathStart] !== "/" && url[pathStart] !== "*") {
+        pathStart++;
+      }
       const headers = new HeaderList();
       for (const [name, value] of request.headers) headers.appendLower(name, value);
-      if (!headers.has("host")) headers.appendLower("host", authority);
+      const method = request.method;
       const req: IncomingRequest = {
-        method: request.method,
-        target: pathStart < 0 ? "/" : url.slice(pathStart),
-        authority,
+        method,
+        target: url.slice(pathStart),
+        authority: url.slice(schemeEnd, pathStart),
         httpVersion: "2",
         headers,
-        body: request.body === null ? null : bodyFromStream(request.body, headers),
+        body: request.body === null ? null : await bodyFromStream(request.body, headers),
         client,
         signal: ac.signal,
         takeover: null,
@@ -70,6 +81,13 @@ export function h2Handler(
       const { names, values } = res.headers;
       for (let i = 0; i < names.length; i++) out.append(names[i], values[i]);
       const body = res.body;
+      if (method === "HEAD") {
+        // The GET's headers, Content-Length included, and no DATA (hyper would send a body).
+        const length = body === null ? -1 : body.length;
+        if (length >= 0 && !out.has("content-length")) out.set("content-length", String(length));
+        if (body !== null && !(body instanceof Uint8Array)) body.cancel();
+        return new Response(null, { status: res.status, headers: out });
+      }
       if (body === null || body instanceof Uint8Array) {
         return new Response(body as Uint8Array<ArrayBuffer> | null, {
           status: res.status,
@@ -98,15 +116,43 @@ export function h2Handler(
   return { serve, cut };
 }
 
-function bodyFromStream(stream: ReadableStream<Uint8Array>, headers: HeaderList): BodyReader {
+/**
+ * The request body, or null when the client sent none: a HEADERS frame with END_STREAM and no
+ * content-length. Deno hands such a request a body anyway (for methods other than GET and
+ * HEAD), held in memory, whose reads settle before any timer; a body still arriving is not
+ * waited for beyond that.
+ */
+async function bodyFromStream(
+  stream: ReadableStream<Uint8Array>,
+  headers: HeaderList,
+): Promise<BodyReader | null> {
   const reader = stream.getReader();
-  const cl = headers.get("content-length");
-  const length = cl !== null && /^\d{1,15}$/.test(cl) ? Number(cl) : -1;
+  let length = -1;
+  try {
+    // Invalid values leave it unknown: the request checks refuse the request before any read.
+    length = parseContentLength(headers.getJoined("content-length"), 400) ?? -1;
+  } catch {
+    // see above
+  }
+  let first: Promise<ReadableStreamReadResult<Uint8Array>> | null = reader.read();
+  // Nobody may read the body (a 404): should this read fail, that must not go unhandled.
+  first.catch(() => {});
+  if (length < 0) {
+    let now = await settledNow(first);
+    while (now !== NOT_YET && !now.done && now.value.length === 0) {
+      first = reader.read();
+      first.catch(() => {});
+      now = await settledNow(first);
+    }
+    if (now !== NOT_YET && now.done) return null;
+  }
   return {
     length,
     async read() {
       while (true) {
-        const { value, done } = await reader.read();
+        const next = first ?? reader.read();
+        first = null;
+        const { value, done } = await next;
         if (done) return null;
         if (value.length > 0) return value;
       }

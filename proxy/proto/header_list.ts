@@ -110,7 +110,7 @@ export function listHasToken(value: string | null, token: string): boolean {
   while (from <= lower.length) {
     const comma = lower.indexOf(",", from);
     const end = comma < 0 ? lower.length : comma;
-    if (lower.slice(from, end).trim() === token) return true;
+    if (trimOws(lower.slice(from, end)) === token) return true;
     if (comma < 0) return false;
     from = comma + 1;
   }
@@ -122,8 +122,20 @@ export function listTokens(value: string | null): string[] {
   if (value === null) return [];
   const out: string[] = [];
   for (const part of value.split(",")) {
-    const t = part.trim().toLowerCase();
+    const t = trimOws(part).toLowerCase();
     if (t !== "") out.push(t);
   }
   return out;
+}
+
+/**
+ * `s` without leading and trailing SP and HTAB (OWS, RFC 9110 5.6.3), and nothing else: not
+ * String.trim's no-break space, vertical tab or line feeds.
+ */
+export function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
 }

@@ -54,10 +54,17 @@ export interface TakenConnection {
 
 export interface IncomingRequest {
   readonly method: string;
-  /** Origin-form target: path and query as received ("/a/b?c=d"). */
+  /**
+   * The request target as received: on HTTP/1.1 any form the client sent (origin, absolute,
+   * authority or asterisk); on HTTP/2 the path hyper gives ("" for CONNECT). The pipeline's
+   * request checks (request_checks.ts) turn it into the origin-form target it forwards.
+   */
   readonly target: string;
-  /** Host header (HTTP/1.1) or :authority (HTTP/2), lowercase, port kept; "" if absent. */
-  readonly authority: string;
+  /**
+   * HTTP/2's :authority (hyper takes the Host field when it is absent); null on HTTP/1.x, where
+   * the Host field or an absolute-form target gives it. Request checks decide the authority.
+   */
+  readonly authority: string | null;
   readonly httpVersion: "1.0" | "1.1" | "2";
   readonly headers: HeaderList;
   /** Null when the request has no body. */
@@ -87,6 +94,8 @@ export interface OutgoingResponse {
    * the headers are written as given.
    */
   readonly body: Uint8Array | BodyReader | null;
+  /** HTTP/1.1: close the connection after this response (a refused request). */
+  readonly close?: boolean;
 }
 
 /** What a handler returns after it took over the connection (see `IncomingRequest.takeover`). */

@@ -38,3 +38,41 @@ export function proxyResponse(status: number, text?: string): OutgoingResponse {
   headers.appendLower("cache-control", "no-store");
   return { status, headers, body: encoder.encode(text ?? TEXT[status] ?? `${status}\n`) };
 }
+
+/** The standard reason phrases, for status lines and plain-text answers. */
+const REASONS: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  421: "Misdirected Request",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? "Unknown";
+}

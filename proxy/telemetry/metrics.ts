@@ -79,6 +79,7 @@ export class Metrics {
   readonly #lastReloadTime;
   readonly #rejected;
   readonly #refused;
+  readonly #droppedHeaders;
   readonly #acmeOrders;
   readonly #acmeFailures;
 
@@ -179,9 +180,14 @@ export class Metrics {
       registers: r,
     });
     this.#rejected = counter(
-      "gatehouse_entrypoint_rejected_requests_total",
-      "Requests refused before routing (malformed, head too large)",
-      ["entrypoint", "code"],
+      "gatehouse_requests_rejected_total",
+      "Requests Gatehouse refused for what they are (malformed, ambiguous, not allowed), by reason",
+      ["entrypoint", "reason"],
+    );
+    this.#droppedHeaders = counter(
+      "gatehouse_request_headers_dropped_total",
+      'Request header fields removed for an "_" in their name (forwarding.header_underscores)',
+      ["entrypoint"],
     );
     this.#refused = counter(
       "gatehouse_connections_refused_total",
@@ -228,18 +234,15 @@ export class Metrics {
     if (result === "failed") this.#acmeFailures.labels(host).inc();
   }
 
-  /** A request refused before the pipeline (400, 431, 505...). */
-  rejected(entrypoint: string, status: number): void {
-    this.#rejected.labels(entrypoint, String(status)).inc();
-  }
-
   /** A client connection closed at accept time. */
   refused(entrypoint: string, reason: string): void {
     this.#refused.labels(entrypoint, reason).inc();
   }
 
-  /** One finished HTTP request or tunnel. */
+  /** One finished HTTP request or tunnel (refused ones included). */
   observe(r: AccessRecord): void {
+    if (r.reason !== null) this.#rejected.labels(r.entrypoint, r.reason).inc();
+    if (r.droppedHeaders > 0) this.#droppedHeaders.labels(r.entrypoint).inc(r.droppedHeaders);
     if (!this.#settings.enabled) return;
     const method = METHODS.has(r.method) ? r.method : "EXTENSION_METHOD";
     const key = `${r.entrypoint}\u0000${r.route}\u0000${r.status}\u0000${method}\u0000${r.kind}`;

@@ -32,6 +32,13 @@ export interface AccessRecord {
   readonly attempts: number;
   /** Why the proxy answered itself, when it did. */
   readonly error: string | null;
+  /**
+   * Why Gatehouse refused the request (a RejectReason of proxy/proto/rejection.ts: a fixed set,
+   * labels gatehouse_requests_rejected_total), or null.
+   */
+  readonly reason: string | null;
+  /** Request fields removed for an "_" in their name (forwarding.header_underscores: drop). */
+  readonly droppedHeaders: number;
 }
 
 /** How a TCP connection ended. */

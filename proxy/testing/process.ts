@@ -17,6 +17,8 @@ export interface ProxyProcess extends AsyncDisposable {
   readonly port: number;
   /** What the process wrote on stderr so far (its application log). */
   stderr(): string;
+  /** What the process wrote on stdout so far (its access log). */
+  stdout(): string;
   /** Resident memory now and at its peak, in bytes (from /proc/<pid>/status). */
   memory(): Promise<{ rss: number; peak: number }>;
   /** Sends SIGTERM (if still running), waits for the exit, removes the temp dir. */
@@ -39,13 +41,19 @@ export async function spawnProxy(
     cwd: ROOT,
     env,
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "piped",
   }).spawn();
   let log = "";
-  const collected = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (text) => void (log += text) }),
-  );
+  let access = "";
+  const collected = Promise.all([
+    child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (text) => void (log += text) }),
+    ),
+    child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (text) => void (access += text) }),
+    ),
+  ]);
   let exited = false;
   const status = child.status.then((s) => {
     exited = true;
@@ -64,6 +72,7 @@ export async function spawnProxy(
     child,
     port,
     stderr: () => log,
+    stdout: () => access,
     async memory() {
       const text = await Deno.readTextFile(`/proc/${child.pid}/status`);
       const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)![1]);

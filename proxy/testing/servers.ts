@@ -102,7 +102,10 @@ export function sizeUpstream(): HttpUpstream {
 export interface RawRequest extends Head {
   readonly method: string;
   readonly target: string;
+  /** The body, decoded from its framing. */
   readonly body: Uint8Array;
+  /** The body's bytes as received, framing (chunk sizes, trailers) included. */
+  readonly wireBody: Uint8Array;
 }
 
 /** The connection a raw request came on. */
@@ -162,8 +165,8 @@ export function rawUpstream(respond: RawResponder, options: UpstreamOptions = {}
         const head = await readHead(reader);
         if (head === null) break;
         const [method, target] = head.startLine.split(" ");
-        const body = await readBody(reader, head, false);
-        const req = { ...head, method, target, body };
+        const [body, wireBody] = await reader.recording(() => readBody(reader, head, false));
+        const req = { ...head, method, target, body, wireBody };
         requests.push(req);
         await respond(req, raw);
       }

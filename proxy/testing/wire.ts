@@ -108,7 +108,21 @@ export class WireReader {
   take(n: number): Uint8Array {
     const out = this.#buf.slice(0, n);
     this.#buf = this.#buf.subarray(n);
+    this.#recorded?.push(out);
     return out;
+  }
+
+  #recorded: Uint8Array[] | null = null;
+
+  /** Runs `read` and returns its result with every byte it consumed, as received. */
+  async recording<T>(read: () => Promise<T>): Promise<[T, Uint8Array]> {
+    this.#recorded = [];
+    try {
+      const result = await read();
+      return [result, concatBytes(this.#recorded)];
+    } finally {
+      this.#recorded = null;
+    }
   }
 }
 

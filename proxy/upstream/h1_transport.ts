@@ -74,10 +74,10 @@ export class H1Transport implements HttpTransport {
       signal.addEventListener("abort", onAbort, { once: true });
       const lease: ConnLease = { io, reused: false, setDeadline() {}, release: () => io.close() };
       const headers = new HeaderList();
-      headers.appendLower("host", serverAuthority(this.#ref));
       headers.appendLower("user-agent", "Gatehouse-HealthCheck");
       headers.appendLower("connection", "close");
-      const request = { method: "GET", target: check.path, headers, body: null };
+      const host = serverAuthority(this.#ref);
+      const request = { method: "GET", target: check.path, host, headers, body: null };
       const res = await exchange(lease, request, {
         responseHeaderMs: 0,
         bodyIdleMs: 0,

@@ -10,6 +10,17 @@ export type BodyDone = (clean: boolean) => void;
 
 const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILERS = 16 * 1024;
+/** Significant hex digits of a chunk size, at most (12: 256 TiB). */
+const MAX_CHUNK_DIGITS = 12;
+
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const QUOTED = '"(?:[\\t !#-\\[\\]-~\\x80-\\xff]|\\\\[\\t -~\\x80-\\xff])*"';
+/** chunk-size [ chunk-ext ] (RFC 9112 7.1, 7.1.1): BWS is SP and HTAB only, names are tokens. */
+const CHUNK_LINE = new RegExp(
+  `^([0-9A-Fa-f]+)(?:[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED}))?)*$`,
+);
+/** A trailer field line: token ":" then SP, HTAB, visible characters and obs-text only. */
+const FIELD_LINE = new RegExp(`^${TOKEN}:[\\t\\x20-\\x7e\\x80-\\xff]*$`);
 
 /** Reads a body framed as `framing` from `io`; null when there is no body. */
 export function bodyReader(io: BufferedConn, framing: Framing, done: BodyDone): BodyReader | null {
@@ -141,35 +152,32 @@ class ChunkedBody extends FramedBody {
           return this.#data(this.io.take(Math.min(buffered, this.#inChunk)));
         }
         case "size": {
-          const line = this.io.lineNow(MAX_CHUNK_LINE);
+          const line = chunkLine(this.io.lineNow(MAX_CHUNK_LINE));
           if (line === undefined) return undefined;
-          const semi = line.indexOf(";");
-          const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
-          if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) {
-            throw new HttpParseError(400, "malformed chunk size");
-          }
-          this.#inChunk = parseInt(hex, 16);
+          const size = CHUNK_LINE.exec(line)?.[1].replace(/^0+(?=.)/, "");
+          if (size === undefined) throw chunkError("malformed chunk size line");
+          if (size.length > MAX_CHUNK_DIGITS) throw chunkError("chunk size too large");
+          this.#inChunk = parseInt(size, 16);
           this.#state = this.#inChunk === 0 ? "trailers" : "data";
           break;
         }
         case "data-end": {
-          const line = this.io.lineNow(MAX_CHUNK_LINE);
+          const line = chunkLine(this.io.lineNow(MAX_CHUNK_LINE));
           if (line === undefined) return undefined;
-          if (line !== "") throw new HttpParseError(400, "malformed chunk end");
+          if (line !== "") throw chunkError("chunk data not followed by CRLF");
           this.#state = "size";
           break;
         }
         case "trailers": {
-          const line = this.io.lineNow(MAX_TRAILERS);
+          const line = chunkLine(this.io.lineNow(MAX_TRAILERS));
           if (line === undefined) return undefined;
           if (line === "") {
             this.#state = "ended";
             break;
           }
+          if (!FIELD_LINE.test(line)) throw chunkError("malformed trailer field");
           this.#trailerBytes += line.length + 2;
-          if (this.#trailerBytes > MAX_TRAILERS) {
-            throw new HttpParseError(400, "trailers too large");
-          }
+          if (this.#trailerBytes > MAX_TRAILERS) throw chunkError("trailers too large");
         }
       }
     }
@@ -187,6 +195,20 @@ class ChunkedBody extends FramedBody {
     if (this.#inChunk === 0) this.#state = "data-end";
     return chunk;
   }
+}
+
+/**
+ * A chunked-framing line without its line end. A bare LF ends a line too, as in heads (RFC 9112
+ * 2.2): Gatehouse frames what it forwards itself, so its reading cannot disagree with an
+ * upstream's. Any other CR fails the line's own grammar.
+ */
+function chunkLine(line: string | undefined): string | undefined {
+  if (line === undefined || line.charCodeAt(line.length - 1) !== 13) return line;
+  return line.slice(0, -1);
+}
+
+function chunkError(message: string): HttpParseError {
+  return new HttpParseError(400, "bad_chunk", message);
 }
 
 class CloseDelimitedBody extends FramedBody {

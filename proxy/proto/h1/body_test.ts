@@ -98,6 +98,55 @@ Deno.test("chunked bodies with bad sizes or framing are refused", async () => {
   assert.equal(await chunkedError("0\r\nX-T: 1\r\n"), "UnexpectedEofError");
 });
 
+Deno.test("chunk size lines follow RFC 9112 7.1.1: hex digits, then BWS ; token [= value]", async () => {
+  for (
+    const line of [
+      "5;a",
+      "5 ;a",
+      "5\t; a = b",
+      '5;a="q \\" ;x"',
+      "5;a=b;c;d=e",
+      "0005",
+      "000000000000000005",
+    ]
+  ) {
+    assert.deepEqual(
+      await readBodyOf(`${line}\r\nhello\r\n0\r\n\r\n`, CHUNKED),
+      { body: "hello", clean: true, rest: "" },
+      JSON.stringify(line),
+    );
+  }
+  for (
+    const line of [
+      " 5", // whitespace before the size
+      "5 ", // whitespace without an extension
+      "5\xa0", // no-break space, which String.trim accepts
+      "5\x0b",
+      "5;", // an empty extension name
+      "5;a=", // an empty value
+      "5;a b",
+      "5;a=b c",
+      '5;a="unterminated',
+      "5;a=\x01",
+      "5,a",
+      "5\rX", // a bare CR
+      "1000000000000", // 13 significant digits
+    ]
+  ) {
+    assert.equal(
+      await chunkedError(`${line}\r\nhello\r\n0\r\n\r\n`),
+      400,
+      JSON.stringify(line),
+    );
+  }
+});
+
+Deno.test("trailer lines are field lines", async () => {
+  for (const trailer of ["X-T : 1", "X T: 1", "X-T", ": 1", "X-T: a\x00b", "X-T: a\rb"]) {
+    assert.equal(await chunkedError(`0\r\n${trailer}\r\n\r\n`), 400, JSON.stringify(trailer));
+  }
+});
+
 Deno.test("chunk size lines and trailers have size limits", async () => {
   assert.equal(
     await chunkedError(`5;${"e".repeat(5000)}\r\nhello\r\n0\r\n\r\n`),

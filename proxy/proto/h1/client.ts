@@ -19,7 +19,7 @@ import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { type BodyDone, bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
-import { encodeHead, serializeFields } from "./write.ts";
+import { encodeHead, serializeRequestHead } from "./write.ts";
 
 /**
  * The connection an HTTP/1.1 exchange runs on, borrowed from a pool; `release` gives it back
@@ -49,13 +49,13 @@ export async function exchange(
 ): Promise<UpstreamResponse> {
   const io = lease.io;
   const body = req.body;
-  let head = serializeFields(req.headers, req.method + " " + req.target + " HTTP/1.1\r\n");
-  if (body !== null) {
-    head += body.length >= 0
-      ? "content-length: " + body.length + "\r\n"
-      : "transfer-encoding: chunked\r\n";
-  }
-  head += "\r\n";
+  const head = serializeRequestHead(
+    req.method,
+    req.target,
+    req.host,
+    req.headers,
+    body === null ? null : body.length,
+  );
 
   let deadlineAt = 0;
   const setDeadline = (ms: number) => {
@@ -164,13 +164,18 @@ async function pumpBody(
 ): Promise<boolean> {
   const chunked = body.length < 0;
   try {
-    await streamBody(io.conn, body, {
+    const streamed = await streamBody(io.conn, body, {
       prefix: head,
       frame: chunked ? encodeChunk : (chunk) => chunk,
       suffix: chunked ? LAST_CHUNK : null,
       onWrite: progress,
     });
-    return true;
+    if (chunked || streamed.body === body.length) return true;
+    // A body that ended short of its Content-Length (Deno ends an HTTP/2 body whose client went
+    // away as if complete): the upstream still waits for the rest, so the connection must never
+    // carry another request.
+    io.close();
+    return false;
   } catch (err) {
     // The client's body failed: the upstream must not take a truncated body as complete.
     if (err instanceof BodyFailure) io.close();

@@ -17,10 +17,10 @@ import { joinBytes } from "../../bytes.ts";
 /** Coalesced bytes are written once they reach this size. */
 const FLUSH_AT = 64 * 1024;
 
-const NOT_YET = Symbol("not-yet");
+export const NOT_YET = Symbol("not-yet");
 
 /** `p`'s value if it settles within the current macrotask, else NOT_YET. */
-function settledNow<T>(p: Promise<T>): Promise<T | typeof NOT_YET> {
+export function settledNow<T>(p: Promise<T>): Promise<T | typeof NOT_YET> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const later = new Promise<typeof NOT_YET>((resolve) => {
     timer = setTimeout(resolve, 0, NOT_YET);

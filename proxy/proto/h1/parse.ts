@@ -1,17 +1,23 @@
 /**
  * HTTP/1.1 message head parsing (RFC 9112), strict where leniency enables request smuggling:
- * no whitespace before a field's colon, no obs-fold, no control characters in values, one
- * unambiguous body length.
+ * no whitespace before a field's colon, no obs-fold, no control characters in values, only SP
+ * and HTAB count as whitespace, Content-Length is 1*DIGIT, one unambiguous body length.
  */
-import { HeaderList, listTokens } from "../header_list.ts";
+import { HeaderList, listTokens, trimOws } from "../header_list.ts";
+import type { RejectReason } from "../rejection.ts";
 import { latin1 } from "../../net/buffered_conn.ts";
 
-/** A malformed message; `status` is what a server answers (400, 501, 505). */
+/**
+ * A malformed message; `status` is what a server answers (400, 501, 505; 502 for an upstream's
+ * response), `reason` what the rejection counts as.
+ */
 export class HttpParseError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly reason: RejectReason;
+  constructor(status: number, reason: RejectReason, message: string) {
     super(message);
     this.status = status;
+    this.reason = reason;
   }
 }
 
@@ -43,10 +49,6 @@ const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 // deno-lint-ignore no-control-regex
 const BAD_TARGET = /[\x00-\x20\x7f]/;
 
-export function isToken(s: string): boolean {
-  return TOKEN.test(s);
-}
-
 export function parseRequestHead(bytes: Uint8Array): RequestHead {
   const text = latin1(bytes, 0, bytes.length);
   let eol = text.indexOf("\n");
@@ -54,17 +56,22 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
   const line = text.charCodeAt(eol - 1) === 13 ? text.slice(0, eol - 1) : text.slice(0, eol);
   const sp1 = line.indexOf(" ");
   const sp2 = line.lastIndexOf(" ");
-  if (sp1 <= 0 || sp2 === sp1) throw new HttpParseError(400, "malformed request line");
+  if (sp1 <= 0 || sp2 === sp1) {
+    throw new HttpParseError(400, "bad_request_line", "malformed request line");
+  }
   const method = line.slice(0, sp1);
   const target = line.slice(sp1 + 1, sp2);
   const proto = line.slice(sp2 + 1);
-  if (!TOKEN.test(method)) throw new HttpParseError(400, "malformed method");
-  if (target === "" || BAD_TARGET.test(target)) throw new HttpParseError(400, "malformed target");
+  if (!TOKEN.test(method)) throw new HttpParseError(400, "bad_request_line", "malformed method");
+  if (target === "" || BAD_TARGET.test(target)) {
+    throw new HttpParseError(400, "bad_request_line", "malformed target");
+  }
   let version: "1.0" | "1.1";
   if (proto === "HTTP/1.1") version = "1.1";
   else if (proto === "HTTP/1.0") version = "1.0";
-  else if (/^HTTP\/\d\.\d$/.test(proto)) throw new HttpParseError(505, "unsupported HTTP version");
-  else throw new HttpParseError(400, "malformed request line");
+  else if (/^HTTP\/\d\.\d$/.test(proto)) {
+    throw new HttpParseError(505, "bad_version", "unsupported HTTP version");
+  } else throw new HttpParseError(400, "bad_request_line", "malformed request line");
   return { method, target, version, headers: parseFields(text, eol + 1) };
 }
 
@@ -77,12 +84,12 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
   let version: "1.0" | "1.1";
   if (proto === "HTTP/1.1") version = "1.1";
   else if (proto === "HTTP/1.0") version = "1.0";
-  else throw new HttpParseError(502, "malformed status line");
+  else throw new HttpParseError(502, "bad_request_line", "malformed status line");
   const code = line.slice(9, 12);
   const status = Number(code);
   const afterCode = line.length === 12 || line.charCodeAt(12) === 32;
   if (line.charCodeAt(8) !== 32 || !/^[1-9]\d\d$/.test(code) || !afterCode) {
-    throw new HttpParseError(502, "malformed status code");
+    throw new HttpParseError(502, "bad_request_line", "malformed status code");
   }
   const reason = line.length > 13 ? line.slice(13) : "";
   return { version, status, reason, headers: parseFields(text, eol + 1) };
@@ -97,13 +104,19 @@ function parseFields(text: string, from: number): HeaderList {
     const end = text.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
     if (end > pos) {
       const first = text.charCodeAt(pos);
-      if (first === 32 || first === 9) throw new HttpParseError(400, "obsolete line folding");
+      if (first === 32 || first === 9) {
+        throw new HttpParseError(400, "bad_header", "obsolete line folding");
+      }
       const colon = text.indexOf(":", pos);
-      if (colon < 0 || colon >= end) throw new HttpParseError(400, "header line without colon");
+      if (colon < 0 || colon >= end) {
+        throw new HttpParseError(400, "bad_header", "header line without colon");
+      }
       const name = text.slice(pos, colon);
-      if (!TOKEN.test(name)) throw new HttpParseError(400, "malformed header name");
+      if (!TOKEN.test(name)) throw new HttpParseError(400, "bad_header", "malformed header name");
       const value = trimOws(text.slice(colon + 1, end));
-      if (BAD_VALUE.test(value)) throw new HttpParseError(400, "invalid character in header value");
+      if (BAD_VALUE.test(value)) {
+        throw new HttpParseError(400, "bad_header", "invalid character in header value");
+      }
       headers.append(name, value);
     }
     pos = eol + 1;
@@ -111,24 +124,24 @@ function parseFields(text: string, from: number): HeaderList {
   return headers;
 }
 
-function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
-}
-
 /** Body framing of a request (RFC 9112 6.3); rejects ambiguous lengths. */
 export function requestFraming(head: RequestHead): Framing {
   const te = head.headers.getJoined("transfer-encoding");
-  const cl = contentLength(head.headers, 400);
+  const cl = parseContentLength(head.headers.getJoined("content-length"), 400);
   if (te !== null) {
-    if (head.version === "1.0") throw new HttpParseError(400, "transfer-encoding in HTTP/1.0");
-    if (cl !== null) throw new HttpParseError(400, "both transfer-encoding and content-length");
+    if (head.version === "1.0") {
+      throw new HttpParseError(400, "transfer_encoding", "transfer-encoding in HTTP/1.0");
+    }
+    if (cl !== null) {
+      throw new HttpParseError(
+        400,
+        "transfer_encoding",
+        "both transfer-encoding and content-length",
+      );
+    }
     const codings = listTokens(te);
     if (codings.length !== 1 || codings[0] !== "chunked") {
-      throw new HttpParseError(501, "unsupported transfer-encoding");
+      throw new HttpParseError(501, "transfer_encoding", "unsupported transfer-encoding");
     }
     return { kind: "chunked" };
   }
@@ -144,27 +157,46 @@ export function responseFraming(method: string, head: ResponseHead): Framing {
   if (te !== null) {
     const codings = listTokens(te);
     if (codings[codings.length - 1] !== "chunked") return { kind: "close" };
-    if (codings.length !== 1) throw new HttpParseError(502, "unsupported transfer-encoding");
+    if (codings.length !== 1) {
+      throw new HttpParseError(502, "transfer_encoding", "unsupported transfer-encoding");
+    }
     return { kind: "chunked" };
   }
-  const cl = contentLength(head.headers, 502);
+  const cl = parseContentLength(head.headers.getJoined("content-length"), 502);
   if (cl === null) return { kind: "close" };
   return cl === 0 ? { kind: "none" } : { kind: "length", length: cl };
 }
 
-/** The Content-Length value; repeated identical values are accepted, differing ones are not. */
-function contentLength(headers: HeaderList, status: number): number | null {
-  const raw = headers.getJoined("content-length");
+const DIGITS = /^[0-9]+$/;
+/** Larger lengths are refused (2^53 is where JavaScript numbers stop being exact). */
+const MAX_DIGITS = 15;
+
+/**
+ * The value of Content-Length fields joined by ", " (`HeaderList.getJoined`), or null when there
+ * is none. Each element must be 1*DIGIT (no sign, no other whitespace than SP and HTAB around
+ * the commas); repeated identical values (RFC 9110 8.6: "42, 42", or the field repeated) are
+ * one value, differing ones are an error with `status`.
+ */
+export function parseContentLength(raw: string | null, status: number): number | null {
   if (raw === null) return null;
   let value: number | null = null;
-  for (const part of raw.split(",")) {
-    const t = part.trim();
-    if (!/^\d{1,15}$/.test(t)) throw new HttpParseError(status, "malformed content-length");
-    const n = Number(t);
+  let from = 0;
+  while (true) {
+    const comma = raw.indexOf(",", from);
+    const part = trimOws(raw.slice(from, comma < 0 ? raw.length : comma));
+    if (!DIGITS.test(part)) {
+      throw new HttpParseError(status, "content_length", "malformed content-length");
+    }
+    const digits = part.replace(/^0+(?=.)/, "");
+    if (digits.length > MAX_DIGITS) {
+      throw new HttpParseError(status, "content_length", "content-length too large");
+    }
+    const n = Number(digits);
     if (value !== null && n !== value) {
-      throw new HttpParseError(status, "conflicting content-length");
+      throw new HttpParseError(status, "content_length", "conflicting content-length values");
     }
     value = n;
+    if (comma < 0) return value;
+    from = comma + 1;
   }
-  return value;
 }

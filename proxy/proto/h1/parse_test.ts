@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type Framing,
   HttpParseError,
+  parseContentLength,
   parseRequestHead,
   parseResponseHead,
   requestFraming,
@@ -120,6 +121,57 @@ Deno.test("requestFraming: one unambiguous body length or a refusal", () => {
   );
   assert.equal(refused("POST / HTTP/1.1", "Transfer-Encoding: xchunked"), 501);
   assert.equal(refused("POST / HTTP/1.0", "Transfer-Encoding: chunked"), 400);
+});
+
+Deno.test("only SP and HTAB are whitespace around framing values (not NBSP, VT, FF)", () => {
+  // A byte string, one byte per char: 0xa0 is the no-break space String.trim accepts.
+  const latin1Head = (...lines: string[]) =>
+    requestFraming(parseRequestHead(Uint8Array.from(lines.join("\r\n"), (c) => c.charCodeAt(0))));
+  for (const pad of ["\xa0", "\x0b", "\x0c"]) {
+    for (const field of [`Content-Length: 5${pad}`, `Content-Length: ${pad}5`]) {
+      assert.throws(
+        () => latin1Head("POST / HTTP/1.1", field),
+        // VT and FF are control characters: refused as such before the length is read.
+        (e) => e instanceof HttpParseError && e.status === 400,
+        JSON.stringify(field),
+      );
+    }
+    assert.throws(
+      () => latin1Head("POST / HTTP/1.1", `Transfer-Encoding: chunked${pad}`),
+      (e) => e instanceof HttpParseError && e.status >= 400,
+      JSON.stringify(pad),
+    );
+  }
+  assert.deepEqual(latin1Head("POST / HTTP/1.1", "Content-Length: \t5 "), {
+    kind: "length",
+    length: 5,
+  });
+  assert.deepEqual(latin1Head("POST / HTTP/1.1", "Transfer-Encoding: \tchunked "), {
+    kind: "chunked",
+  });
+});
+
+Deno.test("parseContentLength: 1*DIGIT, identical repeats are one value, reasons say why", () => {
+  assert.equal(parseContentLength(null, 400), null);
+  assert.equal(parseContentLength("005", 400), 5);
+  assert.equal(parseContentLength("0", 400), 0);
+  assert.equal(parseContentLength("5, 5,5 ,\t5", 400), 5);
+  assert.equal(parseContentLength("000000000000000000001", 400), 1);
+  const reason = (raw: string) => {
+    try {
+      parseContentLength(raw, 400);
+    } catch (err) {
+      assert.ok(err instanceof HttpParseError);
+      return [err.status, err.reason, err.message];
+    }
+    assert.fail(`accepted ${JSON.stringify(raw)}`);
+  };
+  assert.deepEqual(reason("5, 6"), [400, "content_length", "conflicting content-length values"]);
+  assert.deepEqual(reason("5,"), [400, "content_length", "malformed content-length"]);
+  assert.deepEqual(reason("1234567890123456"), [400, "content_length", "content-length too large"]);
+  for (const raw of ["", " ", "5 5", "+5", "-5", "5.0", "0x5", "\u0665", "5;q=1"]) {
+    assert.equal(reason(raw)[1], "content_length", JSON.stringify(raw));
+  }
 });
 
 function response(...lines: string[]) {

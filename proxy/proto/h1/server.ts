@@ -6,8 +6,9 @@
  * Upgrade tunnel, enforce a header-read deadline and a header size limit, and keep byte-exact
  * header values (see the README's architecture section for the measurements).
  */
-import { type HeaderList, listHasToken } from "../header_list.ts";
+import { listHasToken } from "../header_list.ts";
 import { proxyResponse } from "../responses.ts";
+import { Rejection } from "../rejection.ts";
 import {
   type BodyReader,
   type ClientInfo,
@@ -18,10 +19,15 @@ import {
   type TakenConnection,
 } from "../message.ts";
 import type { ConnectionRegistry, TrackedConnection } from "../../net/connections.ts";
-import { BufferedConn, type ByteConn, HeadTooLargeError } from "../../net/buffered_conn.ts";
+import {
+  BareCrError,
+  BufferedConn,
+  type ByteConn,
+  HeadTooLargeError,
+} from "../../net/buffered_conn.ts";
 import { bodyReader } from "./body.ts";
 import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
-import { reasonPhrase, writeResponse } from "./write.ts";
+import { writeResponse } from "./write.ts";
 
 /** Limits read from the live config before each request (so a reload applies at once). */
 export interface H1Limits {
@@ -36,8 +42,15 @@ export interface H1ServerOptions {
   readonly registry: ConnectionRegistry;
   readonly limits: () => H1Limits;
   readonly handler: Handler;
-  /** Called with the outcome of a request the pipeline never saw (malformed, too large). */
-  readonly onRejected?: (status: number, reason: string, client: ClientInfo) => void;
+  /**
+   * Called for a request the pipeline never saw (malformed, too large), with its head when it
+   * could be parsed, before the answer is written.
+   */
+  readonly onRejected?: (
+    rejection: Rejection,
+    head: RequestHead | null,
+    client: ClientInfo,
+  ) => void;
 }
 
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
@@ -92,19 +105,25 @@ async function serveNext(
       track.deadline = Date.now() + limits.headerReadMs;
     });
   } catch (err) {
-    if (err instanceof HeadTooLargeError) await reject(io, opts, 431, "request head too large");
+    if (err instanceof HeadTooLargeError) {
+      await reject(io, opts, new Rejection(431, "head_too_large", "request head too large"));
+    } else if (err instanceof BareCrError) {
+      await reject(io, opts, new Rejection(400, "bare_cr", "CR not followed by LF in the head"));
+    }
     return "close";
   }
   if (headBytes === null) return "close";
   track.state = "active";
   track.deadline = 0;
-  let head: RequestHead;
+  let head: RequestHead | null = null;
   let framing;
   try {
     head = parseRequestHead(headBytes);
     framing = requestFraming(head);
   } catch (err) {
-    if (err instanceof HttpParseError) await reject(io, opts, err.status, err.message);
+    if (err instanceof HttpParseError) {
+      await reject(io, opts, new Rejection(err.status, err.reason, err.message), head);
+    }
     return "close";
   }
   const exchange = new Exchange(io, head, opts);
@@ -148,19 +167,20 @@ class Exchange {
     const io = this.#io;
     const headers = head.headers;
     const connection = headers.getJoined("connection");
-    const wantsUpgrade = head.version === "1.1" && headers.has("upgrade") &&
-      listHasToken(connection, "upgrade");
+    // h2c is never tunnelled (the pipeline removes it): the request stays a plain one.
+    const upgrade = headers.getJoined("upgrade");
+    const wantsUpgrade = head.version === "1.1" && upgrade !== null &&
+      listHasToken(connection, "upgrade") && !listHasToken(upgrade, "h2c");
     let body = bodyReader(io, framing, (clean) => this.#onBodyDone(clean, wantsUpgrade));
     if (body !== null && listHasToken(headers.get("expect"), "100-continue")) {
       body = new ContinueBody(body, io);
     }
     headers.delete("expect");
     if (body === null && !wantsUpgrade) this.#watchClient();
-    const { target, authority } = originForm(head.target, headers);
     const req: IncomingRequest = {
       method: head.method,
-      target,
-      authority,
+      target: head.target,
+      authority: null,
       httpVersion: head.version,
       headers,
       body,
@@ -175,7 +195,8 @@ class Exchange {
       res = proxyResponse(500);
     }
     if (res === TAKEN_OVER) return false;
-    let keepAlive = !this.#opts.track.closing && (!this.#bodyDone || this.#bodyClean) &&
+    let keepAlive = !this.#opts.track.closing && res.close !== true &&
+      (!this.#bodyDone || this.#bodyClean) &&
       (head.version === "1.1"
         ? !listHasToken(connection, "close")
         : listHasToken(connection, "keep-alive"));
@@ -225,21 +246,6 @@ class Exchange {
       finish: () => registry.delete(track),
     };
   }
-}
-
-/**
- * The target in origin form and the authority. An absolute-form target (`GET http://a/x`, which
- * RFC 9112 3.2.2 says a server must accept) supplies the authority and replaces Host.
- */
-function originForm(target: string, headers: HeaderList): { target: string; authority: string } {
-  const scheme = /^https?:\/\//i.exec(target);
-  if (scheme === null) return { target, authority: (headers.get("host") ?? "").toLowerCase() };
-  const rest = target.slice(scheme[0].length);
-  const end = rest.search(/[/?]/);
-  const authority = (end < 0 ? rest : rest.slice(0, end)).toLowerCase();
-  const path = end < 0 ? "/" : rest[end] === "?" ? "/" + rest.slice(end) : rest.slice(end);
-  headers.set("host", authority);
-  return { target: path, authority };
 }
 
 /** Sends "100 Continue" when the pipeline first reads the body. */
@@ -294,13 +300,12 @@ async function discard(body: BodyReader): Promise<boolean> {
 async function reject(
   io: BufferedConn,
   opts: H1ServerOptions,
-  status: number,
-  reason: string,
+  rejection: Rejection,
+  head: RequestHead | null = null,
 ): Promise<void> {
-  opts.onRejected?.(status, reason, opts.client);
-  const text = `${status} ${reasonPhrase(status)}: ${reason}\n`;
+  opts.onRejected?.(rejection, head, opts.client);
   try {
-    await writeResponse(io, proxyResponse(status, text), "GET", "1.1", false);
+    await writeResponse(io, rejection.response(), "GET", "1.1", false);
     await io.conn.closeWrite();
   } catch {
     // the client is gone

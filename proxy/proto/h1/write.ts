@@ -6,49 +6,48 @@ import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.t
 import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
-
-const REASONS: Record<number, string> = {
-  100: "Continue",
-  101: "Switching Protocols",
-  200: "OK",
-  201: "Created",
-  202: "Accepted",
-  204: "No Content",
-  206: "Partial Content",
-  301: "Moved Permanently",
-  302: "Found",
-  303: "See Other",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  413: "Content Too Large",
-  421: "Misdirected Request",
-  426: "Upgrade Required",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-  505: "HTTP Version Not Supported",
-};
-
-export function reasonPhrase(status: number): string {
-  return REASONS[status] ?? "Unknown";
-}
+import { reasonPhrase } from "../responses.ts";
 
 /** Appends "name: value\r\n" for every field. */
 export function serializeFields(headers: HeaderList, out: string): string {
   const { names, values } = headers;
   for (let i = 0; i < names.length; i++) out += names[i] + ": " + values[i] + "\r\n";
   return out;
+}
+
+/** Methods whose request carries "content-length: 0" when it has no body (as Go's client does). */
+const EMPTY_BODY_LENGTH = new Set(["POST", "PUT", "PATCH"]);
+
+/**
+ * The head of a request Gatehouse sends upstream, as a byte string. Gatehouse owns Host and the
+ * framing: `host` goes first (RFC 9112 3.2), and whatever Host, Content-Length and
+ * Transfer-Encoding fields `headers` still holds are left out, so exactly one framing field goes
+ * out: Content-Length when the body's length is known (`bodyLength` >= 0), chunked when it is not
+ * (-1), none without a body (null), except "content-length: 0" for POST, PUT and PATCH, which
+ * some servers refuse without one.
+ */
+export function serializeRequestHead(
+  method: string,
+  target: string,
+  host: string,
+  headers: HeaderList,
+  bodyLength: number | null,
+): string {
+  let out = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
+  const { names, keys, values } = headers;
+  for (let i = 0; i < names.length; i++) {
+    const key = keys[i];
+    if (key === "host" || key === "content-length" || key === "transfer-encoding") continue;
+    out += names[i] + ": " + values[i] + "\r\n";
+  }
+  if (bodyLength === null) {
+    if (EMPTY_BODY_LENGTH.has(method)) out += "content-length: 0\r\n";
+  } else if (bodyLength >= 0) {
+    out += "content-length: " + bodyLength + "\r\n";
+  } else {
+    out += "transfer-encoding: chunked\r\n";
+  }
+  return out + "\r\n";
 }
 
 // deno-lint-ignore no-control-regex
@@ -96,6 +95,10 @@ export async function writeResponse(
     if (res.status === 204 || res.status === 304 || res.status < 200) {
       headers.delete("transfer-encoding");
       if (res.status !== 304) headers.delete("content-length");
+    } else if (body !== null && !headers.has("content-length")) {
+      // HEAD: the GET's headers, Content-Length included, without the body.
+      const length = body.length;
+      if (length >= 0) headers.appendLower("content-length", String(length));
     }
   } else {
     headers.delete("transfer-encoding");

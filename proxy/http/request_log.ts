@@ -1,0 +1,167 @@
+/**
+ * The access log record of each request: collected while the request moves through the
+ * pipeline (RequestLog), or built at once for a request the HTTP/1.1 engine refused before the
+ * pipeline saw it (createRejectionLog). Either way one line is logged and `onComplete` (metrics)
+ * hears of it.
+ */
+import { logAccess } from "../telemetry/log.ts";
+import type { AccessRecord } from "../telemetry/records.ts";
+import { tapBody } from "../proto/body_tap.ts";
+import type { RequestHead } from "../proto/h1/parse.ts";
+import type {
+  BodyReader,
+  ClientInfo,
+  IncomingRequest,
+  OutgoingResponse,
+} from "../proto/message.ts";
+import { type Rejection, rejectionText, type RejectReason } from "../proto/rejection.ts";
+import type { CheckedRequest } from "./request_checks.ts";
+
+/** Collects what the access log needs while a request moves through the pipeline. */
+export class RequestLog {
+  route: string | null = null;
+  service: string | null = null;
+  upstream: string | null = null;
+  readonly requestId: string;
+  attempts = 0;
+  /** Why Gatehouse refused the request, when it did. */
+  reason: RejectReason | null = null;
+  #host: string;
+  #target: string;
+  #droppedHeaders = 0;
+  #bytesIn = 0;
+  #kind: AccessRecord["kind"];
+  readonly #req: IncomingRequest;
+  readonly #entrypoint: string;
+  readonly #started: number;
+  readonly #onComplete?: (outcome: AccessRecord) => void;
+
+  constructor(
+    req: IncomingRequest,
+    entrypoint: string,
+    requestId: string,
+    started: number,
+    onComplete?: (o: AccessRecord) => void,
+  ) {
+    this.#req = req;
+    this.#entrypoint = entrypoint;
+    this.requestId = requestId;
+    this.#started = started;
+    this.#onComplete = onComplete;
+    this.#host = req.authority ?? req.headers.get("host") ?? "";
+    this.#target = req.target;
+    const type = req.headers.get("content-type");
+    this.#kind = type !== null && type.startsWith("application/grpc") ? "grpc" : "http";
+  }
+
+  /** The request passed its checks: log the authority and target they settled. */
+  checked(checked: CheckedRequest): void {
+    this.#host = checked.authority;
+    this.#target = checked.target;
+    this.#droppedHeaders = checked.droppedHeaders;
+  }
+
+  /** Answers a refused request. */
+  reject(rejection: Rejection): OutgoingResponse {
+    this.reason = rejection.reason;
+    return this.finish(rejection.response(), rejection.message);
+  }
+
+  /** Counts request body bytes as they pass. */
+  countIn(body: BodyReader): BodyReader {
+    return tapBody(body, { chunk: (chunk) => this.#bytesIn += chunk.length });
+  }
+
+  /** Returns `res` with its body wrapped so that the log line is written when it ends. */
+  finish(res: OutgoingResponse, error: string | null, onEnd?: () => void): OutgoingResponse {
+    const type = res.headers.get("content-type");
+    if (type !== null && type.startsWith("text/event-stream")) this.#kind = "sse";
+    const body = res.body;
+    if (body === null || body instanceof Uint8Array) {
+      onEnd?.();
+      this.complete(res.status, this.#bytesIn, body?.length ?? 0, error);
+      return res;
+    }
+    let sent = 0;
+    let done = false;
+    const end = (failure: string | null) => {
+      if (done) return;
+      done = true;
+      onEnd?.();
+      this.complete(res.status, this.#bytesIn, sent, failure ?? error);
+    };
+    const wrapped = tapBody(body, {
+      chunk: (chunk) => sent += chunk.length,
+      end: () => end(null),
+      error: (err) => end(`response body failed: ${(err as Error).message}`),
+      cancel: () => end("response body not delivered"),
+    });
+    return { ...res, body: wrapped };
+  }
+
+  complete(status: number, bytesIn: number, bytesOut: number, error: string | null): void {
+    const req = this.#req;
+    const record: AccessRecord = {
+      requestId: this.requestId,
+      entrypoint: this.#entrypoint,
+      route: this.route,
+      service: this.service,
+      upstream: this.upstream,
+      clientIp: req.client.address,
+      method: req.method,
+      target: this.#target,
+      host: this.#host,
+      protocol: req.httpVersion === "2" ? "HTTP/2" : "HTTP/" + req.httpVersion,
+      kind: status === 101 ? "websocket" : this.#kind,
+      status,
+      bytesIn,
+      bytesOut,
+      durationMs: Math.round((performance.now() - this.#started) * 100) / 100,
+      userAgent: req.headers.get("user-agent"),
+      referer: req.headers.get("referer"),
+      attempts: this.attempts,
+      error,
+      reason: this.reason,
+      droppedHeaders: this.#droppedHeaders,
+    };
+    logAccess(record);
+    this.#onComplete?.(record);
+  }
+}
+
+/**
+ * Logs and counts requests the HTTP/1.1 engine refused before the pipeline saw them (malformed
+ * heads, framing errors), like the pipeline's own refusals: one access log line with `reason`.
+ */
+export function createRejectionLog(
+  entrypoint: string,
+  onComplete?: (outcome: AccessRecord) => void,
+): (rejection: Rejection, head: RequestHead | null, client: ClientInfo) => void {
+  return (rejection, head, client) => {
+    const record: AccessRecord = {
+      requestId: crypto.randomUUID(),
+      entrypoint,
+      route: null,
+      service: null,
+      upstream: null,
+      clientIp: client.address,
+      method: head?.method ?? "",
+      target: head?.target ?? "",
+      host: head?.headers.get("host") ?? "",
+      protocol: head === null ? "HTTP/1.1" : "HTTP/" + head.version,
+      kind: "http",
+      status: rejection.status,
+      bytesIn: 0,
+      bytesOut: rejectionText(rejection.status, rejection.message).length,
+      durationMs: 0,
+      userAgent: head?.headers.get("user-agent") ?? null,
+      referer: head?.headers.get("referer") ?? null,
+      attempts: 0,
+      error: rejection.message,
+      reason: rejection.reason,
+      droppedHeaders: 0,
+    };
+    logAccess(record);
+    onComplete?.(record);
+  };
+}
