@@ -26,7 +26,8 @@ RUN ["deno", "eval", "Deno.mkdirSync('/empty')"]
 # Stage 2: the runtime image. No shell, no package manager, not root.
 FROM denoland/deno:distroless-2.9.6
 ARG VERSION=dev
-ARG REVISION=unknown
+# The commit built, for --version and the start-up line: --build-arg REVISION=$(git rev-parse HEAD)
+ARG REVISION=
 LABEL org.opencontainers.image.title="Gatehouse" \
       org.opencontainers.image.description="Reverse proxy and TLS terminator on Deno" \
       org.opencontainers.image.version="${VERSION}" \
@@ -34,6 +35,7 @@ LABEL org.opencontainers.image.title="Gatehouse" \
       org.opencontainers.image.base.name="denoland/deno:distroless-2.9.6" \
       org.opencontainers.image.documentation="deploy/README.md"
 ENV DENO_DIR=/deno-dir/ \
+    GATEHOUSE_COMMIT=${REVISION} \
     GATEHOUSE_CONFIG=/config/gatehouse.yaml \
     NO_COLOR=1
 COPY --from=deps /deno-dir/ /deno-dir/

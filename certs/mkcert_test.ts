@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { keyMatchesCertificate, parseCertificatePem } from "../proxy/tls/certificate.ts";
-import { ensureDevCertificates, trustInstructions } from "./mkcert.ts";
+import { keyMatchesCertificate, parseCertificatePem } from "../proxy/pki/certificate.ts";
+import { ensureDevCertificates, trustInstructions } from "../proxy/pki/dev_ca.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const FILES = ["gatehouse-dev-ca.crt", "gatehouse-dev-ca.key", "localhost.crt", "localhost.key"];
@@ -91,7 +91,7 @@ Deno.test("ensureDevCertificates keeps valid files and renews a leaf near expiry
   });
 });
 
-Deno.test("ensureDevCertificates renews for new hosts and replaces broken files", async () => {
+Deno.test("ensureDevCertificates adds new hosts to the ones it has and replaces broken files", async () => {
   await withTempDir(async (dir) => {
     await ensureDevCertificates(dir);
     const withHosts = await ensureDevCertificates(dir, { hosts: ["app.test", "10.1.2.3"] });
@@ -100,6 +100,13 @@ Deno.test("ensureDevCertificates renews for new hosts and replaces broken files"
     const leaf = parseCertificatePem(await Deno.readTextFile(withHosts.certPath));
     assert.deepEqual(leaf.dnsNames, ["localhost", "*.localhost", "app.test"]);
     assert.deepEqual(leaf.ipAddresses, ["127.0.0.1", "::1", "10.1.2.3"]);
+
+    const added = await ensureDevCertificates(dir, { hosts: ["API.test", "app.test"] });
+    assert.equal(added.reason, 'certificate lacks "api.test"');
+    const more = parseCertificatePem(await Deno.readTextFile(added.certPath));
+    assert.deepEqual(more.dnsNames, ["localhost", "*.localhost", "app.test", "api.test"]);
+    assert.deepEqual(more.ipAddresses, ["127.0.0.1", "::1", "10.1.2.3"]);
+    assert.equal((await ensureDevCertificates(dir)).action, "kept");
 
     await Deno.copyFile(withHosts.caKeyPath, withHosts.keyPath);
     const mismatched = await ensureDevCertificates(dir, { hosts: ["app.test"] });
@@ -155,6 +162,11 @@ Deno.test("deno task certs runs with only its directory permissions", async () =
 
     const again = await run("--dir", dir);
     assert.match(decode(again.stdout), /^Nothing to do, keeping the existing files/);
+
+    // What `deno task certs -- --hosts c.test` passes on.
+    const dashes = await run("--", "--dir", dir, "--hosts", "c.test");
+    assert.equal(dashes.code, 0, decode(dashes.stderr));
+    assert.ok(decode(dashes.stdout).includes("a.test, b.test, c.test; until "));
 
     const bad = await run("--dri", dir);
     assert.equal(bad.code, 2);

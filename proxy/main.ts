@@ -1,21 +1,34 @@
 /**
- * Gatehouse command line: `deno task start [--config FILE]`, `deno task check [--config FILE]`.
+ * Gatehouse command line: `deno task start [--config FILE]`, `deno task check [--config FILE]`,
+ * `--version`.
  *
  * The config file is `--config FILE`, else $GATEHOUSE_CONFIG, else config/gatehouse.yaml.
  * SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config.
  */
 import { parseArgs } from "node:util";
-import { type Config, formatConfigError, loadConfig } from "./config/mod.ts";
+import type { DevCertificates } from "./pki/dev_ca.ts";
+import {
+  type Config,
+  type ConfigError,
+  formatConfigError,
+  formatConfigWarning,
+  loadConfig,
+} from "./config/mod.ts";
 import { Gatehouse } from "./app/gatehouse.ts";
+import { firstHttpsUrl, listenerUrls } from "./app/listeners.ts";
 import { closeLogging, log } from "./telemetry/log.ts";
+import { devCertificateNotice, ensureDevCertificatesFor } from "./app/dev_certs.ts";
+import { VERSION, versionText } from "./app/version.ts";
 
-const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR]
+const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR] [--version]
 
   --config FILE           routing file (default: $GATEHOUSE_CONFIG or config/gatehouse.yaml)
   --check                 validate the file, print every error, exit 0 (valid) or 1
-  --ensure-dev-certs DIR  create a development CA and localhost certificate in DIR if missing;
-                          $GATEHOUSE_DEV_CERT_HOSTS adds names (comma-separated), e.g.
-                          app.localhost: clients refuse *.localhost for them
+  --ensure-dev-certs DIR  when the config serves DIR/localhost.crt: create a development CA and
+                          that certificate if missing, for localhost and every localhost name
+                          the routes match, at start and on reload; $GATEHOUSE_DEV_CERT_HOSTS
+                          adds names (comma-separated)
+  --version               print the versions of Gatehouse and Deno
 `;
 
 const logger = log("main");
@@ -29,6 +42,7 @@ async function main(): Promise<number> {
         config: { type: "string" },
         check: { type: "boolean" },
         "ensure-dev-certs": { type: "string" },
+        version: { type: "boolean", short: "V" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -40,14 +54,16 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const path = args.config ?? Deno.env.get("GATEHOUSE_CONFIG") ?? "config/gatehouse.yaml";
-  if (args["ensure-dev-certs"] !== undefined) {
-    const { ensureDevCertificates } = await import("../certs/mkcert.ts");
-    const hosts = (Deno.env.get("GATEHOUSE_DEV_CERT_HOSTS") ?? "").split(",")
-      .map((host) => host.trim()).filter(Boolean);
-    const made = await ensureDevCertificates(args["ensure-dev-certs"], { hosts });
-    console.error(`Development certificates ${made.action}: ${made.certPath} (${made.reason})`);
+  if (args.version) {
+    console.log(versionText());
+    return 0;
   }
+  const path = args.config ?? Deno.env.get("GATEHOUSE_CONFIG") ?? "config/gatehouse.yaml";
+  const devCerts = args["ensure-dev-certs"];
+  const ensureCerts = devCerts === undefined
+    ? null
+    : (report: (problem: string) => void) => ensureDevCerts(path, devCerts, report);
+  const made = await ensureCerts?.((problem) => console.error(problem)) ?? null;
 
   const loaded = await loadConfig(path);
   if (!loaded.ok) {
@@ -55,15 +71,44 @@ async function main(): Promise<number> {
     console.error(`${path}: ${loaded.errors.length} error(s); nothing was started`);
     return 1;
   }
-  const config = loaded.config;
+  const { config, warnings } = loaded;
   if (args.check) {
-    console.log(`${path}: OK (${summary(config)})`);
+    const notice = made && devCertificateNotice(made, null);
+    if (notice) console.error(notice);
+    for (const w of warnings) console.error(formatConfigWarning(w));
+    const warned = warnings.length === 0 ? "" : `; ${warnings.length} warning(s)`;
+    console.log(`${path}: OK (${summary(config)}${warned})`);
     return 0;
   }
-  return await serve(config);
+  return await serve(config, warnings, made, ensureCerts);
 }
 
-async function serve(config: Config): Promise<number> {
+/**
+ * Creates or renews the development certificates the config at `path` serves from `dir`; null
+ * when it serves none. A failure (no write permission) goes to `report`, and is not fatal:
+ * loading the config then says which file is missing.
+ */
+async function ensureDevCerts(
+  path: string,
+  dir: string,
+  report: (problem: string) => void,
+): Promise<DevCertificates | null> {
+  const hosts = (Deno.env.get("GATEHOUSE_DEV_CERT_HOSTS") ?? "").split(",")
+    .map((host) => host.trim()).filter(Boolean);
+  try {
+    return await ensureDevCertificatesFor(path, dir, hosts);
+  } catch (err) {
+    report(`Cannot create development certificates in ${dir}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+async function serve(
+  config: Config,
+  warnings: readonly ConfigError[],
+  made: DevCertificates | null,
+  ensureCerts: ((report: (problem: string) => void) => Promise<DevCertificates | null>) | null,
+): Promise<number> {
   // Listening starts inside Gatehouse.start: the handlers must be in place before it, or a
   // SIGTERM that follows the first accepted connection closely kills the process (exit 143).
   let gatehouse: Gatehouse | null = null;
@@ -71,17 +116,28 @@ async function serve(config: Config): Promise<number> {
   Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
   Deno.addSignalListener("SIGHUP", () => void gatehouse?.reload("SIGHUP"));
+  const beforeReload = ensureCerts && (async () => {
+    const renewed = await ensureCerts((error) => logger.error("{error}", { error }));
+    const notice = renewed && devCertificateNotice(renewed, null);
+    if (notice) logger.info(notice);
+  });
   try {
-    gatehouse = await Gatehouse.start(config);
+    gatehouse = await Gatehouse.start(config, { beforeReload: beforeReload ?? undefined });
   } catch (err) {
     logger.error("{error}", { error: (err as Error).message });
     await closeLogging();
     return 1;
   }
-  logger.info("Gatehouse {version} serving {source} ({summary})", {
-    version: config.version,
+  const urls = listenerUrls(config, (name) => gatehouse?.runtime.port(name), gatehouse.adminPort);
+  const notice = made && devCertificateNotice(made, firstHttpsUrl(urls));
+  if (notice) logger.info(notice);
+  for (const w of warnings) logger.warning("{warning}", { warning: formatConfigWarning(w) });
+  logger.info("Gatehouse {version} serving {source} (config={config}; {summary}): {listeners}", {
+    version: VERSION,
     source: config.source,
+    config: config.version,
     summary: summary(config),
+    listeners: urls.join(", "),
   });
   const signal = await stop;
   logger.info("{signal}: draining for up to {ms} ms", {

@@ -4,37 +4,24 @@
  *
  * @module
  */
-import * as der from "../tls/der.ts";
+import { loadX509 } from "../pki/x509.ts";
 import { base64url } from "./jws.ts";
-
-const AUTHORITY_KEY_ID = der.oid("2.5.29.35").join();
 
 /**
  * The RFC 9773 certificate identifier: base64url(authority key identifier) "."
  * base64url(serial number bytes as DER encodes them). Null when the certificate has no
  * authorityKeyIdentifier with a keyIdentifier (then ARI cannot name it).
  */
-export function ariCertId(certPem: string): string | null {
-  const [certificate] = der.readElements(der.fromPem("CERTIFICATE", certPem));
-  const [tbs] = der.readElements(certificate.content);
-  const fields = der.readElements(tbs.content);
-  const first = fields[0].tag === 0xa0 ? 1 : 0;
-  const serial = fields[first].content;
-  const keyId = authorityKeyId(fields);
-  return keyId === null ? null : `${base64url(keyId)}.${base64url(serial)}`;
-}
-
-function authorityKeyId(tbsFields: der.Element[]): Uint8Array | null {
-  const extensions = tbsFields.find((field) => field.tag === 0xa3);
-  if (extensions === undefined) return null;
-  for (const ext of der.readElements(der.readElements(extensions.content)[0].content)) {
-    const parts = der.readElements(ext.content);
-    if (parts[0].encoded.join() !== AUTHORITY_KEY_ID) continue;
-    const [value] = der.readElements(parts[parts.length - 1].content);
-    const keyId = der.readElements(value.content).find((part) => part.tag === 0x80);
-    return keyId?.content ?? null;
-  }
-  return null;
+export async function ariCertId(certPem: string): Promise<string | null> {
+  const x509 = await loadX509();
+  const cert = new x509.X509Certificate(certPem);
+  const keyId = cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+  if (keyId === undefined) return null;
+  // The library gives the serial's magnitude; DER puts a 0 before a high first bit (RFC 5280
+  // serials are positive).
+  const magnitude = Uint8Array.fromHex(cert.serialNumber);
+  const serial = magnitude[0] & 0x80 ? Uint8Array.of(0, ...magnitude) : magnitude;
+  return `${base64url(Uint8Array.fromHex(keyId))}.${base64url(serial)}`;
 }
 
 /** The moment `share` (0-1) of the lifetime from `notBefore` to `notAfter` has passed. */

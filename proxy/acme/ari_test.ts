@@ -1,42 +1,40 @@
 import assert from "node:assert/strict";
-import * as der from "../tls/der.ts";
 import { loadTestConfig } from "../testing/proxy.ts";
 import { testPki } from "../testing/certs.ts";
+import { loadX509 } from "../pki/x509.ts";
 import { waitFor } from "../testing/servers.ts";
 import { ariCertId, backoff, lifetimeRenewal, windowRenewal } from "./ari.ts";
 import { AcmeManager } from "./manager.ts";
 import { AcmeStorage } from "./storage.ts";
 
-/** A certificate with only what ARI reads: the serial and the authorityKeyIdentifier. */
-function certificateWith(serial: number[], keyId: Uint8Array<ArrayBuffer> | null): string {
-  const aki = keyId === null ? [] : [
-    der.sequence(
-      der.oid("2.5.29.35"),
-      der.octetString(der.sequence(der.implicit(0, keyId))),
-    ),
-  ];
-  const empty = der.sequence();
-  const tbs = der.sequence(
-    der.explicit(0, der.smallInteger(2)),
-    der.tlv(0x02, Uint8Array.from(serial)),
-    empty,
-    empty,
-    empty,
-    empty,
-    empty,
-    der.explicit(
-      3,
-      der.sequence(der.sequence(der.oid("2.5.29.19"), der.octetString(empty)), ...aki),
-    ),
-  );
-  return der.toPem("CERTIFICATE", der.sequence(tbs, empty, der.bitString(new Uint8Array(1))));
+/** A certificate with the given serial (hex, as DER encodes it) and authority key id. */
+async function certificateWith(serial: string, keyId: string | null): Promise<string> {
+  const x509 = await loadX509();
+  const signing = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const keys = await crypto.subtle.generateKey(signing, false, ["sign", "verify"]);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial,
+    name: "CN=ari.test",
+    keys,
+    signingAlgorithm: signing,
+    extensions: keyId === null ? [] : [new x509.AuthorityKeyIdentifierExtension(keyId)],
+  });
+  return cert.toString("pem");
 }
 
-Deno.test("ariCertId matches the example of RFC 9773 section 4.1", () => {
-  const keyId = Uint8Array.fromHex("69885b6b87464041e1b37b847ba0ae2cde01c8d4");
-  const pem = certificateWith([0x00, 0x87, 0x65, 0x43, 0x21], keyId);
-  assert.equal(ariCertId(pem), "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
-  assert.equal(ariCertId(certificateWith([0x01], null)), null, "no authority key id, no ARI");
+Deno.test("ariCertId matches the example of RFC 9773 section 4.1", async () => {
+  const keyId = "69885b6b87464041e1b37b847ba0ae2cde01c8d4";
+  const pem = await certificateWith("0087654321", keyId);
+  assert.equal(await ariCertId(pem), "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+  assert.equal(
+    await ariCertId(await certificateWith("7f01", keyId)),
+    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.fwE",
+  );
+  assert.equal(
+    await ariCertId(await certificateWith("01", null)),
+    null,
+    "no authority key id, no ARI",
+  );
 });
 
 Deno.test("renewal times: share of the lifetime, a point in the window, bounded backoff", () => {
@@ -123,7 +121,7 @@ acme: { directory: "${directory}", agree_tos: true, ca_file: ca.crt, storage: ac
   const manager = new AcmeManager({ onCertificates() {} });
   await manager.configure(config);
   manager.start();
-  return { manager, dir, certId: ariCertId(certPem)! };
+  return { manager, dir, certId: (await ariCertId(certPem))! };
 }
 
 Deno.test("ARI: a renewal window in the future schedules the renewal inside it", async () => {

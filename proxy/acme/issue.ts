@@ -3,9 +3,12 @@
  * name with HTTP-01 (the key authorization is served from `tokens` by the request pipeline),
  * finalize with a CSR for a fresh key, download the chain.
  *
+ * Tested by: acme_test.ts (orders against Pebble, a real RFC 8555 CA), renewal_test.ts (a failing
+ * challenge), ari_test.ts (`replaces`).
+ *
  * @module
  */
-import { createCsr, exportPkcs8, generateKeyPair } from "../tls/generate.ts";
+import { createCsr, exportPkcs8, generateKeyPair } from "../pki/generate.ts";
 import { AcmeClient, AcmeError } from "./client.ts";
 import { base64url } from "./jws.ts";
 

@@ -1,12 +1,15 @@
 /**
- * JSON Web Signatures as ACME wants them (RFC 8555 section 6.2, RFC 7515): flattened JSON,
- * ES256 over an EC P-256 account key, the key itself (`jwk`) in the first request of an account
- * and its URL (`kid`) afterwards; plus the key's RFC 7638 thumbprint for key authorizations.
+ * JSON Web Signatures as ACME wants them (RFC 8555 section 6.2, RFC 7515), made with `jose`:
+ * flattened JSON, ES256 over an EC P-256 account key, the key itself (`jwk`) in the first request
+ * of an account and its URL (`kid`) afterwards; plus the key's RFC 7638 thumbprint for key
+ * authorizations. docs/libraries.md says why this library and what it costs; it is loaded on first
+ * use, so that a Gatehouse without ACME does not pay for it at start-up.
  *
  * @module
  */
+import type * as Jose from "jose";
 
-/** The public part of an EC P-256 key as a JWK, members in the order RFC 7638 hashes them. */
+/** The public part of an EC P-256 key as a JWK. */
 export interface EcJwk {
   readonly crv: "P-256";
   readonly kty: "EC";
@@ -25,6 +28,12 @@ export interface FlattenedJws {
 export type Signer = { readonly kid: string } | { readonly jwk: EcJwk };
 
 const encoder = new TextEncoder();
+let jose: Promise<typeof Jose> | null = null;
+
+function loadJose(): Promise<typeof Jose> {
+  jose ??= import("jose");
+  return jose;
+}
 
 /** base64url without padding (RFC 7515 section 2). */
 export function base64url(bytes: Uint8Array | string): string {
@@ -34,7 +43,8 @@ export function base64url(bytes: Uint8Array | string): string {
 
 /** The public JWK of an EC P-256 key pair. */
 export async function publicJwk(keys: CryptoKeyPair): Promise<EcJwk> {
-  const { crv, x, y } = await crypto.subtle.exportKey("jwk", keys.publicKey);
+  const { exportJWK } = await loadJose();
+  const { crv, x, y } = await exportJWK(keys.publicKey);
   if (crv !== "P-256" || x === undefined || y === undefined) {
     throw new Error(`Cannot use account key: expected EC P-256, found curve "${crv}"`);
   }
@@ -43,10 +53,8 @@ export async function publicJwk(keys: CryptoKeyPair): Promise<EcJwk> {
 
 /** RFC 7638 thumbprint: base64url SHA-256 of the required members in lexicographic order. */
 export async function thumbprint(jwk: EcJwk): Promise<string> {
-  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
-  return base64url(
-    new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(canonical))),
-  );
+  const { calculateJwkThumbprint } = await loadJose();
+  return await calculateJwkThumbprint(jwk, "sha256");
 }
 
 /**
@@ -60,19 +68,12 @@ export async function signJws(options: {
   readonly url: string;
   readonly payload: unknown;
 }): Promise<FlattenedJws> {
-  const header = { alg: "ES256", nonce: options.nonce, url: options.url, ...options.signer };
-  const protectedPart = base64url(JSON.stringify(header));
-  const payloadPart = options.payload === undefined
-    ? ""
-    : base64url(JSON.stringify(options.payload));
-  const signature = await crypto.subtle.sign(
-    { name: "ECDSA", hash: "SHA-256" },
-    options.privateKey,
-    encoder.encode(`${protectedPart}.${payloadPart}`),
-  );
-  return {
-    protected: protectedPart,
-    payload: payloadPart,
-    signature: base64url(new Uint8Array(signature)),
-  };
+  const { FlattenedSign } = await loadJose();
+  const payload = options.payload === undefined
+    ? new Uint8Array(0)
+    : encoder.encode(JSON.stringify(options.payload));
+  const jws = await new FlattenedSign(payload)
+    .setProtectedHeader({ alg: "ES256", nonce: options.nonce, url: options.url, ...options.signer })
+    .sign(options.privateKey);
+  return { protected: jws.protected!, payload: jws.payload, signature: jws.signature };
 }

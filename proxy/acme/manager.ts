@@ -6,6 +6,9 @@
  * time. A new certificate reaches new handshakes through `onCertificates` (the runtime rebuilds
  * its certificate stores); open connections keep theirs.
  *
+ * Tested by: acme_test.ts (issue, store, reuse after a restart), renewal_test.ts (renewal,
+ * failures and retry), ari_test.ts (renewal windows).
+ *
  * @module
  */
 import type { AcmeSettings, CertificateFile, Config } from "../config/types.ts";
@@ -277,7 +280,7 @@ export class AcmeManager {
       current.file.notAfter,
       this.#settings!.renewAt,
     );
-    const id = ariCertId(current.file.certPem);
+    const id = await ariCertId(current.file.certPem);
     if (id === null) return { at: lifetime, recheck: Infinity };
     try {
       const info = await (await this.#acmeClient(false)).renewalInfo(id);
@@ -308,7 +311,7 @@ export class AcmeManager {
     });
     const client = await this.#acmeClient(true);
     const ari = (await client.directory()).renewalInfo !== undefined;
-    const replaces = renewing && ari ? ariCertId(job.current!.file.certPem) : null;
+    const replaces = renewing && ari ? await ariCertId(job.current!.file.certPem) : null;
     const issued = await obtain(client, [host], this.#tokens, replaces);
     const stored = await this.#store(host, issued.certPem, issued.keyPem);
     job.current = stored;

@@ -12,7 +12,6 @@ import { log, setupLogging } from "../telemetry/log.ts";
 import { Metrics } from "../telemetry/metrics.ts";
 import { Reloader, type ReloadResult } from "./reloader.ts";
 import { Runtime } from "./runtime.ts";
-import { rotationHint } from "../tls/server.ts";
 
 const logger = log("gatehouse");
 
@@ -21,6 +20,8 @@ export interface GatehouseOptions {
   readonly watch?: boolean;
   /** Configure logging from the config (default true; tests may turn it off). */
   readonly logging?: boolean;
+  /** Runs before each reload reads the config file (see `ReloaderOptions.beforeLoad`). */
+  readonly beforeReload?: (path: string) => Promise<void>;
 }
 
 export class Gatehouse {
@@ -35,12 +36,18 @@ export class Gatehouse {
   #draining = false;
   readonly #logging: boolean;
 
-  private constructor(runtime: Runtime, metrics: Metrics, acme: AcmeManager, logging: boolean) {
+  private constructor(
+    runtime: Runtime,
+    metrics: Metrics,
+    acme: AcmeManager,
+    opts: GatehouseOptions,
+  ) {
     this.runtime = runtime;
     this.metrics = metrics;
     this.acme = acme;
-    this.#logging = logging;
+    this.#logging = opts.logging ?? true;
     this.reloader = new Reloader(runtime, {
+      beforeLoad: opts.beforeReload,
       onResult: (result, applied) => this.#onReload(result, applied),
     });
   }
@@ -80,7 +87,7 @@ export class Gatehouse {
     });
     metrics.configure(config);
     acme.start();
-    const gatehouse = new Gatehouse(runtime, metrics, acme, logging);
+    const gatehouse = new Gatehouse(runtime, metrics, acme, opts);
     try {
       gatehouse.#syncAdmin(config);
     } catch (err) {
@@ -89,10 +96,6 @@ export class Gatehouse {
       throw err;
     }
     if (opts.watch ?? true) await gatehouse.reloader.watch();
-    const hint = Object.values(config.entrypoints).some((ep) => ep.tls !== null)
-      ? rotationHint()
-      : null;
-    if (hint !== null) logger.info(hint);
     return gatehouse;
   }
 

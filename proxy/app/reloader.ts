@@ -11,7 +11,7 @@
  * rename and a Kubernetes ConfigMap's `..data` symlink swap both show as a new inode. A change
  * is debounced, and a content fingerprint skips reloads that change nothing.
  */
-import { type Config, formatConfigError, loadConfig } from "../config/mod.ts";
+import { type Config, formatConfigError, formatConfigWarning, loadConfig } from "../config/mod.ts";
 import { log } from "../telemetry/log.ts";
 import { concatBytes } from "../bytes.ts";
 import type { Runtime } from "./runtime.ts";
@@ -31,6 +31,11 @@ export interface ReloadResult {
 }
 
 export interface ReloaderOptions {
+  /**
+   * Called with the config file's path before each reload reads it (e.g. to add a new route's
+   * name to the development certificate, which the reload then loads).
+   */
+  readonly beforeLoad?: (path: string) => Promise<void>;
   /** Called after every attempt, with the new config when it was applied. */
   readonly onResult?: (result: ReloadResult, applied: Config | null) => void | Promise<void>;
 }
@@ -85,6 +90,7 @@ export class Reloader {
 
   async #reload(reason: string): Promise<ReloadResult> {
     const current = this.#runtime.config;
+    await this.#opts.beforeLoad?.(current.source);
     // Taken before reading: a change that lands while this reload runs differs from it, so
     // the next check reloads again instead of missing it.
     const seen = await fingerprint(current.files);
@@ -105,10 +111,13 @@ export class Reloader {
         this.#runtime.apply(loaded.config);
         applied = loaded.config;
         this.#fingerprint = seen;
-        logger.info("Reloaded ({reason}): version {version}", {
+        logger.info("Reloaded ({reason}): config={version}", {
           reason,
           version: loaded.config.version,
         });
+        for (const w of loaded.warnings) {
+          logger.warning("{warning}", { warning: formatConfigWarning(w) });
+        }
         result = this.#record(true, reason, loaded.config.version, []);
       } catch (err) {
         const error = `Cannot apply the new config: ${(err as Error).message}`;

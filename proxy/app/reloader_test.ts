@@ -7,7 +7,7 @@ import { parseExposition, sampleValue } from "../testing/prometheus.ts";
 import { yaml } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
 import { readResponse, WireReader, writeAll } from "../testing/wire.ts";
-import { parseCertificatePem } from "../tls/certificate.ts";
+import { parseCertificatePem } from "../pki/certificate.ts";
 
 function routes(upstreamA: string, upstreamB: string, path: string): string {
   return yaml`

@@ -7,9 +7,11 @@ import { basename, resolve } from "node:path";
 import { type ConfigError, quote, type Segment } from "./errors.ts";
 import type { Anchor, Locator } from "./locator.ts";
 
-/** Errors and files collected while resolving, plus position lookups. */
+/** Errors, warnings and files collected while resolving, plus position lookups. */
 export class Context {
   readonly errors: ConfigError[] = [];
+  /** Problems that do not stop the file from working (a route that can never match). */
+  readonly warnings: ConfigError[] = [];
   /** Absolute paths of every file the config read, in first-read order. */
   readonly files = new Set<string>();
 
@@ -19,6 +21,11 @@ export class Context {
   /** Records an error about the value (or key) at `path`. */
   error(path: readonly Segment[], message: string, anchor: Anchor = "value"): void {
     this.errors.push(this.locator.error(path, message, anchor));
+  }
+
+  /** Records a warning about the value at `path`. */
+  warn(path: readonly Segment[], message: string): void {
+    this.warnings.push(this.locator.error(path, message, "key"));
   }
 
   /** The YAML path of a decoded object, extended by `more`. */

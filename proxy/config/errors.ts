@@ -38,6 +38,11 @@ export function formatConfigError(e: ConfigError): string {
   return e.path === "" ? `${where} ${e.message}` : `${where} ${e.path}: ${e.message}`;
 }
 
+/** `config/gatehouse.yaml:40:5 routes[3]: warning: route "myapp" can never match: ...`. */
+export function formatConfigWarning(e: ConfigError): string {
+  return formatConfigError({ ...e, message: `warning: ${e.message}` });
+}
+
 /** Quotes a value for a message: `"api"`. */
 export function quote(value: string): string {
   return JSON.stringify(value);

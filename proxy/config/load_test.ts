@@ -113,8 +113,8 @@ Deno.test("defaults are applied everywhere", async () => {
   });
   assert.deepEqual(config.log, {
     level: "info",
-    format: "json",
-    accessLog: { enabled: true, format: "json" },
+    format: "auto",
+    accessLog: { enabled: true, format: "auto" },
   });
   assert.deepEqual(config.admin, {
     address: { hostname: "127.0.0.1", port: 9901 },

@@ -9,5 +9,5 @@
  * @module
  */
 export { loadConfig, loadConfigText, type LoadResult } from "./load.ts";
-export { type ConfigError, formatConfigError } from "./errors.ts";
+export { type ConfigError, formatConfigError, formatConfigWarning } from "./errors.ts";
 export type * from "./types.ts";

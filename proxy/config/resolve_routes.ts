@@ -8,6 +8,7 @@ import { formatPath, quote, type Segment } from "./errors.ts";
 import type { ServerUrl } from "./net_values.ts";
 import { rawServiceProtocol, serviceProtocol } from "./resolve_tcp.ts";
 import { upstreamTls } from "./resolve_tls.ts";
+import { warnShadowedRoutes } from "./shadowed.ts";
 import {
   METRICS_SERVICE,
   type RawConfig,
@@ -157,7 +158,7 @@ export function routes(ctx: Context, raw: RawConfig): Route[] {
     } else explicit.set(r.name, ctx.path(r));
   }
   const taken = new Set(explicit.keys());
-  return raw.routes.map((r, index) => {
+  const resolved = raw.routes.map((r, index) => {
     let name = r.name;
     if (name === undefined) {
       const host = r.match.host.includes("*") ? "*" : r.match.host[0] ?? "*";
@@ -167,6 +168,8 @@ export function routes(ctx: Context, raw: RawConfig): Route[] {
     }
     return route(ctx, raw, r, index, name);
   });
+  warnShadowedRoutes(ctx, raw.routes, resolved);
+  return resolved;
 }
 
 type RawServer = RawService["servers"][number];

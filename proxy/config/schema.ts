@@ -378,11 +378,19 @@ export const configSchema = obj({
   log: def(
     obj({
       level: def(oneOf(["debug", "info", "warning", "error"]), "info", "Lowest level logged"),
-      format: def(oneOf(["json", "text"]), "json", "Application log format"),
+      format: def(
+        oneOf(["auto", "json", "text"]),
+        "auto",
+        "Application log format (stderr); auto: $GATEHOUSE_LOG_FORMAT if set, else text on a terminal and JSON otherwise",
+      ),
       access_log: def(
         obj({
           enabled: def(bool(), true, "Log one line per request"),
-          format: def(oneOf(["json", "combined"]), "json", "Access log format"),
+          format: def(
+            oneOf(["auto", "json", "combined"]),
+            "auto",
+            "Access log format (stdout); auto: as log.format, with combined for text",
+          ),
         }),
         {},
         "Access log",

@@ -276,9 +276,13 @@ export interface NotFound {
 
 export interface LogSettings {
   readonly level: "debug" | "info" | "warning" | "error";
-  /** Application log lines: "json" or human "text". */
-  readonly format: "json" | "text";
-  readonly accessLog: { readonly enabled: boolean; readonly format: "json" | "combined" };
+  /**
+   * Application log lines (stderr): "json", human "text", or "auto": $GATEHOUSE_LOG_FORMAT when
+   * set, else text on a terminal and JSON otherwise.
+   */
+  readonly format: "auto" | "json" | "text";
+  /** Access log lines (stdout): "auto" picks JSON or combined the same way. */
+  readonly accessLog: { readonly enabled: boolean; readonly format: "auto" | "json" | "combined" };
 }
 
 export interface AdminSettings {

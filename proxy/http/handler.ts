@@ -112,7 +112,7 @@ export function createHandler(entrypoint: string, deps: PipelineDeps): Handler {
       return ctx.finish(proxyResponse(413), "body over max_body");
     }
     if (route.service === "welcome@internal") {
-      return ctx.finish(welcomeResponse(snap.config.source), null);
+      return ctx.finish(welcomeResponse(snap.config), null);
     }
     const internal = deps.internal?.get(route.service);
     if (internal !== undefined) {

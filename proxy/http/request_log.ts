@@ -8,11 +8,12 @@ import { logAccess } from "../telemetry/log.ts";
 import type { AccessRecord } from "../telemetry/records.ts";
 import { tapBody } from "../proto/body_tap.ts";
 import type { RequestHead } from "../proto/h1/parse.ts";
-import type {
-  BodyReader,
-  ClientInfo,
-  IncomingRequest,
-  OutgoingResponse,
+import {
+  type BodyReader,
+  type ClientInfo,
+  type IncomingRequest,
+  isBodyless,
+  type OutgoingResponse,
 } from "../proto/message.ts";
 import { type Rejection, rejectionText, type RejectReason } from "../proto/rejection.ts";
 import type { CheckedRequest } from "./request_checks.ts";
@@ -79,7 +80,8 @@ export class RequestLog {
     const body = res.body;
     if (body === null || body instanceof Uint8Array) {
       onEnd?.();
-      this.complete(res.status, this.#bytesIn, body?.length ?? 0, error);
+      const sent = isBodyless(this.#req.method, res.status) ? 0 : body?.length ?? 0;
+      this.complete(res.status, this.#bytesIn, sent, error);
       return res;
     }
     let sent = 0;

@@ -1,7 +1,8 @@
 /**
  * Logging through @logtape/logtape: application logs (structured, levelled) on stderr and the
  * access log (one line per request, JSON or combined format) on stdout, both written in
- * batches off the request path.
+ * batches off the request path. The "auto" format (the default) writes for people on a terminal
+ * (text, combined) and JSON elsewhere; $GATEHOUSE_LOG_FORMAT (json or text) decides for it.
  */
 import { configure, dispose, getLogger, type LogRecord } from "@logtape/logtape";
 import { accessCombined, accessJson, appJson, appText } from "./log_format.ts";
@@ -53,11 +54,57 @@ let accessFormat = accessJson;
 /** The sinks outlive reconfigurations: they hold lines not yet written. */
 let sinks: { app: BatchSink; access: BatchSink } | null = null;
 
+/** Where "auto" looks: the environment variable, and whether each stream is a terminal. */
+export interface LogSurroundings {
+  /** $GATEHOUSE_LOG_FORMAT, when set and readable. */
+  readonly env?: string;
+  readonly stdoutIsTerminal: boolean;
+  readonly stderrIsTerminal: boolean;
+}
+
+/** The environment variable that decides what "auto" means: "json" or "text". */
+export const LOG_FORMAT_ENV = "GATEHOUSE_LOG_FORMAT";
+
+function surroundings(): LogSurroundings {
+  const granted = Deno.permissions.querySync({ name: "env", variable: LOG_FORMAT_ENV });
+  return {
+    env: granted.state === "granted" ? Deno.env.get(LOG_FORMAT_ENV) : undefined,
+    stdoutIsTerminal: Deno.stdout.isTerminal(),
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+  };
+}
+
+/**
+ * The formats `settings` mean here: an explicit format stays; "auto" follows
+ * $GATEHOUSE_LOG_FORMAT when it says json or text, else text (combined) for a stream that is a
+ * terminal and JSON for one that is not.
+ */
+export function logFormats(
+  settings: LogSettings,
+  around: LogSurroundings,
+): { app: "json" | "text"; access: "json" | "combined" } {
+  const env = around.env?.trim().toLowerCase();
+  const forced = env === "json" || env === "text" ? env : undefined;
+  const human = (terminal: boolean) => (forced ?? (terminal ? "text" : "json")) === "text";
+  const app = settings.format !== "auto"
+    ? settings.format
+    : human(around.stderrIsTerminal)
+    ? "text"
+    : "json";
+  const access = settings.accessLog.format !== "auto"
+    ? settings.accessLog.format
+    : human(around.stdoutIsTerminal)
+    ? "combined"
+    : "json";
+  return { app, access };
+}
+
 /** (Re)configures logging from the config; safe to call on every reload. */
 export async function setupLogging(settings: LogSettings): Promise<void> {
   accessEnabled = settings.accessLog.enabled;
-  appFormat = settings.format === "json" ? appJson : appText;
-  accessFormat = settings.accessLog.format === "json" ? accessJson : accessCombined;
+  const formats = logFormats(settings, surroundings());
+  appFormat = formats.app === "json" ? appJson : appText;
+  accessFormat = formats.access === "json" ? accessJson : accessCombined;
   sinks ??= {
     app: new BatchSink(Deno.stderr, (record) => appFormat(record)),
     access: new BatchSink(Deno.stdout, (record) => accessFormat(record)),

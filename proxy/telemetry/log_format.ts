@@ -24,8 +24,16 @@ export function appJson(record: LogRecord): string {
   }) + "\n";
 }
 
+/** `{name}` placeholders of a message template. */
+const PLACEHOLDER = /\{([^{}\s]+)\}/g;
+
+/** One line for people: time, level, logger, message, then the properties it did not show. */
 export function appText(record: LogRecord): string {
+  const shown = typeof record.rawMessage === "string"
+    ? new Set(Array.from(record.rawMessage.matchAll(PLACEHOLDER), (m) => m[1]))
+    : new Set<string>();
   const props = Object.entries(record.properties)
+    .filter(([k]) => !shown.has(k))
     .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
     .join("");
   return `${new Date(record.timestamp).toISOString()} ${record.level.toUpperCase().padEnd(7)} ` +
@@ -54,30 +62,44 @@ function isoTime(ms: number): string {
   return lastIso;
 }
 
+/** A field of the combined format in quotes: `"` and `\` escaped, control characters as \xHH. */
+function quoted(value: string | null): string {
+  const text = (value ?? "-").replace(/["\\]/g, "\\$&").replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return `"${text}"`;
+}
+
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/** Apache/nginx "combined" format, then request id, route, service, upstream and duration. */
+/**
+ * Apache/nginx "combined" format, then request id, route, service, upstream, duration and the
+ * reason the proxy answered itself (quoted, "-" when it did not).
+ */
 export function accessCombined(record: LogRecord): string {
   const r = record.properties as unknown as AccessRecord;
   const d = new Date(record.timestamp);
   const pad = (n: number) => String(n).padStart(2, "0");
   const time = `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
     `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
-  const q = (v: string | null) => `"${(v ?? "-").replace(/["\\]/g, "\\$&")}"`;
   if (record.message[0] === "tcp") {
     return tcpCombined(record.properties as unknown as TcpRecord, time);
   }
-  return `${r.clientIp} - - [${time}] ${q(`${r.method} ${r.target} ${r.protocol}`)} ${r.status} ` +
-    `${r.bytesOut} ${q(r.referer)} ${q(r.userAgent)} ${r.requestId} ${r.route ?? "-"} ` +
-    `${r.service ?? "-"} ${r.upstream ?? "-"} ${r.durationMs.toFixed(1)}ms\n`;
+  const request = quoted(`${r.method} ${r.target} ${r.protocol}`);
+  return `${r.clientIp} - - [${time}] ${request} ${r.status} ${r.bytesOut} ` +
+    `${quoted(r.referer)} ${quoted(r.userAgent)} ${r.requestId} ${r.route ?? "-"} ` +
+    `${r.service ?? "-"} ${r.upstream ?? "-"} ${r.durationMs.toFixed(1)}ms ${quoted(r.error)}\n`;
 }
 
 /**
  * A TCP connection in the combined log's shape: client, time, "TCP entrypoint sni", outcome,
- * bytes down, bytes up, then route, service, upstream and duration.
+ * bytes down, bytes up, then route, service, upstream, duration and the error (quoted, or "-").
  */
 function tcpCombined(r: TcpRecord, time: string): string {
-  return `${r.clientIp} - - [${time}] "TCP ${r.entrypoint} ${r.sni ?? "-"}" ${r.outcome} ` +
-    `${r.bytesDown} ${r.bytesUp} ${r.route ?? "-"} ${r.service ?? "-"} ${r.upstream ?? "-"} ` +
-    `${r.durationMs.toFixed(1)}ms\n`;
+  const request = quoted(`TCP ${r.entrypoint} ${r.sni ?? "-"}`);
+  return `${r.clientIp} - - [${time}] ${request} ${r.outcome} ${r.bytesDown} ${r.bytesUp} ` +
+    `${r.route ?? "-"} ${r.service ?? "-"} ${r.upstream ?? "-"} ${r.durationMs.toFixed(1)}ms ` +
+    `${quoted(r.error)}\n`;
 }

@@ -3,6 +3,9 @@
  * one label up (`*.example.com` covers `a.example.com`, not `a.b.example.com` nor
  * `example.com`, as RFC 6125 says), then the entrypoint's default policy. Certificates obtained
  * at run time (ACME) serve only names no certificate file covers.
+ *
+ * `sole` tells when every name gets the same certificate: such an entrypoint needs no SNI
+ * resolver, and only a listener without one resumes TLS sessions (docs/tls.md).
  */
 import type { CertificateFile, EntrypointTls } from "../config/types.ts";
 import type { KeyPair } from "../internal/deno_internals.ts";
@@ -13,6 +16,11 @@ export class CertStore {
   readonly #fallback: KeyPair | null;
   /** Identity of the certificate material: equal fingerprints need no new listener. */
   readonly fingerprint: string;
+  /**
+   * The certificate every server name gets, no SNI included (one certificate, which is also
+   * the default), or null when the answer depends on the name or unknown names are refused.
+   */
+  readonly sole: KeyPair | null;
 
   /** `obtained`: certificates from ACME, for the names the files leave uncovered. */
   constructor(tls: EntrypointTls, obtained: readonly CertificateFile[] = []) {
@@ -32,6 +40,8 @@ export class CertStore {
     parts.push(tls.defaultCertificate ?? "reject");
     this.#fallback = fallback;
     this.fingerprint = parts.join("\n");
+    const pairs = this.#names.values();
+    this.sole = fallback !== null && pairs.every((p) => samePair(p, fallback)) ? fallback : null;
   }
 
   /** The certificate for `serverName` ("" = no SNI), or null to refuse the handshake. */
@@ -43,4 +53,8 @@ export class CertStore {
   covers(serverName: string): boolean {
     return this.#names.covers(serverName);
   }
+}
+
+function samePair(a: KeyPair, b: KeyPair): boolean {
+  return a.cert === b.cert && a.key === b.key;
 }

@@ -3,6 +3,7 @@
  * service opts in with `insecure_skip_verify`, not verified at all (node:tls, the only Deno API
  * that can skip verification). Dialling the TCP connection itself is upstream/dial.ts's job.
  */
+import { isIP } from "node:net";
 import tls from "node:tls";
 import type { UpstreamTls } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
@@ -36,6 +37,7 @@ export async function startClientTls(
     });
     const onAbort = () => conn.close();
     signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
     let alpn: string | null;
     try {
       alpn = (await conn.handshake()).alpnProtocol;
@@ -59,11 +61,13 @@ export function connectInsecureTls(
   upstreamTls: UpstreamTls,
   signal: AbortSignal,
 ): Promise<ClientTlsConn> {
+  const name = upstreamTls.serverName ?? target.hostname;
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
       host: target.hostname,
       port: target.port,
-      servername: upstreamTls.serverName ?? target.hostname,
+      // SNI carries host names only (RFC 6066); node:tls throws on an IP address there.
+      servername: isIP(name) === 0 ? name : undefined,
       rejectUnauthorized: false,
       ALPNProtocols: [...target.alpn],
     });

@@ -1,6 +1,6 @@
 /**
  * Keeps a burst of handshakes on a new TLS listener from failing (bug "concurrent first
- * handshakes on a new TLS listener fail", README: Known limits).
+ * handshakes on a new TLS listener fail", docs/known-limits.md).
  *
  * Deno 2.9's SNI resolver asks us once per name and listener, then caches the answer. Handshakes
  * that reach the resolver while the first answer for their name is pending wait for it; but

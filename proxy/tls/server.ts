@@ -2,14 +2,22 @@
  * A TLS listening endpoint with certificates chosen by SNI, that can change its certificates
  * without a restart.
  *
- * Deno resolves each SNI name once per listener and caches the answer (failures too), so new
- * certificates need a new listener: the endpoint opens a second listener on the same port
- * (SO_REUSEPORT), then closes the old one. Established connections are not touched. The same
- * rotation bounds the resolver's cache when clients send many distinct unknown names.
+ * Two kinds of listener, chosen from the certificates (docs/tls.md):
+ * - One certificate for every name (`CertStore.sole`): a plain `Deno.listenTls({cert, key})`.
+ *   Deno builds one rustls ServerConfig for the listener, whose session cache lets returning
+ *   clients resume (TLS 1.2 session IDs, TLS 1.3 tickets).
+ * - Otherwise, Deno's SNI resolver (proxy/internal/). Deno builds a new ServerConfig for every
+ *   handshake there, with an empty session cache of its own: nothing resumes. Deno resolves each
+ *   name once per listener and caches the answer (failures too); the resolution gate covers a
+ *   race in that cache, and rotating the listener bounds it when clients send many names.
+ *
+ * New certificates need a new listener either way: the endpoint opens a second listener on the
+ * same port (SO_REUSEPORT), then closes the old one. Established connections are not touched.
  *
  * Linux resets the connections still waiting in a listener's accept queue when it closes,
  * unless the sysctl `net.ipv4.tcp_migrate_req` is 1: then it moves them to the new listener, and
- * a rotation loses nothing (`rotationHint` says when it is off).
+ * a rotation loses nothing. Gatehouse cannot tell which it is: Deno lets only --allow-all read
+ * /proc/sys.
  */
 import { listenTlsWithSni } from "../internal/deno_internals.ts";
 import type { CertStore } from "./cert_store.ts";
@@ -72,6 +80,18 @@ export class TlsEndpoint {
   }
 
   #listen(port: number): GatedListener {
+    const sole = this.#store.sole;
+    if (sole !== null) {
+      const listener = Deno.listenTls({
+        hostname: this.hostname,
+        port,
+        cert: sole.cert,
+        key: sole.key,
+        alpnProtocols: this.#alpn,
+        reusePort: true,
+      });
+      return { listener, gate: null };
+    }
     this.#names = 0;
     const gate = new ResolutionGate();
     const listener = listenTlsWithSni({
@@ -99,16 +119,16 @@ export class TlsEndpoint {
 
   #accept({ listener, gate }: GatedListener): void {
     acceptLoop(listener, (conn) => {
-      gate.watch(conn);
+      gate?.watch(conn);
       this.#onConnection(conn);
-    }, gate);
+    }, gate ?? undefined);
   }
 }
 
-/** A listener and the gate of its first resolutions (resolution_gate.ts). */
+/** A listener and the gate of its first resolutions (resolution_gate.ts; null: no resolver). */
 interface GatedListener {
   readonly listener: Deno.TlsListener;
-  readonly gate: ResolutionGate;
+  readonly gate: ResolutionGate | null;
 }
 
 function closeListener({ listener, gate }: GatedListener): void {
@@ -117,7 +137,7 @@ function closeListener({ listener, gate }: GatedListener): void {
   } catch {
     // already closed
   }
-  gate.resume();
+  gate?.resume();
 }
 
 /**
@@ -146,23 +166,4 @@ export function releasePort(hostname: string, port: number): void {
   const key = `${hostname}:${port}`;
   if (released.size === 0) queueMicrotask(() => released.clear());
   released.add(key);
-}
-
-const MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
-
-/**
- * A hint for the log when a certificate rotation could reset a connection that arrives at that
- * very moment (the sysctl is off), or null when it cannot (on, or not Linux / not readable).
- */
-export function rotationHint(): string | null {
-  let value: string;
-  try {
-    value = Deno.readTextFileSync(MIGRATE_REQ).trim();
-  } catch {
-    return null;
-  }
-  if (value !== "0") return null;
-  return "net.ipv4.tcp_migrate_req is 0: when certificates change, a connection queued at that " +
-    "instant on the old listener is reset; set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1, " +
-    "or sysctls in the container) to make certificate changes lossless";
 }

@@ -77,7 +77,12 @@ export class ConnPool {
   async acquire(signal: AbortSignal, fresh = false): Promise<ConnLease> {
     while (!fresh && this.#idle.length > 0) {
       const c = this.#idle.pop()!;
-      if (c.track.closed || c.io.eof) continue;
+      if (c.track.closed || c.io.eof) {
+        // Closed (idle timeout) or ended before its watcher ran: the watcher no longer finds
+        // it idle, so it is forgotten here.
+        this.#discard(c);
+        continue;
+      }
       c.lease();
       c.track.state = "active";
       c.track.deadline = 0;

@@ -1,7 +1,183 @@
 import assert from "node:assert/strict";
+import { ConnectionRegistry } from "../net/connections.ts";
 import { connect, proxyFor } from "../testing/proxy.ts";
-import { httpUpstream, rawResponse, rawUpstream } from "../testing/servers.ts";
+import { httpUpstream, rawResponse, rawUpstream, waitFor } from "../testing/servers.ts";
 import { readResponse } from "../testing/wire.ts";
+import { ConnPool, type ConnPoolOptions } from "./conn_pool.ts";
+
+/** The upstream's side of one pooled connection. */
+interface PeerSide {
+  readonly conn: Deno.Conn;
+  /** True once the pool's side closed the connection (the upstream read end of stream). */
+  closed: boolean;
+}
+
+/** A loopback upstream that keeps every connection open and notices when the pool closes one. */
+function peerServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peers: PeerSide[] = [];
+  (async () => {
+    for await (const conn of listener) {
+      const peer: PeerSide = { conn, closed: false };
+      peers.push(peer);
+      (async () => {
+        const buf = new Uint8Array(1024);
+        while (await conn.read(buf).catch(() => null) !== null);
+        peer.closed = true;
+      })();
+    }
+  })().catch(() => {});
+  return {
+    peers,
+    dial: () => Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    [Symbol.dispose]() {
+      listener.close();
+      for (const peer of peers) {
+        try {
+          peer.conn.close();
+        } catch {
+          // closed by the test
+        }
+      }
+    },
+  };
+}
+
+/** A pool over `server`, with its registry; `options` override the defaults. */
+function poolFor(server: ReturnType<typeof peerServer>, options: Partial<ConnPoolOptions> = {}) {
+  const registry = new ConnectionRegistry();
+  const pool = new ConnPool({
+    dial: server.dial,
+    registry,
+    label: "svc",
+    maxIdle: 4,
+    idleTimeoutMs: 60_000,
+    ...options,
+  });
+  return { pool, registry };
+}
+
+const signal = new AbortController().signal;
+
+Deno.test("the pool hands out the most recently released connection first (a stack)", async () => {
+  using server = peerServer();
+  const { pool } = poolFor(server);
+  const a = await pool.acquire(signal);
+  const b = await pool.acquire(signal);
+  assert.notEqual(a, b);
+  assert.equal(a.reused, false);
+  a.release(true);
+  b.release(true);
+  assert.equal(pool.idle, 2);
+  const first = await pool.acquire(signal);
+  const second = await pool.acquire(signal);
+  assert.equal(first, b, "the last one released comes back first");
+  assert.equal(second, a);
+  assert.equal(first.reused, true);
+  assert.equal(server.peers.length, 2, "no new dial while idle connections were there");
+  assert.equal(pool.open, 2);
+  pool.close();
+  first.release(true);
+  second.release(true);
+});
+
+Deno.test("the pool keeps at most maxIdle connections and closes the others", async () => {
+  using server = peerServer();
+  const { pool, registry } = poolFor(server, { maxIdle: 1 });
+  const a = await pool.acquire(signal);
+  const b = await pool.acquire(signal);
+  a.release(true);
+  b.release(true);
+  assert.equal(pool.idle, 1);
+  assert.equal(pool.open, 1);
+  assert.equal(registry.size, 1);
+  await waitFor(() => server.peers[1].closed, "the connection over maxIdle to close");
+  assert.equal(server.peers[0].closed, false);
+  pool.close();
+});
+
+Deno.test("release(false) closes the connection and it is never handed out again", async () => {
+  using server = peerServer();
+  const { pool, registry } = poolFor(server);
+  const a = await pool.acquire(signal);
+  a.release(false);
+  a.release(true);
+  assert.equal(pool.idle, 0, "a second release is ignored");
+  assert.equal(pool.open, 0);
+  assert.equal(registry.size, 0);
+  await waitFor(() => server.peers[0].closed, "the upstream to see the close");
+  const b = await pool.acquire(signal);
+  assert.notEqual(b, a);
+  assert.equal(b.reused, false);
+  assert.equal(server.peers.length, 2);
+  b.release(false);
+});
+
+Deno.test("an idle connection past its idle timeout is closed and not handed out", async () => {
+  using server = peerServer();
+  const { pool, registry } = poolFor(server, { idleTimeoutMs: 500 });
+  const a = await pool.acquire(signal);
+  const released = Date.now();
+  a.release(true);
+  registry.sweep(released + 400);
+  assert.equal(pool.idle, 1, "still within its idle time");
+  registry.sweep(released + 1_000);
+  // Handed out in the same turn as the sweep, before the close is noticed asynchronously.
+  const b = await pool.acquire(signal);
+  assert.notEqual(b, a);
+  await waitFor(() => server.peers[0].closed, "the expired connection to close");
+  await waitFor(() => pool.open === 1 && registry.size === 1, "the expired one to be forgotten");
+  b.release(false);
+});
+
+Deno.test("an idle connection the upstream closes or writes to leaves the pool", async () => {
+  using server = peerServer();
+  const { pool, registry } = poolFor(server);
+  const leases = [await pool.acquire(signal), await pool.acquire(signal)];
+  for (const lease of leases) lease.release(true);
+  await waitFor(() => server.peers.length === 2, "both connections accepted");
+  server.peers[0].conn.close();
+  await server.peers[1].conn.write(new TextEncoder().encode("HTTP/1.1 408 Timeout\r\n\r\n"));
+  await waitFor(() => pool.idle === 0, "both stale connections to leave the pool");
+  assert.equal(pool.open, 0);
+  assert.equal(registry.size, 0);
+  await waitFor(() => server.peers[1].closed, "the one that wrote to be closed");
+  const fresh = await pool.acquire(signal);
+  assert.equal(fresh.reused, false);
+  assert.equal(server.peers.length, 3);
+  fresh.release(false);
+});
+
+Deno.test("acquire(fresh) dials even with idle connections; close() closes idle and later releases", async () => {
+  using server = peerServer();
+  const { pool } = poolFor(server);
+  const a = await pool.acquire(signal);
+  a.release(true);
+  const b = await pool.acquire(signal, true);
+  assert.notEqual(b, a);
+  assert.equal(pool.idle, 1);
+  pool.close();
+  assert.equal(pool.idle, 0);
+  await waitFor(() => server.peers[0].closed, "the idle one to close with the pool");
+  b.release(true);
+  assert.equal(pool.idle, 0, "a closed pool keeps nothing");
+  await waitFor(() => server.peers[1].closed, "the leased one to close on release");
+  assert.equal(pool.open, 0);
+});
+
+Deno.test("a failed dial rejects acquire and counts nothing", async () => {
+  const registry = new ConnectionRegistry();
+  const pool = new ConnPool({
+    dial: () => Promise.reject(new Deno.errors.ConnectionRefused("refused")),
+    registry,
+    label: "svc",
+    maxIdle: 4,
+    idleTimeoutMs: 1_000,
+  });
+  await assert.rejects(pool.acquire(signal), Deno.errors.ConnectionRefused);
+  assert.equal(pool.open, 0);
+  assert.equal(registry.size, 0);
+});
 
 Deno.test("50 requests on one client connection reuse one upstream connection", async () => {
   await using up = httpUpstream();

@@ -22,11 +22,18 @@ export async function dialServer(
   alpn: readonly string[],
   signal: AbortSignal,
 ): Promise<Dialled> {
+  signal.throwIfAborted();
   const target = { hostname: server.hostname, port: server.port, alpn };
   if (server.scheme === "https" && upstreamTls.insecureSkipVerify) {
     return await connectInsecureTls(target, upstreamTls, signal);
   }
   const tcp = await Deno.connect({ hostname: server.hostname, port: server.port, signal });
+  // Deno.connect resolves with the connection when it was made while `signal` aborted; an
+  // abort listener added after that would never fire, and the handshake could wait forever.
+  if (signal.aborted) {
+    tcp.close();
+    throw signal.reason;
+  }
   tcp.setNoDelay(true);
   if (server.scheme !== "https") return { conn: tcp, alpn: null };
   return await startClientTls(tcp, target, upstreamTls, signal);

@@ -205,3 +205,39 @@ Deno.test("createCsr rejects an empty name list and a non-EC key", async () => {
     message: "Cannot read private key: expected EC P-256 in PKCS#8 PEM",
   });
 });
+
+Deno.test("createLeaf signs under a CA made by openssl, its subject encoding kept", async () => {
+  // PrintableString CN and an O attribute (the CA's own encoding, unlike ours), no key id.
+  const dir = await Deno.makeTempDir({ prefix: "gatehouse-openssl-ca-" });
+  let foreign: PemPair;
+  try {
+    const made = await new Deno.Command("openssl", {
+      args: ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        .concat(["-days", "2", "-subj", "/CN=Foreign CA/O=Elsewhere", "-utf8", "-nameopt", "utf8"])
+        .concat(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign"])
+        .concat(["-keyout", `${dir}/ca.key`, "-out", `${dir}/ca.pem`]),
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(made.success, new TextDecoder().decode(made.stderr));
+    foreign = {
+      certPem: await Deno.readTextFile(`${dir}/ca.pem`),
+      keyPem: await Deno.readTextFile(`${dir}/ca.key`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const signed = await createLeaf({
+    ca: foreign,
+    commonName: "localhost",
+    dnsNames: ["localhost"],
+    ipAddresses: ["::ffff:192.0.2.1"],
+    days: 1,
+  });
+  assert.equal(await handshake(signed, foreign.certPem, "localhost"), "hello");
+  assert.equal(parseCertificatePem(signed.certPem).issuer, "CN=Foreign CA, O=Elsewhere");
+  const text = await openssl(["x509", "-in", "leaf.pem", "-noout", "-text"], {
+    "leaf.pem": signed.certPem,
+  });
+  assert.match(text.output, /IP Address:0:0:0:0:0:FFFF:C000:201\n/);
+});
