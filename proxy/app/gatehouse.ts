@@ -7,7 +7,7 @@ import { type AdminServer, readAdminToken, startAdmin } from "../admin/server.ts
 import { statusDocument } from "./status.ts";
 import type { Config } from "../config/types.ts";
 import { HeaderList } from "../proto/header_list.ts";
-import type { InternalService } from "../http/handler.ts";
+import type { InternalService } from "../http/context.ts";
 import { log, setupLogging } from "../telemetry/log.ts";
 import { Metrics } from "../telemetry/metrics.ts";
 import { Reloader, type ReloadResult } from "./reloader.ts";

@@ -7,16 +7,12 @@
  * their connections drain. Requests in progress finish on the snapshot they started with.
  */
 import type { CertificateFile, Config } from "../config/types.ts";
-import {
-  createHandler,
-  type InternalService,
-  type Outcome,
-  type Snapshot,
-} from "../http/handler.ts";
+import type { InternalService, Snapshot } from "../http/context.ts";
+import { createPipeline } from "../http/pipeline.ts";
 import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
 import { log, logTcp } from "../telemetry/log.ts";
-import type { TcpRecord } from "../telemetry/records.ts";
+import type { AccessRecord, TcpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
 import { ConnectionRegistry } from "../net/connections.ts";
@@ -29,7 +25,7 @@ const logger = log("runtime");
 
 export interface RuntimeHooks {
   /** Every finished request, refused ones included (metrics), after its access log line. */
-  readonly onComplete?: (outcome: Outcome) => void;
+  readonly onComplete?: (record: AccessRecord) => void;
   /** Built-in services routes may name ("metrics@internal"). */
   readonly internal?: ReadonlyMap<string, InternalService>;
   /** A connection refused at accept time (metrics). */
@@ -187,7 +183,7 @@ export class Runtime {
     const ep = new HttpListener(relay ? { ...entry, address: INTERNAL_ADDRESS } : entry, {
       registry: this.clients,
       onRefused: this.#onRefused,
-      handler: createHandler(name, {
+      handler: createPipeline(name, {
         snapshot: () => this.#snapshot,
         onComplete: this.#hooks.onComplete,
         internal: this.#hooks.internal,

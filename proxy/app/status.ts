@@ -3,7 +3,7 @@
  */
 import type { AcmeHostStatus } from "../acme/manager.ts";
 import type { Config } from "../config/types.ts";
-import type { Snapshot } from "../http/handler.ts";
+import type { Snapshot } from "../http/context.ts";
 import type { ReloadResult } from "./reloader.ts";
 
 export interface StatusInput {

@@ -5,7 +5,7 @@
  * hears of it.
  */
 import { logAccess } from "../telemetry/log.ts";
-import type { AccessRecord } from "../telemetry/records.ts";
+import type { AccessRecord, FailureSource } from "../telemetry/records.ts";
 import { tapBody } from "../proto/body_tap.ts";
 import type { RequestHead } from "../proto/h1/parse.ts";
 import {
@@ -27,6 +27,10 @@ export class RequestLog {
   attempts = 0;
   /** Why Gatehouse refused the request, when it did. */
   reason: RejectReason | null = null;
+  /** What went wrong, for the log line's `error`; null when nothing did. */
+  error: string | null = null;
+  /** Whose failure it was (see FailureSource), when the request failed. */
+  source: FailureSource | null = null;
   #host: string;
   #target: string;
   #droppedHeaders = 0;
@@ -62,10 +66,11 @@ export class RequestLog {
     this.#droppedHeaders = checked.droppedHeaders;
   }
 
-  /** Answers a refused request. */
-  reject(rejection: Rejection): OutgoingResponse {
-    this.reason = rejection.reason;
-    return this.finish(rejection.response(), rejection.message);
+  /** Notes how the request failed (the error funnel calls this). */
+  fail(source: FailureSource, error: string, reason: RejectReason | null): void {
+    this.source = source;
+    this.error = error;
+    this.reason = reason;
   }
 
   /** Counts request body bytes as they pass. */
@@ -74,7 +79,8 @@ export class RequestLog {
   }
 
   /** Returns `res` with its body wrapped so that the log line is written when it ends. */
-  finish(res: OutgoingResponse, error: string | null, onEnd?: () => void): OutgoingResponse {
+  finish(res: OutgoingResponse, onEnd?: () => void): OutgoingResponse {
+    const error = this.error;
     const type = res.headers.get("content-type");
     if (type !== null && type.startsWith("text/event-stream")) this.#kind = "sse";
     const body = res.body;
@@ -86,17 +92,18 @@ export class RequestLog {
     }
     let sent = 0;
     let done = false;
-    const end = (failure: string | null) => {
+    const end = (failure: string | null, source: FailureSource | null) => {
       if (done) return;
       done = true;
       onEnd?.();
+      this.source ??= source;
       this.complete(res.status, this.#bytesIn, sent, failure ?? error);
     };
     const wrapped = tapBody(body, {
       chunk: (chunk) => sent += chunk.length,
-      end: () => end(null),
-      error: (err) => end(`response body failed: ${(err as Error).message}`),
-      cancel: () => end("response body not delivered"),
+      end: () => end(null, null),
+      error: (err) => end(`response body failed: ${(err as Error).message}`, "upstream"),
+      cancel: () => end("response body not delivered", "client"),
     });
     return { ...res, body: wrapped };
   }
@@ -123,6 +130,7 @@ export class RequestLog {
       referer: req.headers.get("referer"),
       attempts: this.attempts,
       error,
+      source: this.source,
       reason: this.reason,
       droppedHeaders: this.#droppedHeaders,
     };
@@ -160,6 +168,7 @@ export function createRejectionLog(
       referer: head?.headers.get("referer") ?? null,
       attempts: 0,
       error: rejection.message,
+      source: "client",
       reason: rejection.reason,
       droppedHeaders: 0,
     };

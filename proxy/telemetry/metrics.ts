@@ -79,6 +79,7 @@ export class Metrics {
   readonly #lastReloadTime;
   readonly #rejected;
   readonly #refused;
+  readonly #failures;
   readonly #droppedHeaders;
   readonly #acmeOrders;
   readonly #acmeFailures;
@@ -194,6 +195,11 @@ export class Metrics {
       "Client connections closed at accept time, by reason (draining, max_connections, entrypoint_max_connections)",
       ["entrypoint", "reason"],
     );
+    this.#failures = counter(
+      "gatehouse_request_failures_total",
+      "Requests that failed, by whose failure it was (client, upstream, unavailable, drain, gatehouse)",
+      ["entrypoint", "source"],
+    );
     this.#acmeOrders = counter(
       "gatehouse_acme_orders_total",
       'Attempts to obtain a certificate from the ACME CA, by result ("valid" or "failed")',
@@ -243,6 +249,7 @@ export class Metrics {
   observe(r: AccessRecord): void {
     if (r.reason !== null) this.#rejected.labels(r.entrypoint, r.reason).inc();
     if (r.droppedHeaders > 0) this.#droppedHeaders.labels(r.entrypoint).inc(r.droppedHeaders);
+    if (r.source !== null) this.#failures.labels(r.entrypoint, r.source).inc();
     if (!this.#settings.enabled) return;
     const method = METHODS.has(r.method) ? r.method : "EXTENSION_METHOD";
     const key = `${r.entrypoint}\u0000${r.route}\u0000${r.status}\u0000${method}\u0000${r.kind}`;

@@ -4,6 +4,13 @@
  * metrics. A leaf module anyone may import.
  */
 
+/**
+ * Who a failed request's failure belongs to: the client (refused, went away, bad body), the
+ * upstream (unreachable, reset, too slow, malformed answer), no upstream available, Gatehouse
+ * itself ending it at the drain deadline, or a bug in Gatehouse.
+ */
+export type FailureSource = "client" | "upstream" | "unavailable" | "drain" | "gatehouse";
+
 /** One request as the access log records it. */
 export interface AccessRecord {
   readonly requestId: string;
@@ -32,6 +39,8 @@ export interface AccessRecord {
   readonly attempts: number;
   /** Why the proxy answered itself, when it did. */
   readonly error: string | null;
+  /** Whose failure it was, when the request failed (null when it did not). */
+  readonly source: FailureSource | null;
   /**
    * Why Gatehouse refused the request (a RejectReason of proxy/proto/rejection.ts: a fixed set,
    * labels gatehouse_requests_rejected_total), or null.
