@@ -7,7 +7,7 @@ import { PHASES } from "./pipeline.ts";
 
 Deno.test("the phases run in the documented order", async () => {
   const doc = await Deno.readTextFile(new URL("./pipeline.ts", import.meta.url));
-  const documented = /\*   (checks ->[^]*?upstream)\n/.exec(doc)![1].split(/\s*->\s*|\s*\*\s*/)
+  const documented = /\* {3}(checks ->[^]*?upstream)\n/.exec(doc)![1].split(/\s*->\s*|\s*\*\s*/)
     .filter((name) => name !== "");
   assert.deepEqual(PHASES.map((p) => p.name), documented);
   assert.equal(new Set(PHASES.map((p) => p.name)).size, PHASES.length);
