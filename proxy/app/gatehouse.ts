@@ -1,6 +1,9 @@
 /**
  * A whole Gatehouse: the runtime, metrics, hot reload and the admin endpoint, wired together.
  * main.ts adds the command line and signals; tests start one in-process.
+ *
+ * Tested by admin/status_test.ts, telemetry/metrics_test.ts, main_test.ts and the acme/ tests,
+ * which start a whole Gatehouse in-process.
  */
 import { AcmeManager } from "../acme/manager.ts";
 import { type AdminServer, readAdminToken, startAdmin } from "../admin/server.ts";

@@ -5,6 +5,9 @@
  * change keep their state, unchanged entrypoints keep their listeners (certificate changes
  * apply to new handshakes), added entrypoints start listening, removed ones stop accepting and
  * their connections drain. Requests in progress finish on the snapshot they started with.
+ *
+ * Tested by reloader_test.ts, reload_torture_test.ts and the listen/ tests (testing/proxy.ts starts
+ * a Runtime for each).
  */
 import type { CertificateFile, Config } from "../config/types.ts";
 import type { InternalService, Snapshot } from "../http/context.ts";

@@ -1,5 +1,7 @@
 /**
  * The admin /status document: what runs, from which file, and how healthy it is.
+ *
+ * Tested by admin/status_test.ts.
  */
 import type { AcmeHostStatus } from "../acme/manager.ts";
 import type { Config } from "../config/types.ts";

@@ -3,6 +3,8 @@
  * pipeline (RequestLog), or built at once for a request the HTTP/1.1 engine refused before the
  * pipeline saw it (createRejectionLog). Either way one line is logged and `onComplete` (metrics)
  * hears of it.
+ *
+ * Tested by rejection_test.ts, pipeline_test.ts and head_test.ts.
  */
 import { logAccess } from "../telemetry/log.ts";
 import type { AccessRecord, FailureSource } from "../telemetry/records.ts";

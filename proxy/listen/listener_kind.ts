@@ -1,6 +1,8 @@
 /**
  * What kind of listener an entrypoint needs, from its settings and the routes on it. A reload
  * that changes the kind replaces the listener (same port); other changes apply in place.
+ *
+ * Tested by tcp_sni_test.ts and tcp_reload_test.ts (a reload that changes the kind).
  */
 import type { Config } from "../config/types.ts";
 import { TcpRouter } from "../tcp/router.ts";

@@ -2,6 +2,8 @@
  * A byte tunnel between two connections: each direction copies until end of stream and then
  * half-closes the other side, so a peer that shuts its write side still receives everything.
  * Each write completes before the next read, so memory stays bounded whatever the speeds.
+ *
+ * Tested by listen/tcp_bulk_test.ts and http/upgrade_tcp_test.ts (half-close, backpressure).
  */
 import type { ByteConn } from "./buffered_conn.ts";
 

@@ -2,6 +2,8 @@
  * Watching a body as it passes (counting bytes, limits, deadlines, logging at its end) without
  * changing it: one wrapper for every such need, forwarding `readNow` so that ready bytes still
  * reach the writer in one piece.
+ *
+ * Tested by http/handler_streaming_test.ts and http/forward_test.ts.
  */
 import type { BodyReader } from "./message.ts";
 

@@ -2,6 +2,8 @@
  * One request/response exchange with an upstream server, whatever the protocol: what the
  * pipeline sends, what it gets back, and how an exchange fails. The HTTP/1.1 client
  * (h1/client.ts) works in these terms; upstream transports hand them on.
+ *
+ * Types and one error class; tested by upstream/h1_transport_test.ts.
  */
 import type { HeaderList } from "./header_list.ts";
 import type { BodyReader } from "./message.ts";

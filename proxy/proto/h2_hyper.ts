@@ -7,6 +7,8 @@
  * connection-specific fields, a Content-Length the DATA frames disagree with...); what it lets
  * through goes to the pipeline's request checks, whose refusals are 400 answers, not stream
  * resets: Deno offers a handler no way to reset a stream with a chosen code.
+ *
+ * Tested by http/framing_h2_test.ts, http/head_test.ts and http/forward_test.ts.
  */
 import { HeaderList } from "./header_list.ts";
 import {

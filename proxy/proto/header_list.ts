@@ -4,6 +4,8 @@
  * Names keep the case they arrived with (HTTP/1.1 peers see them unchanged); lookups use the
  * lowercase `keys`. Values are byte strings (one char per byte), as the HTTP/1.1 parser produces
  * them and as Deno's `Headers` holds them.
+ *
+ * Tested by h1/parse_test.ts and http/headers_test.ts.
  */
 export class HeaderList {
   readonly names: string[] = [];

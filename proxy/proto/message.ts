@@ -4,6 +4,8 @@
  * The HTTP/1.1 engine (h1/server.ts) and the HTTP/2 adapter (h2_hyper.ts) both produce an
  * `IncomingRequest` and write an `OutgoingResponse`; the handler never sees sockets, except
  * through `IncomingRequest.takeover` when it upgrades an HTTP/1.1 connection to a tunnel.
+ *
+ * Types, and isBodyless (tested by http/head_test.ts).
  */
 import type { HeaderList } from "./header_list.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";

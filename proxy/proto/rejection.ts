@@ -3,6 +3,8 @@
  * a fixed set of reasons, each with its status. The reason goes into the access log line
  * (`reason`) and labels `gatehouse_requests_rejected_total`, so it must stay a bounded enum:
  * details go into the plain-text answer, never into the label.
+ *
+ * Tested by http/rejection_test.ts.
  */
 import { proxyResponse, reasonPhrase } from "./responses.ts";
 import type { OutgoingResponse } from "./message.ts";

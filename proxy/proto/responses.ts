@@ -1,6 +1,8 @@
 /**
  * Responses Gatehouse writes itself: short, plain text, no upstream details (those go to the
  * log).
+ *
+ * Tested by http/pipeline_test.ts and http/rejection_test.ts.
  */
 import { HeaderList } from "./header_list.ts";
 import type { OutgoingResponse } from "./message.ts";

@@ -3,6 +3,8 @@
  * (upstream/attempts.ts), trying another server when a connect fails or times out, as many times
  * as the service's `retries`; then bytes are copied both ways. The stream counts as in flight on
  * its server for its whole life (the lease the caller releases).
+ *
+ * Tested by listen/tcp_listener_test.ts and listen/tcp_bulk_test.ts.
  */
 import { type ByteConn, writeAll } from "../net/buffered_conn.ts";
 import { UpstreamError } from "../proto/exchange.ts";

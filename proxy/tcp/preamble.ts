@@ -3,6 +3,8 @@
  * connection goes (a PROXY protocol header, a TLS ClientHello). Bytes that are not consumed stay
  * here so that the upstream gets them untouched, before anything else.
  *
+ * Tested by listen/tcp_sni_test.ts and listen/tcp_proxy_protocol_test.ts.
+ *
  * @module
  */
 import type { ByteConn } from "../net/buffered_conn.ts";

@@ -2,6 +2,8 @@
  * One client connection on a TCP entrypoint, from accept to its log line: its tracked state in
  * the connection registry (deadlines, drain, route), who the client is, what was learnt on the
  * way (SNI, TLS), the upstream stream, and how it ended.
+ *
+ * Tested by listen/tcp_listener_test.ts (access records, limits, outcomes).
  */
 import type { TcpRoute } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";

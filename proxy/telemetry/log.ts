@@ -3,6 +3,8 @@
  * access log (one line per request, JSON or combined format) on stdout, both written in
  * batches off the request path. The "auto" format (the default) writes for people on a terminal
  * (text, combined) and JSON elsewhere; $GATEHOUSE_LOG_FORMAT (json or text) decides for it.
+ *
+ * Tested by log_terminal_test.ts, log_format_test.ts and log_sink_test.ts.
  */
 import { configure, dispose, getLogger, type LogRecord } from "@logtape/logtape";
 import { accessCombined, accessJson, appJson, appText } from "./log_format.ts";

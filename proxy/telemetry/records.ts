@@ -2,6 +2,9 @@
  * What the access log and the metrics record about each finished request and TCP connection:
  * plain data, written by the request pipeline and the TCP sessions, read by log formats and
  * metrics. A leaf module anyone may import.
+ *
+ * Types only; filled by the pipeline and TCP sessions, read by log_format_test.ts and
+ * metrics_test.ts.
  */
 
 /**

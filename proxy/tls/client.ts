@@ -2,6 +2,8 @@
  * Client TLS to upstream servers: verified with the service's CA and SNI name, or, only when a
  * service opts in with `insecure_skip_verify`, not verified at all (node:tls, the only Deno API
  * that can skip verification). Dialling the TCP connection itself is upstream/dial.ts's job.
+ *
+ * Tested by upstream/dial_test.ts.
  */
 import { isIP } from "node:net";
 import tls from "node:tls";

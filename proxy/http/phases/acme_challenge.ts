@@ -1,6 +1,8 @@
 /**
  * Phase "acme_challenge": answers ACME HTTP-01 challenges for tokens Gatehouse's own ACME client
  * is proving, before any redirect; unknown tokens go on like any request.
+ *
+ * Tested by acme/acme_test.ts (HTTP-01 against Pebble).
  */
 import { proxyResponse } from "../../proto/responses.ts";
 import type { Phase } from "../context.ts";

@@ -2,6 +2,8 @@
  * Phase "entrypoint_policy": what the entrypoint decides for every request on it: a request that
  * arrives while its entrypoint is being removed gets 421, and a redirect entrypoint answers
  * everything with a 308 to its TLS entrypoint.
+ *
+ * Tested by handler_test.ts (redirects) and app/reloader_test.ts (removed entrypoints).
  */
 import { proxyResponse } from "../../proto/responses.ts";
 import type { OutgoingResponse } from "../../proto/message.ts";

@@ -1,6 +1,8 @@
 /**
  * Phase "internal_services": routes whose service is built into Gatehouse ("name@internal": the
  * welcome page, the metrics) are answered here, without an upstream.
+ *
+ * Tested by welcome_test.ts and telemetry/metrics_test.ts (metrics@internal).
  */
 import type { Phase } from "../context.ts";
 import { welcomeResponse } from "../welcome.ts";

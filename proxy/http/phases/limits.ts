@@ -2,6 +2,8 @@
  * Phase "limits": the route's `max_body` (a declared length over it is 413 at once; a body of
  * unknown length is cut at the limit while it streams, and also answered 413), and the count of
  * request body bytes for the access log.
+ *
+ * Tested by handler_test.ts and handler_streaming_test.ts (max_body, declared and streamed).
  */
 import { tapBody } from "../../proto/body_tap.ts";
 import type { BodyReader } from "../../proto/message.ts";

@@ -3,6 +3,8 @@
  * Connection names removed (Upgrade and "Connection: upgrade" put back for a tunnel),
  * X-Forwarded-For/Proto/Host, Forwarded and Via (kept and extended only from trusted proxies),
  * the route's header operations, and the target with the route's prefix stripped.
+ *
+ * Tested by handler_headers_test.ts.
  */
 import { listHasToken } from "../../proto/header_list.ts";
 import type { IncomingRequest } from "../../proto/message.ts";

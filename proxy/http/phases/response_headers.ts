@@ -2,6 +2,8 @@
  * Phase "response_headers": an upstream's answer (a 101's head included) loses its hop-by-hop
  * fields (a 101 keeps Upgrade), gets Via and the request id, then the route's header operations.
  * Gatehouse's own answers are left as they are.
+ *
+ * Tested by handler_headers_test.ts and upgrade_wire_test.ts (the 101 head).
  */
 import { applyHeaderOps, stripHopByHop } from "../headers.ts";
 import type { Phase } from "../context.ts";

@@ -2,6 +2,8 @@
  * Phase "route": the most specific route for the request's host, path, method and headers (see
  * router.ts), and the service it names; no route is the proxy's own 404 (`not_found`).
  * "OPTIONS *" is about the whole server: it takes the route of "/".
+ *
+ * Tested by router_test.ts and handler_test.ts.
  */
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";

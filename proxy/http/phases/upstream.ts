@@ -2,6 +2,8 @@
  * Phase "upstream", the last one: the request goes to the route's service (forward.ts picks,
  * retries and fails over), and its answer comes back; an upgrade request whose upstream answers
  * 101 becomes a tunnel (upgrade.ts). A failure to get an answer is thrown to the error funnel.
+ *
+ * Tested by forward_test.ts, pipeline_test.ts and the upgrade_*_test.ts files.
  */
 import { DRAIN_CUT_TEXT } from "../../proto/responses.ts";
 import { TAKEN_OVER } from "../../proto/message.ts";

@@ -1,5 +1,7 @@
 /**
  * Writing HTTP/1.1 messages: heads from a HeaderList, bodies with the framing they need.
+ *
+ * Tested by server_test.ts, client_test.ts and http/head_test.ts.
  */
 import type { HeaderList } from "../header_list.ts";
 import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
