@@ -86,7 +86,7 @@ export class RequestContext {
   tunnel: TunnelBytes | null = null;
   /** Runs when the response body is done (or failed): the in-flight count ends there. */
   onEnd: (() => void) | undefined = undefined;
-  /** Phases whose `request` ran, in order: their `response` hooks run in reverse. */
+  /** Phases with a `response` step whose `request` ran, in order: they run in reverse. */
   readonly #entered: Phase[] = [];
 
   constructor(
@@ -108,19 +108,16 @@ export class RequestContext {
     return this.snapshot.config;
   }
 
-  /** Runs `phase`'s request step, remembering it for the way out. */
+  /** Runs `phase`'s request step, remembering it for the way out when it has a response step. */
   enter(phase: Phase): Answer | undefined | Promise<Answer | undefined> {
-    this.#entered.push(phase);
+    if (phase.response !== undefined) this.#entered.push(phase);
     return phase.request?.(this);
   }
 
   /** Passes `res` back through the response steps of the phases entered so far. */
   unwind(res: OutgoingResponse): OutgoingResponse {
     let out = res;
-    for (let i = this.#entered.length - 1; i >= 0; i--) {
-      const hook = this.#entered[i].response;
-      if (hook !== undefined) out = hook(this, out);
-    }
+    for (let i = this.#entered.length - 1; i >= 0; i--) out = this.#entered[i].response!(this, out);
     return out;
   }
 }

@@ -4,7 +4,7 @@
  * file decides what is safe to retry for HTTP and which failure is whose.
  */
 import type { Route } from "../config/types.ts";
-import { attemptServers, type Tried } from "../upstream/attempts.ts";
+import { attemptServers } from "../upstream/attempts.ts";
 import type { InflightLease } from "../upstream/inflight.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import type { UpstreamServer } from "../upstream/server_state.ts";
@@ -81,28 +81,24 @@ export async function forward(
     signal: req.signal,
     replayable: () => body === null || !body.started,
   };
-  const result = await attemptServers(
-    service,
-    { clientIp: req.client.address, signal: req.signal },
-    async (server): Promise<Tried<UpstreamResponse>> => {
+  const result = await attemptServers(service, {
+    clientIp: req.client.address,
+    signal: req.signal,
+  }, {
+    run(server) {
       const host = upstreamHost(service.config.host, request.authority, server.ref);
-      try {
-        const upstreamRequest = { ...request, host };
-        const response = await service.http(server).exchange(upstreamRequest, exchangeOptions);
-        return { ok: true, value: response };
-      } catch (err) {
-        const e = err instanceof UpstreamError
-          ? err
-          : new UpstreamError("reset", true, String(err));
-        const clientsFault = body?.failure != null || req.signal.aborted;
-        const serverFault = !clientsFault &&
-          (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout");
-        const retry = !clientsFault && (body === null || !body.started) &&
-          (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)));
-        return { ok: false, error: e, serverFault, retry };
-      }
+      return service.http(server).exchange({ ...request, host }, exchangeOptions);
     },
-  );
+    judge(err) {
+      const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
+      const clientsFault = body?.failure != null || req.signal.aborted;
+      const serverFault = !clientsFault &&
+        (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout");
+      const retry = !clientsFault && (body === null || !body.started) &&
+        (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)));
+      return { error: e, serverFault, retry };
+    },
+  });
   if (result.ok) {
     const { value: response, server, lease, attempts } = result;
     return { ok: true, response, server, lease, attempts };

@@ -46,15 +46,16 @@ export async function connectService(
   service: ServiceRuntime,
   opts: ConnectOptions,
 ): Promise<UpstreamConnect> {
-  const result = await attemptServers(service, opts, async (server) => {
-    try {
+  const result = await attemptServers(service, opts, {
+    run(server) {
       const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.connectMs)]);
-      return { ok: true, value: await service.transport(server).dial(signal) };
-    } catch (err) {
+      return service.transport(server).dial(signal);
+    },
+    judge(err) {
       const error = new UpstreamError("connect", false, connectMessage(err, opts.connectMs));
       const fault = !opts.signal.aborted;
-      return { ok: false, error, serverFault: fault, retry: fault };
-    }
+      return { error, serverFault: fault, retry: fault };
+    },
   });
   if (result.ok) {
     const { value: conn, server, lease, attempts } = result;

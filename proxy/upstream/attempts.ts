@@ -11,17 +11,22 @@ import type { InflightLease } from "./inflight.ts";
 import type { UpstreamServer } from "./server_state.ts";
 import type { ServiceRuntime } from "./service.ts";
 
-/** What one attempt on one server came to. */
-export type Tried<T> =
-  | { readonly ok: true; readonly value: T }
-  | {
-    readonly ok: false;
-    readonly error: UpstreamError;
-    /** The server failed (connect, reset, timeout): counts towards passive ejection. */
-    readonly serverFault: boolean;
-    /** Another server may be tried (nothing was sent that cannot be sent again). */
-    readonly retry: boolean;
-  };
+/** How a failed attempt counts. */
+export interface Failure {
+  readonly error: UpstreamError;
+  /** The server failed (connect, reset, timeout): counts towards passive ejection. */
+  readonly serverFault: boolean;
+  /** Another server may be tried (nothing was sent that cannot be sent again). */
+  readonly retry: boolean;
+}
+
+/** What the loop runs on each server, and how it judges a failure. */
+export interface AttemptPlan<T> {
+  /** One attempt on `server`; rejects when it failed. */
+  run(server: UpstreamServer): Promise<T>;
+  /** What the rejection of `run` means. */
+  judge(err: unknown): Failure;
+}
 
 /** The outcome of the loop. On success the lease keeps counting until the caller releases it. */
 export type Attempted<T> =
@@ -47,11 +52,11 @@ export interface AttemptContext {
   readonly signal: AbortSignal;
 }
 
-/** Runs `attempt` on servers of `service` until one succeeds or retrying must stop. */
+/** Runs `plan` on servers of `service` until one attempt succeeds or retrying must stop. */
 export async function attemptServers<T>(
   service: ServiceRuntime,
   ctx: AttemptContext,
-  attempt: (server: UpstreamServer) => Promise<Tried<T>>,
+  plan: AttemptPlan<T>,
 ): Promise<Attempted<T>> {
   const tried = new Set<UpstreamServer>();
   const maxAttempts = 1 + service.config.retries;
@@ -63,21 +68,18 @@ export async function attemptServers<T>(
     tried.add(server);
     attempts++;
     const lease = server.acquire();
-    let result: Tried<T>;
+    let failure: Failure;
     try {
-      result = await attempt(server);
+      const value = await plan.run(server);
+      server.recordSuccess();
+      return { ok: true, value, server, lease, attempts };
     } catch (err) {
       lease.release();
-      throw err;
+      failure = plan.judge(err);
     }
-    if (result.ok) {
-      server.recordSuccess();
-      return { ok: true, value: result.value, server, lease, attempts };
-    }
-    lease.release();
-    if (result.serverFault) server.recordFailure(service.config.passiveHealth, Date.now());
-    last = { error: result.error, server };
-    if (!result.retry) break;
+    if (failure.serverFault) server.recordFailure(service.config.passiveHealth, Date.now());
+    last = { error: failure.error, server };
+    if (!failure.retry) break;
   }
   return { ok: false, error: last?.error ?? null, server: last?.server ?? null, attempts };
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { ServerRef, Service } from "../config/types.ts";
 import { ConnectionRegistry } from "../net/connections.ts";
 import { UpstreamError } from "../proto/exchange.ts";
-import { attemptServers, type Tried } from "./attempts.ts";
+import { attemptServers, type Failure } from "./attempts.ts";
 import type { UpstreamServer } from "./server_state.ts";
 import { ServiceRuntime } from "./service.ts";
 
@@ -36,19 +36,32 @@ function serviceOf(names: string[], retries: number): ServiceRuntime {
 }
 
 const ctx = { clientIp: "127.0.0.1", signal: new AbortController().signal };
-const failure = (serverFault: boolean, retry: boolean): Tried<string> => ({
-  ok: false,
-  error: new UpstreamError("connect", false, "refused"),
-  serverFault,
-  retry,
-});
+const refused = new UpstreamError("connect", false, "refused");
+
+/** A plan whose attempts all fail alike, after `onRun` saw the server. */
+function failing(
+  serverFault: boolean,
+  retry: boolean,
+  onRun: (server: UpstreamServer) => void = () => {},
+) {
+  return {
+    run(server: UpstreamServer): Promise<string> {
+      onRun(server);
+      return Promise.reject(refused);
+    },
+    judge: (): Failure => ({ error: refused, serverFault, retry }),
+  };
+}
 
 Deno.test("each attempt counts in flight; a failure releases it, a success keeps it", async () => {
   const service = serviceOf(["a", "b", "c"], 2);
   const seen: [string, number][] = [];
-  const result = await attemptServers(service, ctx, (server: UpstreamServer) => {
-    seen.push([server.ref.hostname, server.inflight]);
-    return Promise.resolve(seen.length < 3 ? failure(true, true) : { ok: true, value: "yes" });
+  const result = await attemptServers(service, ctx, {
+    run(server) {
+      seen.push([server.ref.hostname, server.inflight]);
+      return seen.length < 3 ? Promise.reject(refused) : Promise.resolve("yes");
+    },
+    judge: (): Failure => ({ error: refused, serverFault: true, retry: true }),
   });
   assert.ok(result.ok);
   assert.equal(result.value, "yes");
@@ -64,16 +77,17 @@ Deno.test("each attempt counts in flight; a failure releases it, a success keeps
 
 Deno.test("retries stop at the service's limit, when a failure may not be retried, or on abort", async () => {
   let calls = 0;
-  const limited = await attemptServers(serviceOf(["a", "b", "c"], 1), ctx, () => {
-    calls++;
-    return Promise.resolve(failure(false, true));
-  });
+  const limited = await attemptServers(
+    serviceOf(["a", "b", "c"], 1),
+    ctx,
+    failing(false, true, () => calls++),
+  );
   assert.equal(limited.ok, false);
   assert.equal(calls, 2);
   assert.equal(limited.attempts, 2);
 
   const service = serviceOf(["a", "b"], 5);
-  const once = await attemptServers(service, ctx, () => Promise.resolve(failure(false, false)));
+  const once = await attemptServers(service, ctx, failing(false, false));
   assert.equal(once.attempts, 1);
   assert.ok(!once.ok && once.error?.message === "refused" && once.server !== null);
   assert.equal(service.servers.filter((s) => s.isUp()).length, 2, "not a server fault");
@@ -82,10 +96,7 @@ Deno.test("retries stop at the service's limit, when a failure may not be retrie
   const aborted = await attemptServers(
     serviceOf(["a", "b"], 5),
     { ...ctx, signal: abort.signal },
-    () => {
-      abort.abort();
-      return Promise.resolve(failure(false, true));
-    },
+    failing(false, true, () => abort.abort()),
   );
   assert.equal(aborted.attempts, 1);
 });
@@ -93,14 +104,20 @@ Deno.test("retries stop at the service's limit, when a failure may not be retrie
 Deno.test("with no server to pick, nothing is attempted and there is no error", async () => {
   const service = serviceOf(["a"], 3);
   service.servers[0].setHealthy(false);
-  const result = await attemptServers(service, ctx, () => Promise.resolve(failure(true, true)));
+  const result = await attemptServers(service, ctx, failing(true, true));
   assert.deepEqual(result, { ok: false, error: null, server: null, attempts: 0 });
 });
 
-Deno.test("an attempt that throws releases its lease and the error goes to the caller", async () => {
+Deno.test("a judge that throws (a bug) releases the lease and the error goes to the caller", async () => {
   const service = serviceOf(["a"], 0);
   await assert.rejects(
-    () => attemptServers(service, ctx, () => Promise.reject(new Error("bug"))),
+    () =>
+      attemptServers(service, ctx, {
+        run: () => Promise.reject(refused),
+        judge: () => {
+          throw new Error("bug");
+        },
+      }),
     /bug/,
   );
   assert.equal(service.servers[0].inflight, 0);

@@ -70,12 +70,9 @@ export class ConnPool {
     return this.#idle.length;
   }
 
-  /**
-   * An idle connection if one is alive (unless `fresh`), else a new one (rejects if the dial
-   * fails).
-   */
-  async acquire(signal: AbortSignal, fresh = false): Promise<ConnLease> {
-    while (!fresh && this.#idle.length > 0) {
+  /** An idle connection that is still alive, or null when there is none. */
+  takeIdle(): ConnLease | null {
+    while (this.#idle.length > 0) {
       const c = this.#idle.pop()!;
       if (c.track.closed || c.io.eof) {
         // Closed (idle timeout) or ended before its watcher ran: the watcher no longer finds
@@ -88,6 +85,11 @@ export class ConnPool {
       c.track.deadline = 0;
       return c;
     }
+    return null;
+  }
+
+  /** A new connection (rejects if the dial fails). */
+  async connect(signal: AbortSignal): Promise<ConnLease> {
     const conn = await this.#opts.dial(signal);
     const c = new PooledConn(conn, this, this.#opts.label);
     this.open++;

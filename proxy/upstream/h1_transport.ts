@@ -55,13 +55,18 @@ export class H1Transport implements HttpTransport {
   }
 
   async exchange(req: UpstreamRequest, opts: HttpExchangeOptions): Promise<UpstreamResponse> {
+    const lease = this.#pool.takeIdle() ?? await this.#connect(opts.signal);
     try {
-      return await this.#once(req, opts, false);
+      return await exchange(lease, req, opts);
     } catch (err) {
-      if (!(err instanceof StaleConnection) || !isRepeatable(err.cause, req, opts)) {
-        throw err instanceof StaleConnection ? err.cause : err;
-      }
-      return await this.#once(req, opts, true);
+      const e = asUpstreamError(err);
+      if (!lease.reused || !isRepeatable(e, req, opts)) throw e;
+    }
+    const fresh = await this.#connect(opts.signal);
+    try {
+      return await exchange(fresh, req, opts);
+    } catch (err) {
+      throw asUpstreamError(err);
     }
   }
 
@@ -104,34 +109,18 @@ export class H1Transport implements HttpTransport {
     this.#pool.close();
   }
 
-  /** One exchange on a pooled connection (a new one when `fresh`). */
-  async #once(
-    req: UpstreamRequest,
-    opts: HttpExchangeOptions,
-    fresh: boolean,
-  ): Promise<UpstreamResponse> {
-    let lease: ConnLease;
+  /** A new pooled connection; a failed dial is a "connect" failure. */
+  async #connect(signal: AbortSignal): Promise<ConnLease> {
     try {
-      lease = await this.#pool.acquire(opts.signal, fresh);
+      return await this.#pool.connect(signal);
     } catch (err) {
       throw new UpstreamError("connect", false, connectMessage(err));
-    }
-    try {
-      return await exchange(lease, req, opts);
-    } catch (err) {
-      const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
-      throw lease.reused ? new StaleConnection(e) : e;
     }
   }
 }
 
-/** An exchange failed on a reused keep-alive connection; `cause` is why. */
-class StaleConnection extends Error {
-  override readonly cause: UpstreamError;
-  constructor(cause: UpstreamError) {
-    super(cause.message);
-    this.cause = cause;
-  }
+function asUpstreamError(err: unknown): UpstreamError {
+  return err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
 }
 
 /**
