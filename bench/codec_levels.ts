@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Codec, encodeBody } from "../proxy/http/compress/codecs.ts";
-import type { BodyReader } from "../proxy/http/message.ts";
+import type { BodyReader } from "../proxy/proto/message.ts";
 
 const LEVELS: Record<Codec, number[]> = {
   gzip: [1, 2, 3, 4, 5, 6, 9],

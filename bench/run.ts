@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureDevCertificates } from "../certs/mkcert.ts";
+import { ensureDevCertificates } from "../proxy/pki/dev_ca.ts";
 import { writeContent } from "./configs/upstream.ts";
 import { type Layout, OUT, pinning, ROOT, upstreamPorts } from "./lib/layout.ts";
 import { describeMachine, loadAverage } from "./lib/machine.ts";

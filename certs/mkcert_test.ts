@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { keyMatchesCertificate, parseCertificatePem } from "../proxy/tls/certificate.ts";
-import { ensureDevCertificates, trustInstructions } from "./mkcert.ts";
+import { keyMatchesCertificate, parseCertificatePem } from "../proxy/pki/certificate.ts";
+import { ensureDevCertificates, trustInstructions } from "../proxy/pki/dev_ca.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const FILES = ["gatehouse-dev-ca.crt", "gatehouse-dev-ca.key", "localhost.crt", "localhost.key"];

@@ -1,4 +1,7 @@
-/** Byte-array helpers shared by the engine, TLS code and tests. */
+/** Byte-array helpers shared by the engine, TLS code and tests.
+ *
+ * Tested by proto/h1/body_test.ts and http/upgrade_wire_test.ts.
+ */
 
 /** `parts` joined into one new array; `size` is their total length when the caller knows it. */
 export function concatBytes(

@@ -6,7 +6,7 @@
  * SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config.
  */
 import { parseArgs } from "node:util";
-import type { DevCertificates } from "../certs/mkcert.ts";
+import type { DevCertificates } from "./pki/dev_ca.ts";
 import {
   type Config,
   type ConfigError,
@@ -14,11 +14,11 @@ import {
   formatConfigWarning,
   loadConfig,
 } from "./config/mod.ts";
-import { Gatehouse } from "./server/gatehouse.ts";
-import { firstHttpsUrl, listenerUrls } from "./server/listeners.ts";
+import { Gatehouse } from "./app/gatehouse.ts";
+import { firstHttpsUrl, listenerUrls } from "./app/listeners.ts";
 import { closeLogging, log } from "./telemetry/log.ts";
-import { devCertificateNotice, ensureDevCertificatesFor } from "./tls/dev_certs.ts";
-import { VERSION, versionText } from "./version.ts";
+import { devCertificateNotice, ensureDevCertificatesFor } from "./app/dev_certs.ts";
+import { VERSION, versionText } from "./app/version.ts";
 
 const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR] [--version]
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { loadX509 } from "../tls/x509.ts";
+import { loadX509 } from "../pki/x509.ts";
 import { base64url } from "./jws.ts";
 
 /**

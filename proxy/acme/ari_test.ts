@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadTestConfig } from "../testing/proxy.ts";
 import { testPki } from "../testing/certs.ts";
-import { loadX509 } from "../tls/x509.ts";
+import { loadX509 } from "../pki/x509.ts";
 import { waitFor } from "../testing/servers.ts";
 import { ariCertId, backoff, lifetimeRenewal, windowRenewal } from "./ari.ts";
 import { AcmeManager } from "./manager.ts";

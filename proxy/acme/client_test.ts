@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { closedPort } from "../testing/servers.ts";
-import { generateKeyPair } from "../tls/generate.ts";
+import { generateKeyPair } from "../pki/generate.ts";
 import { AcmeClient, AcmeError } from "./client.ts";
 
 /** What the loopback CA saw of one signed POST, its signature checked with the sender's key. */

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createCsr, exportPkcs8, generateKeyPair } from "../tls/generate.ts";
+import { createCsr, exportPkcs8, generateKeyPair } from "../pki/generate.ts";
 import { AcmeClient, AcmeError } from "./client.ts";
 import { base64url } from "./jws.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPair } from "../tls/generate.ts";
+import { generateKeyPair } from "../pki/generate.ts";
 import { base64url, publicJwk, signJws, thumbprint } from "./jws.ts";
 
 const decode = (part: string) =>

@@ -10,9 +10,9 @@ import {
   captureAcmeLog,
   hostStatus,
   httpsConnection,
-  logText,
   servedCertificate,
 } from "../testing/acme.ts";
+import { logText } from "../testing/logs.ts";
 import { startGatehouse, type TestGatehouse } from "../testing/gatehouse.ts";
 import { type Pebble, startPebble } from "../testing/pebble.ts";
 import { parseExposition, sampleValue } from "../testing/prometheus.ts";

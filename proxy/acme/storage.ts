@@ -13,8 +13,8 @@
  */
 import { join } from "node:path";
 import type { CertificateFile } from "../config/types.ts";
-import { keyMatchesCertificate, parseCertificatePem } from "../tls/certificate.ts";
-import { exportPkcs8, generateKeyPair, importKeyPair } from "../tls/generate.ts";
+import { keyMatchesCertificate, parseCertificatePem } from "../pki/certificate.ts";
+import { exportPkcs8, generateKeyPair, importKeyPair } from "../pki/generate.ts";
 
 /** A certificate Gatehouse obtained, as served and as stored. */
 export interface StoredCertificate {

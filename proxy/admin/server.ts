@@ -10,7 +10,6 @@
  * when that variable cannot be read, those paths answer 503 (fail closed), never open.
  */
 import type { Address } from "../config/types.ts";
-import type { ReloadResult } from "../server/reloader.ts";
 
 export interface AdminDeps {
   /** Config loaded and listeners up. */
@@ -18,7 +17,8 @@ export interface AdminDeps {
   readonly draining: () => boolean;
   readonly metrics: () => Promise<{ contentType: string; text: string }>;
   readonly status: () => unknown;
-  readonly reload: () => Promise<ReloadResult>;
+  /** Reloads the config; `ok` false means it was refused (the result is sent as JSON). */
+  readonly reload: () => Promise<{ readonly ok: boolean }>;
   readonly token: () => AdminToken;
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ReloadResult } from "../server/reloader.ts";
+import type { ReloadResult } from "../app/reloader.ts";
 import { type AdminDeps, type AdminToken, readAdminToken, startAdmin } from "./server.ts";
 
 /** The admin endpoint on a free loopback port, over `overrides` of plain dependencies. */

@@ -1,6 +1,8 @@
 /**
  * State shared while resolving a decoded config: errors, files read, and where things are.
  *
+ * Tested by schema_test.ts, validate_test.ts and load_test.ts.
+ *
  * @module
  */
 import { basename, resolve } from "node:path";

@@ -4,6 +4,8 @@
  *
  * Builders are typed: `Out<typeof schema>` is the decoded value the validator returns.
  *
+ * Tested by schema_test.ts, validate_test.ts and json_schema_test.ts.
+ *
  * @module
  */
 import { quote } from "./errors.ts";

@@ -1,6 +1,8 @@
 /**
  * Where things are in the YAML file: positions by path, and the path of each decoded object.
  *
+ * Tested by load_test.ts and errors_test.ts (every error names file:line:column).
+ *
  * @module
  */
 import { type ConfigError, formatPath, type Segment } from "./errors.ts";

@@ -6,6 +6,8 @@
  * if (!result.ok) for (const e of result.errors) console.error(formatConfigError(e));
  * ```
  *
+ * Re-exports only; tested by load_test.ts.
+ *
  * @module
  */
 export { loadConfig, loadConfigText, type LoadResult } from "./load.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { ipAddressBytes } from "../tls/ip_address.ts";
+import { ipAddressBytes } from "../net/ip_address.ts";
 import { fail, mismatch, ok, scalar, type ScalarNode } from "./dsl.ts";
 import { quote } from "./errors.ts";
 import type { Address, Cidr } from "./types.ts";

@@ -1,6 +1,8 @@
 /**
  * Generates config/REFERENCE.md from schema.ts: one table per section of the YAML file.
  *
+ * Tested by json_schema_test.ts and shipped_test.ts (REFERENCE.md stays generated).
+ *
  * @module
  */
 import type { Field, Json, Node, ObjNode } from "./dsl.ts";

@@ -8,7 +8,7 @@ import {
   type CertificateInfo,
   keyMatchesCertificate,
   parseCertificatePem,
-} from "../tls/certificate.ts";
+} from "../pki/certificate.ts";
 import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
 import type { RawEntrypoint, RawService } from "./schema.ts";

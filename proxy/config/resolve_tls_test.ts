@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { testPki } from "../testing/certs.ts";
-import { createLeaf } from "../tls/generate.ts";
+import { createLeaf } from "../pki/generate.ts";
 import { configOf, errorsOf, TLS_MINIMAL, withCerts, writePair, yaml } from "./test_helpers.ts";
 
 const DAY_MS = 86_400_000;

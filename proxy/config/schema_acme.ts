@@ -2,6 +2,8 @@
  * The `acme` keys: which CA, the account's contact and consent, where state is kept, when to
  * renew and how to retry. Entrypoints opt in with `tls.acme: true`.
  *
+ * Tested by resolve_acme_test.ts.
+ *
  * @module
  */
 import { def, obj, opt } from "./dsl.ts";

@@ -2,6 +2,8 @@
  * The YAML keys of TCP streams: `tcp_routes` and the entrypoint's `proxy_protocol` (schema.ts
  * puts them in place).
  *
+ * Tested by resolve_tcp_test.ts.
+ *
  * @module
  */
 import { def, inherit, list, obj, opt, req, type ScalarNode } from "./dsl.ts";

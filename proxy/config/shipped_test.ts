@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ensureDevCertificates } from "../../certs/mkcert.ts";
+import { ensureDevCertificates } from "../pki/dev_ca.ts";
 import { testPki } from "../testing/certs.ts";
 import { loadConfigText } from "./load.ts";
 import { configOf, errorLines, withTempDir, writePair } from "./test_helpers.ts";

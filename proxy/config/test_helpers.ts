@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { PemPair } from "../tls/generate.ts";
+import type { PemPair } from "../pki/generate.ts";
 import { testPki } from "../testing/certs.ts";
 import type { Parsed, ScalarNode, ScalarValue } from "./dsl.ts";
 import { type ConfigError, formatConfigError } from "./errors.ts";

@@ -5,6 +5,8 @@
  * durations are milliseconds, sizes are bytes, addresses and CIDRs are parsed, cross references
  * (route -> service, redirect -> entrypoint, certificate names) are checked, and certificate and
  * key files are read. Nothing here refers to servers, sockets or timers.
+ *
+ * Types only; every config test reads them.
  */
 
 /** A position in the source file, 1-based, for messages that point back at the YAML. */

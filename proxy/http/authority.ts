@@ -7,7 +7,7 @@
  * IPv4). RFC 3986's reg-name also allows sub-delims (`!$&'()*+,;=`) and percent-encoding: no
  * DNS name uses them, and a `,` makes a Host look like a list, so they are refused.
  */
-import { ipAddressBytes } from "../tls/ip_address.ts";
+import { ipAddressBytes } from "../net/ip_address.ts";
 import type { ServerRef } from "../config/types.ts";
 import { serverAuthority } from "../upstream/server_state.ts";
 

@@ -1,22 +1,26 @@
 /**
- * Forwarding one request to a service: pick a server, exchange, retry another server when that
- * is safe, and turn failures into 502/503/504. Upstream state is updated here (in-flight count,
- * passive failures); which server to pick is the service's policy.
+ * Forwarding one request to a service: the service's servers are tried by the one attempt loop
+ * (upstream/attempts.ts) through their HTTP transports, and failures become 502/503/504. This
+ * file decides what is safe to retry for HTTP and which failure is whose.
  */
 import type { Route } from "../config/types.ts";
+import { attemptServers } from "../upstream/attempts.ts";
+import type { InflightLease } from "../upstream/inflight.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import type { UpstreamServer } from "../upstream/server_state.ts";
-import { HttpParseError } from "./h1/parse.ts";
-import { exchange, type Lease, type UpstreamFailure, type UpstreamResponse } from "./h1/client.ts";
-import { UpstreamError } from "./h1/client.ts";
-import type { HeaderList } from "./header_list.ts";
+import { HttpParseError } from "../proto/h1/parse.ts";
 import { upstreamHost } from "./authority.ts";
-import type { RejectReason } from "./rejection.ts";
-import { type BodyReader, DEADLINE_CUT, type IncomingRequest } from "./message.ts";
-import { tapBody } from "./body_tap.ts";
+import type { RejectReason } from "../proto/rejection.ts";
+import {
+  IDEMPOTENT,
+  UpstreamError,
+  type UpstreamFailure,
+  type UpstreamResponse,
+} from "../proto/exchange.ts";
+import type { HeaderList } from "../proto/header_list.ts";
+import { type BodyReader, DEADLINE_CUT, type IncomingRequest } from "../proto/message.ts";
+import { tapBody } from "../proto/body_tap.ts";
 
-/** Methods a retry cannot make worse (RFC 9110 9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 /** Response heads from upstreams may be larger than what clients may send us. */
 const MIN_UPSTREAM_HEAD = 64 * 1024;
 
@@ -34,7 +38,8 @@ export type ForwardResult =
     readonly ok: true;
     readonly response: UpstreamResponse;
     readonly server: UpstreamServer;
-    readonly lease: Lease;
+    /** The request's in-flight count on `server`: release it when the response is over. */
+    readonly lease: InflightLease;
     readonly attempts: number;
   }
   | {
@@ -66,43 +71,47 @@ export async function forward(
   fwd: ForwardRequest,
   opts: ForwardOptions,
 ): Promise<ForwardResult> {
-  const { service } = opts;
-  const tried = new Set<UpstreamServer>();
+  const { service, route } = opts;
   const body = fwd.body === null ? null : startTracking(fwd.body);
   const request = { ...fwd, body };
-  const maxAttempts = 1 + service.config.retries;
-  let last: { failure: UpstreamFailure; message: string; server: UpstreamServer } | null = null;
-  let attempts = 0;
-  while (attempts < maxAttempts) {
-    const server = service.pick({ clientIp: req.client.address, tried, now: Date.now() });
-    if (server === null) break;
-    tried.add(server);
-    attempts++;
-    let outcome = await attempt(req, request, server, opts, false);
-    if (outcome.kind === "failed" && outcome.reused && isStale(outcome.error, request)) {
-      outcome = await attempt(req, request, server, opts, true);
-    }
-    if (outcome.kind === "ok") {
-      server.recordSuccess();
-      return { ok: true, response: outcome.response, server, lease: outcome.lease, attempts };
-    }
-    if (body?.failure) return clientFailed(body.failure, server, attempts);
-    if (req.signal.aborted) {
-      const message = "the drain deadline passed before the upstream answered";
-      return req.signal.reason === DEADLINE_CUT
-        ? failed(503, message, "drain", server, attempts)
-        : failed(499, "client went away", "aborted", server, attempts);
-    }
-    const e = outcome.error;
-    if (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout") {
-      server.recordFailure(service.config.passiveHealth, Date.now());
-    }
-    last = { failure: e.kind, message: e.message, server };
-    const safe = (body === null || !body.started) &&
-      (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)));
-    if (!safe) break;
+  const exchangeOptions = {
+    responseHeaderMs: route.timeouts.responseHeader,
+    bodyIdleMs: route.timeouts.bodyIdle,
+    maxHeaderBytes: Math.max(opts.maxHeaderBytes, MIN_UPSTREAM_HEAD),
+    signal: req.signal,
+    replayable: () => body === null || !body.started,
+  };
+  const result = await attemptServers(service, {
+    clientIp: req.client.address,
+    signal: req.signal,
+  }, {
+    run(server) {
+      const host = upstreamHost(service.config.host, request.authority, server.ref);
+      return service.http(server).exchange({ ...request, host }, exchangeOptions);
+    },
+    judge(err) {
+      const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
+      const clientsFault = body?.failure != null || req.signal.aborted;
+      const serverFault = !clientsFault &&
+        (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout");
+      const retry = !clientsFault && (body === null || !body.started) &&
+        (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)));
+      return { error: e, serverFault, retry };
+    },
+  });
+  if (result.ok) {
+    const { value: response, server, lease, attempts } = result;
+    return { ok: true, response, server, lease, attempts };
   }
-  if (last === null) {
+  const { server, attempts } = result;
+  if (body?.failure) return clientFailed(body.failure, server, attempts);
+  if (req.signal.aborted) {
+    const message = "the drain deadline passed before the upstream answered";
+    return req.signal.reason === DEADLINE_CUT
+      ? failed(503, message, "drain", server, attempts)
+      : failed(499, "client went away", "aborted", server, attempts);
+  }
+  if (result.error === null) {
     return {
       ok: false,
       status: 503,
@@ -114,66 +123,15 @@ export async function forward(
       retryAfter: service.retryAfterSeconds(Date.now()),
     };
   }
-  const status = last.failure === "timeout" ? 504 : 502;
-  return failed(status, last.message, last.failure, last.server, attempts);
-}
-
-type Attempt =
-  | { readonly kind: "ok"; readonly response: UpstreamResponse; readonly lease: Lease }
-  /** `reused`: the exchange ran on a keep-alive connection that served earlier requests. */
-  | { readonly kind: "failed"; readonly error: UpstreamError; readonly reused: boolean };
-
-/** One exchange with `server` (a new connection when `fresh`); keeps its in-flight count. */
-async function attempt(
-  req: IncomingRequest,
-  request: ForwardRequest & { body: TrackedBody | null },
-  server: UpstreamServer,
-  opts: ForwardOptions,
-  fresh: boolean,
-): Promise<Attempt> {
-  server.inflight++;
-  let lease: Lease;
-  try {
-    lease = await server.pool.acquire(req.signal, fresh);
-  } catch (err) {
-    server.inflight--;
-    const error = new UpstreamError("connect", false, connectMessage(err));
-    return { kind: "failed", error, reused: false };
-  }
-  const host = upstreamHost(opts.service.config.host, request.authority, server.ref);
-  try {
-    const response = await exchange(lease, { ...request, host }, {
-      responseHeaderMs: opts.route.timeouts.responseHeader,
-      bodyIdleMs: opts.route.timeouts.bodyIdle,
-      maxHeaderBytes: Math.max(opts.maxHeaderBytes, MIN_UPSTREAM_HEAD),
-      signal: req.signal,
-    });
-    return { kind: "ok", response, lease };
-  } catch (err) {
-    server.inflight--;
-    const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
-    return { kind: "failed", error: e, reused: lease.reused };
-  }
-}
-
-/**
- * Safe to send again on a new connection to the same server: the reused connection failed before
- * any response byte, no request body byte was consumed, and the request either never went out
- * or is idempotent (or carries an Idempotency-Key). This is the race of a keep-alive timeout
- * firing on the upstream just as the request is written; it is not the server's failure.
- */
-function isStale(e: UpstreamError, request: ForwardRequest & { body: TrackedBody | null }) {
-  if (e.kind !== "reset" || !e.beforeResponse) return false;
-  if (request.body !== null && request.body.started) return false;
-  return !e.requestSent || IDEMPOTENT.has(request.method) ||
-    request.headers.has("idempotency-key");
+  const e = result.error;
+  return failed(e.kind === "timeout" ? 504 : 502, e.message, e.kind, server, attempts);
 }
 
 function failed(
   status: number,
   message: string,
   failure: UpstreamFailure | "client" | "drain",
-  server: UpstreamServer,
+  server: UpstreamServer | null,
   attempts: number,
   reason: RejectReason | null = null,
 ): ForwardResult {
@@ -181,15 +139,14 @@ function failed(
 }
 
 /** The client's body broke the exchange (too large, malformed, cut off): not the server's fault. */
-function clientFailed(err: Error, server: UpstreamServer, attempts: number): ForwardResult {
+function clientFailed(
+  err: Error,
+  server: UpstreamServer | null,
+  attempts: number,
+): ForwardResult {
   const status = (err as { status?: number }).status ?? 499;
   const reason = err instanceof HttpParseError ? err.reason : null;
   return failed(status, `request body failed: ${err.message}`, "client", server, attempts, reason);
-}
-
-function connectMessage(err: unknown): string {
-  if (err instanceof DOMException && err.name === "TimeoutError") return "connect timed out";
-  return `connect failed: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 /**

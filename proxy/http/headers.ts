@@ -2,10 +2,9 @@
  * Header hygiene in one place: hop-by-hop removal (RFC 9110 7.6.1) in both directions,
  * X-Forwarded-* / Forwarded / Via on the way up, route header operations, request ids.
  */
-import type { Cidr, HeaderOps } from "../config/types.ts";
-import { type HeaderList, listTokens } from "./header_list.ts";
-import type { ClientInfo } from "./message.ts";
-import { ipAddressBytes } from "../tls/ip_address.ts";
+import type { HeaderOps } from "../config/types.ts";
+import { type HeaderList, listTokens } from "../proto/header_list.ts";
+import type { ClientInfo } from "../proto/message.ts";
 
 /** Fields that describe one connection, never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -41,19 +40,6 @@ export function stripHopByHop(headers: HeaderList, upgrade: string | null = null
 export function applyHeaderOps(headers: HeaderList, ops: HeaderOps): void {
   for (const name of ops.remove) headers.delete(name);
   for (const [name, value] of ops.set) headers.set(name, value);
-}
-
-/** True when `address` falls inside one of `cidrs`. */
-export function isTrusted(address: string, cidrs: readonly Cidr[]): boolean {
-  if (cidrs.length === 0) return false;
-  const bytes = ipBytes(address);
-  if (bytes === null) return false;
-  for (const c of cidrs) {
-    const candidate = c.family === 4 && bytes.length === 16 ? mappedV4(bytes) : bytes;
-    if (candidate === null || candidate.length !== c.bytes.length) continue;
-    if (prefixEquals(candidate, c.bytes, c.prefix)) return true;
-  }
-  return false;
 }
 
 export interface ForwardedFacts {
@@ -107,29 +93,4 @@ export function requestId(headers: HeaderList, name: string): string {
 
 function quoteIfNeeded(value: string): string {
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(value) ? value : `"${value.replace(/"/g, "")}"`;
-}
-
-function prefixEquals(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
-  const full = prefix >> 3;
-  for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
-  const rest = prefix & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return (a[full] & mask) === (b[full] & mask);
-}
-
-function mappedV4(bytes: Uint8Array): Uint8Array | null {
-  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return null;
-  if (bytes[10] !== 0xff || bytes[11] !== 0xff) return null;
-  return bytes.subarray(12);
-}
-
-/** Bytes of an IPv4 or IPv6 address literal (zone id ignored), or null. */
-function ipBytes(address: string): Uint8Array | null {
-  const zone = address.indexOf("%");
-  try {
-    return ipAddressBytes(zone < 0 ? address : address.slice(0, zone));
-  } catch {
-    return null;
-  }
 }

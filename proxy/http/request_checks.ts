@@ -2,12 +2,14 @@
  * The checks every request passes before anything else looks at it, for both front ends: the
  * method, the target's form, the one authority routing and the upstream see, HTTP/2's framing
  * fields, and header names with "_". See docs/security.md for the rules and why.
+ *
+ * Tested by framing_h1_test.ts, framing_h2_test.ts, authority_test.ts and rejection_test.ts.
  */
 import { parseAuthority } from "./authority.ts";
-import { HttpParseError, parseContentLength } from "./h1/parse.ts";
-import { listHasToken } from "./header_list.ts";
-import type { IncomingRequest } from "./message.ts";
-import { Rejection } from "./rejection.ts";
+import { HttpParseError, parseContentLength } from "../proto/h1/parse.ts";
+import { listHasToken } from "../proto/header_list.ts";
+import type { IncomingRequest } from "../proto/message.ts";
+import { Rejection } from "../proto/rejection.ts";
 
 /** What to do with a request field whose name holds "_" (forwarding.header_underscores). */
 export type UnderscorePolicy = "drop" | "pass" | "reject";

@@ -3,18 +3,21 @@
  * pipeline (RequestLog), or built at once for a request the HTTP/1.1 engine refused before the
  * pipeline saw it (createRejectionLog). Either way one line is logged and `onComplete` (metrics)
  * hears of it.
+ *
+ * Tested by rejection_test.ts, pipeline_test.ts and head_test.ts.
  */
-import { type AccessRecord, logAccess } from "../telemetry/log.ts";
-import { tapBody } from "./body_tap.ts";
-import type { RequestHead } from "./h1/parse.ts";
+import { logAccess } from "../telemetry/log.ts";
+import type { AccessRecord, FailureSource } from "../telemetry/records.ts";
+import { tapBody } from "../proto/body_tap.ts";
+import type { RequestHead } from "../proto/h1/parse.ts";
 import {
   type BodyReader,
   type ClientInfo,
   type IncomingRequest,
   isBodyless,
   type OutgoingResponse,
-} from "./message.ts";
-import { type Rejection, rejectionText, type RejectReason } from "./rejection.ts";
+} from "../proto/message.ts";
+import { type Rejection, rejectionText, type RejectReason } from "../proto/rejection.ts";
 import type { CheckedRequest } from "./request_checks.ts";
 
 /** Collects what the access log needs while a request moves through the pipeline. */
@@ -26,6 +29,10 @@ export class RequestLog {
   attempts = 0;
   /** Why Gatehouse refused the request, when it did. */
   reason: RejectReason | null = null;
+  /** What went wrong, for the log line's `error`; null when nothing did. */
+  error: string | null = null;
+  /** Whose failure it was (see FailureSource), when the request failed. */
+  source: FailureSource | null = null;
   #host: string;
   #target: string;
   #droppedHeaders = 0;
@@ -61,10 +68,11 @@ export class RequestLog {
     this.#droppedHeaders = checked.droppedHeaders;
   }
 
-  /** Answers a refused request. */
-  reject(rejection: Rejection): OutgoingResponse {
-    this.reason = rejection.reason;
-    return this.finish(rejection.response(), rejection.message);
+  /** Notes how the request failed (the error funnel calls this). */
+  fail(source: FailureSource, error: string, reason: RejectReason | null): void {
+    this.source = source;
+    this.error = error;
+    this.reason = reason;
   }
 
   /** Counts request body bytes as they pass. */
@@ -73,7 +81,8 @@ export class RequestLog {
   }
 
   /** Returns `res` with its body wrapped so that the log line is written when it ends. */
-  finish(res: OutgoingResponse, error: string | null, onEnd?: () => void): OutgoingResponse {
+  finish(res: OutgoingResponse, onEnd?: () => void): OutgoingResponse {
+    const error = this.error;
     const type = res.headers.get("content-type");
     if (type !== null && type.startsWith("text/event-stream")) this.#kind = "sse";
     const body = res.body;
@@ -85,17 +94,18 @@ export class RequestLog {
     }
     let sent = 0;
     let done = false;
-    const end = (failure: string | null) => {
+    const end = (failure: string | null, source: FailureSource | null) => {
       if (done) return;
       done = true;
       onEnd?.();
+      this.source ??= source;
       this.complete(res.status, this.#bytesIn, sent, failure ?? error);
     };
     const wrapped = tapBody(body, {
       chunk: (chunk) => sent += chunk.length,
-      end: () => end(null),
-      error: (err) => end(`response body failed: ${(err as Error).message}`),
-      cancel: () => end("response body not delivered"),
+      end: () => end(null, null),
+      error: (err) => end(`response body failed: ${(err as Error).message}`, "upstream"),
+      cancel: () => end("response body not delivered", "client"),
     });
     return { ...res, body: wrapped };
   }
@@ -122,6 +132,7 @@ export class RequestLog {
       referer: req.headers.get("referer"),
       attempts: this.attempts,
       error,
+      source: this.source,
       reason: this.reason,
       droppedHeaders: this.#droppedHeaders,
     };
@@ -159,6 +170,7 @@ export function createRejectionLog(
       referer: head?.headers.get("referer") ?? null,
       attempts: 0,
       error: rejection.message,
+      source: "client",
       reason: rejection.reason,
       droppedHeaders: 0,
     };

@@ -5,14 +5,14 @@
  * their order in the file.
  */
 import type { Route } from "../config/types.ts";
-import type { HeaderList } from "./header_list.ts";
+import type { HeaderList } from "../proto/header_list.ts";
+import { HostTable } from "../net/host_table.ts";
 
 /** Per-host candidate lists cached, at most (host names come from clients). */
 const CACHE_LIMIT = 1024;
 
 export class Router {
-  readonly #exact = new Map<string, Route[]>();
-  readonly #wildcard = new Map<string, Route[]>();
+  readonly #hosts = new HostTable<Route[]>();
   readonly #any: Route[] = [];
   readonly #cache = new Map<string, Route[]>();
 
@@ -24,15 +24,11 @@ export class Router {
         continue;
       }
       for (const host of route.match.hosts) {
-        const wild = host.startsWith("*.");
-        const map = wild ? this.#wildcard : this.#exact;
-        const key = wild ? host.slice(2) : host;
-        const list = map.get(key) ?? [];
+        const list = this.#hosts.getOrCreate(host, () => []);
         if (!list.includes(route)) list.push(route);
-        map.set(key, list);
       }
     }
-    for (const list of [...this.#exact.values(), ...this.#wildcard.values(), this.#any]) {
+    for (const list of [...this.#hosts.values(), this.#any]) {
       list.sort(byPathSpecificity);
     }
   }
@@ -52,13 +48,9 @@ export class Router {
   #candidates(host: string): Route[] {
     const cached = this.#cache.get(host);
     if (cached) return cached;
-    const out: Route[] = [...(this.#exact.get(host) ?? [])];
-    // "*.example.com" covers one label, as in a certificate: a.example.com, not a.b.example.com.
-    const dot = host.indexOf(".");
-    if (dot > 0) {
-      for (const r of this.#wildcard.get(host.slice(dot + 1)) ?? []) {
-        if (!out.includes(r)) out.push(r);
-      }
+    const out: Route[] = [];
+    for (const list of this.#hosts.matchAll(host)) {
+      for (const r of list) if (!out.includes(r)) out.push(r);
     }
     for (const r of this.#any) if (!out.includes(r)) out.push(r);
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { configOf, yaml } from "../config/test_helpers.ts";
-import { HeaderList } from "./header_list.ts";
+import { HeaderList } from "../proto/header_list.ts";
 import { hostOf, normalizePath, pathMatches, Router } from "./router.ts";
+import { checkHostCases, HOST_PATTERNS } from "../net/host_table_cases.ts";
 
 /** A router for entrypoint `web` over `routes` (YAML flow items; each names itself). */
 async function routerOf(...routes: string[]): Promise<Router> {
@@ -120,4 +121,16 @@ Deno.test("hostOf drops the port, brackets and a trailing dot", () => {
   assert.equal(hostOf("[::1]:8080"), "::1");
   assert.equal(hostOf("[::1]"), "::1");
   assert.equal(hostOf(""), "");
+});
+
+Deno.test("host matching passes the shared host table cases", async () => {
+  const router = await routerOf(
+    ...HOST_PATTERNS.map((p, i) => `{ name: r${i}, match: { host: "${p}" }, service: app }`),
+  );
+  const match = matcher(router);
+  const winner = (name: string) => {
+    const route = match(hostOf(name.toLowerCase()), "/");
+    return route === null ? null : HOST_PATTERNS[Number(route.slice(1))];
+  };
+  assert.deepEqual(checkHostCases(winner), []);
 });

@@ -1,85 +1,53 @@
 /**
  * Upgrade tunnels (WebSocket and any other HTTP/1.1 Upgrade protocol) as a raw byte tunnel:
- * the upgrade request goes to the upstream like any request; when the upstream answers 101,
- * its response head goes to the client and from then on bytes flow both ways untouched, so
- * subprotocols, extensions, frame sizes and close codes are whatever the two ends negotiate.
- * Any other answer (403, 426, 500...) reaches the client as a normal response.
+ * the upgrade request goes to the upstream like any request (phases/upstream.ts); when the
+ * upstream answers 101, its response head goes to the client and from then on bytes flow both
+ * ways untouched, so subprotocols, extensions, frame sizes and close codes are whatever the two
+ * ends negotiate. Any other answer (403, 426, 500...) reaches the client as a normal response.
+ *
+ * Tested by the upgrade_*_test.ts files.
  */
-import type { Route } from "../config/types.ts";
-import { pipeBoth } from "../tcp/pipe.ts";
-import type { ServiceRuntime } from "../upstream/service.ts";
-import { tapBody } from "./body_tap.ts";
-import { proxyResponse } from "./errors.ts";
-import { forward, type ForwardRequest } from "./forward.ts";
-import { writeAll } from "./h1/buffered_conn.ts";
-import { encodeHead, serializeFields } from "./h1/write.ts";
-import type { HeaderList } from "./header_list.ts";
-import { stripHopByHop } from "./headers.ts";
-import { type IncomingRequest, type OutgoingResponse, TAKEN_OVER } from "./message.ts";
+import { pipeBoth } from "../net/pipe.ts";
+import { writeAll } from "../net/buffered_conn.ts";
+import type { UpgradedConn, UpstreamResponse } from "../proto/exchange.ts";
+import { encodeHead, serializeFields } from "../proto/h1/write.ts";
+import type { IncomingRequest, OutgoingResponse } from "../proto/message.ts";
 
 export interface TunnelOptions {
-  readonly route: Route;
-  readonly service: ServiceRuntime;
-  readonly maxHeaderBytes: number;
-  /** The pipeline's response-header phase (Via, request id, route header operations). */
-  readonly responseHeaders: (headers: HeaderList, version: string) => void;
+  /** The route that opened the tunnel (reloads that remove it drain it). */
+  readonly route: string;
+  /** Close both sides after this long without a byte either way; 0 = never. */
+  readonly idleMs: number;
+  /** The protocol the client asked for, when the upstream's 101 does not name one. */
+  readonly protocol: string;
+  /** The response phases, applied to the 101 head before it is written. */
+  readonly decorate: (res: OutgoingResponse) => OutgoingResponse;
 }
 
-export interface TunnelResult {
-  /** TAKEN_OVER once a tunnel ran (and ended); otherwise the response for the client. */
-  readonly response: OutgoingResponse | typeof TAKEN_OVER;
-  readonly server: string | null;
-  readonly attempts: number;
-  readonly bytesUp: number;
-  readonly bytesDown: number;
-  readonly error: string | null;
+/** Bytes a finished tunnel moved. */
+export interface TunnelBytes {
+  readonly up: number;
+  readonly down: number;
 }
 
-/** Sends an upgrade request upstream and, on 101, runs the tunnel until both sides close. */
-export async function tunnel(
+/**
+ * Runs the tunnel of an upstream 101 until both sides close: the client's connection is taken
+ * over from the HTTP engine, the 101 head goes out with the bytes the upstream sent after it,
+ * then bytes are copied both ways. Releases the upstream connection when it ends.
+ */
+export async function runTunnel(
   req: IncomingRequest,
-  fwd: ForwardRequest,
+  up: UpstreamResponse & { readonly upgrade: UpgradedConn },
   opts: TunnelOptions,
-): Promise<TunnelResult> {
-  const result = await forward(req, fwd, opts);
-  if (!result.ok) {
-    return {
-      response: proxyResponse(result.status),
-      server: result.server?.url ?? null,
-      attempts: result.attempts,
-      bytesUp: 0,
-      bytesDown: 0,
-      error: result.message,
-    };
-  }
-  const { response: up, server, lease } = result;
-  const base = { server: server.url, attempts: result.attempts, error: null };
-  if (up.upgrade === null) {
-    // Refused: the client gets the upstream's own answer, minus the upgrade offer.
-    stripHopByHop(up.headers);
-    opts.responseHeaders(up.headers, up.version);
-    const body = up.body;
-    let counted = true;
-    const finished = () => {
-      if (counted) server.inflight--;
-      counted = false;
-    };
-    const response: OutgoingResponse = {
-      status: up.status,
-      reason: up.reason,
-      headers: up.headers,
-      body: body === null
-        ? null
-        : tapBody(body, { end: finished, error: finished, cancel: finished }),
-    };
-    if (body === null) finished();
-    return { ...base, response, bytesUp: 0, bytesDown: 0 };
-  }
-
-  const protocol = up.headers.get("upgrade") ?? fwd.headers.get("upgrade") ?? "";
-  stripHopByHop(up.headers, protocol);
-  opts.responseHeaders(up.headers, up.version);
-  const down = req.takeover!(opts.route.name);
+): Promise<TunnelBytes> {
+  if (!up.headers.has("upgrade")) up.headers.appendLower("upgrade", opts.protocol);
+  const head101 = opts.decorate({
+    status: 101,
+    reason: up.reason || "Switching Protocols",
+    headers: up.headers,
+    body: null,
+  });
+  const down = req.takeover!(opts.route);
   const upstreamConn = up.upgrade.conn;
   down.onClose(() => {
     try {
@@ -91,9 +59,7 @@ export async function tunnel(
   let bytesUp = 0;
   let bytesDown = 0;
   try {
-    const head =
-      serializeFields(up.headers, `HTTP/1.1 101 ${up.reason || "Switching Protocols"}\r\n`) +
-      "\r\n";
+    const head = serializeFields(head101.headers, `HTTP/1.1 101 ${head101.reason}\r\n`) + "\r\n";
     const early = up.upgrade.buffered;
     const first = encodeHead(head, early.length);
     first.set(early, head.length);
@@ -104,7 +70,7 @@ export async function tunnel(
       bytesUp += down.buffered.length;
     }
     const moved = await pipeBoth(down.conn, upstreamConn, {
-      idleMs: opts.route.timeouts.tunnelIdle,
+      idleMs: opts.idleMs,
       setDeadline: down.setDeadline,
     });
     bytesUp += moved.up;
@@ -116,9 +82,8 @@ export async function tunnel(
       // already closed
     }
   } finally {
-    lease.release(false);
-    server.inflight--;
+    up.upgrade.release();
     down.finish();
   }
-  return { ...base, response: TAKEN_OVER, bytesUp, bytesDown };
+  return { up: bytesUp, down: bytesDown };
 }

@@ -4,8 +4,8 @@
  * adds a route that can win (and the development certificate gains that name on reload).
  */
 import type { Config } from "../config/types.ts";
-import { HeaderList } from "./header_list.ts";
-import type { OutgoingResponse } from "./message.ts";
+import { HeaderList } from "../proto/header_list.ts";
+import type { OutgoingResponse } from "../proto/message.ts";
 
 /** `myapp.localhost`, else `myapp2.localhost`, ...: the first name no route of `config` lists. */
 export function unroutedExampleHost(config: Config): string {

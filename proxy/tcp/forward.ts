@@ -1,20 +1,26 @@
 /**
- * A TCP stream to a service: pick a server with the service's policy, connect (trying other
- * servers when a connect fails or times out, as many times as the service's `retries`), then
- * copy bytes both ways. Upstream state is updated here: the stream counts as in flight on its
- * server for its whole life, and connect failures count towards passive ejection.
+ * A TCP stream to a service: the service's servers are tried by the one attempt loop
+ * (upstream/attempts.ts), trying another server when a connect fails or times out, as many times
+ * as the service's `retries`; then bytes are copied both ways. The stream counts as in flight on
+ * its server for its whole life (the lease the caller releases).
+ *
+ * Tested by listen/tcp_listener_test.ts and listen/tcp_bulk_test.ts.
  */
-import { type ByteConn, writeAll } from "../http/h1/buffered_conn.ts";
-import { dialUpstream } from "../tls/upstream.ts";
+import { type ByteConn, writeAll } from "../net/buffered_conn.ts";
+import { UpstreamError } from "../proto/exchange.ts";
+import { attemptServers } from "../upstream/attempts.ts";
+import type { InflightLease } from "../upstream/inflight.ts";
 import type { UpstreamServer } from "../upstream/server_state.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import { pipeBoth, type PipeResult } from "./pipe.ts";
+import { pipeBoth, type PipeResult } from "../net/pipe.ts";
 
 export type UpstreamConnect =
   | {
     readonly ok: true;
     readonly conn: ByteConn;
     readonly server: UpstreamServer;
+    /** The stream's in-flight count on `server`: release it when the stream ends. */
+    readonly lease: InflightLease;
     readonly attempts: number;
   }
   | {
@@ -35,43 +41,34 @@ export interface ConnectOptions {
   readonly signal: AbortSignal;
 }
 
-/**
- * Connects to a server of `service`. On success the server's `inflight` counts the stream:
- * the caller decrements it when the stream ends.
- */
+/** Connects to a server of `service`. */
 export async function connectService(
   service: ServiceRuntime,
   opts: ConnectOptions,
 ): Promise<UpstreamConnect> {
-  const tried = new Set<UpstreamServer>();
-  const maxAttempts = 1 + service.config.retries;
-  let last: { message: string; server: UpstreamServer } | null = null;
-  let attempts = 0;
-  while (attempts < maxAttempts && !opts.signal.aborted) {
-    const server = service.pick({ clientIp: opts.clientIp, tried, now: Date.now() });
-    if (server === null) break;
-    tried.add(server);
-    attempts++;
-    server.inflight++;
-    try {
+  const result = await attemptServers(service, opts, {
+    run(server) {
       const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.connectMs)]);
-      const conn = await dialUpstream(server.ref, service.config.tls, signal);
-      server.recordSuccess();
-      return { ok: true, conn, server, attempts };
-    } catch (err) {
-      server.inflight--;
-      if (opts.signal.aborted) break;
-      server.recordFailure(service.config.passiveHealth, Date.now());
-      last = { message: connectMessage(err, opts.connectMs), server };
-    }
+      return service.transport(server).dial(signal);
+    },
+    judge(err) {
+      const error = new UpstreamError("connect", false, connectMessage(err, opts.connectMs));
+      const fault = !opts.signal.aborted;
+      return { error, serverFault: fault, retry: fault };
+    },
+  });
+  if (result.ok) {
+    const { value: conn, server, lease, attempts } = result;
+    return { ok: true, conn, server, lease, attempts };
   }
-  if (last === null) {
+  const { server, attempts } = result;
+  if (result.error === null || opts.signal.aborted) {
     const message = opts.signal.aborted
       ? "client went away before the upstream connection was made"
       : `no available server in service "${service.name}"`;
     return { ok: false, failure: "unavailable", message, server: null, attempts };
   }
-  return { ok: false, failure: "connect", message: last.message, server: last.server, attempts };
+  return { ok: false, failure: "connect", message: result.error.message, server, attempts };
 }
 
 function connectMessage(err: unknown, connectMs: number): string {

@@ -3,9 +3,11 @@
  * connection goes (a PROXY protocol header, a TLS ClientHello). Bytes that are not consumed stay
  * here so that the upstream gets them untouched, before anything else.
  *
+ * Tested by listen/tcp_sni_test.ts and listen/tcp_proxy_protocol_test.ts.
+ *
  * @module
  */
-import type { ByteConn } from "../http/h1/buffered_conn.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
 
 /** What a preamble parser says about the bytes so far. */
 export type Decision<T> =

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { ByteConn } from "../http/h1/buffered_conn.ts";
-import { ipAddressBytes } from "../tls/ip_address.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
+import { ipAddressBytes } from "../net/ip_address.ts";
 import type { Decision } from "./preamble.ts";
 
 /** One end of a proxied connection. */

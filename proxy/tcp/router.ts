@@ -5,6 +5,7 @@
  * (the one without `sni`). The config guarantees names are not claimed twice on one entrypoint.
  */
 import type { TcpRoute } from "../config/types.ts";
+import { HostTable } from "../net/host_table.ts";
 
 export class TcpRouter {
   /** The routes serving this entrypoint, in file order. */
@@ -13,20 +14,14 @@ export class TcpRouter {
   readonly fallback: TcpRoute | null;
   /** True when connections must be looked at (ClientHello) before a route is known. */
   readonly bySni: boolean;
-  readonly #exact = new Map<string, TcpRoute>();
-  readonly #wildcard = new Map<string, TcpRoute>();
+  readonly #names = new HostTable<TcpRoute>();
 
   constructor(routes: readonly TcpRoute[], entrypoint: string) {
     this.routes = routes.filter((r) => r.entrypoints.includes(entrypoint));
     let fallback: TcpRoute | null = null;
     for (const route of this.routes) {
       if (route.sni.length === 0) fallback ??= route;
-      for (const name of route.sni) {
-        const wild = name.startsWith("*.");
-        const map = wild ? this.#wildcard : this.#exact;
-        const key = wild ? name.slice(2) : name;
-        if (!map.has(key)) map.set(key, route);
-      }
+      for (const name of route.sni) this.#names.claim(name, route);
     }
     this.fallback = fallback;
     this.bySni = this.routes.some((r) => r.sni.length > 0 || r.passthrough);
@@ -34,13 +29,6 @@ export class TcpRouter {
 
   /** The route for a server name (lowercase; null when the client sent none). */
   match(sni: string | null): TcpRoute | null {
-    if (sni !== null && sni !== "") {
-      const exact = this.#exact.get(sni);
-      if (exact) return exact;
-      const dot = sni.indexOf(".");
-      const wild = dot > 0 ? this.#wildcard.get(sni.slice(dot + 1)) : undefined;
-      if (wild) return wild;
-    }
-    return this.fallback;
+    return (sni === null ? undefined : this.#names.match(sni)) ?? this.fallback;
   }
 }

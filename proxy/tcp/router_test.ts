@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { TcpRoute } from "../config/types.ts";
 import { TcpRouter } from "./router.ts";
+import { checkHostCases, HOST_PATTERNS } from "../net/host_table_cases.ts";
 
 function route(name: string, entrypoints: string[], sni: string[], passthrough = false): TcpRoute {
   return {
@@ -47,4 +48,10 @@ Deno.test("without a default route, an unknown name has no route; one plain rout
   // A passthrough default route still needs the ClientHello looked at (to log its SNI).
   const passthrough = new TcpRouter([route("p", ["edge"], [], true)], "edge");
   assert.equal(passthrough.bySni, true);
+});
+
+Deno.test("SNI matching passes the shared host table cases", () => {
+  const routes = HOST_PATTERNS.map((p) => route(p, ["edge"], [p], true));
+  const router = new TcpRouter(routes, "edge");
+  assert.deepEqual(checkHostCases((name) => router.match(name)?.name ?? null), []);
 });

@@ -2,11 +2,13 @@
  * One client connection on a TCP entrypoint, from accept to its log line: its tracked state in
  * the connection registry (deadlines, drain, route), who the client is, what was learnt on the
  * way (SNI, TLS), the upstream stream, and how it ended.
+ *
+ * Tested by listen/tcp_listener_test.ts (access records, limits, outcomes).
  */
 import type { TcpRoute } from "../config/types.ts";
-import type { ByteConn } from "../http/h1/buffered_conn.ts";
-import { type ConnectionRegistry, TrackedConnection } from "../server/connections.ts";
-import type { TcpOutcome, TcpRecord } from "../telemetry/log.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
+import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
+import type { TcpOutcome, TcpRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { connectService, stream } from "./forward.ts";
 import { encodeV1, encodeV2, type Endpoint } from "./proxy_protocol.ts";
@@ -108,7 +110,7 @@ export class TcpSession {
       return;
     }
     if (this.#ended) {
-      up.server.inflight--;
+      up.lease.release();
       closeQuietly(up.conn);
       return;
     }
@@ -125,7 +127,7 @@ export class TcpSession {
         this.track.deadline = epochMs;
       },
     });
-    up.server.inflight--;
+    up.lease.release();
     const now = Date.now();
     let outcome: TcpOutcome = "closed";
     if (!result.clean) {

@@ -3,88 +3,14 @@
  * access log (one line per request, JSON or combined format) on stdout, both written in
  * batches off the request path. The "auto" format (the default) writes for people on a terminal
  * (text, combined) and JSON elsewhere; $GATEHOUSE_LOG_FORMAT (json or text) decides for it.
+ *
+ * Tested by log_terminal_test.ts, log_format_test.ts and log_sink_test.ts.
  */
 import { configure, dispose, getLogger, type LogRecord } from "@logtape/logtape";
 import { accessCombined, accessJson, appJson, appText } from "./log_format.ts";
 import { BatchSink } from "./log_sink.ts";
 import type { LogSettings } from "../config/types.ts";
-
-/** One request as the access log records it. */
-export interface AccessRecord {
-  readonly requestId: string;
-  readonly entrypoint: string;
-  readonly route: string | null;
-  readonly service: string | null;
-  /** URL of the upstream server that answered (or failed last). */
-  readonly upstream: string | null;
-  readonly clientIp: string;
-  readonly method: string;
-  readonly target: string;
-  readonly host: string;
-  /** "HTTP/1.0", "HTTP/1.1" or "HTTP/2". */
-  readonly protocol: string;
-  /** What the exchange was: plain HTTP, an Upgrade tunnel, server-sent events, or gRPC. */
-  readonly kind: "http" | "websocket" | "sse" | "grpc";
-  readonly status: number;
-  /** Request body bytes received. */
-  readonly bytesIn: number;
-  /** Response body bytes sent. */
-  readonly bytesOut: number;
-  readonly durationMs: number;
-  readonly userAgent: string | null;
-  readonly referer: string | null;
-  /** Upstream attempts (more than 1 after a retry). */
-  readonly attempts: number;
-  /** Why the proxy answered itself, when it did. */
-  readonly error: string | null;
-  /**
-   * Why Gatehouse refused the request (a RejectReason of proxy/http/rejection.ts: a fixed set,
-   * labels gatehouse_requests_rejected_total), or null.
-   */
-  readonly reason: string | null;
-  /** Request fields removed for an "_" in their name (forwarding.header_underscores: drop). */
-  readonly droppedHeaders: number;
-}
-
-/** How a TCP connection ended. */
-export type TcpOutcome =
-  | "closed" // both directions ended cleanly
-  | "reset" // a side failed (reset, broken pipe)
-  | "idle_timeout"
-  | "drained" // closed by shutdown or route removal after the grace period
-  | "refused" // connection limit, or shutting down
-  | "proxy_protocol" // a PROXY header missing, malformed, or from a peer not trusted to send one
-  | "client_hello" // no usable TLS ClientHello where one was needed
-  | "tls_handshake"
-  | "no_route"
-  | "unavailable" // no server of the service could be picked
-  | "connect_failed"; // every connect attempt failed or timed out
-
-/** One TCP connection as the access log records it (when it ends). */
-export interface TcpRecord {
-  readonly protocol: "TCP";
-  readonly entrypoint: string;
-  readonly route: string | null;
-  readonly service: string | null;
-  /** URL of the upstream server (or the last one tried). */
-  readonly upstream: string | null;
-  /** The client's address (from the PROXY header when a trusted load balancer sent one). */
-  readonly clientIp: string;
-  readonly clientPort: number;
-  /** Server name of the client's TLS hello, when one was read. */
-  readonly sni: string | null;
-  /** "terminated" here, forwarded untouched ("passthrough"), or no TLS seen ("none"). */
-  readonly tls: "terminated" | "passthrough" | "none";
-  /** Bytes from the client to the upstream. */
-  readonly bytesUp: number;
-  /** Bytes from the upstream to the client. */
-  readonly bytesDown: number;
-  readonly durationMs: number;
-  readonly outcome: TcpOutcome;
-  /** Upstream connect attempts. */
-  readonly attempts: number;
-  readonly error: string | null;
-}
+import type { AccessRecord, TcpRecord } from "./records.ts";
 
 const ACCESS = ["gatehouse", "access"];
 const accessLogger = getLogger(ACCESS);

@@ -3,7 +3,7 @@
  * format (HTTP requests and TCP connections).
  */
 import type { LogRecord } from "@logtape/logtape";
-import type { AccessRecord, TcpRecord } from "./log.ts";
+import type { AccessRecord, TcpRecord } from "./records.ts";
 
 function message(record: LogRecord): string {
   let out = "";

@@ -9,7 +9,7 @@
  */
 import client from "prom-client";
 import type { CertificateFile, Config } from "../config/types.ts";
-import type { AccessRecord, TcpRecord } from "./log.ts";
+import type { AccessRecord, TcpRecord } from "./records.ts";
 import { type Counting, LiteCounter, LiteHistogram, type Observing } from "./lite_metrics.ts";
 
 /** Seconds. Apdex-style dashboards read le="0.3" and le="1.2"; keep those. */
@@ -78,6 +78,8 @@ export class Metrics {
   readonly #lastReloadSuccess;
   readonly #lastReloadTime;
   readonly #rejected;
+  readonly #refused;
+  readonly #failures;
   readonly #droppedHeaders;
   readonly #acmeOrders;
   readonly #acmeFailures;
@@ -188,6 +190,16 @@ export class Metrics {
       'Request header fields removed for an "_" in their name (forwarding.header_underscores)',
       ["entrypoint"],
     );
+    this.#refused = counter(
+      "gatehouse_connections_refused_total",
+      "Client connections closed at accept time, by reason (draining, max_connections, entrypoint_max_connections)",
+      ["entrypoint", "reason"],
+    );
+    this.#failures = counter(
+      "gatehouse_request_failures_total",
+      "Requests that failed, by whose failure it was (client, upstream, unavailable, drain, gatehouse)",
+      ["entrypoint", "source"],
+    );
     this.#acmeOrders = counter(
       "gatehouse_acme_orders_total",
       'Attempts to obtain a certificate from the ACME CA, by result ("valid" or "failed")',
@@ -228,10 +240,16 @@ export class Metrics {
     if (result === "failed") this.#acmeFailures.labels(host).inc();
   }
 
+  /** A client connection closed at accept time. */
+  refused(entrypoint: string, reason: string): void {
+    this.#refused.labels(entrypoint, reason).inc();
+  }
+
   /** One finished HTTP request or tunnel (refused ones included). */
   observe(r: AccessRecord): void {
     if (r.reason !== null) this.#rejected.labels(r.entrypoint, r.reason).inc();
     if (r.droppedHeaders > 0) this.#droppedHeaders.labels(r.entrypoint).inc(r.droppedHeaders);
+    if (r.source !== null) this.#failures.labels(r.entrypoint, r.source).inc();
     if (!this.#settings.enabled) return;
     const method = METHODS.has(r.method) ? r.method : "EXTENSION_METHOD";
     const key = `${r.entrypoint}\u0000${r.route}\u0000${r.status}\u0000${method}\u0000${r.kind}`;

@@ -250,3 +250,16 @@ Deno.test("TCP connections and bytes are counted; open streams show as protocol 
     5,
   );
 });
+
+Deno.test("failed requests are counted by whose failure it was", async () => {
+  await using gh = await startGatehouse(config(`"http://127.0.0.1:${closedPort()}"`), false);
+  const port = gh.port("web");
+  await get(port, "/", "nothing.test");
+  await get(port, "/");
+  await get(port, "/");
+  const samples = await scrape(gh.admin("/metrics"));
+  const failures = (source: string) =>
+    sampleValue(samples, "gatehouse_request_failures_total", { entrypoint: "web", source });
+  assert.equal(failures("client"), 1);
+  assert.equal(failures("upstream"), 2);
+});

@@ -6,7 +6,7 @@
  * @module
  */
 import tls from "node:tls";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { type CapturedLog, captureLog } from "./logs.ts";
 import type { AcmeHostStatus } from "../acme/manager.ts";
 import type { TestGatehouse } from "./gatehouse.ts";
 import type { Pebble } from "./pebble.ts";
@@ -136,20 +136,6 @@ export async function hostStatus(gh: TestGatehouse, host: string): Promise<AcmeH
 }
 
 /** Collects the "gatehouse.acme" log records until disposed. */
-export async function captureAcmeLog(): Promise<{ records: LogRecord[] } & AsyncDisposable> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-      { category: ["gatehouse", "acme"], lowestLevel: "debug", sinks: ["test"] },
-    ],
-  });
-  return { records, [Symbol.asyncDispose]: () => reset() };
-}
-
-/** A log record's message with its values filled in. */
-export function logText(record: LogRecord): string {
-  return record.message.map((part) => typeof part === "string" ? part : String(part)).join("");
+export function captureAcmeLog(): Promise<CapturedLog> {
+  return captureLog("acme");
 }

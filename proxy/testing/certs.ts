@@ -10,8 +10,8 @@
  * @module
  */
 import { join } from "node:path";
-import { createCa, createLeaf, type PemPair } from "../tls/generate.ts";
-import { ipAddressBytes } from "../tls/ip_address.ts";
+import { createCa, createLeaf, type PemPair } from "../pki/generate.ts";
+import { ipAddressBytes } from "../net/ip_address.ts";
 
 /** Names with a ready-made leaf in `writeTestCerts`; `localhost` also covers 127.0.0.1 and ::1. */
 export const TEST_HOSTS = ["localhost", "a.test", "*.b.test", "other.test"] as const;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { keyMatchesCertificate, parseCertificatePem } from "../tls/certificate.ts";
-import type { PemPair } from "../tls/generate.ts";
+import { keyMatchesCertificate, parseCertificatePem } from "../pki/certificate.ts";
+import type { PemPair } from "../pki/generate.ts";
 import { TEST_HOSTS, testPki, writeTestCerts } from "./certs.ts";
 
 /** Serves `server` on loopback and reads from it over TLS trusting `caPem`, as `name`. */

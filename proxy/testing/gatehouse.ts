@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
-import { Gatehouse } from "../server/gatehouse.ts";
+import { Gatehouse } from "../app/gatehouse.ts";
 import type { TestCertPaths } from "./certs.ts";
 import { loadTestConfig } from "./proxy.ts";
 

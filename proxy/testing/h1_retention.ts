@@ -3,9 +3,9 @@
  * keep-alive connection with the real HTTP/1.1 engine, leaves the connection idle, and prints
  * whether the request's objects could be collected while the connection waits.
  */
-import { serveH1 } from "../http/h1/server.ts";
-import { proxyResponse } from "../http/errors.ts";
-import { ConnectionRegistry, TrackedConnection } from "../server/connections.ts";
+import { serveH1 } from "../proto/h1/server.ts";
+import { proxyResponse } from "../proto/responses.ts";
+import { ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 
 const gc = (globalThis as unknown as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");

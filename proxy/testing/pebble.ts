@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { createCa, createLeaf } from "../tls/generate.ts";
+import { createCa, createLeaf } from "../pki/generate.ts";
 import { closedPorts, waitFor } from "./servers.ts";
 
 export interface PebbleOptions {

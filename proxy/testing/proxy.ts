@@ -19,9 +19,8 @@
 import { join } from "node:path";
 import { formatConfigError, loadConfigText } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
-import type { Outcome } from "../http/handler.ts";
-import { Runtime } from "../server/runtime.ts";
-import type { TcpRecord } from "../telemetry/log.ts";
+import { Runtime, type RuntimeHooks } from "../app/runtime.ts";
+import type { AccessRecord, TcpRecord } from "../telemetry/records.ts";
 import { type TestCertPaths, testPki, writeTestCerts } from "./certs.ts";
 import { WireReader, writeAll } from "./wire.ts";
 
@@ -36,7 +35,7 @@ export interface TestProxy extends AsyncDisposable {
   readonly dir: string;
   readonly certs: TestCertPaths;
   /** Every finished request, as the access log would record it. */
-  readonly outcomes: Outcome[];
+  readonly outcomes: AccessRecord[];
   /** Every finished TCP connection (tcp_routes), as the access log would record it. */
   readonly tcpRecords: TcpRecord[];
   /** Bound port of an entrypoint (default: the first one). */
@@ -65,14 +64,18 @@ export async function loadTestConfig(
   return { config: loaded.config, dir, certs };
 }
 
-/** Starts a runtime from a YAML snippet (see the module doc). */
-export async function startProxy(text: string): Promise<TestProxy> {
+/**
+ * Starts a runtime from a YAML snippet (see the module doc); `hooks` adds to the ones that fill
+ * `outcomes` and `tcpRecords`.
+ */
+export async function startProxy(text: string, hooks: RuntimeHooks = {}): Promise<TestProxy> {
   const { config, dir, certs } = await loadTestConfig(text);
-  const outcomes: Outcome[] = [];
+  const outcomes: AccessRecord[] = [];
   const tcpRecords: TcpRecord[] = [];
   let runtime: Runtime;
   try {
     runtime = Runtime.start(config, {
+      ...hooks,
       onComplete: (o) => outcomes.push(o),
       onTcpClosed: (r) => tcpRecords.push(r),
     });

@@ -9,10 +9,10 @@
  */
 import type { CertificateFile, EntrypointTls } from "../config/types.ts";
 import type { KeyPair } from "../internal/deno_internals.ts";
+import { HostTable } from "../net/host_table.ts";
 
 export class CertStore {
-  readonly #exact = new Map<string, KeyPair>();
-  readonly #wildcard = new Map<string, KeyPair>();
+  readonly #names = new HostTable<KeyPair>();
   readonly #fallback: KeyPair | null;
   /** Identity of the certificate material: equal fingerprints need no new listener. */
   readonly fingerprint: string;
@@ -28,46 +28,30 @@ export class CertStore {
     const parts: string[] = [];
     for (const c of tls.certificates) {
       const pair = { cert: c.certPem, key: c.keyPem };
-      for (const host of c.hosts) {
-        const map = host.startsWith("*.") ? this.#wildcard : this.#exact;
-        const key = host.startsWith("*.") ? host.slice(2) : host;
-        if (!map.has(key)) map.set(key, pair);
-      }
+      for (const host of c.hosts) this.#names.claim(host, pair);
       if (c.name === tls.defaultCertificate) fallback = pair;
       parts.push(c.name, c.hosts.join(","), c.certPem, c.keyPem);
     }
     for (const c of obtained) {
       const hosts = c.hosts.filter((host) => !this.covers(host));
-      for (const host of hosts) this.#exact.set(host, { cert: c.certPem, key: c.keyPem });
+      for (const host of hosts) this.#names.claim(host, { cert: c.certPem, key: c.keyPem });
       parts.push(c.name, hosts.join(","), c.certPem, c.keyPem);
     }
     parts.push(tls.defaultCertificate ?? "reject");
     this.#fallback = fallback;
     this.fingerprint = parts.join("\n");
-    const pairs = [...this.#exact.values(), ...this.#wildcard.values()];
+    const pairs = this.#names.values();
     this.sole = fallback !== null && pairs.every((p) => samePair(p, fallback)) ? fallback : null;
   }
 
   /** The certificate for `serverName` ("" = no SNI), or null to refuse the handshake. */
   lookup(serverName: string): KeyPair | null {
-    const name = serverName.toLowerCase().replace(/\.$/, "");
-    if (name !== "") {
-      const exact = this.#exact.get(name);
-      if (exact) return exact;
-      const dot = name.indexOf(".");
-      if (dot > 0) {
-        const wild = this.#wildcard.get(name.slice(dot + 1));
-        if (wild) return wild;
-      }
-    }
-    return this.#fallback;
+    return this.#names.match(serverName) ?? this.#fallback;
   }
 
   /** True when `serverName` is covered by a certificate (not only by the default). */
   covers(serverName: string): boolean {
-    const name = serverName.toLowerCase();
-    const dot = name.indexOf(".");
-    return this.#exact.has(name) || (dot > 0 && this.#wildcard.has(name.slice(dot + 1)));
+    return this.#names.covers(serverName);
   }
 }
 

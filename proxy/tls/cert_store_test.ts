@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { CertificateFile, EntrypointTls } from "../config/types.ts";
 import { CertStore } from "./cert_store.ts";
+import { checkHostCases, HOST_PATTERNS } from "../net/host_table_cases.ts";
 
 /** A certificate file entry; the PEM text names it, so a lookup shows which one it found. */
 function file(name: string, hosts: string[]): CertificateFile {
@@ -109,4 +110,9 @@ Deno.test("sole: a second file with the same certificate and key still counts as
   const twin = { ...file("a", ["x.test"]), name: "twin" };
   const store = new CertStore(tls([file("a", ["a.test"]), twin], "a"));
   assert.equal(store.sole?.cert, "cert:a");
+});
+
+Deno.test("certificate lookup passes the shared host table cases", () => {
+  const store = new CertStore(tls(HOST_PATTERNS.map((p) => file(p, [p])), null));
+  assert.deepEqual(checkHostCases((name) => found(store, name)), []);
 });

@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { type ByteConn, writeAll } from "../http/h1/buffered_conn.ts";
-import { pipeBoth } from "../tcp/pipe.ts";
+import { type ByteConn, writeAll } from "../net/buffered_conn.ts";
+import { pipeBoth } from "../net/pipe.ts";
 
 /** How long `claim` waits for the relay to register a connection the listener already accepted. */
 const CLAIM_WAIT_MS = 2000;

@@ -21,7 +21,7 @@
  */
 import { listenTlsWithSni } from "../internal/deno_internals.ts";
 import type { CertStore } from "./cert_store.ts";
-import { acceptLoop } from "../tcp/accept.ts";
+import { acceptLoop } from "../net/accept.ts";
 import { ResolutionGate } from "./resolution_gate.ts";
 
 /** Distinct SNI names one listener resolves before it is replaced (bounds Deno's cache). */
@@ -48,11 +48,11 @@ export class TlsEndpoint {
 
   private constructor(opts: TlsEndpointOptions, port: number) {
     this.hostname = opts.hostname;
-    this.port = port;
     this.#alpn = [...opts.alpn];
     this.#onConnection = opts.onConnection;
     this.#store = opts.store;
     this.#listener = this.#listen(port);
+    this.port = (this.#listener.listener.addr as Deno.NetAddr).port;
   }
 
   /** Binds the address; throws a readable error when it is taken or not allowed. */
@@ -143,9 +143,11 @@ function closeListener({ listener, gate }: GatedListener): void {
 /**
  * Fails early with a clear message if the port is in use: listeners share ports through
  * SO_REUSEPORT, which would otherwise let a second Gatehouse silently take half the traffic.
+ * Port 0 needs no probe (the kernel picks a free port), and probing it would open a window in
+ * which another process could take the port between the probe and the bind.
  */
 export function probePort(hostname: string, port: number): number {
-  if (released.has(`${hostname}:${port}`)) return port;
+  if (port === 0 || released.has(`${hostname}:${port}`)) return port;
   const probe = Deno.listen({ hostname, port });
   const bound = (probe.addr as Deno.NetAddr).port;
   probe.close();

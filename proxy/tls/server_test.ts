@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { CertificateFile } from "../config/types.ts";
 import { testPki } from "../testing/certs.ts";
 import { CertStore } from "./cert_store.ts";
-import { createCa, createLeaf } from "./generate.ts";
+import { createCa, createLeaf } from "../pki/generate.ts";
 import { TlsEndpoint } from "./server.ts";
 
 /**

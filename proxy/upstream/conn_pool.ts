@@ -5,9 +5,9 @@
  * expire). Each idle connection keeps a read pending: if the upstream closes it, or sends
  * anything unasked, it leaves the pool at once instead of failing the next request.
  */
-import { BufferedConn, type ByteConn } from "../http/h1/buffered_conn.ts";
-import type { Lease } from "../http/h1/client.ts";
-import { type ConnectionRegistry, TrackedConnection } from "../server/connections.ts";
+import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
+import type { ConnLease } from "../proto/h1/client.ts";
+import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 
 export type Dialer = (signal: AbortSignal) => Promise<ByteConn>;
 
@@ -23,7 +23,7 @@ export interface ConnPoolOptions {
 
 const UPSTREAM_BUFFER = 16 * 1024;
 
-class PooledConn implements Lease {
+class PooledConn implements ConnLease {
   readonly io: BufferedConn;
   reused = false;
   discarded = false;
@@ -70,12 +70,9 @@ export class ConnPool {
     return this.#idle.length;
   }
 
-  /**
-   * An idle connection if one is alive (unless `fresh`), else a new one (rejects if the dial
-   * fails).
-   */
-  async acquire(signal: AbortSignal, fresh = false): Promise<Lease> {
-    while (!fresh && this.#idle.length > 0) {
+  /** An idle connection that is still alive, or null when there is none. */
+  takeIdle(): ConnLease | null {
+    while (this.#idle.length > 0) {
       const c = this.#idle.pop()!;
       if (c.track.closed || c.io.eof) {
         // Closed (idle timeout) or ended before its watcher ran: the watcher no longer finds
@@ -88,6 +85,11 @@ export class ConnPool {
       c.track.deadline = 0;
       return c;
     }
+    return null;
+  }
+
+  /** A new connection (rejects if the dial fails). */
+  async connect(signal: AbortSignal): Promise<ConnLease> {
     const conn = await this.#opts.dial(signal);
     const c = new PooledConn(conn, this, this.#opts.label);
     this.open++;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConnectionRegistry } from "../server/connections.ts";
+import { ConnectionRegistry } from "../net/connections.ts";
 import { connect, proxyFor } from "../testing/proxy.ts";
 import { httpUpstream, rawResponse, rawUpstream, waitFor } from "../testing/servers.ts";
 import { readResponse } from "../testing/wire.ts";
@@ -62,15 +62,15 @@ const signal = new AbortController().signal;
 Deno.test("the pool hands out the most recently released connection first (a stack)", async () => {
   using server = peerServer();
   const { pool } = poolFor(server);
-  const a = await pool.acquire(signal);
-  const b = await pool.acquire(signal);
+  const a = pool.takeIdle() ?? await pool.connect(signal);
+  const b = pool.takeIdle() ?? await pool.connect(signal);
   assert.notEqual(a, b);
   assert.equal(a.reused, false);
   a.release(true);
   b.release(true);
   assert.equal(pool.idle, 2);
-  const first = await pool.acquire(signal);
-  const second = await pool.acquire(signal);
+  const first = pool.takeIdle() ?? await pool.connect(signal);
+  const second = pool.takeIdle() ?? await pool.connect(signal);
   assert.equal(first, b, "the last one released comes back first");
   assert.equal(second, a);
   assert.equal(first.reused, true);
@@ -84,8 +84,8 @@ Deno.test("the pool hands out the most recently released connection first (a sta
 Deno.test("the pool keeps at most maxIdle connections and closes the others", async () => {
   using server = peerServer();
   const { pool, registry } = poolFor(server, { maxIdle: 1 });
-  const a = await pool.acquire(signal);
-  const b = await pool.acquire(signal);
+  const a = pool.takeIdle() ?? await pool.connect(signal);
+  const b = pool.takeIdle() ?? await pool.connect(signal);
   a.release(true);
   b.release(true);
   assert.equal(pool.idle, 1);
@@ -99,14 +99,14 @@ Deno.test("the pool keeps at most maxIdle connections and closes the others", as
 Deno.test("release(false) closes the connection and it is never handed out again", async () => {
   using server = peerServer();
   const { pool, registry } = poolFor(server);
-  const a = await pool.acquire(signal);
+  const a = pool.takeIdle() ?? await pool.connect(signal);
   a.release(false);
   a.release(true);
   assert.equal(pool.idle, 0, "a second release is ignored");
   assert.equal(pool.open, 0);
   assert.equal(registry.size, 0);
   await waitFor(() => server.peers[0].closed, "the upstream to see the close");
-  const b = await pool.acquire(signal);
+  const b = pool.takeIdle() ?? await pool.connect(signal);
   assert.notEqual(b, a);
   assert.equal(b.reused, false);
   assert.equal(server.peers.length, 2);
@@ -116,14 +116,14 @@ Deno.test("release(false) closes the connection and it is never handed out again
 Deno.test("an idle connection past its idle timeout is closed and not handed out", async () => {
   using server = peerServer();
   const { pool, registry } = poolFor(server, { idleTimeoutMs: 500 });
-  const a = await pool.acquire(signal);
+  const a = pool.takeIdle() ?? await pool.connect(signal);
   const released = Date.now();
   a.release(true);
   registry.sweep(released + 400);
   assert.equal(pool.idle, 1, "still within its idle time");
   registry.sweep(released + 1_000);
   // Handed out in the same turn as the sweep, before the close is noticed asynchronously.
-  const b = await pool.acquire(signal);
+  const b = pool.takeIdle() ?? await pool.connect(signal);
   assert.notEqual(b, a);
   await waitFor(() => server.peers[0].closed, "the expired connection to close");
   await waitFor(() => pool.open === 1 && registry.size === 1, "the expired one to be forgotten");
@@ -133,7 +133,10 @@ Deno.test("an idle connection past its idle timeout is closed and not handed out
 Deno.test("an idle connection the upstream closes or writes to leaves the pool", async () => {
   using server = peerServer();
   const { pool, registry } = poolFor(server);
-  const leases = [await pool.acquire(signal), await pool.acquire(signal)];
+  const leases = [
+    pool.takeIdle() ?? await pool.connect(signal),
+    pool.takeIdle() ?? await pool.connect(signal),
+  ];
   for (const lease of leases) lease.release(true);
   await waitFor(() => server.peers.length === 2, "both connections accepted");
   server.peers[0].conn.close();
@@ -142,18 +145,18 @@ Deno.test("an idle connection the upstream closes or writes to leaves the pool",
   assert.equal(pool.open, 0);
   assert.equal(registry.size, 0);
   await waitFor(() => server.peers[1].closed, "the one that wrote to be closed");
-  const fresh = await pool.acquire(signal);
+  const fresh = pool.takeIdle() ?? await pool.connect(signal);
   assert.equal(fresh.reused, false);
   assert.equal(server.peers.length, 3);
   fresh.release(false);
 });
 
-Deno.test("acquire(fresh) dials even with idle connections; close() closes idle and later releases", async () => {
+Deno.test("connect dials even with idle connections; close() closes idle and later releases", async () => {
   using server = peerServer();
   const { pool } = poolFor(server);
-  const a = await pool.acquire(signal);
+  const a = pool.takeIdle() ?? await pool.connect(signal);
   a.release(true);
-  const b = await pool.acquire(signal, true);
+  const b = await pool.connect(signal);
   assert.notEqual(b, a);
   assert.equal(pool.idle, 1);
   pool.close();
@@ -165,7 +168,7 @@ Deno.test("acquire(fresh) dials even with idle connections; close() closes idle 
   assert.equal(pool.open, 0);
 });
 
-Deno.test("a failed dial rejects acquire and counts nothing", async () => {
+Deno.test("a failed dial rejects connect and counts nothing", async () => {
   const registry = new ConnectionRegistry();
   const pool = new ConnPool({
     dial: () => Promise.reject(new Deno.errors.ConnectionRefused("refused")),
@@ -174,7 +177,7 @@ Deno.test("a failed dial rejects acquire and counts nothing", async () => {
     maxIdle: 4,
     idleTimeoutMs: 1_000,
   });
-  await assert.rejects(pool.acquire(signal), Deno.errors.ConnectionRefused);
+  await assert.rejects(pool.connect(signal), Deno.errors.ConnectionRefused);
   assert.equal(pool.open, 0);
   assert.equal(registry.size, 0);
 });

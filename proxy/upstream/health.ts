@@ -1,26 +1,19 @@
 /**
- * Active health checks: every interval, each server of a service gets a GET on its own new
- * connection (TCP services: only the connect); consecutive failures mark it down, consecutive
- * successes bring it back.
+ * Active health checks: every interval, each server of a service is probed through its transport
+ * (a request on a connection of its own, or only a connect for TCP services and checks without a
+ * path); consecutive failures mark it down, consecutive successes bring it back.
  */
-import type { ActiveHealthCheck, ServerRef } from "../config/types.ts";
-import { BufferedConn, type ByteConn } from "../http/h1/buffered_conn.ts";
-import { exchange, type Lease } from "../http/h1/client.ts";
-import { HeaderList } from "../http/header_list.ts";
-import { serverAuthority, type UpstreamServer } from "./server_state.ts";
+import type { ActiveHealthCheck } from "../config/types.ts";
+import type { UpstreamServer } from "./server_state.ts";
+import type { ProbeResult } from "./transport.ts";
 
-export type HealthDialer = (server: ServerRef, signal: AbortSignal) => Promise<ByteConn>;
-
-/** Result of one probe, for logs. */
-export interface ProbeResult {
-  readonly ok: boolean;
-  readonly detail: string;
-}
+/** Probes one server once; rejects (or resolves not ok) when it is unhealthy. */
+export type Prober = (server: UpstreamServer, signal: AbortSignal) => Promise<ProbeResult>;
 
 export class HealthChecker {
   readonly #check: ActiveHealthCheck;
   readonly #servers: readonly UpstreamServer[];
-  readonly #dial: HealthDialer;
+  readonly #probe: Prober;
   readonly #onTransition: (server: UpstreamServer, result: ProbeResult) => void;
   readonly #timers: ReturnType<typeof setTimeout>[] = [];
   readonly #streak = new Map<UpstreamServer, number>();
@@ -29,12 +22,12 @@ export class HealthChecker {
   constructor(
     check: ActiveHealthCheck,
     servers: readonly UpstreamServer[],
-    dial: HealthDialer,
+    probe: Prober,
     onTransition: (server: UpstreamServer, result: ProbeResult) => void,
   ) {
     this.#check = check;
     this.#servers = servers;
-    this.#dial = dial;
+    this.#probe = probe;
     this.#onTransition = onTransition;
   }
 
@@ -60,7 +53,7 @@ export class HealthChecker {
 
   /** One probe, applied to the server's state through the thresholds. */
   async probeAndRecord(server: UpstreamServer): Promise<void> {
-    const result = await probe(server.ref, this.#check, this.#dial);
+    const result = await this.probeOnce(server);
     if (this.#stopped) return;
     // Positive streak counts successes, negative counts failures.
     const prev = this.#streak.get(server) ?? 0;
@@ -72,53 +65,17 @@ export class HealthChecker {
       if (server.setHealthy(true)) this.#onTransition(server, result);
     }
   }
-}
 
-/** Sends one health request to `server` on a fresh connection (a TCP check only connects). */
-export async function probe(
-  server: ServerRef,
-  check: ActiveHealthCheck,
-  dial: HealthDialer,
-): Promise<ProbeResult> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new Error("timed out")), check.timeout);
-  let conn: ByteConn | null = null;
-  try {
-    conn = await dial(server, abort.signal);
-    if (check.path === null) return { ok: true, detail: "connected" };
-    const io = new BufferedConn(conn, 4096);
-    const onAbort = () => io.close();
-    abort.signal.addEventListener("abort", onAbort, { once: true });
-    const lease: Lease = { io, reused: false, setDeadline() {}, release: () => io.close() };
-    const headers = new HeaderList();
-    headers.appendLower("user-agent", "Gatehouse-HealthCheck");
-    headers.appendLower("connection", "close");
-    const host = serverAuthority(server);
-    const res = await exchange(lease, {
-      method: "GET",
-      target: check.path,
-      host,
-      headers,
-      body: null,
-    }, {
-      responseHeaderMs: 0,
-      bodyIdleMs: 0,
-      maxHeaderBytes: 64 * 1024,
-      signal: abort.signal,
-    });
-    res.body?.cancel();
-    const [lo, hi] = check.expectStatus;
-    const ok = res.status >= lo && res.status <= hi;
-    return { ok, detail: `status ${res.status}` };
-  } catch (err) {
-    const reason = abort.signal.aborted ? "timed out" : (err as Error).message;
-    return { ok: false, detail: reason };
-  } finally {
-    clearTimeout(timer);
+  /** One probe within the check's timeout; a failure of any kind is a result, never a throw. */
+  async probeOnce(server: UpstreamServer): Promise<ProbeResult> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error("timed out")), this.#check.timeout);
     try {
-      conn?.close();
-    } catch {
-      // already closed
+      return await this.#probe(server, abort.signal);
+    } catch (err) {
+      return { ok: false, detail: abort.signal.aborted ? "timed out" : (err as Error).message };
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

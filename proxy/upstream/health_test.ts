@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
-import type { ActiveHealthCheck, ServerRef, UpstreamTls } from "../config/types.ts";
-import { ConnectionRegistry } from "../server/connections.ts";
+import type { ActiveHealthCheck, ServerRef, Service } from "../config/types.ts";
+import { ConnectionRegistry } from "../net/connections.ts";
 import { closedPort, httpUpstream, rawUpstream } from "../testing/servers.ts";
-import { dialUpstream } from "../tls/upstream.ts";
-import { ConnPool } from "./conn_pool.ts";
-import { HealthChecker, probe, type ProbeResult } from "./health.ts";
+import { tcpUpstream } from "../testing/tcp_peers.ts";
+import { HealthChecker } from "./health.ts";
 import { UpstreamServer } from "./server_state.ts";
-
-const TLS: UpstreamTls = { caPem: null, caFile: null, serverName: null, insecureSkipVerify: false };
+import type { ProbeResult } from "./transport.ts";
+import { transportFor } from "./transport_for.ts";
 
 const CHECK: ActiveHealthCheck = {
   path: "/health",
@@ -18,17 +17,40 @@ const CHECK: ActiveHealthCheck = {
   expectStatus: [200, 399],
 };
 
-function ref(port: number): ServerRef {
+function ref(port: number, scheme: "http" | "tcp" = "http"): ServerRef {
+  return { url: `${scheme}://127.0.0.1:${port}`, scheme, hostname: "127.0.0.1", port, weight: 1 };
+}
+
+function service(servers: ServerRef[]): Service {
   return {
-    url: `http://127.0.0.1:${port}`,
-    scheme: "http",
-    hostname: "127.0.0.1",
-    port,
-    weight: 1,
+    name: "svc",
+    protocol: servers[0].scheme === "tcp" ? "tcp" : "http",
+    servers,
+    balancing: "round_robin",
+    healthCheck: CHECK,
+    passiveHealth: null,
+    tls: { caPem: null, caFile: null, serverName: null, insecureSkipVerify: false },
+    host: "preserve",
+    retries: 0,
+    keepAlive: { maxIdlePerServer: 0, idleTimeout: 1000 },
+    pos: { file: "t.yaml", line: 1, col: 1 },
   };
 }
 
-const dial = (server: ServerRef, signal: AbortSignal) => dialUpstream(server, TLS, signal);
+/** A checker over real transports for `refs`, and its servers. */
+function checkerFor(refs: ServerRef[], check = CHECK) {
+  const deps = { registry: new ConnectionRegistry(), connectTimeoutMs: () => 1000 };
+  const servers = refs.map((r) => new UpstreamServer(r));
+  const transports = new Map(servers.map((s) => [s, transportFor(s.ref, service(refs), deps)]));
+  const transitions: [boolean, ProbeResult][] = [];
+  const checker = new HealthChecker(
+    check,
+    servers,
+    (server, signal) => transports.get(server)!.probe(check, signal),
+    (s, r) => transitions.push([s.healthy, r]),
+  );
+  return { checker, servers, transitions };
+}
 
 /** An upstream whose /health answers `state.status`. */
 function healthUpstream() {
@@ -37,47 +59,46 @@ function healthUpstream() {
   return Object.assign(up, { state });
 }
 
-Deno.test("probe: a status in expect_status passes; others, refusals and silence fail", async () => {
+Deno.test("an HTTP probe passes on a status in expect_status; others, refusals and silence fail", async () => {
   await using up = healthUpstream();
-  const result = () => probe(ref(up.port), CHECK, dial);
+  await using silent = rawUpstream(() => {});
+  const { checker, servers: [server, refused, mute] } = checkerFor([
+    ref(up.port),
+    ref(closedPort()),
+    ref(silent.port),
+  ]);
+  const result = () => checker.probeOnce(server);
   assert.deepEqual(await result(), { ok: true, detail: "status 200" });
   up.state.status = 301;
   assert.deepEqual(await result(), { ok: true, detail: "status 301" });
   up.state.status = 404;
   assert.deepEqual(await result(), { ok: false, detail: "status 404" });
+  assert.equal(up.requests[0].target, "/health");
+  assert.equal(up.requests[0].headers.get("user-agent"), "Gatehouse-HealthCheck");
+  assert.equal((await checker.probeOnce(refused)).ok, false);
+  assert.deepEqual(await checker.probeOnce(mute), { ok: false, detail: "timed out" });
+
   up.state.status = 500;
-  assert.deepEqual(await probe(ref(up.port), { ...CHECK, expectStatus: [500, 500] }, dial), {
+  const only500 = checkerFor([ref(up.port)], { ...CHECK, expectStatus: [500, 500] });
+  assert.deepEqual(await only500.checker.probeOnce(only500.servers[0]), {
     ok: true,
     detail: "status 500",
   });
-  assert.equal(up.requests[0].target, "/health");
-  assert.equal(up.requests[0].headers.get("user-agent"), "Gatehouse-HealthCheck");
+});
 
-  const refused = await probe(ref(closedPort()), CHECK, dial);
-  assert.equal(refused.ok, false);
-  await using silent = rawUpstream(() => {});
-  const started = performance.now();
-  assert.deepEqual(await probe(ref(silent.port), CHECK, dial), { ok: false, detail: "timed out" });
-  assert.ok(performance.now() - started < 2000);
+Deno.test("a TCP service's probe is a connect", async () => {
+  await using up = tcpUpstream();
+  const { checker, servers: [open, closed] } = checkerFor([
+    ref(up.port, "tcp"),
+    ref(closedPort(), "tcp"),
+  ], { ...CHECK, path: null });
+  assert.deepEqual(await checker.probeOnce(open), { ok: true, detail: "connected" });
+  assert.equal((await checker.probeOnce(closed)).ok, false);
 });
 
 Deno.test("thresholds: down after unhealthy_threshold failures in a row, up after healthy_threshold", async () => {
   await using up = healthUpstream();
-  const pool = new ConnPool({
-    dial: () => Promise.reject(new Error("health checks dial on their own")),
-    registry: new ConnectionRegistry(),
-    label: "t",
-    maxIdle: 0,
-    idleTimeoutMs: 0,
-  });
-  const server = new UpstreamServer(ref(up.port), pool);
-  const transitions: [boolean, ProbeResult][] = [];
-  const checker = new HealthChecker(
-    CHECK,
-    [server],
-    dial,
-    (s, r) => transitions.push([s.healthy, r]),
-  );
+  const { checker, servers: [server], transitions } = checkerFor([ref(up.port)]);
   const step = async (status: number) => {
     up.state.status = status;
     await checker.probeAndRecord(server);

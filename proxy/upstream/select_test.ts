@@ -1,24 +1,19 @@
 import assert from "node:assert/strict";
 import type { Balancing } from "../config/types.ts";
-import { ConnectionRegistry } from "../server/connections.ts";
-import { ConnPool } from "./conn_pool.ts";
 import { createPolicy, type PickContext } from "./select.ts";
 import { UpstreamServer } from "./server_state.ts";
 
-/** Servers named by their host ("a" -> http://a:80), with weights; their pools never dial. */
+/** Servers named by their host ("a" -> http://a:80), with weights. */
 function servers(weights: Record<string, number>): UpstreamServer[] {
-  const registry = new ConnectionRegistry();
   return Object.entries(weights).map(([name, weight]) => {
-    const pool = new ConnPool({
-      dial: () => Promise.reject(new Error("no dialing in selection tests")),
-      registry,
-      label: "test",
-      maxIdle: 0,
-      idleTimeoutMs: 0,
-    });
     const url = `http://${name}:80`;
-    return new UpstreamServer({ url, scheme: "http", hostname: name, port: 80, weight }, pool);
+    return new UpstreamServer({ url, scheme: "http", hostname: name, port: 80, weight });
   });
+}
+
+/** Puts `n` requests in flight on `server`. */
+function busyWith(server: UpstreamServer, n: number): void {
+  for (let i = 0; i < n; i++) server.acquire();
 }
 
 function ctx(clientIp = "127.0.0.1", tried: UpstreamServer[] = []): PickContext {
@@ -62,13 +57,13 @@ Deno.test("every policy skips tried and unavailable servers, and gives null when
 
 Deno.test("least_requests prefers fewer requests in flight per weight", () => {
   const [busy, idle] = servers({ busy: 1, idle: 1 });
-  busy.inflight = 5;
+  busyWith(busy, 5);
   const chosen = counts(picks("least_requests", [busy, idle], 640));
   // Two random draws both land on the busy server 1 time in 64 at most.
   assert.ok((chosen.busy ?? 0) < 40, JSON.stringify(chosen));
   const [big, small] = servers({ big: 4, small: 1 });
-  big.inflight = 2;
-  small.inflight = 1;
+  busyWith(big, 2);
+  busyWith(small, 1);
   const weighted = counts(picks("least_requests", [big, small], 200));
   assert.ok(weighted.big > 180, JSON.stringify(weighted));
 });

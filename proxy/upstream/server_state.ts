@@ -1,18 +1,16 @@
 /**
- * The state of one upstream server: health (active checks and passive ejection), requests in
- * flight, and its keep-alive connections. Selection policies only read `available()`,
- * `inflight` and `weight`.
+ * The state of one upstream server, and nothing else: health (active checks and passive
+ * ejection) and work in flight, as plain counters and flags. Selection policies only read
+ * `available()`, `inflight` and `weight`; connections belong to the server's transport.
  */
 import type { PassiveHealth, ServerRef } from "../config/types.ts";
-import type { ConnPool } from "./conn_pool.ts";
+import { type InflightCounter, InflightLease } from "./inflight.ts";
 
-export class UpstreamServer {
+export class UpstreamServer implements InflightCounter {
   readonly ref: ServerRef;
   readonly url: string;
   readonly weight: number;
-  readonly pool: ConnPool;
-  /** Requests sent and not finished. */
-  inflight = 0;
+  #inflight = 0;
   /** Result of active health checks; true until a check says otherwise. */
   healthy = true;
   /** Passive ejection: not selected before this time (epoch ms). */
@@ -23,11 +21,24 @@ export class UpstreamServer {
   /** Called when `isUp()` may have changed (for the `service_server_up` gauge and logs). */
   onChange: (() => void) | null = null;
 
-  constructor(ref: ServerRef, pool: ConnPool) {
+  constructor(ref: ServerRef) {
     this.ref = ref;
     this.url = ref.url;
     this.weight = ref.weight;
-    this.pool = pool;
+  }
+
+  /** Requests, tunnels and streams started on this server and not finished. */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Counts one piece of work until the lease is released. */
+  acquire(): InflightLease {
+    return new InflightLease(this);
+  }
+
+  countInflight(delta: 1 | -1): void {
+    this.#inflight += delta;
   }
 
   /** May receive new requests now. */

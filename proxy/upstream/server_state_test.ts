@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import type { PassiveHealth, ServerRef } from "../config/types.ts";
-import { ConnectionRegistry } from "../server/connections.ts";
 import { waitFor } from "../testing/servers.ts";
-import { ConnPool } from "./conn_pool.ts";
 import { serverAuthority, UpstreamServer } from "./server_state.ts";
 
 function ref(url: string): ServerRef {
@@ -18,16 +16,9 @@ function ref(url: string): ServerRef {
   };
 }
 
-/** A server whose pool is never asked for a connection here; counts its change callbacks. */
+/** A server, counting its change callbacks. */
 function server() {
-  const pool = new ConnPool({
-    dial: () => Promise.reject(new Error("no dial in this test")),
-    registry: new ConnectionRegistry(),
-    label: "svc",
-    maxIdle: 1,
-    idleTimeoutMs: 1000,
-  });
-  const s = new UpstreamServer(ref("http://app:8080"), pool);
+  const s = new UpstreamServer(ref("http://app:8080"));
   let changes = 0;
   s.onChange = () => changes++;
   return { s, changes: () => changes };
@@ -92,4 +83,17 @@ Deno.test("serverAuthority: default ports left out, IPv6 in brackets", () => {
   assert.equal(serverAuthority(ref("http://app:8080")), "app:8080");
   assert.equal(serverAuthority(ref("http://[::1]:8080")), "[::1]:8080");
   assert.equal(serverAuthority(ref("http://[fd00::2]")), "[fd00::2]");
+});
+
+Deno.test("an in-flight lease counts once however often it is released", () => {
+  const { s } = server();
+  const a = s.acquire();
+  const b = s.acquire();
+  assert.equal(s.inflight, 2);
+  a.release();
+  a.release();
+  assert.equal(a.held, false);
+  assert.equal(s.inflight, 1);
+  b.release();
+  assert.equal(s.inflight, 0);
 });

@@ -1,21 +1,23 @@
 /**
- * A service at run time: its servers (state and connections), its selection policy and its
- * health checker. A reload builds a new ServiceRuntime but adopts the servers whose address and
- * connection settings did not change, so their health, ejections and idle connections survive.
+ * A service at run time: its servers (state), the transport that reaches each of them, its
+ * selection policy and its health checker. A reload builds a new ServiceRuntime but adopts the
+ * servers whose address and connection settings did not change, so their health, ejections and
+ * idle connections survive.
  */
 import type { Service } from "../config/types.ts";
-import type { ConnectionRegistry } from "../server/connections.ts";
-import { dialUpstream } from "../tls/upstream.ts";
-import { ConnPool } from "./conn_pool.ts";
-import { HealthChecker, type ProbeResult } from "./health.ts";
+import { HealthChecker } from "./health.ts";
 import { createPolicy, type PickContext, type SelectionPolicy } from "./select.ts";
 import { UpstreamServer } from "./server_state.ts";
+import {
+  type HttpTransport,
+  isHttpTransport,
+  type ProbeResult,
+  type Transport,
+  type TransportDeps,
+} from "./transport.ts";
+import { transportFor } from "./transport_for.ts";
 
-export interface ServiceDeps {
-  /** Sweeps upstream connection deadlines. */
-  readonly registry: ConnectionRegistry;
-  /** TCP+TLS connect limit, from the live config. */
-  readonly connectTimeoutMs: () => number;
+export interface ServiceDeps extends TransportDeps {
   /** Active health transitions, for logs and metrics. */
   readonly onHealthChange: (service: string, server: UpstreamServer, result: ProbeResult) => void;
 }
@@ -23,6 +25,7 @@ export interface ServiceDeps {
 export class ServiceRuntime {
   readonly config: Service;
   readonly servers: readonly UpstreamServer[];
+  readonly #transports: Map<UpstreamServer, Transport>;
   readonly #policy: SelectionPolicy;
   readonly #health: HealthChecker | null;
 
@@ -30,36 +33,42 @@ export class ServiceRuntime {
     this.config = config;
     const adopt = new Map<string, UpstreamServer>();
     for (const s of previous?.servers ?? []) adopt.set(serverKey(previous!.config, s.url), s);
+    this.#transports = new Map();
     this.servers = config.servers.map((ref) => {
       const kept = adopt.get(serverKey(config, ref.url));
-      if (kept && kept.weight === ref.weight) return kept;
-      const pool = new ConnPool({
-        dial: (signal) =>
-          dialUpstream(
-            ref,
-            config.tls,
-            AbortSignal.any([signal, AbortSignal.timeout(deps.connectTimeoutMs())]),
-          ),
-        registry: deps.registry,
-        label: config.name,
-        maxIdle: config.keepAlive.maxIdlePerServer,
-        idleTimeoutMs: config.keepAlive.idleTimeout,
-      });
-      return new UpstreamServer(ref, pool);
+      if (kept && kept.weight === ref.weight) {
+        this.#transports.set(kept, previous!.transport(kept));
+        return kept;
+      }
+      const server = new UpstreamServer(ref);
+      this.#transports.set(server, transportFor(ref, config, deps));
+      return server;
     });
     this.#policy = createPolicy(config.balancing);
-    this.#health = config.healthCheck === null ? null : new HealthChecker(
-      config.healthCheck,
+    const check = config.healthCheck;
+    this.#health = check === null ? null : new HealthChecker(
+      check,
       this.servers,
-      (ref, signal) =>
-        dialUpstream(
-          ref,
-          config.tls,
-          AbortSignal.any([signal, AbortSignal.timeout(deps.connectTimeoutMs())]),
-        ),
+      (server, signal) => this.transport(server).probe(check, signal),
       (server, result) => deps.onHealthChange(config.name, server, result),
     );
     if (this.#health === null) { for (const s of this.servers) s.setHealthy(true); }
+  }
+
+  /** How to reach `server` (one of this service's). */
+  transport(server: UpstreamServer): Transport {
+    const t = this.#transports.get(server);
+    if (t === undefined) {
+      throw new Error(`Cannot reach ${server.url}: not a server of "${this.name}"`);
+    }
+    return t;
+  }
+
+  /** The HTTP transport of `server`; a `tcp://` server has none. */
+  http(server: UpstreamServer): HttpTransport {
+    const t = this.transport(server);
+    if (!isHttpTransport(t)) throw new Error(`Cannot send HTTP to ${server.url}: a TCP server`);
+    return t;
   }
 
   get name(): string {
@@ -75,7 +84,7 @@ export class ServiceRuntime {
   stop(next?: ServiceRuntime): void {
     this.#health?.stop();
     const kept = new Set(next?.servers ?? []);
-    for (const s of this.servers) if (!kept.has(s)) s.pool.close();
+    for (const [s, t] of this.#transports) if (!kept.has(s)) t.close();
   }
 
   /**

@@ -13,7 +13,7 @@
 import zlib from "node:zlib";
 import type { Transform } from "node:stream";
 import type { Codec } from "../../config/types.ts";
-import type { BodyReader } from "../message.ts";
+import type { BodyReader } from "../../proto/message.ts";
 
 const C = zlib.constants;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import type { BodyReader } from "../message.ts";
+import type { BodyReader } from "../../proto/message.ts";
 import { type Codec, decodeBody, encodeBody } from "./codecs.ts";
 
 const C = zlib.constants;

@@ -5,8 +5,8 @@
  * @module
  */
 import type { Codec, Compression } from "../../config/types.ts";
-import { listHasToken, listTokens } from "../header_list.ts";
-import type { HeaderList } from "../header_list.ts";
+import { listHasToken, listTokens } from "../../proto/header_list.ts";
+import type { HeaderList } from "../../proto/header_list.ts";
 import {
   type AcceptEncoding,
   negotiate,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Compression } from "../../config/types.ts";
-import { HeaderList } from "../header_list.ts";
+import { HeaderList } from "../../proto/header_list.ts";
 import { type Plan, planCompression, type RequestFacts, typeMatches } from "./policy.ts";
 
 const SETTINGS: Compression = {

@@ -6,9 +6,9 @@
  * @module
  */
 import type { Compression } from "../../config/types.ts";
-import type { HeaderList } from "../header_list.ts";
-import { listTokens } from "../header_list.ts";
-import type { BodyReader, IncomingRequest, OutgoingResponse } from "../message.ts";
+import type { HeaderList } from "../../proto/header_list.ts";
+import { listTokens } from "../../proto/header_list.ts";
+import type { BodyReader, IncomingRequest, OutgoingResponse } from "../../proto/message.ts";
 import { decodeBody, encodeBody } from "./codecs.ts";
 import { planCompression, type RequestFacts } from "./policy.ts";
 

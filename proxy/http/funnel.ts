@@ -1,0 +1,65 @@
+/**
+ * The one error funnel: every way a request can fail ends here, thrown from any phase. It maps
+ * the failure to the status the client gets (by its source: the client, the upstream, Gatehouse's
+ * own shutdown, or a bug in Gatehouse), records it for the access log line and the metrics, and
+ * logs an unexpected failure with its stack. Nothing else turns an error into a response.
+ *
+ * Tested by pipeline_test.ts.
+ */
+import { proxyResponse } from "../proto/responses.ts";
+import type { OutgoingResponse } from "../proto/message.ts";
+import { Rejection, type RejectReason } from "../proto/rejection.ts";
+import type { FailureSource } from "../telemetry/records.ts";
+import { log } from "../telemetry/log.ts";
+import type { RequestContext } from "./context.ts";
+
+const logger = log("pipeline");
+
+/** An expected way for a request to fail, with what the client is told. */
+export class ProxyFailure extends Error {
+  readonly status: number;
+  readonly source: FailureSource;
+  /** A refusal reason (bounded, for the metric label), when the client's request was at fault. */
+  readonly reason: RejectReason | null;
+  /** The plain-text answer; the standard one for the status when absent. */
+  readonly text: string | undefined;
+  /** Seconds for Retry-After, or 0. */
+  readonly retryAfter: number;
+
+  constructor(
+    status: number,
+    source: FailureSource,
+    message: string,
+    options: { reason?: RejectReason | null; text?: string; retryAfter?: number } = {},
+  ) {
+    super(message);
+    this.status = status;
+    this.source = source;
+    this.reason = options.reason ?? null;
+    this.text = options.text;
+    this.retryAfter = options.retryAfter ?? 0;
+  }
+}
+
+/** The response for `err`, with the failure noted on the request's log record. */
+export function funnel(ctx: RequestContext, err: unknown): OutgoingResponse {
+  ctx.req.body?.cancel(err);
+  if (err instanceof Rejection) {
+    ctx.log.fail("client", err.message, err.reason);
+    return err.response();
+  }
+  if (err instanceof ProxyFailure) {
+    ctx.log.fail(err.source, err.message, err.reason);
+    const res = proxyResponse(err.status, err.text);
+    if (err.retryAfter > 0) res.headers.appendLower("retry-after", String(err.retryAfter));
+    return res;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  logger.error("Request {requestId} on {entrypoint} failed inside Gatehouse: {stack}", {
+    requestId: ctx.log.requestId,
+    entrypoint: ctx.entrypoint,
+    stack: err instanceof Error ? err.stack ?? message : message,
+  });
+  ctx.log.fail("gatehouse", `internal error: ${message}`, null);
+  return proxyResponse(500);
+}

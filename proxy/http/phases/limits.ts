@@ -1,0 +1,40 @@
+/**
+ * Phase "limits": the route's `max_body` (a declared length over it is 413 at once; a body of
+ * unknown length is cut at the limit while it streams, and also answered 413), and the count of
+ * request body bytes for the access log.
+ *
+ * Tested by handler_test.ts and handler_streaming_test.ts (max_body, declared and streamed).
+ */
+import { tapBody } from "../../proto/body_tap.ts";
+import type { BodyReader } from "../../proto/message.ts";
+import { RequestError } from "../../proto/responses.ts";
+import type { Phase } from "../context.ts";
+import { ProxyFailure } from "../funnel.ts";
+
+export const limits: Phase = {
+  name: "limits",
+  request(ctx) {
+    const limit = ctx.route!.maxBodyBytes;
+    const body = ctx.req.body;
+    if (body === null) return undefined;
+    if (limit !== null && body.length > limit) {
+      throw new ProxyFailure(413, "client", "body over max_body");
+    }
+    ctx.body = ctx.log.countIn(limitBody(body, limit));
+    return undefined;
+  },
+};
+
+/** Enforces max_body on bodies of unknown length while they stream. */
+function limitBody(body: BodyReader, limit: number | null): BodyReader {
+  if (limit === null || body.length >= 0) return body;
+  let total = 0;
+  return tapBody(body, {
+    chunk(chunk) {
+      if ((total += chunk.length) <= limit) return;
+      const err = new RequestError(413, "request body over max_body");
+      body.cancel(err);
+      throw err;
+    },
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * Phase "route": the most specific route for the request's host, path, method and headers (see
+ * router.ts), and the service it names; no route is the proxy's own 404 (`not_found`).
+ * "OPTIONS *" is about the whole server: it takes the route of "/".
+ *
+ * Tested by router_test.ts and handler_test.ts.
+ */
+import type { Phase } from "../context.ts";
+import { ProxyFailure } from "../funnel.ts";
+import { hostOf, normalizePath } from "../router.ts";
+
+export const route: Phase = {
+  name: "route",
+  request(ctx) {
+    const target = ctx.target;
+    const q = target.indexOf("?");
+    const rawPath = q < 0 ? target : target.slice(0, q);
+    ctx.path = rawPath === "*" ? "/" : normalizePath(rawPath);
+    const router = ctx.snapshot.routers.get(ctx.entrypoint)!;
+    const req = ctx.req;
+    const matched = router.match(hostOf(ctx.authority), ctx.path, req.method, req.headers);
+    if (matched === null) {
+      const nf = ctx.config.notFound;
+      throw new ProxyFailure(nf.status, "client", "no route", { text: nf.body });
+    }
+    ctx.route = matched;
+    ctx.log.route = matched.name;
+    const service = ctx.snapshot.services.get(matched.service);
+    if (service !== undefined) {
+      ctx.service = service;
+      ctx.log.service = service.name;
+    }
+    return undefined;
+  },
+};

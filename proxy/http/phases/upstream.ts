@@ -1,0 +1,72 @@
+/**
+ * Phase "upstream", the last one: the request goes to the route's service (forward.ts picks,
+ * retries and fails over), and its answer comes back; an upgrade request whose upstream answers
+ * 101 becomes a tunnel (upgrade.ts). A failure to get an answer is thrown to the error funnel.
+ *
+ * Tested by forward_test.ts, pipeline_test.ts and the upgrade_*_test.ts files.
+ */
+import { DRAIN_CUT_TEXT } from "../../proto/responses.ts";
+import { TAKEN_OVER } from "../../proto/message.ts";
+import type { Phase } from "../context.ts";
+import { forward, type ForwardResult } from "../forward.ts";
+import { ProxyFailure } from "../funnel.ts";
+import { runTunnel } from "../upgrade.ts";
+import type { InflightLease } from "../../upstream/inflight.ts";
+
+export const upstream: Phase = {
+  name: "upstream",
+  async request(ctx) {
+    const req = ctx.req;
+    const route = ctx.route!;
+    const service = ctx.service;
+    if (service === null) throw new Error(`route "${route.name}" has no service at run time`);
+    const result = await forward(req, {
+      method: req.method,
+      target: ctx.upstreamTarget,
+      authority: ctx.authority,
+      headers: req.headers,
+      body: ctx.body,
+    }, { route, service, maxHeaderBytes: ctx.config.limits.maxHeaderBytes });
+    ctx.log.attempts = result.attempts;
+    ctx.log.upstream = result.server?.url ?? null;
+    if (!result.ok) throw failure(result);
+    const up = result.response;
+    ctx.fromUpstream = true;
+    ctx.upstreamVersion = up.version;
+    if (up.upgrade !== null) {
+      ctx.tunnel = await runTunnel(req, { ...up, upgrade: up.upgrade }, {
+        route: route.name,
+        idleMs: route.timeouts.tunnelIdle,
+        protocol: ctx.upgrade ?? "",
+        decorate: (res) => ctx.unwind(res),
+      });
+      result.lease.release();
+      return TAKEN_OVER;
+    }
+    // The server's in-flight count ends with the response body. The closure is made outside
+    // this function: one made here holds this whole request (its context) until then, which
+    // under HTTP/1.1 load took the garbage collector from 3% to 11% of the CPU (measured).
+    ctx.onEnd = releaseOnEnd(result.lease);
+    return { status: up.status, reason: up.reason, headers: up.headers, body: up.body };
+  },
+};
+
+/** The funnel's view of a forwarding failure. */
+function failure(result: ForwardResult & { ok: false }): ProxyFailure {
+  const source = result.failure === "drain"
+    ? "drain"
+    : result.failure === "unavailable"
+    ? "unavailable"
+    : result.failure === "client" || result.failure === "aborted"
+    ? "client"
+    : "upstream";
+  return new ProxyFailure(result.status, source, result.message, {
+    reason: result.reason,
+    text: result.failure === "drain" ? DRAIN_CUT_TEXT : undefined,
+    retryAfter: result.failure === "unavailable" ? result.retryAfter : 0,
+  });
+}
+
+function releaseOnEnd(lease: InflightLease): () => void {
+  return () => lease.release();
+}

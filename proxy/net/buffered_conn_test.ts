@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { latin1 } from "../testing/wire.ts";
+import { BareCrError, BufferedConn } from "./buffered_conn.ts";
+
+/** A loopback pair: `send` writes to the reading side's peer, which stays open. */
+async function pair() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  listener.close();
+  const io = new BufferedConn(server, 16);
+  return {
+    io,
+    send: (text: string) => client.write(Uint8Array.from(text, (c) => c.charCodeAt(0))),
+    [Symbol.dispose]() {
+      client.close();
+      io.close();
+    },
+  };
+}
+
+Deno.test("readHead refuses a bare CR as soon as the byte after it arrives", async () => {
+  for (
+    const wire of [
+      "GET / HTTP/1.1\rHost: a\r\r", // CR-only line ends: no LF ever comes
+      "GET / HTTP/1.1\r\nHost: a\rb\r\n",
+      "GET /\r HTTP/1.1\r\n",
+      "\rGET / HTTP/1.1\r\n", // before the request line, where blank lines are skipped
+      "\r\n\rX",
+    ]
+  ) {
+    using p = await pair();
+    await p.send(wire);
+    // The peer keeps the connection open: a reader waiting for the head's end would hang.
+    await assert.rejects(p.io.readHead(1024), BareCrError, JSON.stringify(wire));
+  }
+});
+
+Deno.test("readHead takes CRLF split across reads, and skips blank lines before a head", async () => {
+  using p = await pair();
+  await p.send("\r\n\nGET / HTTP/1.1\r");
+  const head = p.io.readHead(1024);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await p.send("\nHost: a\r");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await p.send("\n\r\nnext");
+  assert.equal(latin1((await head)!), "GET / HTTP/1.1\r\nHost: a\r");
+  assert.equal(latin1(p.io.drainBuffer()), "next");
+});

@@ -1,0 +1,181 @@
+/**
+ * Every open client connection and tunnel, with its deadline and state: one sweep timer enforces
+ * all deadlines (cheaper than a timer per connection), and shutdown and route removal drain
+ * through here.
+ */
+
+export type ConnState = "handshake" | "idle" | "active" | "tunnel";
+
+export class TrackedConnection {
+  /** Epoch milliseconds after which the connection is closed; 0 = none. Set by the protocol. */
+  deadline = 0;
+  /** Like `deadline`, but set by shutdown or route removal; the protocol never clears it. */
+  hardDeadline = 0;
+  state: ConnState = "handshake";
+  /** For tunnels: the route that opened them, so that removing the route can drain them. */
+  route: string | null = null;
+  /** Called when shutdown begins (h2: start a graceful GOAWAY). */
+  onDrain: (() => void) | null = null;
+  /** Called after `close` (a tunnel closes its upstream side with the client's). */
+  onClose: (() => void) | null = null;
+  /** Finish the current exchange, then close (shutdown, or the entrypoint was removed). */
+  closing = false;
+  /**
+   * Whose connection this is: the entrypoint that accepted a client connection, or the service
+   * an upstream connection belongs to (each registry holds one kind).
+   */
+  readonly owner: string;
+  readonly kind: "http" | "tcp";
+  readonly #close: () => void;
+  #closed = false;
+
+  constructor(owner: string, kind: "http" | "tcp", close: () => void) {
+    this.owner = owner;
+    this.kind = kind;
+    this.#close = close;
+  }
+
+  /** Closes the underlying connection once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#close();
+    } catch {
+      // already closed by the peer
+    }
+    this.onClose?.();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** How often deadlines are checked: the precision of every timeout. */
+export const SWEEP_MS = 100;
+
+export class ConnectionRegistry {
+  readonly #conns = new Set<TrackedConnection>();
+  /** Open connections per owner, for per-entrypoint limits checked on every accept. */
+  readonly #perOwner = new Map<string, number>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #draining = false;
+  readonly #waiters = new Set<() => void>();
+
+  /** True once shutdown began: connections finish their current request and close. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  add(conn: TrackedConnection): void {
+    if (this.#conns.has(conn)) return;
+    this.#conns.add(conn);
+    this.#perOwner.set(conn.owner, (this.#perOwner.get(conn.owner) ?? 0) + 1);
+    if (this.#timer === undefined) {
+      const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+  }
+
+  delete(conn: TrackedConnection): void {
+    if (!this.#conns.delete(conn)) return;
+    const left = (this.#perOwner.get(conn.owner) ?? 1) - 1;
+    if (left === 0) this.#perOwner.delete(conn.owner);
+    else this.#perOwner.set(conn.owner, left);
+    if (this.#conns.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      for (const wake of this.#waiters) wake();
+    }
+  }
+
+  /** Closes every connection whose deadline has passed. */
+  sweep(now: number): void {
+    for (const c of this.#conns) {
+      if (
+        (c.deadline !== 0 && c.deadline <= now) || (c.hardDeadline !== 0 && c.hardDeadline <= now)
+      ) {
+        c.close();
+      }
+    }
+  }
+
+  /** Every open connection (for metrics at scrape time). */
+  values(): IterableIterator<TrackedConnection> {
+    return this.#conns.values();
+  }
+
+  /** Open connections, optionally only those of one owner (entrypoint or service). */
+  count(owner?: string): number {
+    if (owner === undefined) return this.#conns.size;
+    return this.#perOwner.get(owner) ?? 0;
+  }
+
+  /**
+   * An entrypoint was removed: its idle connections close now, busy ones after their current
+   * exchange, and none lives longer than `graceMs`.
+   */
+  drainEntrypoint(entrypoint: string, graceMs: number): void {
+    const deadline = Date.now() + graceMs;
+    for (const c of this.#conns) {
+      if (c.owner !== entrypoint) continue;
+      c.closing = true;
+      if (c.state === "idle" || c.state === "handshake") c.close();
+      else {
+        c.onDrain?.();
+        setHardDeadline(c, deadline);
+      }
+    }
+  }
+
+  /** Tunnels opened through `route` get `graceMs` more, then close. */
+  drainRoute(route: string, graceMs: number): void {
+    const deadline = Date.now() + graceMs;
+    for (const c of this.#conns) {
+      if (c.state === "tunnel" && c.route === route) setHardDeadline(c, deadline);
+    }
+  }
+
+  /**
+   * Shutdown: idle connections close now, busy ones close after their current exchange, and
+   * whatever is still open after `timeoutMs` is closed. Resolves when none is left, or
+   * DRAIN_GRACE_MS after the deadline with the number that did not go (a connection whose
+   * close cannot complete must not keep the process alive).
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.#draining = true;
+    for (const c of this.#conns) {
+      c.closing = true;
+      if (c.state === "idle" || c.state === "handshake") c.close();
+      else c.onDrain?.();
+    }
+    if (this.#conns.size === 0) return 0;
+    const deadline = Date.now() + timeoutMs;
+    for (const c of this.#conns) setHardDeadline(c, deadline);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        this.#waiters.delete(wake);
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#waiters.add(wake);
+      timer = setTimeout(wake, timeoutMs + DRAIN_GRACE_MS);
+      if (this.#conns.size === 0) wake();
+    });
+    return this.#conns.size;
+  }
+}
+
+/** How long after the drain deadline shutdown waits for closed connections to finish. */
+export const DRAIN_GRACE_MS = 2000;
+
+function setHardDeadline(c: TrackedConnection, deadline: number): void {
+  c.hardDeadline = c.hardDeadline === 0 ? deadline : Math.min(c.hardDeadline, deadline);
+}

@@ -1,0 +1,98 @@
+/**
+ * A byte tunnel between two connections: each direction copies until end of stream and then
+ * half-closes the other side, so a peer that shuts its write side still receives everything.
+ * Each write completes before the next read, so memory stays bounded whatever the speeds.
+ *
+ * Tested by listen/tcp_bulk_test.ts and http/upgrade_tcp_test.ts (half-close, backpressure).
+ */
+import type { ByteConn } from "./buffered_conn.ts";
+
+export interface PipeOptions {
+  /** Close both sides after this long without a byte either way; 0 = never. */
+  readonly idleMs: number;
+  /** Where to record the idle deadline (the connection registry's sweep closes on expiry). */
+  readonly setDeadline: (epochMs: number) => void;
+  /** Bytes moved, reported after each write. */
+  readonly onBytes?: (direction: "up" | "down", n: number) => void;
+  /** A direction reached end of stream cleanly (and the other side was half-closed). */
+  readonly onEnd?: (direction: "up" | "down") => void;
+}
+
+export interface PipeResult {
+  /** Bytes from the client side to the upstream side. */
+  readonly up: number;
+  /** Bytes from the upstream side to the client side. */
+  readonly down: number;
+  /** False when a side failed (reset, timeout) instead of closing cleanly. */
+  readonly clean: boolean;
+}
+
+const START_BUFFER = 16 * 1024;
+const MAX_BUFFER = 256 * 1024;
+
+/** Copies `client` <-> `upstream` until both directions end; closes both before resolving. */
+export async function pipeBoth(
+  client: ByteConn,
+  upstream: ByteConn,
+  opts: PipeOptions,
+): Promise<PipeResult> {
+  const touch = opts.idleMs > 0 ? () => opts.setDeadline(Date.now() + opts.idleMs) : () => {};
+  touch();
+  let failed = false;
+  const fail = () => {
+    if (failed) return;
+    failed = true;
+    closeQuietly(client);
+    closeQuietly(upstream);
+  };
+  const [up, down] = await Promise.all([
+    copy(client, upstream, touch, fail, (n) => opts.onBytes?.("up", n)).then((n) => {
+      if (!failed) opts.onEnd?.("up");
+      return n;
+    }),
+    copy(upstream, client, touch, fail, (n) => opts.onBytes?.("down", n)).then((n) => {
+      if (!failed) opts.onEnd?.("down");
+      return n;
+    }),
+  ]);
+  closeQuietly(client);
+  closeQuietly(upstream);
+  opts.setDeadline(0);
+  return { up, down, clean: !failed };
+}
+
+/** Copies `from` to `to` until end of stream; returns the byte count. */
+async function copy(
+  from: ByteConn,
+  to: ByteConn,
+  touch: () => void,
+  fail: () => void,
+  counted: (n: number) => void,
+): Promise<number> {
+  let buf = new Uint8Array(START_BUFFER);
+  let total = 0;
+  try {
+    while (true) {
+      const n = await from.read(buf);
+      if (n === null) break;
+      let off = 0;
+      while (off < n) off += await to.write(buf.subarray(off, n));
+      total += n;
+      counted(n);
+      touch();
+      if (n === buf.length && buf.length < MAX_BUFFER) buf = new Uint8Array(buf.length * 2);
+    }
+    await to.closeWrite();
+  } catch {
+    fail();
+  }
+  return total;
+}
+
+function closeQuietly(conn: ByteConn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}

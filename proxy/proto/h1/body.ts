@@ -1,0 +1,242 @@
+/**
+ * Body readers for HTTP/1.1 framing (length, chunked, until close) and the chunked encoder.
+ */
+import type { BodyReader } from "../message.ts";
+import { type BufferedConn, READ_CHUNK, UnexpectedEofError } from "../../net/buffered_conn.ts";
+import { type Framing, HttpParseError } from "./parse.ts";
+
+/** Called once when a body reader finishes: `clean` is true when the body ended as framed. */
+export type BodyDone = (clean: boolean) => void;
+
+const MAX_CHUNK_LINE = 4096;
+const MAX_TRAILERS = 16 * 1024;
+/** Significant hex digits of a chunk size, at most (12: 256 TiB). */
+const MAX_CHUNK_DIGITS = 12;
+
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const QUOTED = '"(?:[\\t !#-\\[\\]-~\\x80-\\xff]|\\\\[\\t -~\\x80-\\xff])*"';
+/** chunk-size [ chunk-ext ] (RFC 9112 7.1, 7.1.1): BWS is SP and HTAB only, names are tokens. */
+const CHUNK_LINE = new RegExp(
+  `^([0-9A-Fa-f]+)(?:[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED}))?)*$`,
+);
+/** A trailer field line: token ":" then SP, HTAB, visible characters and obs-text only. */
+const FIELD_LINE = new RegExp(`^${TOKEN}:[\\t\\x20-\\x7e\\x80-\\xff]*$`);
+
+/** Reads a body framed as `framing` from `io`; null when there is no body. */
+export function bodyReader(io: BufferedConn, framing: Framing, done: BodyDone): BodyReader | null {
+  switch (framing.kind) {
+    case "none":
+      done(true);
+      return null;
+    case "length":
+      return new LengthBody(io, framing.length, done);
+    case "chunked":
+      return new ChunkedBody(io, done);
+    case "close":
+      return new CloseDelimitedBody(io, done);
+  }
+}
+
+abstract class FramedBody implements BodyReader {
+  abstract readonly length: number;
+  protected readonly io: BufferedConn;
+  #done: BodyDone | null;
+  #failure: unknown = null;
+
+  constructor(io: BufferedConn, done: BodyDone) {
+    this.io = io;
+    this.#done = done;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (this.#failure) throw this.#failure;
+    if (this.#done === null) return null;
+    try {
+      let chunk = this.nextNow();
+      while (chunk === undefined) chunk = (await this.nextAfterIo()) ?? this.nextNow();
+      if (chunk === null) this.#finish(true);
+      return chunk;
+    } catch (err) {
+      this.#fail(err);
+      throw err;
+    }
+  }
+
+  readNow(): Uint8Array | null | undefined {
+    if (this.#failure) throw this.#failure;
+    if (this.#done === null) return null;
+    try {
+      const chunk = this.nextNow();
+      if (chunk === null) this.#finish(true);
+      return chunk;
+    } catch (err) {
+      this.#fail(err);
+      throw err;
+    }
+  }
+
+  cancel(reason?: unknown): void {
+    if (this.#done === null) return;
+    this.#failure = reason ?? new Error("body cancelled");
+    this.#finish(false);
+  }
+
+  /** The next chunk from buffered bytes, null at the end, undefined when I/O is needed. */
+  protected abstract nextNow(): Uint8Array | null | undefined;
+
+  /** Does the I/O `nextNow` needed; may return undefined to say "look at the buffer again". */
+  protected abstract nextAfterIo(): Promise<Uint8Array | null | undefined>;
+
+  /** Reads more into the buffer, failing when the peer ends the stream in the middle. */
+  protected async more(limit: number, what: string): Promise<undefined> {
+    if (!(await this.io.fill(limit))) throw new UnexpectedEofError(what);
+    return undefined;
+  }
+
+  #fail(err: unknown): void {
+    this.#failure = err;
+    this.#finish(false);
+  }
+
+  #finish(clean: boolean): void {
+    const done = this.#done;
+    this.#done = null;
+    done?.(clean);
+  }
+}
+
+class LengthBody extends FramedBody {
+  readonly length: number;
+  #remaining: number;
+
+  constructor(io: BufferedConn, length: number, done: BodyDone) {
+    super(io, done);
+    this.length = length;
+    this.#remaining = length;
+  }
+
+  protected nextNow(): Uint8Array | null | undefined {
+    if (this.#remaining === 0) return null;
+    const buffered = this.io.buffered;
+    if (buffered === 0) return undefined;
+    const chunk = this.io.take(Math.min(buffered, this.#remaining));
+    this.#remaining -= chunk.length;
+    return chunk;
+  }
+
+  protected async nextAfterIo(): Promise<Uint8Array | null> {
+    const chunk = await this.io.readSome(Math.min(this.#remaining, READ_CHUNK));
+    if (chunk === null) throw new UnexpectedEofError("body");
+    this.#remaining -= chunk.length;
+    return chunk;
+  }
+}
+
+/** Where a chunked body's parser stands. */
+type ChunkState = "size" | "data" | "data-end" | "trailers" | "ended";
+
+class ChunkedBody extends FramedBody {
+  readonly length = -1;
+  #state: ChunkState = "size";
+  #inChunk = 0;
+  #trailerBytes = 0;
+
+  protected nextNow(): Uint8Array | null | undefined {
+    while (true) {
+      switch (this.#state) {
+        case "ended":
+          return null;
+        case "data": {
+          const buffered = this.io.buffered;
+          if (buffered === 0) return undefined;
+          return this.#data(this.io.take(Math.min(buffered, this.#inChunk)));
+        }
+        case "size": {
+          const line = chunkLine(this.io.lineNow(MAX_CHUNK_LINE));
+          if (line === undefined) return undefined;
+          const size = CHUNK_LINE.exec(line)?.[1].replace(/^0+(?=.)/, "");
+          if (size === undefined) throw chunkError("malformed chunk size line");
+          if (size.length > MAX_CHUNK_DIGITS) throw chunkError("chunk size too large");
+          this.#inChunk = parseInt(size, 16);
+          this.#state = this.#inChunk === 0 ? "trailers" : "data";
+          break;
+        }
+        case "data-end": {
+          const line = chunkLine(this.io.lineNow(MAX_CHUNK_LINE));
+          if (line === undefined) return undefined;
+          if (line !== "") throw chunkError("chunk data not followed by CRLF");
+          this.#state = "size";
+          break;
+        }
+        case "trailers": {
+          const line = chunkLine(this.io.lineNow(MAX_TRAILERS));
+          if (line === undefined) return undefined;
+          if (line === "") {
+            this.#state = "ended";
+            break;
+          }
+          if (!FIELD_LINE.test(line)) throw chunkError("malformed trailer field");
+          this.#trailerBytes += line.length + 2;
+          if (this.#trailerBytes > MAX_TRAILERS) throw chunkError("trailers too large");
+        }
+      }
+    }
+  }
+
+  protected async nextAfterIo(): Promise<Uint8Array | undefined> {
+    if (this.#state !== "data") return await this.more(MAX_TRAILERS + 2, "chunked body");
+    const chunk = await this.io.readSome(Math.min(this.#inChunk, READ_CHUNK));
+    if (chunk === null) throw new UnexpectedEofError("chunked body");
+    return this.#data(chunk);
+  }
+
+  #data(chunk: Uint8Array): Uint8Array {
+    this.#inChunk -= chunk.length;
+    if (this.#inChunk === 0) this.#state = "data-end";
+    return chunk;
+  }
+}
+
+/**
+ * A chunked-framing line without its line end. A bare LF ends a line too, as in heads (RFC 9112
+ * 2.2): Gatehouse frames what it forwards itself, so its reading cannot disagree with an
+ * upstream's. Any other CR fails the line's own grammar.
+ */
+function chunkLine(line: string | undefined): string | undefined {
+  if (line === undefined || line.charCodeAt(line.length - 1) !== 13) return line;
+  return line.slice(0, -1);
+}
+
+function chunkError(message: string): HttpParseError {
+  return new HttpParseError(400, "bad_chunk", message);
+}
+
+class CloseDelimitedBody extends FramedBody {
+  readonly length = -1;
+
+  protected nextNow(): Uint8Array | null | undefined {
+    const buffered = this.io.buffered;
+    if (buffered > 0) return this.io.take(buffered);
+    return this.io.eof ? null : undefined;
+  }
+
+  protected nextAfterIo(): Promise<Uint8Array | null> {
+    return this.io.readSome(READ_CHUNK);
+  }
+}
+
+const CRLF = new Uint8Array([13, 10]);
+/** The last chunk and an empty trailer section. */
+export const LAST_CHUNK = new Uint8Array([48, 13, 10, 13, 10]);
+
+/** One chunk of a chunked body, framing included, as a single buffer (one write per chunk). */
+export function encodeChunk(data: Uint8Array): Uint8Array {
+  const size = data.length.toString(16);
+  const out = new Uint8Array(size.length + 2 + data.length + 2);
+  for (let i = 0; i < size.length; i++) out[i] = size.charCodeAt(i);
+  out[size.length] = 13;
+  out[size.length + 1] = 10;
+  out.set(data, size.length + 2);
+  out.set(CRLF, size.length + 2 + data.length);
+  return out;
+}

@@ -1,0 +1,313 @@
+/**
+ * The HTTP/1.1 server side: one loop per client connection reading request heads under a
+ * deadline, handing each request to the pipeline, and writing the response with keep-alive.
+ *
+ * Our own engine instead of Deno.serve for HTTP/1.1 because it can hand a raw connection to an
+ * Upgrade tunnel, enforce a header-read deadline and a header size limit, and keep byte-exact
+ * header values (see the README's architecture section for the measurements).
+ */
+import { listHasToken } from "../header_list.ts";
+import { proxyResponse } from "../responses.ts";
+import { Rejection } from "../rejection.ts";
+import {
+  type BodyReader,
+  type ClientInfo,
+  type Handler,
+  type IncomingRequest,
+  type OutgoingResponse,
+  TAKEN_OVER,
+  type TakenConnection,
+} from "../message.ts";
+import type { ConnectionRegistry, TrackedConnection } from "../../net/connections.ts";
+import {
+  BareCrError,
+  BufferedConn,
+  type ByteConn,
+  HeadTooLargeError,
+} from "../../net/buffered_conn.ts";
+import { bodyReader } from "./body.ts";
+import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
+import { writeResponse } from "./write.ts";
+
+/** Limits read from the live config before each request (so a reload applies at once). */
+export interface H1Limits {
+  readonly headerReadMs: number;
+  readonly keepAliveIdleMs: number;
+  readonly maxHeaderBytes: number;
+}
+
+export interface H1ServerOptions {
+  readonly client: ClientInfo;
+  readonly track: TrackedConnection;
+  readonly registry: ConnectionRegistry;
+  readonly limits: () => H1Limits;
+  readonly handler: Handler;
+  /**
+   * Called for a request the pipeline never saw (malformed, too large), with its head when it
+   * could be parsed, before the answer is written.
+   */
+  readonly onRejected?: (
+    rejection: Rejection,
+    head: RequestHead | null,
+    client: ClientInfo,
+  ) => void;
+}
+
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+/** Unread request body the server discards to keep a connection alive, at most. */
+const MAX_DISCARD = 256 * 1024;
+const BUFFER_SIZE = 1024;
+/** A buffer grown for a large head is kept up to this size (the next head is likely as large). */
+const KEEP_BUFFER = 8 * 1024;
+
+/** Serves HTTP/1.1 on `conn` until the peer closes, an error, a deadline or shutdown. */
+export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<void> {
+  const io = new BufferedConn(conn, BUFFER_SIZE);
+  const { track, registry } = opts;
+  let first = true;
+  let after: AfterExchange = "keep";
+  try {
+    while (!track.closing && after === "keep") {
+      after = await serveNext(io, opts, first);
+      first = false;
+      if (after === "keep") io.shrink(KEEP_BUFFER, BUFFER_SIZE);
+    }
+  } finally {
+    if (after !== "taken") {
+      io.close();
+      registry.delete(track);
+    }
+  }
+}
+
+/** After one exchange: serve the next, close the connection, or it became a tunnel. */
+type AfterExchange = "keep" | "close" | "taken";
+
+/**
+ * Reads and answers one request. A function of its own because a suspended async function keeps
+ * every local it ever held: the connection's loop, which waits on an idle keep-alive connection
+ * for as long as the client likes, must not hold the last request in memory.
+ */
+async function serveNext(
+  io: BufferedConn,
+  opts: H1ServerOptions,
+  first: boolean,
+): Promise<AfterExchange> {
+  const { track } = opts;
+  const limits = opts.limits();
+  track.state = "idle";
+  track.deadline = Date.now() +
+    (first || io.buffered > 0 ? limits.headerReadMs : limits.keepAliveIdleMs);
+  let headBytes: Uint8Array | null;
+  try {
+    headBytes = await io.readHead(limits.maxHeaderBytes, () => {
+      track.state = "active";
+      track.deadline = Date.now() + limits.headerReadMs;
+    });
+  } catch (err) {
+    if (err instanceof HeadTooLargeError) {
+      await reject(io, opts, new Rejection(431, "head_too_large", "request head too large"));
+    } else if (err instanceof BareCrError) {
+      await reject(io, opts, new Rejection(400, "bare_cr", "CR not followed by LF in the head"));
+    }
+    return "close";
+  }
+  if (headBytes === null) return "close";
+  track.state = "active";
+  track.deadline = 0;
+  let head: RequestHead | null = null;
+  let framing;
+  try {
+    head = parseRequestHead(headBytes);
+    framing = requestFraming(head);
+  } catch (err) {
+    if (err instanceof HttpParseError) {
+      await reject(io, opts, new Rejection(err.status, err.reason, err.message), head);
+    }
+    return "close";
+  }
+  const exchange = new Exchange(io, head, opts);
+  const keepGoing = await exchange.run(framing);
+  if (exchange.takenOver) return "taken";
+  return keepGoing ? "keep" : "close";
+}
+
+/** One request and its response on a connection. */
+class Exchange {
+  takenOver = false;
+  readonly #io: BufferedConn;
+  readonly #head: RequestHead;
+  readonly #opts: H1ServerOptions;
+  readonly #abort = new AbortController();
+  /**
+   * What the client watch aborts; emptied when the exchange ends, because the read it waits on
+   * outlives the exchange on an idle keep-alive connection and must not keep it in memory.
+   */
+  readonly #watch: { abort: AbortController | null } = { abort: this.#abort };
+  #bodyDone = false;
+  #bodyClean = true;
+
+  constructor(io: BufferedConn, head: RequestHead, opts: H1ServerOptions) {
+    this.#io = io;
+    this.#head = head;
+    this.#opts = opts;
+  }
+
+  /** Resolves true when the connection may serve another request. */
+  async run(framing: ReturnType<typeof requestFraming>): Promise<boolean> {
+    try {
+      return await this.#run(framing);
+    } finally {
+      this.#watch.abort = null;
+    }
+  }
+
+  async #run(framing: ReturnType<typeof requestFraming>): Promise<boolean> {
+    const head = this.#head;
+    const io = this.#io;
+    const headers = head.headers;
+    const connection = headers.getJoined("connection");
+    // h2c is never tunnelled (the pipeline removes it): the request stays a plain one.
+    const upgrade = headers.getJoined("upgrade");
+    const wantsUpgrade = head.version === "1.1" && upgrade !== null &&
+      listHasToken(connection, "upgrade") && !listHasToken(upgrade, "h2c");
+    let body = bodyReader(io, framing, (clean) => this.#onBodyDone(clean, wantsUpgrade));
+    if (body !== null && listHasToken(headers.get("expect"), "100-continue")) {
+      body = new ContinueBody(body, io);
+    }
+    headers.delete("expect");
+    if (body === null && !wantsUpgrade) this.#watchClient();
+    const req: IncomingRequest = {
+      method: head.method,
+      target: head.target,
+      authority: null,
+      httpVersion: head.version,
+      headers,
+      body,
+      client: this.#opts.client,
+      signal: this.#abort.signal,
+      takeover: head.version === "1.1" ? (route) => this.#takeover(route) : null,
+    };
+    let res: OutgoingResponse | typeof TAKEN_OVER;
+    try {
+      res = await this.#opts.handler(req);
+    } catch {
+      res = proxyResponse(500);
+    }
+    if (res === TAKEN_OVER) return false;
+    let keepAlive = !this.#opts.track.closing && res.close !== true &&
+      (!this.#bodyDone || this.#bodyClean) &&
+      (head.version === "1.1"
+        ? !listHasToken(connection, "close")
+        : listHasToken(connection, "keep-alive"));
+    if (!this.#bodyDone) {
+      keepAlive = keepAlive && body !== null && body.length >= 0 &&
+        body.length <= MAX_DISCARD;
+    }
+    let complete: boolean;
+    try {
+      complete = await writeResponse(io, res, head.method, head.version, keepAlive);
+    } catch {
+      return false;
+    }
+    if (!complete || !keepAlive) return false;
+    if (!this.#bodyDone && body !== null) return await discard(body);
+    return this.#bodyClean;
+  }
+
+  #onBodyDone(clean: boolean, upgrade: boolean): void {
+    this.#bodyDone = true;
+    this.#bodyClean = clean;
+    if (clean && !upgrade) this.#watchClient();
+  }
+
+  /**
+   * Aborts the request if the client closes its connection before the response is complete,
+   * also while its body streams (the upstream exchange then closes its connection at once).
+   */
+  #watchClient(): void {
+    const watch = this.#watch;
+    this.#io.watchForData().then((more) => {
+      if (!more) watch.abort?.abort(new Error("client closed the connection"));
+    });
+  }
+
+  #takeover(route: string): TakenConnection {
+    this.takenOver = true;
+    const { track, registry } = this.#opts;
+    track.state = "tunnel";
+    track.route = route;
+    track.deadline = 0;
+    return {
+      conn: this.#io.conn,
+      buffered: this.#io.drainBuffer(),
+      setDeadline: (epochMs) => track.deadline = epochMs,
+      onClose: (close) => track.onClose = close,
+      finish: () => registry.delete(track),
+    };
+  }
+}
+
+/** Sends "100 Continue" when the pipeline first reads the body. */
+class ContinueBody implements BodyReader {
+  #inner: BodyReader;
+  #io: BufferedConn;
+  #sent = false;
+
+  constructor(inner: BodyReader, io: BufferedConn) {
+    this.#inner = inner;
+    this.#io = io;
+  }
+
+  get length(): number {
+    return this.#inner.length;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (!this.#sent) {
+      this.#sent = true;
+      await this.#io.write(CONTINUE);
+    }
+    return await this.#inner.read();
+  }
+
+  readNow(): Uint8Array | null | undefined {
+    // The first read must go through read(), which sends the 100 Continue first.
+    return this.#sent ? this.#inner.readNow?.() : undefined;
+  }
+
+  cancel(reason?: unknown): void {
+    this.#inner.cancel(reason);
+  }
+}
+
+/** Reads and drops the rest of a request body so that the connection can be reused. */
+async function discard(body: BodyReader): Promise<boolean> {
+  try {
+    let total = 0;
+    while (true) {
+      const chunk = await body.read();
+      if (chunk === null) return true;
+      total += chunk.length;
+      if (total > MAX_DISCARD) return false;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Answers a request that could not be parsed, then lets the connection close. */
+async function reject(
+  io: BufferedConn,
+  opts: H1ServerOptions,
+  rejection: Rejection,
+  head: RequestHead | null = null,
+): Promise<void> {
+  opts.onRejected?.(rejection, head, opts.client);
+  try {
+    await writeResponse(io, rejection.response(), "GET", "1.1", false);
+    await io.conn.closeWrite();
+  } catch {
+    // the client is gone
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The request and response shapes the proxy pipeline works on, independent of the wire protocol.
+ *
+ * The HTTP/1.1 engine (h1/server.ts) and the HTTP/2 adapter (h2_hyper.ts) both produce an
+ * `IncomingRequest` and write an `OutgoingResponse`; the handler never sees sockets, except
+ * through `IncomingRequest.takeover` when it upgrades an HTTP/1.1 connection to a tunnel.
+ *
+ * Types, and isBodyless (tested by http/head_test.ts).
+ */
+import type { HeaderList } from "./header_list.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
+
+/** A pull-based body: each `read()` yields the next chunk, or null at the end. */
+export interface BodyReader {
+  /** Declared length in bytes, or -1 when unknown (chunked, close-delimited, streamed). */
+  readonly length: number;
+  /** The next chunk (owned by the caller: it is never reused), or null when the body is complete. */
+  read(): Promise<Uint8Array | null>;
+  /**
+   * Like `read`, but without waiting: the next chunk or null when it is already known (the bytes
+   * are buffered), undefined when getting it needs I/O. Optional: wrappers forward it when their
+   * source has it, so writers can put ready bytes into one write (see h1/coalesce.ts).
+   */
+  readNow?(): Uint8Array | null | undefined;
+  /** Gives up on the rest of the body and releases its source. Idempotent. */
+  cancel(reason?: unknown): void;
+}
+
+/** Who is on the other end of a client connection. */
+export interface ClientInfo {
+  /** IP address of the peer, without brackets. */
+  readonly address: string;
+  readonly port: number;
+  /** Name of the entrypoint that accepted the connection. */
+  readonly entrypoint: string;
+  readonly tls: boolean;
+  /** SNI the client sent, lowercase; null without TLS or without SNI. */
+  readonly serverName: string | null;
+}
+
+/** A connection handed over by the HTTP/1.1 engine, with bytes it had already read. */
+export interface TakenConnection {
+  readonly conn: ByteConn;
+  /** Bytes received after the request head that the engine had buffered. */
+  readonly buffered: Uint8Array;
+  /** Sets the connection's deadline (epoch ms, 0 = none), enforced by the registry sweep. */
+  readonly setDeadline: (epochMs: number) => void;
+  /**
+   * Registers what to run when the registry closes the connection (deadline, drain): the
+   * tunnel's other side must close too, even when it is only waiting for its peer.
+   */
+  readonly onClose: (close: () => void) => void;
+  /** Call once the connection is closed: it leaves the connection registry. */
+  readonly finish: () => void;
+}
+
+export interface IncomingRequest {
+  readonly method: string;
+  /**
+   * The request target as received: on HTTP/1.1 any form the client sent (origin, absolute,
+   * authority or asterisk); on HTTP/2 the path hyper gives ("" for CONNECT). The pipeline's
+   * request checks (request_checks.ts) turn it into the origin-form target it forwards.
+   */
+  readonly target: string;
+  /**
+   * HTTP/2's :authority (hyper takes the Host field when it is absent); null on HTTP/1.x, where
+   * the Host field or an absolute-form target gives it. Request checks decide the authority.
+   */
+  readonly authority: string | null;
+  readonly httpVersion: "1.0" | "1.1" | "2";
+  readonly headers: HeaderList;
+  /** Null when the request has no body. */
+  readonly body: BodyReader | null;
+  readonly client: ClientInfo;
+  /**
+   * Aborted when the client goes away before the response is complete, or with the reason
+   * `DEADLINE_CUT` when Gatehouse ends the request itself (the drain deadline passed).
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Present only for HTTP/1.1 requests: takes the raw connection out of the HTTP engine, as a
+   * tunnel opened by `route`. After it, the engine writes nothing more on the connection; the
+   * caller owns and closes it.
+   */
+  readonly takeover: ((route: string) => TakenConnection) | null;
+}
+
+export interface OutgoingResponse {
+  readonly status: number;
+  /** Reason phrase for HTTP/1.1; the standard one is used when absent. */
+  readonly reason?: string;
+  readonly headers: HeaderList;
+  /**
+   * Bytes, a streamed body, or null. The front end owns framing: it sets Content-Length or
+   * chunked encoding from the body, except when no body may be sent (HEAD, 1xx, 204, 304), where
+   * the headers are written as given.
+   */
+  readonly body: Uint8Array | BodyReader | null;
+  /** HTTP/1.1: close the connection after this response (a refused request). */
+  readonly close?: boolean;
+}
+
+/** What a handler returns after it took over the connection (see `IncomingRequest.takeover`). */
+export const TAKEN_OVER = Symbol("taken-over");
+
+/** The abort reason of a request Gatehouse ended because the drain deadline passed. */
+export const DEADLINE_CUT = Symbol("deadline-cut");
+
+export type Handler = (req: IncomingRequest) => Promise<OutgoingResponse | typeof TAKEN_OVER>;
+
+/** True when a response with this status to this method carries no body on the wire. */
+export function isBodyless(method: string, status: number): boolean {
+  return method === "HEAD" || status < 200 || status === 204 || status === 304;
+}

@@ -1,0 +1,66 @@
+/**
+ * How Gatehouse reaches one upstream server: the seam between "which server" (service,
+ * selection, health state) and "how to talk to it" (connections, protocol). HTTP/1.1 over TCP or
+ * TLS is the first implementation (h1_transport.ts); an HTTP/2 or unix-socket transport is a new
+ * file and one more case in transport_for.ts.
+ *
+ * Tested by h1_transport_test.ts and service_test.ts.
+ */
+import type { ActiveHealthCheck } from "../config/types.ts";
+import type { ByteConn } from "../net/buffered_conn.ts";
+import type { ConnectionRegistry } from "../net/connections.ts";
+import type { ExchangeOptions, UpstreamRequest, UpstreamResponse } from "../proto/exchange.ts";
+
+/** Result of one active health probe, for logs. */
+export interface ProbeResult {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** Connections a transport holds, for status and metrics. */
+export interface ConnectionCounts {
+  /** Open connections, idle or in use. */
+  readonly open: number;
+  readonly idle: number;
+}
+
+/** A way to reach one server. */
+export interface Transport {
+  /** Opens a byte stream to the server (TCP services); rejects when `signal` aborts first. */
+  dial(signal: AbortSignal): Promise<ByteConn>;
+  /** One active health check: a connect, or a request when the check has a path. */
+  probe(check: ActiveHealthCheck, signal: AbortSignal): Promise<ProbeResult>;
+  connections(): ConnectionCounts;
+  /** Closes idle connections; connections in use close when their work ends. */
+  close(): void;
+}
+
+export interface HttpExchangeOptions extends ExchangeOptions {
+  /**
+   * True while the request could be sent again as it is (no body byte consumed): a transport may
+   * then repeat it on a fresh connection when a reused keep-alive connection turned out stale.
+   */
+  readonly replayable: () => boolean;
+}
+
+/** A transport that carries HTTP exchanges. */
+export interface HttpTransport extends Transport {
+  exchange(req: UpstreamRequest, opts: HttpExchangeOptions): Promise<UpstreamResponse>;
+}
+
+export interface TransportDeps {
+  /** Sweeps deadlines of upstream connections (response-header and idle timeouts). */
+  readonly registry: ConnectionRegistry;
+  /** TCP+TLS connect limit, from the live config. */
+  readonly connectTimeoutMs: () => number;
+}
+
+/** Connect timeout and the caller's signal, as one signal. */
+export function connectSignal(signal: AbortSignal, deps: TransportDeps): AbortSignal {
+  return AbortSignal.any([signal, AbortSignal.timeout(deps.connectTimeoutMs())]);
+}
+
+/** True when `t` carries HTTP exchanges. */
+export function isHttpTransport(t: Transport): t is HttpTransport {
+  return "exchange" in t;
+}
