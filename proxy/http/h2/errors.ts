@@ -74,7 +74,11 @@ export class H2StreamResetError extends Error {
  * processed by the peer: it was above the last stream id of the peer's GOAWAY, or never sent.
  */
 export class H2ConnectionClosedError extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly code = ErrorCode.NO_ERROR) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly code: number = ErrorCode.NO_ERROR,
+  ) {
     super(message);
     this.name = "H2ConnectionClosedError";
   }

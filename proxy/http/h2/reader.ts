@@ -1,0 +1,164 @@
+/**
+ * The read side of an HTTP/2 connection: one reused buffer, filled by `transport.read` and
+ * parsed in place; each complete frame goes to the connection as soon as it is whole, with
+ * payloads as views into the buffer (valid until the handler returns).
+ *
+ * The buffer starts at 16 KiB and a frame, and grows to 64 KiB when a read fills it (bulk data:
+ * fewer, larger reads); `trim()` shrinks it back while the connection is idle. A frame larger
+ * than this side's SETTINGS_MAX_FRAME_SIZE is refused from its header, before its payload is
+ * read.
+ *
+ * @module
+ */
+import { ConnectionError, ErrorCode, StreamError } from "./errors.ts";
+import {
+  CLIENT_PREFACE,
+  decodeFrame,
+  type Frame,
+  FRAME_HEADER_SIZE,
+  frameLength,
+  type UnknownFrame,
+} from "./frames.ts";
+import type { Transport } from "./writer.ts";
+
+const READ_BUFFER = 16 * 1024 + FRAME_HEADER_SIZE;
+const MAX_READ_BUFFER = 64 * 1024;
+
+/** What the reader hands its connection. */
+export interface FrameSink {
+  /** A complete frame; may throw StreamError (the frame is consumed) or ConnectionError. */
+  frame(frame: Frame | UnknownFrame): void;
+  /** A frame-level stream error (PRIORITY of the wrong length); the frame is skipped. */
+  streamError(err: StreamError): void;
+  /** A connection error (or an unexpected failure): stop reading frames. */
+  connectionError(err: ConnectionError): void;
+  /** True while frames should be handled; false while closing (bytes are read and dropped). */
+  readonly accepting: boolean;
+  /** Largest frame payload accepted (this side's SETTINGS_MAX_FRAME_SIZE). */
+  readonly maxFrameSize: number;
+}
+
+export class FrameReader {
+  readonly #transport: Transport;
+  readonly #sink: FrameSink;
+  #buf = new Uint8Array(READ_BUFFER);
+  #start = 0;
+  #end = 0;
+  #needPreface: boolean;
+
+  /** `needPreface`: the server side, which reads the client preface first. */
+  constructor(transport: Transport, sink: FrameSink, needPreface: boolean, initial?: Uint8Array) {
+    this.#transport = transport;
+    this.#sink = sink;
+    this.#needPreface = needPreface;
+    if (initial && initial.length > 0) {
+      if (initial.length > this.#buf.length) this.#buf = new Uint8Array(initial.length);
+      this.#buf.set(initial);
+      this.#end = initial.length;
+    }
+  }
+
+  /** Reads until the peer closes or a read fails (the transport closed under it). */
+  async run(): Promise<void> {
+    try {
+      if (this.#end > 0) this.#process();
+      while (true) {
+        this.#makeRoom();
+        const n = await this.#transport.read(this.#buf.subarray(this.#end));
+        if (n === null) return;
+        if (!this.#sink.accepting) continue;
+        this.#end += n;
+        // A read that filled the buffer: bulk data is coming, read it in larger pieces.
+        if (this.#end === this.#buf.length && this.#buf.length < MAX_READ_BUFFER) {
+          this.#grow(MAX_READ_BUFFER);
+        }
+        this.#process();
+      }
+    } catch {
+      // A read fails when the transport is closed under it or reset by the peer.
+    }
+  }
+
+  /** Lets a grown buffer go while nothing is buffered. */
+  trim(): void {
+    if (this.#start === this.#end && this.#buf.length > READ_BUFFER) {
+      this.#buf = new Uint8Array(READ_BUFFER);
+      this.#start = this.#end = 0;
+    }
+  }
+
+  #makeRoom(): void {
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      return;
+    }
+    if (this.#end < this.#buf.length) return;
+    const pending = this.#end - this.#start;
+    const need = pending >= FRAME_HEADER_SIZE
+      ? FRAME_HEADER_SIZE + frameLength(this.#buf, this.#start)
+      : FRAME_HEADER_SIZE;
+    if (need > this.#buf.length) {
+      this.#grow(need);
+      return;
+    }
+    this.#buf.copyWithin(0, this.#start, this.#end);
+    this.#start = 0;
+    this.#end = pending;
+  }
+
+  #grow(size: number): void {
+    const grown = new Uint8Array(size);
+    grown.set(this.#buf.subarray(this.#start, this.#end));
+    this.#end -= this.#start;
+    this.#start = 0;
+    this.#buf = grown;
+  }
+
+  #process(): void {
+    const sink = this.#sink;
+    try {
+      if (this.#needPreface && !this.#preface()) return;
+      while (sink.accepting) {
+        let decoded;
+        try {
+          decoded = decodeFrame(this.#buf, this.#start, this.#end, sink.maxFrameSize);
+        } catch (err) {
+          if (!(err instanceof StreamError)) throw err;
+          this.#start += FRAME_HEADER_SIZE + frameLength(this.#buf, this.#start);
+          sink.streamError(err);
+          continue;
+        }
+        if (decoded === null) break;
+        this.#start += decoded.size;
+        try {
+          sink.frame(decoded.frame);
+        } catch (err) {
+          if (err instanceof StreamError) sink.streamError(err);
+          else throw err;
+        }
+      }
+      if (this.#start === this.#end) this.#start = this.#end = 0;
+    } catch (err) {
+      sink.connectionError(
+        err instanceof ConnectionError ? err : new ConnectionError(
+          ErrorCode.INTERNAL_ERROR,
+          `internal error: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
+    }
+  }
+
+  /** Checks the client preface; false while it is incomplete. */
+  #preface(): boolean {
+    const have = Math.min(this.#end - this.#start, CLIENT_PREFACE.length);
+    for (let i = 0; i < have; i++) {
+      if (this.#buf[this.#start + i] !== CLIENT_PREFACE[i]) {
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "invalid connection preface");
+      }
+    }
+    if (have < CLIENT_PREFACE.length) return false;
+    this.#start += CLIENT_PREFACE.length;
+    this.#needPreface = false;
+    return true;
+  }
+}
