@@ -228,9 +228,8 @@ export abstract class H2Connection implements StreamHost {
   /** True when frames on `id` mean the stream was never opened (idle, RFC 9113 5.1). */
   protected abstract isIdle(id: number): boolean;
 
-  /** Lets grown buffers go while the connection is idle. */
+  /** Lets the writer's grown buffers go while the connection is idle. */
   protected trimBuffers(): void {
-    this.#reader.trim();
     this.writer.trim();
   }
 

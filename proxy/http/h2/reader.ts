@@ -3,8 +3,10 @@
  * parsed in place; each complete frame goes to the connection as soon as it is whole, with
  * payloads as views into the buffer (valid until the handler returns).
  *
- * The buffer starts at 16 KiB and a frame, and grows to 64 KiB when a read fills it (bulk data:
- * fewer, larger reads); `trim()` shrinks it back while the connection is idle. A frame larger
+ * The buffer starts at 16 KiB and a frame, grows to 64 KiB when a read fills it (bulk data: fewer,
+ * larger reads), and shrinks back before the next read once a read leaves room to spare, so an
+ * idle connection waits on the small buffer. (It can only change between reads: a pending read
+ * owns its buffer.) A frame larger
  * than this side's SETTINGS_MAX_FRAME_SIZE is refused from its header, before its payload is
  * read.
  *
@@ -45,6 +47,8 @@ export class FrameReader {
   #start = 0;
   #end = 0;
   #needPreface: boolean;
+  /** The last read filled all the room it had. */
+  #filled = false;
 
   /** `needPreface`: the server side, which reads the client preface first. */
   constructor(transport: Transport, sink: FrameSink, needPreface: boolean, initial?: Uint8Array) {
@@ -68,10 +72,9 @@ export class FrameReader {
         if (n === null) return;
         if (!this.#sink.accepting) continue;
         this.#end += n;
+        this.#filled = this.#end === this.#buf.length;
         // A read that filled the buffer: bulk data is coming, read it in larger pieces.
-        if (this.#end === this.#buf.length && this.#buf.length < MAX_READ_BUFFER) {
-          this.#grow(MAX_READ_BUFFER);
-        }
+        if (this.#filled && this.#buf.length < MAX_READ_BUFFER) this.#grow(MAX_READ_BUFFER);
         this.#process();
       }
     } catch {
@@ -79,17 +82,11 @@ export class FrameReader {
     }
   }
 
-  /** Lets a grown buffer go while nothing is buffered. */
-  trim(): void {
-    if (this.#start === this.#end && this.#buf.length > READ_BUFFER) {
-      this.#buf = new Uint8Array(READ_BUFFER);
-      this.#start = this.#end = 0;
-    }
-  }
-
+  /** Before a read: room for it, in a buffer of the size the traffic calls for. */
   #makeRoom(): void {
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
+      if (!this.#filled && this.#buf.length > READ_BUFFER) this.#buf = new Uint8Array(READ_BUFFER);
       return;
     }
     if (this.#end < this.#buf.length) return;
