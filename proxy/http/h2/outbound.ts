@@ -26,6 +26,8 @@ export interface OutgoingFields {
   readonly headers: HeaderList | null;
   /** Names to send as never-indexed literals. */
   readonly sensitive?: ReadonlySet<string> | null;
+  /** One more name to leave out (the client leaves out Host: :authority carries it). */
+  readonly omit?: string;
 }
 
 /** Trailers, asked for once the body is sent. */
@@ -86,9 +88,10 @@ export class Sender {
       const keys = list.keys;
       const values = list.values;
       const sensitive = fields.sensitive ?? null;
+      const omit = fields.omit;
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i];
-        if (isConnectionSpecific(key) || key.charCodeAt(0) === 0x3a) continue;
+        if (isConnectionSpecific(key) || key.charCodeAt(0) === 0x3a || key === omit) continue;
         enc.add(key, values[i], sensitive !== null && sensitive.has(key));
       }
     }
