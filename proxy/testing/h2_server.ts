@@ -122,7 +122,8 @@ export async function h2TestServer(options: H2TestServerOptions = {}): Promise<H
   };
 }
 
-function routes(req: H2Request): void {
+/** The built-in routes (see the module doc), for handlers that add their own in front. */
+export function routes(req: H2Request): void {
   void route(req).catch(() => {
     // The client went away or reset the stream: nothing left to answer.
   });
