@@ -66,6 +66,26 @@ for (const c of "-._~!$&'()*+,;=:[]%") AUTHORITY_CHAR[c.charCodeAt(0)] = 1;
 for (let c = 0x30; c <= 0x39; c++) AUTHORITY_CHAR[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) AUTHORITY_CHAR[c] = AUTHORITY_CHAR[c + 32] = 1;
 
+/**
+ * Strings already found valid, per rule. HPACK hands out the same string objects again for
+ * indexed fields, and a Set lookup of a string whose hash V8 has cached beats a scan; the sets are
+ * cleared when full, so they stay small.
+ */
+class Seen {
+  readonly #set = new Set<string>();
+  has(s: string): boolean {
+    return this.#set.has(s);
+  }
+  add(s: string): void {
+    if (s.length > 256) return;
+    if (this.#set.size >= 2048) this.#set.clear();
+    this.#set.add(s);
+  }
+}
+const VALID_NAMES = new Seen();
+const VALID_VALUES = new Seen();
+const VALID_AUTHORITIES = new Seen();
+
 function isToken(s: string, table: Uint8Array): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
@@ -78,7 +98,7 @@ function isToken(s: string, table: Uint8Array): boolean {
 /** Throws unless `value` is a valid field value. */
 export function checkValue(name: string, value: string): void {
   const n = value.length;
-  if (n === 0) return;
+  if (n === 0 || VALID_VALUES.has(value)) return;
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) {
@@ -90,12 +110,16 @@ export function checkValue(name: string, value: string): void {
   if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) {
     throw new MalformedError(`the value of "${name}" starts or ends with whitespace`);
   }
+  VALID_VALUES.add(value);
 }
 
 /** Checks a regular field; adds it to `headers`; returns its Content-Length or `length`. */
 function regularField(headers: HeaderList, name: string, value: string, length: number): number {
-  if (!isToken(name, NAME_CHAR)) {
-    throw new MalformedError(`invalid field name "${name}" (names are lowercase tokens)`);
+  if (!VALID_NAMES.has(name)) {
+    if (!isToken(name, NAME_CHAR)) {
+      throw new MalformedError(`invalid field name "${name}" (names are lowercase tokens)`);
+    }
+    VALID_NAMES.add(name);
   }
   checkValue(name, value);
   if (CONNECTION_SPECIFIC.has(name)) {
@@ -143,7 +167,7 @@ export function parseRequest(
         break;
       case ":scheme":
         if (scheme !== undefined) throw new MalformedError("duplicate :scheme");
-        if (!/^[a-zA-Z][a-zA-Z0-9+.-]*$/.test(value)) {
+        if (value !== "https" && value !== "http" && !/^[a-zA-Z][a-zA-Z0-9+.-]*$/.test(value)) {
           throw new MalformedError(`invalid :scheme "${value}"`);
         }
         scheme = value;
@@ -222,12 +246,14 @@ function checkPath(path: string, method: string): void {
 }
 
 function checkAuthority(authority: string): void {
+  if (VALID_AUTHORITIES.has(authority)) return;
   for (let i = 0; i < authority.length; i++) {
     const c = authority.charCodeAt(i);
     if (c > 0xff || AUTHORITY_CHAR[c] === 0) {
       throw new MalformedError(`invalid authority "${authority}"`);
     }
   }
+  VALID_AUTHORITIES.add(authority);
 }
 
 /** Validates a response's field section. */

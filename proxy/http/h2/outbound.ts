@@ -28,6 +28,8 @@ export interface OutgoingFields {
   readonly sensitive?: ReadonlySet<string> | null;
   /** One more name to leave out (the client leaves out Host: :authority carries it). */
   readonly omit?: string;
+  /** One more field after `headers` (the Content-Length the server adds), or null. */
+  readonly extra?: readonly [string, string] | null;
 }
 
 /** Trailers, asked for once the body is sent. */
@@ -95,6 +97,7 @@ export class Sender {
         enc.add(key, values[i], sensitive !== null && sensitive.has(key));
       }
     }
+    if (fields.extra) enc.add(fields.extra[0], fields.extra[1]);
     this.#writer.headers(stream.id, enc.finish(), endStream, this.#peer.maxFrameSize);
     this.sentStreamFrames = true;
     if (endStream) this.#host.endSent(stream);

@@ -273,19 +273,16 @@ export class H2ServerConnection extends H2Connection {
         `Cannot respond: a body of ${length} bytes with content-length ${expected}`,
       );
     }
-    let list = headers;
+    let extra: [string, string] | null = null;
     if (!bodiless && declared === null && trailers === null && length >= 0 && body !== null) {
-      list = new HeaderList();
-      if (headers) {
-        for (let i = 0; i < headers.size; i++) list.appendLower(headers.keys[i], headers.values[i]);
-      }
-      list.appendLower("content-length", String(length));
+      extra = ["content-length", String(length)];
       expected = length;
     }
     const fields = {
       pseudo: [[":status", String(res.status)]] as const,
-      headers: list,
+      headers,
       sensitive: res.sensitive ?? null,
+      extra,
     };
     const sender = this.sender;
     if (body === null) {

@@ -34,6 +34,8 @@ export const HIGH_WATER = 64 * 1024;
 /** Queued bytes above which the peer is not reading what it asks for: the connection closes. */
 export const MAX_BACKLOG = 1024 * 1024;
 const INITIAL_SIZE = 4096;
+/** `trim()` lets buffers go only above this: smaller ones are cheaper kept than made again. */
+const TRIM_ABOVE = 32 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -89,12 +91,12 @@ export class FrameWriter {
     });
   }
 
-  /** Lets grown buffers go (call when the connection goes idle). */
+  /** Lets buffers grown by bulk data go (call when the connection goes idle). */
   trim(): void {
-    if (this.#len === 0 && this.#buf.length > INITIAL_SIZE) {
+    if (this.#len === 0 && this.#buf.length > TRIM_ABOVE) {
       this.#buf = new Uint8Array(INITIAL_SIZE);
     }
-    if (this.#inFlight === 0 && this.#spare.length > INITIAL_SIZE) {
+    if (this.#inFlight === 0 && this.#spare.length > TRIM_ABOVE) {
       this.#spare = new Uint8Array(INITIAL_SIZE);
     }
   }
