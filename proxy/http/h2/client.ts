@@ -128,6 +128,12 @@ export class H2ClientConnection extends H2Connection {
   readonly #options: H2ClientOptions;
   #nextId = 1;
   #settingsSeen = false;
+  #settingsResolve!: (seen: boolean) => void;
+  /**
+   * Resolves true once the server's first SETTINGS arrived (its limits are known), false if the
+   * connection ended first. Requests need not wait for it; extended CONNECT does.
+   */
+  readonly ready: Promise<boolean> = new Promise((resolve) => this.#settingsResolve = resolve);
   #goaway: H2Goaway | null = null;
   #draining = false;
   #queue: { start: () => void; fail: (err: Error) => void }[] = [];
@@ -165,6 +171,10 @@ export class H2ClientConnection extends H2Connection {
   request(req: H2ClientRequest): Promise<H2ClientResponse> {
     if (this.#draining || this.closing) {
       return Promise.reject(this.#notSent("the connection is going away"));
+    }
+    if (req.protocol !== undefined && !this.#settingsSeen) {
+      // Whether the server allows extended CONNECT is in its SETTINGS.
+      return this.ready.then(() => this.request(req));
     }
     if (req.protocol !== undefined && !this.peer.enableConnectProtocol) {
       return Promise.reject(
@@ -279,6 +289,7 @@ export class H2ClientConnection extends H2Connection {
 
   protected override settingsChanged(): void {
     this.#settingsSeen = true;
+    this.#settingsResolve(true);
     this.#pump();
   }
 
@@ -326,6 +337,7 @@ export class H2ClientConnection extends H2Connection {
 
   protected override onClosed(err: H2ConnectionClosedError): void {
     this.#closeError = err;
+    this.#settingsResolve(false);
     this.#failQueue(this.#notSent(err.message));
   }
 

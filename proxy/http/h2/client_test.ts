@@ -269,6 +269,45 @@ Deno.test("client: a server that does not speak HTTP/2 fails requests with a cle
   listener.close();
 });
 
+Deno.test("client: extended CONNECT waits for the server's SETTINGS, then is a byte stream", async () => {
+  await using t = await open({ tls: false, engine: { enableConnectProtocol: true } });
+  let push!: (c: Uint8Array | null) => void;
+  const outgoing: BodyReader = {
+    length: -1,
+    read: () => new Promise((resolve) => push = resolve),
+    cancel: () => {},
+  };
+  const res = await t.client.request({
+    method: "CONNECT",
+    protocol: "websocket",
+    scheme: "http",
+    authority: `127.0.0.1:${t.server.port}`,
+    path: "/chat",
+    body: outgoing,
+  });
+  assert.equal(res.status, 200);
+  push(text("one"));
+  assert.equal(decode((await res.body!.read())!), "one");
+  push(text("two"));
+  assert.equal(decode((await res.body!.read())!), "two");
+  push(null);
+  assert.equal(await res.body!.read(), null);
+});
+
+Deno.test("client: extended CONNECT to a server without it fails clearly", async () => {
+  await using t = await open({ tls: false });
+  await assert.rejects(
+    t.client.request({
+      method: "CONNECT",
+      protocol: "websocket",
+      scheme: "http",
+      authority: "x",
+      path: "/",
+    }),
+    /did not enable SETTINGS_ENABLE_CONNECT_PROTOCOL/,
+  );
+});
+
 Deno.test("client: ping measures a round trip", async () => {
   await using t = await open({ tls: true });
   const rtt = await t.client.ping();

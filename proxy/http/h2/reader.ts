@@ -3,9 +3,9 @@
  * parsed in place; each complete frame goes to the connection as soon as it is whole, with
  * payloads as views into the buffer (valid until the handler returns).
  *
- * The buffer starts at 16 KiB and a frame, grows to 64 KiB when a read fills it (bulk data: fewer,
- * larger reads), and shrinks back before the next read once a read leaves room to spare, so an
- * idle connection waits on the small buffer. (It can only change between reads: a pending read
+ * The buffer starts at 4 KiB (requests and control frames fit), grows to what a frame needs and to
+ * 64 KiB when a read fills it (bulk data: fewer, larger reads), and shrinks back before the next
+ * read once a read leaves room to spare, so an idle connection waits on the small buffer. (It can only change between reads: a pending read
  * owns its buffer.) A frame larger
  * than this side's SETTINGS_MAX_FRAME_SIZE is refused from its header, before its payload is
  * read.
@@ -23,7 +23,7 @@ import {
 } from "./frames.ts";
 import type { Transport } from "./writer.ts";
 
-const READ_BUFFER = 16 * 1024 + FRAME_HEADER_SIZE;
+const READ_BUFFER = 4096;
 const MAX_READ_BUFFER = 64 * 1024;
 
 /** What the reader hands its connection. */
