@@ -23,7 +23,7 @@ import {
 } from "./frames.ts";
 import type { Transport } from "./writer.ts";
 
-const READ_BUFFER = 4096;
+const READ_BUFFER = 2048;
 const MAX_READ_BUFFER = 64 * 1024;
 
 /** What the reader hands its connection. */

@@ -33,7 +33,7 @@ export interface Transport {
 export const HIGH_WATER = 64 * 1024;
 /** Queued bytes above which the peer is not reading what it asks for: the connection closes. */
 export const MAX_BACKLOG = 1024 * 1024;
-const INITIAL_SIZE = 4096;
+const INITIAL_SIZE = 1024;
 /** `trim()` lets buffers go only above this: smaller ones are cheaper kept than made again. */
 const TRIM_ABOVE = 32 * 1024;
 

@@ -44,7 +44,7 @@ const NEVER_INDEX = new Set(["authorization", "proxy-authorization"]);
 const SHORT_COOKIE = 20;
 
 export class HpackEncoder {
-  #buf = new Uint8Array(1024);
+  #buf = new Uint8Array(256);
   #len = 0;
   readonly #table: DynamicTable;
   /** Largest table this encoder will use (the peer may allow more). */
