@@ -41,7 +41,7 @@ export interface H2Stats {
   malformedMessages: number;
   /** Connections ended by a protocol error of the peer (GOAWAY with an error code). */
   connectionErrors: number;
-  /** Stream errors other than malformed messages (RST_STREAM sent with an error code). */
+  /** Stream errors this side sent (RST_STREAM with an error code), malformed messages included. */
   streamErrors: number;
   /** Times a sender paused because the peer's flow-control window was empty. */
   flowControlStalls: number;
