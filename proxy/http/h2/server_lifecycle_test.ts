@@ -12,6 +12,9 @@ import {
   MAX_WINDOW,
   type PingFrame,
 } from "./frames.ts";
+import type { BodyReader } from "../message.ts";
+import { connectH2 } from "./client.ts";
+import { createH2Stats } from "./guard.ts";
 import type { H2Request } from "./server.ts";
 import { h2TestServer } from "../../testing/h2_server.ts";
 import { rawH2Client } from "../../testing/h2_raw.ts";
@@ -114,4 +117,57 @@ Deno.test("onStreamCount follows open streams; 103 and HEAD behave", async () =>
   );
   await waitFor(() => counts.at(-1) === 0, "the streams to close");
   assert.ok(Math.max(...counts) >= 1);
+});
+
+Deno.test("204 and 304 carry no DATA even when the handler gives a body", async () => {
+  await using server = await h2TestServer({
+    tls: false,
+    onRequest(req) {
+      void req.respond({ status: Number(req.path.slice(1)), body: text("dropped") }).catch(
+        () => {},
+      );
+    },
+  });
+  await using peer = await rawH2Client(server.port);
+  const ids = [await peer.request("GET", "/204"), await peer.request("GET", "/304")];
+  for (const id of ids) {
+    const head = await peer.waitFor((f) =>
+      f.type === FrameType.HEADERS && (f as HeadersFrame).streamId === id
+    ) as HeadersFrame;
+    assert.equal(head.endStream, true);
+  }
+  assert.equal(peer.received.some((f) => f.type === FrameType.DATA), false);
+});
+
+Deno.test("a handler that does not read holds the client to one stream window", async () => {
+  const held: H2Request[] = [];
+  const window = 64 * 1024;
+  await using server = await h2TestServer({
+    tls: false,
+    engine: { initialWindowSize: window },
+    onRequest: (req) => void held.push(req),
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const stats = createH2Stats();
+  const client = connectH2(conn, { stats });
+  let produced = 0;
+  const endless: BodyReader = {
+    length: -1,
+    read: () => {
+      produced += 16 * 1024;
+      return Promise.resolve(new Uint8Array(16 * 1024));
+    },
+    cancel: () => {},
+  };
+  void client.request({ method: "POST", scheme: "http", authority: "x", path: "/", body: endless })
+    .catch(() => {});
+  await waitFor(() => held.length === 1 && stats.flowControlStalls > 0, "the client to stall");
+  const inbound = held[0].inbound!;
+  assert.equal(inbound.buffered, window);
+  assert.ok(produced <= window + 32 * 1024, `the client produced ${produced} bytes`);
+  // Reading gives the window back and the upload moves on.
+  for (let i = 0; i < 8; i++) await held[0].body!.read();
+  await waitFor(() => produced > window + 64 * 1024, "the upload to resume");
+  client.close();
+  await client.closed;
 });

@@ -4,7 +4,8 @@
  * of proxy/testing/h2_server.ts.
  */
 import assert from "node:assert/strict";
-import { h2TestServer } from "../../testing/h2_server.ts";
+import { serveH2 } from "./server.ts";
+import { h2TestServer, routes } from "../../testing/h2_server.ts";
 
 async function run(
   cmd: string,
@@ -100,4 +101,27 @@ Deno.test("h2load -n 20000 -c 20 -m 10 over TLS and h2c: every request succeeds"
     );
     assert.match(res.out, /status codes: 20000 2xx/);
   }
+});
+
+Deno.test("h2c sniffing: bytes read before serveH2 are handed in with initialBytes", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    // What an entrypoint does to tell HTTP/1.1 from the h2c preface: read, look, hand over.
+    const first = new Uint8Array(16);
+    let n = 0;
+    while (n < first.length) n += (await conn.read(first.subarray(n))) ?? first.length;
+    assert.equal(new TextDecoder().decode(first.subarray(0, 3)), "PRI");
+    const h2 = serveH2(conn, { initialBytes: first, onRequest: routes });
+    await h2.closed;
+  })();
+  const res = await run("curl", [
+    "-sS",
+    "--http2-prior-knowledge",
+    `http://127.0.0.1:${listener.addr.port}/`,
+  ]);
+  assert.equal(res.code, 0, res.err);
+  assert.equal(res.out, "hello from gatehouse h2\n");
+  await serving;
+  listener.close();
 });
