@@ -17,7 +17,7 @@
  */
 import { HeaderList } from "../http/header_list.ts";
 import type { BodyReader } from "../http/message.ts";
-import type { H2Event } from "../http/h2/connection.ts";
+import type { H2Event } from "../http/h2/options.ts";
 import { createH2Stats, type H2Stats } from "../http/h2/guard.ts";
 import {
   type H2Request,

@@ -22,7 +22,8 @@
  */
 import type { HeaderList } from "../header_list.ts";
 import { type BodyReader, isBodyless } from "../message.ts";
-import { H2Connection, type H2Options } from "./connection.ts";
+import { H2Connection } from "./connection.ts";
+import { type H2Options, localSettings } from "./options.ts";
 import {
   ConnectionError,
   ErrorCode,
@@ -143,7 +144,7 @@ export class H2ClientConnection extends H2Connection {
     super(
       transport,
       false,
-      { ...H2Connection.localSettings(options), enablePush: false, maxConcurrentStreams: 0 },
+      { ...localSettings(options), enablePush: false, maxConcurrentStreams: 0 },
       options,
     );
     this.#options = options;

@@ -36,14 +36,10 @@ import {
   type UnknownFrame,
   type WindowUpdateFrame,
 } from "./frames.ts";
-import {
-  DEFAULT_BUDGETS,
-  FloodGuard,
-  type FloodKind,
-  type H2Budgets,
-  type H2Stats,
-} from "./guard.ts";
+import { DEFAULT_BUDGETS, FloodGuard, type FloodKind, type H2Stats } from "./guard.ts";
 import { type HeaderBlock, HeaderBlockReader } from "./header_block.ts";
+import { ReceiveWindows } from "./flow.ts";
+import { DEFAULT_CONNECTION_WINDOW, type H2Event, type H2Options } from "./options.ts";
 import { Sender } from "./outbound.ts";
 import { FrameReader } from "./reader.ts";
 import { applySettings, initialSettings, type Settings, settingsEntries } from "./settings.ts";
@@ -51,41 +47,6 @@ import type { Stream, StreamHost } from "./stream.ts";
 import type { HeaderList } from "../header_list.ts";
 import { FrameWriter, type Transport } from "./writer.ts";
 
-/** Something the connection did about the peer, for the log (counted in H2Stats too). */
-export interface H2Event {
-  readonly kind: "connection_error" | "stream_error" | "goaway_received";
-  /** RFC 9113 error code (GOAWAY or RST_STREAM). */
-  readonly code: number;
-  /** What happened, for a person: "Cannot ...: ...". */
-  readonly message: string;
-  readonly streamId?: number;
-}
-
-/** Options both sides share; every field is optional. */
-export interface H2Options {
-  /** SETTINGS_INITIAL_WINDOW_SIZE: per-stream receive window (default 256 KiB). */
-  readonly initialWindowSize?: number;
-  /** Connection receive window (default 1 MiB). */
-  readonly connectionWindowSize?: number;
-  /** SETTINGS_MAX_HEADER_LIST_SIZE: decoded header list limit (default 64 KiB). */
-  readonly maxHeaderListSize?: number;
-  /** SETTINGS_MAX_FRAME_SIZE this side accepts (default 16384). */
-  readonly maxFrameSize?: number;
-  /** SETTINGS_HEADER_TABLE_SIZE: HPACK table the peer may use for what it sends (default 4096). */
-  readonly headerTableSize?: number;
-  /** Flood budgets per connection (defaults: DEFAULT_BUDGETS). */
-  readonly budgets?: Partial<H2Budgets>;
-  /** Counters to add to (shared by many connections). */
-  readonly stats?: H2Stats;
-  /** Called with protocol errors and defensive actions, for the log. */
-  readonly onEvent?: (event: H2Event) => void;
-  /** Called whenever the number of open streams changes. */
-  readonly onStreamCount?: (open: number) => void;
-}
-
-const DEFAULT_STREAM_WINDOW = 256 * 1024;
-const DEFAULT_CONNECTION_WINDOW = 1024 * 1024;
-const DEFAULT_HEADER_LIST = 64 * 1024;
 /** How long a closing connection keeps reading so the peer gets its GOAWAY. */
 const LINGER_MS = 1000;
 /** Stream ids this side reset, remembered so frames in flight for them are ignored. */
@@ -113,13 +74,7 @@ export abstract class H2Connection implements StreamHost {
   readonly #isServer: boolean;
   /** Highest stream id the peer opened (server) or this side opened (client). */
   protected lastPeerStreamId = 0;
-  /** Window the peer may still fill on the connection. */
-  #recvWindow = 65_535;
-  #recvUnacked = 0;
-  readonly #recvWindowTarget: number;
-  /** Stream window the peer assumes until it acknowledges our SETTINGS. */
-  #streamWindowBeforeAck: number;
-  #settingsAcked = false;
+  readonly #flow: ReceiveWindows;
   #needSettings = true;
   readonly #recentResets: number[] = [];
   readonly #recentResetSet = new Set<number>();
@@ -144,10 +99,13 @@ export abstract class H2Connection implements StreamHost {
     this.#onEvent = options.onEvent;
     this.#onStreamCount = options.onStreamCount;
     this.#guard = new FloodGuard({ ...DEFAULT_BUDGETS, ...options.budgets });
-    this.#recvWindowTarget = options.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW;
-    this.#streamWindowBeforeAck = Math.max(local.initialWindowSize, 65_535);
     this.closed = new Promise((resolve) => this.#closedResolve = resolve);
     this.writer = new FrameWriter(transport, (err) => this.#transportFailed(err));
+    this.#flow = new ReceiveWindows(
+      this.writer,
+      options.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW,
+      local.initialWindowSize,
+    );
     this.sender = new Sender(this.writer, this.peer, {
       endSent: (stream) => this.endSent(stream),
       bodyFailed: (stream, err) => this.resetStream(stream, ErrorCode.INTERNAL_ERROR, err),
@@ -175,17 +133,6 @@ export abstract class H2Connection implements StreamHost {
     );
   }
 
-  /** Local settings from options (server and client differ only in a few). */
-  static localSettings(options: H2Options): Settings {
-    return {
-      ...initialSettings(),
-      initialWindowSize: options.initialWindowSize ?? DEFAULT_STREAM_WINDOW,
-      maxHeaderListSize: options.maxHeaderListSize ?? DEFAULT_HEADER_LIST,
-      maxFrameSize: options.maxFrameSize ?? 16_384,
-      headerTableSize: options.headerTableSize ?? 4096,
-    };
-  }
-
   /** Streams open now (neither done nor reset). */
   get openStreams(): number {
     return this.streams.size;
@@ -200,10 +147,7 @@ export abstract class H2Connection implements StreamHost {
   protected start(): void {
     if (!this.#isServer) this.writer.raw(CLIENT_PREFACE);
     this.writer.settings(settingsEntries(this.local));
-    if (this.#recvWindowTarget > 65_535) {
-      this.writer.windowUpdate(0, this.#recvWindowTarget - 65_535);
-      this.#recvWindow = this.#recvWindowTarget;
-    }
+    this.#flow.start();
     void this.#reader.run().then(() =>
       this.#finish(
         new H2ConnectionClosedError("Cannot continue HTTP/2 stream: the connection closed", false),
@@ -302,38 +246,25 @@ export abstract class H2Connection implements StreamHost {
 
   #onData(frame: DataFrame): void {
     const length = frame.flowLength;
-    if (length > this.#recvWindow) {
-      throw new ConnectionError(
-        ErrorCode.FLOW_CONTROL_ERROR,
-        `DATA of ${length} bytes beyond the connection window (${this.#recvWindow})`,
-      );
-    }
-    this.#recvWindow -= length;
+    const flow = this.#flow;
+    flow.received(length);
     const stream = this.streams.get(frame.streamId);
     if (stream === undefined) {
-      this.#giveBack(length);
+      flow.discarded(length);
       this.#frameForUnknownStream(frame.streamId, "DATA", frame.endStream);
       return;
     }
     if (stream.endReceived) {
-      this.#giveBack(length);
+      flow.discarded(length);
       throw new StreamError(stream.id, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
     }
-    if (length > stream.recvWindow) {
-      this.#giveBack(length);
-      throw new StreamError(
-        stream.id,
-        ErrorCode.FLOW_CONTROL_ERROR,
-        `DATA of ${length} bytes beyond the stream window (${stream.recvWindow})`,
-      );
-    }
-    stream.recvWindow -= length;
+    flow.receivedOn(stream, length);
     const data = frame.data;
-    if (length > data.length) this.consumed(stream, length - data.length);
+    if (length > data.length) flow.consumed(stream, length - data.length);
     stream.received += data.length;
     const cl = stream.contentLength;
     if (cl >= 0 && (stream.received > cl || (frame.endStream && stream.received !== cl))) {
-      this.#giveBack(data.length);
+      flow.discarded(data.length);
       if (this.stats) this.stats.malformedMessages++;
       throw new StreamError(
         stream.id,
@@ -343,7 +274,7 @@ export abstract class H2Connection implements StreamHost {
     }
     if (data.length === 0 && !frame.endStream) this.#spend("emptyData");
     const inbound = stream.inbound;
-    if (inbound === null || inbound.cancelled) this.consumed(stream, data.length);
+    if (inbound === null || inbound.cancelled) flow.consumed(stream, data.length);
     else inbound.push(data);
     if (frame.endStream) this.endReceived(stream, null);
   }
@@ -391,12 +322,7 @@ export abstract class H2Connection implements StreamHost {
 
   #onSettings(frame: SettingsFrame): void {
     if (frame.ack) {
-      if (!this.#settingsAcked) {
-        this.#settingsAcked = true;
-        const delta = this.local.initialWindowSize - this.#streamWindowBeforeAck;
-        this.#streamWindowBeforeAck = this.local.initialWindowSize;
-        if (delta !== 0) { for (const s of this.streams.values()) s.recvWindow += delta; }
-      }
+      this.#flow.settingsAcknowledged(this.streams.values());
       return;
     }
     this.#spend("settings");
@@ -472,33 +398,15 @@ export abstract class H2Connection implements StreamHost {
 
   /** StreamHost: the consumer took `n` bytes of `stream`'s data. */
   consumed(stream: Stream, n: number): void {
-    if (this.#state !== "open") return;
-    this.#giveBack(n);
-    if (stream.closed || stream.endReceived) return;
-    stream.unacked += n;
-    if (stream.unacked >= this.local.initialWindowSize / 2) {
-      this.writer.windowUpdate(stream.id, stream.unacked);
-      stream.recvWindow += stream.unacked;
-      stream.unacked = 0;
-    }
+    this.#flow.consumed(stream, n);
   }
 
   /** StreamHost: the consumer cancelled `stream`'s incoming body. */
   abstract bodyCancelled(stream: Stream, reason: unknown): void;
 
-  /** Gives `n` bytes back to the connection window (sent once half a window is due). */
-  #giveBack(n: number): void {
-    this.#recvUnacked += n;
-    if (this.#recvUnacked >= this.#recvWindowTarget / 2 && this.#state === "open") {
-      this.writer.windowUpdate(0, this.#recvUnacked);
-      this.#recvWindow += this.#recvUnacked;
-      this.#recvUnacked = 0;
-    }
-  }
-
   /** The receive window a new stream starts with. */
   protected get initialRecvWindow(): number {
-    return this.#streamWindowBeforeAck;
+    return this.#flow.streamInitial;
   }
 
   // --- stream lifecycle ----------------------------------------------------------------
@@ -649,6 +557,7 @@ export abstract class H2Connection implements StreamHost {
     if (this.#state !== "open") return;
     this.writer.goaway(this.lastPeerStreamId, code, message);
     this.#state = "closing";
+    this.#flow.open = false;
     const err = new H2ConnectionClosedError(
       `Cannot continue HTTP/2 stream: the connection was closed (${errorName(code)}${
         message ? `: ${message}` : ""
@@ -664,6 +573,7 @@ export abstract class H2Connection implements StreamHost {
   protected closeQuietly(): void {
     if (this.#state !== "open") return;
     this.#state = "closing";
+    this.#flow.open = false;
     this.#failStreams(
       new H2ConnectionClosedError("Cannot continue HTTP/2 stream: the connection closed", false),
     );
@@ -685,6 +595,7 @@ export abstract class H2Connection implements StreamHost {
   #closeTransport(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    this.#flow.open = false;
     try {
       this.transport.close();
     } catch {

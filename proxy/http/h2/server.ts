@@ -28,7 +28,8 @@
  */
 import { HeaderList } from "../header_list.ts";
 import { type BodyReader, isBodyless } from "../message.ts";
-import { H2Connection, type H2Options } from "./connection.ts";
+import { H2Connection } from "./connection.ts";
+import { type H2Options, localSettings } from "./options.ts";
 import { ConnectionError, ErrorCode, H2StreamResetError, StreamError } from "./errors.ts";
 import { MalformedError, parseRequest, parseTrailers, type RequestHead } from "./fields.ts";
 import { MAX_WINDOW } from "./frames.ts";
@@ -81,7 +82,7 @@ export class H2ServerConnection extends H2Connection {
       transport,
       true,
       {
-        ...H2Connection.localSettings(options),
+        ...localSettings(options),
         maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
         enableConnectProtocol: options.enableConnectProtocol ?? false,
       },
