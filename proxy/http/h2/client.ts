@@ -396,7 +396,11 @@ export class H2ClientConnection extends H2Connection {
     const head = parseResponse(block.fields.names, block.fields.values);
     if (head.status < 200) {
       if (block.endStream) throw new MalformedError(`END_STREAM on a ${head.status} response`);
-      stream.onInformational?.(head.status, head.headers);
+      try {
+        stream.onInformational?.(head.status, head.headers);
+      } catch (err) {
+        this.cancel(stream, ErrorCode.CANCEL, err);
+      }
       return;
     }
     const bodiless = isBodyless(stream.method, head.status);

@@ -203,7 +203,12 @@ export class H2ServerConnection extends H2Connection {
     );
     this.addStream(req);
     if (endStream) this.endReceived(req, null);
-    this.#options.onRequest(req);
+    try {
+      this.#options.onRequest(req);
+    } catch (err) {
+      // A handler's bug ends its stream, not the connection.
+      this.resetStream(req, ErrorCode.INTERNAL_ERROR, err);
+    }
   }
 
   #trailers(req: H2Request, fields: DecodedFields, tooLarge: boolean, endStream: boolean): void {
@@ -376,7 +381,8 @@ export class H2Request extends Stream {
 
   /**
    * Sends the response; resolves once all of it is queued, rejects when the stream ends first
-   * (client reset, connection loss) or the body fails (the stream is then reset).
+   * (client reset, connection loss) or the body fails (the stream is then reset). Await or catch
+   * it: a client may reset any stream at any time.
    */
   respond(res: H2Response): Promise<void> {
     if (this.#responded) {

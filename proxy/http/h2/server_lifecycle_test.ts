@@ -171,3 +171,22 @@ Deno.test("a handler that does not read holds the client to one stream window", 
   client.close();
   await client.closed;
 });
+
+Deno.test("a handler that throws resets its stream; the connection serves on", async () => {
+  await using server = await h2TestServer({
+    tls: false,
+    onRequest(req) {
+      if (req.path === "/throw") throw new Error("handler bug");
+      void req.respond({ status: 200, body: text("fine") }).catch(() => {});
+    },
+  });
+  await using peer = await rawH2Client(server.port);
+  const bad = await peer.request("GET", "/throw");
+  const good = await peer.request("GET", "/");
+  const reset = await peer.waitFor((f) =>
+    f.type === FrameType.RST_STREAM && "streamId" in f && f.streamId === bad
+  );
+  assert.equal((reset as { code: number }).code, ErrorCode.INTERNAL_ERROR);
+  await peer.waitFor((f) => f.type === FrameType.HEADERS && (f as HeadersFrame).streamId === good);
+  assert.deepEqual(peer.fields.get(good)?.[0][0], [":status", "200"]);
+});
