@@ -3,12 +3,12 @@
  * parsed in place; each complete frame goes to the connection as soon as it is whole, with
  * payloads as views into the buffer (valid until the handler returns).
  *
- * The buffer starts at 4 KiB (requests and control frames fit), grows to what a frame needs and to
- * 64 KiB when a read fills it (bulk data: fewer, larger reads), and shrinks back before the next
- * read once a read leaves room to spare, so an idle connection waits on the small buffer. (It can only change between reads: a pending read
- * owns its buffer.) A frame larger
- * than this side's SETTINGS_MAX_FRAME_SIZE is refused from its header, before its payload is
- * read.
+ * The buffer starts at 2 KiB (requests and control frames fit), grows to what a frame needs, and
+ * grows fourfold (up to 64 KiB) whenever a read fills it: busy connections and uploads read in
+ * large pieces. Once a read uses no more than a sixteenth of it, traffic has died down and it goes
+ * back to 2 KiB, so an idle connection waits on the small buffer. It changes only between reads (a
+ * pending read owns its buffer). A frame larger than this side's SETTINGS_MAX_FRAME_SIZE is refused
+ * from its header, before its payload is read.
  *
  * @module
  */
@@ -47,8 +47,8 @@ export class FrameReader {
   #start = 0;
   #end = 0;
   #needPreface: boolean;
-  /** The last read filled all the room it had. */
-  #filled = false;
+  /** Bytes the last read brought. */
+  #lastRead = 0;
 
   /** `needPreface`: the server side, which reads the client preface first. */
   constructor(transport: Transport, sink: FrameSink, needPreface: boolean, initial?: Uint8Array) {
@@ -72,9 +72,11 @@ export class FrameReader {
         if (n === null) return;
         if (!this.#sink.accepting) continue;
         this.#end += n;
-        this.#filled = this.#end === this.#buf.length;
-        // A read that filled the buffer: bulk data is coming, read it in larger pieces.
-        if (this.#filled && this.#buf.length < MAX_READ_BUFFER) this.#grow(MAX_READ_BUFFER);
+        this.#lastRead = n;
+        // A read that filled the buffer: more is coming, read it in larger pieces.
+        if (this.#end === this.#buf.length && this.#buf.length < MAX_READ_BUFFER) {
+          this.#grow(Math.min(MAX_READ_BUFFER, this.#buf.length * 4));
+        }
         this.#process();
       }
     } catch {
@@ -86,7 +88,10 @@ export class FrameReader {
   #makeRoom(): void {
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
-      if (!this.#filled && this.#buf.length > READ_BUFFER) this.#buf = new Uint8Array(READ_BUFFER);
+      // Traffic died down (the last read used a small part of the buffer): back to the small one.
+      if (this.#buf.length > READ_BUFFER && this.#lastRead <= this.#buf.length / 16) {
+        this.#buf = new Uint8Array(READ_BUFFER);
+      }
       return;
     }
     if (this.#end < this.#buf.length) return;

@@ -4,9 +4,9 @@
  * The incoming body is pull-based: DATA payloads are copied out of the connection's read buffer
  * into the stream's queue, and the window the peer may fill is given back (WINDOW_UPDATE) only
  * as the consumer reads. A consumer that stops reading therefore stops the peer after one window
- * of data: that is the memory a stalled stream can hold. Small DATA frames are packed into shared
- * 4 KiB chunks, so a peer sending one byte per frame cannot turn a 64 KiB window into 64,000
- * separate arrays.
+ * of data: that is the memory a stalled stream can hold. Once several small DATA payloads wait
+ * unread, further ones are packed into shared 4 KiB chunks, so a peer sending one byte per frame
+ * cannot turn a 64 KiB window into 64,000 separate arrays.
  *
  * @module
  */
@@ -21,8 +21,10 @@ export interface StreamHost {
   bodyCancelled(stream: Stream, reason: unknown): void;
 }
 
-/** DATA payloads up to this size are packed into shared chunks. */
+/** DATA payloads below this size are packed into shared chunks... */
 const PACK_BELOW = 1024;
+/** ...once this many chunks wait unread. */
+const PACK_AFTER = 8;
 const PACK_CHUNK = 4096;
 
 export class Stream {
@@ -143,13 +145,19 @@ export class InboundBody implements BodyReader {
       return;
     }
     this.#buffered += n;
-    if (n >= PACK_BELOW) {
-      this.#sealPack();
+    if (
+      this.#pack === null && (n >= PACK_BELOW || this.#chunks.length - this.#first < PACK_AFTER)
+    ) {
       this.#chunks.push(data.slice());
       return;
     }
-    if (this.#pack === null || this.#pack.length - this.#packEnd < n) {
+    // Many small chunks wait unread: pack them (a peer sending one byte per frame).
+    if (n >= PACK_BELOW || this.#pack === null || this.#pack.length - this.#packEnd < n) {
       this.#sealPack();
+      if (n >= PACK_BELOW) {
+        this.#chunks.push(data.slice());
+        return;
+      }
       this.#pack = new Uint8Array(PACK_CHUNK);
       this.#packStart = this.#packEnd = 0;
     }
