@@ -2,7 +2,9 @@
  * Gatehouse's HTTP/2 engine against Deno.serve (hyper) as a "hello" server: `h2load -c50 -m10`
  * over TLS (ALPN h2) and h2c, in interleaved rounds; req/s and server CPU per request (from
  * /proc/<pid>/stat before and after each run). The server is pinned to CPU 0 and h2load to CPU 1
- * when `taskset` exists.
+ * when `taskset` exists. Then the client side: the engine's client against fetch (an HTTP/2-only
+ * `Deno.createHttpClient`), 100 requests at a time to the engine's hello server over h2c; client
+ * CPU per request is this process's.
  *
  * `deno run -A bench/h2_engine.ts [--rounds N] [--seconds N]`
  *
@@ -10,6 +12,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { connectH2 } from "../proxy/http/h2/client.ts";
 import { testPki } from "../proxy/testing/certs.ts";
 
 const args = parseArgs({
@@ -89,6 +92,59 @@ async function measure(impl: string, mode: string, cert: string, key: string): P
   }
 }
 
+/** Client CPU per request: `impl` sends CLIENT_REQUESTS, 100 at a time, to an engine server. */
+const CLIENT_REQUESTS = 100_000;
+async function measureClient(impl: "engine" | "fetch"): Promise<Result> {
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", HELLO, "engine", "h2c"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await lines.read()).value?.trim());
+  try {
+    let one: () => Promise<void>;
+    let done = () => {};
+    if (impl === "engine") {
+      const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+      tcp.setNoDelay(true);
+      const h2 = connectH2(tcp);
+      done = () => h2.close();
+      one = async () => {
+        const res = await h2.request({ method: "GET", scheme: "http", authority: "b", path: "/" });
+        for (let c = await res.body?.read(); c; c = await res.body!.read()) { /* drain */ }
+      };
+    } else {
+      const client = Deno.createHttpClient({ http1: false, http2: true });
+      done = () => client.close();
+      one = async () =>
+        void await (await fetch(`http://127.0.0.1:${port}/`, { client })).arrayBuffer();
+    }
+    const run = async (n: number) => {
+      let started = 0;
+      await Promise.all(Array.from({ length: 100 }, async () => {
+        while (started++ < n) await one();
+      }));
+    };
+    await run(10_000); // warm-up
+    const before = await cpuTicks(Deno.pid);
+    const t0 = performance.now();
+    await run(CLIENT_REQUESTS);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = (await cpuTicks(Deno.pid)) - before;
+    done();
+    return {
+      rps: CLIENT_REQUESTS / seconds,
+      usPerRequest: (cpu / ticks) * 1e6 / CLIENT_REQUESTS,
+      failed: 0,
+    };
+  } finally {
+    server.kill("SIGKILL");
+    await server.status;
+    await lines.cancel().catch(() => {});
+  }
+}
+
 const dir = await Deno.makeTempDir();
 try {
   const pki = await testPki();
@@ -122,6 +178,31 @@ try {
       }] | ${median(us).toFixed(1)} [${Math.min(...us).toFixed(1)}-${
         Math.max(...us).toFixed(1)
       }] | ${rs.reduce((n, r) => n + r.failed, 0)} |`,
+    );
+  }
+  const clients = new Map<string, Result[]>();
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const impl of ["engine", "fetch"] as const) {
+      const r = await measureClient(impl);
+      clients.set(impl, [...(clients.get(impl) ?? []), r]);
+      console.log(
+        `round ${round} client ${impl.padEnd(8)} ${r.rps.toFixed(0).padStart(7)} req/s ` +
+          `${r.usPerRequest.toFixed(1).padStart(6)} µs CPU/req`,
+      );
+    }
+  }
+  console.log(`\nclients, ${CLIENT_REQUESTS} GETs 100 at a time over h2c, ${ROUNDS} rounds:`);
+  console.log("| client | req/s | µs client CPU per request |");
+  console.log("| --- | --- | --- |");
+  for (const [name, rs] of clients) {
+    const rps = rs.map((r) => r.rps);
+    const us = rs.map((r) => r.usPerRequest);
+    console.log(
+      `| ${name} | ${median(rps).toFixed(0)} [${Math.min(...rps).toFixed(0)}-${
+        Math.max(...rps).toFixed(0)
+      }] | ${median(us).toFixed(1)} [${Math.min(...us).toFixed(1)}-${
+        Math.max(...us).toFixed(1)
+      }] |`,
     );
   }
 } finally {
