@@ -1,0 +1,78 @@
+/**
+ * A stream's incoming body: order and bytes are kept, window is given back only as the consumer
+ * reads, one-byte frames are packed, trailers come after the last byte, failure and cancel.
+ */
+import assert from "node:assert/strict";
+import { HeaderList } from "../header_list.ts";
+import { InboundBody, Stream, type StreamHost } from "./stream.ts";
+
+function setup() {
+  const given: number[] = [];
+  const cancelled: unknown[] = [];
+  const host: StreamHost = {
+    consumed: (_s, n) => void given.push(n),
+    bodyCancelled: (_s, reason) => void cancelled.push(reason),
+  };
+  const stream = new Stream(1, host, 65_535, 65_535);
+  const body = new InboundBody(stream, -1);
+  stream.inbound = body;
+  return { stream, body, given, cancelled };
+}
+
+Deno.test("bytes come out in order; window is given back as they are read, not as they arrive", async () => {
+  const { body, given } = setup();
+  body.push(Uint8Array.of(1, 2, 3));
+  body.push(new Uint8Array(2000).fill(4));
+  body.push(Uint8Array.of(5));
+  assert.deepEqual(given, []);
+  assert.equal(body.buffered, 2004);
+  const out: number[] = [];
+  for (let c = body.readNow(); c; c = body.readNow()) out.push(...c);
+  assert.deepEqual(out.slice(0, 3), [1, 2, 3]);
+  assert.equal(out.length, 2004);
+  assert.equal(out.at(-1), 5);
+  assert.equal(given.reduce((a, b) => a + b, 0), 2004);
+  const pending = body.read();
+  body.end(HeaderList.from([["grpc-status", "0"]]));
+  assert.equal(await pending, null);
+  assert.deepEqual((await body.trailers)?.entries(), [["grpc-status", "0"]]);
+});
+
+Deno.test("ten thousand one-byte frames become a handful of chunks", () => {
+  const { body } = setup();
+  for (let i = 0; i < 10_000; i++) body.push(Uint8Array.of(i & 0xff));
+  let chunks = 0;
+  let total = 0;
+  let ok = true;
+  for (let c = body.readNow(); c; c = body.readNow()) {
+    for (const b of c) ok &&= b === (total++ & 0xff);
+    chunks++;
+  }
+  assert.equal(total, 10_000);
+  assert.ok(ok, "bytes in order");
+  assert.ok(chunks <= 8 + Math.ceil(10_000 / 4096) + 1, `${chunks} chunks`);
+});
+
+Deno.test("trailers wait for the last byte to be read; failure and cancel end the body", async () => {
+  const { body } = setup();
+  body.push(Uint8Array.of(9));
+  body.end(null);
+  let settled = false;
+  void body.trailers.then(() => settled = true);
+  await Promise.resolve();
+  assert.equal(settled, false);
+  assert.deepEqual(body.readNow(), Uint8Array.of(9));
+  assert.equal(await body.trailers, null);
+
+  const other = setup();
+  other.body.push(Uint8Array.of(1, 2));
+  other.stream.fail(new Error("reset by peer"));
+  assert.throws(() => other.body.readNow(), /reset by peer/);
+  assert.equal(other.given.reduce((a, b) => a + b, 0), 2, "unread bytes go back to the window");
+
+  const third = setup();
+  third.body.push(Uint8Array.of(1));
+  third.body.cancel("not needed");
+  assert.equal(third.body.readNow(), null);
+  assert.deepEqual(third.cancelled, ["not needed"]);
+});
