@@ -14,22 +14,8 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/**
- * Starts `argv` with extra environment variables and waits until `port` accepts (and, with
- * `readyLine`, until the server wrote that line to stderr). Refuses to
- * start when something already listens on `port` (a leftover would answer in its place).
- * `stop` sends `stopSignal` (SIGTERM by default; nginx's master stops its workers on it) and
- * SIGKILL after 5 s.
- */
-export async function startServer(
-  argv: string[],
-  port: number,
-  env: Record<string, string> = {},
-  readyLine?: string,
-): Promise<Server> {
-  if (await accepts(port)) {
-    throw new Error(`Cannot start ${argv[0]}: 127.0.0.1:${port} is already in use`);
-  }
+/** Starts `argv` with extra environment variables, collecting its stderr. */
+export function startProcess(argv: string[], env: Record<string, string> = {}): Server {
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     env: { NO_COLOR: "1", ...env },
@@ -42,23 +28,6 @@ export async function startServer(
   const pump = (async () => {
     for await (const chunk of child.stderr) text += decoder.decode(chunk, { stream: true });
   })();
-  try {
-    await waitForPort(port, 15_000);
-    const deadline = Date.now() + 15_000;
-    while (readyLine !== undefined && !text.includes(readyLine)) {
-      if (Date.now() > deadline) throw new Error(`Cannot see "${readyLine}" from the server`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  } catch (err) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await child.status;
-    await pump;
-    throw new Error(`${(err as Error).message}; ${argv.join(" ")} wrote: ${text}`);
-  }
   return {
     child,
     stderr: () => text,
@@ -80,6 +49,36 @@ export async function startServer(
       await pump;
     },
   };
+}
+
+/**
+ * Starts `argv` with extra environment variables and waits until `port` accepts (and, with
+ * `readyLine`, until the server wrote that line to stderr). Refuses to start when something
+ * already listens on `port` (a leftover would answer in its place). `stop` sends SIGTERM
+ * (nginx's master stops its workers on it) and SIGKILL after 5 s.
+ */
+export async function startServer(
+  argv: string[],
+  port: number,
+  env: Record<string, string> = {},
+  readyLine?: string,
+): Promise<Server> {
+  if (await accepts(port)) {
+    throw new Error(`Cannot start ${argv[0]}: 127.0.0.1:${port} is already in use`);
+  }
+  const server = startProcess(argv, env);
+  try {
+    await waitForPort(port, 15_000);
+    const deadline = Date.now() + 15_000;
+    while (readyLine !== undefined && !server.stderr().includes(readyLine)) {
+      if (Date.now() > deadline) throw new Error(`Cannot see "${readyLine}" from the server`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${(err as Error).message}; ${argv.join(" ")} wrote: ${server.stderr()}`);
+  }
+  return server;
 }
 
 async function accepts(port: number): Promise<boolean> {

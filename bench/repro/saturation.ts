@@ -9,10 +9,13 @@
  *     [--variants raw,raw+ev64,serve,node]
  *
  * A variant is a server mode (raw, serve, node, workers:N) with optional `+evN` (environment
- * variable DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=N for the server process).
+ * variable DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=N for the server process) or `+wevN` (the main
+ * isolate sets it for its workers only, see saturation_server.ts).
  *
- * Result on the shared 2-core box (2026-12-06, other engineers' tests running, load average
- * 2-10, so absolute req/s vary; compare within a round): see docs/runtime.md, section 1.
+ * Result (2026-12-06, shared 2-core box, load average ~5, `--conns 500 --rounds 4 --seconds 6
+ * --variants raw,raw+ev64,raw+ev32,raw+ev16`): raw p99 144-428 ms, gap p99/mean 5.3-20.9;
+ * events 64: 46-77 ms, 1.8-2.6; events 32: 38-67 ms, 1.8-2.5; same CPU per request. Deno.serve at
+ * -c500 76-82 ms. Details and the other runs: docs/runtime.md, section 1.
  *
  * @module
  */
@@ -23,12 +26,19 @@ const opt = flags({
   rounds: "2",
   seconds: "8",
   variants: "raw,raw+ev64,serve,node",
-  port: "39021",
+  port: "21021",
 });
 const port = Number(opt.port);
 const server = new URL("./saturation_server.ts", import.meta.url).pathname;
 
+/** CPU seconds (user + system, all threads) a process used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+}
+
 interface Row {
+  cpu: number[];
   rps: number[];
   p50: number[];
   p99: number[];
@@ -49,12 +59,16 @@ for (let round = 1; round <= Number(opt.rounds); round++) {
       const env: Record<string, string> = {};
       for (const extra of extras) {
         if (extra.startsWith("ev")) env.DENO_TOKIO_MAX_IO_EVENTS_PER_TICK = extra.slice(2);
+        if (extra.startsWith("wev")) env.WORKER_MAX_IO_EVENTS = extra.slice(3);
       }
       const s = await startServer(["deno", "run", "-A", server, String(port), mode], port, env);
       try {
+        const cpu0 = cpuSeconds(s.child.pid);
         const r = await wrk(`http://127.0.0.1:${port}/`, conns, Number(opt.seconds));
+        const cpuUs = (cpuSeconds(s.child.pid) - cpu0) * 1e6 / (r.rps * Number(opt.seconds));
         const key = `c${conns} ${variant}`;
-        const row = rows.get(key) ?? { rps: [], p50: [], p99: [], max: [], fairness: [] };
+        const row = rows.get(key) ?? { cpu: [], rps: [], p50: [], p99: [], max: [], fairness: [] };
+        row.cpu.push(cpuUs);
         row.rps.push(r.rps);
         row.p50.push(r.p50);
         row.p99.push(r.p99);
@@ -62,7 +76,8 @@ for (let round = 1; round <= Number(opt.rounds); round++) {
         row.fairness.push(...fairnessOf(s.stderr()));
         rows.set(key, row);
         console.error(
-          `round ${round} ${key}: ${r.rps.toFixed(0)} req/s p50 ${r.p50} p99 ${r.p99} ` +
+          `round ${round} ${key}: ${r.rps.toFixed(0)} req/s (${cpuUs.toFixed(1)} us CPU each) ` +
+            `p50 ${r.p50} p99 ${r.p99} ` +
             `max ${r.max} ms, errors ${r.errors}, fairness ${fairnessOf(s.stderr()).join(" ")}`,
         );
       } finally {
@@ -75,6 +90,7 @@ for (let round = 1; round <= Number(opt.rounds); round++) {
 const out: (string | number)[][] = [[
   "load / server",
   "req/s",
+  "us CPU/req",
   "p50 ms",
   "p99 ms",
   "max ms",
@@ -84,6 +100,7 @@ for (const [key, r] of rows) {
   out.push([
     key,
     range(r.rps, 0),
+    range(r.cpu),
     range(r.p50),
     range(r.p99),
     range(r.max),

@@ -10,7 +10,9 @@
  *
  * Modes: `raw` (Deno.listen, one `conn.read` then one `conn.write` per request, the shape of
  * Gatehouse's HTTP/1.1 engine), `serve` (Deno.serve, hyper), `node` (node:net), `workers:N`
- * (N Deno Workers each running `raw` on the port with reusePort; each prints its own lines).
+ * (N Deno Workers each running `raw` on the port with reusePort; each prints its own lines;
+ * with the environment variable WORKER_MAX_IO_EVENTS=N the main isolate sets
+ * DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=N for its workers only).
  * The driver is saturation.ts; see it for results.
  *
  * @module
@@ -19,7 +21,7 @@
 const workerName = (globalThis as { name?: string }).name;
 const inWorker = typeof workerName === "string" && workerName !== "";
 const args = inWorker ? workerName.split(" ") : Deno.args;
-const port = Number(args[0] ?? 39001);
+const port = Number(args[0] ?? 21001);
 const mode = args[1] ?? "raw";
 const RESPONSE = new TextEncoder().encode(
   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
@@ -57,7 +59,10 @@ function report(now: number): void {
 function heads(buf: Uint8Array, n: number): number {
   let count = 0;
   for (let i = 3; i < n; i++) {
-    if (buf[i] === 10 && buf[i - 1] === 13 && buf[i - 2] === 10 && buf[i - 3] === 13) count++;
+    if (
+      buf[i] === 10 && buf[i - 1] === 13 && buf[i - 2] === 10 &&
+      buf[i - 3] === 13
+    ) count++;
   }
   return count;
 }
@@ -106,10 +111,18 @@ if (mode === "serve") {
     socket.on("close", () => last.delete(id));
   }).listen(port, "127.0.0.1");
 } else if (mode.startsWith("workers:") && !inWorker) {
+  // Deno reads DENO_TOKIO_MAX_IO_EVENTS_PER_TICK when it builds a worker's runtime, so the main
+  // isolate can set it for its workers alone.
+  const workerEvents = Deno.env.get("WORKER_MAX_IO_EVENTS");
+  if (workerEvents) {
+    Deno.env.set("DENO_TOKIO_MAX_IO_EVENTS_PER_TICK", workerEvents);
+  }
   for (let i = 0; i < Number(mode.slice("workers:".length)); i++) {
     new Worker(import.meta.url, { type: "module", name: `${port} ${mode}` });
   }
 } else {
   const reusePort = mode.startsWith("workers:");
-  for await (const conn of Deno.listen({ port, hostname: "127.0.0.1", reusePort })) serveRaw(conn);
+  for await (
+    const conn of Deno.listen({ port, hostname: "127.0.0.1", reusePort })
+  ) serveRaw(conn);
 }

@@ -8,7 +8,12 @@
  *
  *   deno run -A bench/repro/tls_paced.ts [--rounds 2] [--targets nginx,h1-split,h1-one,...]
  *
- * Needs nginx, h2load and openssl on PATH. Result: docs/runtime.md, section 2.
+ * Needs nginx, h2load and openssl on PATH.
+ *
+ * Result (2026-12-06, 2 rounds, median ms): nginx 0.42-0.52 for small over h1 and h2; h1-split
+ * small 43.98, h1-split+nodelay 0.60-0.72, h1-one 0.38-0.63, node-split 0.59-0.82; serve-stream
+ * small 44.0 (h1 and h2), serve-stream+nodelay 2.9-3.2 (its own macrotask). Details:
+ * docs/runtime.md, section 2.
  *
  * @module
  */
@@ -18,7 +23,7 @@ const opt = flags({
   rounds: "2",
   targets:
     "nginx,h1-split,h1-split+nodelay,h1-one,node-split,serve,serve+nodelay,serve-stream,serve-stream+nodelay",
-  port: "39041",
+  port: "21041",
   count: "100",
   rps: "50",
 });

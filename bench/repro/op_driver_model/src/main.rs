@@ -14,9 +14,10 @@
 //!
 //! Every 2 s it prints the time between two requests of one connection ("gap"): a fair server
 //! serves each busy connection once per round, so p99/mean stays near 1-2.
-//! Result (wrk -t1 -c500 -d7s, work_us 10, shared 2-core box): deno p99/mean 7-10 (p50 far below
-//! the mean: a hot set served over and over), wrk p99 0.65-0.97 s; unconstrained 1.5-1.8;
-//! deno with MAX_IO_EVENTS=64 1.5-2.4; at -c100 every mode 2.1-2.6. See docs/runtime.md.
+//! Result (wrk -t1 -d7s, work_us 10, shared 2-core box, 2 rounds): -c100 deno p99/mean
+//! 2.4-3.2; -c500 deno 7.8-10.6 (wrk p99 350-404 ms; p50 far below the mean: a hot set served
+//! over and over), unconstrained 2.1-4.7 (174-339 ms), deno with MAX_IO_EVENTS=64 2.0-2.7
+//! (146-199 ms), task_per_conn wrk p99 92-234 ms. See docs/runtime.md, section 1.
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
