@@ -9,7 +9,7 @@
  *   deno run -A bench/repro/saturation_server.ts <port> <mode>
  *
  * Modes: `raw` (Deno.listen, one `conn.read` then one `conn.write` per request, the shape of
- * Gatehouse's HTTP/1.1 engine), `serve` (Deno.serve, hyper), `node` (node:net), `workers:N`
+ * Gatehouse's HTTP/1.1 engine), `raw-late` and `raw-early` (see `serveRaw`), `serve` (Deno.serve, hyper), `node` (node:net), `workers:N`
  * (N Deno Workers each running `raw` on the port with reusePort; each prints its own lines;
  * with the environment variable WORKER_MAX_IO_EVENTS=N the main isolate sets
  * DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=N for its workers only).
@@ -69,17 +69,31 @@ function heads(buf: Uint8Array, n: number): number {
 
 let nextId = 0;
 
-async function serveRaw(conn: Deno.Conn): Promise<void> {
+const macrotask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * `raw`: read, answer, read again. `raw-late`: wait a macrotask before each read, so the next
+ * request is more often already in the socket when the read is submitted (a read only when
+ * needed). `raw-early`: submit the next read before writing the answer (two ops in flight).
+ */
+async function serveRaw(conn: Deno.Conn, variant: string): Promise<void> {
   const id = nextId++;
-  const buf = new Uint8Array(16 * 1024);
+  const bufs = [new Uint8Array(16 * 1024), new Uint8Array(16 * 1024)];
+  let turn = 0;
   try {
+    let pending = conn.read(bufs[turn]);
     for (;;) {
-      const n = await conn.read(buf);
+      const n = await pending;
       if (n === null) break;
+      const buf = bufs[turn];
+      turn ^= 1;
+      if (variant === "raw-early") pending = conn.read(bufs[turn]);
       for (let k = heads(buf, n); k > 0; k--) {
         served(id);
         await conn.write(RESPONSE);
       }
+      if (variant === "raw-late") await macrotask();
+      if (variant !== "raw-early") pending = conn.read(bufs[turn]);
     }
   } catch {
     // the client reset the connection at the end of the run
@@ -124,5 +138,5 @@ if (mode === "serve") {
   const reusePort = mode.startsWith("workers:");
   for await (
     const conn of Deno.listen({ port, hostname: "127.0.0.1", reusePort })
-  ) serveRaw(conn);
+  ) serveRaw(conn, mode);
 }
