@@ -1,10 +1,12 @@
 /**
  * Streaming a message (head and body) with as few writes as possible, without delaying data.
  *
- * Deno cannot turn Nagle's algorithm off on TLS connections (TlsConn has no setNoDelay), so a
- * small write that follows another unacknowledged one waits for the peer's delayed ACK: about
- * 40 ms on Linux. Writing the head, then the body, then the chunked terminator as separate
- * small writes would cost that stall on every keep-alive response. Instead, what is ready now
+ * Fewer writes mean fewer syscalls and TLS records. They also matter for latency where Nagle's
+ * algorithm is on: Deno has no setNoDelay for TLS connections, and Gatehouse sets TCP_NODELAY
+ * on its TLS listeners only when it may use FFI (proxy/internal/tcp_nodelay.ts); without it a
+ * small write that follows another unacknowledged one waits for the peer's delayed ACK (about
+ * 40 ms on Linux), and a head, a body and a chunked terminator written separately would cost
+ * that on every keep-alive response. So what is ready now
  * (the head, chunks already buffered, the terminator) goes out in one write, and a write is
  * made as soon as the next chunk is not ready, so server-sent events and long polls are never
  * held back. "Ready" is the body's `readNow` when it has one (bytes already buffered: no
