@@ -55,6 +55,12 @@ export const CHUNK_SIZE = 64 * 1024;
 export const chunkBuffers = new BufferPool(CHUNK_SIZE, 32);
 
 /**
+ * Read buffers of the byte tunnels (net/pipe.ts) while data streams: 256 KiB, what the tunnels
+ * grew to before they were pooled (fewer reads per GiB); 8 free ones (2 MiB).
+ */
+export const tunnelBuffers = new BufferPool(256 * 1024, 8);
+
+/**
  * Write buffers for joining a message head, framing and body chunks into one write: a chunk of
  * CHUNK_SIZE with room for a head or chunk framing of up to 8 KiB.
  */
