@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureDevCertificates } from "../proxy/pki/dev_ca.ts";
 import { writeContent } from "./configs/upstream.ts";
-import { type Layout, OUT, pinning, ROOT, upstreamPorts } from "./lib/layout.ts";
+import { type Layout, OUT, pinning, ROOT, upstreamPorts, type Workers } from "./lib/layout.ts";
 import { describeMachine, loadAverage } from "./lib/machine.ts";
 import { stopLeftovers, Supervisor } from "./lib/procs.ts";
 import { resultsMarkdown, type RunRecord, tables } from "./lib/record.ts";
@@ -39,7 +39,14 @@ const USAGE = `Usage: deno task bench [-- OPTIONS]
   --targets NAMES    comma-separated targets (default: all): ${TARGET_NAMES.join(",")}
   --tcp-mib N        MiB per TCP throughput transfer (default 1024; quick 256)
   --idle-conns N     idle TLS connections of the memory scenario (default 2000)
+  --rss-after N      seconds after each measured run when the proxy's RSS is read again
+                     (default 0: right after; 60 for "a minute after the load ends")
   --unpinned         do not pin processes to CPUs
+  --out-of-the-box   nothing pinned, each proxy at its default worker count (nginx
+                     worker_processes auto, HAProxy's default threads, Caddy's default
+                     GOMAXPROCS, Gatehouse workers: auto); writes
+                     bench/RESULTS-out-of-the-box.md (quick: bench/out/RESULTS-out-of-the-box-quick.md)
+  --workers N|auto   workers of every proxy (with --out-of-the-box; for the scaling runs)
   --no-install       fail instead of installing missing Debian packages
   --results FILE     where to write the results document
 `;
@@ -56,7 +63,10 @@ function options() {
       targets: { type: "string" },
       "tcp-mib": { type: "string" },
       "idle-conns": { type: "string" },
+      "rss-after": { type: "string" },
       unpinned: { type: "boolean" },
+      "out-of-the-box": { type: "boolean" },
+      workers: { type: "string" },
       "no-install": { type: "boolean" },
       results: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -90,18 +100,28 @@ function options() {
     warmup: integer("warmup", values.warmup, 1),
     tcpBytes: integer("tcp-mib", values["tcp-mib"], quick ? 256 : 1024) * 2 ** 20,
     idleConnections: Math.max(1, integer("idle-conns", values["idle-conns"], 2000)),
+    rssAfter: integer("rss-after", values["rss-after"], 0),
   };
   const ids = list("only", values.only, SCENARIOS.map((s) => s.id));
+  const ootb = values["out-of-the-box"] ?? false;
+  if (values.workers !== undefined && !ootb) {
+    throw new Error("Cannot run: --workers needs --out-of-the-box (pinned runs use one worker)");
+  }
+  const workers: Workers = values.workers === undefined || values.workers === "auto"
+    ? (ootb ? "auto" : 1)
+    : Math.max(1, integer("workers", values.workers, 1));
+  const resultsName = ootb ? "RESULTS-out-of-the-box" : "RESULTS";
   return {
     quick,
     timing,
     rounds: Math.max(1, integer("rounds", values.rounds, quick ? 1 : 3)),
     scenarios: SCENARIOS.filter((s) => ids.includes(s.id)),
     targets: list("targets", values.targets, TARGET_NAMES),
-    pinned: !values.unpinned,
+    pinned: !values.unpinned && !ootb,
+    workers,
     install: !values["no-install"],
     results: values.results ??
-      (quick ? join(OUT, "RESULTS-quick.md") : join(ROOT, "bench", "RESULTS.md")),
+      (quick ? join(OUT, `${resultsName}-quick.md`) : join(ROOT, "bench", `${resultsName}.md`)),
   };
 }
 
@@ -165,12 +185,13 @@ async function main(): Promise<void> {
     files: await prepareFiles(),
     upstreams: upstreamPorts(),
     pinning: pinning(opt.pinned, machine.cores),
+    workers: opt.workers,
   };
   console.error(
     layout.pinning.pinned
       ? `Pinning: proxies on CPU ${layout.pinning.proxy}; load generators and upstreams on CPU ` +
         `${layout.pinning.load}`
-      : "Pinning: none (--unpinned)",
+      : `Pinning: none; workers: ${opt.workers}`,
   );
 
   try {
@@ -191,7 +212,8 @@ async function main(): Promise<void> {
       (n, sc) => n + sc.targets.filter((t) => targets.has(t)).length,
       0,
     );
-    const minutes = (perRound * opt.rounds * (opt.timing.warmup + opt.timing.seconds + 1.5)) / 60;
+    const each = opt.timing.warmup + opt.timing.seconds + opt.timing.rssAfter + 1.5;
+    const minutes = (perRound * opt.rounds * each) / 60;
     console.error(
       `All targets answer; ${opt.rounds} round(s) of ${opt.scenarios.length} scenarios, ` +
         `${perRound} measurements each: about ${Math.ceil(minutes)} minutes`,
@@ -232,6 +254,7 @@ async function main(): Promise<void> {
       roundLoads,
       loadAfter: await loadAverage(),
       pinning: layout.pinning,
+      workers: layout.workers,
       versions: tools.versions,
       targets: [...targets.values()],
       scenarios: opt.scenarios,

@@ -71,6 +71,12 @@ Deno.test("the image runs as uid 1993 with /config and /certs volumes, not as ro
   assert.ok(entrypoint.includes("--allow-read=/config,/certs"));
   assert.ok(entrypoint.includes("--allow-write=/certs"));
   assert.ok(entrypoint.includes("--cached-only"));
+  // FFI to the C library alone (TCP_NODELAY on TLS listeners), on amd64 and arm64.
+  assert.ok(
+    entrypoint.includes(
+      "--allow-ffi=/lib/x86_64-linux-gnu/libc.so.6,/lib/aarch64-linux-gnu/libc.so.6",
+    ),
+  );
 });
 
 Deno.test("compose publishes the image's ports; the admin port only on 127.0.0.1", async () => {

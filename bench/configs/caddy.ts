@@ -1,5 +1,5 @@
 /**
- * Caddy as the proxy under test (run with GOMAXPROCS=1): no admin API, no automatic HTTPS, the
+ * Caddy as the proxy under test (run with GOMAXPROCS=layout.workers; unset for "auto"): no admin API, no automatic HTTPS, the
  * shared certificate, HTTP/2 on the TLS listener, `encode gzip` on the compression listener.
  * Caddy has no core layer-4 proxy (caddy-l4 is a plugin Debian's build lacks) and no brotli
  * encoder, so those scenarios are n/a for it.

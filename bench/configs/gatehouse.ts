@@ -1,15 +1,15 @@
 /**
  * Gatehouse configs for the bench: "lean" (access log and metrics off, no admin endpoint) and
  * "full" (JSON access log to a file, metrics on, admin endpoint on). TCP entrypoints and
- * compression are optional parts: `deno run proxy/main.ts --check` decides whether this
+ * compression are optional parts, and so is `workers` (layout.workers): `deno run proxy/main.ts --check` decides whether this
  * Gatehouse accepts them, and the scenarios needing a rejected part report n/a.
  *
  * @module
  */
 import { type Layout, LEVELS, PATHS, type ProxyPorts } from "../lib/layout.ts";
 
-/** Features that may not have landed in Gatehouse yet. */
-export type GatehouseFeature = "tcp" | "compression";
+/** Features that may not have landed in Gatehouse yet ("workers": worker isolates, issue 18). */
+export type GatehouseFeature = "tcp" | "compression" | "workers";
 
 /** What makes the two Gatehouse targets differ. */
 export interface GatehouseVariant {
@@ -78,6 +78,8 @@ export function gatehouseConfig(
       : []),
     // Compression only where the other proxies have it: on the compression listener.
     ...(compression ? ["compression: { enabled: false }"] : []),
+    // Without the workers key Gatehouse runs one JavaScript thread.
+    ...(features.has("workers") ? [`workers: ${layout.workers}`] : []),
     "timeouts: { keep_alive_idle: 120s, drain: 2s }",
     "limits: { max_connections: 0 }",
     "log:",

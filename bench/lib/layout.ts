@@ -74,11 +74,19 @@ export interface Files {
   bundle: string;
 }
 
+/**
+ * Workers (processes, threads, isolates) of each proxy under test: 1 when pinned, "auto" for
+ * each proxy's default (nginx `worker_processes auto`, HAProxy's default threads, Caddy's default
+ * GOMAXPROCS, Gatehouse `workers: auto`), or a number for the scaling runs.
+ */
+export type Workers = number | "auto";
+
 /** Everything a config generator or a scenario needs to know about the run. */
 export interface Layout {
   files: Files;
   upstreams: Upstreams;
   pinning: Pinning;
+  workers: Workers;
 }
 
 /** Picks free ports for the shared upstreams. */

@@ -7,7 +7,7 @@
 import { basename } from "node:path";
 import type { Scenario, Timing } from "../scenarios/mod.ts";
 import type { Machine } from "./machine.ts";
-import type { Pinning } from "./layout.ts";
+import type { Pinning, Workers } from "./layout.ts";
 import { goalsTable, PEER_LEGEND, scenarioTable, summaryTable } from "./report.ts";
 import type { Results } from "./runner.ts";
 import type { Target } from "./targets.ts";
@@ -26,6 +26,7 @@ export interface RunRecord {
   roundLoads: string[];
   loadAfter: string;
   pinning: Pinning;
+  workers: Workers;
   versions: Record<string, string>;
   targets: Target[];
   scenarios: Scenario[];
@@ -52,10 +53,16 @@ export function tables(record: RunRecord): string {
   ].join("\n");
 }
 
-function pinningText(pinning: Pinning): string {
+function pinningText(pinning: Pinning, workers: Workers): string {
+  if (workers === "auto") {
+    return "**Out of the box** (`--out-of-the-box`): nothing pinned, each proxy at its default " +
+      "worker count (nginx `worker_processes auto`, HAProxy's default threads, Caddy's default " +
+      "GOMAXPROCS, Gatehouse `workers: auto` where this checkout accepts it, else its one " +
+      "JavaScript thread); the proxies compete with the load generator and the upstreams.";
+  }
   if (!pinning.pinned) {
-    return "**Unpinned** (`--unpinned`): every process may run on every core; the proxy " +
-      "competes with the load generator and the upstreams.";
+    return `**Unpinned**, ${workers} worker(s) per proxy: every process may run on every core; ` +
+      "the proxy competes with the load generator and the upstreams.";
   }
   return `**Pinned with taskset**: the proxy under test alone on CPU ${pinning.proxy} ` +
     `(nginx \`worker_processes 1\`, HAProxy \`nbthread 1\`, Caddy \`GOMAXPROCS=1\`, Gatehouse ` +
@@ -100,7 +107,8 @@ export async function resultsMarkdown(record: RunRecord): Promise<string> {
     `${record.quick ? "QUICK MODE (not for comparison)" : "full mode"}: ${record.rounds} ` +
     `interleaved round(s), ${timing.warmup} s warm-up + ${timing.seconds} s per measurement, ` +
     `TCP transfers of ${timing.tcpBytes / 2 ** 20} MiB, ${timing.idleConnections} idle TLS ` +
-    `connections. Every number is the median over the rounds; all traffic on loopback.`,
+    `connections, proxy RSS read again ${timing.rssAfter} s after each measured run. Every ` +
+    `number is the median over the rounds; all traffic on loopback.`,
     "",
     "## Machine",
     "",
@@ -109,7 +117,7 @@ export async function resultsMarkdown(record: RunRecord): Promise<string> {
     `- Load average (1, 5, 15 min) before: ${record.loadBefore}; at each round's start: ` +
     `${record.roundLoads.join("; ")}; after: ${record.loadAfter}. The bench itself keeps up to ` +
     `2 processes busy; a "before" value well above 0 means other work shared the CPUs`,
-    `- ${pinningText(record.pinning)}`,
+    `- ${pinningText(record.pinning, record.workers)}`,
     "",
     "## Versions",
     "",

@@ -119,6 +119,8 @@ interface Goal {
   bound: number;
   /** "cost": gatehouse-full against gatehouse, as the share it loses. */
   cost?: boolean;
+  /** An absolute bound on Gatehouse's own median (`versus` unused), in the metric's unit. */
+  absolute?: { bound: number; unit: string; value?: (cell: Cell) => number };
 }
 
 const HIGHER_IS_BETTER = new Set(["req_s", "mb_s", "msg_s", "conn_s"]);
@@ -150,6 +152,33 @@ const GOALS: Goal[] = [
   goal("WebSocket 64 B msg/s >= nginx", "ws-64b", "msg_s", "nginx"),
   goal("WebSocket 64 KiB msg/s >= nginx", "ws-64k", "msg_s", "nginx"),
   goal("TCP 1 GiB MB/s >= 0.9x HAProxy", "tcp-1gib", "mb_s", "haproxy", 0.9),
+  // Issue 18 (read the out-of-the-box run for the req/s ones; pinned for CPU per request).
+  goal("HTTP/1.1 req/s >= HAProxy", "h1", "req_s", "haproxy"),
+  goal("TLS HTTP/1.1 req/s >= nginx", "tls-h1", "req_s", "nginx"),
+  goal("TLS HTTP/1.1 req/s >= HAProxy", "tls-h1", "req_s", "haproxy"),
+  goal("h2 req/s >= HAProxy", "h2", "req_s", "haproxy"),
+  goal("wrk -c500 p99 <= 2x nginx", "h1-c500", "p99_ms", "nginx", 2),
+  {
+    ...goal("h2load -c50 -m10: no request over 1 s", "h2", "max_ms", "nginx"),
+    absolute: { bound: 1000, unit: "ms" },
+  },
+  goal("paced h2 median <= 2x nginx", "paced-h2", "p50_ms", "nginx", 2),
+  goal("paced h2 p99 <= 2x nginx", "paced-h2", "p99_ms", "nginx", 2),
+  goal("paced h2 1 MiB median <= 2x nginx", "paced-h2-1m", "p50_ms", "nginx", 2),
+  goal("paced h2 1 MiB p99 <= 2x nginx", "paced-h2-1m", "p99_ms", "nginx", 2),
+  goal("paced TLS HTTP/1.1 median <= 2x nginx", "paced-h1", "p50_ms", "nginx", 2),
+  goal("paced TLS HTTP/1.1 p99 <= 2x nginx", "paced-h1", "p99_ms", "nginx", 2),
+  goal("paced TLS HTTP/1.1 1 MiB median <= 2x nginx", "paced-h1-1m", "p50_ms", "nginx", 2),
+  goal("paced TLS HTTP/1.1 1 MiB p99 <= 2x nginx", "paced-h1-1m", "p99_ms", "nginx", 2),
+  goal("peak RSS under h2 <= 2x nginx", "h2", "rss_peak_mib", "nginx", 2),
+  {
+    ...goal("RSS growth during a 1 GiB TCP transfer < 16 MiB", "tcp-1gib", "rss_peak_mib", "nginx"),
+    absolute: {
+      bound: 16,
+      unit: "MiB",
+      value: (cell) => cellMedian(cell, "rss_peak_mib") - cellMedian(cell, "rss_before_mib"),
+    },
+  },
 ];
 
 /**
@@ -162,6 +191,20 @@ export function goalsTable(results: Results): string[] {
     const cells = results.get(g.scenario);
     if (!cells) continue;
     const subject: TargetName = g.cost ? "gatehouse-full" : "gatehouse";
+    if (g.absolute) {
+      const cell = cells.get(subject);
+      const value = cell === undefined
+        ? NaN
+        : g.absolute.value?.(cell) ?? cellMedian(cell, g.metric);
+      const known = Number.isFinite(value);
+      lines.push(row([
+        g.text,
+        known ? `${num(value, 1)} ${g.absolute.unit}` : "n/a",
+        known ? (value <= g.absolute.bound ? "yes" : "no") : "n/a",
+        "",
+      ]));
+      continue;
+    }
     const of = (metric: string) =>
       cellMedian(cells.get(subject), metric) / cellMedian(cells.get(g.versus), metric);
     const value = of(g.metric);

@@ -122,7 +122,7 @@ export async function startProxy(
       config = await write(files.out, "Caddyfile", caddyConfig(layout, ports));
       argv = ["caddy", "run", "--adapter", "caddyfile", "--config", config];
       Object.assign(env, {
-        GOMAXPROCS: "1",
+        ...(layout.workers === "auto" ? {} : { GOMAXPROCS: String(layout.workers) }),
         HOME: join(files.out, "caddy-home"),
         XDG_DATA_HOME: join(files.out, "caddy-data"),
         XDG_CONFIG_HOME: join(files.out, "caddy-config"),
@@ -137,6 +137,11 @@ export async function startProxy(
         [...gatehouseFeatures].filter(([, no]) => no === null).map(([f]) => f),
       );
       const text = gatehouseConfig(layout, ports, variant, features);
+      if (!features.has("workers") && layout.workers !== 1) {
+        console.error(
+          `Gatehouse runs one JavaScript thread: workers ${gatehouseFeatures.get("workers")}`,
+        );
+      }
       config = await write(files.out, `${name}.yaml`, text);
       argv = [Deno.execPath(), "run", "-A", join(ROOT, "proxy/main.ts"), "--config", config];
       const tcpGap = gatehouseFeatures.get("tcp");
@@ -182,8 +187,9 @@ export async function probeGatehouse(
 ): Promise<Map<GatehouseFeature, string | null>> {
   const result = new Map<GatehouseFeature, string | null>();
   const ports = proxyPorts();
-  for (const feature of ["tcp", "compression"] as GatehouseFeature[]) {
-    const text = gatehouseConfig(layout, ports, { full: false }, new Set([feature]));
+  for (const feature of ["tcp", "compression", "workers"] as GatehouseFeature[]) {
+    const probe = { ...layout, workers: 2 };
+    const text = gatehouseConfig(probe, ports, { full: false }, new Set([feature]));
     const file = await write(layout.files.out, `gatehouse-probe-${feature}.yaml`, text);
     const main = join(ROOT, "proxy/main.ts");
     const checked = await command([

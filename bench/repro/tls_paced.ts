@@ -8,12 +8,18 @@
  *
  *   deno run -A bench/repro/tls_paced.ts [--rounds 2] [--targets nginx,h1-split,h1-one,...]
  *
+ * Targets `gatehouse` and `gatehouse-noffi` run Gatehouse itself (proxy/main.ts, with the
+ * permissions of `deno task start`, the second without --allow-ffi, so without TCP_NODELAY on
+ * its TLS listener) in front of tls_paced_server.ts's `upstream` on the next port.
+ *
  * Needs nginx, h2load and openssl on PATH.
  *
  * Result (2026-12-06, 2 rounds, median ms): nginx 0.42-0.52 for small over h1 and h2; h1-split
  * small 43.98, h1-split+nodelay 0.60-0.72, h1-one 0.38-0.63, node-split 0.59-0.82; serve-stream
  * small 44.0 (h1 and h2), serve-stream+nodelay 2.9-3.2 (its own macrotask). Details:
- * docs/runtime.md, section 2.
+ * docs/runtime.md, section 2. With the fix (2026-12-06, 1 round, load average ~7, `--targets
+ * nginx,h1-split,h1-split+nodelay,gatehouse,gatehouse-noffi`): gatehouse small 3.7 (h1) and 4.2
+ * (h2), its upstream's own macrotask included, against gatehouse-noffi 44.2 and 47.9; nginx 0.3-0.4.
  *
  * @module
  */
@@ -22,7 +28,7 @@ import { flags, range, startServer, table } from "./common.ts";
 const opt = flags({
   rounds: "2",
   targets:
-    "nginx,h1-split,h1-split+nodelay,h1-one,node-split,serve,serve+nodelay,serve-stream,serve-stream+nodelay",
+    "nginx,h1-split,h1-split+nodelay,h1-one,node-split,serve,serve+nodelay,serve-stream,serve-stream+nodelay,gatehouse,gatehouse-noffi",
   port: "21041",
   count: "100",
   rps: "50",
@@ -127,21 +133,71 @@ function record(key: string, l: Latency): void {
   console.error(`${key}: p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} ms`);
 }
 
+const server = (mode: string, at: number) =>
+  startServer(
+    ["deno", "run", "-A", `${here}/tls_paced_server.ts`, String(at), mode, cert, key],
+    at,
+    {},
+    "ready",
+  );
+
+await Deno.writeTextFile(
+  `${dir}/gatehouse.yaml`,
+  `entrypoints:
+  websecure:
+    address: "127.0.0.1:${port}"
+    tls: { certificates: [{ cert: ${cert}, key: ${key} }] }
+routes: [{ service: app }]
+services: { app: { servers: ["http://127.0.0.1:${port + 1}"] } }
+admin: { address: "off" }
+log: { access_log: { enabled: false } }
+`,
+);
+
+/** Gatehouse with `deno task start`'s permissions, without --allow-ffi for `gatehouse-noffi`. */
+async function gatehouse(target: string) {
+  const upstream = await server("upstream", port + 1);
+  const task = JSON.parse(await Deno.readTextFile(`${here}/../../deno.json`)).tasks.start.command;
+  const permissions = (task as string).split(" ").filter((a) =>
+    a.startsWith("--allow-") && !a.startsWith("--allow-write") &&
+    (target === "gatehouse" || !a.startsWith("--allow-ffi"))
+  );
+  const main = `${here}/../../proxy/main.ts`;
+  try {
+    const gw = await startServer(
+      ["deno", "run", ...permissions, main, "--config", `${dir}/gatehouse.yaml`],
+      port,
+      { GATEHOUSE_LOG_FORMAT: "text" },
+      "serving",
+    );
+    return {
+      async stop() {
+        await gw.stop();
+        await upstream.stop();
+      },
+    };
+  } catch (err) {
+    await upstream.stop();
+    throw err;
+  }
+}
+
 for (let round = 1; round <= Number(opt.rounds); round++) {
   for (const target of opt.targets.split(",")) {
-    const argv = target === "nginx"
-      ? ["nginx", "-c", `${dir}/nginx.conf`]
-      : ["deno", "run", "-A", `${here}/tls_paced_server.ts`, String(port), target, cert, key];
-    const ready = target === "nginx" ? undefined : "ready";
-    const server = await startServer(argv, port, {}, ready);
+    const running = target === "nginx"
+      ? await startServer(["nginx", "-c", `${dir}/nginx.conf`], port)
+      : target.startsWith("gatehouse")
+      ? await gatehouse(target)
+      : await server(target, port);
     try {
-      const h2 = target === "nginx" || target.startsWith("serve");
+      const h2 = target === "nginx" || target.startsWith("serve") ||
+        target.startsWith("gatehouse");
       for (const path of ["/small", "/1m"]) {
         record(`${target} h1 ${path}`, await paced(path, true));
         if (h2) record(`${target} h2 ${path}`, await paced(path, false));
       }
     } finally {
-      await server.stop();
+      await running.stop();
     }
   }
 }

@@ -12,22 +12,25 @@
  * - `serve-stream`: the same, the body a stream of 64 KiB chunks whose first chunk arrives in a
  *   later macrotask (what a proxied upstream body does: the head leaves before the body).
  * - `node-split`: node:tls with `setNoDelay(true)`, HTTP/1.1, written like `h1-split`.
+ * - `upstream`: plain HTTP, answered like `serve-stream` (the upstream of the `gatehouse`
+ *   targets; `cert.pem` and `key.pem` are not used).
  * Append `+nodelay` to a Deno mode to set TCP_NODELAY on the listening socket through FFI
- * (nodelay.ts); the sockets it accepts inherit it. Linux copies the option when the handshake
- * completes, so a connection that completed before the setsockopt keeps Nagle: the server
- * writes "ready" to stderr once the option is set, and clients must wait for it.
+ * (Gatehouse's own proxy/internal/tcp_nodelay.ts); the sockets it accepts inherit it. Linux
+ * copies the option when the connection is established, so one established before the
+ * setsockopt keeps Nagle: the server writes "ready" to stderr once the option is set, and clients
+ * must wait for it.
  *
  * The driver is tls_paced.ts; see it for results.
  *
  * @module
  */
-import { setNoDelayOnListeners } from "./nodelay.ts";
+import { setNoDelayOnListeners } from "../../proxy/internal/tcp_nodelay.ts";
 
 const [portArg, modeArg, certFile, keyFile] = Deno.args;
 const port = Number(portArg);
 const [mode, option] = modeArg.split("+");
-const cert = Deno.readTextFileSync(certFile);
-const key = Deno.readTextFileSync(keyFile);
+const cert = mode === "upstream" ? "" : Deno.readTextFileSync(certFile);
+const key = mode === "upstream" ? "" : Deno.readTextFileSync(keyFile);
 
 const SMALL = new Uint8Array(100).fill(0x61);
 const LARGE = new Uint8Array(1024 * 1024).fill(0x62);
@@ -97,8 +100,15 @@ function denoWriter(conn: Deno.Conn): Writer {
   };
 }
 
-if (mode === "serve" || mode === "serve-stream") {
-  Deno.serve({ hostname: "127.0.0.1", port, cert, key, onListen() {} }, (req) => {
+/** Sets TCP_NODELAY on the listening socket; stops the experiment when it cannot. */
+function noDelay(): void {
+  const result = setNoDelayOnListeners(port);
+  if (!result.ok) throw new Error(result.reason);
+}
+
+if (mode === "serve" || mode === "serve-stream" || mode === "upstream") {
+  const tls = mode === "upstream" ? {} : { cert, key };
+  Deno.serve({ hostname: "127.0.0.1", port, ...tls, onListen() {} }, (req) => {
     const body = new URL(req.url).pathname === "/1m" ? LARGE : SMALL;
     if (mode === "serve") return new Response(body);
     const queue = pieces(body);
@@ -116,7 +126,7 @@ if (mode === "serve" || mode === "serve-stream") {
       { headers: { "content-length": String(body.length) } },
     );
   });
-  if (option === "nodelay") setNoDelayOnListeners(port);
+  if (option === "nodelay") noDelay();
   console.error("ready");
 } else if (mode === "node-split") {
   const tls = await import("node:tls");
@@ -142,7 +152,7 @@ if (mode === "serve" || mode === "serve-stream") {
     key,
     alpnProtocols: ["http/1.1"],
   });
-  if (option === "nodelay") setNoDelayOnListeners(port);
+  if (option === "nodelay") noDelay();
   console.error("ready");
   for await (const conn of listener) {
     serveH1(reads(conn), denoWriter(conn), mode === "h1-one")

@@ -5,6 +5,7 @@
  */
 import { COMPRESSION_SCENARIOS } from "./compression.ts";
 import { HTTP_SCENARIOS } from "./http.ts";
+import { LATENCY_SCENARIOS } from "./latency.ts";
 import { MEMORY_SCENARIO } from "./memory.ts";
 import { TCP_SCENARIOS } from "./tcp.ts";
 import type { Scenario } from "./types.ts";
@@ -16,6 +17,7 @@ export { CPU_METRICS } from "./types.ts";
 /** All scenarios. */
 export const SCENARIOS: Scenario[] = [
   ...HTTP_SCENARIOS,
+  ...LATENCY_SCENARIOS,
   MEMORY_SCENARIO,
   ...WEBSOCKET_SCENARIOS,
   ...TCP_SCENARIOS,

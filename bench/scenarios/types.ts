@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { Layout } from "../lib/layout.ts";
-import { cpuTicks, type Supervisor, type ToolOutput } from "../lib/procs.ts";
+import { cpuTicks, rssKiB, type Supervisor, type ToolOutput } from "../lib/procs.ts";
 import type { MetricSpec, Sample } from "../lib/stats.ts";
 import { type Capability, type Target, type TargetName, targetPids } from "../lib/targets.ts";
 import { ROOT } from "../lib/layout.ts";
@@ -22,6 +22,8 @@ export interface Timing {
   tcpBytes: number;
   /** Idle TLS connections of the memory scenario. */
   idleConnections: number;
+  /** Seconds after a measured run ends when the proxy's RSS is read again (--rss-after). */
+  rssAfter: number;
 }
 
 /** What a scenario gets to run with. */
@@ -84,11 +86,18 @@ export function rateMetrics(key: string, label: string, p99Label = "p99 ms"): Me
 export const CPU_METRICS: MetricSpec[] = [
   { key: "cpu_us", label: "proxy CPU µs/op", better: "lower", digits: 1 },
   { key: "core_pct", label: "proxy core %", better: "lower", digits: 0 },
+  { key: "rss_before_mib", label: "proxy RSS before MiB", better: "lower", digits: 1 },
+  { key: "rss_peak_mib", label: "proxy peak RSS MiB", better: "lower", digits: 1 },
+  { key: "rss_after_mib", label: "proxy RSS after MiB", better: "lower", digits: 1 },
 ];
+
+/** Interval of the RSS samples taken during a measured run. */
+const RSS_SAMPLE_MS = 100;
 
 /**
  * Runs `warmup` (if any) and then `argv` on the load CPUs, reads the target's CPU time around
- * the measured run, and turns the output into a measurement with `read`.
+ * the measured run and samples its RSS during it (and `timing.rssAfter` seconds after it), and
+ * turns the output into a measurement with `read`.
  */
 export async function measureTool(
   ctx: ScenarioContext,
@@ -99,9 +108,19 @@ export async function measureTool(
   const cpus = ctx.layout.pinning.load;
   if (runs.warmup) checkExit(await ctx.sup.run(runs.warmup, cpus), runs.warmup);
   const pids = await targetPids(target);
+  const rssBefore = await rssKiB(pids);
+  let rssPeak = rssBefore;
+  let running = true;
+  const sampler = (async () => {
+    while (running && pids.length > 0) {
+      rssPeak = Math.max(rssPeak, await rssKiB(pids));
+      await new Promise((resolve) => setTimeout(resolve, RSS_SAMPLE_MS));
+    }
+  })();
   const before = await cpuTicks(pids);
-  const out = await ctx.sup.run(runs.argv, cpus);
+  const out = await ctx.sup.run(runs.argv, cpus).finally(() => running = false);
   const after = await cpuTicks(pids);
+  await sampler;
   checkExit(out, runs.argv);
   const reading = read(out);
   const values = { ...reading.values };
@@ -109,6 +128,12 @@ export async function measureTool(
     const cpuSeconds = (after - before) / ctx.clockTicks;
     values.cpu_us = (cpuSeconds * 1e6) / reading.operations;
     values.core_pct = (cpuSeconds / reading.seconds) * 100;
+    if (ctx.timing.rssAfter > 0) {
+      await new Promise((resolve) => setTimeout(resolve, ctx.timing.rssAfter * 1000));
+    }
+    values.rss_before_mib = rssBefore / 1024;
+    values.rss_peak_mib = Math.max(rssPeak, await rssKiB(pids)) / 1024;
+    values.rss_after_mib = (await rssKiB(pids)) / 1024;
   }
   return {
     values,

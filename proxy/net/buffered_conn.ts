@@ -3,7 +3,20 @@
  *
  * At most one read is in flight at a time. The buffer is moved or grown only between reads, so a
  * view returned by `readHead` stays valid until the next call that reads.
+ *
+ * Body bytes are lent, not copied (the BodyReader contract, proto/message.ts): `take` and
+ * `readSome` return views into the connection's own buffer, or into a 64 KiB buffer from
+ * net/buffer_pool.ts that the connection holds only while a body streams (its last large read
+ * filled it; once a read comes back short, the next goes into the small own buffer instead, so
+ * a slow or idle body pins no large buffer). The body reader calls `reclaim` when its consumer is done with what it
+ * lent (at its next read) and `endBody` when the body ends. A body that ends while its last
+ * chunks may still be in use (the consumer learnt the end from `readNow` before writing them)
+ * leaves that memory alone: the large buffer is dropped, not reused, and the own buffer is
+ * replaced before its used part could be written over (the connection may carry the next
+ * message at once, e.g. back in its pool).
  */
+
+import { CHUNK_SIZE, chunkBuffers } from "./buffer_pool.ts";
 
 /** The request or response head exceeded the allowed size. */
 export class HeadTooLargeError extends Error {
@@ -42,8 +55,8 @@ export interface ByteConn {
 
 const LF = 10;
 const CR = 13;
-/** Largest chunk a direct body read allocates. */
-export const READ_CHUNK = 64 * 1024;
+/** Largest chunk a body read returns. */
+export const READ_CHUNK = CHUNK_SIZE;
 
 export class BufferedConn {
   readonly conn: ByteConn;
@@ -52,6 +65,15 @@ export class BufferedConn {
   #end = 0;
   #pending: Promise<boolean> | null = null;
   #eof = false;
+  /** Views of #buf lent since the last `reclaim`. */
+  #lent = false;
+  /** #buf holds views a finished body's consumer may still use: never move bytes within it. */
+  #shared = false;
+  /** The pooled buffer of direct body reads, held while a body streams. */
+  #chunk: Uint8Array | null = null;
+  #chunkLent = false;
+  /** The last body read filled the buffer it read into: the next one goes to `#chunk`. */
+  #streaming = false;
 
   constructor(conn: ByteConn, initialSize = 4096) {
     this.conn = conn;
@@ -154,16 +176,30 @@ export class BufferedConn {
     return undefined;
   }
 
-  /** Consumes up to `max` bytes: buffered ones first, else one direct read. Null at end of stream. */
+  /**
+   * Consumes up to `max` bytes (lent, see the class doc): buffered ones first, else one read,
+   * into the pooled buffer while the body streams, else into the own buffer. Null at end of
+   * stream.
+   */
   async readSome(max: number): Promise<Uint8Array | null> {
     if (this.#end === this.#start && this.#pending) await this.#pending;
     const avail = this.#end - this.#start;
     if (avail > 0) return this.take(Math.min(avail, max));
     if (this.#eof) return null;
-    const chunk = new Uint8Array(Math.min(max, READ_CHUNK));
+    if (!this.#streaming) {
+      this.#releaseChunk();
+      if (!this.#lent && !this.#shared) this.#start = this.#end = 0;
+      const room = this.#buf.length - this.#end;
+      if (!(await this.fill())) return null;
+      const got = this.#end - this.#start;
+      this.#streaming = got >= room;
+      return this.take(Math.min(got, max));
+    }
+    const chunk = this.#chunk ??= chunkBuffers.take();
+    const want = Math.min(max, chunk.length);
     let n: number | null;
     try {
-      n = await this.conn.read(chunk);
+      n = await this.conn.read(chunk.subarray(0, want));
     } catch (err) {
       this.#eof = true;
       throw err;
@@ -172,19 +208,43 @@ export class BufferedConn {
       this.#eof = true;
       return null;
     }
+    this.#streaming = n === want;
+    this.#chunkLent = true;
     return chunk.subarray(0, n);
   }
 
-  /** Consumes `n` buffered bytes (n <= buffered) as a new array. */
+  /** Consumes `n` buffered bytes (n <= buffered), lent as a view of the buffer. */
   take(n: number): Uint8Array {
-    const out = this.#buf.slice(this.#start, this.#start + n);
+    const out = this.#buf.subarray(this.#start, this.#start + n);
     this.#start += n;
+    this.#lent = true;
     return out;
   }
 
-  /** Hands out everything buffered, for a tunnel that takes the connection over. */
+  /** Everything lent so far is no longer in use (a body's consumer asks for the next chunk). */
+  reclaim(): void {
+    this.#lent = false;
+    this.#chunkLent = false;
+  }
+
+  /**
+   * A body ended (or was given up): gives the pooled buffer back, or drops it and keeps the own
+   * buffer's bytes in place when what was lent last may still be in use.
+   */
+  endBody(): void {
+    if (this.#lent) this.#shared = true;
+    this.#lent = false;
+    if (this.#chunkLent) this.#chunk = null;
+    this.#chunkLent = false;
+    this.#releaseChunk();
+    this.#streaming = false;
+  }
+
+  /** Hands out everything buffered (a copy), for a tunnel that takes the connection over. */
   drainBuffer(): Uint8Array {
-    return this.take(this.#end - this.#start);
+    const out = this.#buf.slice(this.#start, this.#end);
+    this.#start = this.#end;
+    return out;
   }
 
   /** Writes all of `bytes`. */
@@ -197,6 +257,7 @@ export class BufferedConn {
     if (this.#buf.length > above && this.#end === this.#start && !this.#pending) {
       this.#buf = new Uint8Array(size);
       this.#start = this.#end = 0;
+      this.#lent = this.#shared = false;
     }
   }
 
@@ -206,6 +267,13 @@ export class BufferedConn {
     } catch {
       // already closed
     }
+  }
+
+  /** Gives the pooled buffer back when nothing lent from it is in use. */
+  #releaseChunk(): void {
+    if (this.#chunk === null || this.#chunkLent) return;
+    chunkBuffers.give(this.#chunk);
+    this.#chunk = null;
   }
 
   /** Skips CRLF and LF lines before a head (RFC 9112 2.2); a CR alone is left to fail. */
@@ -223,12 +291,19 @@ export class BufferedConn {
     if (this.#end < this.#buf.length) return;
     const used = this.#end - this.#start;
     if (this.#start > 0 && used < this.#buf.length / 2) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
+      if (this.#lent || this.#shared) {
+        // Lent views point into the used part: leave them that buffer.
+        const fresh = new Uint8Array(this.#buf.length);
+        fresh.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = fresh;
+        this.#lent = this.#shared = false;
+      } else this.#buf.copyWithin(0, this.#start, this.#end);
     } else {
       // Doubling: a head a little over the buffer costs one more read, not a 32 KiB buffer.
       const grown = new Uint8Array(Math.max(this.#buf.length * 2, Math.min(limit, 1024)));
       grown.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = grown;
+      this.#lent = this.#shared = false;
     }
     this.#start = 0;
     this.#end = used;

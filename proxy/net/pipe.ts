@@ -3,8 +3,16 @@
  * half-closes the other side, so a peer that shuts its write side still receives everything.
  * Each write completes before the next read, so memory stays bounded whatever the speeds.
  *
- * Tested by listen/tcp_bulk_test.ts and http/upgrade_tcp_test.ts (half-close, backpressure).
+ * Buffers: each direction reads into a small buffer of its own; once a read fills it, the next
+ * reads go into a large buffer from a pool (net/buffer_pool.ts), given back as soon as a read
+ * comes back short. A tunnel that waits for data (an idle TCP connection, a WebSocket between
+ * messages) holds two small buffers, and a bulk transfer reuses one large buffer per direction
+ * instead of allocating (docs/runtime.md, section 3).
+ *
+ * Tested by pipe_test.ts, listen/tcp_bulk_test.ts and http/upgrade_tcp_test.ts (half-close,
+ * backpressure).
  */
+import { tunnelBuffers } from "./buffer_pool.ts";
 import type { ByteConn } from "./buffered_conn.ts";
 
 export interface PipeOptions {
@@ -27,8 +35,8 @@ export interface PipeResult {
   readonly clean: boolean;
 }
 
-const START_BUFFER = 16 * 1024;
-const MAX_BUFFER = 256 * 1024;
+/** Size of each direction's own buffer, which idle reads wait in. */
+export const SMALL_BUFFER = 4 * 1024;
 
 /** Copies `client` <-> `upstream` until both directions end; closes both before resolving. */
 export async function pipeBoth(
@@ -69,7 +77,8 @@ async function copy(
   fail: () => void,
   counted: (n: number) => void,
 ): Promise<number> {
-  let buf = new Uint8Array(START_BUFFER);
+  const small = new Uint8Array(SMALL_BUFFER);
+  let buf: Uint8Array = small;
   let total = 0;
   try {
     while (true) {
@@ -80,11 +89,20 @@ async function copy(
       total += n;
       counted(n);
       touch();
-      if (n === buf.length && buf.length < MAX_BUFFER) buf = new Uint8Array(buf.length * 2);
+      if (n === buf.length) {
+        if (buf === small) buf = tunnelBuffers.take();
+      } else if (buf !== small) {
+        tunnelBuffers.give(buf);
+        buf = small;
+      }
     }
     await to.closeWrite();
   } catch {
     fail();
+  } finally {
+    // Nothing refers to it any more: every write from it completed, and a failed read or write
+    // ends with the connections closed.
+    if (buf !== small) tunnelBuffers.give(buf);
   }
   return total;
 }

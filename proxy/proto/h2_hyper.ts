@@ -19,7 +19,7 @@ import {
   TAKEN_OVER,
 } from "./message.ts";
 import { proxyResponse } from "./responses.ts";
-import { joinBytes } from "../bytes.ts";
+import { concatBytes } from "../bytes.ts";
 import { parseContentLength } from "./h1/parse.ts";
 import { NOT_YET, settledNow } from "./h1/coalesce.ts";
 
@@ -98,10 +98,11 @@ export function h2Handler(
       }
       if (body.length >= 0) out.set("content-length", String(body.length));
       // A body already complete in memory goes out as bytes: a stream costs a resource per
-      // response and a round trip per chunk.
+      // response and a round trip per chunk. hyper keeps what it is given after this call
+      // returns, and body chunks are only lent (message.ts): it gets copies.
       const ready = readyChunks(body);
       if (ready.done) {
-        return new Response(joinBytes(ready.chunks) as Uint8Array<ArrayBuffer>, {
+        return new Response(concatBytes(ready.chunks), {
           status: res.status,
           headers: out,
         });
@@ -168,7 +169,10 @@ async function bodyFromStream(
 /** Largest body sent as one buffer instead of a stream. */
 const MAX_READY = 256 * 1024;
 
-/** The chunks `body` has ready now, and whether they are all of it. */
+/**
+ * The chunks `body` has ready now (lent: valid until the body's next read), and whether they are
+ * all of it.
+ */
 function readyChunks(body: BodyReader): { chunks: Uint8Array[]; done: boolean } {
   const chunks: Uint8Array[] = [];
   if (body.readNow === undefined) return { chunks, done: false };
@@ -185,13 +189,14 @@ function readyChunks(body: BodyReader): { chunks: Uint8Array[]; done: boolean } 
 
 /**
  * A stream over `first`, then the rest of `body`; `onEnd` runs once when it ends, fails or is
- * cancelled.
+ * cancelled. Its chunks are copies: hyper may still hold one when the next is read.
  */
 function readableOf(
   body: BodyReader,
-  first: Uint8Array[],
+  lent: Uint8Array[],
   onEnd: () => void,
 ): ReadableStream<Uint8Array> {
+  const first = lent.map((chunk) => chunk.slice());
   let ended = false;
   const end = () => {
     if (!ended) {
@@ -211,7 +216,7 @@ function readableOf(
           end();
           controller.close();
         } else {
-          controller.enqueue(chunk);
+          controller.enqueue(chunk.slice());
         }
       } catch (err) {
         end();

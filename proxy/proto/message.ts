@@ -10,16 +10,27 @@
 import type { HeaderList } from "./header_list.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 
-/** A pull-based body: each `read()` yields the next chunk, or null at the end. */
+/**
+ * A pull-based body: each `read()` yields the next chunk, or null at the end.
+ *
+ * Chunks are lent, not given: a chunk from `read()` or `readNow()` stays valid until the next
+ * `read()` or `cancel()` on the same reader (`readNow()` calls do not end it), so that a reader
+ * can hand out views of a buffer it reuses (HTTP/1.1 bodies do: net/buffered_conn.ts). A consumer
+ * that keeps bytes longer copies them: h1/coalesce.ts when it holds chunks to join across a read,
+ * h2_hyper.ts for hyper, which holds what it is given. The HTTP/2 engine copies DATA into its
+ * frame buffer before it reads again, compression hands a chunk to zlib and reads the next only
+ * once zlib took it, taps only look at chunks as they pass.
+ */
 export interface BodyReader {
   /** Declared length in bytes, or -1 when unknown (chunked, close-delimited, streamed). */
   readonly length: number;
-  /** The next chunk (owned by the caller: it is never reused), or null when the body is complete. */
+  /** The next chunk (lent, see above), or null when the body is complete. */
   read(): Promise<Uint8Array | null>;
   /**
-   * Like `read`, but without waiting: the next chunk or null when it is already known (the bytes
-   * are buffered), undefined when getting it needs I/O. Optional: wrappers forward it when their
-   * source has it, so writers can put ready bytes into one write (see h1/coalesce.ts).
+   * Like `read`, but without waiting: the next chunk (lent) or null when it is already known
+   * (the bytes are buffered), undefined when getting it needs I/O. Optional: wrappers forward
+   * it when their source has it, so writers can put ready bytes into one write (see
+   * h1/coalesce.ts).
    */
   readNow?(): Uint8Array | null | undefined;
   /** Gives up on the rest of the body and releases its source. Idempotent. */

@@ -4,8 +4,9 @@
  * pseudo-random bytes (xorshift, seeded per end), half-closes, reads everything the other end
  * sends, and reports byte counts and SHA-256 of what it sent and received.
  *
- * Messages in: `{ op: "listen", size }` (upstream; answers `{ port }`), then
- * `{ op: "connect", port, size, tls? }` (client). Each end answers a `BulkReport` when done.
+ * Messages in: `{ op: "listen", size }` (upstream; answers `{ port }`; `sizes: [...]` instead
+ * serves one connection per size, one after the other), then `{ op: "connect", port, size, tls? }`
+ * (client). Each end answers a `BulkReport` when done.
  *
  * @module
  */
@@ -93,9 +94,12 @@ self.onmessage = async (event: MessageEvent) => {
   if (msg.op === "listen") {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     self.postMessage({ port: listener.addr.port });
-    const conn = await listener.accept();
+    const sizes: number[] = msg.sizes ?? [msg.size];
+    for (const size of sizes) {
+      const conn = await listener.accept();
+      self.postMessage(await duplex("upstream", conn, size, 0x9e3779b9));
+    }
     listener.close();
-    self.postMessage(await duplex("upstream", conn, msg.size, 0x9e3779b9));
   } else if (msg.op === "connect") {
     let conn: Deno.Conn = await Deno.connect({ hostname: "127.0.0.1", port: msg.port });
     if (msg.tls) {

@@ -15,6 +15,8 @@ export interface ProxyProcess extends AsyncDisposable {
   readonly child: Deno.ChildProcess;
   /** The port `config(port)` was given, listening once `spawnProxy` resolved. */
   readonly port: number;
+  /** The config's directory (test certificates, `ca.crt`). */
+  readonly dir: string;
   /** What the process wrote on stderr so far (its application log). */
   stderr(): string;
   /** What the process wrote on stdout so far (its access log). */
@@ -28,16 +30,17 @@ export interface ProxyProcess extends AsyncDisposable {
 /**
  * Starts Gatehouse on the YAML `config(port)` (written beside the test certificates, as for
  * `startProxy`) and resolves once it accepts connections on `port`. `env` adds environment
- * variables to the process's.
+ * variables to the process's; `permissions` replaces `-A`.
  */
 export async function spawnProxy(
   config: (port: number) => string,
   env: Record<string, string> = {},
+  permissions: readonly string[] = ["-A"],
 ): Promise<ProxyProcess> {
   const port = closedPort();
   const { dir } = await loadTestConfig(config(port));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--config", join(dir, "gatehouse.yaml")],
+    args: ["run", ...permissions, MAIN, "--config", join(dir, "gatehouse.yaml")],
     cwd: ROOT,
     env,
     stdin: "null",
@@ -71,6 +74,7 @@ export async function spawnProxy(
   const proc: ProxyProcess = {
     child,
     port,
+    dir,
     stderr: () => log,
     stdout: () => access,
     async memory() {

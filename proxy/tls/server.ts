@@ -14,12 +14,19 @@
  * New certificates need a new listener either way: the endpoint opens a second listener on the
  * same port (SO_REUSEPORT), then closes the old one. Established connections are not touched.
  *
+ * Every listener gets TCP_NODELAY in the step that opens it (proxy/internal/tcp_nodelay.ts):
+ * Deno never sets it on TLS connections, and without it a response written in two pieces waits
+ * for the client's delayed ACK. When it cannot be set (no --allow-ffi for the C library), TLS
+ * works with that delay and the reason is logged once.
+ *
  * Linux resets the connections still waiting in a listener's accept queue when it closes,
  * unless the sysctl `net.ipv4.tcp_migrate_req` is 1: then it moves them to the new listener, and
  * a rotation loses nothing. Gatehouse cannot tell which it is: Deno lets only --allow-all read
  * /proc/sys.
  */
 import { listenTlsWithSni } from "../internal/deno_internals.ts";
+import { listenWithNoDelay, type NoDelayResult } from "../internal/tcp_nodelay.ts";
+import { log } from "../telemetry/log.ts";
 import type { CertStore } from "./cert_store.ts";
 import { acceptLoop } from "../net/accept.ts";
 import { ResolutionGate } from "./resolution_gate.ts";
@@ -82,30 +89,34 @@ export class TlsEndpoint {
   #listen(port: number): GatedListener {
     const sole = this.#store.sole;
     if (sole !== null) {
-      const listener = Deno.listenTls({
-        hostname: this.hostname,
-        port,
-        cert: sole.cert,
-        key: sole.key,
-        alpnProtocols: this.#alpn,
-        reusePort: true,
-      });
+      const listener = withNoDelay(() =>
+        Deno.listenTls({
+          hostname: this.hostname,
+          port,
+          cert: sole.cert,
+          key: sole.key,
+          alpnProtocols: this.#alpn,
+          reusePort: true,
+        })
+      );
       return { listener, gate: null };
     }
     this.#names = 0;
     const gate = new ResolutionGate();
-    const listener = listenTlsWithSni({
-      hostname: this.hostname,
-      port,
-      alpnProtocols: this.#alpn,
-      reusePort: true,
-      resolve: (serverName) => {
-        if (++this.#names === MAX_NAMES_PER_LISTENER) queueMicrotask(() => this.#rotate());
-        const pair = this.#store.lookup(serverName);
-        if (pair === null) throw new Error(`no certificate for server name "${serverName}"`);
-        return gate.answer(pair);
-      },
-    });
+    const listener = withNoDelay(() =>
+      listenTlsWithSni({
+        hostname: this.hostname,
+        port,
+        alpnProtocols: this.#alpn,
+        reusePort: true,
+        resolve: (serverName) => {
+          if (++this.#names === MAX_NAMES_PER_LISTENER) queueMicrotask(() => this.#rotate());
+          const pair = this.#store.lookup(serverName);
+          if (pair === null) throw new Error(`no certificate for server name "${serverName}"`);
+          return gate.answer(pair);
+        },
+      })
+    );
     return { listener, gate };
   }
 
@@ -123,6 +134,24 @@ export class TlsEndpoint {
       this.#onConnection(conn);
     }, gate ?? undefined);
   }
+}
+
+let noDelayFailed = false;
+
+/** `open`'s listener with TCP_NODELAY on its socket; logs the first failure only. */
+function withNoDelay(open: () => Deno.TlsListener): Deno.TlsListener {
+  const { listener, noDelay } = listenWithNoDelay(open);
+  if (!noDelay.ok) noDelayFailure(noDelay);
+  return listener;
+}
+
+function noDelayFailure(result: NoDelayResult & { ok: false }): void {
+  if (noDelayFailed) return;
+  noDelayFailed = true;
+  log("tls").warn(
+    `TLS responses may wait on the client's delayed ACKs (about 40 ms each): Cannot set ` +
+      `TCP_NODELAY on TLS listeners: ${result.reason} (docs/known-limits.md)`,
+  );
 }
 
 /** A listener and the gate of its first resolutions (resolution_gate.ts; null: no resolver). */

@@ -1,5 +1,8 @@
 /**
- * Body readers for HTTP/1.1 framing (length, chunked, until close) and the chunked encoder.
+ * Body readers for HTTP/1.1 framing (length, chunked, until close) and chunked framing.
+ *
+ * The chunks are views into the connection's buffers, lent until the next `read()` (the
+ * BodyReader contract, proto/message.ts; buffered_conn.ts says how the buffers are reused).
  */
 import type { BodyReader } from "../message.ts";
 import { type BufferedConn, READ_CHUNK, UnexpectedEofError } from "../../net/buffered_conn.ts";
@@ -51,6 +54,8 @@ abstract class FramedBody implements BodyReader {
   async read(): Promise<Uint8Array | null> {
     if (this.#failure) throw this.#failure;
     if (this.#done === null) return null;
+    // The consumer is done with the chunks lent so far (BodyReader contract).
+    this.io.reclaim();
     try {
       let chunk = this.nextNow();
       while (chunk === undefined) chunk = (await this.nextAfterIo()) ?? this.nextNow();
@@ -100,8 +105,10 @@ abstract class FramedBody implements BodyReader {
 
   #finish(clean: boolean): void {
     const done = this.#done;
+    if (done === null) return;
     this.#done = null;
-    done?.(clean);
+    this.io.endBody();
+    done(clean);
   }
 }
 
@@ -225,18 +232,16 @@ class CloseDelimitedBody extends FramedBody {
   }
 }
 
-const CRLF = new Uint8Array([13, 10]);
+export const CRLF = new Uint8Array([13, 10]);
 /** The last chunk and an empty trailer section. */
 export const LAST_CHUNK = new Uint8Array([48, 13, 10, 13, 10]);
 
-/** One chunk of a chunked body, framing included, as a single buffer (one write per chunk). */
-export function encodeChunk(data: Uint8Array): Uint8Array {
-  const size = data.length.toString(16);
-  const out = new Uint8Array(size.length + 2 + data.length + 2);
-  for (let i = 0; i < size.length; i++) out[i] = size.charCodeAt(i);
-  out[size.length] = 13;
-  out[size.length + 1] = 10;
-  out.set(data, size.length + 2);
-  out.set(CRLF, size.length + 2 + data.length);
+/** The size line of a chunk of `size` bytes ("<hex>\r\n"). */
+export function chunkSizeLine(size: number): Uint8Array {
+  const hex = size.toString(16);
+  const out = new Uint8Array(hex.length + 2);
+  for (let i = 0; i < hex.length; i++) out[i] = hex.charCodeAt(i);
+  out[hex.length] = 13;
+  out[hex.length + 1] = 10;
   return out;
 }

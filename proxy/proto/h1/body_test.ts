@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { concatBytes } from "../../bytes.ts";
 import { latin1 } from "../../testing/wire.ts";
 import type { BodyReader } from "../message.ts";
-import { bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
-import { BufferedConn, UnexpectedEofError } from "../../net/buffered_conn.ts";
+import { bodyReader, chunkSizeLine, CRLF, LAST_CHUNK } from "./body.ts";
+import { BufferedConn, UnexpectedEofError, writeAll } from "../../net/buffered_conn.ts";
+import { CHUNK_SIZE, chunkBuffers } from "../../net/buffer_pool.ts";
 import { type Framing, HttpParseError } from "./parse.ts";
 
 /**
@@ -32,16 +33,21 @@ async function readBodyOf(wire: string | Uint8Array, framing: Framing) {
   }
 }
 
+/** The whole body; chunks are lent until the next read, so each is copied. */
 async function readAll(body: BodyReader): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) parts.push(chunk);
+  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+    parts.push(chunk.slice());
+  }
   return concatBytes(parts);
 }
 
 async function readRest(io: BufferedConn): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
+  io.reclaim();
   for (let chunk = await io.readSome(1024); chunk !== null; chunk = await io.readSome(1024)) {
-    parts.push(chunk);
+    parts.push(chunk.slice());
+    io.reclaim();
   }
   return concatBytes(parts);
 }
@@ -177,7 +183,8 @@ Deno.test("length bodies read exactly their length; close bodies read to the end
   });
 });
 
-Deno.test("encodeChunk and LAST_CHUNK produce what the chunked reader decodes", async () => {
+Deno.test("chunkSizeLine, CRLF and LAST_CHUNK produce what the chunked reader decodes", async () => {
+  const encodeChunk = (data: Uint8Array) => concatBytes([chunkSizeLine(data.length), data, CRLF]);
   const data = new TextEncoder().encode("x".repeat(1000));
   const wire = concatBytes([encodeChunk(data), encodeChunk(new Uint8Array([1, 2, 3])), LAST_CHUNK]);
   assert.equal(latin1(encodeChunk(new TextEncoder().encode("hi"))), "2\r\nhi\r\n");
@@ -199,4 +206,67 @@ Deno.test("a cancelled body reports an unclean end and fails further reads", asy
   await assert.rejects(body.read(), /enough/);
   client.close();
   io.close();
+});
+
+/** A loopback pair: `send` writes raw bytes to `io`'s peer, which stays open until disposed. */
+async function openPair(initialSize: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  listener.close();
+  const io = new BufferedConn(server, initialSize);
+  return {
+    io,
+    send: (bytes: string | Uint8Array) =>
+      writeAll(client, typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes),
+    [Symbol.dispose]() {
+      client.close();
+      io.close();
+    },
+  };
+}
+
+Deno.test("chunks lent by a body that ended in readNow stay intact while the connection reads on", async () => {
+  using p = await openPair(64);
+  await p.send("abcdefgh" + "GET /next HTTP/1.1\r\n\r\n");
+  while (p.io.buffered < 30) await p.io.fill();
+  const body = bodyReader(p.io, { kind: "length", length: 8 }, () => {})!;
+  const last = body.readNow!()!;
+  assert.equal(latin1(last), "abcdefgh");
+  assert.equal(body.readNow!(), null, "the body ended: its last chunk is still being written");
+  // The connection carries the next message at once (as a pooled upstream connection would).
+  assert.equal(latin1((await p.io.readHead(1024))!), "GET /next HTTP/1.1\r");
+  const next = bodyReader(p.io, { kind: "length", length: 3000 }, () => {})!;
+  const sent = p.send("z".repeat(3000));
+  let got = 0;
+  for (let chunk = await next.read(); chunk !== null; chunk = await next.read()) {
+    got += chunk.length;
+  }
+  await sent;
+  assert.equal(got, 3000);
+  assert.equal(latin1(last), "abcdefgh", "the next body's reads wrote over a lent chunk");
+});
+
+Deno.test("a streaming body reads into a pooled buffer and gives it back when it ends", async () => {
+  using p = await openPair(4096);
+  const size = 4 * CHUNK_SIZE;
+  const pooled = new Set<ArrayBufferLike>();
+  for (let round = 0; round < 2; round++) {
+    const body = bodyReader(p.io, { kind: "length", length: size }, () => {})!;
+    const sent = p.send(new Uint8Array(size));
+    let got = 0;
+    let heldWhileStreaming = false;
+    for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+      got += chunk.length;
+      if (chunk.buffer.byteLength === CHUNK_SIZE) {
+        pooled.add(chunk.buffer);
+        heldWhileStreaming = true;
+      }
+    }
+    await sent;
+    assert.equal(got, size);
+    assert.ok(heldWhileStreaming, "no read went into a pooled buffer");
+    assert.ok(chunkBuffers.free >= 1, "the pooled buffer was not given back");
+  }
+  assert.equal(pooled.size, 1, "the second body did not reuse the first body's buffer");
 });

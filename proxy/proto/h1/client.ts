@@ -16,7 +16,7 @@ import {
 } from "../exchange.ts";
 import { tapBody } from "../body_tap.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
-import { type BodyDone, bodyReader, encodeChunk, LAST_CHUNK } from "./body.ts";
+import { type BodyDone, bodyReader } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
 import { encodeHead, serializeRequestHead } from "./write.ts";
@@ -166,8 +166,7 @@ async function pumpBody(
   try {
     const streamed = await streamBody(io.conn, body, {
       prefix: head,
-      frame: chunked ? encodeChunk : (chunk) => chunk,
-      suffix: chunked ? LAST_CHUNK : null,
+      chunked,
       onWrite: progress,
     });
     if (chunked || streamed.body === body.length) return true;

@@ -1,10 +1,12 @@
 /**
  * Streaming a message (head and body) with as few writes as possible, without delaying data.
  *
- * Deno cannot turn Nagle's algorithm off on TLS connections (TlsConn has no setNoDelay), so a
- * small write that follows another unacknowledged one waits for the peer's delayed ACK: about
- * 40 ms on Linux. Writing the head, then the body, then the chunked terminator as separate
- * small writes would cost that stall on every keep-alive response. Instead, what is ready now
+ * Fewer writes mean fewer syscalls and TLS records. They also matter for latency where Nagle's
+ * algorithm is on: Deno has no setNoDelay for TLS connections, and Gatehouse sets TCP_NODELAY
+ * on its TLS listeners only when it may use FFI (proxy/internal/tcp_nodelay.ts); without it a
+ * small write that follows another unacknowledged one waits for the peer's delayed ACK (about
+ * 40 ms on Linux), and a head, a body and a chunked terminator written separately would cost
+ * that on every keep-alive response. So what is ready now
  * (the head, chunks already buffered, the terminator) goes out in one write, and a write is
  * made as soon as the next chunk is not ready, so server-sent events and long polls are never
  * held back. "Ready" is the body's `readNow` when it has one (bytes already buffered: no
@@ -12,7 +14,8 @@
  */
 import type { BodyReader } from "../message.ts";
 import { type ByteConn, writeAll } from "../../net/buffered_conn.ts";
-import { joinBytes } from "../../bytes.ts";
+import { joinBuffers } from "../../net/buffer_pool.ts";
+import { chunkSizeLine, CRLF, LAST_CHUNK } from "./body.ts";
 
 /** Coalesced bytes are written once they reach this size. */
 const FLUSH_AT = 64 * 1024;
@@ -31,10 +34,8 @@ export function settledNow<T>(p: Promise<T>): Promise<T | typeof NOT_YET> {
 export interface StreamOptions {
   /** Bytes that go before the body (a message head), written with the first chunk. */
   readonly prefix: Uint8Array;
-  /** Frames each body chunk (chunked encoding) or returns it as is. */
-  readonly frame: (chunk: Uint8Array) => Uint8Array;
-  /** Written after the last chunk (the chunked terminator), or null. */
-  readonly suffix: Uint8Array | null;
+  /** Frame each chunk as HTTP/1.1 chunked encoding, and end with the last chunk. */
+  readonly chunked: boolean;
   /** Called after each write with the number of body bytes it carried. */
   readonly onWrite?: (bodyBytes: number) => void;
 }
@@ -53,35 +54,22 @@ export class BodyFailure extends Error {
 }
 
 /**
- * Writes prefix, body and suffix to `conn`. Rejects with BodyFailure when reading the body fails
- * and with the connection's error when writing fails (the body is then cancelled).
+ * Writes prefix, body (framed) and, when chunked, the last chunk to `conn`. Rejects with
+ * BodyFailure when reading the body fails and with the connection's error when writing fails
+ * (the body is then cancelled).
+ *
+ * Body chunks are lent (proto/message.ts): those waiting to be joined are written before the
+ * next `read()`, except for bodies without `readNow`, whose next chunk is awaited for a moment to
+ * join it: their waiting bytes are copied first. A lone chunk is written as it is; several
+ * parts are joined into a pooled buffer (net/buffer_pool.ts).
  */
 export async function streamBody(
   conn: ByteConn,
   body: BodyReader,
   opts: StreamOptions,
 ): Promise<Streamed> {
-  const pending: Uint8Array[] = [opts.prefix];
-  let pendingBytes = opts.prefix.length;
-  let pendingBody = 0;
-  let total = 0;
-  let wire = 0;
-  const flush = async () => {
-    if (pendingBytes === 0) return;
-    const out = joinBytes(pending, pendingBytes);
-    pending.length = 0;
-    const carried = pendingBody;
-    pendingBytes = 0;
-    pendingBody = 0;
-    try {
-      await writeAll(conn, out);
-    } catch (err) {
-      body.cancel(err);
-      throw err;
-    }
-    wire += out.length;
-    opts.onWrite?.(carried);
-  };
+  const out = new Joiner(conn, body, opts.onWrite);
+  out.add(opts.prefix, 0, false);
   const read = () => body.read().catch((err) => Promise.reject(new BodyFailure(err)));
   const readNow = () => {
     try {
@@ -90,38 +78,141 @@ export async function streamBody(
       throw new BodyFailure(err);
     }
   };
-  while (true) {
-    let chunk = readNow();
-    if (chunk === undefined) {
-      let next: Promise<Uint8Array | null> = read();
-      if (pendingBytes > 0) {
-        const now = body.readNow === undefined ? await settledNow(next) : NOT_YET;
-        if (now === NOT_YET) {
-          try {
-            await flush();
-          } catch (err) {
-            // The client is gone and the body cancelled: the read under way fails too, and
-            // nobody awaits it any more (an unhandled rejection would end the process).
-            next.catch(() => {});
-            throw err;
-          }
-        } else next = Promise.resolve(now);
+  let total = 0;
+  try {
+    while (true) {
+      let chunk = readNow();
+      if (chunk === undefined) {
+        if (out.bytes > 0 && body.readNow !== undefined) await out.flush();
+        if (out.bytes === 0) chunk = await read();
+        else {
+          // No readNow: the next chunk may follow within this turn; join it if it does.
+          out.own();
+          const next = read();
+          const now = await settledNow(next);
+          if (now === NOT_YET) {
+            try {
+              await out.flush();
+            } catch (err) {
+              // The client is gone and the body cancelled: the read under way fails too, and
+              // nobody awaits it any more (an unhandled rejection would end the process).
+              next.catch(() => {});
+              throw err;
+            }
+            chunk = await next;
+          } else chunk = now;
+        }
       }
-      chunk = await next;
+      if (chunk === null) break;
+      if (chunk.length === 0) continue;
+      total += chunk.length;
+      if (opts.chunked) {
+        const line = chunkSizeLine(chunk.length);
+        await out.room(line.length + chunk.length + 2);
+        out.add(line, 0, false);
+        out.add(chunk, chunk.length, true);
+        out.add(CRLF, 0, false);
+      } else {
+        await out.room(chunk.length);
+        out.add(chunk, chunk.length, true);
+      }
+      if (out.bytes >= FLUSH_AT) await out.flush();
     }
-    if (chunk === null) break;
-    if (chunk.length === 0) continue;
-    const framed = opts.frame(chunk);
-    pending.push(framed);
-    pendingBytes += framed.length;
-    pendingBody += chunk.length;
-    total += chunk.length;
-    if (pendingBytes >= FLUSH_AT) await flush();
+    if (opts.chunked) out.add(LAST_CHUNK, 0, false);
+    await out.flush();
+  } finally {
+    out.release();
   }
-  if (opts.suffix !== null) {
-    pending.push(opts.suffix);
-    pendingBytes += opts.suffix.length;
+  return { body: total, wire: out.wire };
+}
+
+/** The parts of the next write: joined in a pooled buffer when there are several. */
+class Joiner {
+  readonly #conn: ByteConn;
+  readonly #body: BodyReader;
+  readonly #onWrite: ((bodyBytes: number) => void) | undefined;
+  #parts: Uint8Array[] = [];
+  /** Whether a part is a lent body chunk (must be written or copied before the next read). */
+  #lent = false;
+  #scratch: Uint8Array | null = null;
+  /** Bytes in `#parts`. */
+  bytes = 0;
+  /** Body bytes in `#parts`. */
+  #bodyBytes = 0;
+  /** Bytes written so far. */
+  wire = 0;
+
+  constructor(conn: ByteConn, body: BodyReader, onWrite?: (bodyBytes: number) => void) {
+    this.#conn = conn;
+    this.#body = body;
+    this.#onWrite = onWrite;
   }
-  await flush();
-  return { body: total, wire };
+
+  add(part: Uint8Array, bodyBytes: number, lent: boolean): void {
+    this.#parts.push(part);
+    this.bytes += part.length;
+    this.#bodyBytes += bodyBytes;
+    this.#lent ||= lent;
+  }
+
+  /** Writes what waits when `next` more bytes would not fit into one joined write. */
+  async room(next: number): Promise<void> {
+    if (this.bytes > 0 && this.bytes + next > joinBuffers.size) await this.flush();
+  }
+
+  /** Copies lent parts into a buffer of our own (the body may reuse theirs at its next read). */
+  own(): void {
+    if (!this.#lent) return;
+    const joined = this.#join();
+    this.#parts = [joined];
+    this.#lent = false;
+  }
+
+  async flush(): Promise<void> {
+    if (this.bytes === 0) return;
+    const out = this.#parts.length === 1 ? this.#parts[0] : this.#join();
+    const carried = this.#bodyBytes;
+    this.#parts = [];
+    this.bytes = 0;
+    this.#bodyBytes = 0;
+    this.#lent = false;
+    try {
+      await writeAll(this.#conn, out);
+    } catch (err) {
+      this.#body.cancel(err);
+      throw err;
+    }
+    this.wire += out.length;
+    this.#onWrite?.(carried);
+  }
+
+  /** Gives the pooled buffer back (after the last write). */
+  release(): void {
+    if (this.#scratch !== null) joinBuffers.give(this.#scratch);
+    this.#scratch = null;
+  }
+
+  /**
+   * The parts joined, in the pooled buffer when they fit (after what `own` put there already,
+   * which is then the first part), else in a new one.
+   */
+  #join(): Uint8Array {
+    const size = this.bytes;
+    const parts = this.#parts;
+    let buf: Uint8Array;
+    let first = 0;
+    let off = 0;
+    if (size <= joinBuffers.size) {
+      buf = this.#scratch ??= joinBuffers.take();
+      if (parts[0].buffer === buf.buffer && parts[0].byteOffset === buf.byteOffset) {
+        first = 1;
+        off = parts[0].length;
+      }
+    } else buf = new Uint8Array(size);
+    for (let i = first; i < parts.length; i++) {
+      buf.set(parts[i], off);
+      off += parts[i].length;
+    }
+    return buf.subarray(0, size);
+  }
 }

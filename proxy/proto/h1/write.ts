@@ -6,7 +6,6 @@
 import type { HeaderList } from "../header_list.ts";
 import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
-import { encodeChunk, LAST_CHUNK } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { reasonPhrase } from "../responses.ts";
 
@@ -146,8 +145,7 @@ export async function writeResponse(
   try {
     const streamed = await streamBody(io.conn, reader, {
       prefix: headBytes,
-      frame: chunked ? encodeChunk : (chunk) => chunk,
-      suffix: chunked ? LAST_CHUNK : null,
+      chunked,
       onWrite: () => writes++,
     });
     return framing !== "close" && (framing !== "length" || streamed.body === reader.length);

@@ -1,0 +1,67 @@
+/**
+ * Reused buffers for the body and tunnel data paths.
+ *
+ * A fresh 64 KiB Uint8Array per read lives outside V8's heap until a garbage collection, and
+ * glibc keeps the freed blocks: a 1 GiB transfer read that way grew the process by 26-60 MiB,
+ * one reused buffer by 5.5-7.8 (docs/runtime.md, section 3). So a connection takes a large
+ * buffer from a pool only while data streams through it, and gives it back when the stream
+ * pauses or ends: an idle connection holds none, and the same few buffers serve every transfer.
+ *
+ * A pool keeps at most `maxFree` buffers for reuse; beyond that a returned buffer is left to the
+ * garbage collector. A buffer must be given back only once nothing refers to it any more (a
+ * buffer whose bytes may still be in use is dropped instead: never given back).
+ *
+ * Tested by buffer_pool_test.ts.
+ *
+ * @module
+ */
+
+export class BufferPool {
+  /** Length of every buffer of this pool. */
+  readonly size: number;
+  readonly #maxFree: number;
+  readonly #free: Uint8Array[] = [];
+
+  constructor(size: number, maxFree: number) {
+    this.size = size;
+    this.#maxFree = maxFree;
+  }
+
+  /** Buffers waiting for reuse. */
+  get free(): number {
+    return this.#free.length;
+  }
+
+  /** A buffer of `size` bytes: the one given back last, or a new one. */
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(this.size);
+  }
+
+  /** Gives `buf` back for reuse; it must not be used by the caller afterwards. */
+  give(buf: Uint8Array): void {
+    if (buf.length === this.size && buf.byteOffset === 0 && this.#free.length < this.#maxFree) {
+      this.#free.push(buf);
+    }
+  }
+}
+
+/** Largest body chunk one read returns (and the tunnels' large read size). */
+export const CHUNK_SIZE = 64 * 1024;
+
+/**
+ * Read buffers of CHUNK_SIZE for HTTP/1.1 bodies and tunnels. 32 free ones (2 MiB) cover the
+ * turnover of many transfers at once.
+ */
+export const chunkBuffers = new BufferPool(CHUNK_SIZE, 32);
+
+/**
+ * Read buffers of the byte tunnels (net/pipe.ts) while data streams: 256 KiB, what the tunnels
+ * grew to before they were pooled (fewer reads per GiB); 8 free ones (2 MiB).
+ */
+export const tunnelBuffers = new BufferPool(256 * 1024, 8);
+
+/**
+ * Write buffers for joining a message head, framing and body chunks into one write: a chunk of
+ * CHUNK_SIZE with room for a head or chunk framing of up to 8 KiB.
+ */
+export const joinBuffers = new BufferPool(CHUNK_SIZE + 8 * 1024, 16);

@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { BufferPool } from "./buffer_pool.ts";
+
+Deno.test("a pool hands back the buffer given back last, and keeps at most maxFree", () => {
+  const pool = new BufferPool(1024, 2);
+  const a = pool.take();
+  const b = pool.take();
+  const c = pool.take();
+  assert.equal(a.length, 1024);
+  assert.notEqual(a, b);
+  pool.give(a);
+  pool.give(b);
+  pool.give(c);
+  assert.equal(pool.free, 2, "the third buffer is left to the garbage collector");
+  assert.equal(pool.take(), b);
+  assert.equal(pool.take(), a);
+  assert.equal(pool.free, 0);
+});
+
+Deno.test("a pool refuses views and buffers of another size", () => {
+  const pool = new BufferPool(1024, 4);
+  const own = pool.take();
+  pool.give(own.subarray(0, 512));
+  pool.give(own.subarray(16));
+  pool.give(new Uint8Array(2048));
+  pool.give(new Uint8Array(new ArrayBuffer(2048), 1024, 1024));
+  assert.equal(pool.free, 0);
+  pool.give(own);
+  assert.equal(pool.free, 1);
+});
