@@ -18,7 +18,12 @@ import {
   type UpstreamResponse,
 } from "../proto/exchange.ts";
 import type { HeaderList } from "../proto/header_list.ts";
-import { type BodyReader, DEADLINE_CUT, type IncomingRequest } from "../proto/message.ts";
+import {
+  type BodyReader,
+  DEADLINE_CUT,
+  type IncomingRequest,
+  type TrailerSource,
+} from "../proto/message.ts";
 import { tapBody } from "../proto/body_tap.ts";
 
 /** Response heads from upstreams may be larger than what clients may send us. */
@@ -31,6 +36,8 @@ export interface ForwardRequest {
   readonly authority: string;
   readonly headers: HeaderList;
   readonly body: BodyReader | null;
+  /** The request's trailers (sent after the body where the upstream protocol allows). */
+  readonly trailers: TrailerSource | null;
 }
 
 export type ForwardResult =

@@ -73,6 +73,7 @@ export function h2Handler(
         httpVersion: "2",
         headers,
         body: request.body === null ? null : await bodyFromStream(request.body, headers),
+        trailers: null,
         client,
         signal: ac.signal,
         takeover: null,

@@ -10,6 +10,7 @@ import { TAKEN_OVER } from "../../proto/message.ts";
 import type { Phase } from "../context.ts";
 import { forward, type ForwardResult } from "../forward.ts";
 import { ProxyFailure } from "../funnel.ts";
+import { forwardTrailers } from "../headers.ts";
 import { runTunnel } from "../upgrade.ts";
 import type { InflightLease } from "../../upstream/inflight.ts";
 
@@ -26,6 +27,7 @@ export const upstream: Phase = {
       authority: ctx.authority,
       headers: req.headers,
       body: ctx.body,
+      trailers: ctx.body === null || req.trailers === null ? null : forwardTrailers(req.trailers),
     }, { route, service, maxHeaderBytes: ctx.config.limits.maxHeaderBytes });
     ctx.log.attempts = result.attempts;
     ctx.log.upstream = result.server?.url ?? null;
@@ -47,7 +49,13 @@ export const upstream: Phase = {
     // this function: one made here holds this whole request (its context) until then, which
     // under HTTP/1.1 load took the garbage collector from 3% to 11% of the CPU (measured).
     ctx.onEnd = releaseOnEnd(result.lease);
-    return { status: up.status, reason: up.reason, headers: up.headers, body: up.body };
+    return {
+      status: up.status,
+      reason: up.reason,
+      headers: up.headers,
+      body: up.body,
+      trailers: up.trailers === null ? null : forwardTrailers(up.trailers),
+    };
   },
 };
 

@@ -33,8 +33,11 @@ export interface StreamOptions {
   readonly prefix: Uint8Array;
   /** Frames each body chunk (chunked encoding) or returns it as is. */
   readonly frame: (chunk: Uint8Array) => Uint8Array;
-  /** Written after the last chunk (the chunked terminator), or null. */
-  readonly suffix: Uint8Array | null;
+  /**
+   * Written after the last chunk (the chunked terminator), or null; a function is called once
+   * the body has ended (a terminator with trailers, known only then).
+   */
+  readonly suffix: Uint8Array | null | (() => Promise<Uint8Array>);
   /** Called after each write with the number of body bytes it carried. */
   readonly onWrite?: (bodyBytes: number) => void;
 }
@@ -119,8 +122,9 @@ export async function streamBody(
     if (pendingBytes >= FLUSH_AT) await flush();
   }
   if (opts.suffix !== null) {
-    pending.push(opts.suffix);
-    pendingBytes += opts.suffix.length;
+    const suffix = opts.suffix instanceof Uint8Array ? opts.suffix : await opts.suffix();
+    pending.push(suffix);
+    pendingBytes += suffix.length;
   }
   await flush();
   return { body: total, wire };
