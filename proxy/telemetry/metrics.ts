@@ -27,6 +27,27 @@ const METHODS = new Set([
   "PATCH",
 ]);
 
+/**
+ * The HTTP/2 engine's counters (proto/h2/guard.ts H2Stats) and their `kind` label in
+ * `gatehouse_http2_defences_total`.
+ */
+export const HTTP2_KINDS: Readonly<Record<string, string>> = {
+  rapidReset: "rapid_reset",
+  continuationFlood: "continuation_flood",
+  headerListTooLarge: "header_list_too_large",
+  settingsFlood: "settings_flood",
+  pingFlood: "ping_flood",
+  emptyDataFlood: "empty_data_flood",
+  windowUpdateFlood: "window_update_flood",
+  priorityFlood: "priority_flood",
+  writeBacklog: "write_backlog",
+  refusedStreams: "refused_stream",
+  malformedMessages: "malformed_message",
+  connectionErrors: "connection_error",
+  streamErrors: "stream_error",
+  flowControlStalls: "flow_control_stall",
+};
+
 /** Live state read at scrape time. */
 export interface MetricsSource {
   readonly config: () => Config;
@@ -38,6 +59,10 @@ export interface MetricsSource {
   readonly servers: () => Iterable<{ service: string; url: string; up: boolean }>;
   /** Certificates obtained at run time (ACME) served on an entrypoint. */
   readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
+  /** HTTP/2 counters per entrypoint (keys of HTTP2_KINDS). */
+  readonly http2Counters?: () => Iterable<
+    { entrypoint: string; counters: Readonly<Record<string, number>> }
+  >;
 }
 
 /** The children of every level for one label combination, resolved once. */
@@ -391,6 +416,26 @@ export class Metrics {
       collect() {
         this.reset();
         for (const s of source.servers()) this.labels(s.service, s.url).set(s.up ? 1 : 0);
+      },
+    });
+    new client.Counter({
+      name: "gatehouse_http2_defences_total",
+      help: "HTTP/2 clients' attacks answered (floods, rapid reset, oversized header lists), " +
+        "malformed requests reset, protocol errors and flow-control stalls, by kind",
+      labelNames: ["entrypoint", "kind"],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [name, ep] of Object.entries(source.config().entrypoints)) {
+          if (ep.protocol !== "http") continue;
+          for (const kind of Object.values(HTTP2_KINDS)) this.labels(name, kind).inc(0);
+        }
+        for (const { entrypoint, counters } of source.http2Counters?.() ?? []) {
+          for (const [key, kind] of Object.entries(HTTP2_KINDS)) {
+            const n = counters[key] ?? 0;
+            if (n > 0) this.labels(entrypoint, kind).inc(n);
+          }
+        }
       },
     });
     new client.Gauge({

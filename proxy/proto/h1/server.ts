@@ -39,6 +39,8 @@ export interface H1Limits {
 
 export interface H1ServerOptions {
   readonly client: ClientInfo;
+  /** The connection's buffer when bytes were already read from it (sniffing for h2c). */
+  readonly io?: BufferedConn;
   readonly track: TrackedConnection;
   readonly registry: ConnectionRegistry;
   readonly limits: () => H1Limits;
@@ -63,7 +65,7 @@ const KEEP_BUFFER = 8 * 1024;
 
 /** Serves HTTP/1.1 on `conn` until the peer closes, an error, a deadline or shutdown. */
 export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<void> {
-  const io = new BufferedConn(conn, BUFFER_SIZE);
+  const io = opts.io ?? new BufferedConn(conn, BUFFER_SIZE);
   const { track, registry } = opts;
   let first = true;
   let after: AfterExchange = "keep";
