@@ -29,7 +29,7 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
       ctx.error(
         [...path, "servers", i],
         `server ${quote(url.url)} does not match servers[0] ${quote(firstUrl)}: ` +
-          `a service's servers are all tcp:// or all http(s)://`,
+          `a service's servers are all tcp:// or all http(s):// and h2c://`,
       );
     }
   });
@@ -45,6 +45,7 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
     const httpOnly: [readonly Segment[], string][] = [
       [[...path, "host"], `"host" applies to http services only`],
       [[...path, "keep_alive"], `"keep_alive" applies to http services only`],
+      [[...path, "protocol"], `"protocol" applies to http services only`],
     ];
     if (check) {
       httpOnly.push(

@@ -266,6 +266,12 @@ const service = obj({
     {},
     "TLS to https servers",
   ),
+  protocol: opt(
+    oneOf(["http/1.1", "h2", "auto"]),
+    `HTTP version to http(s):// servers: "h2" is ALPN h2 on https (h2c with prior knowledge on ` +
+      `http), "auto" lets an https server choose by ALPN (h2, else http/1.1)`,
+    "http/1.1 (h2c:// servers: h2)",
+  ),
   host: def(
     hostHeader(),
     "preserve",

@@ -180,9 +180,12 @@ export interface Compression {
 }
 
 export interface ServerRef {
-  /** Normalised URL: "http://app:3000", "https://api.internal:8443" or "tcp://db:5432". */
+  /**
+   * Normalised URL: "http://app:3000", "https://api.internal:8443", "h2c://grpc:50051" (HTTP/2
+   * without TLS, prior knowledge) or "tcp://db:5432".
+   */
   readonly url: string;
-  readonly scheme: "http" | "https" | "tcp";
+  readonly scheme: "http" | "https" | "h2c" | "tcp";
   readonly hostname: string;
   readonly port: number;
   readonly weight: number;
@@ -235,6 +238,12 @@ export interface Service {
   readonly retries: number;
   /** Idle keep-alive connections kept per server, and how long each may stay idle. */
   readonly keepAlive: { readonly maxIdlePerServer: number; readonly idleTimeout: number };
+  /**
+   * The HTTP version spoken to http:// and https:// servers: "http/1.1"; "h2" (ALPN h2 on TLS,
+   * prior knowledge without); "auto" (https only: ALPN offers both, the server chooses).
+   * h2c:// servers always speak HTTP/2.
+   */
+  readonly httpProtocol: "http/1.1" | "h2" | "auto";
   readonly pos: SourcePos;
 }
 

@@ -33,6 +33,7 @@ function service(servers: ServerRef[]): Service {
     host: "preserve",
     retries: 0,
     keepAlive: { maxIdlePerServer: 0, idleTimeout: 1000 },
+    httpProtocol: "http/1.1",
     pos: { file: "t.yaml", line: 1, col: 1 },
   };
 }
