@@ -106,6 +106,7 @@ export class Metrics {
   readonly #refused;
   readonly #failures;
   readonly #droppedHeaders;
+  readonly #grpcResponses;
   readonly #acmeOrders;
   readonly #acmeFailures;
 
@@ -215,6 +216,12 @@ export class Metrics {
       'Request header fields removed for an "_" in their name (forwarding.header_underscores)',
       ["entrypoint"],
     );
+    this.#grpcResponses = counter(
+      "gatehouse_grpc_responses_total",
+      'Finished gRPC calls by grpc-status ("0" to "16"; "none" when a call ended without one, ' +
+        '"other" for a value outside the defined codes)',
+      ["entrypoint", "service", "grpc_status"],
+    );
     this.#refused = counter(
       "gatehouse_connections_refused_total",
       "Client connections closed at accept time, by reason (draining, max_connections, entrypoint_max_connections)",
@@ -275,6 +282,10 @@ export class Metrics {
     if (r.reason !== null) this.#rejected.labels(r.entrypoint, r.reason).inc();
     if (r.droppedHeaders > 0) this.#droppedHeaders.labels(r.entrypoint).inc(r.droppedHeaders);
     if (r.source !== null) this.#failures.labels(r.entrypoint, r.source).inc();
+    if (r.kind === "grpc") {
+      this.#grpcResponses.labels(r.entrypoint, r.service ?? "", grpcStatusLabel(r.grpcStatus))
+        .inc();
+    }
     if (!this.#settings.enabled) return;
     const method = METHODS.has(r.method) ? r.method : "EXTENSION_METHOD";
     const key = `${r.entrypoint}\u0000${r.route}\u0000${r.status}\u0000${method}\u0000${r.kind}`;
@@ -520,4 +531,10 @@ function openFds(): number | null {
   } catch {
     return null;
   }
+}
+
+/** grpc-status as a bounded label value. */
+function grpcStatusLabel(status: string | null): string {
+  if (status === null) return "none";
+  return /^(?:[0-9]|1[0-6])$/.test(status) ? status : "other";
 }

@@ -3,6 +3,7 @@ import { startGatehouse } from "../testing/gatehouse.ts";
 import { parseExposition, type Sample, sampleValue, seriesKeys } from "../testing/prometheus.ts";
 import { yaml } from "../testing/proxy.ts";
 import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
+import { grpcCall } from "../testing/grpc.ts";
 import {
   readBytes,
   readToEnd,
@@ -265,6 +266,16 @@ Deno.test("failed requests are counted by whose failure it was", async () => {
     sampleValue(samples, "gatehouse_request_failures_total", { entrypoint: "web", source });
   assert.equal(failures("client"), 1);
   assert.equal(failures("upstream"), 2);
+});
+
+Deno.test("gRPC calls are counted by grpc-status, Gatehouse's own answers included", async () => {
+  await using gh = await startGatehouse(config(`"http://127.0.0.1:${closedPort()}"`), false);
+  // No route for 127.0.0.1: a trailers-only UNIMPLEMENTED (12).
+  const res = await grpcCall(`127.0.0.1:${gh.port("web")}`, "unary");
+  assert.equal(res.code, "UNIMPLEMENTED");
+  const samples = await scrape(gh.admin("/metrics"));
+  const labels = { entrypoint: "web", service: "", grpc_status: "12" };
+  assert.equal(sampleValue(samples, "gatehouse_grpc_responses_total", labels), 1);
 });
 
 Deno.test("HTTP/2 defences: every engine counter has a kind, at 0 from start-up, counted when hit", async () => {

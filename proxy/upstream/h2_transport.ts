@@ -248,7 +248,8 @@ class StreamControl {
       version: "2",
       headers: res.headers,
       body,
-      trailers: () => res.trailers,
+      // A response that ended with its head (trailers-only, in gRPC) has no trailers to wait for.
+      trailers: body === null ? null : () => res.trailers,
       upgrade: null,
     };
   }

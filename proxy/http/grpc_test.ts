@@ -1,0 +1,99 @@
+/**
+ * gRPC through Gatehouse with python3-grpcio on both sides (client and server Gatehouse did not
+ * write): unary with trailing metadata, an error status with binary details, server, client and
+ * bidirectional streaming, 8 MiB messages both ways, 200 concurrent calls on one connection, a
+ * client deadline that reaches the server as a cancel; over an h2c entrypoint and a TLS (ALPN
+ * h2) one, to an h2c:// server. Calls Gatehouse itself fails get trailers-only answers with the
+ * matching status (UNAVAILABLE when the server is down, UNIMPLEMENTED with no route), recorded
+ * in the access log and gatehouse_grpc_responses_total.
+ */
+import assert from "node:assert/strict";
+import { startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
+import { closedPort, waitFor } from "../testing/servers.ts";
+import { grpcCall, grpcServer } from "../testing/grpc.ts";
+
+async function gatewayTo(server: string): Promise<TestProxy> {
+  return await startProxy(yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ match: { path: /test.Echo }, service: grpc }]
+    services: { grpc: { servers: ["${server}"] } }
+  `);
+}
+
+Deno.test("grpcio through Gatehouse: unary, errors with details, streaming each way, over h2c and TLS", async () => {
+  await using server = await grpcServer();
+  await using gw = await gatewayTo(`h2c://127.0.0.1:${server.port}`);
+  const targets: [string, string | undefined][] = [
+    [`127.0.0.1:${gw.port("web")}`, undefined],
+    [`127.0.0.1:${gw.port("websecure")}`, gw.certs.caCertPath],
+  ];
+  for (const [target, ca] of targets) {
+    const unary = await grpcCall(target, "unary", ca);
+    assert.deepEqual([unary.code, unary.replies, unary.trailers], [
+      "OK",
+      ["echo:hello"],
+      { "x-trailer": "yes" },
+    ]);
+    const fail = await grpcCall(target, "fail", ca);
+    assert.deepEqual([fail.code, fail.details], ["INVALID_ARGUMENT", "bad input"]);
+    assert.equal(
+      fail.details_bin,
+      Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0")).join(""),
+    );
+    assert.deepEqual((await grpcCall(target, "server_stream", ca)).replies, [
+      "tick",
+      "tick",
+      "tick",
+    ]);
+    assert.deepEqual((await grpcCall(target, "client_stream", ca)).replies, ["a+b+c"]);
+    assert.deepEqual((await grpcCall(target, "bidi", ca)).replies, ["re:1", "re:2", "re:3"]);
+  }
+  const records = gw.outcomes.filter((o) => o.kind === "grpc");
+  assert.equal(records.length, 10);
+  assert.deepEqual(records.map((r) => r.grpcStatus), [
+    "0",
+    "3",
+    "0",
+    "0",
+    "0",
+    "0",
+    "3",
+    "0",
+    "0",
+    "0",
+  ]);
+});
+
+Deno.test("grpcio through Gatehouse: 8 MiB messages and 200 concurrent calls on one connection", async () => {
+  await using server = await grpcServer();
+  await using gw = await gatewayTo(`h2c://127.0.0.1:${server.port}`);
+  const target = `127.0.0.1:${gw.port("web")}`;
+  const big = await grpcCall(target, "big");
+  assert.deepEqual([big.code, big.replies], ["OK", [8 << 20, (8 << 20) + 5]]);
+  const many = await grpcCall(
+    `127.0.0.1:${gw.port("websecure")}`,
+    "concurrent",
+    gw.certs.caCertPath,
+  );
+  assert.deepEqual([many.code, many.replies], ["OK", [200]]);
+});
+
+Deno.test("a client deadline cancels the call at the server through Gatehouse", async () => {
+  await using server = await grpcServer();
+  await using gw = await gatewayTo(`h2c://127.0.0.1:${server.port}`);
+  const res = await grpcCall(`127.0.0.1:${gw.port("web")}`, "deadline");
+  assert.equal(res.code, "DEADLINE_EXCEEDED");
+  await waitFor(() => server.lines.includes("cancelled Slow"), "the server to see the cancel");
+});
+
+Deno.test("calls Gatehouse fails itself get trailers-only answers with the gRPC status", async () => {
+  await using gw = await gatewayTo(`h2c://127.0.0.1:${closedPort()}`);
+  const down = await grpcCall(`127.0.0.1:${gw.port("web")}`, "unary");
+  assert.equal(down.code, "UNAVAILABLE");
+  assert.match(down.details ?? "", /^502 Bad Gateway: the upstream server could not be reached/);
+  assert.equal(gw.outcomes.at(-1)?.grpcStatus, "14");
+});
