@@ -2,7 +2,8 @@
  * gRPC through Gatehouse with python3-grpcio on both sides (client and server Gatehouse did not
  * write): unary with trailing metadata, an error status with binary details, server, client and
  * bidirectional streaming, 8 MiB messages both ways, 200 concurrent calls on one connection, a
- * client deadline that reaches the server as a cancel; over an h2c entrypoint and a TLS (ALPN
+ * client deadline that reaches the server as a cancel, a `grpc-timeout` Gatehouse enforces
+ * itself (nghttp as the client, which has no deadline); over an h2c entrypoint and a TLS (ALPN
  * h2) one, to an h2c:// server. Calls Gatehouse itself fails get trailers-only answers with the
  * matching status (UNAVAILABLE when the server is down, UNIMPLEMENTED with no route), recorded
  * in the access log and gatehouse_grpc_responses_total.
@@ -11,6 +12,7 @@ import assert from "node:assert/strict";
 import { startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
 import { closedPort, waitFor } from "../testing/servers.ts";
 import { grpcCall, grpcServer } from "../testing/grpc.ts";
+import { runTool } from "../testing/h2_tools.ts";
 
 async function gatewayTo(server: string): Promise<TestProxy> {
   return await startProxy(yaml`
@@ -88,6 +90,31 @@ Deno.test("a client deadline cancels the call at the server through Gatehouse", 
   const res = await grpcCall(`127.0.0.1:${gw.port("web")}`, "deadline");
   assert.equal(res.code, "DEADLINE_EXCEEDED");
   await waitFor(() => server.lines.includes("cancelled Slow"), "the server to see the cancel");
+});
+
+Deno.test("grpc-timeout is a deadline on the upstream exchange: DEADLINE_EXCEEDED, the server sees the cancel", async () => {
+  await using server = await grpcServer();
+  await using gw = await gatewayTo(`h2c://127.0.0.1:${server.port}`);
+  const body = await Deno.makeTempFile();
+  await Deno.writeFile(body, new Uint8Array(5)); // one empty gRPC message
+  // nghttp keeps no deadline of its own: only Gatehouse can end this call.
+  const out = await runTool("nghttp", [
+    "-v",
+    "-H",
+    "content-type: application/grpc",
+    "-H",
+    "te: trailers",
+    "-H",
+    "grpc-timeout: 300m",
+    "-d",
+    body,
+    `http://127.0.0.1:${gw.port("web")}/test.Echo/Slow`,
+  ]);
+  await Deno.remove(body);
+  assert.match(out.stdout, /grpc-status: 4\n/);
+  assert.match(out.stdout, /grpc-message: 504 Gateway Timeout/);
+  await waitFor(() => server.lines.includes("cancelled Slow"), "the server to see the cancel");
+  assert.equal(gw.outcomes.at(-1)?.grpcStatus, "4");
 });
 
 Deno.test("calls Gatehouse fails itself get trailers-only answers with the gRPC status", async () => {
