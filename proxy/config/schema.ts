@@ -124,6 +124,13 @@ const entrypoint = obj({
     0,
     "Open connections on this entrypoint; more are closed at once; 0 = no limit",
   ),
+  h2c: opt(
+    oneOf(["on", "only", "off"]),
+    `HTTP/2 with prior knowledge on a plain http entrypoint: "on" (a client that starts with the ` +
+      `HTTP/2 preface speaks HTTP/2, others HTTP/1.1), "only" (HTTP/2 alone: anything else is a ` +
+      `connection error), "off" (HTTP/1.1 alone)`,
+    `"on"`,
+  ),
   proxy_protocol: opt(
     entrypointProxyProtocol,
     "Read the client address from a PROXY protocol header (tcp entrypoints)",

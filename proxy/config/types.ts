@@ -98,6 +98,12 @@ export interface Entrypoint {
   readonly tls: EntrypointTls | null;
   /** Plain entrypoint that answers every request with a 308 to a TLS entrypoint. */
   readonly redirect: EntrypointRedirect | null;
+  /**
+   * HTTP/2 with prior knowledge on a plain http entrypoint: "on" (the first bytes decide), "only"
+   * (every connection is HTTP/2), "off" (every connection is HTTP/1.x). "on" where it does not
+   * apply (TLS entrypoints choose by ALPN; tcp entrypoints).
+   */
+  readonly h2c: "on" | "only" | "off";
   /** Open connections on this entrypoint; 0 = no limit. Over it, connections are closed at once. */
   readonly maxConnections: number;
   /** Reading the client address from a PROXY protocol header (TCP entrypoints); null = never. */

@@ -115,3 +115,30 @@ Deno.test("malformed HTTP/2 requests are reset, logged and counted", async () =>
     /HTTP\/2 client 127\.0\.0\.1:\d+ on websecure: Cannot continue HTTP\/2 stream 1: malformed request: invalid field name "X-Upper"/,
   );
 });
+
+Deno.test("h2c: only serves HTTP/2 alone on a plain port, h2c: off HTTP/1.1 alone", async () => {
+  await using up = httpUpstream(() => new Response("ok"));
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      only: { address: "127.0.0.1:0", h2c: only }
+      off: { address: "127.0.0.1:0", h2c: off }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+  `);
+  const only = `http://127.0.0.1:${gw.port("only")}/`;
+  const off = `http://127.0.0.1:${gw.port("off")}/`;
+  assert.deepEqual((await curl(["--http2-prior-knowledge", only])).version, "2");
+  assert.deepEqual((await curl(["--http1.1", off])).version, "1.1");
+  // HTTP/1.1 on the HTTP/2-only port: the engine reads a wrong preface and ends the connection.
+  using c = await connect(gw.port("only"));
+  await c.send("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+  const types: number[] = [];
+  while (!types.includes(7)) {
+    const head = await c.reader.readExactly(9);
+    types.push(head[3]);
+    await c.reader.readExactly((head[0] << 16) | (head[1] << 8) | head[2]);
+  }
+  assert.equal(types[0], 4, "the server's SETTINGS first");
+  // The preface on the HTTP/1.1-only port is a malformed HTTP/1.1 request.
+  await assert.rejects(() => curl(["--http2-prior-knowledge", "--max-time", "5", off]));
+});

@@ -135,13 +135,18 @@ export class HttpListener extends Listener {
     });
   }
 
-  /** HTTP/1.x, or h2c when the client starts with the HTTP/2 preface (prior knowledge). */
+  /**
+   * HTTP/1.x, or h2c when the client starts with the HTTP/2 preface (prior knowledge); with
+   * `h2c: only` every connection is HTTP/2 (the engine answers a wrong preface with GOAWAY), with
+   * `h2c: off` every one is HTTP/1.x.
+   */
   async #servePlain(conn: Deno.TcpConn, admitted: Admitted): Promise<void> {
     const { track } = admitted;
     track.state = "idle";
     track.deadline = Date.now() + this.#deps.limits().headerReadMs;
     const io = new BufferedConn(conn, 1024);
-    const kind = await sniffPreface(io);
+    const mode = this.config.h2c;
+    const kind = mode === "on" ? await sniffPreface(io) : mode === "only" ? "h2" : "http/1";
     if (kind === "closed") {
       track.close();
       this.registry.delete(track);
