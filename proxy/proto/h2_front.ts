@@ -7,6 +7,10 @@
  * Malformed requests never reach the pipeline: the engine resets them (RST_STREAM
  * PROTOCOL_ERROR, RFC 9113 8.1.1) and counts them.
  *
+ * An extended CONNECT with `:protocol: websocket` (RFC 8441; SETTINGS_ENABLE_CONNECT_PROTOCOL is
+ * advertised) reaches the pipeline as the HTTP/1.1 WebSocket upgrade it stands for, and the
+ * stream can be taken over as the tunnel's client side (h2_tunnel.ts).
+ *
  * Tested by http/framing_h2_test.ts, http/head_test.ts, http/forward_test.ts and the
  * listen/h2_*_test.ts files.
  */
@@ -30,6 +34,7 @@ import {
   serveH2,
 } from "./h2/server.ts";
 import type { Transport } from "./h2/writer.ts";
+import { takeStream, websocketUpgradeHeaders } from "./h2_tunnel.ts";
 
 export interface H2FrontOptions {
   readonly handler: Handler;
@@ -51,6 +56,7 @@ export class H2Front {
     this.#client = options.client;
     this.connection = serveH2(transport, {
       ...options.engine,
+      enableConnectProtocol: true,
       onRequest: (req) => void this.#serve(req),
     });
   }
@@ -78,9 +84,12 @@ export class H2Front {
     try {
       const headers = stream.headers;
       joinCookies(headers);
-      const body = stream.body;
+      const websocket = stream.method === "CONNECT" &&
+        stream.protocol?.toLowerCase() === "websocket";
+      if (websocket) websocketUpgradeHeaders(headers);
+      const body = websocket ? null : stream.body;
       const req: IncomingRequest = {
-        method: stream.method,
+        method: websocket ? "GET" : stream.method,
         target: stream.path,
         authority: stream.authority,
         httpVersion: "2",
@@ -89,7 +98,7 @@ export class H2Front {
         trailers: body === null ? null : () => stream.trailers,
         client: this.#client,
         signal: ac.signal,
-        takeover: null,
+        takeover: websocket ? () => takeStream(stream, ac.signal) : null,
       };
       let res: OutgoingResponse | typeof TAKEN_OVER;
       try {
