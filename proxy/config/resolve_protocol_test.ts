@@ -40,3 +40,28 @@ Deno.test("protocol: h2c:// with http/1.1 or auto, auto on plain servers, protoc
     ],
   );
 });
+
+Deno.test("health_check.grpc: on HTTP/2 services, instead of path", async () => {
+  const config = await configOf(
+    MINIMAL + yaml`
+    services:
+      grpc: { servers: [h2c://g:50051], health_check: { grpc: "" } }
+      named: { servers: [https://g:443], protocol: h2, health_check: { grpc: my.Svc } }
+  `,
+  );
+  assert.equal(config.services.grpc.healthCheck?.grpcService, "");
+  assert.equal(config.services.grpc.healthCheck?.path, null);
+  assert.equal(config.services.named.healthCheck?.grpcService, "my.Svc");
+  assert.deepEqual(
+    await errorsOf(yaml`
+      entrypoints: { web: { address: ":8080" } }
+      services:
+        a: { servers: [http://a:1], health_check: { grpc: "" } }
+        b: { servers: [h2c://b:1], health_check: { grpc: "", path: / } }
+    `),
+    [
+      `3:47 services.a.health_check.grpc: a gRPC health check needs HTTP/2 to every server: use h2c:// servers or "protocol: h2"`,
+      `4:46 services.b.health_check.grpc: "grpc" and "path" exclude each other: keep one`,
+    ],
+  );
+});

@@ -214,6 +214,7 @@ async function service(ctx: Context, name: string, raw: RawService): Promise<Ser
     healthCheck: check
       ? {
         path: check.path ?? null,
+        grpcService: check.grpc ?? null,
         interval: check.interval,
         timeout: check.timeout,
         healthyThreshold: check.healthy_threshold,

@@ -285,6 +285,7 @@ Deno.test("services: every setting", async () => {
   assert.equal(app.balancing, "ip_hash");
   assert.deepEqual(app.healthCheck, {
     path: "/healthz?full=1",
+    grpcService: null,
     interval: 5000,
     timeout: 1000,
     healthyThreshold: 1,

@@ -239,6 +239,15 @@ const service = obj({
         "Path requested on each server (http services only)",
         "required for http services; tcp services check with a TCP connect",
       ),
+      grpc: opt(
+        text({
+          expected: `a gRPC service name like "my.pkg.Service", or "" for the whole server`,
+          pattern: /^[A-Za-z0-9_.]{0,127}$/,
+        }),
+        "Check with the gRPC health checking protocol (grpc.health.v1.Health/Check) for this " +
+          'service name ("" for the whole server) instead of a GET (HTTP/2 services)',
+        "a GET of path",
+      ),
       interval: def(dur(), "10s", "Time between checks"),
       timeout: def(dur(), "2s", "A check slower than this fails; less than interval"),
       healthy_threshold: def(int(1, 100), 2, "Consecutive successes to mark a server up"),

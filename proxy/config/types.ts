@@ -198,8 +198,16 @@ export interface ServerRef {
 }
 
 export interface ActiveHealthCheck {
-  /** Path of the GET (HTTP services); null for TCP services: a check is a TCP connect. */
+  /**
+   * Path of the GET (HTTP services); null for TCP services (a check is a TCP connect) and gRPC
+   * checks.
+   */
   readonly path: string | null;
+  /**
+   * The service name a gRPC health check (grpc.health.v1.Health/Check) asks about ("" for the
+   * whole server), or null for a GET of `path`. Healthy means SERVING.
+   */
+  readonly grpcService: string | null;
   readonly interval: number;
   readonly timeout: number;
   /** Consecutive successes to mark a server up again. */

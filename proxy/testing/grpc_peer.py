@@ -13,6 +13,8 @@ Usage: grpc_peer.py serve
   ClientStream  replies with the requests joined by b"+"
   Bidi          replies to each request with b"re:" + request as it arrives
   Slow          waits until cancelled (or 30 s), then replies b"late"
+  and grpc.health.v1.Health/Check (protobuf by hand): SERVING for "" and "test.Echo",
+  NOT_SERVING for "down", NOT_FOUND otherwise
 
 Usage: grpc_peer.py call TARGET MODE [CA_FILE]
   Calls through TARGET ("127.0.0.1:PORT"), over TLS (server name localhost) when CA_FILE is
@@ -61,6 +63,15 @@ def slow(request, context):
     return b"late"
 
 
+def health_check(request, context):
+    service = request[2:].decode() if request[:1] == b"\x0a" else ""
+    if service in ("", "test.Echo"):
+        return b"\x08\x01"
+    if service == "down":
+        return b"\x08\x02"
+    context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+
+
 def serve():
     handler = grpc.method_handlers_generic_handler("test.Echo", {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
@@ -72,7 +83,10 @@ def serve():
     options = [("grpc.max_receive_message_length", 16 << 20),
                ("grpc.max_send_message_length", 16 << 20)]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=options)
-    server.add_generic_rpc_handlers((handler,))
+    health = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
+        "Check": grpc.unary_unary_rpc_method_handler(health_check),
+    })
+    server.add_generic_rpc_handlers((handler, health))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)

@@ -18,7 +18,12 @@
 import type { ActiveHealthCheck, ServerRef, Service } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 import { UpstreamError, type UpstreamRequest, type UpstreamResponse } from "../proto/exchange.ts";
-import { connectH2, type H2ClientRequest, type H2ClientResponse } from "../proto/h2/client.ts";
+import {
+  connectH2,
+  type H2ClientConnection,
+  type H2ClientRequest,
+  type H2ClientResponse,
+} from "../proto/h2/client.ts";
 import { H2ConnectionClosedError, H2StreamResetError, StreamError } from "../proto/h2/errors.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import { tapBody } from "../proto/body_tap.ts";
@@ -26,6 +31,7 @@ import type { BodyReader } from "../proto/message.ts";
 import { reasonPhrase } from "../proto/responses.ts";
 import { dialServer } from "./dial.ts";
 import type { H1Transport } from "./h1_transport.ts";
+import { grpcHealthCheck } from "./grpc_health.ts";
 import { H2Pool } from "./h2_pool.ts";
 import { serverAuthority } from "./server_state.ts";
 import {
@@ -135,21 +141,31 @@ export class H2Transport implements HttpTransport {
     }
     const h2 = connectH2(conn);
     try {
-      const headers = HeaderList.from([["user-agent", "Gatehouse-HealthCheck"]]);
-      const res = await h2.request({
-        method: "GET",
-        scheme: this.#scheme,
-        authority: serverAuthority(this.#ref),
-        path: check.path ?? "/",
-        headers,
-        signal,
-      });
-      res.body?.cancel();
-      const [lo, hi] = check.expectStatus;
-      return { ok: res.status >= lo && res.status <= hi, detail: `status ${res.status} (h2)` };
+      return check.grpcService === null
+        ? await this.#probeGet(h2, check, signal)
+        : await grpcHealthCheck(h2, this.#scheme, serverAuthority(this.#ref), check, signal);
     } finally {
       h2.close();
     }
+  }
+
+  async #probeGet(
+    h2: H2ClientConnection,
+    check: ActiveHealthCheck,
+    signal: AbortSignal,
+  ): Promise<ProbeResult> {
+    const headers = HeaderList.from([["user-agent", "Gatehouse-HealthCheck"]]);
+    const res = await h2.request({
+      method: "GET",
+      scheme: this.#scheme,
+      authority: serverAuthority(this.#ref),
+      path: check.path ?? "/",
+      headers,
+      signal,
+    });
+    res.body?.cancel();
+    const [lo, hi] = check.expectStatus;
+    return { ok: res.status >= lo && res.status <= hi, detail: `status ${res.status} (h2)` };
   }
 
   connections(): ConnectionCounts {

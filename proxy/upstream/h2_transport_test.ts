@@ -230,6 +230,7 @@ Deno.test("https: protocol h2 refuses an HTTP/1.1-only server; protocol auto fal
   const probe = await auto.probe(
     {
       path: "/",
+      grpcService: null,
       interval: 1000,
       timeout: 500,
       healthyThreshold: 1,
@@ -250,6 +251,7 @@ Deno.test("health probes speak HTTP/2 on a connection of their own", async () =>
   const t = transport(`h2c://127.0.0.1:${server.port}`);
   const check = {
     path: "/status/503",
+    grpcService: null,
     interval: 1000,
     timeout: 500,
     healthyThreshold: 1,

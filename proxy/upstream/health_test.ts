@@ -9,6 +9,7 @@ import type { ProbeResult } from "./transport.ts";
 import { transportFor } from "./transport_for.ts";
 
 const CHECK: ActiveHealthCheck = {
+  grpcService: null,
   path: "/health",
   interval: 1000,
   timeout: 300,
