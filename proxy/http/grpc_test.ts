@@ -13,6 +13,7 @@ import { startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
 import { closedPort, waitFor } from "../testing/servers.ts";
 import { grpcCall, grpcServer } from "../testing/grpc.ts";
 import { runTool } from "../testing/h2_tools.ts";
+import { writeTestCerts } from "../testing/certs.ts";
 
 async function gatewayTo(server: string): Promise<TestProxy> {
   return await startProxy(yaml`
@@ -68,6 +69,43 @@ Deno.test("grpcio through Gatehouse: unary, errors with details, streaming each 
     "0",
     "0",
   ]);
+});
+
+Deno.test("grpcio through Gatehouse to a TLS grpcio server (protocol h2, ALPN h2)", async () => {
+  const dir = await Deno.makeTempDir();
+  const certs = await writeTestCerts(dir);
+  await using server = await grpcServer(certs.leaves.localhost);
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: grpc }]
+    services:
+      grpc:
+        servers: ["https://127.0.0.1:${server.port}"]
+        protocol: h2
+        tls: { ca_file: ca.crt, server_name: localhost }
+        health_check: { grpc: test.Echo, interval: 1s, timeout: 500ms }
+  `);
+  for (
+    const [target, ca] of [
+      [`127.0.0.1:${gw.port("web")}`, undefined],
+      [`127.0.0.1:${gw.port("websecure")}`, gw.certs.caCertPath],
+    ] as const
+  ) {
+    const unary = await grpcCall(target, "unary", ca);
+    assert.deepEqual([unary.code, unary.replies, unary.trailers], [
+      "OK",
+      ["echo:hello"],
+      { "x-trailer": "yes" },
+    ]);
+    assert.deepEqual((await grpcCall(target, "bidi", ca)).replies, ["re:1", "re:2", "re:3"]);
+    const fail = await grpcCall(target, "fail", ca);
+    assert.deepEqual([fail.code, fail.details], ["INVALID_ARGUMENT", "bad input"]);
+  }
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("grpcio through Gatehouse: 8 MiB messages and 200 concurrent calls on one connection", async () => {

@@ -21,10 +21,12 @@ export interface GrpcServer extends AsyncDisposable {
   readonly lines: readonly string[];
 }
 
-/** A grpcio server on 127.0.0.1 (h2c), stopped when disposed. */
-export async function grpcServer(): Promise<GrpcServer> {
+/** A grpcio server on 127.0.0.1 (h2c, or TLS with these files), stopped when disposed. */
+export async function grpcServer(
+  tls?: { readonly certPath: string; readonly keyPath: string },
+): Promise<GrpcServer> {
   const child = new Deno.Command(SYSTEM_PYTHON, {
-    args: [GRPC_PEER, "serve"],
+    args: [GRPC_PEER, "serve", ...(tls ? [tls.certPath, tls.keyPath] : [])],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -3,8 +3,8 @@
 
 No protobuf: messages are raw bytes, methods of service `test.Echo`.
 
-Usage: grpc_peer.py serve
-  Listens on 127.0.0.1 (h2c, a free port), prints the port on stdout, serves until killed;
+Usage: grpc_peer.py serve [CERT_FILE KEY_FILE]
+  Listens on 127.0.0.1 (h2c, or TLS with ALPN h2 given a certificate; a free port), prints the port on stdout, serves until killed;
   prints "cancelled <method>" when a call is cancelled under it. Methods:
   Unary         replies b"echo:" + request, with trailing metadata x-trailer: yes; a request of
                 b"fail" is aborted with INVALID_ARGUMENT "bad input" and binary details
@@ -72,7 +72,7 @@ def health_check(request, context):
     context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
 
 
-def serve():
+def serve(cert_file=None, key_file=None):
     handler = grpc.method_handlers_generic_handler("test.Echo", {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
@@ -87,7 +87,12 @@ def serve():
         "Check": grpc.unary_unary_rpc_method_handler(health_check),
     })
     server.add_generic_rpc_handlers((handler, health))
-    port = server.add_insecure_port("127.0.0.1:0")
+    if cert_file:
+        with open(cert_file, "rb") as c, open(key_file, "rb") as k:
+            creds = grpc.ssl_server_credentials(((k.read(), c.read()),))
+        port = server.add_secure_port("127.0.0.1:0", creds)
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
     server.wait_for_termination()
@@ -150,7 +155,7 @@ def call(target, mode, ca_file):
 
 def main():
     if sys.argv[1] == "serve":
-        serve()
+        serve(*sys.argv[2:4])
     elif sys.argv[1] == "call":
         call(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     else:
