@@ -4,13 +4,16 @@
  * extended CONNECT with `:protocol: websocket` on h2c and TLS entrypoints becomes an HTTP/1.1
  * Upgrade to the existing WebSocket upstream (Deno.upgradeWebSocket, which checks the key), its
  * 101 a 200 on the stream, then WebSocket frames echo both ways, the close handshake passes and
- * the stream ends; the access record and the websocket metrics count the session.
+ * the stream ends; the access record and the websocket metrics count the session. A tunnel that
+ * stays idle past the route's `tunnel_idle` is closed on both sides (the engine's client here).
  */
 import assert from "node:assert/strict";
 import { startProxy, yaml } from "../testing/proxy.ts";
 import { SYSTEM_PYTHON } from "../testing/prometheus.ts";
 import { waitFor } from "../testing/servers.ts";
 import { wsUpstream } from "../testing/websocket.ts";
+import { connectH2 } from "../proto/h2/client.ts";
+import { HeaderList } from "../proto/header_list.ts";
 
 const PEER = new URL("../testing/h2_peer.py", import.meta.url).pathname;
 
@@ -57,4 +60,40 @@ Deno.test("WebSocket over HTTP/2: extended CONNECT to an HTTP/1.1 WebSocket upst
     assert.ok(record.bytesIn > 0 && record.bytesOut > 0, JSON.stringify(record));
   }
   assert.equal(up.sessions.length, 2);
+});
+
+Deno.test("WebSocket over HTTP/2: an idle tunnel is closed at tunnel_idle, both sides", async () => {
+  await using up = await wsUpstream();
+  await using gw = await startProxy(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    routes: [{ service: ws, timeouts: { tunnel_idle: 300ms } }]
+    services: { ws: { servers: ["${up.url}"] } }
+  `);
+  const client = connectH2(await Deno.connect({ hostname: "127.0.0.1", port: gw.port("web") }));
+  try {
+    const res = await client.request({
+      method: "CONNECT",
+      protocol: "websocket",
+      scheme: "http",
+      authority: "ws.test",
+      path: "/idle",
+      headers: HeaderList.from([["sec-websocket-version", "13"]]),
+      body: { length: -1, read: () => new Promise(() => {}), cancel() {} },
+    });
+    assert.equal(res.status, 200);
+    await waitFor(() => up.sessions.length === 1, "the upstream session");
+    // Nothing moves: Gatehouse ends the stream and the upstream connection.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = await Promise.race([
+      res.body!.read().then(() => "ended", () => "reset"),
+      new Promise((resolve) => timer = setTimeout(() => resolve("still open"), 10_000)),
+    ]);
+    clearTimeout(timer);
+    assert.notEqual(ended, "still open");
+    await waitFor(() => up.open === 0, "the upstream socket to close");
+    await waitFor(() => gw.outcomes.length === 1, "the session to be recorded");
+    assert.equal(gw.outcomes[0].kind, "websocket");
+  } finally {
+    client.close();
+  }
 });
