@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { startProxy, yaml } from "../testing/proxy.ts";
 import { SYSTEM_PYTHON } from "../testing/prometheus.ts";
-import { waitFor } from "../testing/servers.ts";
+import { httpUpstream, waitFor } from "../testing/servers.ts";
 import { wsUpstream } from "../testing/websocket.ts";
 import { connectH2 } from "../proto/h2/client.ts";
 import { HeaderList } from "../proto/header_list.ts";
@@ -96,4 +96,33 @@ Deno.test("WebSocket over HTTP/2: an idle tunnel is closed at tunnel_idle, both 
   } finally {
     client.close();
   }
+});
+
+Deno.test("WebSocket over HTTP/2 never gets a 2xx without a tunnel: 501 on upgrade: false, 502 on a plain answer", async () => {
+  await using ws = await wsUpstream();
+  await using plain = httpUpstream(() => new Response("not a websocket"));
+  await using gw = await startProxy(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    routes:
+      - { match: { path: /ws }, service: ws, upgrade: false }
+      - { service: plain }
+    services:
+      ws: { servers: ["${ws.url}"] }
+      plain: { servers: ["${plain.url}"] }
+  `);
+  // h2_peer.py asks for /ws: the route does not tunnel.
+  const refused = await h2Peer("websocket", gw.port("web"));
+  assert.equal(refused.status, 501);
+  assert.equal(ws.sessions.length, 0);
+  assert.equal(plain.requests.length, 0);
+  // An upstream that answers the upgrade with a plain 200.
+  await using gw2 = await startProxy(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    routes: [{ service: plain }]
+    services: { plain: { servers: ["${plain.url}"] } }
+  `);
+  const plainAnswer = await h2Peer("websocket", gw2.port("web"));
+  assert.equal(plainAnswer.status, 502);
+  assert.equal(plain.requests.length, 1);
+  assert.equal(gw2.outcomes[0].status, 502);
 });

@@ -3,6 +3,11 @@
  * retries and fails over), and its answer comes back; an upgrade request whose upstream answers
  * 101 becomes a tunnel (upgrade.ts). A failure to get an answer is thrown to the error funnel.
  *
+ * A WebSocket over HTTP/2 (an extended CONNECT, which the HTTP/2 front end turns into an Upgrade
+ * request that can take the stream over) must become a tunnel: a 2xx on the stream would tell the
+ * client the tunnel is open. So a route that does not tunnel (`upgrade: false`) answers 501, and
+ * an upstream that answers 2xx without switching protocols 502; other answers (403, 426...) pass.
+ *
  * Tested by forward_test.ts, pipeline_test.ts and the upgrade_*_test.ts files.
  */
 import { DRAIN_CUT_TEXT } from "../../proto/responses.ts";
@@ -21,6 +26,12 @@ export const upstream: Phase = {
     const route = ctx.route!;
     const service = ctx.service;
     if (service === null) throw new Error(`route "${route.name}" has no service at run time`);
+    const h2Tunnel = req.httpVersion === "2" && req.takeover !== null;
+    if (h2Tunnel && ctx.upgrade === null) {
+      throw new ProxyFailure(501, "client", `route "${route.name}" does not tunnel upgrades`, {
+        text: "501 Not Implemented: this route does not tunnel WebSockets\n",
+      });
+    }
     const result = await forward(req, {
       method: req.method,
       target: ctx.upstreamTarget,
@@ -33,6 +44,15 @@ export const upstream: Phase = {
     ctx.log.upstream = result.server?.url ?? null;
     if (!result.ok) throw failure(result);
     const up = result.response;
+    if (h2Tunnel && up.upgrade === null && up.status >= 200 && up.status < 300) {
+      up.body?.cancel();
+      result.lease.release();
+      throw new ProxyFailure(
+        502,
+        "upstream",
+        `upstream answered ${up.status} to a WebSocket upgrade without switching protocols`,
+      );
+    }
     ctx.fromUpstream = true;
     ctx.upstreamVersion = up.version;
     if (up.upgrade !== null) {
