@@ -14,6 +14,7 @@ import { httpUpstream, waitFor } from "../testing/servers.ts";
 import { wsUpstream } from "../testing/websocket.ts";
 import { connectH2 } from "../proto/h2/client.ts";
 import { HeaderList } from "../proto/header_list.ts";
+import { reload } from "../testing/tcp_peers.ts";
 
 const PEER = new URL("../testing/h2_peer.py", import.meta.url).pathname;
 
@@ -125,4 +126,45 @@ Deno.test("WebSocket over HTTP/2 never gets a 2xx without a tunnel: 501 on upgra
   assert.equal(plainAnswer.status, 502);
   assert.equal(plain.requests.length, 1);
   assert.equal(gw2.outcomes[0].status, 502);
+});
+
+Deno.test("WebSocket over HTTP/2: a reload keeping the route keeps the tunnel, removing it drains it", async () => {
+  await using up = await wsUpstream();
+  const config = (keep: boolean) =>
+    yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    routes:
+      - { name: other, match: { path: /other }, service: ws }
+  ` + (keep ? "  - { name: ws, match: { path: /ws }, service: ws }\n" : "") + yaml`
+    services: { ws: { servers: ["${up.url}"] } }
+    timeouts: { drain: 1s }
+  `;
+  await using gw = await startProxy(config(true));
+  const client = connectH2(await Deno.connect({ hostname: "127.0.0.1", port: gw.port("web") }));
+  try {
+    const res = await client.request({
+      method: "CONNECT",
+      protocol: "websocket",
+      scheme: "http",
+      authority: "ws.test",
+      path: "/ws",
+      headers: HeaderList.from([["sec-websocket-version", "13"]]),
+      body: { length: -1, read: () => new Promise(() => {}), cancel() {} },
+    });
+    assert.equal(res.status, 200);
+    await waitFor(() => up.open === 1, "the upstream session");
+    let ended = false;
+    void res.body!.read().then(() => ended = true, () => ended = true);
+    await reload(gw, config(true));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(ended, false, "the tunnel ended on a reload that kept its route");
+    assert.equal(up.open, 1);
+    const start = Date.now();
+    await reload(gw, config(false));
+    await waitFor(() => ended && up.open === 0, "the drained tunnel to close", 5000);
+    const after = Date.now() - start;
+    assert.ok(after >= 900, `closed ${after} ms after the route went away`);
+  } finally {
+    client.close();
+  }
 });

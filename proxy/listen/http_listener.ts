@@ -266,6 +266,29 @@ export class HttpListener extends Listener {
     const front = new H2Front(conn, {
       handler: this.#deps.handler,
       client,
+      trackTunnel: (route) => {
+        // A WebSocket on a stream: a tunnel of its own in the registry (deadline, route drain).
+        let close = () => {};
+        const tunnel = new TrackedConnection(this.name, "http", () => close());
+        tunnel.state = "tunnel";
+        tunnel.route = route;
+        this.registry.add(tunnel);
+        return {
+          set onClose(fn: (() => void) | null) {
+            close = fn ?? (() => {});
+          },
+          get onClose() {
+            return close;
+          },
+          set deadline(ms: number) {
+            tunnel.deadline = ms;
+          },
+          get deadline() {
+            return tunnel.deadline;
+          },
+          finish: () => this.registry.delete(tunnel),
+        };
+      },
       engine: {
         initialBytes,
         stats: this.#deps.h2Stats,

@@ -34,13 +34,15 @@ import {
   serveH2,
 } from "./h2/server.ts";
 import type { Transport } from "./h2/writer.ts";
-import { takeStream, websocketUpgradeHeaders } from "./h2_tunnel.ts";
+import { takeStream, type TunnelTracker, websocketUpgradeHeaders } from "./h2_tunnel.ts";
 
 export interface H2FrontOptions {
   readonly handler: Handler;
   readonly client: ClientInfo;
   /** Engine options: limits, stats, events, the stream-count hook, the sniffed preface. */
   readonly engine: Omit<H2ServerOptions, "onRequest">;
+  /** Registers a WebSocket tunnel on a stream with the connection registry (see h2_tunnel.ts). */
+  readonly trackTunnel: TunnelTracker;
 }
 
 /** One HTTP/2 client connection served into the pipeline. */
@@ -48,12 +50,14 @@ export class H2Front {
   readonly connection: H2ServerConnection;
   readonly #handler: Handler;
   readonly #client: ClientInfo;
+  readonly #trackTunnel: TunnelTracker;
   /** The abort controllers of the requests in progress, by stream id. */
   readonly #live = new Map<number, AbortController>();
 
   constructor(transport: Transport, options: H2FrontOptions) {
     this.#handler = options.handler;
     this.#client = options.client;
+    this.#trackTunnel = options.trackTunnel;
     this.connection = serveH2(transport, {
       ...options.engine,
       enableConnectProtocol: true,
@@ -98,7 +102,9 @@ export class H2Front {
         trailers: body === null ? null : () => stream.trailers,
         client: this.#client,
         signal: ac.signal,
-        takeover: websocket ? () => takeStream(stream, ac.signal) : null,
+        takeover: websocket
+          ? (route) => takeStream(stream, ac.signal, this.#trackTunnel(route))
+          : null,
       };
       let res: OutgoingResponse | typeof TAKEN_OVER;
       try {

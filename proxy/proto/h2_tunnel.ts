@@ -28,19 +28,37 @@ export function websocketUpgradeHeaders(headers: HeaderList): void {
   headers.set("sec-websocket-key", btoa(String.fromCharCode(...key)));
 }
 
+/**
+ * A tunnel's entry in the connection registry (a tunnel opened by `route`, closed by `close` at
+ * its deadline, on route removal or shutdown): the listener provides it.
+ */
+export type TunnelTracker = (route: string) => TunnelTrack;
+
+export interface TunnelTrack {
+  /** What the registry runs to close the tunnel. */
+  onClose: (() => void) | null;
+  /** Epoch ms after which the registry closes the tunnel; 0 = none. */
+  deadline: number;
+  /** The tunnel ended: it leaves the registry. */
+  finish(): void;
+}
+
 /** Fields of a 101 that an HTTP/2 200 to an extended CONNECT does not carry. */
 const NOT_ON_H2 = ["upgrade", "connection", "sec-websocket-accept"];
 
 /** The stream as a TakenConnection for the tunnel (upgrade.ts). */
-export function takeStream(stream: H2Request, signal: AbortSignal): TakenConnection {
+export function takeStream(
+  stream: H2Request,
+  signal: AbortSignal,
+  track: TunnelTrack,
+): TakenConnection {
   const { conn, outbound } = streamConn(stream);
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const closers: (() => void)[] = [];
   const closeAll = () => {
-    clearTimeout(timer);
     conn.close();
     for (const close of closers.splice(0)) close();
   };
+  track.onClose = closeAll;
   signal.addEventListener("abort", closeAll, { once: true });
   return {
     conn,
@@ -54,16 +72,15 @@ export function takeStream(stream: H2Request, signal: AbortSignal): TakenConnect
       if (early.length > 0) await conn.write(early);
     },
     setDeadline(epochMs: number) {
-      clearTimeout(timer);
-      timer = epochMs > 0 ? setTimeout(closeAll, Math.max(0, epochMs - Date.now())) : undefined;
+      track.deadline = epochMs;
     },
     onClose(close: () => void) {
       closers.push(close);
     },
     finish() {
-      clearTimeout(timer);
       signal.removeEventListener("abort", closeAll);
       conn.close();
+      track.finish();
     },
   };
 }
