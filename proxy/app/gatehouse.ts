@@ -87,6 +87,7 @@ export class Gatehouse {
       upstreamConnections: () => runtime!.upstreamConnections(),
       servers: () => runtime!.servers(),
       obtainedCertificates: (entrypoint) => acme.certificates(entrypoint),
+      http2Counters: () => runtime!.http2Counters(),
     });
     metrics.configure(config);
     acme.start();

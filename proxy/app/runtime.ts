@@ -19,6 +19,7 @@ import type { AccessRecord, TcpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
 import { ConnectionRegistry } from "../net/connections.ts";
+import { createH2Stats, type H2Stats } from "../proto/h2/guard.ts";
 import { HttpListener, type RelayedPeer } from "../listen/http_listener.ts";
 import type { Listener, Refusal } from "../listen/listener.ts";
 import { listenerKind } from "../listen/listener_kind.ts";
@@ -49,6 +50,8 @@ export class Runtime {
   readonly upstreams = new ConnectionRegistry();
   readonly #hooks: RuntimeHooks;
   readonly #entrypoints = new Map<string, Listener>();
+  /** HTTP/2 counters per entrypoint name, kept across reloads and listener replacements. */
+  readonly #h2Stats = new Map<string, H2Stats>();
   #snapshot: Snapshot;
 
   private constructor(snapshot: Snapshot, hooks: RuntimeHooks) {
@@ -98,6 +101,11 @@ export class Runtime {
   /** Open upstream connections, labelled by service. */
   *upstreamConnections(): Iterable<{ service: string }> {
     for (const c of this.upstreams.values()) yield { service: c.owner };
+  }
+
+  /** HTTP/2 counters (defences, protocol errors) of every entrypoint that served HTTP/2. */
+  *http2Counters(): Iterable<{ entrypoint: string; counters: Readonly<H2Stats> }> {
+    for (const [entrypoint, counters] of this.#h2Stats) yield { entrypoint, counters };
   }
 
   /** Every server of every service with its health. */
@@ -205,12 +213,19 @@ export class Runtime {
       onRejected: createRejectionLog(name, this.#hooks.onComplete),
       relay,
       obtained: () => this.#hooks.acme?.certificates(name) ?? [],
+      h2Stats: this.#h2StatsOf(name),
     });
     const https = relay ? { runtime: ep, relay } : undefined;
     this.#entrypoints.set(
       name,
       https ? new TcpListener(entry, kind, { ...this.#tcpDeps(), https }) : ep,
     );
+  }
+
+  #h2StatsOf(entrypoint: string): H2Stats {
+    let stats = this.#h2Stats.get(entrypoint);
+    if (stats === undefined) this.#h2Stats.set(entrypoint, stats = createH2Stats());
+    return stats;
   }
 
   /** A connection refused at accept time: counted, and logged at most once a second. */

@@ -126,6 +126,7 @@ Deno.test("defaults are applied everywhere", async () => {
     protocol: "http",
     tls: null,
     redirect: null,
+    h2c: "on",
     maxConnections: 0,
     proxyProtocol: null,
     pos: { file: FILE, line: 2, col: 3 },

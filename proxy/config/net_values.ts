@@ -98,20 +98,21 @@ export function cidr(): ScalarNode<Cidr> {
 export interface ServerUrl {
   /** "http://app:3000": lowercase scheme and host, explicit port, no path. */
   readonly url: string;
-  readonly scheme: "http" | "https" | "tcp";
+  readonly scheme: "http" | "https" | "h2c" | "tcp";
   /** IPv6 literals without brackets. */
   readonly hostname: string;
   readonly port: number;
 }
 
-const URL_EXPECTED = `a server URL like "http://app:3000", "https://api:8443" or "tcp://db:5432"`;
+const URL_EXPECTED =
+  `a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051" or "tcp://db:5432"`;
 
 function parseServerUrl(value: string): ServerUrl | string {
   let url: URL;
   try {
-    if (!/^(?:https?|tcp):\/\//i.test(value)) throw new Error();
-    // "tcp:" is not a special scheme to URL: parse it as http to get the same host rules.
-    url = new URL(value.replace(/^tcp:/i, "http:"));
+    if (!/^(?:https?|h2c|tcp):\/\//i.test(value)) throw new Error();
+    // "tcp:" and "h2c:" are not special schemes to URL: parse them as http for its host rules.
+    url = new URL(value.replace(/^(?:tcp|h2c):/i, "http:"));
   } catch {
     return `expected ${URL_EXPECTED}, found ${quote(value)}`;
   }
@@ -126,20 +127,26 @@ function parseServerUrl(value: string): ServerUrl | string {
   if (tcp && !/:[0-9]+\/?$/.test(value)) {
     return `a tcp:// server needs a port, like "tcp://db:5432"`;
   }
-  const scheme = tcp ? "tcp" : url.protocol === "https:" ? "https" : "http";
+  const scheme = tcp
+    ? "tcp"
+    : /^h2c:/i.test(value)
+    ? "h2c"
+    : url.protocol === "https:"
+    ? "https"
+    : "http";
   const port = url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   return { url: `${scheme}://${url.hostname}:${port}`, scheme, hostname, port };
 }
 
-/** An http, https or tcp server URL without path, query or user info. */
+/** An http, https, h2c or tcp server URL without path, query or user info. */
 export function serverUrl(): ScalarNode<ServerUrl> {
   return scalar({
     type: "URL",
     expected: URL_EXPECTED,
     json: {
       type: "string",
-      pattern: "^(?:[Hh][Tt][Tt][Pp][Ss]?|[Tt][Cc][Pp])://[^/?#@\\s]+/?$",
+      pattern: "^(?:[Hh][Tt][Tt][Pp][Ss]?|[Hh]2[Cc]|[Tt][Cc][Pp])://[^/?#@\\s]+/?$",
     },
     decode(value, source) {
       if (typeof value !== "string") return mismatch(URL_EXPECTED, value, source);

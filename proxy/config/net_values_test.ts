@@ -93,7 +93,7 @@ Deno.test("server URLs are normalised: lowercase, explicit port, no path", () =>
 Deno.test("server URLs: other schemes, paths, queries and user info are refused", () => {
   const u = serverUrl();
   const expected =
-    `expected a server URL like "http://app:3000", "https://api:8443" or "tcp://db:5432"`;
+    `expected a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051" or "tcp://db:5432"`;
   assert.equal(message(u, "ftp://x"), `${expected}, found "ftp://x"`);
   assert.equal(message(u, "app:3000"), `${expected}, found "app:3000"`);
   assert.equal(

@@ -82,6 +82,21 @@ function portConflicts(ctx: Context, raw: RawConfig): void {
   });
 }
 
+/** The entrypoint's `h2c`, which only a plain http entrypoint has. */
+function h2c(ctx: Context, e: RawEntrypoint): Entrypoint["h2c"] {
+  if (e.h2c === undefined) return "on";
+  const where = e.protocol === "tcp" ? "a tcp entrypoint" : e.tls ? "a TLS entrypoint" : null;
+  if (where !== null) {
+    const why = e.tls && e.protocol !== "tcp" ? " (TLS chooses HTTP/2 by ALPN: see tls.alpn)" : "";
+    ctx.error(
+      [...ctx.path(e), "h2c"],
+      `"h2c" applies to plain http entrypoints, not ${where}${why}`,
+      "key",
+    );
+  }
+  return e.h2c;
+}
+
 async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string, Entrypoint>> {
   const out: Record<string, Entrypoint> = {};
   for (const [name, e] of raw.entrypoints) {
@@ -91,6 +106,7 @@ async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string,
       protocol: e.protocol,
       tls: e.tls ? await entrypointTls(ctx, e.tls, e.protocol) : null,
       redirect: redirect(ctx, raw, e),
+      h2c: h2c(ctx, e),
       ...entrypointTcp(ctx, raw, e),
       pos: ctx.locator.pos(ctx.path(e), "key"),
     };

@@ -8,6 +8,7 @@ import { formatPath, quote, type Segment } from "./errors.ts";
 import type { ServerUrl } from "./net_values.ts";
 import { rawServiceProtocol, serviceProtocol } from "./resolve_tcp.ts";
 import { upstreamTls } from "./resolve_tls.ts";
+import { httpProtocol } from "./resolve_protocol.ts";
 import { warnShadowedRoutes } from "./shadowed.ts";
 import {
   METRICS_SERVICE,
@@ -213,6 +214,7 @@ async function service(ctx: Context, name: string, raw: RawService): Promise<Ser
     healthCheck: check
       ? {
         path: check.path ?? null,
+        grpcService: check.grpc ?? null,
         interval: check.interval,
         timeout: check.timeout,
         healthyThreshold: check.healthy_threshold,
@@ -230,6 +232,7 @@ async function service(ctx: Context, name: string, raw: RawService): Promise<Ser
       maxIdlePerServer: raw.keep_alive.max_idle_per_server,
       idleTimeout: raw.keep_alive.idle_timeout,
     },
+    httpProtocol: httpProtocol(ctx, raw),
     pos: ctx.locator.pos(path, "key"),
   };
 }

@@ -260,6 +260,7 @@ Deno.test("services: URLs normalised, weights, defaults", async () => {
     host: "preserve",
     retries: 2,
     keepAlive: { maxIdlePerServer: 256, idleTimeout: 30_000 },
+    httpProtocol: "http/1.1",
     pos: undefined,
   });
   assert.deepEqual(app.pos, { file: "/nonexistent/config/test.yaml", line: 5, col: 3 });
@@ -284,6 +285,7 @@ Deno.test("services: every setting", async () => {
   assert.equal(app.balancing, "ip_hash");
   assert.deepEqual(app.healthCheck, {
     path: "/healthz?full=1",
+    grpcService: null,
     interval: 5000,
     timeout: 1000,
     healthyThreshold: 1,

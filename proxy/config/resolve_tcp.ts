@@ -29,15 +29,29 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
       ctx.error(
         [...path, "servers", i],
         `server ${quote(url.url)} does not match servers[0] ${quote(firstUrl)}: ` +
-          `a service's servers are all tcp:// or all http(s)://`,
+          `a service's servers are all tcp:// or all http(s):// and h2c://`,
       );
     }
   });
   const check = raw.health_check;
-  if (protocol === "http" && check && check.path === undefined) {
+  if (protocol === "http" && check && check.path === undefined && check.grpc === undefined) {
     ctx.error(
       ctx.path(check),
       `"path" is required for http services (only tcp services check with a TCP connect)`,
+      "key",
+    );
+  }
+  if (check && check.path !== undefined && check.grpc !== undefined) {
+    ctx.error(ctx.path(check, "grpc"), `"grpc" and "path" exclude each other: keep one`, "key");
+  }
+  const h2 = (url: { scheme: string }) => url.scheme === "h2c" || raw.protocol === "h2";
+  if (
+    protocol === "http" && check?.grpc !== undefined &&
+    !raw.servers.every((item) => h2("weight" in item ? item.url : item))
+  ) {
+    ctx.error(
+      ctx.path(check, "grpc"),
+      `a gRPC health check needs HTTP/2 to every server: use h2c:// servers or "protocol: h2"`,
       "key",
     );
   }
@@ -45,11 +59,13 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
     const httpOnly: [readonly Segment[], string][] = [
       [[...path, "host"], `"host" applies to http services only`],
       [[...path, "keep_alive"], `"keep_alive" applies to http services only`],
+      [[...path, "protocol"], `"protocol" applies to http services only`],
     ];
     if (check) {
       httpOnly.push(
         [ctx.path(check, "path"), `"path" is for http services: a tcp service's check connects`],
         [ctx.path(check, "expect_status"), `"expect_status" is for http services only`],
+        [ctx.path(check, "grpc"), `"grpc" is for http services only`],
       );
     }
     for (const [at, message] of httpOnly) if (ctx.written(at)) ctx.error(at, message, "key");

@@ -97,7 +97,7 @@ Deno.test("services are all tcp:// or all http(s)://, with settings of their kin
         noport: { servers: [tcp://db] }
     `),
     [
-      `3:34 services.mixed.servers[1]: server "tcp://b:2" does not match servers[0] "http://a:1": a service's servers are all tcp:// or all http(s)://`,
+      `3:34 services.mixed.servers[1]: server "tcp://b:2" does not match servers[0] "http://a:1": a service's servers are all tcp:// or all http(s):// and h2c://`,
       `6:5 services.db.host: "host" applies to http services only`,
       `7:21 services.db.health_check.path: "path" is for http services: a tcp service's check connects`,
       `8:33 services.web.health_check: "path" is required for http services (only tcp services check with a TCP connect)`,

@@ -117,3 +117,23 @@ Deno.test("the admin default address conflicts with an entrypoint on 9901", asyn
     `1:1 admin.address: port 9901 is already used by entrypoint "web" (0.0.0.0:9901)`,
   ]);
 });
+
+Deno.test("h2c: on by default, only and off on plain http entrypoints, refused elsewhere", async () => {
+  const config = await configOf(yaml`
+    entrypoints:
+      web: { address: ":8080" }
+      grpc: { address: ":8081", h2c: only }
+      legacy: { address: ":8082", h2c: off }
+  `);
+  const e = config.entrypoints;
+  assert.deepEqual([e.web.h2c, e.grpc.h2c, e.legacy.h2c], ["on", "only", "off"]);
+  const errors = await errorsOf(yaml`
+    entrypoints:
+      db: { address: ":5432", protocol: tcp, h2c: off }
+      secure: { address: ":8443", h2c: only, tls: { certificates: [{ cert: a.crt, key: a.key }] } }
+  `);
+  assert.deepEqual(errors.filter((e) => e.includes(".h2c:")), [
+    `2:42 entrypoints.db.h2c: "h2c" applies to plain http entrypoints, not a tcp entrypoint`,
+    `3:31 entrypoints.secure.h2c: "h2c" applies to plain http entrypoints, not a TLS entrypoint (TLS chooses HTTP/2 by ALPN: see tls.alpn)`,
+  ]);
+});

@@ -124,6 +124,13 @@ const entrypoint = obj({
     0,
     "Open connections on this entrypoint; more are closed at once; 0 = no limit",
   ),
+  h2c: opt(
+    oneOf(["on", "only", "off"]),
+    `HTTP/2 with prior knowledge on a plain http entrypoint: "on" (a client that starts with the ` +
+      `HTTP/2 preface speaks HTTP/2, others HTTP/1.1), "only" (HTTP/2 alone: anything else is a ` +
+      `connection error), "off" (HTTP/1.1 alone)`,
+    `"on"`,
+  ),
   proxy_protocol: opt(
     entrypointProxyProtocol,
     "Read the client address from a PROXY protocol header (tcp entrypoints)",
@@ -232,6 +239,15 @@ const service = obj({
         "Path requested on each server (http services only)",
         "required for http services; tcp services check with a TCP connect",
       ),
+      grpc: opt(
+        text({
+          expected: `a gRPC service name like "my.pkg.Service", or "" for the whole server`,
+          pattern: /^[A-Za-z0-9_.]{0,127}$/,
+        }),
+        "Check with the gRPC health checking protocol (grpc.health.v1.Health/Check) for this " +
+          'service name ("" for the whole server) instead of a GET (HTTP/2 services)',
+        "a GET of path",
+      ),
       interval: def(dur(), "10s", "Time between checks"),
       timeout: def(dur(), "2s", "A check slower than this fails; less than interval"),
       healthy_threshold: def(int(1, 100), 2, "Consecutive successes to mark a server up"),
@@ -265,6 +281,12 @@ const service = obj({
     }),
     {},
     "TLS to https servers",
+  ),
+  protocol: opt(
+    oneOf(["http/1.1", "h2", "auto"]),
+    `HTTP version to http(s):// servers: "h2" is ALPN h2 on https (h2c with prior knowledge on ` +
+      `http), "auto" lets an https server choose by ALPN (h2, else http/1.1)`,
+    "http/1.1 (h2c:// servers: h2)",
   ),
   host: def(
     hostHeader(),

@@ -98,6 +98,12 @@ export interface Entrypoint {
   readonly tls: EntrypointTls | null;
   /** Plain entrypoint that answers every request with a 308 to a TLS entrypoint. */
   readonly redirect: EntrypointRedirect | null;
+  /**
+   * HTTP/2 with prior knowledge on a plain http entrypoint: "on" (the first bytes decide), "only"
+   * (every connection is HTTP/2), "off" (every connection is HTTP/1.x). "on" where it does not
+   * apply (TLS entrypoints choose by ALPN; tcp entrypoints).
+   */
+  readonly h2c: "on" | "only" | "off";
   /** Open connections on this entrypoint; 0 = no limit. Over it, connections are closed at once. */
   readonly maxConnections: number;
   /** Reading the client address from a PROXY protocol header (TCP entrypoints); null = never. */
@@ -180,17 +186,28 @@ export interface Compression {
 }
 
 export interface ServerRef {
-  /** Normalised URL: "http://app:3000", "https://api.internal:8443" or "tcp://db:5432". */
+  /**
+   * Normalised URL: "http://app:3000", "https://api.internal:8443", "h2c://grpc:50051" (HTTP/2
+   * without TLS, prior knowledge) or "tcp://db:5432".
+   */
   readonly url: string;
-  readonly scheme: "http" | "https" | "tcp";
+  readonly scheme: "http" | "https" | "h2c" | "tcp";
   readonly hostname: string;
   readonly port: number;
   readonly weight: number;
 }
 
 export interface ActiveHealthCheck {
-  /** Path of the GET (HTTP services); null for TCP services: a check is a TCP connect. */
+  /**
+   * Path of the GET (HTTP services); null for TCP services (a check is a TCP connect) and gRPC
+   * checks.
+   */
   readonly path: string | null;
+  /**
+   * The service name a gRPC health check (grpc.health.v1.Health/Check) asks about ("" for the
+   * whole server), or null for a GET of `path`. Healthy means SERVING.
+   */
+  readonly grpcService: string | null;
   readonly interval: number;
   readonly timeout: number;
   /** Consecutive successes to mark a server up again. */
@@ -235,6 +252,12 @@ export interface Service {
   readonly retries: number;
   /** Idle keep-alive connections kept per server, and how long each may stay idle. */
   readonly keepAlive: { readonly maxIdlePerServer: number; readonly idleTimeout: number };
+  /**
+   * The HTTP version spoken to http:// and https:// servers: "http/1.1"; "h2" (ALPN h2 on TLS,
+   * prior knowledge without); "auto" (https only: ALPN offers both, the server chooses).
+   * h2c:// servers always speak HTTP/2.
+   */
+  readonly httpProtocol: "http/1.1" | "h2" | "auto";
   readonly pos: SourcePos;
 }
 

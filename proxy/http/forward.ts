@@ -2,6 +2,10 @@
  * Forwarding one request to a service: the service's servers are tried by the one attempt loop
  * (upstream/attempts.ts) through their HTTP transports, and failures become 502/503/504. This
  * file decides what is safe to retry for HTTP and which failure is whose.
+ *
+ * A gRPC call's `grpc-timeout` is a deadline on the whole upstream exchange: when it passes the
+ * exchange is cancelled (on HTTP/2 an RST_STREAM CANCEL the server sees), nothing is retried, and
+ * a call still waiting for its answer fails as a timeout (504, DEADLINE_EXCEEDED to the client).
  */
 import type { Route } from "../config/types.ts";
 import { attemptServers } from "../upstream/attempts.ts";
@@ -18,8 +22,14 @@ import {
   type UpstreamResponse,
 } from "../proto/exchange.ts";
 import type { HeaderList } from "../proto/header_list.ts";
-import { type BodyReader, DEADLINE_CUT, type IncomingRequest } from "../proto/message.ts";
+import {
+  type BodyReader,
+  DEADLINE_CUT,
+  type IncomingRequest,
+  type TrailerSource,
+} from "../proto/message.ts";
 import { tapBody } from "../proto/body_tap.ts";
+import { grpcTimeoutMs, isGrpc } from "../proto/grpc.ts";
 
 /** Response heads from upstreams may be larger than what clients may send us. */
 const MIN_UPSTREAM_HEAD = 64 * 1024;
@@ -31,6 +41,8 @@ export interface ForwardRequest {
   readonly authority: string;
   readonly headers: HeaderList;
   readonly body: BodyReader | null;
+  /** The request's trailers (sent after the body where the upstream protocol allows). */
+  readonly trailers: TrailerSource | null;
 }
 
 export type ForwardResult =
@@ -74,11 +86,12 @@ export async function forward(
   const { service, route } = opts;
   const body = fwd.body === null ? null : startTracking(fwd.body);
   const request = { ...fwd, body };
+  const deadline = callDeadline(fwd.headers);
   const exchangeOptions = {
     responseHeaderMs: route.timeouts.responseHeader,
     bodyIdleMs: route.timeouts.bodyIdle,
     maxHeaderBytes: Math.max(opts.maxHeaderBytes, MIN_UPSTREAM_HEAD),
-    signal: req.signal,
+    signal: deadline === null ? req.signal : AbortSignal.any([req.signal, deadline]),
     replayable: () => body === null || !body.started,
   };
   const result = await attemptServers(service, {
@@ -90,6 +103,10 @@ export async function forward(
       return service.http(server).exchange({ ...request, host }, exchangeOptions);
     },
     judge(err) {
+      if (deadline?.aborted && !req.signal.aborted) {
+        const e = new UpstreamError("timeout", true, "the call's grpc-timeout passed");
+        return { error: e, serverFault: false, retry: false };
+      }
       const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
       const clientsFault = body?.failure != null || req.signal.aborted;
       const serverFault = !clientsFault &&
@@ -125,6 +142,13 @@ export async function forward(
   }
   const e = result.error;
   return failed(e.kind === "timeout" ? 504 : 502, e.message, e.kind, server, attempts);
+}
+
+/** The deadline a gRPC call's `grpc-timeout` sets, or null. */
+function callDeadline(headers: HeaderList): AbortSignal | null {
+  if (!isGrpc(headers.get("content-type"))) return null;
+  const ms = grpcTimeoutMs(headers.get("grpc-timeout"));
+  return ms === null ? null : AbortSignal.timeout(ms);
 }
 
 function failed(

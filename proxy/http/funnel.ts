@@ -4,8 +4,13 @@
  * own shutdown, or a bug in Gatehouse), records it for the access log line and the metrics, and
  * logs an unexpected failure with its stack. Nothing else turns an error into a response.
  *
- * Tested by pipeline_test.ts.
+ * A gRPC call gets its failure as a trailers-only gRPC response (HTTP 200, grpc-status mapped
+ * from the HTTP status, grpc-message the same words an HTTP client reads), which gRPC clients
+ * report as that status instead of a transport error.
+ *
+ * Tested by pipeline_test.ts and grpc_test.ts.
  */
+import { grpcErrorResponse, grpcStatusFor, isGrpc } from "../proto/grpc.ts";
 import { proxyResponse } from "../proto/responses.ts";
 import type { OutgoingResponse } from "../proto/message.ts";
 import { Rejection, type RejectReason } from "../proto/rejection.ts";
@@ -44,6 +49,14 @@ export class ProxyFailure extends Error {
 /** The response for `err`, with the failure noted on the request's log record. */
 export function funnel(ctx: RequestContext, err: unknown): OutgoingResponse {
   ctx.req.body?.cancel(err);
+  const res = answer(ctx, err);
+  const type = ctx.req.headers.get("content-type");
+  if (!isGrpc(type)) return res;
+  const text = res.body instanceof Uint8Array ? new TextDecoder().decode(res.body).trim() : "";
+  return grpcErrorResponse(type!, grpcStatusFor(res.status), text);
+}
+
+function answer(ctx: RequestContext, err: unknown): OutgoingResponse {
   if (err instanceof Rejection) {
     ctx.log.fail("client", err.message, err.reason);
     return err.response();

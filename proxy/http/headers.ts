@@ -4,7 +4,7 @@
  */
 import type { HeaderOps } from "../config/types.ts";
 import { type HeaderList, listTokens } from "../proto/header_list.ts";
-import type { ClientInfo } from "../proto/message.ts";
+import type { ClientInfo, TrailerSource } from "../proto/message.ts";
 
 /** Fields that describe one connection, never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -35,6 +35,44 @@ export function stripHopByHop(headers: HeaderList, upgrade: string | null = null
     headers.appendLower("connection", "upgrade");
     headers.appendLower("upgrade", upgrade);
   }
+}
+
+/**
+ * Fields a trailer section may not carry on (RFC 9110 6.5.1): framing, routing, content
+ * description, authentication, the hop-by-hop ones, and those Gatehouse sets itself on the way
+ * up (a recipient that merged them into the header section would trust a client's copy).
+ */
+const NOT_IN_TRAILERS = new Set([
+  ...HOP_BY_HOP,
+  "content-length",
+  "content-encoding",
+  "content-type",
+  "content-range",
+  "host",
+  "authorization",
+  "cookie",
+  "set-cookie",
+  "expect",
+  "range",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "via",
+]);
+
+/**
+ * `source` with the fields no trailer section may carry removed (see NOT_IN_TRAILERS), asked
+ * for once: a writer and the access log may both ask.
+ */
+export function forwardTrailers(source: TrailerSource): TrailerSource {
+  let out: Promise<HeaderList | null> | null = null;
+  return () =>
+    out ??= source().then((list) => {
+      if (list === null) return null;
+      list.filter((key) => !NOT_IN_TRAILERS.has(key) && key.charCodeAt(0) !== 0x3a);
+      return list.size === 0 ? null : list;
+    });
 }
 
 export function applyHeaderOps(headers: HeaderList, ops: HeaderOps): void {

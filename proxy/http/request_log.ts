@@ -37,6 +37,7 @@ export class RequestLog {
   #target: string;
   #droppedHeaders = 0;
   #bytesIn = 0;
+  #grpcStatus: string | null = null;
   #kind: AccessRecord["kind"];
   readonly #req: IncomingRequest;
   readonly #entrypoint: string;
@@ -86,6 +87,7 @@ export class RequestLog {
     const type = res.headers.get("content-type");
     if (type !== null && type.startsWith("text/event-stream")) this.#kind = "sse";
     const body = res.body;
+    if (this.#kind === "grpc") this.#grpcStatus = res.headers.get("grpc-status");
     if (body === null || body instanceof Uint8Array) {
       onEnd?.();
       const sent = isBodyless(this.#req.method, res.status) ? 0 : body?.length ?? 0;
@@ -103,11 +105,23 @@ export class RequestLog {
     };
     const wrapped = tapBody(body, {
       chunk: (chunk) => sent += chunk.length,
-      end: () => end(null, null),
+      end: () => this.#afterGrpcStatus(res, () => end(null, null)),
       error: (err) => end(`response body failed: ${(err as Error).message}`, "upstream"),
       cancel: () => end("response body not delivered", "client"),
     });
     return { ...res, body: wrapped };
+  }
+
+  /**
+   * Runs `then` once a gRPC call's status is known: from the response head (trailers-only), or
+   * from its trailers, which are asked for here (they are read once, whoever asks first).
+   */
+  #afterGrpcStatus(res: OutgoingResponse, then: () => void): void {
+    if (this.#kind !== "grpc" || this.#grpcStatus !== null || !res.trailers) return then();
+    res.trailers().then(
+      (list) => this.#grpcStatus = list?.get("grpc-status") ?? null,
+      () => {},
+    ).finally(then);
   }
 
   complete(status: number, bytesIn: number, bytesOut: number, error: string | null): void {
@@ -135,6 +149,7 @@ export class RequestLog {
       source: this.source,
       reason: this.reason,
       droppedHeaders: this.#droppedHeaders,
+      grpcStatus: this.#grpcStatus,
     };
     logAccess(record);
     this.#onComplete?.(record);
@@ -173,6 +188,7 @@ export function createRejectionLog(
       source: "client",
       reason: rejection.reason,
       droppedHeaders: 0,
+      grpcStatus: null,
     };
     logAccess(record);
     onComplete?.(record);

@@ -10,7 +10,6 @@
 import { pipeBoth } from "../net/pipe.ts";
 import { writeAll } from "../net/buffered_conn.ts";
 import type { UpgradedConn, UpstreamResponse } from "../proto/exchange.ts";
-import { encodeHead, serializeFields } from "../proto/h1/write.ts";
 import type { IncomingRequest, OutgoingResponse } from "../proto/message.ts";
 
 export interface TunnelOptions {
@@ -59,11 +58,8 @@ export async function runTunnel(
   let bytesUp = 0;
   let bytesDown = 0;
   try {
-    const head = serializeFields(head101.headers, `HTTP/1.1 101 ${head101.reason}\r\n`) + "\r\n";
     const early = up.upgrade.buffered;
-    const first = encodeHead(head, early.length);
-    first.set(early, head.length);
-    await writeAll(down.conn, first);
+    await down.accept(head101, early);
     bytesDown += early.length;
     if (down.buffered.length > 0) {
       await writeAll(upstreamConn, down.buffered);

@@ -197,12 +197,16 @@ for (const ep of ENTRYPOINTS) {
     assert.ok(!names.includes("upgrade"), "Upgrade reached the upstream");
     assert.notEqual(field(up.heads[0], "connection")?.toLowerCase(), "upgrade");
     await assert.rejects(openWebSocket(wsUrl(gw, ep)));
-    await waitFor(() => gw.outcomes.length === 2, "two log records");
-    assert.deepEqual(gw.outcomes.map((o) => [o.status, o.kind]), [[200, "http"], [200, "http"]]);
+    // Deno's WebSocket client over TLS tries HTTP/2 (RFC 8441) too, which is answered 501.
+    await waitFor(() => gw.outcomes.length >= 2, "two log records");
+    assert.deepEqual([gw.outcomes[0].status, gw.outcomes[0].kind], [200, "http"]);
+    for (const o of gw.outcomes.slice(1)) {
+      assert.ok(o.kind === "http" && (o.status === 200 || o.status === 501), JSON.stringify(o));
+    }
   });
 }
 
-Deno.test("HTTP/2 offers no WebSocket: no extended CONNECT setting, and an h2 Upgrade never tunnels", async () => {
+Deno.test("HTTP/2 offers WebSocket by extended CONNECT only: the setting is sent, an h2 Upgrade never tunnels", async () => {
   await using up = await wsUpstream();
   await using gw = await tunnelProxy(up.url);
   const out = await new Deno.Command("nghttp", {
@@ -222,7 +226,7 @@ Deno.test("HTTP/2 offers no WebSocket: no extended CONNECT setting, and an h2 Up
   assert.match(text, /The negotiated protocol: h2/);
   const settings = /recv SETTINGS frame <[^>]*flags=0x00[^>]*>\n((?:\s+[(\[].*\n)+)/.exec(text);
   assert.ok(settings, `no SETTINGS from the server in:\n${text}`);
-  assert.doesNotMatch(settings[1], /0x08|ENABLE_CONNECT_PROTOCOL/);
+  assert.match(settings[1], /SETTINGS_ENABLE_CONNECT_PROTOCOL\(0x08\):1|\(0x08\):1/);
   assert.doesNotMatch(text, /:status: 101/);
   assert.equal(up.sessions.length, 0);
 });

@@ -1,15 +1,23 @@
 /**
  * One HTTP entrypoint at run time: its listener (plain TCP, or TLS with SNI and ALPN), and the
- * dispatch of each accepted connection to the HTTP/1.1 engine or, for h2, to hyper.
+ * dispatch of each accepted connection to the HTTP/1.1 engine or the HTTP/2 one: by ALPN on
+ * TLS, by the first bytes on plain TCP (the h2c prior-knowledge preface; anything else is
+ * HTTP/1.x, so both work on one port).
  *
- * Tested by http_listener_test.ts.
+ * HTTP/2 connections follow the same contract as HTTP/1.1 ones in the connection registry: idle
+ * (no stream open) under the keep-alive deadline, a graceful GOAWAY when draining, and at a
+ * deadline the requests still running are ended (the pipeline answers them: 503 at the drain
+ * deadline) before the connection closes.
+ *
+ * Tested by http_listener_test.ts and the h2_*_test.ts files beside it.
  */
 import type { CertificateFile, Config, Entrypoint } from "../config/types.ts";
-import { h2Handler } from "../proto/h2_hyper.ts";
 import type { H1Limits, H1ServerOptions } from "../proto/h1/server.ts";
 import { serveH1 } from "../proto/h1/server.ts";
+import { H2Front, sniffPreface } from "../proto/h2_front.ts";
+import type { H2Stats } from "../proto/h2/guard.ts";
 import { type ClientInfo, DEADLINE_CUT, type Handler } from "../proto/message.ts";
-import { serveHttpOnConnection } from "../internal/deno_internals.ts";
+import { BufferedConn } from "../net/buffered_conn.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";
 import { acceptLoop } from "../net/accept.ts";
@@ -17,6 +25,7 @@ import type { TlsRelay } from "../tls/relay.ts";
 import { TrackedConnection } from "../net/connections.ts";
 import { bindOrExplain, Listener, type ListenerDeps } from "./listener.ts";
 import type { ListenerKind } from "./listener_kind.ts";
+import { H2EventLog } from "./h2_events.ts";
 
 /** The client of a connection relayed from a passthrough front (see tcp_entrypoint.ts). */
 export interface RelayedPeer {
@@ -41,18 +50,31 @@ export interface HttpListenerDeps extends ListenerDeps {
   readonly relay?: TlsRelay<RelayedPeer>;
   /** Certificates obtained at run time (ACME) for this entrypoint. */
   readonly obtained?: () => readonly CertificateFile[];
+  /** The entrypoint's HTTP/2 counters (defences, protocol errors), kept across reloads. */
+  readonly h2Stats?: H2Stats;
 }
+
+/** A registered connection, and what closing it does (an h2 connection changes that). */
+interface Admitted {
+  readonly track: TrackedConnection;
+  close: () => void;
+}
+
+/** At a deadline, how long ended requests get to send their answers before the h2 close. */
+const CUT_GRACE_MS = 1000;
 
 export class HttpListener extends Listener {
   readonly port: number;
   readonly #deps: HttpListenerDeps;
   readonly #plain: Deno.TcpListener | null;
   readonly #tls: TlsEndpoint | null;
+  readonly #h2Events: H2EventLog;
 
   /** Binds the entrypoint's address; throws a readable error if it cannot. */
   constructor(config: Entrypoint, deps: HttpListenerDeps) {
     super(config, "http", deps);
     this.#deps = deps;
+    this.#h2Events = new H2EventLog(config.name);
     const { hostname, port } = config.address;
     if (config.tls === null) {
       const listener = bindOrExplain(config, () => {
@@ -106,12 +128,33 @@ export class HttpListener extends Listener {
 
   #acceptPlain(listener: Deno.TcpListener): void {
     acceptLoop(listener, (conn) => {
-      const track = this.#admit(conn);
-      if (track === null) return;
+      const admitted = this.#admit(conn);
+      if (admitted === null) return;
       conn.setNoDelay(true);
-      track.state = "idle";
-      this.#serveH1(conn, track, false);
+      void this.#servePlain(conn, admitted);
     });
+  }
+
+  /**
+   * HTTP/1.x, or h2c when the client starts with the HTTP/2 preface (prior knowledge); with
+   * `h2c: only` every connection is HTTP/2 (the engine answers a wrong preface with GOAWAY), with
+   * `h2c: off` every one is HTTP/1.x.
+   */
+  async #servePlain(conn: Deno.TcpConn, admitted: Admitted): Promise<void> {
+    const { track } = admitted;
+    track.state = "idle";
+    track.deadline = Date.now() + this.#deps.limits().headerReadMs;
+    const io = new BufferedConn(conn, 1024);
+    const mode = this.config.h2c;
+    const kind = mode === "on" ? await sniffPreface(io) : mode === "only" ? "h2" : "http/1";
+    if (kind === "closed") {
+      track.close();
+      this.registry.delete(track);
+    } else if (kind === "h2") {
+      this.#serveH2(conn, admitted, false, undefined, io.drainBuffer());
+    } else {
+      this.#serveH1(conn, track, false, undefined, io);
+    }
   }
 
   #onTls(conn: Deno.TlsConn): void {
@@ -119,9 +162,9 @@ export class HttpListener extends Listener {
       this.#onRelayed(conn, this.#deps.relay);
       return;
     }
-    const track = this.#admit(conn);
-    if (track === null) return;
-    this.#handshake(conn, track);
+    const admitted = this.#admit(conn);
+    if (admitted === null) return;
+    this.#handshake(conn, admitted);
   }
 
   async #onRelayed(conn: Deno.TlsConn, relay: TlsRelay<RelayedPeer>): Promise<void> {
@@ -134,19 +177,20 @@ export class HttpListener extends Listener {
       }
       return;
     }
-    const track = this.#admit(conn);
-    if (track === null) {
+    const admitted = this.#admit(conn);
+    if (admitted === null) {
       link.close();
       return;
     }
-    this.#handshake(conn, track, link.context);
+    this.#handshake(conn, admitted, link.context);
   }
 
   async #handshake(
     conn: Deno.TlsConn,
-    track: TrackedConnection,
+    admitted: Admitted,
     peer?: RelayedPeer,
   ): Promise<void> {
+    const { track } = admitted;
     track.deadline = Date.now() + this.#deps.tlsHandshakeMs();
     let alpn: string | null;
     try {
@@ -158,16 +202,20 @@ export class HttpListener extends Listener {
     }
     track.deadline = 0;
     track.state = "idle";
-    if (alpn === "h2") this.#serveH2(conn, track, peer);
+    if (alpn === "h2") this.#serveH2(conn, admitted, true, peer);
     else this.#serveH1(conn, track, true, peer);
   }
 
   /** Registers a new connection, or refuses it when a connection limit is reached. */
-  #admit(conn: Deno.Conn): TrackedConnection | null {
+  #admit(conn: Deno.Conn): Admitted | null {
     if (this.refuse(conn, this.#deps.config()) !== null) return null;
-    const track = new TrackedConnection(this.name, "http", () => conn.close());
-    this.registry.add(track);
-    return track;
+    const admitted: { track: TrackedConnection; close: () => void } = {
+      track: null!,
+      close: () => conn.close(),
+    };
+    admitted.track = new TrackedConnection(this.name, "http", () => admitted.close());
+    this.registry.add(admitted.track);
+    return admitted;
   }
 
   #client(conn: Deno.Conn, tls: boolean, peer?: RelayedPeer): ClientInfo {
@@ -181,9 +229,16 @@ export class HttpListener extends Listener {
     };
   }
 
-  #serveH1(conn: Deno.Conn, track: TrackedConnection, tls: boolean, peer?: RelayedPeer): void {
+  #serveH1(
+    conn: Deno.Conn,
+    track: TrackedConnection,
+    tls: boolean,
+    peer?: RelayedPeer,
+    io?: BufferedConn,
+  ): void {
     serveH1(conn, {
       client: this.#client(conn, tls, peer),
+      io,
       track,
       registry: this.registry,
       limits: this.#deps.limits,
@@ -192,38 +247,79 @@ export class HttpListener extends Listener {
     });
   }
 
-  #serveH2(conn: Deno.TlsConn, track: TrackedConnection, peer?: RelayedPeer): void {
-    let inflight = 0;
+  #serveH2(
+    conn: Deno.Conn,
+    admitted: Admitted,
+    tls: boolean,
+    peer?: RelayedPeer,
+    initialBytes?: Uint8Array,
+  ): void {
+    const { track } = admitted;
+    const limits = this.#deps.limits;
     const idle = () => {
       track.state = "idle";
-      track.deadline = Date.now() + this.#deps.limits().keepAliveIdleMs;
+      track.deadline = Date.now() + limits().keepAliveIdleMs;
     };
     idle();
-    const handler = h2Handler(this.#deps.handler, this.#client(conn, true, peer), (delta) => {
-      inflight += delta;
-      if (inflight === 0) idle();
-      else {
-        track.state = "active";
-        track.deadline = 0;
-      }
+    const client = this.#client(conn, tls, peer);
+    const events = this.#h2Events;
+    const front = new H2Front(conn, {
+      handler: this.#deps.handler,
+      client,
+      trackTunnel: (route) => {
+        // A WebSocket on a stream: a tunnel of its own in the registry (deadline, route drain).
+        let close = () => {};
+        const tunnel = new TrackedConnection(this.name, "http", () => close());
+        tunnel.state = "tunnel";
+        tunnel.route = route;
+        this.registry.add(tunnel);
+        return {
+          set onClose(fn: (() => void) | null) {
+            close = fn ?? (() => {});
+          },
+          get onClose() {
+            return close;
+          },
+          set deadline(ms: number) {
+            tunnel.deadline = ms;
+          },
+          get deadline() {
+            return tunnel.deadline;
+          },
+          finish: () => this.registry.delete(tunnel),
+        };
+      },
+      engine: {
+        initialBytes,
+        stats: this.#deps.h2Stats,
+        onEvent: (event) => events.report(event, client),
+        onStreamCount: (open) => {
+          if (open === 0) idle();
+          else if (track.state !== "active") {
+            track.state = "active";
+            track.deadline = 0;
+          }
+        },
+      },
     });
-    const served = serveHttpOnConnection(
-      conn,
-      handler.serve,
-      () => new Response(null, { status: 500 }),
-    );
-    track.onDrain = () => served.shutdown();
-    // Closing the socket does nothing once hyper owns it. A deadline aborts the connection;
-    // during a graceful close (GOAWAY sent) that is no longer possible, so the requests still
-    // running are ended instead, and the close completes with them.
-    track.onClose = () => {
-      if (!served.abort()) handler.cut(DEADLINE_CUT);
+    const h2 = front.connection;
+    track.onDrain = () => void h2.shutdown();
+    admitted.close = () => {
+      // A deadline: requests still running end first (the pipeline answers them), then the
+      // connection closes with them, or CUT_GRACE_MS later at the latest.
+      if (!front.cut(DEADLINE_CUT)) {
+        h2.close();
+        return;
+      }
+      void h2.shutdown();
+      const timer = setTimeout(() => h2.close(), CUT_GRACE_MS);
+      void h2.closed.then(() => clearTimeout(timer));
     };
-    served.finished.finally(() => {
+    void h2.closed.then(() => {
       // The connection is over, not cut by a deadline: a request still waiting for its upstream
-      // has nobody to answer, and ends as the client's doing (499) unless a deadline cut it first.
-      track.onClose = null;
-      handler.cut(CONNECTION_ENDED);
+      // has nobody to answer, and ends as the client's doing (499).
+      admitted.close = () => {};
+      front.cut(CONNECTION_ENDED);
       track.close();
       this.registry.delete(track);
     });

@@ -213,6 +213,11 @@ export class BufferedConn {
     return chunk.subarray(0, n);
   }
 
+  /** The bytes received and not yet consumed, as a view (valid until the next read). */
+  peek(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
   /** Consumes `n` buffered bytes (n <= buffered), lent as a view of the buffer. */
   take(n: number): Uint8Array {
     const out = this.#buf.subarray(this.#start, this.#start + n);

@@ -6,7 +6,7 @@
  * Types and one error class; tested by upstream/h1_transport_test.ts.
  */
 import type { HeaderList } from "./header_list.ts";
-import type { BodyReader } from "./message.ts";
+import type { BodyReader, TrailerSource } from "./message.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 
 /** Methods a repeat cannot make worse (RFC 9110 9.2.2). */
@@ -52,14 +52,21 @@ export interface UpstreamRequest {
   /** Final headers; framing fields in them are ignored, the exchange writes its own. */
   readonly headers: HeaderList;
   readonly body: BodyReader | null;
+  /**
+   * Request trailers: sent to HTTP/2 upstreams; HTTP/1.1 upstreams never get them (a server may
+   * merge them into the header fields Gatehouse checked).
+   */
+  readonly trailers?: TrailerSource | null;
 }
 
 export interface UpstreamResponse {
   readonly status: number;
   readonly reason: string;
-  readonly version: "1.0" | "1.1";
+  readonly version: "1.0" | "1.1" | "2";
   readonly headers: HeaderList;
   readonly body: BodyReader | null;
+  /** Response trailers (chunked HTTP/1.1, HTTP/2), or null when the response can have none. */
+  readonly trailers: TrailerSource | null;
   /** Only for 101 Switching Protocols: the raw connection, out of its pool until released. */
   readonly upgrade: UpgradedConn | null;
 }

@@ -1,9 +1,14 @@
 /**
  * The request and response shapes the proxy pipeline works on, independent of the wire protocol.
  *
- * The HTTP/1.1 engine (h1/server.ts) and the HTTP/2 adapter (h2_hyper.ts) both produce an
+ * The HTTP/1.1 engine (h1/server.ts) and the HTTP/2 front end (h2_front.ts) both produce an
  * `IncomingRequest` and write an `OutgoingResponse`; the handler never sees sockets, except
- * through `IncomingRequest.takeover` when it upgrades an HTTP/1.1 connection to a tunnel.
+ * through `IncomingRequest.takeover` when it turns a request into a tunnel (an HTTP/1.1 Upgrade,
+ * or an HTTP/2 extended CONNECT).
+ *
+ * Trailers travel beside the body as a `TrailerSource`: asked for once the body has ended, so a
+ * writer that cannot send them (an HTTP/1.1 client that did not send `TE: trailers`) never waits
+ * for them.
  *
  * Types, and isBodyless (tested by http/head_test.ts).
  */
@@ -37,6 +42,12 @@ export interface BodyReader {
   cancel(reason?: unknown): void;
 }
 
+/**
+ * The trailer fields of a message, asked for once its body has ended: null when it had none.
+ * Calling it again returns the same answer (it never re-reads anything).
+ */
+export type TrailerSource = () => Promise<HeaderList | null>;
+
 /** Who is on the other end of a client connection. */
 export interface ClientInfo {
   /** IP address of the peer, without brackets. */
@@ -49,11 +60,21 @@ export interface ClientInfo {
   readonly serverName: string | null;
 }
 
-/** A connection handed over by the HTTP/1.1 engine, with bytes it had already read. */
+/**
+ * A connection handed over by an HTTP engine for a tunnel, with bytes it had already read: the
+ * client's HTTP/1.1 connection after an Upgrade, or an HTTP/2 stream after an extended CONNECT
+ * (then `conn` reads and writes the stream's DATA, and `closeWrite` ends the stream).
+ */
 export interface TakenConnection {
   readonly conn: ByteConn;
   /** Bytes received after the request head that the engine had buffered. */
   readonly buffered: Uint8Array;
+  /**
+   * Writes the tunnel's answer (the upstream's 101 as the client's protocol puts it: the head
+   * on HTTP/1.1, a 200 HEADERS frame on HTTP/2), followed by `early`, the bytes the upstream
+   * sent after its 101.
+   */
+  readonly accept: (res: OutgoingResponse, early: Uint8Array) => Promise<void>;
   /** Sets the connection's deadline (epoch ms, 0 = none), enforced by the registry sweep. */
   readonly setDeadline: (epochMs: number) => void;
   /**
@@ -69,19 +90,21 @@ export interface IncomingRequest {
   readonly method: string;
   /**
    * The request target as received: on HTTP/1.1 any form the client sent (origin, absolute,
-   * authority or asterisk); on HTTP/2 the path hyper gives ("" for CONNECT). The pipeline's
-   * request checks (request_checks.ts) turn it into the origin-form target it forwards.
+   * authority or asterisk); on HTTP/2 `:path` ("" for CONNECT). The pipeline's request checks
+   * (request_checks.ts) turn it into the origin-form target it forwards.
    */
   readonly target: string;
   /**
-   * HTTP/2's :authority (hyper takes the Host field when it is absent); null on HTTP/1.x, where
-   * the Host field or an absolute-form target gives it. Request checks decide the authority.
+   * HTTP/2's :authority (the Host field when it is absent); null on HTTP/1.x, where the Host
+   * field or an absolute-form target gives it. Request checks decide the authority.
    */
   readonly authority: string | null;
   readonly httpVersion: "1.0" | "1.1" | "2";
   readonly headers: HeaderList;
   /** Null when the request has no body. */
   readonly body: BodyReader | null;
+  /** The request's trailers (a chunked HTTP/1.1 body, HTTP/2); null when it can have none. */
+  readonly trailers: TrailerSource | null;
   readonly client: ClientInfo;
   /**
    * Aborted when the client goes away before the response is complete, or with the reason
@@ -89,9 +112,9 @@ export interface IncomingRequest {
    */
   readonly signal: AbortSignal;
   /**
-   * Present only for HTTP/1.1 requests: takes the raw connection out of the HTTP engine, as a
-   * tunnel opened by `route`. After it, the engine writes nothing more on the connection; the
-   * caller owns and closes it.
+   * Present for requests that may become a tunnel (HTTP/1.1, and HTTP/2 extended CONNECT): takes
+   * the raw connection (or stream) out of the HTTP engine, as a tunnel opened by `route`. After
+   * it, the engine writes nothing more on it; the caller owns and closes it.
    */
   readonly takeover: ((route: string) => TakenConnection) | null;
 }
@@ -107,6 +130,11 @@ export interface OutgoingResponse {
    * the headers are written as given.
    */
   readonly body: Uint8Array | BodyReader | null;
+  /**
+   * Trailers, sent after the body on HTTP/2 and to HTTP/1.1 clients that sent `TE: trailers`
+   * (the body then goes chunked); dropped otherwise.
+   */
+  readonly trailers?: TrailerSource | null;
   /** HTTP/1.1: close the connection after this response (a refused request). */
   readonly close?: boolean;
 }

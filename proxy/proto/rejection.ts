@@ -32,9 +32,7 @@ export const REJECT_REASONS = [
   "host_repeated",
   /** 400: Host or :authority not a valid authority. */
   "host_invalid",
-  /** 400: HTTP/2 `host` differing from `:authority`. */
-  "host_mismatch",
-  /** 400: userinfo ("user@") in an absolute-form target or :authority. */
+  /** 400: userinfo ("user@") in an absolute-form target. */
   "userinfo",
   /** 400: target not origin-form (nor absolute-form on HTTP/1.1, nor `*` for OPTIONS). */
   "bad_target",

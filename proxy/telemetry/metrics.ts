@@ -27,6 +27,27 @@ const METHODS = new Set([
   "PATCH",
 ]);
 
+/**
+ * The HTTP/2 engine's counters (proto/h2/guard.ts H2Stats) and their `kind` label in
+ * `gatehouse_http2_defences_total`.
+ */
+export const HTTP2_KINDS: Readonly<Record<string, string>> = {
+  rapidReset: "rapid_reset",
+  continuationFlood: "continuation_flood",
+  headerListTooLarge: "header_list_too_large",
+  settingsFlood: "settings_flood",
+  pingFlood: "ping_flood",
+  emptyDataFlood: "empty_data_flood",
+  windowUpdateFlood: "window_update_flood",
+  priorityFlood: "priority_flood",
+  writeBacklog: "write_backlog",
+  refusedStreams: "refused_stream",
+  malformedMessages: "malformed_message",
+  connectionErrors: "connection_error",
+  streamErrors: "stream_error",
+  flowControlStalls: "flow_control_stall",
+};
+
 /** Live state read at scrape time. */
 export interface MetricsSource {
   readonly config: () => Config;
@@ -38,6 +59,10 @@ export interface MetricsSource {
   readonly servers: () => Iterable<{ service: string; url: string; up: boolean }>;
   /** Certificates obtained at run time (ACME) served on an entrypoint. */
   readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
+  /** HTTP/2 counters per entrypoint (keys of HTTP2_KINDS). */
+  readonly http2Counters?: () => Iterable<
+    { entrypoint: string; counters: Readonly<Record<string, number>> }
+  >;
 }
 
 /** The children of every level for one label combination, resolved once. */
@@ -81,6 +106,7 @@ export class Metrics {
   readonly #refused;
   readonly #failures;
   readonly #droppedHeaders;
+  readonly #grpcResponses;
   readonly #acmeOrders;
   readonly #acmeFailures;
 
@@ -190,6 +216,12 @@ export class Metrics {
       'Request header fields removed for an "_" in their name (forwarding.header_underscores)',
       ["entrypoint"],
     );
+    this.#grpcResponses = counter(
+      "gatehouse_grpc_responses_total",
+      'Finished gRPC calls by grpc-status ("0" to "16"; "none" when a call ended without one, ' +
+        '"other" for a value outside the defined codes)',
+      ["entrypoint", "service", "grpc_status"],
+    );
     this.#refused = counter(
       "gatehouse_connections_refused_total",
       "Client connections closed at accept time, by reason (draining, max_connections, entrypoint_max_connections)",
@@ -250,6 +282,10 @@ export class Metrics {
     if (r.reason !== null) this.#rejected.labels(r.entrypoint, r.reason).inc();
     if (r.droppedHeaders > 0) this.#droppedHeaders.labels(r.entrypoint).inc(r.droppedHeaders);
     if (r.source !== null) this.#failures.labels(r.entrypoint, r.source).inc();
+    if (r.kind === "grpc") {
+      this.#grpcResponses.labels(r.entrypoint, r.service ?? "", grpcStatusLabel(r.grpcStatus))
+        .inc();
+    }
     if (!this.#settings.enabled) return;
     const method = METHODS.has(r.method) ? r.method : "EXTENSION_METHOD";
     const key = `${r.entrypoint}\u0000${r.route}\u0000${r.status}\u0000${method}\u0000${r.kind}`;
@@ -393,6 +429,26 @@ export class Metrics {
         for (const s of source.servers()) this.labels(s.service, s.url).set(s.up ? 1 : 0);
       },
     });
+    new client.Counter({
+      name: "gatehouse_http2_defences_total",
+      help: "HTTP/2 clients' attacks answered (floods, rapid reset, oversized header lists), " +
+        "malformed requests reset, protocol errors and flow-control stalls, by kind",
+      labelNames: ["entrypoint", "kind"],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [name, ep] of Object.entries(source.config().entrypoints)) {
+          if (ep.protocol !== "http") continue;
+          for (const kind of Object.values(HTTP2_KINDS)) this.labels(name, kind).inc(0);
+        }
+        for (const { entrypoint, counters } of source.http2Counters?.() ?? []) {
+          for (const [key, kind] of Object.entries(HTTP2_KINDS)) {
+            const n = counters[key] ?? 0;
+            if (n > 0) this.labels(entrypoint, kind).inc(n);
+          }
+        }
+      },
+    });
     new client.Gauge({
       name: "gatehouse_tls_certs_not_after",
       help: "Expiry (unix seconds) of each served certificate (files and ACME)",
@@ -475,4 +531,10 @@ function openFds(): number | null {
   } catch {
     return null;
   }
+}
+
+/** grpc-status as a bounded label value. */
+function grpcStatusLabel(status: string | null): string {
+  if (status === null) return "none";
+  return /^(?:[0-9]|1[0-6])$/.test(status) ? status : "other";
 }

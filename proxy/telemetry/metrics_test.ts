@@ -3,6 +3,7 @@ import { startGatehouse } from "../testing/gatehouse.ts";
 import { parseExposition, type Sample, sampleValue, seriesKeys } from "../testing/prometheus.ts";
 import { yaml } from "../testing/proxy.ts";
 import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
+import { grpcCall } from "../testing/grpc.ts";
 import {
   readBytes,
   readToEnd,
@@ -10,7 +11,10 @@ import {
   text,
   writeAll as tcpWrite,
 } from "../testing/tcp_peers.ts";
-import { DURATION_BUCKETS } from "./metrics.ts";
+import { DURATION_BUCKETS, HTTP2_KINDS } from "./metrics.ts";
+import { createH2Stats } from "../proto/h2/guard.ts";
+import { FrameType } from "../proto/h2/frames.ts";
+import { rawH2Client } from "../testing/h2_frame_peer.ts";
 
 function config(upstream: string, extra = ""): string {
   return yaml`
@@ -262,4 +266,36 @@ Deno.test("failed requests are counted by whose failure it was", async () => {
     sampleValue(samples, "gatehouse_request_failures_total", { entrypoint: "web", source });
   assert.equal(failures("client"), 1);
   assert.equal(failures("upstream"), 2);
+});
+
+Deno.test("gRPC calls are counted by grpc-status, Gatehouse's own answers included", async () => {
+  await using gh = await startGatehouse(config(`"http://127.0.0.1:${closedPort()}"`), false);
+  // No route for 127.0.0.1: a trailers-only UNIMPLEMENTED (12).
+  const res = await grpcCall(`127.0.0.1:${gh.port("web")}`, "unary");
+  assert.equal(res.code, "UNIMPLEMENTED");
+  const samples = await scrape(gh.admin("/metrics"));
+  const labels = { entrypoint: "web", service: "", grpc_status: "12" };
+  assert.equal(sampleValue(samples, "gatehouse_grpc_responses_total", labels), 1);
+});
+
+Deno.test("HTTP/2 defences: every engine counter has a kind, at 0 from start-up, counted when hit", async () => {
+  assert.deepEqual(Object.keys(HTTP2_KINDS).sort(), Object.keys(createH2Stats()).sort());
+  await using up = httpUpstream();
+  await using gh = await startGatehouse(config(up.url), false);
+  let samples = await scrape(gh.admin("/metrics"));
+  for (const entrypoint of ["web", "other"]) {
+    for (const kind of Object.values(HTTP2_KINDS)) {
+      assert.equal(sampleValue(samples, "gatehouse_http2_defences_total", { entrypoint, kind }), 0);
+    }
+  }
+  // An uppercase field name over h2c: malformed, the stream is reset and counted.
+  await using peer = await rawH2Client(gh.port("web"));
+  const id = await peer.request("GET", "/", false, [["X-Upper", "1"]]);
+  await peer.waitFor((f) => f.type === FrameType.RST_STREAM && f.streamId === id);
+  samples = await scrape(gh.admin("/metrics"));
+  const count = (kind: string) =>
+    sampleValue(samples, "gatehouse_http2_defences_total", { entrypoint: "web", kind });
+  assert.equal(count("malformed_message"), 1);
+  assert.equal(count("stream_error"), 1);
+  assert.equal(count("rapid_reset"), 0);
 });

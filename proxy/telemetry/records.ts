@@ -51,6 +51,12 @@ export interface AccessRecord {
   readonly reason: string | null;
   /** Request fields removed for an "_" in their name (forwarding.header_underscores: drop). */
   readonly droppedHeaders: number;
+  /**
+   * A gRPC call's grpc-status (from the response head of a trailers-only answer, else its
+   * trailers), as sent ("0" to "16" for the defined codes); null for other requests, or a call
+   * that ended without one.
+   */
+  readonly grpcStatus: string | null;
 }
 
 /** How a TCP connection ended. */

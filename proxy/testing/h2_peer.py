@@ -9,7 +9,10 @@ Scenarios:
   reset      GET a large body, RST_STREAM(CANCEL) after the first DATA, then GET / again
   connect    extended CONNECT (RFC 8441, :protocol websocket): bytes both ways, half-close
   malformed  an uppercase field name and a connection-specific field, then a valid GET
+  websocket  WebSocket over HTTP/2 (RFC 8441): extended CONNECT, a masked text frame, its echo,
+             a close handshake, END_STREAM; reports the frames the server sent
 """
+import os
 import json
 import socket
 import ssl
@@ -143,6 +146,60 @@ def connect_tunnel(host, port, cafile):
             "all": ex[sid].body.decode(), "ended": ex[sid].ended, "reset": ex[sid].reset}
 
 
+def ws_frame(opcode, payload):
+    """A masked client frame (payloads under 126 bytes)."""
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+def ws_frames(data):
+    """The complete unmasked server frames in `data`: [(opcode, payload)]."""
+    out = []
+    while len(data) >= 2:
+        n = data[1] & 0x7F
+        if n >= 126 or len(data) < 2 + n:
+            break
+        out.append((data[0] & 0x0F, data[2:2 + n]))
+        data = data[2 + n:]
+    return out
+
+
+def websocket(host, port, cafile):
+    sock, conn = connect(host, port, cafile)
+    ex = {}
+    pump(sock, conn, ex, lambda: SETTINGS_SEEN)
+    enabled = conn.remote_settings.enable_connect_protocol
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(":method", "CONNECT"), (":protocol", "websocket"),
+                            (":scheme", "https" if cafile else "http"), (":path", "/ws"),
+                            (":authority", "%s:%d" % (host, port)),
+                            ("sec-websocket-version", "13")], end_stream=False)
+    sock.sendall(conn.data_to_send())
+    ex[sid] = Exchange()
+    pump(sock, conn, ex, lambda: ex[sid].status is not None or ex[sid].reset is not None)
+    result = {"enable_connect_protocol": enabled, "status": ex[sid].status,
+              "headers": {k: v for k, v in ex[sid].headers.items() if not k.startswith(":")}}
+    if ex[sid].status != 200:
+        result["reset"] = ex[sid].reset
+        return result
+    conn.send_data(sid, ws_frame(0x1, b"hello over h2"))
+    sock.sendall(conn.data_to_send())
+    pump(sock, conn, ex, lambda: len(ws_frames(ex[sid].body)) >= 1 or ex[sid].reset is not None)
+    conn.send_data(sid, ws_frame(0x8, (1000).to_bytes(2, "big") + b"bye"))
+    sock.sendall(conn.data_to_send())
+    pump(sock, conn, ex, lambda: len(ws_frames(ex[sid].body)) >= 2 or ex[sid].reset is not None
+         or ex[sid].ended)
+    conn.end_stream(sid)
+    sock.sendall(conn.data_to_send())
+    pump(sock, conn, ex, lambda: ex[sid].ended or ex[sid].reset is not None)
+    frames = ws_frames(ex[sid].body)
+    result["frames"] = [[op, payload.decode("latin-1")] for op, payload in frames]
+    result["ended"] = ex[sid].ended
+    result["reset"] = ex[sid].reset
+    return result
+
+
 def malformed(host, port, cafile):
     sock, conn = connect(host, port, cafile, validate=False)
     ex = {}
@@ -162,7 +219,7 @@ def main():
     scenario, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cafile = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--tls" else None
     run = {"trailers": trailers, "reset": reset, "connect": connect_tunnel,
-           "malformed": malformed}[scenario]
+           "malformed": malformed, "websocket": websocket}[scenario]
     print(json.dumps(run(host, port, cafile)))
 
 

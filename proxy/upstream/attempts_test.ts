@@ -25,6 +25,7 @@ function serviceOf(names: string[], retries: number): ServiceRuntime {
     host: "preserve",
     retries,
     keepAlive: { maxIdlePerServer: 0, idleTimeout: 0 },
+    httpProtocol: "http/1.1",
     pos: { file: "t.yaml", line: 1, col: 1 },
   };
   const deps = {

@@ -97,6 +97,14 @@ export class ConnPool {
     return c;
   }
 
+  /** Adds a connection dialled elsewhere as idle (the server chose http/1.1 by ALPN). */
+  adopt(conn: ByteConn): void {
+    const c = new PooledConn(conn, this, this.#opts.label);
+    this.open++;
+    this.#opts.registry.add(c.track);
+    this.put(c, true);
+  }
+
   /** Called by a lease when its exchange is over. */
   put(c: PooledConn, reusable: boolean): void {
     if (!reusable || this.#closed || this.#idle.length >= this.#opts.maxIdle || c.io.buffered > 0) {

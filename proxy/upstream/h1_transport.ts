@@ -101,6 +101,11 @@ export class H1Transport implements HttpTransport {
     }
   }
 
+  /** Takes a connection to this server dialled elsewhere (ALPN chose http/1.1) into the pool. */
+  adopt(conn: ByteConn): void {
+    this.#pool.adopt(conn);
+  }
+
   connections(): ConnectionCounts {
     return { open: this.#pool.open, idle: this.#pool.idle };
   }

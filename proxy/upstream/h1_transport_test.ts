@@ -19,6 +19,7 @@ function service(ref: ServerRef, caPem: string | null = null): Service {
     host: "preserve",
     retries: 0,
     keepAlive: { maxIdlePerServer: 4, idleTimeout: 10_000 },
+    httpProtocol: "http/1.1",
     pos: { file: "t.yaml", line: 1, col: 1 },
   };
 }

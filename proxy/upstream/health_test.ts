@@ -9,6 +9,7 @@ import type { ProbeResult } from "./transport.ts";
 import { transportFor } from "./transport_for.ts";
 
 const CHECK: ActiveHealthCheck = {
+  grpcService: null,
   path: "/health",
   interval: 1000,
   timeout: 300,
@@ -33,6 +34,7 @@ function service(servers: ServerRef[]): Service {
     host: "preserve",
     retries: 0,
     keepAlive: { maxIdlePerServer: 0, idleTimeout: 1000 },
+    httpProtocol: "http/1.1",
     pos: { file: "t.yaml", line: 1, col: 1 },
   };
 }

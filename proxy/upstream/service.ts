@@ -113,6 +113,13 @@ export class ServiceRuntime {
 function serverKey(service: Service, url: string): string {
   const t = service.tls;
   const k = service.keepAlive;
-  return [url, t.caPem, t.serverName, t.insecureSkipVerify, k.maxIdlePerServer, k.idleTimeout]
-    .join("\u0000");
+  return [
+    url,
+    t.caPem,
+    t.serverName,
+    t.insecureSkipVerify,
+    k.maxIdlePerServer,
+    k.idleTimeout,
+    service.httpProtocol,
+  ].join("\u0000");
 }

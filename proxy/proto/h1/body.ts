@@ -1,10 +1,12 @@
 /**
- * Body readers for HTTP/1.1 framing (length, chunked, until close) and chunked framing.
+ * Body readers for HTTP/1.1 framing (length, chunked, until close) and chunked framing. A chunked
+ * body's trailer section is parsed and kept (`trailersOf`), validated like fields.
  *
  * The chunks are views into the connection's buffers, lent until the next `read()` (the
  * BodyReader contract, proto/message.ts; buffered_conn.ts says how the buffers are reused).
  */
-import type { BodyReader } from "../message.ts";
+import { HeaderList, trimOws } from "../header_list.ts";
+import type { BodyReader, TrailerSource } from "../message.ts";
 import { type BufferedConn, READ_CHUNK, UnexpectedEofError } from "../../net/buffered_conn.ts";
 import { type Framing, HttpParseError } from "./parse.ts";
 
@@ -45,6 +47,8 @@ abstract class FramedBody implements BodyReader {
   protected readonly io: BufferedConn;
   #done: BodyDone | null;
   #failure: unknown = null;
+  /** True once the body ended, failed or was cancelled. */
+  protected finished = false;
 
   constructor(io: BufferedConn, done: BodyDone) {
     this.io = io;
@@ -107,9 +111,14 @@ abstract class FramedBody implements BodyReader {
     const done = this.#done;
     if (done === null) return;
     this.#done = null;
+    this.finished = true;
     this.io.endBody();
+    this.onFinished();
     done(clean);
   }
+
+  /** Called once when the body ended, failed or was cancelled. */
+  protected onFinished(): void {}
 }
 
 class LengthBody extends FramedBody {
@@ -147,6 +156,24 @@ class ChunkedBody extends FramedBody {
   #state: ChunkState = "size";
   #inChunk = 0;
   #trailerBytes = 0;
+  #trailers: HeaderList | null = null;
+  #trailersDone: Promise<HeaderList | null> | null = null;
+  #settle: ((t: HeaderList | null) => void) | null = null;
+
+  /** The trailer section once the body has ended (null without one, or when it failed). */
+  trailerSection(): Promise<HeaderList | null> {
+    if (this.#trailersDone === null) {
+      if (this.#state === "ended") return this.#trailersDone = Promise.resolve(this.#trailers);
+      this.#trailersDone = new Promise((resolve) => this.#settle = resolve);
+      if (this.finished) this.#settle!(null);
+    }
+    return this.#trailersDone;
+  }
+
+  protected override onFinished(): void {
+    this.#settle?.(this.#state === "ended" ? this.#trailers : null);
+    this.#settle = null;
+  }
 
   protected nextNow(): Uint8Array | null | undefined {
     while (true) {
@@ -185,6 +212,11 @@ class ChunkedBody extends FramedBody {
           if (!FIELD_LINE.test(line)) throw chunkError("malformed trailer field");
           this.#trailerBytes += line.length + 2;
           if (this.#trailerBytes > MAX_TRAILERS) throw chunkError("trailers too large");
+          const colon = line.indexOf(":");
+          (this.#trailers ??= new HeaderList()).append(
+            line.slice(0, colon),
+            trimOws(line.slice(colon + 1)),
+          );
         }
       }
     }
@@ -202,6 +234,11 @@ class ChunkedBody extends FramedBody {
     if (this.#inChunk === 0) this.#state = "data-end";
     return chunk;
   }
+}
+
+/** The trailers of a body read by `bodyReader`: a chunked body has some, other framings none. */
+export function trailersOf(body: BodyReader | null): TrailerSource | null {
+  return body instanceof ChunkedBody ? () => body.trailerSection() : null;
 }
 
 /**
@@ -243,5 +280,21 @@ export function chunkSizeLine(size: number): Uint8Array {
   for (let i = 0; i < hex.length; i++) out[i] = hex.charCodeAt(i);
   out[hex.length] = 13;
   out[hex.length + 1] = 10;
+  return out;
+}
+
+/**
+ * The last chunk with `trailers` (none when null or empty): what ends a chunked body that carries
+ * trailers.
+ */
+export async function lastChunk(trailers: TrailerSource): Promise<Uint8Array> {
+  const list = await trailers();
+  if (list === null || list.size === 0) return LAST_CHUNK;
+  let text = "0\r\n";
+  const { names, values } = list;
+  for (let i = 0; i < names.length; i++) text += names[i] + ": " + values[i] + "\r\n";
+  text += "\r\n";
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
   return out;
 }

@@ -16,7 +16,7 @@ import {
 } from "../exchange.ts";
 import { tapBody } from "../body_tap.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
-import { type BodyDone, bodyReader } from "./body.ts";
+import { type BodyDone, bodyReader, trailersOf } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
 import { encodeHead, serializeRequestHead } from "./write.ts";
@@ -114,7 +114,7 @@ export async function exchange(
       buffered: io.drainBuffer(),
       release: () => lease.release(false),
     };
-    return { ...response, body: null, upgrade };
+    return { ...response, body: null, trailers: null, upgrade };
   }
 
   const keepAlive = response.version === "1.1"
@@ -135,6 +135,7 @@ export async function exchange(
   } catch (err) {
     throw fail(true, err);
   }
+  const trailers = trailersOf(resBody);
   if (resBody !== null && opts.bodyIdleMs > 0) {
     // Each chunk that arrives pushes the body-idle deadline forward.
     resBody = tapBody(resBody, {
@@ -142,7 +143,7 @@ export async function exchange(
       end: () => setDeadline(0),
     });
   }
-  return { ...response, body: resBody, upgrade: null };
+  return { ...response, body: resBody, trailers, upgrade: null };
 }
 
 /** Reads response heads until a final one (skipping 100 Continue, 103 Early Hints and others). */
@@ -155,7 +156,10 @@ async function readFinalHead(io: BufferedConn, limit: number): Promise<ResponseH
   }
 }
 
-/** Streams the head and body upstream; resolves true when all of it was sent. */
+/**
+ * Streams the head and body upstream; resolves true when all of it was sent. Request trailers
+ * stay behind: an HTTP/1.1 server may merge them into the header fields Gatehouse checked.
+ */
 async function pumpBody(
   io: BufferedConn,
   body: BodyReader,

@@ -36,6 +36,11 @@ export interface StreamOptions {
   readonly prefix: Uint8Array;
   /** Frame each chunk as HTTP/1.1 chunked encoding, and end with the last chunk. */
   readonly chunked: boolean;
+  /**
+   * With `chunked`: the terminator when the body carries trailers, known only once the body has
+   * ended (without it, the last chunk and an empty trailer section).
+   */
+  readonly lastChunk?: () => Promise<Uint8Array>;
   /** Called after each write with the number of body bytes it carried. */
   readonly onWrite?: (bodyBytes: number) => void;
 }
@@ -118,7 +123,11 @@ export async function streamBody(
       }
       if (out.bytes >= FLUSH_AT) await out.flush();
     }
-    if (opts.chunked) out.add(LAST_CHUNK, 0, false);
+    if (opts.chunked && opts.lastChunk !== undefined) {
+      // Lent chunks may wait in `out`: own them before waiting for the trailers.
+      out.own();
+      out.add(await opts.lastChunk(), 0, false);
+    } else if (opts.chunked) out.add(LAST_CHUNK, 0, false);
     await out.flush();
   } finally {
     out.release();

@@ -24,10 +24,11 @@ import {
   BufferedConn,
   type ByteConn,
   HeadTooLargeError,
+  writeAll,
 } from "../../net/buffered_conn.ts";
-import { bodyReader } from "./body.ts";
+import { bodyReader, trailersOf } from "./body.ts";
 import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
-import { writeResponse } from "./write.ts";
+import { encodeHead, serializeFields, writeResponse } from "./write.ts";
 
 /** Limits read from the live config before each request (so a reload applies at once). */
 export interface H1Limits {
@@ -38,6 +39,8 @@ export interface H1Limits {
 
 export interface H1ServerOptions {
   readonly client: ClientInfo;
+  /** The connection's buffer when bytes were already read from it (sniffing for h2c). */
+  readonly io?: BufferedConn;
   readonly track: TrackedConnection;
   readonly registry: ConnectionRegistry;
   readonly limits: () => H1Limits;
@@ -62,7 +65,7 @@ const KEEP_BUFFER = 8 * 1024;
 
 /** Serves HTTP/1.1 on `conn` until the peer closes, an error, a deadline or shutdown. */
 export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<void> {
-  const io = new BufferedConn(conn, BUFFER_SIZE);
+  const io = opts.io ?? new BufferedConn(conn, BUFFER_SIZE);
   const { track, registry } = opts;
   let first = true;
   let after: AfterExchange = "keep";
@@ -172,6 +175,10 @@ class Exchange {
     const wantsUpgrade = head.version === "1.1" && upgrade !== null &&
       listHasToken(connection, "upgrade") && !listHasToken(upgrade, "h2c");
     let body = bodyReader(io, framing, (clean) => this.#onBodyDone(clean, wantsUpgrade));
+    const trailers = trailersOf(body);
+    // Read before the pipeline strips TE (hop-by-hop): may the response carry trailers?
+    const acceptsTrailers = head.version === "1.1" &&
+      listHasToken(headers.getJoined("te"), "trailers");
     if (body !== null && listHasToken(headers.get("expect"), "100-continue")) {
       body = new ContinueBody(body, io);
     }
@@ -184,6 +191,7 @@ class Exchange {
       httpVersion: head.version,
       headers,
       body,
+      trailers,
       client: this.#opts.client,
       signal: this.#abort.signal,
       takeover: head.version === "1.1" ? (route) => this.#takeover(route) : null,
@@ -206,7 +214,14 @@ class Exchange {
     }
     let complete: boolean;
     try {
-      complete = await writeResponse(io, res, head.method, head.version, keepAlive);
+      complete = await writeResponse(
+        io,
+        res,
+        head.method,
+        head.version,
+        keepAlive,
+        acceptsTrailers,
+      );
     } catch {
       return false;
     }
@@ -238,9 +253,18 @@ class Exchange {
     track.state = "tunnel";
     track.route = route;
     track.deadline = 0;
+    const conn = this.#io.conn;
     return {
-      conn: this.#io.conn,
+      conn,
       buffered: this.#io.drainBuffer(),
+      accept: (res, early) => {
+        const head =
+          serializeFields(res.headers, `HTTP/1.1 101 ${res.reason ?? "Switching Protocols"}\r\n`) +
+          "\r\n";
+        const first = encodeHead(head, early.length);
+        first.set(early, head.length);
+        return writeAll(conn, first);
+      },
       setDeadline: (epochMs) => track.deadline = epochMs,
       onClose: (close) => track.onClose = close,
       finish: () => registry.delete(track),

@@ -6,6 +6,7 @@
 import type { HeaderList } from "../header_list.ts";
 import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
+import { lastChunk } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { reasonPhrase } from "../responses.ts";
 
@@ -77,6 +78,8 @@ export function encodeHead(head: string, extra: number): Uint8Array {
  * Writes `res` as the answer to a `method` request. `keepAlive` false adds "Connection: close";
  * an HTTP/1.0 peer gets "Connection: keep-alive" when the connection stays open. A body of
  * unknown length is sent chunked to HTTP/1.1 peers and close-delimited to HTTP/1.0 peers.
+ * With `trailers` (the client sent `TE: trailers`) a response that has trailers goes chunked,
+ * its trailers in the last chunk; otherwise trailers are dropped.
  * Resolves true when the whole message went out and the connection may serve another request
  * (false after a close-delimited body, or when the body was cut short); rejects when nothing
  * could be written.
@@ -87,11 +90,14 @@ export async function writeResponse(
   method: string,
   version: "1.0" | "1.1",
   keepAlive: boolean,
+  trailers = false,
 ): Promise<boolean> {
   const headers = res.headers;
-  const body = res.body;
+  let body = res.body;
   const bodyless = isBodyless(method, res.status);
   let framing: "none" | "bytes" | "length" | "chunked" | "close" = "none";
+  const withTrailers = trailers && !bodyless && version === "1.1" && res.trailers != null;
+  if (withTrailers) body = body instanceof Uint8Array ? bytesReader(body) : body ?? EMPTY_BODY;
   if (bodyless) {
     if (res.status === 204 || res.status === 304 || res.status < 200) {
       headers.delete("transfer-encoding");
@@ -109,7 +115,7 @@ export async function writeResponse(
     } else if (body instanceof Uint8Array) {
       framing = "bytes";
       headers.appendLower("content-length", String(body.length));
-    } else if (body.length >= 0) {
+    } else if (body.length >= 0 && !withTrailers) {
       framing = "length";
       headers.appendLower("content-length", String(body.length));
     } else if (version === "1.1") {
@@ -146,6 +152,7 @@ export async function writeResponse(
     const streamed = await streamBody(io.conn, reader, {
       prefix: headBytes,
       chunked,
+      lastChunk: withTrailers ? () => lastChunk(res.trailers!) : undefined,
       onWrite: () => writes++,
     });
     return framing !== "close" && (framing !== "length" || streamed.body === reader.length);
@@ -154,4 +161,23 @@ export async function writeResponse(
     if (writes === 0 && !(err instanceof BodyFailure)) throw err;
     return false;
   }
+}
+
+/** A body with nothing in it (a response without body that has trailers, sent chunked). */
+const EMPTY_BODY: BodyReader = {
+  length: 0,
+  read: () => Promise.resolve(null),
+  readNow: () => null,
+  cancel() {},
+};
+
+/** `bytes` as a one-chunk body (a byte body sent chunked, for its trailers). */
+function bytesReader(bytes: Uint8Array): BodyReader {
+  let done = false;
+  return {
+    length: bytes.length,
+    read: () => Promise.resolve(done ? null : (done = true, bytes)),
+    readNow: () => done ? null : (done = true, bytes),
+    cancel: () => void (done = true),
+  };
 }

@@ -50,6 +50,8 @@ export class Stream {
   inbound: InboundBody | null = null;
   /** Why the stream ended early (a reset or the connection's end), once it has. */
   failure: Error | null = null;
+  /** Called once when the stream ends early (cheaper than listening to `signal`). */
+  onFailure: ((err: Error) => void) | null = null;
   #windowWaiter: { resolve: () => void; reject: (err: unknown) => void } | null = null;
   #abort: AbortController | null = null;
 
@@ -95,6 +97,7 @@ export class Stream {
       w.reject(err);
     }
     this.#abort?.abort(err);
+    this.onFailure?.(err);
   }
 }
 
@@ -110,6 +113,7 @@ export class InboundBody implements BodyReader {
   #buffered = 0;
   #ended = false;
   #cancelled = false;
+  #touched = false;
   #failure: Error | null = null;
   #waiter: { resolve: (c: Uint8Array | null) => void; reject: (err: unknown) => void } | null =
     null;
@@ -131,6 +135,11 @@ export class InboundBody implements BodyReader {
 
   get cancelled(): boolean {
     return this.#cancelled;
+  }
+
+  /** True once a consumer read (or tried to read) from the body. */
+  get touched(): boolean {
+    return this.#touched;
   }
 
   /** Queues a copy of `data` (a view of the connection's read buffer). */
@@ -198,6 +207,7 @@ export class InboundBody implements BodyReader {
   }
 
   readNow(): Uint8Array | null | undefined {
+    this.#touched = true;
     if (this.#failure) throw this.#failure;
     if (this.#cancelled) return null;
     let chunk: Uint8Array | undefined;

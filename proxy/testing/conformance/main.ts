@@ -122,7 +122,10 @@ export async function main(filters: readonly string[]): Promise<number> {
   try {
     const tools = await prepareTools(scratch);
     await using target = await startTarget();
-    console.log(`Gatehouse: plain 127.0.0.1:${target.plainPort}, TLS 127.0.0.1:${target.tlsPort}`);
+    console.log(
+      `Gatehouse: plain 127.0.0.1:${target.plainPort}, h2c 127.0.0.1:${target.h2cPort}, ` +
+        `TLS 127.0.0.1:${target.tlsPort}`,
+    );
     for (const suite of suites) {
       const t0 = performance.now();
       const verdict = await runSuite(suite, target, tools);

@@ -6,8 +6,8 @@
  * - h2spec (HTTP/2 and HPACK): every case must pass, none skipped; `-S` adds the strict ones.
  * - smuggler (HTTP/1.1 request smuggling, timing-based, CL.TE/TE.CL mutations): no finding.
  *
- * To add a suite, add a `Suite` to `SUITES`. h2c with prior knowledge joins when Gatehouse's
- * own HTTP/2 engine lands (issue 17): `h2spec({ transport: "h2c", strict })`.
+ * h2spec runs over TLS (ALPN h2) and over h2c with prior knowledge on the `h2c: only` entrypoint,
+ * each normal and strict. To add a suite, add a `Suite` to `SUITES`.
  *
  * @module
  */
@@ -124,7 +124,7 @@ export function h2spec(options: { transport: "tls" | "h2c"; strict: boolean }): 
   return {
     name: `h2spec ${transport}${strict ? " strict" : ""}`,
     async run(target, tools, signal) {
-      const port = transport === "tls" ? target.tlsPort : target.plainPort;
+      const port = transport === "tls" ? target.tlsPort : target.h2cPort;
       const args = ["-h", "127.0.0.1", "-p", String(port)]
         .concat(transport === "tls" ? ["-t", "-k"] : [], strict ? ["-S"] : []);
       const { output, code } = await runTool(tools.h2spec, args, undefined, signal);
@@ -187,6 +187,8 @@ export function smuggler(options: {
 export const SUITES: readonly Suite[] = [
   h2spec({ transport: "tls", strict: false }),
   h2spec({ transport: "tls", strict: true }),
+  h2spec({ transport: "h2c", strict: false }),
+  h2spec({ transport: "h2c", strict: true }),
   ...(["default", "exhaustive", "doubles"] as const).flatMap((config) =>
     (["plain", "tls"] as const).map((transport) => smuggler({ config, transport }))
   ),

@@ -1,0 +1,95 @@
+/**
+ * HTTP/2 upstreams through Gatehouse, end to end with clients Gatehouse did not write: curl over
+ * h2c prior knowledge and over TLS (ALPN h2) and HTTP/1.1 to `h2c://` servers and to `https://`
+ * servers with `protocol: h2`; response trailers reaching an HTTP/2 client and an HTTP/1.1 one
+ * that sent `TE: trailers`; h2load's many streams sharing few upstream connections; an upstream
+ * that is down answered 502 by the funnel.
+ */
+import assert from "node:assert/strict";
+import { startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
+import { closedPort } from "../testing/servers.ts";
+import { curl, h2load, runTool } from "../testing/h2_tools.ts";
+import { h2TestServer } from "../testing/h2_server.ts";
+
+/** Gatehouse on a plain and a TLS entrypoint to one service; `keys` are more of its keys. */
+async function gatewayTo(servers: string, keys = ""): Promise<TestProxy> {
+  return await startProxy(
+    yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: app }]
+    services:
+      app: { servers: [${servers}]${keys} }
+  `,
+  );
+}
+
+Deno.test("h2c:// upstream: curl over h2c, TLS and HTTP/1.1 reach it, trailers come back", async () => {
+  await using up = await h2TestServer({ tls: false });
+  await using gw = await gatewayTo(`"h2c://127.0.0.1:${up.port}"`);
+  const h2c = await curl(["--http2-prior-knowledge", `http://127.0.0.1:${gw.port("web")}/`]);
+  assert.deepEqual([h2c.status, h2c.version, h2c.body], [200, "2", "hello from gatehouse h2\n"]);
+  const tls = await curl([
+    "--http2",
+    "--cacert",
+    gw.certs.caCertPath,
+    `https://localhost:${gw.port("websecure")}/trailers`,
+  ]);
+  assert.deepEqual([tls.status, tls.version], [200, "2"]);
+  assert.match(tls.body, /^with trailers\n/);
+  // curl prints the trailer section after the body (-D -).
+  assert.match(tls.body, /x-trailer: done\r\n/);
+  assert.match(tls.body, /grpc-status: 0\r\n/);
+  const h1 = await runTool("curl", [
+    "-sS",
+    "--http1.1",
+    "--raw",
+    "-i",
+    "-H",
+    "te: trailers",
+    `http://127.0.0.1:${gw.port("web")}/trailers`,
+  ]);
+  assert.equal(h1.code, 0, h1.stderr);
+  assert.match(h1.stdout, /transfer-encoding: chunked\r\n/i);
+  assert.match(h1.stdout, /\r\n0\r\n(?:.*\r\n)*x-trailer: done\r\n/);
+  const posted = await curl([
+    "--http2-prior-knowledge",
+    "--data-binary",
+    "ping",
+    `http://127.0.0.1:${gw.port("web")}/echo`,
+  ]);
+  assert.deepEqual([posted.status, posted.body], [200, "ping"]);
+  assert.equal(gw.outcomes.length, 4);
+  // Every request went on the one upstream connection.
+  assert.equal(up.accepted, 1);
+});
+
+Deno.test("https:// upstream with protocol h2: ALPN h2, the server's stream limit respected", async () => {
+  await using up = await h2TestServer({ tls: true, engine: { maxConcurrentStreams: 8 } });
+  await using gw = await gatewayTo(
+    `"https://127.0.0.1:${up.port}"`,
+    ", protocol: h2, tls: { ca_file: ca.crt, server_name: localhost }",
+  );
+  const res = await curl(["--http2-prior-knowledge", `http://127.0.0.1:${gw.port("web")}/`]);
+  assert.deepEqual([res.status, res.body], [200, "hello from gatehouse h2\n"]);
+  const load = await h2load(`http://127.0.0.1:${gw.port("web")}/bytes/2000`, {
+    requests: 400,
+    clients: 2,
+    streams: 20,
+  });
+  assert.equal(load.failed + load.errored + load.timeout, 0, load.output);
+  assert.equal(load.status2xx, 400, load.output);
+  assert.equal(up.stats.refusedStreams, 0);
+  // 40 streams at once over a limit of 8: a few connections, not one per request.
+  assert.ok(up.accepted >= 2 && up.accepted <= 10, `${up.accepted} upstream connections`);
+});
+
+Deno.test("an h2c:// upstream that is down is answered 502 by the funnel", async () => {
+  await using gw = await gatewayTo(`"h2c://127.0.0.1:${closedPort()}"`);
+  const res = await curl(["--http2-prior-knowledge", `http://127.0.0.1:${gw.port("web")}/`]);
+  assert.equal(res.status, 502);
+  assert.equal(gw.outcomes[0].status, 502);
+});
