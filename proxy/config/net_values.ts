@@ -94,20 +94,61 @@ export function cidr(): ScalarNode<Cidr> {
   });
 }
 
+/** The schemes of server URLs: HTTP (over TCP, TLS, h2c or a unix socket) and byte streams. */
+export type ServerScheme = "http" | "https" | "h2c" | "unix" | "tcp" | "unix+tcp";
+
 /** A parsed upstream server URL. */
 export interface ServerUrl {
-  /** "http://app:3000": lowercase scheme and host, explicit port, no path. */
+  /** "http://app:3000", "unix:///run/app.sock": lowercase scheme and host, explicit port, no path. */
   readonly url: string;
-  readonly scheme: "http" | "https" | "h2c" | "tcp";
-  /** IPv6 literals without brackets. */
+  readonly scheme: ServerScheme;
+  /** IPv6 literals without brackets; "" for unix sockets. */
   readonly hostname: string;
+  /** 0 for unix sockets. */
   readonly port: number;
+  /** The socket file of `unix://` and `unix+tcp://` servers; null for the others. */
+  readonly path: string | null;
 }
 
 const URL_EXPECTED =
-  `a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051" or "tcp://db:5432"`;
+  `a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051", ` +
+  `"tcp://db:5432" or "unix:///run/app.sock"`;
+
+/** Linux keeps a socket path in 108 bytes, the terminating NUL included. */
+export const MAX_SOCKET_PATH = 107;
+
+/** "unix:///run/app.sock" (HTTP) or "unix+tcp:///run/db.sock" (byte streams). */
+const UNIX_URL = /^(unix|unix\+tcp):\/\/(.*)$/i;
+
+function parseUnixUrl(value: string, match: RegExpExecArray): ServerUrl | string {
+  const scheme = match[1].toLowerCase() as "unix" | "unix+tcp";
+  const path = match[2];
+  if (!path.startsWith("/")) {
+    return `a ${scheme}:// server names an absolute socket path after "//", like ` +
+      `"${scheme}:///run/app.sock" (three slashes), found ${quote(value)}`;
+  }
+  const problem = socketPathProblem(path);
+  if (problem !== undefined) return problem;
+  return { url: `${scheme}://${path}`, scheme, hostname: "", port: 0, path };
+}
+
+/** What is wrong with a unix socket path, if anything. */
+export function socketPathProblem(path: string): string | undefined {
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f?#]/.test(path)) {
+    return `a socket path cannot hold control characters, "?" or "#": ${quote(path)}`;
+  }
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_SOCKET_PATH) {
+    return `socket path ${quote(path)} is ${bytes} bytes long: Linux allows at most ` +
+      `${MAX_SOCKET_PATH}; use a shorter directory`;
+  }
+  return undefined;
+}
 
 function parseServerUrl(value: string): ServerUrl | string {
+  const unix = UNIX_URL.exec(value);
+  if (unix) return parseUnixUrl(value, unix);
   let url: URL;
   try {
     if (!/^(?:https?|h2c|tcp):\/\//i.test(value)) throw new Error();
@@ -136,17 +177,18 @@ function parseServerUrl(value: string): ServerUrl | string {
     : "http";
   const port = url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  return { url: `${scheme}://${url.hostname}:${port}`, scheme, hostname, port };
+  return { url: `${scheme}://${url.hostname}:${port}`, scheme, hostname, port, path: null };
 }
 
-/** An http, https, h2c or tcp server URL without path, query or user info. */
+/** A server URL: http, https, h2c or tcp without path, query or user info; or a unix socket. */
 export function serverUrl(): ScalarNode<ServerUrl> {
   return scalar({
     type: "URL",
     expected: URL_EXPECTED,
     json: {
       type: "string",
-      pattern: "^(?:[Hh][Tt][Tt][Pp][Ss]?|[Hh]2[Cc]|[Tt][Cc][Pp])://[^/?#@\\s]+/?$",
+      pattern: "^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Hh]2[Cc]|[Tt][Cc][Pp])://[^/?#@\\s]+/?" +
+        "|[Uu][Nn][Ii][Xx](?:\\+[Tt][Cc][Pp])?:///[^?#]*)$",
     },
     decode(value, source) {
       if (typeof value !== "string") return mismatch(URL_EXPECTED, value, source);

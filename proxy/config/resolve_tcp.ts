@@ -6,15 +6,21 @@
  */
 import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
+import type { ServerScheme } from "./net_values.ts";
 import type { RawConfig, RawEntrypoint, RawService, RawTcpRoute } from "./schema.ts";
 import type { EntrypointProxyProtocol, Route, TcpRoute } from "./types.ts";
 
-/** "tcp" when the service's first server is tcp://, else "http". */
+/** The kind of service a server scheme belongs to: byte streams (tcp_routes) or HTTP. */
+export function schemeProtocol(scheme: ServerScheme): "http" | "tcp" {
+  return scheme === "tcp" || scheme === "unix+tcp" ? "tcp" : "http";
+}
+
+/** The kind of the service's first server: "tcp" (tcp://, unix+tcp://), else "http". */
 export function rawServiceProtocol(raw: RawService): "http" | "tcp" {
   const first = raw.servers[0];
   if (first === undefined) return "http";
   const url = "weight" in first ? first.url : first;
-  return url.scheme === "tcp" ? "tcp" : "http";
+  return schemeProtocol(url.scheme);
 }
 
 /** Checks a service's servers are of one kind and its settings fit that kind. */
@@ -23,13 +29,14 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
   const path = ctx.path(raw);
   raw.servers.forEach((item, i) => {
     const url = "weight" in item ? item.url : item;
-    if ((url.scheme === "tcp") !== (protocol === "tcp")) {
+    if (schemeProtocol(url.scheme) !== protocol) {
       const first = raw.servers[0];
       const firstUrl = ("weight" in first ? first.url : first).url;
       ctx.error(
         [...path, "servers", i],
-        `server ${quote(url.url)} does not match servers[0] ${quote(firstUrl)}: ` +
-          `a service's servers are all tcp:// or all http(s):// and h2c://`,
+        `server ${quote(url.url)} does not match servers[0] ${quote(firstUrl)}: a service's ` +
+          `servers are all byte streams (tcp://, unix+tcp://) or all HTTP (http://, https://, ` +
+          `h2c://, unix://)`,
       );
     }
   });
@@ -149,12 +156,13 @@ function serviceProblem(ctx: Context, raw: RawConfig, name: string): string | un
     if (ctx.written(["services", name])) return undefined;
     const tcp = [...raw.services].filter(([, s]) => rawServiceProtocol(s) === "tcp");
     const known = tcp.length === 0
-      ? "no service has tcp:// servers"
+      ? "no service has tcp:// or unix+tcp:// servers"
       : `tcp services: ${tcp.map(([n]) => n).join(", ")}`;
     return `unknown service ${quote(name)} (${known})`;
   }
   if (rawServiceProtocol(service) !== "tcp") {
-    return `service ${quote(name)} has http servers: tcp_routes need a service with tcp:// servers`;
+    return `service ${quote(name)} has http servers: tcp_routes need a service with tcp:// ` +
+      `(or unix+tcp://) servers`;
   }
   return undefined;
 }

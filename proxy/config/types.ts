@@ -188,12 +188,17 @@ export interface Compression {
 export interface ServerRef {
   /**
    * Normalised URL: "http://app:3000", "https://api.internal:8443", "h2c://grpc:50051" (HTTP/2
-   * without TLS, prior knowledge) or "tcp://db:5432".
+   * without TLS, prior knowledge), "tcp://db:5432", or a unix socket: "unix:///run/app.sock"
+   * (HTTP), "unix+tcp:///run/db.sock" (byte streams).
    */
   readonly url: string;
-  readonly scheme: "http" | "https" | "h2c" | "tcp";
+  readonly scheme: "http" | "https" | "h2c" | "unix" | "tcp" | "unix+tcp";
+  /** "" for unix sockets. */
   readonly hostname: string;
+  /** 0 for unix sockets. */
   readonly port: number;
+  /** Absolute path of the socket file of a unix server; null for the others. */
+  readonly path: string | null;
   readonly weight: number;
 }
 
@@ -239,7 +244,7 @@ export type Balancing = "round_robin" | "least_requests" | "random" | "ip_hash";
 
 export interface Service {
   readonly name: string;
-  /** "tcp" when the servers are tcp:// (used by `tcp_routes`), else "http". */
+  /** "tcp" when the servers are tcp:// or unix+tcp:// (used by `tcp_routes`), else "http". */
   readonly protocol: "http" | "tcp";
   readonly servers: readonly ServerRef[];
   readonly balancing: Balancing;

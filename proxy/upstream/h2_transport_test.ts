@@ -42,7 +42,14 @@ function transport(
 ): HttpTransport {
   const u = new URL(url.replace(/^h2c:/, "http:"));
   const scheme = url.startsWith("h2c:") ? "h2c" : u.protocol === "https:" ? "https" : "http";
-  const ref: ServerRef = { url, scheme, hostname: u.hostname, port: Number(u.port), weight: 1 };
+  const ref: ServerRef = {
+    url,
+    scheme,
+    hostname: u.hostname,
+    port: Number(u.port),
+    path: null,
+    weight: 1,
+  };
   const deps = { registry: new ConnectionRegistry(), connectTimeoutMs: () => 2000 };
   return transportFor(ref, service(protocol, caPem), deps) as HttpTransport;
 }

@@ -19,7 +19,14 @@ const CHECK: ActiveHealthCheck = {
 };
 
 function ref(port: number, scheme: "http" | "tcp" = "http"): ServerRef {
-  return { url: `${scheme}://127.0.0.1:${port}`, scheme, hostname: "127.0.0.1", port, weight: 1 };
+  return {
+    url: `${scheme}://127.0.0.1:${port}`,
+    scheme,
+    hostname: "127.0.0.1",
+    port,
+    path: null,
+    weight: 1,
+  };
 }
 
 function service(servers: ServerRef[]): Service {

@@ -17,7 +17,9 @@ export function transportFor(
   service: Service,
   deps: TransportDeps,
 ): Transport | HttpTransport {
-  if (ref.scheme === "tcp") return new StreamTransport(ref, service, deps);
+  if (ref.scheme === "tcp" || ref.scheme === "unix+tcp") {
+    return new StreamTransport(ref, service, deps);
+  }
   if (ref.scheme === "h2c" || service.httpProtocol === "h2") {
     return new H2Transport(ref, service, deps, null);
   }
