@@ -21,9 +21,9 @@ import { ServiceRuntime } from "../upstream/service.ts";
 import { ConnectionRegistry } from "../net/connections.ts";
 import { createH2Stats, type H2Stats } from "../proto/h2/guard.ts";
 import { HttpListener, type RelayedPeer } from "../listen/http_listener.ts";
-import type { Listener, Refusal } from "../listen/listener.ts";
+import { internalOf, type Listener, type Refusal } from "../listen/listener.ts";
 import { listenerKind } from "../listen/listener_kind.ts";
-import { INTERNAL_ADDRESS, TcpListener, type TcpListenerDeps } from "../listen/tcp_listener.ts";
+import { TcpListener, type TcpListenerDeps } from "../listen/tcp_listener.ts";
 
 const logger = log("runtime");
 
@@ -191,7 +191,7 @@ export class Runtime {
     }
     // HTTPS with passthrough routes: the HTTP side listens internally, behind a TCP front.
     const relay = kind === "https+passthrough" ? new TlsRelay<RelayedPeer>() : undefined;
-    const ep = new HttpListener(relay ? { ...entry, address: INTERNAL_ADDRESS } : entry, {
+    const ep = new HttpListener(relay ? internalOf(entry) : entry, {
       registry: this.clients,
       onRefused: this.#onRefused,
       handler: createPipeline(name, {

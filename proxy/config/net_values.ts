@@ -64,6 +64,40 @@ export function address(options: { off?: boolean } = {}): ScalarNode<Address | n
   });
 }
 
+/** An entrypoint's listen address: host and port, or a unix socket path (not yet absolute). */
+export type ListenAddress = Address | { readonly unix: string };
+
+const LISTEN_EXPECTED = `${ADDRESS_EXPECTED}, or a unix socket like "unix:/run/gatehouse.sock"`;
+
+/** A listen address of an entrypoint: `address()` or "unix:<path>". */
+export function listenAddress(): ScalarNode<ListenAddress> {
+  const tcp = address();
+  return scalar<ListenAddress>({
+    type: "address or unix:path",
+    expected: LISTEN_EXPECTED,
+    json: { type: "string", pattern: `^(?:unix:[^\\s].*|${ADDRESS.source.slice(1, -1)})$` },
+    decode(value, source) {
+      if (typeof value === "string" && /^unix:/i.test(value)) {
+        const path = value.slice(5);
+        if (path === "") {
+          return fail(`expected a socket path after "unix:", like "unix:/run/gatehouse.sock"`);
+        }
+        if (path.startsWith("//")) {
+          const fixed = `unix:${path.replace(/^\/+/, "/")}`;
+          return fail(
+            `write a listening socket as ${quote(fixed)}: one slash, as nginx's "listen unix:" ` +
+              `does ("unix://" names servers)`,
+          );
+        }
+        const problem = socketPathProblem(path);
+        return problem === undefined ? ok({ unix: path }) : fail(problem);
+      }
+      if (typeof value !== "string") return mismatch(LISTEN_EXPECTED, value, source);
+      return tcp.decode(value, source);
+    },
+  });
+}
+
 const CIDR = /^([0-9A-Fa-f:.]+)(?:\/([0-9]{1,3}))?$/;
 const CIDR_EXPECTED = `a CIDR block like "10.0.0.0/8" or an IP address like "::1"`;
 
@@ -90,6 +124,22 @@ export function cidr(): ScalarNode<Cidr> {
         bytes: network,
         prefix,
       });
+    },
+  });
+}
+
+/** A trusted proxy: a CIDR block or address, or "unix" (every client of a unix socket entrypoint). */
+export function trustedProxy(): ScalarNode<Cidr | "unix"> {
+  const block = cidr();
+  const expected = `${CIDR_EXPECTED}, or "unix"`;
+  return scalar<Cidr | "unix">({
+    type: "CIDR or unix",
+    expected,
+    json: { anyOf: [block.json, { const: "unix" }] },
+    decode(value, source) {
+      if (value === "unix") return ok("unix");
+      const parsed = block.decode(value, source);
+      return parsed.ok ? parsed : mismatch(expected, value, source);
     },
   });
 }

@@ -11,6 +11,7 @@ import { compression, routes, services } from "./resolve_routes.ts";
 import { entrypointTcp, tcpRoutes } from "./resolve_tcp.ts";
 import { acmeSettings } from "./resolve_acme.ts";
 import { entrypointTls } from "./resolve_tls.ts";
+import { entrypointUnix, socketConflicts } from "./resolve_unix.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
 
@@ -38,6 +39,11 @@ function redirect(
     ctx.error([...path, "to"], `unknown entrypoint ${quote(r.to)} (${known})`);
   } else if (target && !target.tls) {
     ctx.error([...path, "to"], `entrypoint ${quote(r.to)} has no "tls" (${known})`);
+  } else if (target && "unix" in target.address) {
+    ctx.error(
+      [...path, "to"],
+      `entrypoint ${quote(r.to)} listens on a unix socket: a redirect needs a host and port`,
+    );
   }
   return { to: r.to, port: r.port ?? null };
 }
@@ -54,6 +60,7 @@ function formatAddress(address: Address): string {
 function portConflicts(ctx: Context, raw: RawConfig): void {
   const listeners: { label: string; address: Address; path: readonly Segment[] }[] = [];
   for (const [name, e] of raw.entrypoints) {
+    if ("unix" in e.address) continue;
     listeners.push({
       label: `entrypoint ${quote(name)}`,
       address: e.address,
@@ -100,9 +107,11 @@ function h2c(ctx: Context, e: RawEntrypoint): Entrypoint["h2c"] {
 async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string, Entrypoint>> {
   const out: Record<string, Entrypoint> = {};
   for (const [name, e] of raw.entrypoints) {
+    const unix = entrypointUnix(ctx, e);
     out[name] = {
       name,
-      address: e.address,
+      address: "unix" in e.address ? { hostname: "", port: 0 } : e.address,
+      unix,
       protocol: e.protocol,
       tls: e.tls ? await entrypointTls(ctx, e.tls, e.protocol) : null,
       redirect: redirect(ctx, raw, e),
@@ -112,6 +121,7 @@ async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string,
     };
   }
   portConflicts(ctx, raw);
+  socketConflicts(ctx, raw);
   return out;
 }
 
@@ -145,7 +155,8 @@ export async function resolve(
       maxConnections: limits.max_connections,
     },
     forwarding: {
-      trustedProxies: forwarding.trusted_proxies,
+      trustedProxies: forwarding.trusted_proxies.filter((p) => p !== "unix"),
+      trustUnixClients: forwarding.trusted_proxies.includes("unix"),
       via: forwarding.via,
       requestIdHeader: forwarding.request_id_header,
       headerUnderscores: forwarding.header_underscores,

@@ -8,22 +8,24 @@
 import { def, fail, inherit, list, map, obj, opt, type Out, req, scalar, union } from "./dsl.ts";
 import {
   address,
-  cidr,
   headerMatch,
   headerName,
   headerValue,
   hostHeader,
   hostName,
   hostPattern,
+  listenAddress,
   serverUrl,
   statusRange,
   tlsVersion,
   token,
+  trustedProxy,
 } from "./net_values.ts";
 import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } from "./values.ts";
 import { entrypointProxyProtocol, tcpRoute } from "./schema_tcp.ts";
 import { compressionSection, routeCompression } from "./schema_compression.ts";
 import { acmeSection, entrypointAcme } from "./schema_acme.ts";
+import { socketFile } from "./schema_unix.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -99,8 +101,9 @@ const tls = obj({
 
 const entrypoint = obj({
   address: req(
-    address(),
-    `Listen address: ":8080" (all interfaces), "127.0.0.1:8080", "[::1]:8443"`,
+    listenAddress(),
+    `Listen address: ":8080" (all interfaces), "127.0.0.1:8080", "[::1]:8443", or a unix ` +
+      `socket "unix:/run/gatehouse/web.sock" (relative paths start at this file's directory)`,
   ),
   protocol: def(
     oneOf(["http", "tcp"]),
@@ -135,6 +138,11 @@ const entrypoint = obj({
     entrypointProxyProtocol,
     "Read the client address from a PROXY protocol header (tcp entrypoints)",
     "no header expected",
+  ),
+  socket_file: opt(
+    socketFile,
+    "Mode and owner of the socket file (unix socket addresses only)",
+    "as created: the process's user and group, the umask's mode",
   ),
 }, "entrypoint");
 
@@ -370,9 +378,9 @@ export const configSchema = obj({
   forwarding: def(
     obj({
       trusted_proxies: def(
-        list(cidr(), { unique: true }),
+        list(trustedProxy(), { unique: true }),
         [],
-        "Peers whose X-Forwarded-* headers are kept",
+        `Peers whose X-Forwarded-* headers are kept; "unix": every client of a unix socket`,
       ),
       via: def(token(`a pseudonym like "gatehouse"`), "gatehouse", "Pseudonym in the Via header"),
       request_id_header: def(headerName(), "x-request-id", "Header carrying the request id"),

@@ -86,9 +86,23 @@ export interface EntrypointProxyProtocol {
   readonly trusted: readonly Cidr[];
 }
 
+/** A unix socket an entrypoint listens on, and what its file should look like. */
+export interface UnixSocketFile {
+  /** Absolute path of the socket file. */
+  readonly path: string;
+  /** Permission bits set after binding; null = as created (the umask's). */
+  readonly mode: number | null;
+  /** Numeric owner and group set after binding; null = unchanged. */
+  readonly uid: number | null;
+  readonly gid: number | null;
+}
+
 export interface Entrypoint {
   readonly name: string;
+  /** Host and port; for a unix socket entrypoint `{ hostname: "", port: 0 }` (see `unix`). */
   readonly address: Address;
+  /** The unix socket this entrypoint listens on instead of a TCP address; null = TCP. */
+  readonly unix: UnixSocketFile | null;
   /** "http": requests and `routes`; "tcp": raw streams and `tcp_routes`. */
   readonly protocol: "http" | "tcp";
   /**
@@ -291,6 +305,8 @@ export interface Limits {
 export interface Forwarding {
   /** Incoming X-Forwarded-* / Forwarded are kept (appended to) only from these peers. */
   readonly trustedProxies: readonly Cidr[];
+  /** Clients of unix socket entrypoints count as trusted proxies ("unix" in the list). */
+  readonly trustUnixClients: boolean;
   /** Pseudonym used in Via. */
   readonly via: string;
   /** Header carrying the request id, lowercase. */

@@ -13,7 +13,8 @@ import { TcpRouter } from "../tcp/router.ts";
  *   names they list, everything else is relayed to the HTTPS listener.
  * - "tcp": raw TCP, looked at first when it needs a PROXY header or a ClientHello (SNI), with
  *   TLS terminated through a relay when a route asks for it.
- * - "tcp+tls": TLS terminated by the listener itself, then one route (the fast path).
+ * - "tcp+tls": TLS terminated by the listener itself, then one route (the fast path; TCP
+ *   addresses only: TLS on a unix socket goes through the "tcp" relay).
  */
 export type ListenerKind = "http" | "https+passthrough" | "tcp" | "tcp+tls";
 
@@ -25,5 +26,6 @@ export function listenerKind(config: Config, name: string): ListenerKind {
     return ep.tls !== null && passthrough ? "https+passthrough" : "http";
   }
   const router = new TcpRouter(config.tcpRoutes, name);
-  return ep.tls !== null && ep.proxyProtocol === null && !router.bySni ? "tcp+tls" : "tcp";
+  const direct = ep.tls !== null && ep.proxyProtocol === null && !router.bySni && ep.unix === null;
+  return direct ? "tcp+tls" : "tcp";
 }

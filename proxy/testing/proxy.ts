@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { formatConfigError, loadConfigText } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import { Runtime, type RuntimeHooks } from "../app/runtime.ts";
+import { prepareSockets } from "../listen/listener.ts";
 import type { AccessRecord, TcpRecord } from "../telemetry/records.ts";
 import { type TestCertPaths, testPki, writeTestCerts } from "./certs.ts";
 import { WireReader, writeAll } from "./wire.ts";
@@ -74,6 +75,7 @@ export async function startProxy(text: string, hooks: RuntimeHooks = {}): Promis
   const tcpRecords: TcpRecord[] = [];
   let runtime: Runtime;
   try {
+    await prepareSockets(config);
     runtime = Runtime.start(config, {
       ...hooks,
       onComplete: (o) => outcomes.push(o),
