@@ -79,6 +79,7 @@ export class Gatehouse {
     runtime = Runtime.start(config, {
       onComplete: (outcome) => metrics?.observe(outcome),
       onTcpClosed: (record) => metrics?.observeTcp(record),
+      onUdpClosed: (record) => metrics?.observeUdp(record),
       onRefused: (entrypoint, refusal) => metrics?.refused(entrypoint, refusal),
       internal,
       acme,

@@ -144,8 +144,8 @@ export function trustedProxy(): ScalarNode<Cidr | "unix"> {
   });
 }
 
-/** The schemes of server URLs: HTTP (over TCP, TLS, h2c or a unix socket) and byte streams. */
-export type ServerScheme = "http" | "https" | "h2c" | "unix" | "tcp" | "unix+tcp";
+/** The schemes of server URLs: HTTP (over TCP, TLS, h2c or a unix socket), byte streams, datagrams. */
+export type ServerScheme = "http" | "https" | "h2c" | "unix" | "tcp" | "unix+tcp" | "udp";
 
 /** A parsed upstream server URL. */
 export interface ServerUrl {
@@ -162,7 +162,7 @@ export interface ServerUrl {
 
 const URL_EXPECTED =
   `a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051", ` +
-  `"tcp://db:5432" or "unix:///run/app.sock"`;
+  `"tcp://db:5432", "udp://dns:53" or "unix:///run/app.sock"`;
 
 /** Linux keeps a socket path in 108 bytes, the terminating NUL included. */
 export const MAX_SOCKET_PATH = 107;
@@ -201,9 +201,9 @@ function parseServerUrl(value: string): ServerUrl | string {
   if (unix) return parseUnixUrl(value, unix);
   let url: URL;
   try {
-    if (!/^(?:https?|h2c|tcp):\/\//i.test(value)) throw new Error();
-    // "tcp:" and "h2c:" are not special schemes to URL: parse them as http for its host rules.
-    url = new URL(value.replace(/^(?:tcp|h2c):/i, "http:"));
+    if (!/^(?:https?|h2c|tcp|udp):\/\//i.test(value)) throw new Error();
+    // "tcp:", "udp:" and "h2c:" are not special schemes to URL: parse as http for its host rules.
+    url = new URL(value.replace(/^(?:tcp|udp|h2c):/i, "http:"));
   } catch {
     return `expected ${URL_EXPECTED}, found ${quote(value)}`;
   }
@@ -214,30 +214,27 @@ function parseServerUrl(value: string): ServerUrl | string {
   if (url.pathname !== "/") {
     return `a server URL has no path: remove ${quote(url.pathname)} (see "strip_prefix" on routes)`;
   }
-  const tcp = /^tcp:/i.test(value);
-  if (tcp && !/:[0-9]+\/?$/.test(value)) {
-    return `a tcp:// server needs a port, like "tcp://db:5432"`;
+  const raw = /^(tcp|udp):/i.exec(value)?.[1].toLowerCase() as "tcp" | "udp" | undefined;
+  if (raw !== undefined && !/:[0-9]+\/?$/.test(value)) {
+    return `a ${raw}:// server needs a port, like "${
+      raw === "tcp" ? "tcp://db:5432" : "udp://dns:53"
+    }"`;
   }
-  const scheme = tcp
-    ? "tcp"
-    : /^h2c:/i.test(value)
-    ? "h2c"
-    : url.protocol === "https:"
-    ? "https"
-    : "http";
+  const scheme = raw ??
+    (/^h2c:/i.test(value) ? "h2c" : url.protocol === "https:" ? "https" : "http");
   const port = url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   return { url: `${scheme}://${url.hostname}:${port}`, scheme, hostname, port, path: null };
 }
 
-/** A server URL: http, https, h2c or tcp without path, query or user info; or a unix socket. */
+/** A server URL: http, https, h2c, tcp or udp without path, query or user info; or a unix socket. */
 export function serverUrl(): ScalarNode<ServerUrl> {
   return scalar({
     type: "URL",
     expected: URL_EXPECTED,
     json: {
       type: "string",
-      pattern: "^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Hh]2[Cc]|[Tt][Cc][Pp])://[^/?#@\\s]+/?" +
+      pattern: "^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Hh]2[Cc]|[Tt][Cc][Pp]|[Uu][Dd][Pp])://[^/?#@\\s]+/?" +
         "|[Uu][Nn][Ii][Xx](?:\\+[Tt][Cc][Pp])?:///[^?#]*)$",
     },
     decode(value, source) {

@@ -122,7 +122,7 @@ Deno.test("server URLs: other schemes, paths, queries and user info are refused"
   const u = serverUrl();
   const expected =
     `expected a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051", ` +
-    `"tcp://db:5432" or "unix:///run/app.sock"`;
+    `"tcp://db:5432", "udp://dns:53" or "unix:///run/app.sock"`;
   assert.equal(message(u, "ftp://x"), `${expected}, found "ftp://x"`);
   assert.equal(message(u, "app:3000"), `${expected}, found "app:3000"`);
   assert.equal(
@@ -131,6 +131,7 @@ Deno.test("server URLs: other schemes, paths, queries and user info are refused"
   );
   assert.equal(message(u, "http://app/?a=1"), "a server URL cannot have a query or fragment");
   assert.equal(message(u, "http://u:p@app"), "a server URL cannot hold a user name or password");
+  assert.equal(message(u, "udp://dns"), `a udp:// server needs a port, like "udp://dns:53"`);
 });
 
 Deno.test("hosts: names and wildcards lowercased; * alone only where allowed", () => {

@@ -56,8 +56,9 @@ function headerOps(
 /** Why a route cannot be served on entrypoint `name`, if it cannot. */
 function entrypointProblem(ctx: Context, raw: RawConfig, name: string): string | undefined {
   const entrypoint = raw.entrypoints.get(name);
-  if (entrypoint?.protocol === "tcp") {
-    return `entrypoint ${quote(name)} is a tcp entrypoint: list it in tcp_routes instead`;
+  if (entrypoint !== undefined && entrypoint.protocol !== "http") {
+    const p = entrypoint.protocol;
+    return `entrypoint ${quote(name)} is a ${p} entrypoint: list it in ${p}_routes instead`;
   }
   if (entrypoint?.redirect) {
     return `entrypoint ${quote(name)} redirects every request to ${
@@ -70,10 +71,11 @@ function entrypointProblem(ctx: Context, raw: RawConfig, name: string): string |
 
 function serviceProblem(ctx: Context, raw: RawConfig, name: string): string | undefined {
   const service = raw.services.get(name);
-  if (service && rawServiceProtocol(service) === "tcp") {
+  if (service && rawServiceProtocol(service) !== "http") {
     const first = service.servers[0];
     const scheme = ("weight" in first ? first.url : first).scheme;
-    return `service ${quote(name)} has ${scheme}:// servers: use it from tcp_routes`;
+    return `service ${quote(name)} has ${scheme}:// servers: use it from ` +
+      `${rawServiceProtocol(service)}_routes`;
   }
   if (
     name === WELCOME_SERVICE || name === METRICS_SERVICE || raw.services.has(name) ||

@@ -10,13 +10,14 @@ import type { ServerScheme } from "./net_values.ts";
 import type { RawConfig, RawEntrypoint, RawService, RawTcpRoute } from "./schema.ts";
 import type { EntrypointProxyProtocol, Route, TcpRoute } from "./types.ts";
 
-/** The kind of service a server scheme belongs to: byte streams (tcp_routes) or HTTP. */
-export function schemeProtocol(scheme: ServerScheme): "http" | "tcp" {
+/** The kind of a server scheme: byte streams (tcp_routes), datagrams (udp_routes) or HTTP. */
+export function schemeProtocol(scheme: ServerScheme): "http" | "tcp" | "udp" {
+  if (scheme === "udp") return "udp";
   return scheme === "tcp" || scheme === "unix+tcp" ? "tcp" : "http";
 }
 
-/** The kind of the service's first server: "tcp" (tcp://, unix+tcp://), else "http". */
-export function rawServiceProtocol(raw: RawService): "http" | "tcp" {
+/** The kind of the service's first server: "tcp" (tcp://, unix+tcp://), "udp", else "http". */
+export function rawServiceProtocol(raw: RawService): "http" | "tcp" | "udp" {
   const first = raw.servers[0];
   if (first === undefined) return "http";
   const url = "weight" in first ? first.url : first;
@@ -24,7 +25,7 @@ export function rawServiceProtocol(raw: RawService): "http" | "tcp" {
 }
 
 /** Checks a service's servers are of one kind and its settings fit that kind. */
-export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
+export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" | "udp" {
   const protocol = rawServiceProtocol(raw);
   const path = ctx.path(raw);
   raw.servers.forEach((item, i) => {
@@ -35,8 +36,8 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
       ctx.error(
         [...path, "servers", i],
         `server ${quote(url.url)} does not match servers[0] ${quote(firstUrl)}: a service's ` +
-          `servers are all byte streams (tcp://, unix+tcp://) or all HTTP (http://, https://, ` +
-          `h2c://, unix://)`,
+          `servers are all byte streams (tcp://, unix+tcp://), all datagrams (udp://) or all ` +
+          `HTTP (http://, https://, h2c://, unix://)`,
       );
     }
   });
@@ -62,13 +63,20 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
       "key",
     );
   }
-  if (protocol === "tcp") {
+  if (protocol === "udp" && check) {
+    ctx.error(
+      ctx.path(raw, "health_check"),
+      `active health checks are not supported for udp services yet (issue 20)`,
+      "key",
+    );
+  }
+  if (protocol !== "http") {
     const httpOnly: [readonly Segment[], string][] = [
       [[...path, "host"], `"host" applies to http services only`],
       [[...path, "keep_alive"], `"keep_alive" applies to http services only`],
       [[...path, "protocol"], `"protocol" applies to http services only`],
     ];
-    if (check) {
+    if (check && protocol === "tcp") {
       httpOnly.push(
         [ctx.path(check, "path"), `"path" is for http services: a tcp service's check connects`],
         [ctx.path(check, "expect_status"), `"expect_status" is for http services only`],
@@ -127,6 +135,9 @@ function entrypointProblem(
   if (e === undefined) {
     if (ctx.written(["entrypoints", name])) return undefined;
     return `unknown entrypoint ${quote(name)} (known: ${[...raw.entrypoints.keys()].join(", ")})`;
+  }
+  if (e.protocol === "udp") {
+    return `entrypoint ${quote(name)} is a udp entrypoint: list it in udp_routes instead`;
   }
   if (e.protocol === "tcp") {
     if (route.sni && !route.passthrough && !e.tls) {

@@ -98,7 +98,7 @@ Deno.test("services are all tcp:// or all http(s)://, with settings of their kin
         noport: { servers: [tcp://db] }
     `),
     [
-      `3:34 services.mixed.servers[1]: server "tcp://b:2" does not match servers[0] "http://a:1": a service's servers are all byte streams (tcp://, unix+tcp://) or all HTTP (http://, https://, h2c://, unix://)`,
+      `3:34 services.mixed.servers[1]: server "tcp://b:2" does not match servers[0] "http://a:1": a service's servers are all byte streams (tcp://, unix+tcp://), all datagrams (udp://) or all HTTP (http://, https://, h2c://, unix://)`,
       `6:5 services.db.host: "host" applies to http services only`,
       `7:21 services.db.health_check.path: "path" is for http services: a tcp service's check connects`,
       `8:33 services.web.health_check: "path" is required for http services (only tcp services check with a TCP connect)`,
@@ -255,7 +255,7 @@ Deno.test("unix sockets join their kind: unix:// with http(s)://, unix+tcp:// wi
       services: { mixed: { servers: ["unix:///run/web.sock", "unix+tcp:///run/pg.sock"] } }
     `),
     [
-      `2:56 services.mixed.servers[1]: server "unix+tcp:///run/pg.sock" does not match servers[0] "unix:///run/web.sock": a service's servers are all byte streams (tcp://, unix+tcp://) or all HTTP (http://, https://, h2c://, unix://)`,
+      `2:56 services.mixed.servers[1]: server "unix+tcp:///run/pg.sock" does not match servers[0] "unix:///run/web.sock": a service's servers are all byte streams (tcp://, unix+tcp://), all datagrams (udp://) or all HTTP (http://, https://, h2c://, unix://)`,
     ],
   );
 });

@@ -26,6 +26,7 @@ import { entrypointProxyProtocol, tcpRoute } from "./schema_tcp.ts";
 import { compressionSection, routeCompression } from "./schema_compression.ts";
 import { acmeSection, entrypointAcme } from "./schema_acme.ts";
 import { socketFile } from "./schema_unix.ts";
+import { udpRoute } from "./schema_udp.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -106,9 +107,10 @@ const entrypoint = obj({
       `socket "unix:/run/gatehouse/web.sock" (relative paths start at this file's directory)`,
   ),
   protocol: def(
-    oneOf(["http", "tcp"]),
+    oneOf(["http", "tcp", "udp"]),
     "http",
-    `"http" (serves routes) or "tcp" (raw streams, serves tcp_routes)`,
+    `"http" (serves routes), "tcp" (raw streams, serves tcp_routes) or "udp" (datagrams, ` +
+      `serves udp_routes)`,
   ),
   tls: opt(tls, "Terminate TLS with these certificates", "plain HTTP"),
   redirect: opt(
@@ -331,6 +333,11 @@ export const configSchema = obj({
     [],
     "TCP stream routes: by SNI (exact, wildcard) or the entrypoint's default",
   ),
+  udp_routes: def(
+    list(udpRoute({ entrypoint: entrypointName, route: routeName })),
+    [],
+    "UDP routes: each client address gets a session to a server of the service",
+  ),
   services: def(
     map(serviceName, service, { placeholder: "<name>" }),
     {},
@@ -478,6 +485,8 @@ export const METRICS_SERVICE = "metrics@internal";
 export type RawRoute = RawConfig["routes"][number];
 /** A decoded item of `tcp_routes`. */
 export type RawTcpRoute = RawConfig["tcp_routes"][number];
+/** A decoded item of `udp_routes`. */
+export type RawUdpRoute = RawConfig["udp_routes"][number];
 /** A decoded service. */
 export type RawService = RawConfig["services"] extends ReadonlyMap<string, infer S> ? S : never;
 /** A decoded entrypoint. */

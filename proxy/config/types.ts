@@ -103,8 +103,11 @@ export interface Entrypoint {
   readonly address: Address;
   /** The unix socket this entrypoint listens on instead of a TCP address; null = TCP. */
   readonly unix: UnixSocketFile | null;
-  /** "http": requests and `routes`; "tcp": raw streams and `tcp_routes`. */
-  readonly protocol: "http" | "tcp";
+  /**
+   * "http": requests and `routes`; "tcp": raw streams and `tcp_routes`; "udp": datagrams and
+   * `udp_routes` (`maxConnections` then caps sessions).
+   */
+  readonly protocol: "http" | "tcp" | "udp";
   /**
    * TLS terminated here. On a TCP entrypoint ALPN is empty (nothing offered). An HTTP
    * entrypoint with TLS may also take passthrough `tcp_routes` (chosen by SNI).
@@ -206,7 +209,7 @@ export interface ServerRef {
    * (HTTP), "unix+tcp:///run/db.sock" (byte streams).
    */
   readonly url: string;
-  readonly scheme: "http" | "https" | "h2c" | "unix" | "tcp" | "unix+tcp";
+  readonly scheme: "http" | "https" | "h2c" | "unix" | "tcp" | "unix+tcp" | "udp";
   /** "" for unix sockets. */
   readonly hostname: string;
   /** 0 for unix sockets. */
@@ -258,8 +261,11 @@ export type Balancing = "round_robin" | "least_requests" | "random" | "ip_hash";
 
 export interface Service {
   readonly name: string;
-  /** "tcp" when the servers are tcp:// or unix+tcp:// (used by `tcp_routes`), else "http". */
-  readonly protocol: "http" | "tcp";
+  /**
+   * "tcp" when the servers are tcp:// or unix+tcp:// (used by `tcp_routes`), "udp" for udp://
+   * (`udp_routes`), else "http".
+   */
+  readonly protocol: "http" | "tcp" | "udp";
   readonly servers: readonly ServerRef[];
   readonly balancing: Balancing;
   readonly healthCheck: ActiveHealthCheck | null;
@@ -379,6 +385,7 @@ export interface Config {
   readonly entrypoints: Readonly<Record<string, Entrypoint>>;
   readonly routes: readonly Route[];
   readonly tcpRoutes: readonly TcpRoute[];
+  readonly udpRoutes: readonly UdpRoute[];
   readonly services: Readonly<Record<string, Service>>;
   readonly acme: AcmeSettings;
   readonly timeouts: Timeouts;
@@ -417,5 +424,19 @@ export interface TcpRoute {
   /** PROXY protocol header written to the upstream before the client's bytes. */
   readonly proxyProtocol: "off" | "v1" | "v2";
   readonly timeouts: TcpRouteTimeouts;
+  readonly pos: SourcePos;
+}
+
+export interface UdpRoute {
+  /** Unique across all routes; explicit, else `<entrypoint>/udp`. */
+  readonly name: string;
+  /** Position in the `udp_routes` list. */
+  readonly index: number;
+  /** UDP entrypoints serving this route (each has one). */
+  readonly entrypoints: readonly string[];
+  /** A service with udp:// servers. */
+  readonly service: string;
+  /** A client's session ends after this long without a datagram either way (ms). */
+  readonly idleTimeout: number;
   readonly pos: SourcePos;
 }

@@ -15,6 +15,8 @@ Deno.test("preflight names each missing program and python module, and the apt-g
       "pebble-challtestsrv",
       "gunicorn",
       "socat",
+      "dnsmasq",
+      "dig",
     ];
     for (const name of present) {
       await Deno.writeTextFile(join(dir, name), "#!/bin/sh\n", { mode: 0o755 });

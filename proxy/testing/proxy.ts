@@ -21,7 +21,7 @@ import { formatConfigError, loadConfigText } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import { Runtime, type RuntimeHooks } from "../app/runtime.ts";
 import { prepareSockets } from "../listen/listener.ts";
-import type { AccessRecord, TcpRecord } from "../telemetry/records.ts";
+import type { AccessRecord, TcpRecord, UdpRecord } from "../telemetry/records.ts";
 import { type TestCertPaths, testPki, writeTestCerts } from "./certs.ts";
 import { WireReader, writeAll } from "./wire.ts";
 
@@ -39,6 +39,7 @@ export interface TestProxy extends AsyncDisposable {
   readonly outcomes: AccessRecord[];
   /** Every finished TCP connection (tcp_routes), as the access log would record it. */
   readonly tcpRecords: TcpRecord[];
+  readonly udpRecords: UdpRecord[];
   /** Bound port of an entrypoint (default: the first one). */
   port(entrypoint?: string): number;
   /** "http://127.0.0.1:<port><path>", or "https://localhost:<port><path>" on a TLS entrypoint. */
@@ -73,6 +74,7 @@ export async function startProxy(text: string, hooks: RuntimeHooks = {}): Promis
   const { config, dir, certs } = await loadTestConfig(text);
   const outcomes: AccessRecord[] = [];
   const tcpRecords: TcpRecord[] = [];
+  const udpRecords: UdpRecord[] = [];
   let runtime: Runtime;
   try {
     await prepareSockets(config);
@@ -80,6 +82,7 @@ export async function startProxy(text: string, hooks: RuntimeHooks = {}): Promis
       ...hooks,
       onComplete: (o) => outcomes.push(o),
       onTcpClosed: (r) => tcpRecords.push(r),
+      onUdpClosed: (r) => udpRecords.push(r),
     });
   } catch (err) {
     await Deno.remove(dir, { recursive: true });
@@ -104,6 +107,7 @@ export async function startProxy(text: string, hooks: RuntimeHooks = {}): Promis
     certs,
     outcomes,
     tcpRecords,
+    udpRecords,
     port,
     url(path = "/", name = first) {
       const tls = config.entrypoints[name]?.tls != null;
