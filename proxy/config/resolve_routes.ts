@@ -230,6 +230,7 @@ async function service(ctx: Context, name: string, raw: RawService): Promise<Ser
         healthyThreshold: check.healthy_threshold,
         unhealthyThreshold: check.unhealthy_threshold,
         expectStatus: check.expect_status,
+        send: check.send ?? null,
       }
       : null,
     passiveHealth: passive

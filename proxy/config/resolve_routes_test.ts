@@ -292,6 +292,7 @@ Deno.test("services: every setting", async () => {
     healthyThreshold: 1,
     unhealthyThreshold: 4,
     expectStatus: [204, 204],
+    send: null,
   });
   assert.equal(app.passiveHealth, null);
   assert.deepEqual(app.tls, {

@@ -64,11 +64,20 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" |
     );
   }
   if (protocol === "udp" && check) {
-    ctx.error(
-      ctx.path(raw, "health_check"),
-      `active health checks are not supported for udp services yet (issue 20)`,
-      "key",
-    );
+    if (check.send === undefined) {
+      ctx.error(
+        ctx.path(check),
+        `"send" is required for udp services: the datagram to send`,
+        "key",
+      );
+    }
+    for (const key of ["path", "expect_status", "grpc"]) {
+      const at = ctx.path(check, key);
+      if (ctx.written(at)) ctx.error(at, `${quote(key)} is for http services only`, "key");
+    }
+  }
+  if (protocol !== "udp" && check?.send !== undefined) {
+    ctx.error(ctx.path(check, "send"), `"send" is for udp services only`, "key");
   }
   if (protocol !== "http") {
     const httpOnly: [readonly Segment[], string][] = [

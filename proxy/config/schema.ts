@@ -263,6 +263,11 @@ const service = obj({
       healthy_threshold: def(int(1, 100), 2, "Consecutive successes to mark a server up"),
       unhealthy_threshold: def(int(1, 100), 3, "Consecutive failures to mark a server down"),
       expect_status: def(statusRange(), "200-399", "Status codes counted as healthy"),
+      send: opt(
+        text({ expected: "the text of a datagram", pattern: /^[\s\S]+$/ }),
+        "Datagram sent to each server of a udp service; any reply within timeout is healthy",
+        "required for udp services",
+      ),
     }),
     "Active health checks",
     "none",

@@ -238,6 +238,8 @@ export interface ActiveHealthCheck {
   readonly unhealthyThreshold: number;
   /** Status codes counted as healthy: 200-399 unless overridden. */
   readonly expectStatus: readonly [number, number];
+  /** UDP services: the datagram sent to each server; any reply within `timeout` is healthy. */
+  readonly send: string | null;
 }
 
 export interface PassiveHealth {

@@ -252,7 +252,7 @@ udp_routes:
   - { entrypoints: [dns], service: resolver, timeouts: { idle: soon } }
 services:
   api: { servers: ["http://127.0.0.1:3000"] }
-  resolver: { servers: ["udp://127.0.0.1"] }
+  resolver: { servers: ["udp://127.0.0.1"], health_check: { path: /healthz } }
 `;
   const loaded = await loadConfigText(text, "/etc/gatehouse/gatehouse.yaml");
   assert.equal(loaded.ok, false);
@@ -270,5 +270,42 @@ services:
     `entrypoints with protocol: udp`,
     `udp_routes[0].service: service "api" has http servers: udp_routes need a service with ` +
     `udp:// servers`,
+    `services.resolver.health_check: "send" is required for udp services: the datagram to send`,
+    `services.resolver.health_check.path: "path" is for http services only`,
   ]);
+});
+
+Deno.test("the active check of a udp service: a server that answers the datagram is up, a silent one down", async () => {
+  await using echo = udpEcho();
+  const silent = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const silentPort = (silent.addr as Deno.NetAddr).port;
+  try {
+    await using gw = await startProxy(yaml`
+      entrypoints:
+        dgram: { address: "127.0.0.1:0", protocol: udp }
+      udp_routes: [{ entrypoints: [dgram], service: echo }]
+      services:
+        echo:
+          servers: ["udp://127.0.0.1:${echo.port}", "udp://127.0.0.1:${silentPort}"]
+          health_check:
+            send: ping
+            interval: 200ms
+            timeout: 100ms
+            healthy_threshold: 1
+            unhealthy_threshold: 1
+    `);
+    const state = () =>
+      [...gw.runtime.servers()].map((s) => `${s.url} ${s.up ? "up" : "down"}`).join(", ");
+    const want = `udp://127.0.0.1:${echo.port} up, udp://127.0.0.1:${silentPort} down`;
+    await waitFor(() => state() === want, want, 5000);
+    // Every session now goes to the server that answers.
+    for (let i = 0; i < 4; i++) {
+      const socket = client();
+      await socket.send(enc.encode(`s${i}`), to(gw.port("dgram")));
+      assert.equal(dec.decode((await next(socket))!), `s${i}`);
+      socket.close();
+    }
+  } finally {
+    silent.close();
+  }
 });

@@ -243,6 +243,7 @@ Deno.test("https: protocol h2 refuses an HTTP/1.1-only server; protocol auto fal
       healthyThreshold: 1,
       unhealthyThreshold: 1,
       expectStatus: [200, 299],
+      send: null,
     },
     AbortSignal.timeout(2000),
   );
@@ -264,6 +265,7 @@ Deno.test("health probes speak HTTP/2 on a connection of their own", async () =>
     healthyThreshold: 1,
     unhealthyThreshold: 1,
     expectStatus: [200, 299] as const,
+    send: null,
   };
   assert.deepEqual(await t.probe(check, AbortSignal.timeout(2000)), {
     ok: false,

@@ -16,6 +16,7 @@ const CHECK: ActiveHealthCheck = {
   healthyThreshold: 2,
   unhealthyThreshold: 3,
   expectStatus: [200, 399],
+  send: null,
 };
 
 function ref(port: number, scheme: "http" | "tcp" = "http"): ServerRef {
