@@ -15,7 +15,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["main"],
   ["app"],
   ["listen", "admin", "acme", "config"],
-  ["http", "tcp"],
+  ["http", "tcp", "udp"],
   ["upstream"],
   ["proto", "tls"],
   ["pki"],

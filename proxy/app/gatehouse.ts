@@ -15,6 +15,7 @@ import { log, setupLogging } from "../telemetry/log.ts";
 import { Metrics } from "../telemetry/metrics.ts";
 import { Reloader, type ReloadResult } from "./reloader.ts";
 import { Runtime } from "./runtime.ts";
+import { prepareSockets } from "../listen/listener.ts";
 
 const logger = log("gatehouse");
 
@@ -74,9 +75,11 @@ export class Gatehouse {
         return { status: 200, headers, body: new TextEncoder().encode(await metrics!.text()) };
       }],
     ]);
+    await prepareSockets(config);
     runtime = Runtime.start(config, {
       onComplete: (outcome) => metrics?.observe(outcome),
       onTcpClosed: (record) => metrics?.observeTcp(record),
+      onUdpClosed: (record) => metrics?.observeUdp(record),
       onRefused: (entrypoint, refusal) => metrics?.refused(entrypoint, refusal),
       internal,
       acme,

@@ -17,6 +17,11 @@ function url(scheme: string, address: Address, port: number): string {
 }
 
 function entrypointUrl(ep: Entrypoint, port: number): string {
+  if (ep.unix !== null) {
+    const served = ep.protocol === "tcp" ? (ep.tls ? "tls" : "tcp") : ep.tls ? "https" : "http";
+    const where = `unix:${ep.unix.path} (${served})`;
+    return ep.redirect ? `${where} -> redirect to ${ep.redirect.to}` : where;
+  }
   if (ep.protocol === "tcp") return `${url(ep.tls ? "tls" : "tcp", ep.address, port)}`;
   const where = url(ep.tls ? "https" : "http", ep.address, port);
   return ep.redirect ? `${where} -> redirect to ${ep.redirect.to}` : where;
@@ -25,7 +30,7 @@ function entrypointUrl(ep: Entrypoint, port: number): string {
 /**
  * Every listener of `config` as a URL, in file order, then the admin API: `https://localhost:8443`,
  * `http://localhost:8080 -> redirect to websecure`, `tcp://localhost:7000`,
- * `admin http://127.0.0.1:9901`. `port` gives an entrypoint's bound port (the real one when the
+ * `unix:/run/gh.sock (http)`, `admin http://127.0.0.1:9901`. `port` gives an entrypoint's bound port (the real one when the
  * config said 0); `adminPort` is null when the admin API is off.
  */
 export function listenerUrls(

@@ -15,6 +15,7 @@ import { type Config, formatConfigError, formatConfigWarning, loadConfig } from 
 import { log } from "../telemetry/log.ts";
 import { concatBytes } from "../bytes.ts";
 import type { Runtime } from "./runtime.ts";
+import { prepareSockets } from "../listen/listener.ts";
 
 const logger = log("reload");
 
@@ -108,6 +109,7 @@ export class Reloader {
       result = this.#record(false, reason, current.version, errors);
     } else {
       try {
+        await prepareSockets(loaded.config);
         this.#runtime.apply(loaded.config);
         applied = loaded.config;
         this.#fingerprint = seen;

@@ -14,16 +14,17 @@ import type { InternalService, Snapshot } from "../http/context.ts";
 import { createPipeline } from "../http/pipeline.ts";
 import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
-import { log, logTcp } from "../telemetry/log.ts";
-import type { AccessRecord, TcpRecord } from "../telemetry/records.ts";
+import { log, logTcp, logUdp } from "../telemetry/log.ts";
+import type { AccessRecord, TcpRecord, UdpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
 import { ConnectionRegistry } from "../net/connections.ts";
 import { createH2Stats, type H2Stats } from "../proto/h2/guard.ts";
 import { HttpListener, type RelayedPeer } from "../listen/http_listener.ts";
-import type { Listener, Refusal } from "../listen/listener.ts";
+import { internalOf, type Listener, type Refusal } from "../listen/listener.ts";
 import { listenerKind } from "../listen/listener_kind.ts";
-import { INTERNAL_ADDRESS, TcpListener, type TcpListenerDeps } from "../listen/tcp_listener.ts";
+import { TcpListener, type TcpListenerDeps } from "../listen/tcp_listener.ts";
+import { UdpListener } from "../listen/udp_listener.ts";
 
 const logger = log("runtime");
 
@@ -36,6 +37,8 @@ export interface RuntimeHooks {
   readonly onRefused?: (entrypoint: string, refusal: Refusal) => void;
   /** Every finished TCP connection (metrics), after its access log line. */
   readonly onTcpClosed?: (record: TcpRecord) => void;
+  /** A UDP session ended. */
+  readonly onUdpClosed?: (record: UdpRecord) => void;
   /** Automatic HTTPS (proxy/acme/manager.ts): HTTP-01 answers and obtained certificates. */
   readonly acme?: {
     challenge(token: string): string | null;
@@ -90,10 +93,13 @@ export class Runtime {
     return this.#entrypoints.get(entrypoint)?.port;
   }
 
-  /** Open client connections with their protocol: "http", "websocket" (tunnels) or "tcp". */
+  /**
+   * Open client connections with their protocol: "http", "websocket" (tunnels), "tcp" or "udp"
+   * (sessions).
+   */
   *clientConnections(): Iterable<{ entrypoint: string; protocol: string }> {
     for (const c of this.clients.values()) {
-      const protocol = c.kind === "tcp" ? "tcp" : c.state === "tunnel" ? "websocket" : "http";
+      const protocol = c.kind !== "http" ? c.kind : c.state === "tunnel" ? "websocket" : "http";
       yield { entrypoint: c.owner, protocol };
     }
   }
@@ -158,8 +164,9 @@ export class Runtime {
     this.#snapshot = next;
     for (const s of old.services.values()) s.stop(next.services.get(s.name));
     for (const s of next.services.values()) s.start();
-    const kept = new Set([...config.routes, ...config.tcpRoutes].map((r) => r.name));
-    for (const r of [...old.config.routes, ...old.config.tcpRoutes]) {
+    const all = (c: Config) => [...c.routes, ...c.tcpRoutes, ...c.udpRoutes];
+    const kept = new Set(all(config).map((r) => r.name));
+    for (const r of all(old.config)) {
       if (!kept.has(r.name)) this.clients.drainRoute(r.name, config.timeouts.drain);
     }
   }
@@ -185,13 +192,28 @@ export class Runtime {
   #open(name: string, config: Config): void {
     const kind = listenerKind(config, name);
     const entry = config.entrypoints[name];
+    if (kind === "udp") {
+      this.#entrypoints.set(
+        name,
+        new UdpListener(entry, {
+          registry: this.clients,
+          onRefused: this.#onRefused,
+          snapshot: () => this.#snapshot,
+          onClosed: (record) => {
+            logUdp(record);
+            this.#hooks.onUdpClosed?.(record);
+          },
+        }),
+      );
+      return;
+    }
     if (kind === "tcp" || kind === "tcp+tls") {
       this.#entrypoints.set(name, new TcpListener(entry, kind, this.#tcpDeps()));
       return;
     }
     // HTTPS with passthrough routes: the HTTP side listens internally, behind a TCP front.
     const relay = kind === "https+passthrough" ? new TlsRelay<RelayedPeer>() : undefined;
-    const ep = new HttpListener(relay ? { ...entry, address: INTERNAL_ADDRESS } : entry, {
+    const ep = new HttpListener(relay ? internalOf(entry) : entry, {
       registry: this.clients,
       onRefused: this.#onRefused,
       handler: createPipeline(name, {

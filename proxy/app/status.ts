@@ -31,7 +31,9 @@ export function statusDocument(input: StatusInput): unknown {
     lastReload: input.lastReload,
     entrypoints: Object.values(config.entrypoints).map((ep) => ({
       name: ep.name,
-      address: `${ep.address.hostname}:${ep.address.port}`,
+      address: ep.unix === null
+        ? `${ep.address.hostname}:${ep.address.port}`
+        : `unix:${ep.unix.path}`,
       port: snapshot.port(ep.name) ?? null,
       protocol: ep.protocol,
       redirect: ep.redirect,

@@ -103,6 +103,7 @@ Deno.test("defaults are applied everywhere", async () => {
   });
   assert.deepEqual(config.forwarding, {
     trustedProxies: [],
+    trustUnixClients: false,
     via: "gatehouse",
     requestIdHeader: "x-request-id",
     headerUnderscores: "drop",
@@ -123,6 +124,7 @@ Deno.test("defaults are applied everywhere", async () => {
   assert.deepEqual(config.entrypoints.web, {
     name: "web",
     address: { hostname: "0.0.0.0", port: 8080 },
+    unix: null,
     protocol: "http",
     tls: null,
     redirect: null,

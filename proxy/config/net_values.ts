@@ -64,6 +64,40 @@ export function address(options: { off?: boolean } = {}): ScalarNode<Address | n
   });
 }
 
+/** An entrypoint's listen address: host and port, or a unix socket path (not yet absolute). */
+export type ListenAddress = Address | { readonly unix: string };
+
+const LISTEN_EXPECTED = `${ADDRESS_EXPECTED}, or a unix socket like "unix:/run/gatehouse.sock"`;
+
+/** A listen address of an entrypoint: `address()` or "unix:<path>". */
+export function listenAddress(): ScalarNode<ListenAddress> {
+  const tcp = address();
+  return scalar<ListenAddress>({
+    type: "address or unix:path",
+    expected: LISTEN_EXPECTED,
+    json: { type: "string", pattern: `^(?:unix:[^\\s].*|${ADDRESS.source.slice(1, -1)})$` },
+    decode(value, source) {
+      if (typeof value === "string" && /^unix:/i.test(value)) {
+        const path = value.slice(5);
+        if (path === "") {
+          return fail(`expected a socket path after "unix:", like "unix:/run/gatehouse.sock"`);
+        }
+        if (path.startsWith("//")) {
+          const fixed = `unix:${path.replace(/^\/+/, "/")}`;
+          return fail(
+            `write a listening socket as ${quote(fixed)}: one slash, as nginx's "listen unix:" ` +
+              `does ("unix://" names servers)`,
+          );
+        }
+        const problem = socketPathProblem(path);
+        return problem === undefined ? ok({ unix: path }) : fail(problem);
+      }
+      if (typeof value !== "string") return mismatch(LISTEN_EXPECTED, value, source);
+      return tcp.decode(value, source);
+    },
+  });
+}
+
 const CIDR = /^([0-9A-Fa-f:.]+)(?:\/([0-9]{1,3}))?$/;
 const CIDR_EXPECTED = `a CIDR block like "10.0.0.0/8" or an IP address like "::1"`;
 
@@ -94,25 +128,82 @@ export function cidr(): ScalarNode<Cidr> {
   });
 }
 
+/** A trusted proxy: a CIDR block or address, or "unix" (every client of a unix socket entrypoint). */
+export function trustedProxy(): ScalarNode<Cidr | "unix"> {
+  const block = cidr();
+  const expected = `${CIDR_EXPECTED}, or "unix"`;
+  return scalar<Cidr | "unix">({
+    type: "CIDR or unix",
+    expected,
+    json: { anyOf: [block.json, { const: "unix" }] },
+    decode(value, source) {
+      if (value === "unix") return ok("unix");
+      const parsed = block.decode(value, source);
+      return parsed.ok ? parsed : mismatch(expected, value, source);
+    },
+  });
+}
+
+/** The schemes of server URLs: HTTP (over TCP, TLS, h2c or a unix socket), byte streams, datagrams. */
+export type ServerScheme = "http" | "https" | "h2c" | "unix" | "tcp" | "unix+tcp" | "udp";
+
 /** A parsed upstream server URL. */
 export interface ServerUrl {
-  /** "http://app:3000": lowercase scheme and host, explicit port, no path. */
+  /** "http://app:3000", "unix:///run/app.sock": lowercase scheme and host, explicit port, no path. */
   readonly url: string;
-  readonly scheme: "http" | "https" | "h2c" | "tcp";
-  /** IPv6 literals without brackets. */
+  readonly scheme: ServerScheme;
+  /** IPv6 literals without brackets; "" for unix sockets. */
   readonly hostname: string;
+  /** 0 for unix sockets. */
   readonly port: number;
+  /** The socket file of `unix://` and `unix+tcp://` servers; null for the others. */
+  readonly path: string | null;
 }
 
 const URL_EXPECTED =
-  `a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051" or "tcp://db:5432"`;
+  `a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051", ` +
+  `"tcp://db:5432", "udp://dns:53" or "unix:///run/app.sock"`;
+
+/** Linux keeps a socket path in 108 bytes, the terminating NUL included. */
+export const MAX_SOCKET_PATH = 107;
+
+/** "unix:///run/app.sock" (HTTP) or "unix+tcp:///run/db.sock" (byte streams). */
+const UNIX_URL = /^(unix|unix\+tcp):\/\/(.*)$/i;
+
+function parseUnixUrl(value: string, match: RegExpExecArray): ServerUrl | string {
+  const scheme = match[1].toLowerCase() as "unix" | "unix+tcp";
+  const path = match[2];
+  if (!path.startsWith("/")) {
+    return `a ${scheme}:// server names an absolute socket path after "//", like ` +
+      `"${scheme}:///run/app.sock" (three slashes), found ${quote(value)}`;
+  }
+  const problem = socketPathProblem(path);
+  if (problem !== undefined) return problem;
+  return { url: `${scheme}://${path}`, scheme, hostname: "", port: 0, path };
+}
+
+/** What is wrong with a unix socket path, if anything. */
+export function socketPathProblem(path: string): string | undefined {
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f?#]/.test(path)) {
+    return `a socket path cannot hold control characters, "?" or "#": ${quote(path)}`;
+  }
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_SOCKET_PATH) {
+    return `socket path ${quote(path)} is ${bytes} bytes long: Linux allows at most ` +
+      `${MAX_SOCKET_PATH}; use a shorter directory`;
+  }
+  return undefined;
+}
 
 function parseServerUrl(value: string): ServerUrl | string {
+  const unix = UNIX_URL.exec(value);
+  if (unix) return parseUnixUrl(value, unix);
   let url: URL;
   try {
-    if (!/^(?:https?|h2c|tcp):\/\//i.test(value)) throw new Error();
-    // "tcp:" and "h2c:" are not special schemes to URL: parse them as http for its host rules.
-    url = new URL(value.replace(/^(?:tcp|h2c):/i, "http:"));
+    if (!/^(?:https?|h2c|tcp|udp):\/\//i.test(value)) throw new Error();
+    // "tcp:", "udp:" and "h2c:" are not special schemes to URL: parse as http for its host rules.
+    url = new URL(value.replace(/^(?:tcp|udp|h2c):/i, "http:"));
   } catch {
     return `expected ${URL_EXPECTED}, found ${quote(value)}`;
   }
@@ -123,30 +214,28 @@ function parseServerUrl(value: string): ServerUrl | string {
   if (url.pathname !== "/") {
     return `a server URL has no path: remove ${quote(url.pathname)} (see "strip_prefix" on routes)`;
   }
-  const tcp = /^tcp:/i.test(value);
-  if (tcp && !/:[0-9]+\/?$/.test(value)) {
-    return `a tcp:// server needs a port, like "tcp://db:5432"`;
+  const raw = /^(tcp|udp):/i.exec(value)?.[1].toLowerCase() as "tcp" | "udp" | undefined;
+  if (raw !== undefined && !/:[0-9]+\/?$/.test(value)) {
+    return `a ${raw}:// server needs a port, like "${
+      raw === "tcp" ? "tcp://db:5432" : "udp://dns:53"
+    }"`;
   }
-  const scheme = tcp
-    ? "tcp"
-    : /^h2c:/i.test(value)
-    ? "h2c"
-    : url.protocol === "https:"
-    ? "https"
-    : "http";
+  const scheme = raw ??
+    (/^h2c:/i.test(value) ? "h2c" : url.protocol === "https:" ? "https" : "http");
   const port = url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  return { url: `${scheme}://${url.hostname}:${port}`, scheme, hostname, port };
+  return { url: `${scheme}://${url.hostname}:${port}`, scheme, hostname, port, path: null };
 }
 
-/** An http, https, h2c or tcp server URL without path, query or user info. */
+/** A server URL: http, https, h2c, tcp or udp without path, query or user info; or a unix socket. */
 export function serverUrl(): ScalarNode<ServerUrl> {
   return scalar({
     type: "URL",
     expected: URL_EXPECTED,
     json: {
       type: "string",
-      pattern: "^(?:[Hh][Tt][Tt][Pp][Ss]?|[Hh]2[Cc]|[Tt][Cc][Pp])://[^/?#@\\s]+/?$",
+      pattern: "^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Hh]2[Cc]|[Tt][Cc][Pp]|[Uu][Dd][Pp])://[^/?#@\\s]+/?" +
+        "|[Uu][Nn][Ii][Xx](?:\\+[Tt][Cc][Pp])?:///[^?#]*)$",
     },
     decode(value, source) {
       if (typeof value !== "string") return mismatch(URL_EXPECTED, value, source);

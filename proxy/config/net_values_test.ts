@@ -78,6 +78,7 @@ Deno.test("server URLs are normalised: lowercase, explicit port, no path", () =>
     scheme: "http",
     hostname: "app",
     port: 3000,
+    path: null,
   });
   assert.equal(value(u, "http://app").url, "http://app:80");
   assert.deepEqual(value(u, "https://api.internal"), {
@@ -85,15 +86,43 @@ Deno.test("server URLs are normalised: lowercase, explicit port, no path", () =>
     scheme: "https",
     hostname: "api.internal",
     port: 443,
+    path: null,
   });
   const v6 = value(u, "http://[::1]:3000");
   assert.deepEqual([v6.url, v6.hostname], ["http://[::1]:3000", "::1"]);
 });
 
+Deno.test("server URLs on unix sockets: unix:// for HTTP, unix+tcp:// for byte streams", () => {
+  const u = serverUrl();
+  assert.deepEqual(value(u, "unix:///run/app.sock"), {
+    url: "unix:///run/app.sock",
+    scheme: "unix",
+    hostname: "",
+    port: 0,
+    path: "/run/app.sock",
+  });
+  assert.equal(value(u, "UNIX+TCP:///run/db.sock").url, "unix+tcp:///run/db.sock");
+  assert.equal(
+    message(u, "unix://run/app.sock"),
+    `a unix:// server names an absolute socket path after "//", like "unix:///run/app.sock" ` +
+      `(three slashes), found "unix://run/app.sock"`,
+  );
+  assert.equal(
+    message(u, "unix:///run/app.sock?x"),
+    `a socket path cannot hold control characters, "?" or "#": "/run/app.sock?x"`,
+  );
+  const long = "/" + "d".repeat(120);
+  assert.equal(
+    message(u, `unix+tcp://${long}`),
+    `socket path "${long}" is 121 bytes long: Linux allows at most 107; use a shorter directory`,
+  );
+});
+
 Deno.test("server URLs: other schemes, paths, queries and user info are refused", () => {
   const u = serverUrl();
   const expected =
-    `expected a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051" or "tcp://db:5432"`;
+    `expected a server URL like "http://app:3000", "https://api:8443", "h2c://grpc:50051", ` +
+    `"tcp://db:5432", "udp://dns:53" or "unix:///run/app.sock"`;
   assert.equal(message(u, "ftp://x"), `${expected}, found "ftp://x"`);
   assert.equal(message(u, "app:3000"), `${expected}, found "app:3000"`);
   assert.equal(
@@ -102,6 +131,7 @@ Deno.test("server URLs: other schemes, paths, queries and user info are refused"
   );
   assert.equal(message(u, "http://app/?a=1"), "a server URL cannot have a query or fragment");
   assert.equal(message(u, "http://u:p@app"), "a server URL cannot hold a user name or password");
+  assert.equal(message(u, "udp://dns"), `a udp:// server needs a port, like "udp://dns:53"`);
 });
 
 Deno.test("hosts: names and wildcards lowercased; * alone only where allowed", () => {

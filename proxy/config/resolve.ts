@@ -11,6 +11,8 @@ import { compression, routes, services } from "./resolve_routes.ts";
 import { entrypointTcp, tcpRoutes } from "./resolve_tcp.ts";
 import { acmeSettings } from "./resolve_acme.ts";
 import { entrypointTls } from "./resolve_tls.ts";
+import { entrypointUnix, socketConflicts } from "./resolve_unix.ts";
+import { checkUdpEntrypoint, udpRoutes } from "./resolve_udp.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
 
@@ -38,6 +40,11 @@ function redirect(
     ctx.error([...path, "to"], `unknown entrypoint ${quote(r.to)} (${known})`);
   } else if (target && !target.tls) {
     ctx.error([...path, "to"], `entrypoint ${quote(r.to)} has no "tls" (${known})`);
+  } else if (target && "unix" in target.address) {
+    ctx.error(
+      [...path, "to"],
+      `entrypoint ${quote(r.to)} listens on a unix socket: a redirect needs a host and port`,
+    );
   }
   return { to: r.to, port: r.port ?? null };
 }
@@ -50,13 +57,20 @@ function formatAddress(address: Address): string {
   return `${host}:${address.port}`;
 }
 
-/** Two listeners on one port whose host names overlap cannot both bind. */
+/** Two listeners on one port whose host names overlap cannot both bind (UDP ports are apart). */
 function portConflicts(ctx: Context, raw: RawConfig): void {
-  const listeners: { label: string; address: Address; path: readonly Segment[] }[] = [];
+  const listeners: {
+    label: string;
+    address: Address;
+    path: readonly Segment[];
+    udp?: boolean;
+  }[] = [];
   for (const [name, e] of raw.entrypoints) {
+    if ("unix" in e.address) continue;
     listeners.push({
       label: `entrypoint ${quote(name)}`,
       address: e.address,
+      udp: e.protocol === "udp",
       path: ctx.path(e, "address"),
     });
   }
@@ -69,7 +83,7 @@ function portConflicts(ctx: Context, raw: RawConfig): void {
   }
   listeners.forEach((b, j) => {
     const a = listeners.slice(0, j).find((a) =>
-      a.address.port === b.address.port && b.address.port !== 0 &&
+      a.address.port === b.address.port && b.address.port !== 0 && !a.udp === !b.udp &&
       (a.address.hostname === b.address.hostname || WILDCARDS.has(a.address.hostname) ||
         WILDCARDS.has(b.address.hostname))
     );
@@ -100,11 +114,14 @@ function h2c(ctx: Context, e: RawEntrypoint): Entrypoint["h2c"] {
 async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string, Entrypoint>> {
   const out: Record<string, Entrypoint> = {};
   for (const [name, e] of raw.entrypoints) {
+    checkUdpEntrypoint(ctx, e);
+    const unix = entrypointUnix(ctx, e);
     out[name] = {
       name,
-      address: e.address,
+      address: "unix" in e.address ? { hostname: "", port: 0 } : e.address,
+      unix,
       protocol: e.protocol,
-      tls: e.tls ? await entrypointTls(ctx, e.tls, e.protocol) : null,
+      tls: e.tls && e.protocol !== "udp" ? await entrypointTls(ctx, e.tls, e.protocol) : null,
       redirect: redirect(ctx, raw, e),
       h2c: h2c(ctx, e),
       ...entrypointTcp(ctx, raw, e),
@@ -112,6 +129,7 @@ async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string,
     };
   }
   portConflicts(ctx, raw);
+  socketConflicts(ctx, raw);
   return out;
 }
 
@@ -124,12 +142,15 @@ export async function resolve(
   ctx.files.add(resolvePath(meta.file));
   const { timeouts: t, limits, forwarding, not_found: notFound, log, admin, metrics } = raw;
   const httpRoutes = routes(ctx, raw);
+  const streamRoutes = tcpRoutes(ctx, raw, httpRoutes);
+  const taken = new Set([...httpRoutes, ...streamRoutes].map((r) => r.name));
   return {
     source: meta.source,
     version: meta.version,
     entrypoints: await entrypoints(ctx, raw),
     routes: httpRoutes,
-    tcpRoutes: tcpRoutes(ctx, raw, httpRoutes),
+    tcpRoutes: streamRoutes,
+    udpRoutes: udpRoutes(ctx, raw, taken),
     services: await services(ctx, raw),
     acme: await acmeSettings(ctx, raw),
     timeouts: {
@@ -145,7 +166,8 @@ export async function resolve(
       maxConnections: limits.max_connections,
     },
     forwarding: {
-      trustedProxies: forwarding.trusted_proxies,
+      trustedProxies: forwarding.trusted_proxies.filter((p) => p !== "unix"),
+      trustUnixClients: forwarding.trusted_proxies.includes("unix"),
       via: forwarding.via,
       requestIdHeader: forwarding.request_id_header,
       headerUnderscores: forwarding.header_underscores,

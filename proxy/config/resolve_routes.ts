@@ -7,6 +7,7 @@ import type { Context } from "./context.ts";
 import { formatPath, quote, type Segment } from "./errors.ts";
 import type { ServerUrl } from "./net_values.ts";
 import { rawServiceProtocol, serviceProtocol } from "./resolve_tcp.ts";
+import { checkSocketPermissions } from "./resolve_unix.ts";
 import { upstreamTls } from "./resolve_tls.ts";
 import { httpProtocol } from "./resolve_protocol.ts";
 import { warnShadowedRoutes } from "./shadowed.ts";
@@ -55,8 +56,9 @@ function headerOps(
 /** Why a route cannot be served on entrypoint `name`, if it cannot. */
 function entrypointProblem(ctx: Context, raw: RawConfig, name: string): string | undefined {
   const entrypoint = raw.entrypoints.get(name);
-  if (entrypoint?.protocol === "tcp") {
-    return `entrypoint ${quote(name)} is a tcp entrypoint: list it in tcp_routes instead`;
+  if (entrypoint !== undefined && entrypoint.protocol !== "http") {
+    const p = entrypoint.protocol;
+    return `entrypoint ${quote(name)} is a ${p} entrypoint: list it in ${p}_routes instead`;
   }
   if (entrypoint?.redirect) {
     return `entrypoint ${quote(name)} redirects every request to ${
@@ -69,8 +71,11 @@ function entrypointProblem(ctx: Context, raw: RawConfig, name: string): string |
 
 function serviceProblem(ctx: Context, raw: RawConfig, name: string): string | undefined {
   const service = raw.services.get(name);
-  if (service && rawServiceProtocol(service) === "tcp") {
-    return `service ${quote(name)} has tcp:// servers: use it from tcp_routes`;
+  if (service && rawServiceProtocol(service) !== "http") {
+    const first = service.servers[0];
+    const scheme = ("weight" in first ? first.url : first).scheme;
+    return `service ${quote(name)} has ${scheme}:// servers: use it from ` +
+      `${rawServiceProtocol(service)}_routes`;
   }
   if (
     name === WELCOME_SERVICE || name === METRICS_SERVICE || raw.services.has(name) ||
@@ -177,7 +182,8 @@ type RawServer = RawService["servers"][number];
 
 function serverRef(item: RawServer): ServerRef {
   const { url, weight } = "weight" in item ? item : { url: item as ServerUrl, weight: 1 };
-  return { url: url.url, scheme: url.scheme, hostname: url.hostname, port: url.port, weight };
+  const { scheme, hostname, port, path } = url;
+  return { url: url.url, scheme, hostname, port, path, weight };
 }
 
 async function service(ctx: Context, name: string, raw: RawService): Promise<Service> {
@@ -195,6 +201,10 @@ async function service(ctx: Context, name: string, raw: RawService): Promise<Ser
         [...path, "servers", i],
         `duplicate server ${quote(server.url)} (also servers[${first}])`,
       );
+    }
+    if (server.path !== null) {
+      const at = [...path, "servers", i, ...("weight" in item ? ["url"] : [])];
+      checkSocketPermissions(ctx, at, server.path, "connect to");
     }
   });
   const check = raw.health_check;
@@ -220,6 +230,7 @@ async function service(ctx: Context, name: string, raw: RawService): Promise<Ser
         healthyThreshold: check.healthy_threshold,
         unhealthyThreshold: check.unhealthy_threshold,
         expectStatus: check.expect_status,
+        send: check.send ?? null,
       }
       : null,
     passiveHealth: passive

@@ -240,12 +240,13 @@ Deno.test("services: URLs normalised, weights, defaults", async () => {
   );
   const app = config.services.app;
   assert.deepEqual(app.servers, [
-    { url: "http://app:3000", scheme: "http", hostname: "app", port: 3000, weight: 1 },
+    { url: "http://app:3000", scheme: "http", hostname: "app", port: 3000, path: null, weight: 1 },
     {
       url: "https://api.internal:443",
       scheme: "https",
       hostname: "api.internal",
       port: 443,
+      path: null,
       weight: 5,
     },
   ]);
@@ -291,6 +292,7 @@ Deno.test("services: every setting", async () => {
     healthyThreshold: 1,
     unhealthyThreshold: 4,
     expectStatus: [204, 204],
+    send: null,
   });
   assert.equal(app.passiveHealth, null);
   assert.deepEqual(app.tls, {

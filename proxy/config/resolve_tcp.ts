@@ -6,30 +6,38 @@
  */
 import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
+import type { ServerScheme } from "./net_values.ts";
 import type { RawConfig, RawEntrypoint, RawService, RawTcpRoute } from "./schema.ts";
 import type { EntrypointProxyProtocol, Route, TcpRoute } from "./types.ts";
 
-/** "tcp" when the service's first server is tcp://, else "http". */
-export function rawServiceProtocol(raw: RawService): "http" | "tcp" {
+/** The kind of a server scheme: byte streams (tcp_routes), datagrams (udp_routes) or HTTP. */
+export function schemeProtocol(scheme: ServerScheme): "http" | "tcp" | "udp" {
+  if (scheme === "udp") return "udp";
+  return scheme === "tcp" || scheme === "unix+tcp" ? "tcp" : "http";
+}
+
+/** The kind of the service's first server: "tcp" (tcp://, unix+tcp://), "udp", else "http". */
+export function rawServiceProtocol(raw: RawService): "http" | "tcp" | "udp" {
   const first = raw.servers[0];
   if (first === undefined) return "http";
   const url = "weight" in first ? first.url : first;
-  return url.scheme === "tcp" ? "tcp" : "http";
+  return schemeProtocol(url.scheme);
 }
 
 /** Checks a service's servers are of one kind and its settings fit that kind. */
-export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
+export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" | "udp" {
   const protocol = rawServiceProtocol(raw);
   const path = ctx.path(raw);
   raw.servers.forEach((item, i) => {
     const url = "weight" in item ? item.url : item;
-    if ((url.scheme === "tcp") !== (protocol === "tcp")) {
+    if (schemeProtocol(url.scheme) !== protocol) {
       const first = raw.servers[0];
       const firstUrl = ("weight" in first ? first.url : first).url;
       ctx.error(
         [...path, "servers", i],
-        `server ${quote(url.url)} does not match servers[0] ${quote(firstUrl)}: ` +
-          `a service's servers are all tcp:// or all http(s):// and h2c://`,
+        `server ${quote(url.url)} does not match servers[0] ${quote(firstUrl)}: a service's ` +
+          `servers are all byte streams (tcp://, unix+tcp://), all datagrams (udp://) or all ` +
+          `HTTP (http://, https://, h2c://, unix://)`,
       );
     }
   });
@@ -55,13 +63,29 @@ export function serviceProtocol(ctx: Context, raw: RawService): "http" | "tcp" {
       "key",
     );
   }
-  if (protocol === "tcp") {
+  if (protocol === "udp" && check) {
+    if (check.send === undefined) {
+      ctx.error(
+        ctx.path(check),
+        `"send" is required for udp services: the datagram to send`,
+        "key",
+      );
+    }
+    for (const key of ["path", "expect_status", "grpc"]) {
+      const at = ctx.path(check, key);
+      if (ctx.written(at)) ctx.error(at, `${quote(key)} is for http services only`, "key");
+    }
+  }
+  if (protocol !== "udp" && check?.send !== undefined) {
+    ctx.error(ctx.path(check, "send"), `"send" is for udp services only`, "key");
+  }
+  if (protocol !== "http") {
     const httpOnly: [readonly Segment[], string][] = [
       [[...path, "host"], `"host" applies to http services only`],
       [[...path, "keep_alive"], `"keep_alive" applies to http services only`],
       [[...path, "protocol"], `"protocol" applies to http services only`],
     ];
-    if (check) {
+    if (check && protocol === "tcp") {
       httpOnly.push(
         [ctx.path(check, "path"), `"path" is for http services: a tcp service's check connects`],
         [ctx.path(check, "expect_status"), `"expect_status" is for http services only`],
@@ -121,6 +145,9 @@ function entrypointProblem(
     if (ctx.written(["entrypoints", name])) return undefined;
     return `unknown entrypoint ${quote(name)} (known: ${[...raw.entrypoints.keys()].join(", ")})`;
   }
+  if (e.protocol === "udp") {
+    return `entrypoint ${quote(name)} is a udp entrypoint: list it in udp_routes instead`;
+  }
   if (e.protocol === "tcp") {
     if (route.sni && !route.passthrough && !e.tls) {
       return `entrypoint ${quote(name)} has no "tls", so "sni" needs "passthrough: true" ` +
@@ -149,12 +176,13 @@ function serviceProblem(ctx: Context, raw: RawConfig, name: string): string | un
     if (ctx.written(["services", name])) return undefined;
     const tcp = [...raw.services].filter(([, s]) => rawServiceProtocol(s) === "tcp");
     const known = tcp.length === 0
-      ? "no service has tcp:// servers"
+      ? "no service has tcp:// or unix+tcp:// servers"
       : `tcp services: ${tcp.map(([n]) => n).join(", ")}`;
     return `unknown service ${quote(name)} (${known})`;
   }
   if (rawServiceProtocol(service) !== "tcp") {
-    return `service ${quote(name)} has http servers: tcp_routes need a service with tcp:// servers`;
+    return `service ${quote(name)} has http servers: tcp_routes need a service with tcp:// ` +
+      `(or unix+tcp://) servers`;
   }
   return undefined;
 }

@@ -28,6 +28,7 @@ Deno.test("a tcp entrypoint, a tcp service and a tcp route resolve with their de
     scheme: "tcp",
     hostname: "pg",
     port: 5432,
+    path: null,
     weight: 1,
   });
   const [route] = config.tcpRoutes;
@@ -97,7 +98,7 @@ Deno.test("services are all tcp:// or all http(s)://, with settings of their kin
         noport: { servers: [tcp://db] }
     `),
     [
-      `3:34 services.mixed.servers[1]: server "tcp://b:2" does not match servers[0] "http://a:1": a service's servers are all tcp:// or all http(s):// and h2c://`,
+      `3:34 services.mixed.servers[1]: server "tcp://b:2" does not match servers[0] "http://a:1": a service's servers are all byte streams (tcp://, unix+tcp://), all datagrams (udp://) or all HTTP (http://, https://, h2c://, unix://)`,
       `6:5 services.db.host: "host" applies to http services only`,
       `7:21 services.db.health_check.path: "path" is for http services: a tcp service's check connects`,
       `8:33 services.web.health_check: "path" is required for http services (only tcp services check with a TCP connect)`,
@@ -123,7 +124,7 @@ Deno.test("routes and tcp_routes each point at their own kind of entrypoint and 
       `8:21 routes[0].entrypoints[0]: entrypoint "db" is a tcp entrypoint: list it in tcp_routes instead`,
       `9:16 routes[1].service: service "pg" has tcp:// servers: use it from tcp_routes`,
       `11:21 tcp_routes[0].entrypoints[0]: entrypoint "web" is an http entrypoint: list tcp entrypoints (or https ones, for passthrough routes with "sni")`,
-      `12:35 tcp_routes[1].service: service "app" has http servers: tcp_routes need a service with tcp:// servers`,
+      `12:35 tcp_routes[1].service: service "app" has http servers: tcp_routes need a service with tcp:// (or unix+tcp://) servers`,
       `13:21 tcp_routes[2].entrypoints[0]: unknown entrypoint "nope" (known: web, db)`,
     ],
   );
@@ -226,4 +227,35 @@ Deno.test("config/tcp.yaml (the plain TCP example) loads, with its addresses fro
   assert.deepEqual(config.entrypoints.tcp.address, { hostname: "0.0.0.0", port: 9000 });
   assert.equal(config.services.upstream.servers[0].url, "tcp://127.0.0.1:9001");
   assert.deepEqual(config.tcpRoutes.map((r) => r.name), ["tcp"]);
+});
+
+Deno.test("unix sockets join their kind: unix:// with http(s)://, unix+tcp:// with tcp://", async () => {
+  const config = await configOf(yaml`
+    entrypoints: { db: { address: ":5432", protocol: tcp } }
+    services:
+      web: { servers: [http://a:1, "unix:///run/web.sock"], health_check: { path: /healthz } }
+      pg: { servers: [tcp://db:5432, "unix+tcp:///run/pg.sock"] }
+    tcp_routes: [{ entrypoints: [db], service: pg }]
+  `);
+  assert.deepEqual(
+    [config.services.web.protocol, config.services.pg.protocol],
+    ["http", "tcp"],
+  );
+  assert.deepEqual(config.services.pg.servers[1], {
+    url: "unix+tcp:///run/pg.sock",
+    scheme: "unix+tcp",
+    hostname: "",
+    port: 0,
+    path: "/run/pg.sock",
+    weight: 1,
+  });
+  assert.deepEqual(
+    await errorsOf(yaml`
+      entrypoints: { web: { address: ":8080" } }
+      services: { mixed: { servers: ["unix:///run/web.sock", "unix+tcp:///run/pg.sock"] } }
+    `),
+    [
+      `2:56 services.mixed.servers[1]: server "unix+tcp:///run/pg.sock" does not match servers[0] "unix:///run/web.sock": a service's servers are all byte streams (tcp://, unix+tcp://), all datagrams (udp://) or all HTTP (http://, https://, h2c://, unix://)`,
+    ],
+  );
 });

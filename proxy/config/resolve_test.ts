@@ -27,12 +27,12 @@ Deno.test("entrypoints: names, required address and protocol are checked", async
         Web:
           address: ":80"
         api:
-          protocol: udp
+          protocol: sctp
     `),
     [
       `2:3 entrypoints.Web: expected an entrypoint name (lowercase letters, digits, "_" and "-", starting with a letter or digit), found "Web"`,
       `5:5 entrypoints.api: missing required key "address"`,
-      `5:15 entrypoints.api.protocol: expected one of "http", "tcp", found "udp"`,
+      `5:15 entrypoints.api.protocol: expected one of "http", "tcp", "udp", found "sctp" (did you mean "http"?)`,
     ],
   );
 });

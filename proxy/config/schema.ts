@@ -8,22 +8,25 @@
 import { def, fail, inherit, list, map, obj, opt, type Out, req, scalar, union } from "./dsl.ts";
 import {
   address,
-  cidr,
   headerMatch,
   headerName,
   headerValue,
   hostHeader,
   hostName,
   hostPattern,
+  listenAddress,
   serverUrl,
   statusRange,
   tlsVersion,
   token,
+  trustedProxy,
 } from "./net_values.ts";
 import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } from "./values.ts";
 import { entrypointProxyProtocol, tcpRoute } from "./schema_tcp.ts";
 import { compressionSection, routeCompression } from "./schema_compression.ts";
 import { acmeSection, entrypointAcme } from "./schema_acme.ts";
+import { socketFile } from "./schema_unix.ts";
+import { udpRoute } from "./schema_udp.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -99,13 +102,15 @@ const tls = obj({
 
 const entrypoint = obj({
   address: req(
-    address(),
-    `Listen address: ":8080" (all interfaces), "127.0.0.1:8080", "[::1]:8443"`,
+    listenAddress(),
+    `Listen address: ":8080" (all interfaces), "127.0.0.1:8080", "[::1]:8443", or a unix ` +
+      `socket "unix:/run/gatehouse/web.sock" (relative paths start at this file's directory)`,
   ),
   protocol: def(
-    oneOf(["http", "tcp"]),
+    oneOf(["http", "tcp", "udp"]),
     "http",
-    `"http" (serves routes) or "tcp" (raw streams, serves tcp_routes)`,
+    `"http" (serves routes), "tcp" (raw streams, serves tcp_routes) or "udp" (datagrams, ` +
+      `serves udp_routes)`,
   ),
   tls: opt(tls, "Terminate TLS with these certificates", "plain HTTP"),
   redirect: opt(
@@ -135,6 +140,11 @@ const entrypoint = obj({
     entrypointProxyProtocol,
     "Read the client address from a PROXY protocol header (tcp entrypoints)",
     "no header expected",
+  ),
+  socket_file: opt(
+    socketFile,
+    "Mode and owner of the socket file (unix socket addresses only)",
+    "as created: the process's user and group, the umask's mode",
   ),
 }, "entrypoint");
 
@@ -253,6 +263,11 @@ const service = obj({
       healthy_threshold: def(int(1, 100), 2, "Consecutive successes to mark a server up"),
       unhealthy_threshold: def(int(1, 100), 3, "Consecutive failures to mark a server down"),
       expect_status: def(statusRange(), "200-399", "Status codes counted as healthy"),
+      send: opt(
+        text({ expected: "the text of a datagram", pattern: /^[\s\S]+$/ }),
+        "Datagram sent to each server of a udp service; any reply within timeout is healthy",
+        "required for udp services",
+      ),
     }),
     "Active health checks",
     "none",
@@ -323,6 +338,11 @@ export const configSchema = obj({
     [],
     "TCP stream routes: by SNI (exact, wildcard) or the entrypoint's default",
   ),
+  udp_routes: def(
+    list(udpRoute({ entrypoint: entrypointName, route: routeName })),
+    [],
+    "UDP routes: each client address gets a session to a server of the service",
+  ),
   services: def(
     map(serviceName, service, { placeholder: "<name>" }),
     {},
@@ -370,9 +390,9 @@ export const configSchema = obj({
   forwarding: def(
     obj({
       trusted_proxies: def(
-        list(cidr(), { unique: true }),
+        list(trustedProxy(), { unique: true }),
         [],
-        "Peers whose X-Forwarded-* headers are kept",
+        `Peers whose X-Forwarded-* headers are kept; "unix": every client of a unix socket`,
       ),
       via: def(token(`a pseudonym like "gatehouse"`), "gatehouse", "Pseudonym in the Via header"),
       request_id_header: def(headerName(), "x-request-id", "Header carrying the request id"),
@@ -470,6 +490,8 @@ export const METRICS_SERVICE = "metrics@internal";
 export type RawRoute = RawConfig["routes"][number];
 /** A decoded item of `tcp_routes`. */
 export type RawTcpRoute = RawConfig["tcp_routes"][number];
+/** A decoded item of `udp_routes`. */
+export type RawUdpRoute = RawConfig["udp_routes"][number];
 /** A decoded service. */
 export type RawService = RawConfig["services"] extends ReadonlyMap<string, infer S> ? S : never;
 /** A decoded entrypoint. */

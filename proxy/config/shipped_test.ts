@@ -111,6 +111,7 @@ Deno.test("config/example.yaml loads and uses every feature", async () => {
       "uploads",
       "live",
       "app.example.com/",
+      "docs.example.com/",
       "internal-welcome",
     ]);
     const [api, uploads, live] = config.routes;
@@ -139,6 +140,7 @@ Deno.test("config/example.yaml loads and uses every feature", async () => {
       ["redis", ["redis"], [], false],
       ["git", ["tls-sni"], ["git.example.com", "*.git.example.com"], true],
       ["vault", ["websecure"], ["vault.example.com"], true],
+      ["agent", ["agent"], [], false],
     ]);
     const { postgres, redis } = config.entrypoints;
     assert.deepEqual([postgres.protocol, postgres.maxConnections], ["tcp", 500]);
@@ -148,5 +150,12 @@ Deno.test("config/example.yaml loads and uses every feature", async () => {
     assert.deepEqual(config.tcpRoutes[0].timeouts, { idle: 3_600_000, connect: 2000 });
     assert.equal(config.services.postgres.protocol, "tcp");
     assert.equal(config.services.postgres.healthCheck?.path, null);
+    assert.deepEqual(config.services.docs.servers.map((s) => [s.scheme, s.path]), [
+      ["unix", "/run/docs/app.sock"],
+    ]);
+    assert.deepEqual(config.services.agent.servers.map((s) => [s.scheme, s.path]), [
+      ["unix+tcp", "/run/agent/agent.sock"],
+    ]);
+    assert.equal(config.services.agent.protocol, "tcp");
   });
 });

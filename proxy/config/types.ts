@@ -86,11 +86,28 @@ export interface EntrypointProxyProtocol {
   readonly trusted: readonly Cidr[];
 }
 
+/** A unix socket an entrypoint listens on, and what its file should look like. */
+export interface UnixSocketFile {
+  /** Absolute path of the socket file. */
+  readonly path: string;
+  /** Permission bits set after binding; null = as created (the umask's). */
+  readonly mode: number | null;
+  /** Numeric owner and group set after binding; null = unchanged. */
+  readonly uid: number | null;
+  readonly gid: number | null;
+}
+
 export interface Entrypoint {
   readonly name: string;
+  /** Host and port; for a unix socket entrypoint `{ hostname: "", port: 0 }` (see `unix`). */
   readonly address: Address;
-  /** "http": requests and `routes`; "tcp": raw streams and `tcp_routes`. */
-  readonly protocol: "http" | "tcp";
+  /** The unix socket this entrypoint listens on instead of a TCP address; null = TCP. */
+  readonly unix: UnixSocketFile | null;
+  /**
+   * "http": requests and `routes`; "tcp": raw streams and `tcp_routes`; "udp": datagrams and
+   * `udp_routes` (`maxConnections` then caps sessions).
+   */
+  readonly protocol: "http" | "tcp" | "udp";
   /**
    * TLS terminated here. On a TCP entrypoint ALPN is empty (nothing offered). An HTTP
    * entrypoint with TLS may also take passthrough `tcp_routes` (chosen by SNI).
@@ -188,12 +205,17 @@ export interface Compression {
 export interface ServerRef {
   /**
    * Normalised URL: "http://app:3000", "https://api.internal:8443", "h2c://grpc:50051" (HTTP/2
-   * without TLS, prior knowledge) or "tcp://db:5432".
+   * without TLS, prior knowledge), "tcp://db:5432", or a unix socket: "unix:///run/app.sock"
+   * (HTTP), "unix+tcp:///run/db.sock" (byte streams).
    */
   readonly url: string;
-  readonly scheme: "http" | "https" | "h2c" | "tcp";
+  readonly scheme: "http" | "https" | "h2c" | "unix" | "tcp" | "unix+tcp" | "udp";
+  /** "" for unix sockets. */
   readonly hostname: string;
+  /** 0 for unix sockets. */
   readonly port: number;
+  /** Absolute path of the socket file of a unix server; null for the others. */
+  readonly path: string | null;
   readonly weight: number;
 }
 
@@ -216,6 +238,8 @@ export interface ActiveHealthCheck {
   readonly unhealthyThreshold: number;
   /** Status codes counted as healthy: 200-399 unless overridden. */
   readonly expectStatus: readonly [number, number];
+  /** UDP services: the datagram sent to each server; any reply within `timeout` is healthy. */
+  readonly send: string | null;
 }
 
 export interface PassiveHealth {
@@ -239,8 +263,11 @@ export type Balancing = "round_robin" | "least_requests" | "random" | "ip_hash";
 
 export interface Service {
   readonly name: string;
-  /** "tcp" when the servers are tcp:// (used by `tcp_routes`), else "http". */
-  readonly protocol: "http" | "tcp";
+  /**
+   * "tcp" when the servers are tcp:// or unix+tcp:// (used by `tcp_routes`), "udp" for udp://
+   * (`udp_routes`), else "http".
+   */
+  readonly protocol: "http" | "tcp" | "udp";
   readonly servers: readonly ServerRef[];
   readonly balancing: Balancing;
   readonly healthCheck: ActiveHealthCheck | null;
@@ -286,6 +313,8 @@ export interface Limits {
 export interface Forwarding {
   /** Incoming X-Forwarded-* / Forwarded are kept (appended to) only from these peers. */
   readonly trustedProxies: readonly Cidr[];
+  /** Clients of unix socket entrypoints count as trusted proxies ("unix" in the list). */
+  readonly trustUnixClients: boolean;
   /** Pseudonym used in Via. */
   readonly via: string;
   /** Header carrying the request id, lowercase. */
@@ -358,6 +387,7 @@ export interface Config {
   readonly entrypoints: Readonly<Record<string, Entrypoint>>;
   readonly routes: readonly Route[];
   readonly tcpRoutes: readonly TcpRoute[];
+  readonly udpRoutes: readonly UdpRoute[];
   readonly services: Readonly<Record<string, Service>>;
   readonly acme: AcmeSettings;
   readonly timeouts: Timeouts;
@@ -396,5 +426,19 @@ export interface TcpRoute {
   /** PROXY protocol header written to the upstream before the client's bytes. */
   readonly proxyProtocol: "off" | "v1" | "v2";
   readonly timeouts: TcpRouteTimeouts;
+  readonly pos: SourcePos;
+}
+
+export interface UdpRoute {
+  /** Unique across all routes; explicit, else `<entrypoint>/udp`. */
+  readonly name: string;
+  /** Position in the `udp_routes` list. */
+  readonly index: number;
+  /** UDP entrypoints serving this route (each has one). */
+  readonly entrypoints: readonly string[];
+  /** A service with udp:// servers. */
+  readonly service: string;
+  /** A client's session ends after this long without a datagram either way (ms). */
+  readonly idleTimeout: number;
   readonly pos: SourcePos;
 }

@@ -127,7 +127,7 @@ Deno.test("unions pick a branch by shape", () => {
   const servers = run(passive, "s: [http://a, {url: http://b}]\n").value?.s;
   assert.deepEqual(servers?.map((s) => "url" in s && typeof s.url === "string" ? s.url : s), [
     "http://a:80",
-    { url: { url: "http://b:80", scheme: "http", hostname: "b", port: 80 } },
+    { url: { url: "http://b:80", scheme: "http", hostname: "b", port: 80, path: null } },
   ]);
 });
 

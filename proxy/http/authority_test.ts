@@ -56,6 +56,7 @@ Deno.test("upstreamHost: preserve (the server's when the client sent none), upst
     scheme: "http",
     hostname: "app",
     port: 3000,
+    path: null,
     weight: 1,
   };
   const tls: ServerRef = {

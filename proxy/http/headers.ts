@@ -5,6 +5,7 @@
 import type { HeaderOps } from "../config/types.ts";
 import { type HeaderList, listTokens } from "../proto/header_list.ts";
 import type { ClientInfo, TrailerSource } from "../proto/message.ts";
+import { isUnixAddress } from "../net/unix_socket.ts";
 
 /** Fields that describe one connection, never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -92,15 +93,21 @@ export interface ForwardedFacts {
   readonly via: string;
 }
 
-/** Sets X-Forwarded-For/Proto/Host, Forwarded and Via for the upstream. */
+/**
+ * Sets X-Forwarded-For/Proto/Host, Forwarded and Via for the upstream. A client of a unix socket
+ * has no address: Forwarded says `for=unknown` (RFC 7239 6.2), and X-Forwarded-For, a list of
+ * addresses, gets nothing added (a trusted front's list is kept as it came; anyone else's is
+ * removed).
+ */
 export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
+  const unix = isUnixAddress(f.client.address);
   const ip = f.client.address;
-  const forNode = ip.includes(":") ? `"[${ip}]"` : ip;
+  const forNode = unix ? "unknown" : ip.includes(":") ? `"[${ip}]"` : ip;
   const hostParam = f.host === "" ? "" : `;host=${quoteIfNeeded(f.host)}`;
   const element = `for=${forNode}${hostParam};proto=${f.proto}`;
   if (f.trusted) {
     const xff = headers.getJoined("x-forwarded-for");
-    headers.set("x-forwarded-for", xff === null ? ip : xff + ", " + ip);
+    if (!unix) headers.set("x-forwarded-for", xff === null ? ip : xff + ", " + ip);
     if (!headers.has("x-forwarded-proto")) headers.appendLower("x-forwarded-proto", f.proto);
     if (!headers.has("x-forwarded-host") && f.host !== "") {
       headers.appendLower("x-forwarded-host", f.host);
@@ -108,7 +115,8 @@ export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
     const fwd = headers.getJoined("forwarded");
     headers.set("forwarded", fwd === null ? element : fwd + ", " + element);
   } else {
-    headers.set("x-forwarded-for", ip);
+    if (unix) headers.delete("x-forwarded-for");
+    else headers.set("x-forwarded-for", ip);
     headers.set("x-forwarded-proto", f.proto);
     if (f.host === "") headers.delete("x-forwarded-host");
     else headers.set("x-forwarded-host", f.host);

@@ -103,3 +103,21 @@ Deno.test("requestId keeps a sane id and replaces a missing or odd one", () => {
     ]);
   }
 });
+
+Deno.test("applyForwarding for a client of a unix socket: for=unknown, no address in XFF", () => {
+  const unix = client("unix:/run/gh.sock");
+  const claimed = () =>
+    HeaderList.from([["X-Forwarded-For", "1.2.3.4"], ["Forwarded", "for=1.2.3.4"]]);
+  const facts = { client: unix, proto: "http", host: "app.test", via: "1.1 gatehouse" };
+  const untrusted = claimed();
+  applyForwarding(untrusted, { ...facts, trusted: false });
+  assert.equal(untrusted.getJoined("x-forwarded-for"), null);
+  assert.equal(untrusted.getJoined("forwarded"), "for=unknown;host=app.test;proto=http");
+  const trusted = claimed();
+  applyForwarding(trusted, { ...facts, trusted: true });
+  assert.equal(trusted.getJoined("x-forwarded-for"), "1.2.3.4");
+  assert.equal(
+    trusted.getJoined("forwarded"),
+    "for=1.2.3.4, for=unknown;host=app.test;proto=http",
+  );
+});

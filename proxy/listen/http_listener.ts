@@ -4,6 +4,11 @@
  * TLS, by the first bytes on plain TCP (the h2c prior-knowledge preface; anything else is
  * HTTP/1.x, so both work on one port).
  *
+ * A unix socket entrypoint serves as a TCP one does (h2c included); HTTPS on a unix socket: Deno's
+ * TLS listener binds TCP only, so each connection on the socket is relayed over loopback to an
+ * internal TLS listener (tls/relay.ts), as passthrough entrypoints do; the relay tells that
+ * listener which socket the client came from.
+ *
  * HTTP/2 connections follow the same contract as HTTP/1.1 ones in the connection registry: idle
  * (no stream open) under the keep-alive deadline, a graceful GOAWAY when draining, and at a
  * deadline the requests still running are ended (the pipeline answers them: 503 at the drain
@@ -21,9 +26,10 @@ import { BufferedConn } from "../net/buffered_conn.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";
 import { acceptLoop } from "../net/accept.ts";
-import type { TlsRelay } from "../tls/relay.ts";
+import { TlsRelay } from "../tls/relay.ts";
 import { TrackedConnection } from "../net/connections.ts";
-import { bindOrExplain, Listener, type ListenerDeps } from "./listener.ts";
+import { connEnds, unixAddress, UnixSocketListener } from "../net/unix_socket.ts";
+import { bindOrExplain, INTERNAL_ADDRESS, Listener, type ListenerDeps } from "./listener.ts";
 import type { ListenerKind } from "./listener_kind.ts";
 import { H2EventLog } from "./h2_events.ts";
 
@@ -69,6 +75,8 @@ export class HttpListener extends Listener {
   readonly #plain: Deno.TcpListener | null;
   readonly #tls: TlsEndpoint | null;
   readonly #h2Events: H2EventLog;
+  /** The entrypoint's unix socket (in front of #tls, through a relay, for HTTPS). */
+  readonly #unix: UnixSocketListener | null = null;
 
   /** Binds the entrypoint's address; throws a readable error if it cannot. */
   constructor(config: Entrypoint, deps: HttpListenerDeps) {
@@ -76,7 +84,23 @@ export class HttpListener extends Listener {
     this.#deps = deps;
     this.#h2Events = new H2EventLog(config.name);
     const { hostname, port } = config.address;
-    if (config.tls === null) {
+    if (config.unix !== null) {
+      this.#plain = null;
+      const relay = config.tls === null ? null : new TlsRelay<RelayedPeer>();
+      this.#tls = relay === null ? null : this.#openUnixTls(config, relay);
+      const unix = config.unix;
+      try {
+        this.#unix = bindOrExplain(config, () =>
+          UnixSocketListener.open(unix, (conn) => {
+            if (relay === null) this.#onPlain(conn);
+            else this.#relay(conn, relay);
+          }));
+      } catch (err) {
+        this.#tls?.close();
+        throw err;
+      }
+      this.port = 0;
+    } else if (config.tls === null) {
       const listener = bindOrExplain(config, () => {
         const bound = probePort(hostname, port);
         return Deno.listen({ hostname, port: bound });
@@ -107,6 +131,7 @@ export class HttpListener extends Listener {
 
   update(next: Entrypoint): void {
     this.config = next;
+    if (next.unix !== null) this.#unix?.update(next.unix);
     this.refreshCertificates();
   }
 
@@ -123,15 +148,51 @@ export class HttpListener extends Listener {
     } catch {
       // already closed
     }
+    this.#unix?.close();
     this.#tls?.close();
   }
 
   #acceptPlain(listener: Deno.TcpListener): void {
     acceptLoop(listener, (conn) => {
-      const admitted = this.#admit(conn);
-      if (admitted === null) return;
       conn.setNoDelay(true);
-      void this.#servePlain(conn, admitted);
+      this.#onPlain(conn);
+    });
+  }
+
+  /** A plain connection (TCP or unix socket): HTTP/1.1, or h2c by its preface. */
+  #onPlain(conn: Deno.Conn): void {
+    const admitted = this.#admit(conn);
+    if (admitted === null) return;
+    void this.#servePlain(conn, admitted);
+  }
+
+  /** HTTPS on a unix socket: its internal TLS listener, fed by #relay. */
+  #openUnixTls(config: Entrypoint, relay: TlsRelay<RelayedPeer>): TlsEndpoint {
+    const tls = config.tls!;
+    return bindOrExplain(config, () =>
+      TlsEndpoint.open({
+        ...INTERNAL_ADDRESS,
+        alpn: tls.alpn,
+        store: new CertStore(tls, this.#deps.obtained?.()),
+        onConnection: (conn) => this.#onRelayed(conn, relay),
+      }));
+  }
+
+  /** Relays a connection of the unix socket to the internal TLS listener. */
+  #relay(conn: Deno.UnixConn, relay: TlsRelay<RelayedPeer>): void {
+    const peer = { address: unixAddress(this.config.unix!.path), port: 0, serverName: null };
+    relay.relay(conn, {
+      port: this.#tls!.port,
+      first: new Uint8Array(0),
+      context: peer,
+      endWithInner: { graceMs: this.#deps.config().timeouts.drain },
+    }).then((ok) => {
+      if (ok) return;
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
     });
   }
 
@@ -140,7 +201,7 @@ export class HttpListener extends Listener {
    * `h2c: only` every connection is HTTP/2 (the engine answers a wrong preface with GOAWAY), with
    * `h2c: off` every one is HTTP/1.x.
    */
-  async #servePlain(conn: Deno.TcpConn, admitted: Admitted): Promise<void> {
+  async #servePlain(conn: Deno.Conn, admitted: Admitted): Promise<void> {
     const { track } = admitted;
     track.state = "idle";
     track.deadline = Date.now() + this.#deps.limits().headerReadMs;
@@ -219,9 +280,9 @@ export class HttpListener extends Listener {
   }
 
   #client(conn: Deno.Conn, tls: boolean, peer?: RelayedPeer): ClientInfo {
-    const addr = peer ?? (conn.remoteAddr as Deno.NetAddr);
+    const addr = peer ?? connEnds(conn).peer;
     return {
-      address: "address" in addr ? addr.address : addr.hostname,
+      address: addr.address,
       port: addr.port,
       entrypoint: this.name,
       tls,

@@ -2,13 +2,23 @@
  * What every entrypoint listener shares, HTTP or TCP: admission of new connections under the
  * connection limits, the text of a bind failure, the reload contract (apply a changed
  * entrypoint in place when the listener can take it, else the runtime opens a new one), and
- * close (stop accepting; open connections drain through the connection registry).
+ * close (stop accepting; open connections drain through the connection registry). Before
+ * listeners bind, `prepareSockets` removes stale unix socket files.
  *
  * Tested by listener_test.ts.
  */
 import type { Config, Entrypoint } from "../config/types.ts";
 import type { ConnectionRegistry } from "../net/connections.ts";
+import { removeStaleSocket, socketInUseReason } from "../net/unix_socket.ts";
 import type { ListenerKind } from "./listener_kind.ts";
+
+/** Where internal TLS listeners bind (behind a relay: see tls/relay.ts). */
+export const INTERNAL_ADDRESS = { hostname: "127.0.0.1", port: 0 } as const;
+
+/** `entrypoint` as its internal TLS listener sees it: on INTERNAL_ADDRESS, not on a socket. */
+export function internalOf(entrypoint: Entrypoint): Entrypoint {
+  return { ...entrypoint, address: INTERNAL_ADDRESS, unix: null };
+}
 
 /** Why a connection was refused at accept time (bounded, for metrics). */
 export type Refusal = "draining" | "max_connections" | "entrypoint_max_connections";
@@ -61,12 +71,13 @@ export abstract class Listener {
     return refused.detail;
   }
 
-  /** True when the address and TLS-ness of `next` fit the bound listener. */
+  /** True when the address (or socket path) and TLS-ness of `next` fit the bound listener. */
   protected sameAddress(next: Entrypoint): boolean {
     const a = this.config.address;
     const b = next.address;
     const samePort = b.port === this.port || b.port === 0 || a.port === b.port;
     return a.hostname === b.hostname && samePort &&
+      this.config.unix?.path === next.unix?.path &&
       (this.config.tls === null) === (next.tls === null);
   }
 
@@ -86,25 +97,50 @@ export abstract class Listener {
   }
 }
 
-/** Runs `bind`, turning a failure into "Cannot listen on host:port for entrypoint ...: why". */
+/**
+ * Runs `bind`, turning a failure into "Cannot listen on host:port for entrypoint ...: why" (or
+ * "unix:/path").
+ */
 export function bindOrExplain<T>(config: Entrypoint, bind: () => T): T {
   try {
     return bind();
   } catch (err) {
     const { hostname, port } = config.address;
+    const where = config.unix === null ? `${hostname}:${port}` : `unix:${config.unix.path}`;
     throw new Error(
-      `Cannot listen on ${hostname}:${port} for entrypoint "${config.name}": ${bindReason(err)}`,
+      `Cannot listen on ${where} for entrypoint "${config.name}": ${bindReason(err, config)}`,
     );
   }
 }
 
+/**
+ * Removes the stale socket files (left by a process that crashed) of the unix socket
+ * entrypoints of `config`, before its listeners bind; live sockets stay and make the bind fail.
+ */
+export async function prepareSockets(config: Config): Promise<void> {
+  for (const ep of Object.values(config.entrypoints)) {
+    if (ep.unix !== null) await removeStaleSocket(ep.unix.path);
+  }
+}
+
 /** Why a listener could not bind, for "Cannot listen on ...". */
-function bindReason(err: unknown): string {
+function bindReason(err: unknown, config: Entrypoint): string {
   if (err instanceof Deno.errors.AddrInUse) {
+    if (config.unix !== null) return socketInUseReason(config.unix.path);
     return "the address is already in use (another Gatehouse, or another server, holds the port)";
+  }
+  if (
+    config.unix !== null &&
+    (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable)
+  ) {
+    return `permission denied (the process's user needs write permission on the directory, and ` +
+      `Deno needs --allow-read and --allow-write for the path)`;
   }
   if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
     return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; or run with --allow-net)";
+  }
+  if (config.unix !== null && err instanceof Deno.errors.NotFound) {
+    return "its directory does not exist";
   }
   if (err instanceof Deno.errors.AddrNotAvailable) return "that address is not on this machine";
   return err instanceof Error ? err.message : String(err);

@@ -13,17 +13,21 @@ import { TcpRouter } from "../tcp/router.ts";
  *   names they list, everything else is relayed to the HTTPS listener.
  * - "tcp": raw TCP, looked at first when it needs a PROXY header or a ClientHello (SNI), with
  *   TLS terminated through a relay when a route asks for it.
- * - "tcp+tls": TLS terminated by the listener itself, then one route (the fast path).
+ * - "udp": datagrams, a session per client address (udp_listener.ts).
+ * - "tcp+tls": TLS terminated by the listener itself, then one route (the fast path; TCP
+ *   addresses only: TLS on a unix socket goes through the "tcp" relay).
  */
-export type ListenerKind = "http" | "https+passthrough" | "tcp" | "tcp+tls";
+export type ListenerKind = "http" | "https+passthrough" | "tcp" | "tcp+tls" | "udp";
 
 /** The kind of listener entrypoint `name` needs under `config`. */
 export function listenerKind(config: Config, name: string): ListenerKind {
   const ep = config.entrypoints[name];
+  if (ep.protocol === "udp") return "udp";
   if (ep.protocol === "http") {
     const passthrough = config.tcpRoutes.some((r) => r.passthrough && r.entrypoints.includes(name));
     return ep.tls !== null && passthrough ? "https+passthrough" : "http";
   }
   const router = new TcpRouter(config.tcpRoutes, name);
-  return ep.tls !== null && ep.proxyProtocol === null && !router.bySni ? "tcp+tls" : "tcp";
+  const direct = ep.tls !== null && ep.proxyProtocol === null && !router.bySni && ep.unix === null;
+  return direct ? "tcp+tls" : "tcp";
 }

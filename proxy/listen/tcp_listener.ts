@@ -26,6 +26,7 @@ import {
   UNTRUSTED_HEADER,
 } from "../tcp/proxy_protocol.ts";
 import { acceptLoop } from "../net/accept.ts";
+import { connEnds, UnixSocketListener } from "../net/unix_socket.ts";
 import { TcpRouter } from "../tcp/router.ts";
 import { refusedRecord, TcpSession } from "../tcp/session.ts";
 import { CertStore } from "../tls/cert_store.ts";
@@ -34,13 +35,17 @@ import { probePort, releasePort, TlsEndpoint } from "../tls/server.ts";
 import type { TcpRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import type { HttpListener, RelayedPeer } from "./http_listener.ts";
-import { bindOrExplain, Listener, type ListenerDeps } from "./listener.ts";
+import {
+  bindOrExplain,
+  INTERNAL_ADDRESS,
+  internalOf,
+  Listener,
+  type ListenerDeps,
+} from "./listener.ts";
 import type { ListenerKind } from "./listener_kind.ts";
 
 /** A v2 header is at most 16 + 65535 bytes. */
 const MAX_PROXY_HEADER = 16 + 65_535;
-/** Where internal TLS listeners bind. */
-export const INTERNAL_ADDRESS = { hostname: "127.0.0.1", port: 0 } as const;
 
 export interface TcpListenerDeps extends ListenerDeps {
   /** The live config and services. */
@@ -65,6 +70,8 @@ export class TcpListener extends Listener {
   readonly port: number;
   readonly #deps: TcpListenerDeps;
   readonly #plain: Deno.TcpListener | null = null;
+  /** The entrypoint's unix socket, in place of #plain. */
+  readonly #unix: UnixSocketListener | null = null;
   /** "tcp+tls": the public TLS listener; "tcp" with tls: the internal one behind the relay. */
   readonly #tls: TlsEndpoint | null = null;
   readonly #relay = new TlsRelay<RelayedStream>();
@@ -76,7 +83,21 @@ export class TcpListener extends Listener {
     this.#deps = deps;
     const { hostname, port } = config.address;
     try {
-      if (kind === "tcp+tls") {
+      if (config.unix !== null) {
+        const unix = config.unix;
+        this.#unix = bindOrExplain(
+          config,
+          () => UnixSocketListener.open(unix, (c) => this.#onPlain(c)),
+        );
+        this.port = 0;
+        if (config.tls !== null) {
+          const { hostname: h, port: p } = INTERNAL_ADDRESS;
+          this.#tls = bindOrExplain(
+            config,
+            () => this.#openTls(h, p, (c) => this.#onRelayedTls(c)),
+          );
+        }
+      } else if (kind === "tcp+tls") {
         this.#tls = bindOrExplain(
           config,
           () => this.#openTls(hostname, port, (conn) => this.#onDirectTls(conn)),
@@ -107,18 +128,19 @@ export class TcpListener extends Listener {
   canUpdate(next: Entrypoint, kind: ListenerKind): boolean {
     const https = this.#deps.https?.runtime;
     return kind === this.kind && this.sameAddress(next) &&
-      (https === undefined || https.canUpdate({ ...next, address: INTERNAL_ADDRESS }, "http"));
+      (https === undefined || https.canUpdate(internalOf(next), "http"));
   }
 
   update(next: Entrypoint): void {
     this.config = next;
     if (this.#tls !== null && next.tls !== null) this.#tls.setCertificates(new CertStore(next.tls));
-    this.#deps.https?.runtime.update({ ...next, address: INTERNAL_ADDRESS });
+    if (next.unix !== null) this.#unix?.update(next.unix);
+    this.#deps.https?.runtime.update(internalOf(next));
   }
 
   /** The HTTPS side's certificates (a TCP entrypoint's own come only from files). */
   refreshCertificates(): void {
-    this.#deps.https?.runtime.update({ ...this.config, address: INTERNAL_ADDRESS });
+    this.#deps.https?.runtime.update(internalOf(this.config));
   }
 
   close(): void {
@@ -128,6 +150,7 @@ export class TcpListener extends Listener {
     } catch {
       // already closed
     }
+    this.#unix?.close();
     this.#tls?.close();
     this.#deps.https?.runtime.close();
   }
@@ -161,22 +184,23 @@ export class TcpListener extends Listener {
     });
   }
 
-  async #onPlain(conn: Deno.TcpConn): Promise<void> {
+  /** A connection accepted on the entrypoint's TCP port or unix socket. */
+  async #onPlain(conn: Deno.Conn): Promise<void> {
     const snap = this.#deps.snapshot();
     const { config } = snap;
     const session = this.#admit(conn, config);
     if (session === null) return;
-    conn.setNoDelay(true);
+    if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
     const start = Date.now();
     session.track.deadline = start + config.timeouts.tlsHandshake;
     const pre = new Preamble(conn);
     const router = this.#routerFor(config);
     const bySni = this.kind === "https+passthrough" || router.bySni;
-    const peer = conn.remoteAddr;
+    const peer = connEnds(conn).peer;
     let client: Deno.Conn | NoProxyHeaderConn = conn;
 
     const proxy = this.config.proxyProtocol;
-    if (proxy !== null && inCidrs(peer.hostname, proxy.trusted)) {
+    if (proxy !== null && inCidrs(peer.address, proxy.trusted)) {
       const r = await pre.readUntil(decodeProxyHeader, {
         deadline: start + config.timeouts.headerRead,
         maxBytes: MAX_PROXY_HEADER,

@@ -25,11 +25,11 @@ export class TrackedConnection {
    * an upstream connection belongs to (each registry holds one kind).
    */
   readonly owner: string;
-  readonly kind: "http" | "tcp";
+  readonly kind: "http" | "tcp" | "udp";
   readonly #close: () => void;
   #closed = false;
 
-  constructor(owner: string, kind: "http" | "tcp", close: () => void) {
+  constructor(owner: string, kind: "http" | "tcp" | "udp", close: () => void) {
     this.owner = owner;
     this.kind = kind;
     this.#close = close;

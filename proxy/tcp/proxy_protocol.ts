@@ -209,8 +209,23 @@ function sameFamily(source: Endpoint, destination: Endpoint): [Uint8Array, Uint8
   return [src, dst];
 }
 
-/** A v1 line: "PROXY TCP4 <src> <dst> <sport> <dport>\r\n". */
+/** True when both ends are IP addresses (not a unix socket's `unix:<path>`). */
+function bothIp(source: Endpoint, destination: Endpoint): boolean {
+  try {
+    ipAddressBytes(source.address);
+    ipAddressBytes(destination.address);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A v1 line: "PROXY TCP4 <src> <dst> <sport> <dport>\r\n", or "PROXY UNKNOWN\r\n" when the
+ * client came through a unix socket (no address to tell).
+ */
 export function encodeV1(source: Endpoint, destination: Endpoint): Uint8Array {
+  if (!bothIp(source, destination)) return new TextEncoder().encode("PROXY UNKNOWN\r\n");
   const [src, dst] = sameFamily(source, destination);
   const v6 = src.length === 16;
   const line = `PROXY ${v6 ? "TCP6" : "TCP4"} ${ipText(src)} ${ipText(dst)} ` +
@@ -218,28 +233,37 @@ export function encodeV1(source: Endpoint, destination: Endpoint): Uint8Array {
   return new TextEncoder().encode(line);
 }
 
-/** A v2 PROXY header over TCP, with the authority TLV when `authority` is given. */
+/**
+ * A v2 PROXY header over TCP, with the authority TLV when `authority` is given; the family is
+ * UNSPEC (no addresses: the receiver uses the connection's own) when the client came through a
+ * unix socket.
+ */
 export function encodeV2(
   source: Endpoint,
   destination: Endpoint,
   authority: string | null = null,
 ): Uint8Array {
-  const [src, dst] = sameFamily(source, destination);
+  const [src, dst] = bothIp(source, destination)
+    ? sameFamily(source, destination)
+    : [new Uint8Array(0), new Uint8Array(0)];
+  // Two addresses and two ports, or nothing at all for UNSPEC.
+  const block = src.length === 0 ? 0 : src.length * 2 + 4;
   const tlv = authority === null ? new Uint8Array(0) : new TextEncoder().encode(authority);
   const tlvLength = authority === null ? 0 : 3 + tlv.length;
-  const length = src.length * 2 + 4 + tlvLength;
-  const out = new Uint8Array(16 + length);
+  const out = new Uint8Array(16 + block + tlvLength);
   out.set(V2_SIGNATURE);
   out[12] = 0x21;
-  out[13] = src.length === 4 ? 0x11 : 0x21;
+  out[13] = src.length === 0 ? 0x00 : src.length === 4 ? 0x11 : 0x21;
   const view = new DataView(out.buffer);
-  view.setUint16(14, length);
-  out.set(src, 16);
-  out.set(dst, 16 + src.length);
-  view.setUint16(16 + src.length * 2, source.port);
-  view.setUint16(18 + src.length * 2, destination.port);
+  view.setUint16(14, block + tlvLength);
+  if (block > 0) {
+    out.set(src, 16);
+    out.set(dst, 16 + src.length);
+    view.setUint16(16 + src.length * 2, source.port);
+    view.setUint16(18 + src.length * 2, destination.port);
+  }
   if (authority !== null) {
-    const at = 20 + src.length * 2;
+    const at = 16 + block;
     out[at] = PP2_TYPE_AUTHORITY;
     view.setUint16(at + 1, tlv.length);
     out.set(tlv, at + 3);

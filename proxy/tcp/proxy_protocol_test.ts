@@ -145,3 +145,23 @@ Deno.test("NoProxyHeaderConn passes other bytes through and refuses a header", a
     listener.close();
   }
 });
+
+Deno.test("a client of a unix socket has no address: v1 UNKNOWN, v2 UNSPEC with the authority", () => {
+  const unix = { address: "unix:/run/gh.sock", port: 0 };
+  assert.equal(new TextDecoder().decode(encodeV1(unix, unix)), "PROXY UNKNOWN\r\n");
+  const v2 = encodeV2(unix, unix, "db.example");
+  assert.deepEqual([...v2.subarray(0, 12)], SIG);
+  assert.deepEqual([v2[12], v2[13]], [0x21, 0x00]);
+  const decoded = decodeProxyHeader(v2);
+  assert.equal(decoded.status, "ok");
+  if (decoded.status !== "ok") return;
+  assert.deepEqual(decoded.header, {
+    version: 2,
+    source: null,
+    destination: null,
+    authority: "db.example",
+  });
+  assert.equal(decoded.length, v2.length);
+  const bare = encodeV2(unix, unix);
+  assert.deepEqual([bare.length, bare[13], bare[14], bare[15]], [16, 0x00, 0, 0]);
+});

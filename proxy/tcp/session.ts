@@ -8,6 +8,7 @@
 import type { TcpRoute } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
+import { connEnds } from "../net/unix_socket.ts";
 import type { TcpOutcome, TcpRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { connectService, stream } from "./forward.ts";
@@ -47,10 +48,9 @@ export class TcpSession {
   constructor(entrypoint: string, conn: Deno.Conn, deps: SessionDeps) {
     this.entrypoint = entrypoint;
     this.#deps = deps;
-    const peer = conn.remoteAddr as Deno.NetAddr;
-    const local = conn.localAddr as Deno.NetAddr;
-    this.client = { address: peer.hostname, port: peer.port };
-    this.destination = { address: local.hostname, port: local.port };
+    const { peer, local } = connEnds(conn);
+    this.client = peer;
+    this.destination = local;
     this.track = new TrackedConnection(entrypoint, "tcp", () => this.#close(false));
     this.#closers.add(() => this.#abort.abort());
     this.#closers.add((clean) => clean || closeQuietly(conn));
@@ -187,14 +187,14 @@ export class TcpSession {
 
 /** The log record of a connection refused at accept (limit reached, shutting down). */
 export function refusedRecord(entrypoint: string, conn: Deno.Conn, reason: string): TcpRecord {
-  const peer = conn.remoteAddr as Deno.NetAddr;
+  const { peer } = connEnds(conn);
   return {
     protocol: "TCP",
     entrypoint,
     route: null,
     service: null,
     upstream: null,
-    clientIp: peer.hostname,
+    clientIp: peer.address,
     clientPort: peer.port,
     sni: null,
     tls: "none",

@@ -10,7 +10,7 @@ import { configure, dispose, getLogger, type LogRecord } from "@logtape/logtape"
 import { accessCombined, accessJson, appJson, appText } from "./log_format.ts";
 import { BatchSink } from "./log_sink.ts";
 import type { LogSettings } from "../config/types.ts";
-import type { AccessRecord, TcpRecord } from "./records.ts";
+import type { AccessRecord, TcpRecord, UdpRecord } from "./records.ts";
 
 const ACCESS = ["gatehouse", "access"];
 const accessLogger = getLogger(ACCESS);
@@ -32,13 +32,21 @@ export function logTcp(record: TcpRecord): void {
   if (accessEnabled) emitAccess("tcp", record);
 }
 
-const ACCESS_MESSAGE = { access: ["access"], tcp: ["tcp"] } as const;
+/** Writes one access log line for a finished UDP session (if the access log is on). */
+export function logUdp(record: UdpRecord): void {
+  if (accessEnabled) emitAccess("udp", record);
+}
+
+const ACCESS_MESSAGE = { access: ["access"], tcp: ["tcp"], udp: ["udp"] } as const;
 
 /**
  * Hands a finished record to logtape as a ready LogRecord (`emit`): the plain `info()` path
  * would parse the message and wrap the properties in lazy getters on every request.
  */
-function emitAccess(kind: "access" | "tcp", record: AccessRecord | TcpRecord): void {
+function emitAccess(
+  kind: "access" | "tcp" | "udp",
+  record: AccessRecord | TcpRecord | UdpRecord,
+): void {
   // With its category given, logtape passes the record on as it is instead of copying it.
   const logRecord: LogRecord = {
     category: ACCESS,

@@ -3,7 +3,7 @@
  * format (HTTP requests and TCP connections).
  */
 import type { LogRecord } from "@logtape/logtape";
-import type { AccessRecord, TcpRecord } from "./records.ts";
+import type { AccessRecord, TcpRecord, UdpRecord } from "./records.ts";
 
 function message(record: LogRecord): string {
   let out = "";
@@ -87,6 +87,9 @@ export function accessCombined(record: LogRecord): string {
   if (record.message[0] === "tcp") {
     return tcpCombined(record.properties as unknown as TcpRecord, time);
   }
+  if (record.message[0] === "udp") {
+    return udpCombined(record.properties as unknown as UdpRecord, time);
+  }
   const request = quoted(`${r.method} ${r.target} ${r.protocol}`);
   return `${r.clientIp} - - [${time}] ${request} ${r.status} ${r.bytesOut} ` +
     `${quoted(r.referer)} ${quoted(r.userAgent)} ${r.requestId} ${r.route ?? "-"} ` +
@@ -102,4 +105,15 @@ function tcpCombined(r: TcpRecord, time: string): string {
   return `${r.clientIp} - - [${time}] ${request} ${r.outcome} ${r.bytesDown} ${r.bytesUp} ` +
     `${r.route ?? "-"} ${r.service ?? "-"} ${r.upstream ?? "-"} ${r.durationMs.toFixed(1)}ms ` +
     `${quoted(r.error)}\n`;
+}
+
+/**
+ * A UDP session in the combined log's shape: client, time, "UDP entrypoint", outcome, bytes
+ * down, bytes up, datagrams down/up, then route, service, upstream, duration and the error.
+ */
+function udpCombined(r: UdpRecord, time: string): string {
+  const request = quoted(`UDP ${r.entrypoint}`);
+  return `${r.clientIp} - - [${time}] ${request} ${r.outcome} ${r.bytesDown} ${r.bytesUp} ` +
+    `${r.datagramsDown}/${r.datagramsUp} ${r.route ?? "-"} ${r.service ?? "-"} ` +
+    `${r.upstream ?? "-"} ${r.durationMs.toFixed(1)}ms ${quoted(r.error)}\n`;
 }

@@ -94,6 +94,30 @@ Deno.test("a combined TCP line: outcome, bytes each way, route, service, upstrea
   );
 });
 
+Deno.test("a combined UDP line: outcome, bytes and datagrams each way, route, service, upstream", () => {
+  const udp = {
+    protocol: "UDP",
+    entrypoint: "dns",
+    route: "dns/udp",
+    service: "resolvers",
+    upstream: "udp://10.0.0.53:53",
+    clientIp: "10.0.0.9",
+    clientPort: 50000,
+    datagramsUp: 2,
+    bytesUp: 64,
+    datagramsDown: 3,
+    bytesDown: 512,
+    durationMs: 30012.4,
+    outcome: "idle",
+    error: null,
+  };
+  assert.equal(
+    accessCombined(record("udp", udp)),
+    '10.0.0.9 - - [21/Nov/2026:06:00:00 +0000] "UDP dns" idle 512 64 3/2 dns/udp resolvers ' +
+      'udp://10.0.0.53:53 30012.4ms "-"\n',
+  );
+});
+
 Deno.test("a text line shows the message, then only the properties it did not use", () => {
   const line = appText({
     category: ["gatehouse", "main"],

@@ -9,7 +9,7 @@
  */
 import client from "prom-client";
 import type { CertificateFile, Config } from "../config/types.ts";
-import type { AccessRecord, TcpRecord } from "./records.ts";
+import type { AccessRecord, TcpRecord, UdpRecord } from "./records.ts";
 import { type Counting, LiteCounter, LiteHistogram, type Observing } from "./lite_metrics.ts";
 
 /** Seconds. Apdex-style dashboards read le="0.3" and le="1.2"; keep those. */
@@ -98,6 +98,9 @@ export class Metrics {
   readonly #wsBytes;
   readonly #tcpConnections;
   readonly #tcpBytes;
+  readonly #udpSessions;
+  readonly #udpDatagrams;
+  readonly #udpBytes;
   readonly #reloads;
   readonly #reloadFailures;
   readonly #lastReloadSuccess;
@@ -188,6 +191,21 @@ export class Metrics {
     this.#tcpBytes = counter("gatehouse_tcp_bytes_total", "Bytes through TCP routes", [
       "entrypoint",
       "router",
+      "direction",
+    ]);
+    this.#udpSessions = counter(
+      "gatehouse_udp_sessions_total",
+      "UDP sessions that ended",
+      ["entrypoint", "service", "outcome"],
+    );
+    this.#udpDatagrams = counter("gatehouse_udp_datagrams_total", "Datagrams through UDP routes", [
+      "entrypoint",
+      "service",
+      "direction",
+    ]);
+    this.#udpBytes = counter("gatehouse_udp_bytes_total", "Bytes through UDP routes", [
+      "entrypoint",
+      "service",
       "direction",
     ]);
     this.#reloads = counter("gatehouse_config_reloads_total", "Config reloads attempted", []);
@@ -322,6 +340,17 @@ export class Metrics {
     this.#tcpBytes.labels(r.entrypoint, r.route ?? "", "down").inc(r.bytesDown);
   }
 
+  /** One finished UDP session. */
+  observeUdp(r: UdpRecord): void {
+    if (!this.#settings.enabled) return;
+    const service = r.service ?? "";
+    this.#udpSessions.labels(r.entrypoint, service, r.outcome).inc();
+    this.#udpDatagrams.labels(r.entrypoint, service, "up").inc(r.datagramsUp);
+    this.#udpDatagrams.labels(r.entrypoint, service, "down").inc(r.datagramsDown);
+    this.#udpBytes.labels(r.entrypoint, service, "up").inc(r.bytesUp);
+    this.#udpBytes.labels(r.entrypoint, service, "down").inc(r.bytesDown);
+  }
+
   /** The exposition text. */
   text(): Promise<string> {
     return this.registry.metrics();
@@ -387,14 +416,14 @@ export class Metrics {
     });
     new client.Gauge({
       name: "gatehouse_open_connections",
-      help: "Open client connections per entrypoint and protocol (http, websocket, tcp)",
+      help: "Open client connections per entrypoint and protocol (http, websocket, tcp, udp)",
       labelNames: ["entrypoint", "protocol"],
       registers: r,
       collect() {
         this.reset();
         const counts = new Map<string, number>();
         for (const [name, ep] of Object.entries(source.config().entrypoints)) {
-          const protocols = (ep.protocol as string) === "tcp" ? ["tcp"] : ["http", "websocket"];
+          const protocols = ep.protocol === "http" ? ["http", "websocket"] : [ep.protocol];
           for (const p of protocols) counts.set(`${name}\u0000${p}`, 0);
         }
         for (const c of source.clientConnections()) {

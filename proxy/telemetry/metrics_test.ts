@@ -255,6 +255,51 @@ Deno.test("TCP connections and bytes are counted; open streams show as protocol 
   );
 });
 
+Deno.test("UDP sessions, datagrams and bytes are counted; open sessions show as protocol udp", async () => {
+  const echo = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  (async () => {
+    for await (const [data, from] of echo) await echo.send(data, from);
+  })().catch(() => {});
+  const echoPort = (echo.addr as Deno.NetAddr).port;
+  try {
+    await using gh = await startGatehouse(
+      yaml`
+        entrypoints:
+          dns: { address: "127.0.0.1:0", protocol: udp }
+        udp_routes:
+          - { entrypoints: [dns], service: dns, timeouts: { idle: 200ms } }
+        services:
+          dns: { servers: ["udp://127.0.0.1:${echoPort}"] }
+        admin: { address: "127.0.0.1:0" }
+      `,
+      false,
+    );
+    const client = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: gh.port("dns") };
+    await client.send(new TextEncoder().encode("ping!"), to);
+    await client.receive();
+    const open = await scrape(gh.admin("/metrics"));
+    assert.equal(
+      sampleValue(open, "gatehouse_open_connections", { entrypoint: "dns", protocol: "udp" }),
+      1,
+    );
+    client.close();
+    await waitFor(async () => {
+      const s = await scrape(gh.admin("/metrics"));
+      return sampleValue(s, "gatehouse_udp_sessions_total", { service: "dns", outcome: "idle" }) ===
+        1;
+    }, "the UDP session to be counted");
+    const samples = await scrape(gh.admin("/metrics"));
+    for (const direction of ["up", "down"]) {
+      const labels = { entrypoint: "dns", service: "dns", direction };
+      assert.equal(sampleValue(samples, "gatehouse_udp_datagrams_total", labels), 1);
+      assert.equal(sampleValue(samples, "gatehouse_udp_bytes_total", labels), 5);
+    }
+  } finally {
+    echo.close();
+  }
+});
+
 Deno.test("failed requests are counted by whose failure it was", async () => {
   await using gh = await startGatehouse(config(`"http://127.0.0.1:${closedPort()}"`), false);
   const port = gh.port("web");

@@ -98,3 +98,31 @@ export interface TcpRecord {
   readonly attempts: number;
   readonly error: string | null;
 }
+
+/** Why a UDP session ended. */
+export type UdpOutcome =
+  | "idle" // no datagram either way for the route's idle timeout
+  | "closed" // its route or entrypoint was removed, or the proxy shut down
+  | "refused" // the entrypoint's session cap was reached
+  | "unavailable"; // no server of the service could be used
+
+/** One UDP session: a client address and its upstream socket, from first to last datagram. */
+export interface UdpRecord {
+  readonly protocol: "UDP";
+  readonly entrypoint: string;
+  readonly route: string | null;
+  readonly service: string | null;
+  /** URL of the upstream server. */
+  readonly upstream: string | null;
+  readonly clientIp: string;
+  readonly clientPort: number;
+  /** Datagrams and bytes from the client to the upstream. */
+  readonly datagramsUp: number;
+  readonly bytesUp: number;
+  /** Datagrams and bytes from the upstream to the client. */
+  readonly datagramsDown: number;
+  readonly bytesDown: number;
+  readonly durationMs: number;
+  readonly outcome: UdpOutcome;
+  readonly error: string | null;
+}

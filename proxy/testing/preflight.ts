@@ -1,6 +1,6 @@
 /**
  * Before `deno task test`: the tests talk to real clients and servers written by others (curl,
- * openssl, nghttp, h2load, pebble, python3 websockets and prometheus_client). When one is
+ * openssl, nghttp, h2load, pebble, gunicorn, socat, dnsmasq, dig, python3 websockets and prometheus_client). When one is
  * missing this says which, and the one apt-get line that installs them, instead of letting
  * dozens of tests fail with "No such file or directory".
  *
@@ -19,6 +19,10 @@ export const PROGRAMS: readonly { program: string; debian: string }[] = [
   { program: "h2load", debian: "nghttp2-client" },
   { program: "pebble", debian: "pebble" },
   { program: "pebble-challtestsrv", debian: "pebble" },
+  { program: "gunicorn", debian: "gunicorn" }, // an HTTP app on a unix socket
+  { program: "socat", debian: "socat" }, // a byte-stream echo on a unix socket
+  { program: "dnsmasq", debian: "dnsmasq" }, // a DNS server behind a UDP entrypoint
+  { program: "dig", debian: "bind9-dnsutils" }, // the DNS client of the UDP tests
 ];
 
 /** A module the tests import in the system python, and its Debian package. */

@@ -7,7 +7,18 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 Deno.test("preflight names each missing program and python module, and the apt-get line", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gatehouse-preflight-" });
   try {
-    for (const name of ["curl", "openssl", "h2load", "pebble", "pebble-challtestsrv"]) {
+    const present = [
+      "curl",
+      "openssl",
+      "h2load",
+      "pebble",
+      "pebble-challtestsrv",
+      "gunicorn",
+      "socat",
+      "dnsmasq",
+      "dig",
+    ];
+    for (const name of present) {
       await Deno.writeTextFile(join(dir, name), "#!/bin/sh\n", { mode: 0o755 });
     }
     await Deno.writeTextFile(join(dir, "nghttp"), "not executable\n", { mode: 0o644 });

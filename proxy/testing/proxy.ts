@@ -20,7 +20,8 @@ import { join } from "node:path";
 import { formatConfigError, loadConfigText } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import { Runtime, type RuntimeHooks } from "../app/runtime.ts";
-import type { AccessRecord, TcpRecord } from "../telemetry/records.ts";
+import { prepareSockets } from "../listen/listener.ts";
+import type { AccessRecord, TcpRecord, UdpRecord } from "../telemetry/records.ts";
 import { type TestCertPaths, testPki, writeTestCerts } from "./certs.ts";
 import { WireReader, writeAll } from "./wire.ts";
 
@@ -38,6 +39,7 @@ export interface TestProxy extends AsyncDisposable {
   readonly outcomes: AccessRecord[];
   /** Every finished TCP connection (tcp_routes), as the access log would record it. */
   readonly tcpRecords: TcpRecord[];
+  readonly udpRecords: UdpRecord[];
   /** Bound port of an entrypoint (default: the first one). */
   port(entrypoint?: string): number;
   /** "http://127.0.0.1:<port><path>", or "https://localhost:<port><path>" on a TLS entrypoint. */
@@ -72,12 +74,15 @@ export async function startProxy(text: string, hooks: RuntimeHooks = {}): Promis
   const { config, dir, certs } = await loadTestConfig(text);
   const outcomes: AccessRecord[] = [];
   const tcpRecords: TcpRecord[] = [];
+  const udpRecords: UdpRecord[] = [];
   let runtime: Runtime;
   try {
+    await prepareSockets(config);
     runtime = Runtime.start(config, {
       ...hooks,
       onComplete: (o) => outcomes.push(o),
       onTcpClosed: (r) => tcpRecords.push(r),
+      onUdpClosed: (r) => udpRecords.push(r),
     });
   } catch (err) {
     await Deno.remove(dir, { recursive: true });
@@ -102,6 +107,7 @@ export async function startProxy(text: string, hooks: RuntimeHooks = {}): Promis
     certs,
     outcomes,
     tcpRecords,
+    udpRecords,
     port,
     url(path = "/", name = first) {
       const tls = config.entrypoints[name]?.tls != null;

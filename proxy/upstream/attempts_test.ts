@@ -12,6 +12,7 @@ function serviceOf(names: string[], retries: number): ServiceRuntime {
     scheme: "tcp",
     hostname: n,
     port: 1,
+    path: null,
     weight: 1,
   }));
   const config: Service = {

@@ -1,7 +1,8 @@
 /**
  * Opening a connection to an upstream server: TCP (no Nagle delay), then TLS for `https`
- * servers through tls/client.ts. Every dial resolves the host name again, so an upstream
- * container recreated with a new address is reached on the next new connection.
+ * servers through tls/client.ts, or a unix socket for `unix://` and `unix+tcp://` servers. Every
+ * dial resolves the host name again, so an upstream container recreated with a new address is
+ * reached on the next new connection.
  *
  * Tested by h1_transport_test.ts (plain and TLS servers) and the TCP listener tests.
  */
@@ -23,6 +24,7 @@ export async function dialServer(
   signal: AbortSignal,
 ): Promise<Dialled> {
   signal.throwIfAborted();
+  if (server.path !== null) return { conn: await connectUnix(server.path, signal), alpn: null };
   const target = { hostname: server.hostname, port: server.port, alpn };
   if (server.scheme === "https" && upstreamTls.insecureSkipVerify) {
     return await connectInsecureTls(target, upstreamTls, signal);
@@ -37,4 +39,23 @@ export async function dialServer(
   tcp.setNoDelay(true);
   if (server.scheme !== "https") return { conn: tcp, alpn: null };
   return await startClientTls(tcp, target, upstreamTls, signal);
+}
+
+/**
+ * Connects to the unix socket at `path`. Deno's unix connect takes no signal: an abort rejects
+ * at once, and a connection that completes afterwards is closed.
+ */
+async function connectUnix(path: string, signal: AbortSignal): Promise<Deno.UnixConn> {
+  const connecting = Deno.connect({ transport: "unix", path });
+  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([connecting, aborted]);
+  } catch (err) {
+    connecting.then((conn) => conn.close(), () => {});
+    throw err;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }

@@ -20,7 +20,14 @@ async function dialUpstream(server: ServerRef, tls: UpstreamTls, signal: AbortSi
 }
 
 function ref(scheme: ServerRef["scheme"], port: number): ServerRef {
-  return { url: `${scheme}://127.0.0.1:${port}`, scheme, hostname: "127.0.0.1", port, weight: 1 };
+  return {
+    url: `${scheme}://127.0.0.1:${port}`,
+    scheme,
+    hostname: "127.0.0.1",
+    port,
+    path: null,
+    weight: 1,
+  };
 }
 
 /**
@@ -145,4 +152,33 @@ Deno.test("dialServer: an abort once the upstream accepted rejects, verified or 
     await assert.rejects(settled(dial), { message: "given up" });
   }
   for (const conn of held) conn.close();
+});
+
+Deno.test("dialServer: unix sockets for unix:// and unix+tcp:// servers; a missing one fails", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gh-dial-" });
+  try {
+    const path = `${dir}/up.sock`;
+    using listener = Deno.listen({ transport: "unix", path });
+    (async () => {
+      for await (const conn of listener) {
+        let total = 0;
+        const buf = new Uint8Array(64 * 1024);
+        for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) total += n;
+        await conn.write(new TextEncoder().encode(`got ${total} bytes`));
+        conn.close();
+      }
+    })().catch(() => {});
+    for (const scheme of ["unix", "unix+tcp"] as const) {
+      const server = { ...ref(scheme, 0), url: `${scheme}://${path}`, hostname: "", path };
+      const conn = await dialUpstream(server, VERIFY, never);
+      assert.equal(await exchange(conn, 300_000), "got 300000 bytes");
+    }
+    const missing = { ...ref("unix", 0), path: `${dir}/none.sock` };
+    await assert.rejects(dialUpstream(missing, VERIFY, never), Deno.errors.NotFound);
+    const aborted = new AbortController();
+    aborted.abort(new Error("gave up"));
+    await assert.rejects(dialUpstream({ ...missing, path }, VERIFY, aborted.signal), /gave up/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -43,6 +43,7 @@ Deno.test("gRPC health probes of a grpcio server: SERVING, NOT_SERVING, unknown 
     scheme: "h2c" as const,
     hostname: "127.0.0.1",
     port: server.port,
+    path: null,
     weight: 1,
   };
   const deps = { registry: new ConnectionRegistry(), connectTimeoutMs: () => 2000 };
@@ -55,6 +56,7 @@ Deno.test("gRPC health probes of a grpcio server: SERVING, NOT_SERVING, unknown 
     healthyThreshold: 1,
     unhealthyThreshold: 1,
     expectStatus: [200, 399],
+    send: null,
   });
   const probe = (name: string) => t.probe(check(name), AbortSignal.timeout(5000));
   assert.deepEqual(await probe(""), { ok: true, detail: "SERVING (gRPC health)" });

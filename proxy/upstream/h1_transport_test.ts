@@ -31,6 +31,7 @@ function transportFor(url: string, caPem: string | null = null): H1Transport {
     scheme: u.protocol === "https:" ? "https" : "http",
     hostname: u.hostname,
     port: Number(u.port),
+    path: null,
     weight: 1,
   };
   const deps = { registry: new ConnectionRegistry(), connectTimeoutMs: () => 2000 };

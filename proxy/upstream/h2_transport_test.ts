@@ -42,7 +42,14 @@ function transport(
 ): HttpTransport {
   const u = new URL(url.replace(/^h2c:/, "http:"));
   const scheme = url.startsWith("h2c:") ? "h2c" : u.protocol === "https:" ? "https" : "http";
-  const ref: ServerRef = { url, scheme, hostname: u.hostname, port: Number(u.port), weight: 1 };
+  const ref: ServerRef = {
+    url,
+    scheme,
+    hostname: u.hostname,
+    port: Number(u.port),
+    path: null,
+    weight: 1,
+  };
   const deps = { registry: new ConnectionRegistry(), connectTimeoutMs: () => 2000 };
   return transportFor(ref, service(protocol, caPem), deps) as HttpTransport;
 }
@@ -236,6 +243,7 @@ Deno.test("https: protocol h2 refuses an HTTP/1.1-only server; protocol auto fal
       healthyThreshold: 1,
       unhealthyThreshold: 1,
       expectStatus: [200, 299],
+      send: null,
     },
     AbortSignal.timeout(2000),
   );
@@ -257,6 +265,7 @@ Deno.test("health probes speak HTTP/2 on a connection of their own", async () =>
     healthyThreshold: 1,
     unhealthyThreshold: 1,
     expectStatus: [200, 299] as const,
+    send: null,
   };
   assert.deepEqual(await t.probe(check, AbortSignal.timeout(2000)), {
     ok: false,

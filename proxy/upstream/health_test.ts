@@ -16,10 +16,18 @@ const CHECK: ActiveHealthCheck = {
   healthyThreshold: 2,
   unhealthyThreshold: 3,
   expectStatus: [200, 399],
+  send: null,
 };
 
 function ref(port: number, scheme: "http" | "tcp" = "http"): ServerRef {
-  return { url: `${scheme}://127.0.0.1:${port}`, scheme, hostname: "127.0.0.1", port, weight: 1 };
+  return {
+    url: `${scheme}://127.0.0.1:${port}`,
+    scheme,
+    hostname: "127.0.0.1",
+    port,
+    path: null,
+    weight: 1,
+  };
 }
 
 function service(servers: ServerRef[]): Service {

@@ -7,7 +7,14 @@ import { UpstreamServer } from "./server_state.ts";
 function servers(weights: Record<string, number>): UpstreamServer[] {
   return Object.entries(weights).map(([name, weight]) => {
     const url = `http://${name}:80`;
-    return new UpstreamServer({ url, scheme: "http", hostname: name, port: 80, weight });
+    return new UpstreamServer({
+      url,
+      scheme: "http",
+      hostname: name,
+      port: 80,
+      path: null,
+      weight,
+    });
   });
 }
 

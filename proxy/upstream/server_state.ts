@@ -89,8 +89,12 @@ export class UpstreamServer implements InflightCounter {
   }
 }
 
-/** "host:port" of a server for a Host header; the port is left out when it is the default. */
+/**
+ * "host:port" of a server for a Host header; the port is left out when it is the default. A unix
+ * socket has no authority of its own: "localhost", as curl --unix-socket and Docker clients send.
+ */
 export function serverAuthority(ref: ServerRef): string {
+  if (ref.path !== null) return "localhost";
   const host = ref.hostname.includes(":") ? `[${ref.hostname}]` : ref.hostname;
   return ref.port === (ref.scheme === "https" ? 443 : 80) ? host : `${host}:${ref.port}`;
 }

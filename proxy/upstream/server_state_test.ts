@@ -12,6 +12,7 @@ function ref(url: string): ServerRef {
     scheme,
     hostname: hostname.replace(/^\[|\]$/g, ""),
     port: port === "" ? defaultPort : Number(port),
+    path: null,
     weight: 1,
   };
 }

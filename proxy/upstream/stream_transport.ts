@@ -1,6 +1,6 @@
 /**
- * A `tcp://` server: byte streams only (TCP routes); its health check is a connect. Streams
- * belong to their TCP sessions, so the transport holds no connection of its own.
+ * A `tcp://` or `unix+tcp://` server: byte streams only (TCP routes); its health check is a
+ * connect. Streams belong to their TCP sessions, so the transport holds no connection of its own.
  *
  * Tested by health_test.ts and the TCP listener tests.
  */
@@ -15,7 +15,7 @@ import {
   type TransportDeps,
 } from "./transport.ts";
 
-/** A `tcp://` server: byte streams only; its health check is a connect. */
+/** A `tcp://` or `unix+tcp://` server: byte streams only; its health check is a connect. */
 export class StreamTransport implements Transport {
   readonly #ref: ServerRef;
   readonly #service: Service;

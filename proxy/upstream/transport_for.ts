@@ -9,6 +9,7 @@ import type { ServerRef, Service } from "../config/types.ts";
 import { H1Transport } from "./h1_transport.ts";
 import { H2Transport } from "./h2_transport.ts";
 import { StreamTransport } from "./stream_transport.ts";
+import { UdpTransport } from "./udp_transport.ts";
 import type { HttpTransport, Transport, TransportDeps } from "./transport.ts";
 
 /** The transport for `ref`, a server of `service`. */
@@ -17,7 +18,10 @@ export function transportFor(
   service: Service,
   deps: TransportDeps,
 ): Transport | HttpTransport {
-  if (ref.scheme === "tcp") return new StreamTransport(ref, service, deps);
+  if (ref.scheme === "udp") return new UdpTransport(ref);
+  if (ref.scheme === "tcp" || ref.scheme === "unix+tcp") {
+    return new StreamTransport(ref, service, deps);
+  }
   if (ref.scheme === "h2c" || service.httpProtocol === "h2") {
     return new H2Transport(ref, service, deps, null);
   }

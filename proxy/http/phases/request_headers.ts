@@ -10,6 +10,7 @@ import { listHasToken } from "../../proto/header_list.ts";
 import type { IncomingRequest } from "../../proto/message.ts";
 import type { Route } from "../../config/types.ts";
 import { inCidrs } from "../../net/cidr.ts";
+import { isUnixAddress } from "../../net/unix_socket.ts";
 import type { Phase } from "../context.ts";
 import { applyForwarding, applyHeaderOps, stripHopByHop } from "../headers.ts";
 
@@ -24,7 +25,9 @@ export const requestHeaders: Phase = {
     stripHopByHop(headers, ctx.upgrade);
     applyForwarding(headers, {
       client: req.client,
-      trusted: inCidrs(req.client.address, fwd.trustedProxies),
+      trusted: isUnixAddress(req.client.address)
+        ? fwd.trustUnixClients
+        : inCidrs(req.client.address, fwd.trustedProxies),
       proto: req.client.tls ? "https" : "http",
       host: ctx.authority,
       via: (req.httpVersion === "2" ? "2 " : req.httpVersion + " ") + fwd.via,
