@@ -11,6 +11,7 @@ import { compression, routes, services } from "./resolve_routes.ts";
 import { entrypointTcp, tcpRoutes } from "./resolve_tcp.ts";
 import { acmeSettings } from "./resolve_acme.ts";
 import { entrypointTls } from "./resolve_tls.ts";
+import { dockerSettings } from "./schema_docker.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
 
@@ -164,6 +165,7 @@ export async function resolve(
       perHost: metrics.per_host,
     },
     compression: compression(raw.compression),
+    docker: dockerSettings(raw.docker),
     files: [...ctx.files],
   };
 }

@@ -24,6 +24,7 @@ import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } fro
 import { entrypointProxyProtocol, tcpRoute } from "./schema_tcp.ts";
 import { compressionSection, routeCompression } from "./schema_compression.ts";
 import { acmeSection, entrypointAcme } from "./schema_acme.ts";
+import { dockerSection } from "./schema_docker.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -436,6 +437,11 @@ export const configSchema = obj({
     "Prometheus metrics (served on the admin endpoint at /metrics)",
   ),
   compression: def(compressionSection, {}, "Response compression (routes may override)"),
+  docker: def(
+    dockerSection,
+    {},
+    "Routes and services from Docker container labels, merged with this file (off by default)",
+  ),
   admin: def(
     obj({
       address: def(
