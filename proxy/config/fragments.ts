@@ -74,8 +74,8 @@ function sectionNode(doc: Document, section: FragmentSection): YAMLSeq | YAMLMap
 }
 
 /**
- * Puts every item of `fragments` into `doc` (after the file's own items, in fragment order) and
- * records its origin in `locator`. Returns the fragments' own errors and warnings, plus an error
+ * Puts every item of `fragments` into `doc` (after the file's own items, in fragment order;
+ * none of a fragment that has errors of its own) and records its origin in `locator`. Returns the fragments' own errors and warnings, plus an error
  * for each service whose name the file or an earlier fragment already took (that item is not
  * added: a container never silently replaces a service).
  */
@@ -91,6 +91,8 @@ export function insertFragments(
   for (const fragment of fragments) {
     errors.push(...fragment.errors);
     warnings.push(...fragment.warnings);
+    // Left out anyway: its items would only add errors that follow from the first ones.
+    if (fragment.errors.length > 0) continue;
     for (const item of fragment.items) {
       const node = sectionNode(doc, item.section);
       if (node === undefined) continue;
