@@ -1,6 +1,7 @@
 /**
  * Routes from Docker labels with the real engine: the Gatehouse image reads the Docker API
- * through the GET-only socket proxy (deploy/socket-proxy) and routes app containers started by
+ * through the GET-only socket proxy (deploy/socket-proxy), which shares only an internal
+ * network with it as in docker-compose.yml, and routes app containers started by
  * testcontainers and docker-compose on a network they share. Every container, network and image
  * is named gh-i21-... or tagged with the run's tag, and removed at the end. The engine itself is
  * never restarted (other tests may be using it): "the Docker API restarts" is the socket proxy,
@@ -37,9 +38,12 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
   const images = await buildImages(tag, ["gatehouse", "http", "socketProxy"]);
   stack.use(images);
   const net = `${tag}-net`;
+  // As in docker-compose.yml: the socket proxy alone on an internal network with Gatehouse.
+  const apiNet = `${tag}-api`;
   await docker("network", "create", net);
+  await docker("network", "create", "--internal", apiNet);
   stack.defer(async () => {
-    await run("docker", ["network", "rm", net], { check: false });
+    await run("docker", ["network", "rm", net, apiNet], { check: false });
   });
   const started: StartedTestContainer[] = [];
   stack.defer(async () => {
@@ -50,7 +54,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
   started.push(
     await new GenericContainer(images.socketProxy)
       .withName(proxyName)
-      .withNetworkMode(net)
+      .withNetworkMode(apiNet)
       .withNetworkAliases("docker-api")
       .withBindMounts([{ source: "/var/run/docker.sock", target: "/var/run/docker.sock" }])
       .withWaitStrategy(Wait.forLogMessage(/"listening":2375/))
@@ -94,6 +98,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
       throw new Error(`${error.message}; the container logged:\n${logs.join("")}`);
     });
   started.push(gatehouse);
+  await docker("network", "connect", apiNet, gatehouse.getId());
   const web = `http://127.0.0.1:${gatehouse.getMappedPort(8080)}`;
   const admin = `http://127.0.0.1:${gatehouse.getMappedPort(9901)}`;
   const get = async (host: string, path = "/") => {
@@ -160,8 +165,24 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     const project = `${tag}-scaled`;
     await compose(project, "e2e/docker_labels/scaled.yml", "up", "--detach", "--scale", "app=3");
     await eventually("three servers", async () => (await serversOf("scaled")).length === 3);
+    // They are routed from their start, before their health check has run: requests sent before
+    // a replica listens would be retried on another but count as its failures, and enough of
+    // them take it out of rotation for a while (passive health). Wait until all three listen.
+    const file = "e2e/docker_labels/scaled.yml";
+    const ids = (await compose(project, file, "ps", "-q", "app")).stdout.trim().split("\n");
+    assert.equal(ids.length, 3);
+    await eventually("the three replicas to listen", async () => {
+      for (const id of ids) {
+        if (!(await run("docker", ["logs", id])).stdout.includes("listening on")) return false;
+      }
+      return true;
+    });
     const hostnames = new Set<string>();
-    for (let i = 0; i < 30; i++) hostnames.add((await get("scaled.test")).json().hostname);
+    for (let i = 0; i < 30; i++) {
+      const answer = await get("scaled.test");
+      assert.equal(answer.status, 200, answer.body);
+      hostnames.add(answer.json().hostname);
+    }
     assert.equal(hostnames.size, 3, [...hostnames].join(", "));
   });
 
@@ -294,6 +315,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     async () => {
       const proxyLogs = (await run("docker", ["logs", proxyName])).stdout;
       assert.doesNotMatch(proxyLogs, /"refused"/);
+      assert.doesNotMatch(proxyLogs, /"error"/, "every request reached the engine");
       const post = await run("docker", [
         "exec",
         gatehouse.getId(),

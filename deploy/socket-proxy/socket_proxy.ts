@@ -44,11 +44,13 @@ export function socketProxy(socket: string): (req: Request) => Promise<Response>
     const headers = new Headers(req.headers);
     for (const name of HOP) headers.delete(name);
     try {
-      const res = await fetch(`http://docker${url.pathname}${url.search}`, {
+      // An address, not a name: the connection goes to the socket, but fetch would still look a
+      // name up, which on an internal network waits for the resolver to time out (10 s).
+      // A client that goes away cancels the body, and with it the engine's stream.
+      const res = await fetch(`http://127.0.0.1${url.pathname}${url.search}`, {
         method: req.method,
         headers,
         client,
-        signal: req.signal,
       });
       const out = new Headers(res.headers);
       for (const name of HOP) out.delete(name);

@@ -69,11 +69,12 @@ export function fragmentsOf(
   return fragmentsFor(containers, docker, file).fragments;
 }
 
-/** Loads `text` with the fragments of `containers` merged in. */
+/** Loads `text` (as if from `file`) with the fragments of `containers` merged in. */
 export function loadWith(
   text: string,
   containers: readonly ContainerInfo[],
   docker: DockerSettings = settings(),
+  file = "/etc/gatehouse/gatehouse.yaml",
 ): Promise<LoadResult> {
-  return loadConfigText(text, "/etc/gatehouse/gatehouse.yaml", fragmentsOf(containers, docker));
+  return loadConfigText(text, file, fragmentsOf(containers, docker, file));
 }
