@@ -165,6 +165,7 @@ Deno.test("compose: only the GET-only socket proxy holds the Docker socket, on a
   assert.deepEqual(proxy.networks, ["docker-api"]);
   assert.equal(proxy.ports, undefined, "the proxy's port is never published");
   assert.equal(compose.networks["docker-api"].internal, true);
+  assert.equal(proxy.deploy.endpoint_mode, "dnsrr", "Swarm: reached at its task's address");
   const entrypoint = JSON.parse(
     instruction(await dockerfile("deploy/socket-proxy/Dockerfile"), "ENTRYPOINT")[0],
   ) as string[];
