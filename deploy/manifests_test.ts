@@ -1,7 +1,7 @@
 /**
  * The deployment files agree with each other and with deno.json: the Dockerfile's base image
  * and ports, docker-compose.yml (compose and Swarm), the Kubernetes manifests, and the routes
- * of config/gatehouse.yaml. Kubernetes cannot run here, so its files are checked as data.
+ * of config/gatehouse.yaml and of the demo apps' labels. Kubernetes cannot run here, so its files are checked as data.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { loadConfigText } from "../proxy/config/mod.ts";
 import { testPki } from "../proxy/testing/certs.ts";
+import { container, loadWith, settings } from "../proxy/docker/test_helpers.ts";
 
 const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
 
@@ -48,7 +49,7 @@ const byKind = (docs: Yaml[], kind: string) => docs.filter((d) => d.kind === kin
 Deno.test("every Dockerfile builds FROM the official Deno image of deno.json's engines.deno", async () => {
   const { engines } = JSON.parse(await read("deno.json"));
   const expected = `denoland/deno:distroless-${engines.deno}`;
-  for (const path of ["Dockerfile", "e2e/apps/Dockerfile"]) {
+  for (const path of ["Dockerfile", "e2e/apps/Dockerfile", "deploy/socket-proxy/Dockerfile"]) {
     const froms = instruction(await dockerfile(path), "FROM").map((f) => f.split(" ")[0]);
     assert.ok(froms.length > 0, path);
     for (const from of froms) assert.equal(from, expected, path);
@@ -68,8 +69,8 @@ Deno.test("the image runs as uid 1993 with /config and /certs volumes, not as ro
   assert.match(instruction(final, "ENV").join(" "), /GATEHOUSE_CONFIG=\/config\/gatehouse\.yaml/);
   const entrypoint = JSON.parse(instruction(final, "ENTRYPOINT")[0]) as string[];
   assert.ok(!entrypoint.includes("-A") && !entrypoint.includes("--allow-all"));
-  assert.ok(entrypoint.includes("--allow-read=/config,/certs"));
-  assert.ok(entrypoint.includes("--allow-write=/certs"));
+  assert.ok(entrypoint.includes("--allow-read=/config,/certs,/var/run/docker.sock"));
+  assert.ok(entrypoint.includes("--allow-write=/certs,/var/run/docker.sock"));
   assert.ok(entrypoint.includes("--cached-only"));
   // FFI to the C library alone (TCP_NODELAY on TLS listeners), on amd64 and arm64.
   assert.ok(
@@ -102,7 +103,11 @@ Deno.test("compose publishes the image's ports; the admin port only on 127.0.0.1
 Deno.test("compose deploys to Swarm: replicas, rolling updates, images named without build", async () => {
   const compose: Yaml = parse(await read("docker-compose.yml"), { merge: true });
   for (const [name, service] of Object.entries<Yaml>(compose.services)) {
-    assert.match(service.image, /^gatehouse(-demo-[a-z]+)?:\$\{GATEHOUSE_TAG:-local\}$/, name);
+    assert.match(
+      service.image,
+      /^gatehouse(-demo-[a-z]+|-socket-proxy)?:\$\{GATEHOUSE_TAG:-local\}$/,
+      name,
+    );
     assert.ok(service.deploy.replicas >= 1, name);
     assert.ok(service.deploy.update_config.parallelism >= 1, name);
   }
@@ -110,17 +115,62 @@ Deno.test("compose deploys to Swarm: replicas, rolling updates, images named wit
   assert.equal(compose.services.gatehouse.deploy.update_config.order, "stop-first");
 });
 
-Deno.test("config/gatehouse.yaml's demo routes reach compose's app, ws and echo services", async () => {
+Deno.test("compose routes the demo apps by their labels; echo by the file", async () => {
   const compose: Yaml = parse(await read("docker-compose.yml"), { merge: true });
   const config: Yaml = parse(await read("config/gatehouse.yaml"));
   const upstreams = Object.values<Yaml>(config.services).flatMap((s) => s.servers);
-  assert.deepEqual(upstreams, ["http://app:8000", "http://ws:8000", "tcp://echo:7000"]);
+  assert.deepEqual(upstreams, ["tcp://echo:7000"]);
+  assert.ok("echo" in compose.services);
   const exposed = instruction(await dockerfile("e2e/apps/Dockerfile"), "EXPOSE").join(" ");
-  for (const url of upstreams) {
-    const { hostname, port } = new URL(url);
-    assert.ok(hostname in compose.services, url);
-    assert.ok(exposed.split(" ").includes(port), url);
+  const ports = exposed.split(" ").map((p) => ({ port: Number(p), protocol: "tcp" }));
+  const containers = ["app", "ws"].map((name) =>
+    container(`gatehouse-${name}-1`, {
+      "com.docker.compose.project": "gatehouse",
+      "com.docker.compose.service": name,
+      ...compose.services[name].labels,
+    }, { ports })
+  );
+  const pki = await testPki();
+  const dir = await Deno.makeTempDir();
+  try {
+    const text = (await read("config/gatehouse.yaml"))
+      .replaceAll("../certs/localhost", "localhost")
+      .replace("${GATEHOUSE_DOCKER:-false}", "true");
+    const leaf = await pki.leaf("localhost");
+    await Deno.writeTextFile(join(dir, "localhost.crt"), leaf.certPem);
+    await Deno.writeTextFile(join(dir, "localhost.key"), leaf.keyPem);
+    const loaded = await loadWith(text, containers, settings(), join(dir, "gatehouse.yaml"));
+    assert.ok(loaded.ok && loaded.skipped.length === 0, JSON.stringify(loaded));
+    assert.deepEqual(
+      loaded.config.routes.map((r) => [r.name, r.match.hosts, r.service, r.pos.label?.container]),
+      [
+        ["welcome", [], "welcome@internal", undefined],
+        ["demo-app", ["app.localhost"], "demo-app", "gatehouse-app-1"],
+        ["demo-ws", ["ws.localhost"], "demo-ws", "gatehouse-ws-1"],
+      ],
+    );
+    assert.deepEqual(loaded.config.services["demo-app"].servers.map((s) => s.port), [8000]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("compose: only the GET-only socket proxy holds the Docker socket, on an internal network", async () => {
+  const compose: Yaml = parse(await read("docker-compose.yml"), { merge: true });
+  const { gatehouse, "docker-api": proxy } = compose.services;
+  assert.equal(gatehouse.environment.GATEHOUSE_DOCKER, "true");
+  assert.equal(gatehouse.environment.GATEHOUSE_DOCKER_ENDPOINT, "tcp://docker-api:2375");
+  assert.ok(!gatehouse.volumes.some((v: string) => v.includes("docker.sock")));
+  assert.deepEqual(proxy.volumes, ["/var/run/docker.sock:/var/run/docker.sock:ro"]);
+  assert.deepEqual(proxy.networks, ["docker-api"]);
+  assert.equal(proxy.ports, undefined, "the proxy's port is never published");
+  assert.equal(compose.networks["docker-api"].internal, true);
+  assert.equal(proxy.deploy.endpoint_mode, "dnsrr", "Swarm: reached at its task's address");
+  const entrypoint = JSON.parse(
+    instruction(await dockerfile("deploy/socket-proxy/Dockerfile"), "ENTRYPOINT")[0],
+  ) as string[];
+  assert.ok(entrypoint.includes("--allow-read=/var/run/docker.sock"));
+  assert.ok(!entrypoint.includes("-A") && !entrypoint.includes("--allow-all"));
 });
 
 Deno.test("Kubernetes: the Deployment's ports, probes and user match the image", async () => {

@@ -103,6 +103,7 @@ build "gatehouse-demo-http:$tag" --build-arg APP=http_app.ts e2e/apps
 build "gatehouse-demo-ws:$tag" --build-arg APP=ws_app.ts e2e/apps
 build "gatehouse-demo-tcp:$tag" --build-arg APP=tcp_echo.ts \
   --build-arg PROBE=tcp://127.0.0.1:7000 e2e/apps
+build "gatehouse-socket-proxy:$tag" deploy/socket-proxy
 
 step "Starting the stack (${compose[*]} up --detach)"
 "${compose[@]}" up --detach --no-build

@@ -1,9 +1,9 @@
 /**
  * A new user's first start, as the README writes it: a clean clone, an empty DENO_DIR, no
  * global Deno needed (`npx -y deno@<engines.deno> task start`), no certificates yet. Checks the
- * welcome page over HTTP/2 and HTTP/1.1 with the CA that first start created (HEAD too), that a
- * demo host gets the proxy's 502 rather than a TLS error, that no test-only npm package was
- * initialised, and `--version`.
+ * welcome page over HTTP/2 and HTTP/1.1 with the CA that first start created (HEAD too), that the
+ * Docker provider is off (the demo apps are routed by labels in the compose stack only), that no
+ * test-only npm package was initialised, and `--version`.
  *
  * The only change to the clone: its default ports (8080, 8443, 7000; admin 9901) are replaced
  * by free ones, which other programs on a shared machine may hold.
@@ -118,10 +118,10 @@ Deno.test({
         },
       );
 
-      await t.step("a demo host answers 502 from the proxy, not a TLS error", async () => {
-        const url = `https://app.localhost:${ports.https}/`;
-        const demo = await curl(["--silent", "--show-error", "--cacert", ca, url]);
-        assert.equal(demo.status, 502);
+      await t.step("the Docker provider stays off outside the compose stack", async () => {
+        const status = await curl(["--silent", `http://127.0.0.1:${ports.admin}/status`]);
+        assert.equal(JSON.parse(status.body).docker, null);
+        assert.doesNotMatch(output, /Docker API/);
       });
 
       await t.step(

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 export const LAYERS: readonly (readonly string[])[] = [
   ["main"],
   ["app"],
+  ["docker"],
   ["listen", "admin", "acme", "config"],
   ["http", "tcp", "udp"],
   ["upstream"],

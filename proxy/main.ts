@@ -10,6 +10,7 @@ import type { DevCertificates } from "./pki/dev_ca.ts";
 import {
   type Config,
   type ConfigError,
+  type ConfigFragment,
   formatConfigError,
   formatConfigWarning,
   loadConfig,
@@ -17,7 +18,11 @@ import {
 import { Gatehouse } from "./app/gatehouse.ts";
 import { firstHttpsUrl, listenerUrls } from "./app/listeners.ts";
 import { closeLogging, log } from "./telemetry/log.ts";
-import { devCertificateNotice, ensureDevCertificatesFor } from "./app/dev_certs.ts";
+import {
+  devCertificateNotice,
+  ensureDevCertificatesFor,
+  fragmentLocalhostNames,
+} from "./app/dev_certs.ts";
 import { VERSION, versionText } from "./app/version.ts";
 
 const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR] [--version]
@@ -62,7 +67,8 @@ async function main(): Promise<number> {
   const devCerts = args["ensure-dev-certs"];
   const ensureCerts = devCerts === undefined
     ? null
-    : (report: (problem: string) => void) => ensureDevCerts(path, devCerts, report);
+    : (report: (problem: string) => void, labelHosts: readonly string[] = []) =>
+      ensureDevCerts(path, devCerts, report, labelHosts);
   const made = await ensureCerts?.((problem) => console.error(problem)) ?? null;
 
   const loaded = await loadConfig(path);
@@ -92,9 +98,11 @@ async function ensureDevCerts(
   path: string,
   dir: string,
   report: (problem: string) => void,
+  labelHosts: readonly string[],
 ): Promise<DevCertificates | null> {
   const hosts = (Deno.env.get("GATEHOUSE_DEV_CERT_HOSTS") ?? "").split(",")
     .map((host) => host.trim()).filter(Boolean);
+  hosts.push(...labelHosts);
   try {
     return await ensureDevCertificatesFor(path, dir, hosts);
   } catch (err) {
@@ -107,7 +115,12 @@ async function serve(
   config: Config,
   warnings: readonly ConfigError[],
   made: DevCertificates | null,
-  ensureCerts: ((report: (problem: string) => void) => Promise<DevCertificates | null>) | null,
+  ensureCerts:
+    | ((
+      report: (problem: string) => void,
+      labelHosts?: readonly string[],
+    ) => Promise<DevCertificates | null>)
+    | null,
 ): Promise<number> {
   // Listening starts inside Gatehouse.start: the handlers must be in place before it, or a
   // SIGTERM that follows the first accepted connection closely kills the process (exit 143).
@@ -116,11 +129,14 @@ async function serve(
   Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
   Deno.addSignalListener("SIGHUP", () => void gatehouse?.reload("SIGHUP"));
-  const beforeReload = ensureCerts && (async () => {
-    const renewed = await ensureCerts((error) => logger.error("{error}", { error }));
-    const notice = renewed && devCertificateNotice(renewed, null);
-    if (notice) logger.info(notice);
-  });
+  // Hosts that container labels route get into the development certificate too.
+  const beforeReload = ensureCerts &&
+    (async (_path: string, fragments: readonly ConfigFragment[]) => {
+      const report = (error: string) => logger.error("{error}", { error });
+      const renewed = await ensureCerts(report, fragmentLocalhostNames(fragments));
+      const notice = renewed && devCertificateNotice(renewed, null);
+      if (notice) logger.info(notice);
+    });
   try {
     gatehouse = await Gatehouse.start(config, { beforeReload: beforeReload ?? undefined });
   } catch (err) {

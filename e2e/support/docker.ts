@@ -70,6 +70,8 @@ export interface Images extends AsyncDisposable {
   readonly http: string;
   readonly ws: string;
   readonly tcp: string;
+  /** The GET-only Docker socket proxy (deploy/socket-proxy). */
+  readonly socketProxy: string;
   /** Removes every image the build tagged (and their untagged layers). */
   remove(): Promise<void>;
 }
@@ -89,19 +91,27 @@ async function build(tagged: string[], args: string[]): Promise<void> {
 }
 
 /**
- * Builds Gatehouse and the demo apps (`which` picks some) with the classic builder and tag
+ * Builds Gatehouse, the demo apps and the socket proxy (`which` picks some) with the classic
+ * builder and tag
  * `tag`. The Dockerfile's dependency stage is tagged too, so that removing the images also
  * removes its layers.
  */
 export async function buildImages(
   tag: string,
-  which: readonly ("gatehouse" | "http" | "ws" | "tcp")[] = ["gatehouse", "http", "ws", "tcp"],
+  which: readonly ("gatehouse" | "http" | "ws" | "tcp" | "socketProxy")[] = [
+    "gatehouse",
+    "http",
+    "ws",
+    "tcp",
+    "socketProxy",
+  ],
 ): Promise<Images> {
   const names = {
     gatehouse: `gatehouse:${tag}`,
     http: `gatehouse-demo-http:${tag}`,
     ws: `gatehouse-demo-ws:${tag}`,
     tcp: `gatehouse-demo-tcp:${tag}`,
+    socketProxy: `gatehouse-socket-proxy:${tag}`,
   };
   const tagged: string[] = [];
   const remove = async () => {
@@ -118,6 +128,9 @@ export async function buildImages(
       const probe = app === "tcp" ? ["--build-arg", "PROBE=tcp://127.0.0.1:7000"] : [];
       const args = ["--build-arg", `APP=${apps[app]}`, ...probe, "--tag", names[app]];
       await build(tagged, [...args, "e2e/apps"]);
+    }
+    if (which.includes("socketProxy")) {
+      await build(tagged, ["--tag", names.socketProxy, "deploy/socket-proxy"]);
     }
   } catch (error) {
     await remove();

@@ -44,6 +44,8 @@ export interface StartedTestContainer extends AsyncDisposable {
 export declare class GenericContainer {
   constructor(image: string);
   withNetwork(network: StartedNetwork): this;
+  withNetworkMode(networkMode: string): this;
+  withName(name: string): this;
   withNetworkAliases(...aliases: string[]): this;
   withEnvironment(environment: Record<string, string>): this;
   withCommand(command: string[]): this;

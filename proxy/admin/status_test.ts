@@ -84,6 +84,7 @@ Deno.test("/status describes entrypoints, routes, TCP routes and services as the
 
     assert.deepEqual(doc.routes, [{
       name: "app",
+      container: null,
       entrypoints: ["web"],
       match: gh.config.routes[0].match,
       service: "app",
@@ -101,6 +102,7 @@ Deno.test("/status describes entrypoints, routes, TCP routes and services as the
     assert.deepEqual(servers("spare"), [[down, true, 0, 0, 0, null]]);
     assert.equal(doc.services[0].healthCheck, false);
     assert.equal(doc.acme, null);
+    assert.equal(doc.docker, null, "the Docker provider is off");
   } finally {
     slow.resolve();
     conn.close();

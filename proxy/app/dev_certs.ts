@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import { type DevCertificates, ensureDevCertificates } from "../pki/dev_ca.ts";
 import { decodeConfigFile } from "../config/load.ts";
 import type { RawConfig } from "../config/schema.ts";
+import type { ConfigFragment } from "../config/fragments.ts";
 
 /** `localhost`, `app.localhost`, `*.api.localhost`: names only this machine resolves. */
 function isLocalhostName(host: string): boolean {
@@ -25,6 +26,28 @@ export function routedLocalhostNames(raw: RawConfig): string[] {
     ...raw.tcp_routes.filter((route) => !route.passthrough).flatMap((route) => route.sni ?? []),
   ];
   return [...new Set(names.map((name) => name.toLowerCase()).filter(isLocalhostName))];
+}
+
+/**
+ * The `localhost` names that routes from container labels list (`match.host`, and `sni` of TCP
+ * routes that terminate TLS), without repeats: they go into the development certificate too.
+ */
+export function fragmentLocalhostNames(fragments: readonly ConfigFragment[]): string[] {
+  const names: string[] = [];
+  for (const item of fragments.flatMap((f) => f.items)) {
+    const value = item.value as {
+      match?: { host?: unknown };
+      sni?: unknown;
+      passthrough?: unknown;
+    };
+    const hosts = item.section === "routes"
+      ? value.match?.host
+      : item.section === "tcp_routes" && value.passthrough !== true
+      ? value.sni
+      : undefined;
+    if (Array.isArray(hosts)) names.push(...hosts.map((h) => String(h).toLowerCase()));
+  }
+  return [...new Set(names.filter(isLocalhostName))];
 }
 
 /** Whether a TLS entrypoint of `raw` (read from `configDir`) serves `DIR/localhost.crt`. */

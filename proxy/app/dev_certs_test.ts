@@ -6,6 +6,7 @@ import { yaml } from "../testing/proxy.ts";
 import { parseCertificatePem } from "../pki/certificate.ts";
 import {
   ensureDevCertificatesFor,
+  fragmentLocalhostNames,
   routedLocalhostNames,
   servesDevCertificate,
 } from "./dev_certs.ts";
@@ -135,4 +136,24 @@ Deno.test("first start makes the CA and a certificate for the routed names; a re
     await log;
     await Deno.remove(t.dir, { recursive: true });
   }
+});
+
+Deno.test("localhost names that container labels route join the development certificate", () => {
+  const route = (section: "routes" | "tcp_routes", value: Record<string, unknown>) => ({
+    section,
+    value,
+    labels: {},
+  });
+  const names = fragmentLocalhostNames([{
+    container: "shop-1",
+    items: [
+      route("routes", { match: { host: ["Shop.localhost", "shop.example.com"] } }),
+      route("tcp_routes", { sni: ["db.localhost"] }),
+      route("tcp_routes", { sni: ["pass.localhost"], passthrough: true }),
+      route("routes", { match: { host: ["shop.localhost"] } }),
+    ],
+    errors: [],
+    warnings: [],
+  }]);
+  assert.deepEqual(names, ["shop.localhost", "db.localhost"]);
 });

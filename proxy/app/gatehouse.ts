@@ -9,6 +9,8 @@ import { AcmeManager } from "../acme/manager.ts";
 import { type AdminServer, readAdminToken, startAdmin } from "../admin/server.ts";
 import { statusDocument } from "./status.ts";
 import type { Config } from "../config/types.ts";
+import type { ConfigFragment } from "../config/fragments.ts";
+import { DockerSource } from "./docker_source.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { InternalService } from "../http/context.ts";
 import { log, setupLogging } from "../telemetry/log.ts";
@@ -25,7 +27,7 @@ export interface GatehouseOptions {
   /** Configure logging from the config (default true; tests may turn it off). */
   readonly logging?: boolean;
   /** Runs before each reload reads the config file (see `ReloaderOptions.beforeLoad`). */
-  readonly beforeReload?: (path: string) => Promise<void>;
+  readonly beforeReload?: (path: string, fragments: readonly ConfigFragment[]) => Promise<void>;
 }
 
 export class Gatehouse {
@@ -34,6 +36,8 @@ export class Gatehouse {
   readonly reloader: Reloader;
   /** Automatic HTTPS: certificates from the ACME CA. */
   readonly acme: AcmeManager;
+  /** Routes and services from Docker container labels (off unless `docker.enabled`). */
+  readonly docker: DockerSource;
   readonly startedAt = new Date();
   #admin: AdminServer | null = null;
   #adminKey = "";
@@ -50,8 +54,10 @@ export class Gatehouse {
     this.metrics = metrics;
     this.acme = acme;
     this.#logging = opts.logging ?? true;
+    this.docker = new DockerSource((reason) => this.reload(reason));
     this.reloader = new Reloader(runtime, {
       beforeLoad: opts.beforeReload,
+      fragments: () => this.docker.fragments(),
       onResult: (result, applied) => this.#onReload(result, applied),
     });
   }
@@ -95,6 +101,7 @@ export class Gatehouse {
     metrics.configure(config);
     acme.start();
     const gatehouse = new Gatehouse(runtime, metrics, acme, opts);
+    gatehouse.docker.registerMetrics(metrics.registry);
     try {
       gatehouse.#syncAdmin(config);
     } catch (err) {
@@ -103,6 +110,7 @@ export class Gatehouse {
       throw err;
     }
     if (opts.watch ?? true) await gatehouse.reloader.watch();
+    await gatehouse.docker.configure(config);
     return gatehouse;
   }
 
@@ -124,6 +132,7 @@ export class Gatehouse {
   async stop(): Promise<void> {
     this.#draining = true;
     this.reloader.close();
+    await this.docker.stop();
     await this.acme.stop();
     await this.runtime.shutdown();
     await this.#admin?.close();
@@ -132,7 +141,12 @@ export class Gatehouse {
 
   async #onReload(result: ReloadResult, applied: Config | null): Promise<void> {
     this.metrics.reloaded(result.ok);
+    this.docker.onReload(result);
     if (applied === null) return;
+    // Not awaited: a restarted provider's first list is applied by a reload of its own.
+    this.docker.configure(applied).catch((err) => {
+      logger.error("{error}", { error: (err as Error).message });
+    });
     this.metrics.configure(applied);
     await this.acme.configure(applied);
     if (this.#logging) await setupLogging(applied.log);
@@ -174,6 +188,7 @@ export class Gatehouse {
           lastReload: this.reloader.last,
           connections: (name) => this.runtime.clients.count(name),
           acme: this.acme.status(),
+          docker: this.docker.status(),
         }),
       reload: () => this.reload("admin"),
       token: () => readAdminToken(this.runtime.config.admin.tokenEnv),

@@ -11,7 +11,13 @@
  * rename and a Kubernetes ConfigMap's `..data` symlink swap both show as a new inode. A change
  * is debounced, and a content fingerprint skips reloads that change nothing.
  */
-import { type Config, formatConfigError, formatConfigWarning, loadConfig } from "../config/mod.ts";
+import {
+  type Config,
+  type ConfigFragment,
+  formatConfigError,
+  formatConfigWarning,
+  loadConfig,
+} from "../config/mod.ts";
 import { log } from "../telemetry/log.ts";
 import { concatBytes } from "../bytes.ts";
 import type { Runtime } from "./runtime.ts";
@@ -29,14 +35,20 @@ export interface ReloadResult {
   readonly version: string;
   /** Every error, formatted `file:line:col path: message` (empty when ok). */
   readonly errors: readonly string[];
+  /** Errors in container labels (app/docker_source.ts): those were left out, the rest applied. */
+  readonly labelErrors?: readonly string[];
+  /** Warnings about container labels, like a Traefik label that was not translated. */
+  readonly labelWarnings?: readonly string[];
 }
 
 export interface ReloaderOptions {
   /**
-   * Called with the config file's path before each reload reads it (e.g. to add a new route's
-   * name to the development certificate, which the reload then loads).
+   * Called with the config file's path (and the fragments to merge) before each reload reads it
+   * (e.g. to add a new route's name to the development certificate, which the reload then loads).
    */
-  readonly beforeLoad?: (path: string) => Promise<void>;
+  readonly beforeLoad?: (path: string, fragments: readonly ConfigFragment[]) => Promise<void>;
+  /** Routes and services from other sources (container labels), merged into every load. */
+  readonly fragments?: () => readonly ConfigFragment[];
   /** Called after every attempt, with the new config when it was applied. */
   readonly onResult?: (result: ReloadResult, applied: Config | null) => void | Promise<void>;
 }
@@ -91,11 +103,12 @@ export class Reloader {
 
   async #reload(reason: string): Promise<ReloadResult> {
     const current = this.#runtime.config;
-    await this.#opts.beforeLoad?.(current.source);
+    const fragments = this.#opts.fragments?.() ?? [];
+    await this.#opts.beforeLoad?.(current.source, fragments);
     // Taken before reading: a change that lands while this reload runs differs from it, so
     // the next check reloads again instead of missing it.
     const seen = await fingerprint(current.files);
-    const loaded = await loadConfig(current.source);
+    const loaded = await loadConfig(current.source, fragments);
     let result: ReloadResult;
     let applied: Config | null = null;
     if (!loaded.ok) {
@@ -117,10 +130,14 @@ export class Reloader {
           reason,
           version: loaded.config.version,
         });
-        for (const w of loaded.warnings) {
+        // Label warnings are logged by the Docker source when they are new, not every time.
+        for (const w of loaded.warnings.filter((w) => !w.label)) {
           logger.warning("{warning}", { warning: formatConfigWarning(w) });
         }
-        result = this.#record(true, reason, loaded.config.version, []);
+        result = this.#record(true, reason, loaded.config.version, [], {
+          labelErrors: loaded.skipped.map(formatConfigError),
+          labelWarnings: loaded.warnings.filter((w) => w.label).map(formatConfigWarning),
+        });
       } catch (err) {
         const error = `Cannot apply the new config: ${(err as Error).message}`;
         logger.error("Reload ({reason}) failed: {error}; {version} stays in force", {
@@ -137,8 +154,14 @@ export class Reloader {
     return result;
   }
 
-  #record(ok: boolean, reason: string, version: string, errors: string[]): ReloadResult {
-    this.#last = { ok, reason, at: new Date().toISOString(), version, errors };
+  #record(
+    ok: boolean,
+    reason: string,
+    version: string,
+    errors: string[],
+    labels = { labelErrors: [] as string[], labelWarnings: [] as string[] },
+  ): ReloadResult {
+    this.#last = { ok, reason, at: new Date().toISOString(), version, errors, ...labels };
     return this.#last;
   }
 

@@ -17,6 +17,8 @@ export interface StatusInput {
   readonly connections: (entrypoint: string) => number;
   /** Host names with certificates from ACME. */
   readonly acme?: readonly AcmeHostStatus[];
+  /** The Docker provider (app/docker_source.ts); null or absent when it is off. */
+  readonly docker?: unknown;
 }
 
 export function statusDocument(input: StatusInput): unknown {
@@ -54,8 +56,10 @@ export function statusDocument(input: StatusInput): unknown {
     acme: input.acme?.length
       ? { directory: config.acme.directory, storage: config.acme.storage, hosts: input.acme }
       : null,
+    docker: input.docker ?? null,
     routes: config.routes.map((r) => ({
       name: r.name,
+      container: r.pos.label?.container ?? null,
       entrypoints: r.entrypoints.length > 0 ? r.entrypoints : "all",
       match: r.match,
       service: r.service,
@@ -64,6 +68,7 @@ export function statusDocument(input: StatusInput): unknown {
     })),
     tcpRoutes: config.tcpRoutes.map((r) => ({
       name: r.name,
+      container: r.pos.label?.container ?? null,
       entrypoints: r.entrypoints,
       sni: r.sni.length > 0 ? r.sni : "default",
       passthrough: r.passthrough,
@@ -72,6 +77,7 @@ export function statusDocument(input: StatusInput): unknown {
     })),
     services: [...snapshot.services.values()].map((s) => ({
       name: s.name,
+      container: s.config.pos.label?.container ?? null,
       balancing: s.config.balancing,
       healthCheck: s.config.healthCheck !== null,
       servers: s.servers.map((server) => ({

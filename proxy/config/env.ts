@@ -32,7 +32,7 @@ export function interpolateEnv(doc: Document, lines: LineCounter, file: string):
         errors.push({ file, line: where.line, col: where.col, path, message });
       }
       const plain = node.type === Scalar.PLAIN || node.type === undefined;
-      node.value = plain ? reparse(text) : text;
+      node.value = plain ? plainScalar(text) : text;
     },
   });
   return errors;
@@ -47,11 +47,14 @@ function readEnv(name: string, problems: string[]): string | undefined {
   }
 }
 
-/** Reads a substituted plain value as YAML would (numbers, booleans), else keeps the text. */
-function reparse(text: string): unknown {
+/**
+ * Reads text as a plain YAML value would be read (numbers, booleans), else keeps the text: for
+ * substituted values, and for container labels (proxy/docker/labels.ts).
+ */
+export function plainScalar(text: string): string | number | boolean {
   try {
     const value = parse(text);
-    return isScalarValue(value) ? value : text;
+    return isScalarValue(value) ? value as string | number | boolean : text;
   } catch {
     return text;
   }

@@ -1,19 +1,23 @@
 /**
- * Config errors: what went wrong, where in the file, and how to say it.
+ * Config errors: what went wrong, where in the file (or which container label), and how to say
+ * it.
  *
  * @module
  */
+import type { LabelPos, SourcePos } from "./types.ts";
 
-/** One problem found in a config file. */
+/** One problem found in a config file, or in the container labels merged into it. */
 export interface ConfigError {
   /** The config file path as given. */
   readonly file: string;
-  /** 1-based; 0 when the problem is the file as a whole (it cannot be read). */
+  /** 1-based; 0 when the problem is the file as a whole (it cannot be read) or a label's. */
   readonly line: number;
   readonly col: number;
   /** YAML path like `routes[2].service`; "" for the document itself. */
   readonly path: string;
   readonly message: string;
+  /** Set when the problem is in a container's labels: then it names them instead of the file. */
+  readonly label?: LabelPos;
 }
 
 /** One step of a YAML path: a map key or a list index. */
@@ -32,8 +36,12 @@ export function formatPath(path: readonly Segment[]): string {
   return out;
 }
 
-/** `config/gatehouse.yaml:14:7 routes[2].service: unknown service "api" (known: web, app)`. */
+/**
+ * `config/gatehouse.yaml:14:7 routes[2].service: unknown service "api" (known: web, app)`, or
+ * for labels `container "shop-app-1" label "gatehouse.http.routes.shop.host": ...`.
+ */
 export function formatConfigError(e: ConfigError): string {
+  if (e.label) return `${formatLabelPos(e.label)}: ${e.message}`;
   const where = e.line > 0 ? `${e.file}:${e.line}:${e.col}` : `${e.file}:`;
   return e.path === "" ? `${where} ${e.message}` : `${where} ${e.path}: ${e.message}`;
 }
@@ -41,6 +49,16 @@ export function formatConfigError(e: ConfigError): string {
 /** `config/gatehouse.yaml:40:5 routes[3]: warning: route "myapp" can never match: ...`. */
 export function formatConfigWarning(e: ConfigError): string {
   return formatConfigError({ ...e, message: `warning: ${e.message}` });
+}
+
+/** `container "shop-app-1" label "gatehouse.http.routes.shop.host"`. */
+export function formatLabelPos(pos: LabelPos): string {
+  return `container ${quote(pos.container)} label ${quote(pos.label)}`;
+}
+
+/** Where an item was defined, for messages about another one: `line 34`, `container "x"`. */
+export function describePos(pos: SourcePos): string {
+  return pos.label ? `container ${quote(pos.label.container)}` : `line ${pos.line}`;
 }
 
 /** Quotes a value for a message: `"api"`. */

@@ -1,6 +1,7 @@
 /**
- * Loading the config file: read, parse (with positions), validate against the schema collecting
- * every error, apply defaults, resolve and freeze.
+ * Loading the config file: read, parse (with positions), merge the fragments of other sources
+ * (container labels), validate against the schema collecting every error, apply defaults,
+ * resolve and freeze.
  *
  * @module
  */
@@ -9,7 +10,9 @@ import { LineCounter, parseDocument, type YAMLError } from "yaml";
 import { Context, readProblem } from "./context.ts";
 import { interpolateEnv } from "./env.ts";
 import type { ConfigError } from "./errors.ts";
-import type { Locator } from "./locator.ts";
+import { type ConfigFragment, fragmentsText, insertFragments, withoutFailed } from "./fragments.ts";
+import { Locator } from "./locator.ts";
+import { concatBytes } from "../bytes.ts";
 import { resolve } from "./resolve.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 import type { Config } from "./types.ts";
@@ -22,6 +25,8 @@ export type LoadResult =
     readonly config: Config;
     /** Problems that do not stop the file from working, like a route that can never match. */
     readonly warnings: readonly ConfigError[];
+    /** The errors of the fragments (containers) left out; the config holds the others. */
+    readonly skipped: readonly ConfigError[];
   }
   | { readonly ok: false; readonly errors: readonly ConfigError[] };
 
@@ -65,11 +70,13 @@ type Decoded =
     readonly ok: true;
     readonly value: RawConfig;
     readonly errors: ConfigError[];
+    /** The fragments' own warnings. */
+    readonly warnings: readonly ConfigError[];
     locator: Locator;
   }
   | { readonly ok: false; readonly errors: ConfigError[] };
 
-function decode(text: string, file: string): Decoded {
+function decode(text: string, file: string, fragments: readonly ConfigFragment[] = []): Decoded {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const problems = [...doc.errors, ...doc.warnings];
@@ -83,31 +90,69 @@ function decode(text: string, file: string): Decoded {
     const message = "the file is empty: define at least one entrypoint";
     return { ok: false, errors: [{ file, line: 1, col: 1, path: "", message }] };
   }
-  const { value, errors, locator } = validate(configSchema, doc, lines, file);
-  return value === undefined ? { ok: false, errors } : { ok: true, value, errors, locator };
+  const locator = new Locator(file);
+  const merged = insertFragments(doc, lines, fragments, locator);
+  const { value, errors } = validate(configSchema, doc, lines, file, locator);
+  errors.push(...merged.errors);
+  if (value === undefined) return { ok: false, errors };
+  return { ok: true, value, errors, locator, warnings: merged.warnings };
 }
 
+async function loadOnce(
+  bytes: Uint8Array<ArrayBuffer>,
+  text: string,
+  file: string,
+  fragments: readonly ConfigFragment[],
+): Promise<LoadResult> {
+  const decoded = decode(text, file, fragments);
+  if (!decoded.ok) return failed(decoded.errors);
+  const ctx = new Context(decoded.locator, dirname(file));
+  const hashed = fragments.length === 0
+    ? bytes
+    : concatBytes([bytes, new TextEncoder().encode(fragmentsText(fragments))]);
+  const meta = { source: file, version: await shortHash(hashed), file };
+  const config = await resolve(ctx, decoded.value, meta);
+  const all = [...decoded.errors, ...ctx.errors];
+  if (all.length > 0) return failed(all);
+  const warnings = [...decoded.warnings, ...ctx.warnings];
+  return { ok: true, config: deepFreeze(config), warnings, skipped: [] };
+}
+
+/**
+ * Loads the file with `fragments` merged in. A fragment with an error is left out (its errors
+ * go to `skipped`) and the rest loaded again; errors of the file itself fail the load.
+ */
 async function load(
   bytes: Uint8Array<ArrayBuffer>,
   text: string,
   file: string,
+  fragments: readonly ConfigFragment[],
 ): Promise<LoadResult> {
-  const decoded = decode(text, file);
-  if (!decoded.ok) return failed(decoded.errors);
-  const ctx = new Context(decoded.locator, dirname(file));
-  const meta = { source: file, version: await shortHash(bytes), file };
-  const config = await resolve(ctx, decoded.value, meta);
-  const all = [...decoded.errors, ...ctx.errors];
-  if (all.length > 0) return failed(all);
-  return { ok: true, config: deepFreeze(config), warnings: ctx.warnings };
+  const skipped: ConfigError[] = [];
+  let active = fragments;
+  while (true) {
+    const result = await loadOnce(bytes, text, file, active);
+    if (result.ok) return { ...result, skipped };
+    const fromLabels = result.errors.filter((e) => e.label !== undefined);
+    if (fromLabels.length < result.errors.length) {
+      return failed(result.errors.filter((e) => e.label === undefined));
+    }
+    skipped.push(...fromLabels);
+    active = withoutFailed(active, fromLabels);
+  }
 }
 
 /**
  * Loads the config from YAML text. `file` names it in errors, and relative certificate, key and
- * CA paths start at its directory; the file itself is not read.
+ * CA paths start at its directory; the file itself is not read. `fragments` (container labels)
+ * are merged in.
  */
-export function loadConfigText(text: string, file: string): Promise<LoadResult> {
-  return load(new TextEncoder().encode(text), text, file);
+export function loadConfigText(
+  text: string,
+  file: string,
+  fragments: readonly ConfigFragment[] = [],
+): Promise<LoadResult> {
+  return load(new TextEncoder().encode(text), text, file, fragments);
 }
 
 /**
@@ -125,8 +170,14 @@ export async function decodeConfigFile(path: string): Promise<RawConfig | undefi
   }
 }
 
-/** Reads, validates and resolves the YAML config file at `path`. */
-export async function loadConfig(path: string): Promise<LoadResult> {
+/**
+ * Reads, validates and resolves the YAML config file at `path`, with `fragments` (container
+ * labels) merged in.
+ */
+export async function loadConfig(
+  path: string,
+  fragments: readonly ConfigFragment[] = [],
+): Promise<LoadResult> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = await Deno.readFile(path);
@@ -142,5 +193,5 @@ export async function loadConfig(path: string): Promise<LoadResult> {
   } catch {
     return wholeFile(path, "Cannot read the config file: it is not UTF-8 text");
   }
-  return load(bytes, text, path);
+  return load(bytes, text, path, fragments);
 }

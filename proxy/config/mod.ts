@@ -12,4 +12,5 @@
  */
 export { loadConfig, loadConfigText, type LoadResult } from "./load.ts";
 export { type ConfigError, formatConfigError, formatConfigWarning } from "./errors.ts";
+export type { ConfigFragment, FragmentItem } from "./fragments.ts";
 export type * from "./types.ts";

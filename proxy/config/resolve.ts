@@ -13,6 +13,7 @@ import { acmeSettings } from "./resolve_acme.ts";
 import { entrypointTls } from "./resolve_tls.ts";
 import { entrypointUnix, socketConflicts } from "./resolve_unix.ts";
 import { checkUdpEntrypoint, udpRoutes } from "./resolve_udp.ts";
+import { dockerSettings } from "./schema_docker.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
 
@@ -186,6 +187,7 @@ export async function resolve(
       perHost: metrics.per_host,
     },
     compression: compression(raw.compression),
+    docker: dockerSettings(raw.docker),
     files: [...ctx.files],
   };
 }

@@ -158,8 +158,10 @@ export function routes(ctx: Context, raw: RawConfig): Route[] {
     if (r.name === undefined) continue;
     const other = explicit.get(r.name);
     if (other) {
-      const { line, col } = ctx.locator.pos([...other, "name"]);
-      const also = `${formatPath(other)} at ${line}:${col}`;
+      const { line, col, label } = ctx.locator.pos([...other, "name"]);
+      const also = label
+        ? `container ${quote(label.container)}`
+        : `${formatPath(other)} at ${line}:${col}`;
       ctx.error(ctx.path(r, "name"), `duplicate route name ${quote(r.name)} (also ${also})`);
     } else explicit.set(r.name, ctx.path(r));
   }

@@ -256,6 +256,8 @@ function overlaps(ctx: Context, raw: RawConfig, routes: readonly TcpRoute[]): vo
       }
     }
   });
+  // With the Docker provider on, container labels may bring the routes of a TCP entrypoint.
+  if (raw.docker.enabled) return;
   for (const [name, e] of raw.entrypoints) {
     if (e.protocol !== "tcp" || routes.some((r) => r.entrypoints.includes(name))) continue;
     ctx.error(

@@ -27,6 +27,7 @@ import { compressionSection, routeCompression } from "./schema_compression.ts";
 import { acmeSection, entrypointAcme } from "./schema_acme.ts";
 import { socketFile } from "./schema_unix.ts";
 import { udpRoute } from "./schema_udp.ts";
+import { dockerSection } from "./schema_docker.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -456,6 +457,11 @@ export const configSchema = obj({
     "Prometheus metrics (served on the admin endpoint at /metrics)",
   ),
   compression: def(compressionSection, {}, "Response compression (routes may override)"),
+  docker: def(
+    dockerSection,
+    {},
+    "Routes and services from Docker container labels, merged with this file (off by default)",
+  ),
   admin: def(
     obj({
       address: def(

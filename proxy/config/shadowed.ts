@@ -7,7 +7,7 @@
  * @module
  */
 import type { Context } from "./context.ts";
-import { quote } from "./errors.ts";
+import { describePos, quote } from "./errors.ts";
 import type { RawRoute } from "./schema.ts";
 import type { Route } from "./types.ts";
 
@@ -49,7 +49,7 @@ export function warnShadowedRoutes(ctx: Context, raw: readonly RawRoute[], route
       if (winner === undefined) return;
       shadows.add(winner);
     }
-    const by = [...shadows].map((a) => `route ${quote(a.name)} (line ${a.pos.line})`).join(", ");
+    const by = [...shadows].map((a) => `route ${quote(a.name)} (${describePos(a.pos)})`).join(", ");
     ctx.warn(
       ctx.path(raw[i]),
       `route ${quote(route.name)} can never match: ${by} comes first and takes the same ` +

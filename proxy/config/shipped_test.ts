@@ -30,8 +30,6 @@ Deno.test("config/gatehouse.yaml loads with the certificates of deno task certs"
     assert.deepEqual(config.admin.address, { hostname: "127.0.0.1", port: 9901 });
     assert.deepEqual(config.routes.map((r) => [r.name, r.service, r.match.hosts]), [
       ["welcome", "welcome@internal", []],
-      ["demo-app", "demo-app", ["app.localhost"]],
-      ["demo-ws", "demo-ws", ["ws.localhost"]],
     ]);
     assert.deepEqual(config.routes[0].match, {
       hosts: [],
@@ -41,11 +39,7 @@ Deno.test("config/gatehouse.yaml loads with the certificates of deno task certs"
     });
     assert.deepEqual(
       Object.entries(config.services).map(([name, s]) => [name, s.servers.map((x) => x.url)]),
-      [
-        ["demo-app", ["http://app:8000"]],
-        ["demo-ws", ["http://ws:8000"]],
-        ["demo-echo", ["tcp://echo:7000"]],
-      ],
+      [["demo-echo", ["tcp://echo:7000"]]],
     );
     assert.deepEqual([config.entrypoints.echo.protocol, config.entrypoints.echo.address.port], [
       "tcp",
@@ -54,7 +48,28 @@ Deno.test("config/gatehouse.yaml loads with the certificates of deno task certs"
     assert.deepEqual(config.tcpRoutes.map((r) => [r.name, r.entrypoints, r.service]), [
       ["demo-echo", ["echo"], "demo-echo"],
     ]);
+    assert.equal(config.docker.enabled, false, "routes from labels only where compose says so");
   });
+});
+
+Deno.test("config/gatehouse.yaml in the compose stack follows the socket proxy", async () => {
+  const text = await read("gatehouse.yaml");
+  const env = { GATEHOUSE_DOCKER: "true", GATEHOUSE_DOCKER_ENDPOINT: "tcp://docker-api:2375" };
+  for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
+  try {
+    await withTempDir(async (dir) => {
+      await ensureDevCertificates(join(dir, "certs"));
+      const config = await configOf(text, join(dir, "config", "gatehouse.yaml"));
+      assert.equal(config.docker.enabled, true);
+      assert.deepEqual(config.docker.endpoint, {
+        transport: "tcp",
+        hostname: "docker-api",
+        port: 2375,
+      });
+    });
+  } finally {
+    for (const name of Object.keys(env)) Deno.env.delete(name);
+  }
 });
 
 Deno.test("config/gatehouse.yaml without certificates says to run deno task certs", async () => {
@@ -79,8 +94,6 @@ Deno.test("config/gatehouse.yaml's commented-out route and service work when unc
     const config = await configOf(edited, join(dir, "config", "gatehouse.yaml"));
     assert.deepEqual(config.routes.map((r) => [r.name, r.service, r.match.hosts]), [
       ["welcome", "welcome@internal", []],
-      ["demo-app", "demo-app", ["app.localhost"]],
-      ["demo-ws", "demo-ws", ["ws.localhost"]],
       ["myapp", "myapp", ["myapp.localhost"]],
     ]);
     assert.equal(config.services.myapp.servers[0].url, "http://127.0.0.1:3000");
@@ -135,6 +148,14 @@ Deno.test("config/example.yaml loads and uses every feature", async () => {
     assert.equal(config.forwarding.trustedProxies.length, 3);
     assert.deepEqual(config.log.accessLog, { enabled: true, format: "combined" });
     assert.equal(config.admin.tokenEnv, "GATEHOUSE_ADMIN_TOKEN");
+    assert.deepEqual(config.docker, {
+      enabled: true,
+      endpoint: { transport: "tcp", hostname: "docker-api", port: 2375 },
+      endpointText: "tcp://docker-api:2375",
+      exposedByDefault: false,
+      network: "apps",
+      traefikLabels: true,
+    });
     assert.deepEqual(config.tcpRoutes.map((r) => [r.name, r.entrypoints, r.sni, r.passthrough]), [
       ["postgres", ["postgres"], [], false],
       ["redis", ["redis"], [], false],

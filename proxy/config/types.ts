@@ -9,11 +9,25 @@
  * Types only; every config test reads them.
  */
 
+/**
+ * Where an item came from when a provider wrote it instead of the file: the label of a Docker
+ * container (proxy/docker/).
+ */
+export interface LabelPos {
+  /** The container's name, as `docker ps` shows it. */
+  readonly container: string;
+  /** The label key, or the common prefix of the labels of one route or service. */
+  readonly label: string;
+}
+
 /** A position in the source file, 1-based, for messages that point back at the YAML. */
 export interface SourcePos {
   readonly file: string;
+  /** 0 for items from labels. */
   readonly line: number;
   readonly col: number;
+  /** Set when the item came from a container's labels instead of the file. */
+  readonly label?: LabelPos;
 }
 
 export interface Address {
@@ -368,6 +382,25 @@ export interface AcmeSettings {
   readonly timeout: number;
 }
 
+/** How Gatehouse reaches the Docker Engine API. */
+export type DockerEndpoint =
+  | { readonly transport: "unix"; readonly path: string }
+  | { readonly transport: "tcp"; readonly hostname: string; readonly port: number };
+
+/** The Docker provider: routes and services from container labels, merged with the file. */
+export interface DockerSettings {
+  readonly enabled: boolean;
+  readonly endpoint: DockerEndpoint;
+  /** The endpoint as written: "unix:///var/run/docker.sock", "tcp://docker-api:2375". */
+  readonly endpointText: string;
+  /** Containers without `gatehouse.enable` are routed too (`gatehouse.enable=false` opts out). */
+  readonly exposedByDefault: boolean;
+  /** Network whose address is used for containers on several networks; `null` = the only one. */
+  readonly network: string | null;
+  /** Read `traefik.*` labels too (migration from Traefik). */
+  readonly traefikLabels: boolean;
+}
+
 export interface MetricsSettings {
   /** Count requests on the request path (gauges are read at scrape time either way). */
   readonly enabled: boolean;
@@ -399,6 +432,8 @@ export interface Config {
   readonly metrics: MetricsSettings;
   /** Server-wide response compression (routes may override); `null` = off by default. */
   readonly compression: Compression | null;
+  /** Routes and services from the labels of Docker containers (proxy/docker/). */
+  readonly docker: DockerSettings;
   /** Every file the config read (itself, certificates, keys, CA files): what a watcher watches. */
   readonly files: readonly string[];
 }

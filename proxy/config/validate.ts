@@ -264,14 +264,17 @@ class Walker {
   }
 }
 
-/** Validates and decodes `doc` against `schema`; `file` names the source in errors. */
+/**
+ * Validates and decodes `doc` against `schema`; `file` names the source in errors. `locator`
+ * may already know the items a provider put into `doc` (config/fragments.ts).
+ */
 export function validate<T>(
   schema: Node<T>,
   doc: Document,
   lines: LineCounter,
   file: string,
+  locator: Locator = new Locator(file),
 ): Validation<T> {
-  const locator = new Locator(file);
   const walker = new Walker(doc, lines, locator);
   const value = walker.decode(doc.contents, schema, []);
   if (value === INVALID) return { value: undefined, errors: walker.errors, locator };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parse } from "yaml";
 import { decodeConfigFile } from "../config/load.ts";
 import { loadConfigText } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
@@ -20,7 +21,17 @@ Deno.test("the welcome page's example routes a host no route has yet, and adding
   const shipped = await decodeConfigFile(
     new URL("../../config/gatehouse.yaml", import.meta.url).pathname,
   );
-  const hosts = shipped!.routes.flatMap((r) => r.match.host);
+  // And the hosts the demo apps of docker-compose.yml route by their labels.
+  const compose = parse(
+    await Deno.readTextFile(new URL("../../docker-compose.yml", import.meta.url)),
+    { merge: true },
+  );
+  const labelled = Object.values<{ labels?: Record<string, string> }>(compose.services)
+    .flatMap((service) => Object.entries(service.labels ?? {}))
+    .flatMap(([label, value]) =>
+      /^gatehouse\.http\.routes\.[^.]+\.host$/.test(label) ? [value] : []
+    );
+  const hosts = [...shipped!.routes.flatMap((r) => r.match.host), ...labelled];
   assert.ok(hosts.includes("app.localhost"));
   const base = await configOf(
     BASE + `routes:\n  - { service: welcome@internal }\n` +
