@@ -106,6 +106,7 @@ Deno.test("defaults are applied everywhere", async () => {
     via: "gatehouse",
     requestIdHeader: "x-request-id",
     headerUnderscores: "drop",
+    clientIpDepth: 0,
   });
   assert.deepEqual(config.notFound, {
     status: 404,
@@ -129,6 +130,7 @@ Deno.test("defaults are applied everywhere", async () => {
     h2c: "on",
     maxConnections: 0,
     proxyProtocol: null,
+    middlewares: [],
     pos: { file: FILE, line: 2, col: 3 },
   });
   const [route] = config.routes;
@@ -145,6 +147,7 @@ Deno.test("defaults are applied everywhere", async () => {
     upgrade: true,
     maxBodyBytes: null,
     compression: config.compression,
+    middlewares: [],
     pos: undefined,
   });
   assert.deepEqual(config.compression, {

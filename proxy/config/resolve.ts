@@ -11,6 +11,7 @@ import { compression, routes, services } from "./resolve_routes.ts";
 import { entrypointTcp, tcpRoutes } from "./resolve_tcp.ts";
 import { acmeSettings } from "./resolve_acme.ts";
 import { entrypointTls } from "./resolve_tls.ts";
+import { checkReferences, middlewares } from "./resolve_middlewares.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
 
@@ -95,6 +96,18 @@ function h2c(ctx: Context, e: RawEntrypoint): Entrypoint["h2c"] {
     );
   }
   return e.h2c;
+/** The middlewares an entrypoint applies: only HTTP entrypoints that serve routes run them. */
+function entrypointMiddlewares(ctx: Context, raw: RawConfig, e: RawEntrypoint): string[] {
+  const names = e.middlewares;
+  if (names.length === 0) return [];
+  const path = ctx.path(e, "middlewares");
+  if (e.protocol === "tcp") {
+    ctx.error(path, `a tcp entrypoint runs no middlewares: remove "middlewares"`, "key");
+  } else if (e.redirect) {
+    ctx.error(path, `this entrypoint redirects every request, so no middleware runs here`, "key");
+  }
+  checkReferences(ctx, raw, names, path);
+  return [...names];
 }
 
 async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string, Entrypoint>> {
@@ -108,6 +121,7 @@ async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string,
       redirect: redirect(ctx, raw, e),
       h2c: h2c(ctx, e),
       ...entrypointTcp(ctx, raw, e),
+      middlewares: entrypointMiddlewares(ctx, raw, e),
       pos: ctx.locator.pos(ctx.path(e), "key"),
     };
   }
@@ -131,6 +145,7 @@ export async function resolve(
     routes: httpRoutes,
     tcpRoutes: tcpRoutes(ctx, raw, httpRoutes),
     services: await services(ctx, raw),
+    middlewares: middlewares(ctx, raw),
     acme: await acmeSettings(ctx, raw),
     timeouts: {
       headerRead: t.header_read,
@@ -149,6 +164,7 @@ export async function resolve(
       via: forwarding.via,
       requestIdHeader: forwarding.request_id_header,
       headerUnderscores: forwarding.header_underscores,
+      clientIpDepth: forwarding.client_ip_depth,
     },
     notFound: { status: notFound.status, body: notFound.body },
     log: {

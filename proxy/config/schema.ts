@@ -11,7 +11,6 @@ import {
   cidr,
   headerMatch,
   headerName,
-  headerValue,
   hostHeader,
   hostName,
   hostPattern,
@@ -24,6 +23,7 @@ import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } fro
 import { entrypointProxyProtocol, tcpRoute } from "./schema_tcp.ts";
 import { compressionSection, routeCompression } from "./schema_compression.ts";
 import { acmeSection, entrypointAcme } from "./schema_acme.ts";
+import { headerOps, middlewareList, middlewaresSection } from "./schema_middlewares.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -136,16 +136,12 @@ const entrypoint = obj({
     "Read the client address from a PROXY protocol header (tcp entrypoints)",
     "no header expected",
   ),
-}, "entrypoint");
-
-const headerOps = obj({
-  set: def(
-    map(headerName({ settable: true }), headerValue(), { placeholder: "<header>" }),
-    {},
-    "Headers to set (replacing any value)",
+  middlewares: def(
+    middlewareList,
+    [],
+    "Middlewares applied to every route served here, before the route's own",
   ),
-  remove: def(list(headerName(), { unique: true }), [], "Headers to remove"),
-});
+}, "entrypoint");
 
 const route = obj({
   name: opt(
@@ -212,6 +208,7 @@ const route = obj({
     {},
     "Response compression here; false: off (keys not given take the top-level ones)",
   ),
+  middlewares: def(middlewareList, [], `Names from "middlewares", applied in order`),
 }, "route");
 
 const server = union(
@@ -328,6 +325,11 @@ export const configSchema = obj({
     {},
     "Upstream services, by name",
   ),
+  middlewares: def(
+    middlewaresSection,
+    {},
+    "Named middlewares (access control, limits, auth, headers, redirects...), by name",
+  ),
   acme: def(
     acmeSection,
     {},
@@ -380,6 +382,12 @@ export const configSchema = obj({
         oneOf(["drop", "pass", "reject"]),
         "drop",
         'Request headers named with "_" (CGI/WSGI read "_" as "-"): drop, pass on, or 400',
+      ),
+      client_ip_depth: def(
+        int(0, 16),
+        0,
+        "Client address from a trusted proxy's X-Forwarded-For: 0 = rightmost not in " +
+          "trusted_proxies, N = Nth from the right",
       ),
     }),
     {},

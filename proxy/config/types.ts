@@ -108,6 +108,8 @@ export interface Entrypoint {
   readonly maxConnections: number;
   /** Reading the client address from a PROXY protocol header (TCP entrypoints); null = never. */
   readonly proxyProtocol: EntrypointProxyProtocol | null;
+  /** Names of middlewares applied to every route served here, before the route's own. */
+  readonly middlewares: readonly string[];
   readonly pos: SourcePos;
 }
 
@@ -165,8 +167,16 @@ export interface Route {
   readonly maxBodyBytes: number | null;
   /** Response compression on this route (top-level settings merged); `null` = off. */
   readonly compression: Compression | null;
+  /** Names of middlewares applied to this route, in order (after its entrypoint's). */
+  readonly middlewares: readonly string[];
   readonly pos: SourcePos;
 }
+
+/** One named middleware: its kind and settings. */
+export type Middleware = MiddlewareSpec & {
+  readonly name: string;
+  readonly pos: SourcePos;
+};
 
 /** A response content coding Gatehouse can produce. */
 export type Codec = "zstd" | "br" | "gzip";
@@ -292,6 +302,11 @@ export interface Forwarding {
   readonly requestIdHeader: string;
   /** Request fields whose name holds "_": removed, forwarded, or the request refused (400). */
   readonly headerUnderscores: "drop" | "pass" | "reject";
+  /**
+   * Which X-Forwarded-For address is the client's when the peer is a trusted proxy: 0 = the
+   * rightmost one not in `trustedProxies`, N = the Nth from the right.
+   */
+  readonly clientIpDepth: number;
 }
 
 export interface NotFound {
@@ -359,6 +374,8 @@ export interface Config {
   readonly routes: readonly Route[];
   readonly tcpRoutes: readonly TcpRoute[];
   readonly services: Readonly<Record<string, Service>>;
+  /** Named middlewares, referenced by routes and entrypoints. */
+  readonly middlewares: Readonly<Record<string, Middleware>>;
   readonly acme: AcmeSettings;
   readonly timeouts: Timeouts;
   readonly limits: Limits;
@@ -397,4 +414,58 @@ export interface TcpRoute {
   readonly proxyProtocol: "off" | "v1" | "v2";
   readonly timeouts: TcpRouteTimeouts;
   readonly pos: SourcePos;
+}
+
+/** The settings of a middleware, by kind (see docs/middlewares.md). */
+export type MiddlewareSpec =
+  | IpFilterSpec
+  | HeadersSpec
+  | BodyLimitSpec;
+
+/** `ip_allow` (only these addresses pass) or `ip_deny` (these addresses are refused): 403. */
+export interface IpFilterSpec {
+  readonly kind: "ip_allow" | "ip_deny";
+  readonly cidrs: readonly Cidr[];
+}
+
+/** `body_limit`: request bodies over `maxBytes` are refused with 413. */
+export interface BodyLimitSpec {
+  readonly kind: "body_limit";
+  readonly maxBytes: number;
+}
+
+export interface Hsts {
+  /** Seconds. */
+  readonly maxAge: number;
+  readonly includeSubdomains: boolean;
+  readonly preload: boolean;
+}
+
+export interface Cors {
+  /** Exact origins ("https://app.example.com"), "*", or patterns with one "*" label. */
+  readonly allowOrigins: readonly string[];
+  /** Uppercase methods. */
+  readonly allowMethods: readonly string[];
+  /** Lowercase request header names; empty = what the preflight asks for. */
+  readonly allowHeaders: readonly string[];
+  readonly exposeHeaders: readonly string[];
+  readonly allowCredentials: boolean;
+  /** Seconds a preflight may be cached; null = not said. */
+  readonly maxAge: number | null;
+}
+
+/** `headers`: security presets, CORS, and header edits both ways. */
+export interface HeadersSpec {
+  readonly kind: "headers";
+  /** Strict-Transport-Security, sent on HTTPS answers only; null = not sent. */
+  readonly hsts: Hsts | null;
+  readonly contentTypeNosniff: boolean;
+  /** X-Frame-Options value, or null. */
+  readonly frameOptions: string | null;
+  readonly referrerPolicy: string | null;
+  readonly contentSecurityPolicy: string | null;
+  readonly permissionsPolicy: string | null;
+  readonly cors: Cors | null;
+  readonly request: HeaderOps;
+  readonly response: HeaderOps;
 }

@@ -1,0 +1,121 @@
+/**
+ * Resolving the `middlewares` section (each entry has exactly one kind, whose settings are
+ * checked here) and the references to it from routes and entrypoints (unknown names, with a
+ * guess; middlewares on entrypoints that cannot run them).
+ *
+ * Tested by resolve_middlewares_test.ts.
+ *
+ * @module
+ */
+import type { Context } from "./context.ts";
+import { didYouMean, quote, quoteList } from "./errors.ts";
+import type { RawConfig } from "./schema.ts";
+import type { HeaderOps, HeadersSpec, Middleware, MiddlewareSpec } from "./types.ts";
+
+type RawMiddleware = RawConfig["middlewares"] extends ReadonlyMap<string, infer M> ? M : never;
+type RawHeaders = NonNullable<RawMiddleware["headers"]>;
+
+/** The kind keys, in the order the reference lists them. */
+const KINDS = ["ip_allow", "ip_deny", "headers", "body_limit"] as const;
+type Kind = typeof KINDS[number];
+
+function headerOps(raw: RawHeaders["request"]): HeaderOps {
+  return { set: [...raw.set], remove: raw.remove };
+}
+
+function headersSpec(ctx: Context, raw: RawHeaders): HeadersSpec {
+  const c = raw.cors;
+  if (c && c.allow_credentials && c.allow_origins.includes("*")) {
+    ctx.error(
+      ctx.path(c, "allow_credentials"),
+      `Cannot allow credentials for origin "*": browsers refuse it; list the origins instead`,
+    );
+  }
+  for (const ops of [raw.request, raw.response]) {
+    ops.remove.forEach((name, i) => {
+      if (ops.set.has(name)) {
+        ctx.error(ctx.path(ops, "remove", i), `header ${quote(name)} is both set and removed`);
+      }
+    });
+  }
+  if (raw.request.set.has("host") || raw.request.remove.includes("host")) {
+    ctx.error(
+      ctx.path(raw.request),
+      `Cannot change "host" here: set the service's "host" (preserve, upstream or a fixed value)`,
+    );
+  }
+  const hsts = raw.hsts;
+  return {
+    kind: "headers",
+    hsts: hsts
+      ? { maxAge: hsts.max_age, includeSubdomains: hsts.include_subdomains, preload: hsts.preload }
+      : null,
+    contentTypeNosniff: raw.content_type_nosniff,
+    frameOptions: raw.frame_options ?? null,
+    referrerPolicy: raw.referrer_policy ?? null,
+    contentSecurityPolicy: raw.content_security_policy ?? null,
+    permissionsPolicy: raw.permissions_policy ?? null,
+    cors: c
+      ? {
+        allowOrigins: c.allow_origins,
+        allowMethods: c.allow_methods,
+        allowHeaders: c.allow_headers,
+        exposeHeaders: c.expose_headers,
+        allowCredentials: c.allow_credentials,
+        maxAge: c.max_age === undefined ? null : Math.ceil(c.max_age / 1000),
+      }
+      : null,
+    request: headerOps(raw.request),
+    response: headerOps(raw.response),
+  };
+}
+
+function spec(ctx: Context, kind: Kind, raw: RawMiddleware): MiddlewareSpec {
+  switch (kind) {
+    case "ip_allow":
+    case "ip_deny":
+      return { kind, cidrs: raw[kind]! };
+    case "headers":
+      return headersSpec(ctx, raw.headers!);
+    case "body_limit":
+      return { kind, maxBytes: raw.body_limit! };
+  }
+}
+
+/** Resolves every middleware; an entry without exactly one kind is an error. */
+export function middlewares(ctx: Context, raw: RawConfig): Record<string, Middleware> {
+  const out: Record<string, Middleware> = {};
+  for (const [name, m] of raw.middlewares) {
+    const path = ctx.path(m);
+    const given = KINDS.filter((k) => m[k] !== undefined);
+    if (given.length !== 1) {
+      const problem = given.length === 0
+        ? `middleware ${quote(name)} has no kind: give one of ${quoteList(KINDS)}`
+        : `middleware ${quote(name)} has ${given.length} kinds (${quoteList(given)}): ` +
+          `define one middleware per kind and list them in order`;
+      ctx.error(path, problem, "key");
+      continue;
+    }
+    out[name] = { ...spec(ctx, given[0], m), name, pos: ctx.locator.pos(path, "key") };
+  }
+  return out;
+}
+
+/** Checks the names a route or entrypoint lists at `path` against the section. */
+export function checkReferences(
+  ctx: Context,
+  raw: RawConfig,
+  names: readonly string[],
+  path: readonly (string | number)[],
+): void {
+  names.forEach((name, i) => {
+    if (raw.middlewares.has(name)) return;
+    const known = raw.middlewares.size === 0
+      ? `no middlewares are defined`
+      : `known: ${[...raw.middlewares.keys()].join(", ")}`;
+    ctx.error(
+      [...path, i],
+      `unknown middleware ${quote(name)}${didYouMean(name, raw.middlewares.keys())} (${known})`,
+    );
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * The `middlewares` section: named middlewares, each a map with exactly one kind key (checked
+ * when resolving, resolve_middlewares.ts), referenced by routes and entrypoints by name.
+ * docs/middlewares.md shows each kind with an example.
+ *
+ * @module
+ */
+import { def, list, map, obj, opt } from "./dsl.ts";
+import { cidr, headerName, headerValue, token } from "./net_values.ts";
+import { bool, dur, int, name, oneOf, size, text } from "./values.ts";
+
+/** The name of a middleware, as defined and as referenced. */
+export const middlewareName = name(
+  /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+  "a middleware name",
+  `letters, digits, "_", "." and "-", starting with a letter or digit`,
+);
+
+/** A list of middleware names, applied in order. */
+export const middlewareList = list(middlewareName, { unique: true });
+
+/** Header edits: set (replacing) and remove. */
+export const headerOps = obj({
+  set: def(
+    map(headerName({ settable: true }), headerValue(), { placeholder: "<header>" }),
+    {},
+    "Headers to set (replacing any value)",
+  ),
+  remove: def(list(headerName(), { unique: true }), [], "Headers to remove"),
+});
+
+const cidrs = list(cidr(), { unique: true, single: true, nonEmpty: "list at least one address" });
+
+const ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\*\.)?[A-Za-z0-9_.-]+(?::[0-9]{1,5})?)$/;
+const origin = text({
+  expected: `an origin like "https://app.example.com", "https://*.example.com" or "*"`,
+  type: "origin",
+  pattern: ORIGIN,
+  map: (o) => o.toLowerCase(),
+});
+
+const REFERRER_POLICIES = [
+  "no-referrer",
+  "no-referrer-when-downgrade",
+  "origin",
+  "origin-when-cross-origin",
+  "same-origin",
+  "strict-origin",
+  "strict-origin-when-cross-origin",
+  "unsafe-url",
+] as const;
+
+const cors = obj({
+  allow_origins: def(
+    list(origin, { single: true, unique: true, nonEmpty: "list at least one origin" }),
+    ["*"],
+    "Origins allowed: exact, `https://*.example.org` (one label of any name), or `*` (any)",
+  ),
+  allow_methods: def(
+    list(token(`a method like "GET"`, (m) => m.toUpperCase()), { single: true, unique: true }),
+    ["GET", "HEAD", "POST"],
+    "Methods a preflight allows",
+  ),
+  allow_headers: def(
+    list(
+      text({
+        expected: `a header name or "*"`,
+        pattern: /^(?:\*|[!#$%&'*+.^_`|~0-9A-Za-z-]+)$/,
+        map: (h) => h.toLowerCase(),
+      }),
+      { single: true, unique: true },
+    ),
+    [],
+    "Request headers a preflight allows (`*`: any)",
+  ),
+  expose_headers: def(
+    list(headerName(), { single: true, unique: true }),
+    [],
+    "Response headers scripts may read",
+  ),
+  allow_credentials: def(bool(), false, 'Allow cookies and credentials (not with origin "*")'),
+  max_age: opt(dur(), "How long a browser may cache a preflight answer", "not said"),
+}, "cors settings");
+
+const headers = obj({
+  hsts: opt(
+    obj({
+      max_age: def(int(0, 2 ** 31 - 1), 31536000, "Seconds browsers remember to use HTTPS"),
+      include_subdomains: def(bool(), false, "Apply to every subdomain too"),
+      preload: def(bool(), false, "Ask to be in the browsers' preload lists"),
+    }, "hsts settings"),
+    "Strict-Transport-Security on HTTPS answers ({} for the defaults)",
+    "not sent",
+  ),
+  content_type_nosniff: def(bool(), false, "X-Content-Type-Options: nosniff"),
+  frame_options: opt(oneOf(["DENY", "SAMEORIGIN"]), "X-Frame-Options", "not sent"),
+  referrer_policy: opt(oneOf(REFERRER_POLICIES), "Referrer-Policy", "not sent"),
+  content_security_policy: opt(headerValue(), "Content-Security-Policy", "not sent"),
+  permissions_policy: opt(headerValue(), "Permissions-Policy", "not sent"),
+  cors: opt(cors, "Cross-origin requests: preflights are answered here", "no CORS headers"),
+  request: def(headerOps, {}, "Changes to request headers sent upstream"),
+  response: def(headerOps, {}, "Changes to response headers (every answer, Gatehouse's too)"),
+}, "headers settings");
+
+/** One named middleware: exactly one of these keys. */
+export const middleware = obj({
+  ip_allow: opt(cidrs, "Only clients in these CIDR blocks pass (others: 403)"),
+  ip_deny: opt(cidrs, "Clients in these CIDR blocks are refused (403)"),
+  headers: opt(headers, "Security headers, CORS and header edits"),
+  body_limit: opt(size("1B", "1024GiB"), "Largest request body (413 above it)"),
+}, "middleware");
+
+/** The top-level `middlewares` section. */
+export const middlewaresSection = map(middlewareName, middleware, { placeholder: "<name>" });

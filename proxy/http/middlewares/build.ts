@@ -1,0 +1,23 @@
+/**
+ * One middleware definition to its built phase: the one place that maps a kind to the file
+ * that implements it.
+ *
+ * Tested through each kind's tests.
+ */
+import type { Middleware } from "../../config/types.ts";
+import { bodyLimit } from "./body_limit.ts";
+import { headers } from "./headers.ts";
+import { ipFilter } from "./ip_filter.ts";
+import type { Built, MiddlewareDeps } from "./middleware.ts";
+
+export function buildMiddleware(def: Middleware, _deps: MiddlewareDeps): Built {
+  switch (def.kind) {
+    case "ip_allow":
+    case "ip_deny":
+      return ipFilter(def);
+    case "headers":
+      return headers(def);
+    case "body_limit":
+      return bodyLimit(def);
+  }
+}
