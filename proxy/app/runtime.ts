@@ -15,6 +15,7 @@ import { createPipeline } from "../http/pipeline.ts";
 import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
 import { type Generation, MiddlewareSet } from "../http/middlewares/set.ts";
+import { type LimitStore, localLimitStore } from "../net/limit_store.ts";
 import { log, logTcp } from "../telemetry/log.ts";
 import type { AccessRecord, TcpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
@@ -37,6 +38,11 @@ export interface RuntimeHooks {
   readonly onRefused?: (entrypoint: string, refusal: Refusal) => void;
   /** Every finished TCP connection (metrics), after its access log line. */
   readonly onTcpClosed?: (record: TcpRecord) => void;
+  /**
+   * Where rate_limit and in_flight_limit keep their state; default: this isolate's memory. A
+   * store shared by worker isolates makes the limits global.
+   */
+  readonly limitStore?: LimitStore;
   /** Automatic HTTPS (proxy/acme/manager.ts): HTTP-01 answers and obtained certificates. */
   readonly acme?: {
     challenge(token: string): string | null;
@@ -59,7 +65,7 @@ export class Runtime {
   private constructor(snapshot: Snapshot, hooks: RuntimeHooks) {
     this.#snapshot = snapshot;
     this.#hooks = hooks;
-    this.#middlewares = new MiddlewareSet({});
+    this.#middlewares = new MiddlewareSet({ limits: hooks.limitStore ?? localLimitStore });
   }
 
   /** Builds everything and binds every entrypoint; throws (after closing what it opened) if one fails. */

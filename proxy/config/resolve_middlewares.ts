@@ -10,13 +10,20 @@
 import type { Context } from "./context.ts";
 import { didYouMean, quote, quoteList } from "./errors.ts";
 import type { RawConfig } from "./schema.ts";
-import type { HeaderOps, HeadersSpec, Middleware, MiddlewareSpec } from "./types.ts";
+import type { HeaderOps, HeadersSpec, LimitKey, Middleware, MiddlewareSpec } from "./types.ts";
 
 type RawMiddleware = RawConfig["middlewares"] extends ReadonlyMap<string, infer M> ? M : never;
 type RawHeaders = NonNullable<RawMiddleware["headers"]>;
 
 /** The kind keys, in the order the reference lists them. */
-const KINDS = ["ip_allow", "ip_deny", "headers", "body_limit"] as const;
+const KINDS = [
+  "ip_allow",
+  "ip_deny",
+  "headers",
+  "body_limit",
+  "rate_limit",
+  "in_flight_limit",
+] as const;
 type Kind = typeof KINDS[number];
 
 function headerOps(raw: RawHeaders["request"]): HeaderOps {
@@ -70,6 +77,11 @@ function headersSpec(ctx: Context, raw: RawHeaders): HeadersSpec {
   };
 }
 
+function limitKey(text: string): LimitKey {
+  if (text === "client_ip" || text === "route") return { from: text };
+  return { from: "header", header: text.slice("header:".length) };
+}
+
 function spec(ctx: Context, kind: Kind, raw: RawMiddleware): MiddlewareSpec {
   switch (kind) {
     case "ip_allow":
@@ -79,6 +91,21 @@ function spec(ctx: Context, kind: Kind, raw: RawMiddleware): MiddlewareSpec {
       return headersSpec(ctx, raw.headers!);
     case "body_limit":
       return { kind, maxBytes: raw.body_limit! };
+    case "rate_limit": {
+      const r = raw.rate_limit!;
+      return {
+        kind,
+        average: r.average,
+        periodMs: r.period,
+        burst: r.burst ?? r.average,
+        key: limitKey(r.key),
+        maxKeys: r.max_keys,
+      };
+    }
+    case "in_flight_limit": {
+      const r = raw.in_flight_limit!;
+      return { kind, amount: r.amount, key: limitKey(r.key) };
+    }
   }
 }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { def, list, map, obj, opt } from "./dsl.ts";
+import { def, list, map, obj, opt, req } from "./dsl.ts";
 import { cidr, headerName, headerValue, token } from "./net_values.ts";
 import { bool, dur, int, name, oneOf, size, text } from "./values.ts";
 
@@ -102,12 +102,39 @@ const headers = obj({
   response: def(headerOps, {}, "Changes to response headers (every answer, Gatehouse's too)"),
 }, "headers settings");
 
+const KEY = /^(?:client_ip|route|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$/;
+const limitKey = text({
+  expected: `"client_ip", "route" or "header:<name>" like "header:X-Api-Key"`,
+  type: "limit key",
+  pattern: KEY,
+  map: (k) => k.startsWith("header:") ? "header:" + k.slice(7).toLowerCase() : k,
+});
+
+const rateLimit = obj({
+  average: req(int(1, 1_000_000_000), "Requests allowed per period, on average"),
+  period: def(dur(), "1s", "The period of average"),
+  burst: opt(int(1, 1_000_000_000), "Requests allowed at once (the bucket's size)", "average"),
+  key: def(
+    limitKey,
+    "client_ip",
+    `Whose bucket: "client_ip", "route" (one for all), "header:<name>" (else the client IP)`,
+  ),
+  max_keys: def(int(100, 10_000_000), 100_000, "Buckets kept; idle ones go first"),
+}, "rate_limit settings");
+
+const inFlightLimit = obj({
+  amount: req(int(1, 1_000_000), "Requests in flight at once per key"),
+  key: def(limitKey, "client_ip", `Whose count: as rate_limit's key`),
+}, "in_flight_limit settings");
+
 /** One named middleware: exactly one of these keys. */
 export const middleware = obj({
   ip_allow: opt(cidrs, "Only clients in these CIDR blocks pass (others: 403)"),
   ip_deny: opt(cidrs, "Clients in these CIDR blocks are refused (403)"),
   headers: opt(headers, "Security headers, CORS and header edits"),
   body_limit: opt(size("1B", "1024GiB"), "Largest request body (413 above it)"),
+  rate_limit: opt(rateLimit, "Token bucket per key: 429 with Retry-After over it"),
+  in_flight_limit: opt(inFlightLimit, "Concurrent requests per key: 429 over it"),
 }, "middleware");
 
 /** The top-level `middlewares` section. */

@@ -420,7 +420,34 @@ export interface TcpRoute {
 export type MiddlewareSpec =
   | IpFilterSpec
   | HeadersSpec
-  | BodyLimitSpec;
+  | BodyLimitSpec
+  | RateLimitSpec
+  | InFlightLimitSpec;
+
+/** Whose bucket or count a request uses. */
+export type LimitKey =
+  | { readonly from: "client_ip" }
+  | { readonly from: "route" }
+  /** The request header's value (lowercase name); the client IP when it is absent. */
+  | { readonly from: "header"; readonly header: string };
+
+/** `rate_limit`: a token bucket per key; 429 with Retry-After and RateLimit fields over it. */
+export interface RateLimitSpec {
+  readonly kind: "rate_limit";
+  readonly average: number;
+  readonly periodMs: number;
+  readonly burst: number;
+  readonly key: LimitKey;
+  /** Buckets kept at most (a flood of keys cannot grow memory beyond it). */
+  readonly maxKeys: number;
+}
+
+/** `in_flight_limit`: at most `amount` requests at once per key; 429 over it. */
+export interface InFlightLimitSpec {
+  readonly kind: "in_flight_limit";
+  readonly amount: number;
+  readonly key: LimitKey;
+}
 
 /** `ip_allow` (only these addresses pass) or `ip_deny` (these addresses are refused): 403. */
 export interface IpFilterSpec {

@@ -8,9 +8,11 @@ import type { Middleware } from "../../config/types.ts";
 import { bodyLimit } from "./body_limit.ts";
 import { headers } from "./headers.ts";
 import { ipFilter } from "./ip_filter.ts";
+import { inFlightLimit } from "./in_flight_limit.ts";
+import { rateLimit } from "./rate_limit.ts";
 import type { Built, MiddlewareDeps } from "./middleware.ts";
 
-export function buildMiddleware(def: Middleware, _deps: MiddlewareDeps): Built {
+export function buildMiddleware(def: Middleware, deps: MiddlewareDeps): Built {
   switch (def.kind) {
     case "ip_allow":
     case "ip_deny":
@@ -19,5 +21,9 @@ export function buildMiddleware(def: Middleware, _deps: MiddlewareDeps): Built {
       return headers(def);
     case "body_limit":
       return bodyLimit(def);
+    case "rate_limit":
+      return rateLimit(def, deps);
+    case "in_flight_limit":
+      return inFlightLimit(def, deps);
   }
 }

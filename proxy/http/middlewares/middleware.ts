@@ -8,6 +8,7 @@
  * Types and helpers; tested through each kind's tests.
  */
 import type { Middleware } from "../../config/types.ts";
+import type { LimitStore } from "../../net/limit_store.ts";
 import type { FailureSource } from "../../telemetry/records.ts";
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
@@ -21,8 +22,8 @@ export interface Built {
 
 /** What building middlewares needs from outside the HTTP layer. */
 export interface MiddlewareDeps {
-  /** Nothing yet: kinds that need services from the runtime add them here. */
-  readonly _?: never;
+  /** Rate-limit buckets and in-flight counts (net/limit_store.ts; shared across workers). */
+  readonly limits: LimitStore;
 }
 
 /** Builds one kind of middleware. */
@@ -47,4 +48,18 @@ export function refusal(
     headers: options.headers,
     middleware: { name, reason },
   });
+}
+
+/** A middleware's name and definition: equal identities share one instance across reloads. */
+export function identity(def: Middleware): string {
+  const { pos: _pos, ...rest } = def;
+  return JSON.stringify(rest, (_k, v) => v instanceof Uint8Array ? Array.from(v) : v);
+}
+
+/** A short name for a middleware's state: its name and a digest of its definition. */
+export function partition(def: Middleware): string {
+  let h = 0x811c9dc5;
+  const text = identity(def);
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return `${def.name}#${(h >>> 0).toString(16).padStart(8, "0")}`;
 }

@@ -10,7 +10,7 @@
 import type { Config, Middleware } from "../../config/types.ts";
 import type { Phase } from "../context.ts";
 import { buildMiddleware } from "./build.ts";
-import type { Built, MiddlewareDeps } from "./middleware.ts";
+import { type Built, identity, type MiddlewareDeps } from "./middleware.ts";
 
 const NONE: readonly Phase[] = Object.freeze([]);
 
@@ -77,10 +77,4 @@ export class MiddlewareSet {
     for (const b of this.#live.values()) b.close?.();
     this.#live = new Map();
   }
-}
-
-/** A middleware's name and definition: equal identities share one instance across reloads. */
-export function identity(def: Middleware): string {
-  const { pos: _pos, ...rest } = def;
-  return JSON.stringify(rest, (_k, v) => v instanceof Uint8Array ? Array.from(v) : v);
 }
