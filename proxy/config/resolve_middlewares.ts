@@ -10,10 +10,130 @@
 import type { Context } from "./context.ts";
 import { didYouMean, quote, quoteList } from "./errors.ts";
 import type { RawConfig } from "./schema.ts";
-import type { HeaderOps, HeadersSpec, LimitKey, Middleware, MiddlewareSpec } from "./types.ts";
+import type {
+  HeaderOps,
+  HeadersSpec,
+  LimitKey,
+  Middleware,
+  MiddlewareSpec,
+  RedirectSpec,
+  RewriteSpec,
+} from "./types.ts";
 
 type RawMiddleware = RawConfig["middlewares"] extends ReadonlyMap<string, infer M> ? M : never;
 type RawHeaders = NonNullable<RawMiddleware["headers"]>;
+type RawRedirect = NonNullable<RawMiddleware["redirect"]>;
+type RawRewrite = NonNullable<RawMiddleware["rewrite"]>;
+
+/** Which of `keys` the raw object has. */
+function present<T extends object>(raw: T, keys: readonly (keyof T & string)[]): string[] {
+  return keys.filter((k) => raw[k] !== undefined);
+}
+
+/** `regex` and `replacement` come together (one written but invalid was reported already). */
+function pairProblem(
+  ctx: Context,
+  raw: { regex?: string; replacement?: string },
+): string | undefined {
+  if ((raw.regex === undefined) === (raw.replacement === undefined)) return undefined;
+  const missing = raw.regex === undefined ? "regex" : "replacement";
+  if (ctx.written(ctx.path(raw, missing))) return undefined;
+  return raw.regex === undefined
+    ? `"replacement" needs a "regex"`
+    : `"regex" needs a "replacement"`;
+}
+
+/**
+ * A redirect whose target matches its own regex sends clients round forever: the replacement
+ * with its captures filled in (empty, then "a") must not match again.
+ */
+function selfLoop(regex: string, replacement: string): string | undefined {
+  const re = new RegExp(regex);
+  for (const fill of ["", "a"]) {
+    const sample = replacement.replace(/\$(\d+|<[^>]*>|\$)/g, (m) => (m === "$$" ? "$" : fill));
+    if (re.test(sample)) return sample;
+  }
+  return undefined;
+}
+
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308] as const;
+
+function redirectSpec(ctx: Context, raw: RawRedirect): RedirectSpec {
+  const path = ctx.path(raw);
+  const forms = [
+    present(raw, ["regex", "replacement"]),
+    present(raw, ["scheme", "host", "port", "path"]),
+    present(raw, ["www"]),
+  ].filter((keys) => keys.length > 0);
+  const status = REDIRECT_STATUSES.find((s) => s === raw.status);
+  if (status === undefined) {
+    ctx.error([...path, "status"], `a redirect's status is 301, 302, 303, 307 or 308`);
+  }
+  const spec = { kind: "redirect" as const, status: status ?? 302 };
+  if (forms.length !== 1) {
+    const message = forms.length === 0
+      ? `give "regex" and "replacement", or any of "scheme", "host", "port", "path", or "www"`
+      : `use one form: ${forms.map((keys) => keys.join("/")).join(" or ")}`;
+    ctx.error(path, message);
+    return { ...spec, to: { form: "www", www: "add" } };
+  }
+  const pair = pairProblem(ctx, raw);
+  if (pair) ctx.error(path, pair);
+  if (raw.www !== undefined) return { ...spec, to: { form: "www", www: raw.www } };
+  if (raw.regex !== undefined && raw.replacement !== undefined) {
+    const loop = selfLoop(raw.regex, raw.replacement);
+    if (loop !== undefined) {
+      ctx.error(
+        [...path, "replacement"],
+        `the redirect's target ${quote(loop)} matches its own regex: clients would be ` +
+          `redirected forever; make the regex exclude what it redirects to`,
+      );
+    }
+    return { ...spec, to: { form: "regex", regex: raw.regex, replacement: raw.replacement } };
+  }
+  return {
+    ...spec,
+    to: {
+      form: "parts",
+      scheme: raw.scheme ?? null,
+      host: raw.host ?? null,
+      port: raw.port ?? null,
+      path: raw.path ?? null,
+    },
+  };
+}
+
+function rewriteSpec(ctx: Context, raw: RawRewrite): RewriteSpec {
+  const path = ctx.path(raw);
+  const forms = [
+    present(raw, ["path"]),
+    present(raw, ["regex", "replacement"]),
+    present(raw, ["add_prefix"]),
+    present(raw, ["strip_regex"]),
+  ].filter((keys) => keys.length > 0);
+  if (forms.length !== 1) {
+    const message = forms.length === 0
+      ? `give "path", "regex" and "replacement", "add_prefix" or "strip_regex"`
+      : `use one form: ${forms.map((keys) => keys.join("/")).join(" or ")}`;
+    ctx.error(path, message);
+    return { kind: "rewrite", form: "path", path: "/" };
+  }
+  const pair = pairProblem(ctx, raw);
+  if (pair) ctx.error(path, pair);
+  if (raw.path !== undefined) return { kind: "rewrite", form: "path", path: raw.path };
+  if (raw.add_prefix !== undefined) {
+    return { kind: "rewrite", form: "add_prefix", prefix: raw.add_prefix.replace(/\/+$/, "") };
+  }
+  if (raw.strip_regex !== undefined) {
+    return { kind: "rewrite", form: "strip_regex", regex: raw.strip_regex };
+  }
+  return {
+    kind: "rewrite",
+    form: "regex",
+    regex: raw.regex ?? "",
+    replacement: raw.replacement ?? "/",
+  };
+}
 
 /** The kind keys, in the order the reference lists them. */
 const KINDS = [
@@ -23,6 +143,8 @@ const KINDS = [
   "body_limit",
   "rate_limit",
   "in_flight_limit",
+  "redirect",
+  "rewrite",
 ] as const;
 type Kind = typeof KINDS[number];
 
@@ -106,6 +228,10 @@ function spec(ctx: Context, kind: Kind, raw: RawMiddleware): MiddlewareSpec {
       const r = raw.in_flight_limit!;
       return { kind, amount: r.amount, key: limitKey(r.key) };
     }
+    case "redirect":
+      return redirectSpec(ctx, raw.redirect!);
+    case "rewrite":
+      return rewriteSpec(ctx, raw.rewrite!);
   }
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { def, list, map, obj, opt, req } from "./dsl.ts";
-import { cidr, headerName, headerValue, token } from "./net_values.ts";
+import { cidr, headerName, headerValue, hostName, token } from "./net_values.ts";
 import { bool, dur, int, name, oneOf, size, text } from "./values.ts";
 
 /** The name of a middleware, as defined and as referenced. */
@@ -127,6 +127,71 @@ const inFlightLimit = obj({
   key: def(limitKey, "client_ip", `Whose count: as rate_limit's key`),
 }, "in_flight_limit settings");
 
+/** A JavaScript regular expression (no flags), compiled to check it. */
+function regex(expected: string) {
+  return text({
+    expected,
+    type: "regex",
+    pattern: /^[\s\S]+$/,
+    check(source) {
+      try {
+        new RegExp(source);
+        return undefined;
+      } catch (err) {
+        return `Cannot compile the regex ${JSON.stringify(source)}: ${
+          (err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, "")
+        }`;
+      }
+    },
+  });
+}
+
+const PATH = /^\/[^\s?#]*$/;
+const path = text({ expected: `a path starting with "/"`, type: "path", pattern: PATH });
+const TARGET_REPLACEMENT = /^(?:https?:\/\/[^\s#]+|\/[^\s#]*)$/;
+
+const redirect = obj({
+  regex: opt(
+    regex(`a regex matched against the whole URL ("https://host/path?query")`),
+    "Regex matched against the whole request URL (with replacement)",
+  ),
+  replacement: opt(
+    text({
+      expected: `a URL like "https://example.com/$1" or a path like "/new/$1"`,
+      type: "URL template",
+      pattern: TARGET_REPLACEMENT,
+    }),
+    "Where to (with regex): $1, $<name> insert the captures",
+  ),
+  scheme: opt(oneOf(["http", "https"]), "Scheme of the new URL"),
+  host: opt(hostName(), "Host of the new URL"),
+  port: opt(
+    int(1, 65535),
+    "Port of the new URL",
+    "the scheme's default when it changes, else the request's",
+  ),
+  path: opt(path, "Path of the new URL (the query is kept)"),
+  www: opt(
+    oneOf(["add", "remove"]),
+    `"add": to "www." + host; "remove": to the host without "www."`,
+  ),
+  status: def(int(301, 308), 302, "Status: 301, 302, 303, 307 or 308"),
+}, "redirect settings");
+
+const rewrite = obj({
+  path: opt(path, "Replace the whole path"),
+  regex: opt(regex(`a regex matched against the path`), "Regex on the path (with replacement)"),
+  replacement: opt(
+    text({ expected: `a path like "/v2/$1"`, type: "path template", pattern: PATH }),
+    "The new path (with regex): $1, $<name> insert the captures",
+  ),
+  add_prefix: opt(path, "Put this in front of the path"),
+  strip_regex: opt(
+    regex(`a regex matched at the start of the path`),
+    "Remove what this matches at the start of the path",
+  ),
+}, "rewrite settings");
+
 /** One named middleware: exactly one of these keys. */
 export const middleware = obj({
   ip_allow: opt(cidrs, "Only clients in these CIDR blocks pass (others: 403)"),
@@ -135,6 +200,8 @@ export const middleware = obj({
   body_limit: opt(size("1B", "1024GiB"), "Largest request body (413 above it)"),
   rate_limit: opt(rateLimit, "Token bucket per key: 429 with Retry-After over it"),
   in_flight_limit: opt(inFlightLimit, "Concurrent requests per key: 429 over it"),
+  redirect: opt(redirect, "Answer with a redirect (regex, or scheme/host/port/path, or www)"),
+  rewrite: opt(rewrite, "Change the path the upstream gets"),
 }, "middleware");
 
 /** The top-level `middlewares` section. */

@@ -422,7 +422,38 @@ export type MiddlewareSpec =
   | HeadersSpec
   | BodyLimitSpec
   | RateLimitSpec
-  | InFlightLimitSpec;
+  | InFlightLimitSpec
+  | RedirectSpec
+  | RewriteSpec;
+
+/** `redirect`: one of three forms; the answer is `status` with Location. */
+export interface RedirectSpec {
+  readonly kind: "redirect";
+  readonly status: 301 | 302 | 303 | 307 | 308;
+  readonly to:
+    /** The whole URL ("https://host:port/path?query") matched; fires when it matches. */
+    | { readonly form: "regex"; readonly regex: string; readonly replacement: string }
+    /** Fires when the URL with these parts set differs from the request's. */
+    | {
+      readonly form: "parts";
+      readonly scheme: "http" | "https" | null;
+      readonly host: string | null;
+      readonly port: number | null;
+      readonly path: string | null;
+    }
+    /** Fires when the host does not (add) or does (remove) start with "www.". */
+    | { readonly form: "www"; readonly www: "add" | "remove" };
+}
+
+/** `rewrite`: the path the upstream gets (the query is kept). */
+export type RewriteSpec =
+  & { readonly kind: "rewrite" }
+  & (
+    | { readonly form: "path"; readonly path: string }
+    | { readonly form: "regex"; readonly regex: string; readonly replacement: string }
+    | { readonly form: "add_prefix"; readonly prefix: string }
+    | { readonly form: "strip_regex"; readonly regex: string }
+  );
 
 /** Whose bucket or count a request uses. */
 export type LimitKey =

@@ -10,6 +10,8 @@ import { headers } from "./headers.ts";
 import { ipFilter } from "./ip_filter.ts";
 import { inFlightLimit } from "./in_flight_limit.ts";
 import { rateLimit } from "./rate_limit.ts";
+import { redirect } from "./redirect.ts";
+import { rewrite } from "./rewrite.ts";
 import type { Built, MiddlewareDeps } from "./middleware.ts";
 
 export function buildMiddleware(def: Middleware, deps: MiddlewareDeps): Built {
@@ -25,5 +27,9 @@ export function buildMiddleware(def: Middleware, deps: MiddlewareDeps): Built {
       return rateLimit(def, deps);
     case "in_flight_limit":
       return inFlightLimit(def, deps);
+    case "redirect":
+      return redirect(def);
+    case "rewrite":
+      return rewrite(def);
   }
 }

@@ -7,13 +7,11 @@
  * Tested by headers_test.ts.
  */
 import type { HeadersSpec, Middleware } from "../../config/types.ts";
-import { inCidrs } from "../../net/cidr.ts";
-import type { IncomingRequest } from "../../proto/message.ts";
-import type { RequestContext } from "../context.ts";
 import { applyHeaderOps } from "../headers.ts";
 import { CorsPolicy } from "./cors.ts";
 import type { Built } from "./middleware.ts";
 import { refusal } from "./middleware.ts";
+import { requestScheme } from "./request_url.ts";
 
 export function headers(def: HeadersSpec & Middleware): Built {
   const name = def.name;
@@ -50,7 +48,9 @@ export function headers(def: HeadersSpec & Middleware): Built {
       response(ctx, res) {
         const out = res.headers;
         for (let i = 0; i < fixed.length; i++) out.set(fixed[i][0], fixed[i][1]);
-        if (hsts !== null && overHttps(ctx)) out.set("strict-transport-security", hsts);
+        if (hsts !== null && requestScheme(ctx) === "https") {
+          out.set("strict-transport-security", hsts);
+        }
         if (cors !== null && !(res.status === 204 && cors.isPreflight(ctx.req))) {
           cors.decorate(ctx.req, res);
         }
@@ -59,12 +59,4 @@ export function headers(def: HeadersSpec & Middleware): Built {
       },
     },
   };
-}
-
-/** HTTPS as the client sees it: TLS here, or a trusted proxy says it terminated TLS. */
-function overHttps(ctx: RequestContext): boolean {
-  const req: IncomingRequest = ctx.req;
-  if (req.client.tls) return true;
-  if (!inCidrs(req.client.address, ctx.config.forwarding.trustedProxies)) return false;
-  return req.headers.get("x-forwarded-proto")?.toLowerCase() === "https";
 }
