@@ -96,6 +96,8 @@ function h2c(ctx: Context, e: RawEntrypoint): Entrypoint["h2c"] {
     );
   }
   return e.h2c;
+}
+
 /** The middlewares an entrypoint applies: only HTTP entrypoints that serve routes run them. */
 function entrypointMiddlewares(ctx: Context, raw: RawConfig, e: RawEntrypoint): string[] {
   const names = e.middlewares;
@@ -145,7 +147,7 @@ export async function resolve(
     routes: httpRoutes,
     tcpRoutes: tcpRoutes(ctx, raw, httpRoutes),
     services: await services(ctx, raw),
-    middlewares: middlewares(ctx, raw),
+    middlewares: await middlewares(ctx, raw),
     acme: await acmeSettings(ctx, raw),
     timeouts: {
       headerRead: t.header_read,

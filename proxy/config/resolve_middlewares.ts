@@ -8,6 +8,7 @@
  * @module
  */
 import type { Context } from "./context.ts";
+import { basicAuthSpec } from "./resolve_basic_auth.ts";
 import { didYouMean, quote, quoteList } from "./errors.ts";
 import type { RawConfig } from "./schema.ts";
 import type {
@@ -145,6 +146,7 @@ const KINDS = [
   "in_flight_limit",
   "redirect",
   "rewrite",
+  "basic_auth",
 ] as const;
 type Kind = typeof KINDS[number];
 
@@ -204,7 +206,11 @@ function limitKey(text: string): LimitKey {
   return { from: "header", header: text.slice("header:".length) };
 }
 
-function spec(ctx: Context, kind: Kind, raw: RawMiddleware): MiddlewareSpec {
+function spec(
+  ctx: Context,
+  kind: Kind,
+  raw: RawMiddleware,
+): MiddlewareSpec | Promise<MiddlewareSpec> {
   switch (kind) {
     case "ip_allow":
     case "ip_deny":
@@ -232,11 +238,16 @@ function spec(ctx: Context, kind: Kind, raw: RawMiddleware): MiddlewareSpec {
       return redirectSpec(ctx, raw.redirect!);
     case "rewrite":
       return rewriteSpec(ctx, raw.rewrite!);
+    case "basic_auth":
+      return basicAuthSpec(ctx, raw.basic_auth!);
   }
 }
 
 /** Resolves every middleware; an entry without exactly one kind is an error. */
-export function middlewares(ctx: Context, raw: RawConfig): Record<string, Middleware> {
+export async function middlewares(
+  ctx: Context,
+  raw: RawConfig,
+): Promise<Record<string, Middleware>> {
   const out: Record<string, Middleware> = {};
   for (const [name, m] of raw.middlewares) {
     const path = ctx.path(m);
@@ -249,7 +260,7 @@ export function middlewares(ctx: Context, raw: RawConfig): Record<string, Middle
       ctx.error(path, problem, "key");
       continue;
     }
-    out[name] = { ...spec(ctx, given[0], m), name, pos: ctx.locator.pos(path, "key") };
+    out[name] = { ...await spec(ctx, given[0], m), name, pos: ctx.locator.pos(path, "key") };
   }
   return out;
 }

@@ -7,7 +7,7 @@
  */
 import { def, list, map, obj, opt, req } from "./dsl.ts";
 import { cidr, headerName, headerValue, hostName, token } from "./net_values.ts";
-import { bool, dur, int, name, oneOf, size, text } from "./values.ts";
+import { bool, dur, int, name, oneOf, size, str, text } from "./values.ts";
 
 /** The name of a middleware, as defined and as referenced. */
 export const middlewareName = name(
@@ -192,6 +192,37 @@ const rewrite = obj({
   ),
 }, "rewrite settings");
 
+const basicAuth = obj({
+  users: def(
+    list(
+      text({
+        expected: `"name:hash" with a bcrypt ($2y$...) or argon2id ($argon2id$...) hash`,
+        type: "user:hash",
+        pattern: /^[^:\s]+:\$\S+$/,
+      }),
+      { single: true, unique: true },
+    ),
+    [],
+    `Users as "name:hash" (htpasswd -nB name, or argon2 ... -id -e)`,
+  ),
+  users_file: opt(
+    str("a file path"),
+    "An htpasswd file of name:hash lines (bcrypt or argon2id), relative to this file",
+    "none",
+  ),
+  realm: def(
+    text({ expected: "a realm of printable ASCII without quotes", pattern: /^[ !#-[\]-~]+$/ }),
+    "Gatehouse",
+    "Realm named in WWW-Authenticate",
+  ),
+  remove_header: def(bool(), true, "Remove Authorization before the upstream sees it"),
+  user_header: opt(
+    headerName({ settable: true }),
+    "Header carrying the user name to the upstream (the client's own is removed)",
+    "none",
+  ),
+}, "basic_auth settings");
+
 /** One named middleware: exactly one of these keys. */
 export const middleware = obj({
   ip_allow: opt(cidrs, "Only clients in these CIDR blocks pass (others: 403)"),
@@ -202,6 +233,7 @@ export const middleware = obj({
   in_flight_limit: opt(inFlightLimit, "Concurrent requests per key: 429 over it"),
   redirect: opt(redirect, "Answer with a redirect (regex, or scheme/host/port/path, or www)"),
   rewrite: opt(rewrite, "Change the path the upstream gets"),
+  basic_auth: opt(basicAuth, "User name and password (bcrypt or argon2id hashes): 401 without"),
 }, "middleware");
 
 /** The top-level `middlewares` section. */

@@ -424,7 +424,21 @@ export type MiddlewareSpec =
   | RateLimitSpec
   | InFlightLimitSpec
   | RedirectSpec
-  | RewriteSpec;
+  | RewriteSpec
+  | BasicAuthSpec;
+
+/** `basic_auth`: users with bcrypt or argon2id hashes; 401 with WWW-Authenticate without. */
+export interface BasicAuthSpec {
+  readonly kind: "basic_auth";
+  /** Inline users first, then the file's; names are unique. */
+  readonly users: readonly { readonly name: string; readonly hash: string }[];
+  /** Absolute path of the htpasswd file read, or null. */
+  readonly usersFile: string | null;
+  readonly realm: string;
+  readonly removeHeader: boolean;
+  /** Lowercase header set to the user name for the upstream, or null. */
+  readonly userHeader: string | null;
+}
 
 /** `redirect`: one of three forms; the answer is `status` with Location. */
 export interface RedirectSpec {

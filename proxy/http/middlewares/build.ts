@@ -12,9 +12,10 @@ import { inFlightLimit } from "./in_flight_limit.ts";
 import { rateLimit } from "./rate_limit.ts";
 import { redirect } from "./redirect.ts";
 import { rewrite } from "./rewrite.ts";
-import type { Built, MiddlewareDeps } from "./middleware.ts";
+import type { Built, SharedServices } from "./middleware.ts";
+import { basicAuth } from "./basic_auth.ts";
 
-export function buildMiddleware(def: Middleware, deps: MiddlewareDeps): Built {
+export function buildMiddleware(def: Middleware, deps: SharedServices): Built {
   switch (def.kind) {
     case "ip_allow":
     case "ip_deny":
@@ -31,5 +32,7 @@ export function buildMiddleware(def: Middleware, deps: MiddlewareDeps): Built {
       return redirect(def);
     case "rewrite":
       return rewrite(def);
+    case "basic_auth":
+      return basicAuth(def, deps);
   }
 }

@@ -9,6 +9,7 @@
  */
 import type { Middleware } from "../../config/types.ts";
 import type { LimitStore } from "../../net/limit_store.ts";
+import type { PasswordVerifier } from "./passwords.ts";
 import type { FailureSource } from "../../telemetry/records.ts";
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
@@ -26,8 +27,11 @@ export interface MiddlewareDeps {
   readonly limits: LimitStore;
 }
 
-/** Builds one kind of middleware. */
-export type Builder<M extends Middleware> = (def: M, deps: MiddlewareDeps) => Built;
+/** What the middlewares of one process share, made by set.ts. */
+export interface SharedServices extends MiddlewareDeps {
+  /** Password checks off the event loop (passwords.ts). */
+  readonly passwords: PasswordVerifier;
+}
 
 /** A refusal by middleware `name` for `reason` (bounded), answered with `status`. */
 export function refusal(

@@ -7,10 +7,11 @@
  *
  * Tested by set_test.ts.
  */
-import type { Config, Middleware } from "../../config/types.ts";
+import type { Config } from "../../config/types.ts";
 import type { Phase } from "../context.ts";
 import { buildMiddleware } from "./build.ts";
-import { type Built, identity, type MiddlewareDeps } from "./middleware.ts";
+import { type Built, identity, type MiddlewareDeps, type SharedServices } from "./middleware.ts";
+import { PasswordVerifier } from "./passwords.ts";
 
 const NONE: readonly Phase[] = Object.freeze([]);
 
@@ -22,11 +23,11 @@ export interface Generation {
 }
 
 export class MiddlewareSet {
-  readonly #deps: MiddlewareDeps;
+  readonly #deps: SharedServices;
   #live: ReadonlyMap<string, Built> = new Map();
 
   constructor(deps: MiddlewareDeps) {
-    this.#deps = deps;
+    this.#deps = { ...deps, passwords: new PasswordVerifier() };
   }
 
   /** Builds the middlewares of `config`, reusing the live ones whose definition is unchanged. */
@@ -76,5 +77,6 @@ export class MiddlewareSet {
   close(): void {
     for (const b of this.#live.values()) b.close?.();
     this.#live = new Map();
+    this.#deps.passwords.close();
   }
 }
