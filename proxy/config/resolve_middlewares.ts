@@ -9,9 +9,11 @@
  */
 import type { Context } from "./context.ts";
 import { basicAuthSpec } from "./resolve_basic_auth.ts";
+import { rawServiceProtocol } from "./resolve_tcp.ts";
 import { didYouMean, quote, quoteList } from "./errors.ts";
 import type { RawConfig } from "./schema.ts";
 import type {
+  ForwardAuthSpec,
   HeaderOps,
   HeadersSpec,
   LimitKey,
@@ -147,6 +149,7 @@ const KINDS = [
   "redirect",
   "rewrite",
   "basic_auth",
+  "forward_auth",
 ] as const;
 type Kind = typeof KINDS[number];
 
@@ -206,8 +209,38 @@ function limitKey(text: string): LimitKey {
   return { from: "header", header: text.slice("header:".length) };
 }
 
+function forwardAuthSpec(
+  ctx: Context,
+  rawConfig: RawConfig,
+  raw: NonNullable<RawMiddleware["forward_auth"]>,
+): ForwardAuthSpec {
+  const service = rawConfig.services.get(raw.service);
+  const where = ctx.path(raw, "service");
+  if (service === undefined) {
+    const known = rawConfig.services.size === 0
+      ? "no services are defined"
+      : `known: ${[...rawConfig.services.keys()].join(", ")}`;
+    const hint = didYouMean(raw.service, rawConfig.services.keys());
+    ctx.error(where, `unknown service ${quote(raw.service)}${hint} (${known})`);
+  } else if (rawServiceProtocol(service) === "tcp") {
+    ctx.error(
+      where,
+      `service ${quote(raw.service)} has tcp:// servers: an auth service speaks HTTP`,
+    );
+  }
+  return {
+    kind: "forward_auth",
+    service: raw.service,
+    path: raw.path,
+    timeout: raw.timeout,
+    requestHeaders: raw.request_headers ?? null,
+    responseHeaders: raw.response_headers,
+  };
+}
+
 function spec(
   ctx: Context,
+  rawConfig: RawConfig,
   kind: Kind,
   raw: RawMiddleware,
 ): MiddlewareSpec | Promise<MiddlewareSpec> {
@@ -240,6 +273,8 @@ function spec(
       return rewriteSpec(ctx, raw.rewrite!);
     case "basic_auth":
       return basicAuthSpec(ctx, raw.basic_auth!);
+    case "forward_auth":
+      return forwardAuthSpec(ctx, rawConfig, raw.forward_auth!);
   }
 }
 
@@ -260,7 +295,7 @@ export async function middlewares(
       ctx.error(path, problem, "key");
       continue;
     }
-    out[name] = { ...await spec(ctx, given[0], m), name, pos: ctx.locator.pos(path, "key") };
+    out[name] = { ...await spec(ctx, raw, given[0], m), name, pos: ctx.locator.pos(path, "key") };
   }
   return out;
 }

@@ -223,6 +223,29 @@ const basicAuth = obj({
   ),
 }, "basic_auth settings");
 
+const forwardAuth = obj({
+  service: req(
+    name(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a service name", "defined under services"),
+    "The auth service (an HTTP service of this file: its servers, TLS, retries)",
+  ),
+  path: def(
+    text({ expected: `a path starting with "/" (a query allowed)`, pattern: /^\/[^\s#]*$/ }),
+    "/",
+    "Path and query of the subrequest (e.g. /oauth2/auth, /api/authz/forward-auth)",
+  ),
+  timeout: def(dur(), "5s", "The auth service's answer must arrive within this (else 504)"),
+  request_headers: opt(
+    list(headerName(), { unique: true }),
+    "Fields of the client's request sent along (e.g. [cookie, authorization])",
+    "all but hop-by-hop and framing fields",
+  ),
+  response_headers: def(
+    list(headerName({ settable: true }), { unique: true }),
+    [],
+    "Fields of a 2xx answer copied to the upstream request (the client's own are removed)",
+  ),
+}, "forward_auth settings");
+
 /** One named middleware: exactly one of these keys. */
 export const middleware = obj({
   ip_allow: opt(cidrs, "Only clients in these CIDR blocks pass (others: 403)"),
@@ -234,6 +257,7 @@ export const middleware = obj({
   redirect: opt(redirect, "Answer with a redirect (regex, or scheme/host/port/path, or www)"),
   rewrite: opt(rewrite, "Change the path the upstream gets"),
   basic_auth: opt(basicAuth, "User name and password (bcrypt or argon2id hashes): 401 without"),
+  forward_auth: opt(forwardAuth, "Ask an auth service; its non-2xx answers go to the client"),
 }, "middleware");
 
 /** The top-level `middlewares` section. */

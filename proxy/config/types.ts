@@ -425,7 +425,23 @@ export type MiddlewareSpec =
   | InFlightLimitSpec
   | RedirectSpec
   | RewriteSpec
-  | BasicAuthSpec;
+  | BasicAuthSpec
+  | ForwardAuthSpec;
+
+/** `forward_auth`: a subrequest to an auth service decides; 2xx passes, anything else answers. */
+export interface ForwardAuthSpec {
+  readonly kind: "forward_auth";
+  /** Name of the HTTP service asked. */
+  readonly service: string;
+  /** Path and query of the subrequest. */
+  readonly path: string;
+  /** Milliseconds the auth service has to answer. */
+  readonly timeout: number;
+  /** Lowercase fields of the client's request sent along; null = all but hop-by-hop/framing. */
+  readonly requestHeaders: readonly string[] | null;
+  /** Lowercase fields copied from a 2xx answer to the upstream request. */
+  readonly responseHeaders: readonly string[];
+}
 
 /** `basic_auth`: users with bcrypt or argon2id hashes; 401 with WWW-Authenticate without. */
 export interface BasicAuthSpec {

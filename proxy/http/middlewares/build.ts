@@ -14,6 +14,7 @@ import { redirect } from "./redirect.ts";
 import { rewrite } from "./rewrite.ts";
 import type { Built, SharedServices } from "./middleware.ts";
 import { basicAuth } from "./basic_auth.ts";
+import { forwardAuth } from "./forward_auth.ts";
 
 export function buildMiddleware(def: Middleware, deps: SharedServices): Built {
   switch (def.kind) {
@@ -34,5 +35,7 @@ export function buildMiddleware(def: Middleware, deps: SharedServices): Built {
       return rewrite(def);
     case "basic_auth":
       return basicAuth(def, deps);
+    case "forward_auth":
+      return forwardAuth(def);
   }
 }

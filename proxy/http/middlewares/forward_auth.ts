@@ -1,0 +1,137 @@
+/**
+ * `forward_auth`: before the request goes on, a GET subrequest to an auth service (Authelia,
+ * oauth2-proxy, Authentik style) asks whether it may. The subrequest goes through the upstream
+ * machinery (the service's servers, transports, health and the one attempt loop) with the
+ * client's fields (all but hop-by-hop and framing ones, or the listed ones) and
+ * X-Forwarded-Method/-Proto/-Host/-Uri/-For. A 2xx answer lets the request through, with the
+ * configured fields of that answer copied onto it (the client's own fields of those names are
+ * removed first, so a client cannot pose as a user); any other answer goes back to the client as
+ * it is (a 302 to a login page, a 401...), reason `denied`. The auth service not answering in
+ * `timeout` is 504 (reason `auth_timeout`), not reachable or failing 502 (`auth_failed`), no
+ * server available 503 (`auth_unavailable`): the request never passes without an answer.
+ *
+ * Tested by forward_auth_test.ts.
+ */
+import type { ForwardAuthSpec, Middleware } from "../../config/types.ts";
+import { UpstreamError } from "../../proto/exchange.ts";
+import { HeaderList } from "../../proto/header_list.ts";
+import { attemptServers } from "../../upstream/attempts.ts";
+import { upstreamHost } from "../authority.ts";
+import type { RequestContext } from "../context.ts";
+import { stripHopByHop } from "../headers.ts";
+import type { Built } from "./middleware.ts";
+import { refusal } from "./middleware.ts";
+import { requestScheme } from "./request_url.ts";
+
+/** Fields never sent to the auth service: they describe the client's message, not the client. */
+const FRAMING = new Set(["host", "content-length", "transfer-encoding", "expect", "upgrade"]);
+/** Response heads from an auth service may be as large as an upstream's. */
+const MAX_HEAD = 64 * 1024;
+
+export function forwardAuth(def: ForwardAuthSpec & Middleware): Built {
+  const { name } = def;
+  const wanted = def.requestHeaders === null ? null : new Set(def.requestHeaders);
+  return {
+    phase: {
+      name,
+      async request(ctx) {
+        const service = ctx.snapshot.services.get(def.service);
+        if (service === undefined) throw new Error(`service "${def.service}" missing at run time`);
+        const headers = subrequestHeaders(ctx, wanted);
+        const timeout = AbortSignal.timeout(def.timeout);
+        const signal = AbortSignal.any([ctx.req.signal, timeout]);
+        const result = await attemptServers(service, { clientIp: ctx.clientIp, signal }, {
+          run: (server) =>
+            service.http(server).exchange({
+              method: "GET",
+              target: def.path,
+              host: upstreamHost(service.config.host, ctx.authority, server.ref),
+              headers,
+              body: null,
+            }, {
+              responseHeaderMs: def.timeout,
+              bodyIdleMs: def.timeout,
+              maxHeaderBytes: MAX_HEAD,
+              signal,
+              replayable: () => true,
+            }),
+          judge(err) {
+            const e = err instanceof UpstreamError
+              ? err
+              : new UpstreamError("reset", true, String(err));
+            const serverFault = !ctx.req.signal.aborted;
+            // A GET without a body: safe to send to another server unless time is up.
+            const retry = !signal.aborted && (!e.requestSent || e.kind === "reset");
+            return { error: e, serverFault, retry };
+          },
+        });
+        const asked = `the auth service "${def.service}"`;
+        if (!result.ok) {
+          if (ctx.req.signal.aborted) {
+            throw refusal(name, "aborted", 499, "client went away during forward_auth");
+          }
+          if (result.error === null) {
+            throw refusal(name, "auth_unavailable", 503, `no available server in ${asked}`, {
+              source: "unavailable",
+              retryAfter: service.retryAfterSeconds(Date.now()),
+            });
+          }
+          if (timeout.aborted || result.error.kind === "timeout") {
+            throw refusal(
+              name,
+              "auth_timeout",
+              504,
+              `${asked} did not answer within ${def.timeout / 1000}s`,
+              {
+                source: "upstream",
+              },
+            );
+          }
+          throw refusal(name, "auth_failed", 502, `Cannot ask ${asked}: ${result.error.message}`, {
+            source: "upstream",
+          });
+        }
+        const res = result.value;
+        if (res.status >= 200 && res.status < 300) {
+          res.body?.cancel();
+          result.lease.release();
+          const upstreamHeaders = ctx.req.headers;
+          for (const field of def.responseHeaders) {
+            upstreamHeaders.delete(field);
+            for (let i = 0; i < res.headers.size; i++) {
+              if (res.headers.keys[i] === field) {
+                upstreamHeaders.appendLower(field, res.headers.values[i]);
+              }
+            }
+          }
+          return undefined;
+        }
+        ctx.atEnd(() => result.lease.release());
+        ctx.req.body?.cancel();
+        ctx.log.answeredBy(name, "denied");
+        ctx.log.fail("client", `${asked} answered ${res.status}`, null);
+        stripHopByHop(res.headers);
+        return { status: res.status, reason: res.reason, headers: res.headers, body: res.body };
+      },
+    },
+  };
+}
+
+/** The auth service's request fields: the client's (all or the wanted ones) and X-Forwarded-*. */
+function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | null): HeaderList {
+  const client = ctx.req.headers;
+  const out = new HeaderList();
+  for (let i = 0; i < client.size; i++) {
+    const key = client.keys[i];
+    if (key.startsWith("x-forwarded-") || FRAMING.has(key)) continue;
+    if (wanted === null ? false : !wanted.has(key)) continue;
+    out.append(client.names[i], client.values[i]);
+  }
+  stripHopByHop(out);
+  out.appendLower("x-forwarded-method", ctx.req.method);
+  out.appendLower("x-forwarded-proto", requestScheme(ctx));
+  if (ctx.authority !== "") out.appendLower("x-forwarded-host", ctx.authority);
+  out.appendLower("x-forwarded-uri", ctx.target);
+  out.appendLower("x-forwarded-for", ctx.clientIp);
+  return out;
+}
