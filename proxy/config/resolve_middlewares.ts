@@ -9,11 +9,10 @@
  */
 import type { Context } from "./context.ts";
 import { basicAuthSpec } from "./resolve_basic_auth.ts";
-import { rawServiceProtocol } from "./resolve_tcp.ts";
+import { errorPagesSpec, forwardAuthSpec } from "./resolve_subrequests.ts";
 import { didYouMean, quote, quoteList } from "./errors.ts";
 import type { RawConfig } from "./schema.ts";
 import type {
-  ForwardAuthSpec,
   HeaderOps,
   HeadersSpec,
   LimitKey,
@@ -150,6 +149,7 @@ const KINDS = [
   "rewrite",
   "basic_auth",
   "forward_auth",
+  "errors",
 ] as const;
 type Kind = typeof KINDS[number];
 
@@ -209,35 +209,6 @@ function limitKey(text: string): LimitKey {
   return { from: "header", header: text.slice("header:".length) };
 }
 
-function forwardAuthSpec(
-  ctx: Context,
-  rawConfig: RawConfig,
-  raw: NonNullable<RawMiddleware["forward_auth"]>,
-): ForwardAuthSpec {
-  const service = rawConfig.services.get(raw.service);
-  const where = ctx.path(raw, "service");
-  if (service === undefined) {
-    const known = rawConfig.services.size === 0
-      ? "no services are defined"
-      : `known: ${[...rawConfig.services.keys()].join(", ")}`;
-    const hint = didYouMean(raw.service, rawConfig.services.keys());
-    ctx.error(where, `unknown service ${quote(raw.service)}${hint} (${known})`);
-  } else if (rawServiceProtocol(service) === "tcp") {
-    ctx.error(
-      where,
-      `service ${quote(raw.service)} has tcp:// servers: an auth service speaks HTTP`,
-    );
-  }
-  return {
-    kind: "forward_auth",
-    service: raw.service,
-    path: raw.path,
-    timeout: raw.timeout,
-    requestHeaders: raw.request_headers ?? null,
-    responseHeaders: raw.response_headers,
-  };
-}
-
 function spec(
   ctx: Context,
   rawConfig: RawConfig,
@@ -275,6 +246,8 @@ function spec(
       return basicAuthSpec(ctx, raw.basic_auth!);
     case "forward_auth":
       return forwardAuthSpec(ctx, rawConfig, raw.forward_auth!);
+    case "errors":
+      return errorPagesSpec(ctx, rawConfig, raw.errors!);
   }
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { def, list, map, obj, opt, req } from "./dsl.ts";
-import { cidr, headerName, headerValue, hostName, token } from "./net_values.ts";
+import { cidr, headerName, headerValue, hostName, statusRange, token } from "./net_values.ts";
 import { bool, dur, int, name, oneOf, size, str, text } from "./values.ts";
 
 /** The name of a middleware, as defined and as referenced. */
@@ -246,6 +246,34 @@ const forwardAuth = obj({
   ),
 }, "forward_auth settings");
 
+const errorPages = obj({
+  status: req(
+    list(statusRange(), { single: true, nonEmpty: "list at least one status or range" }),
+    `Statuses whose answers get the page (400-599), e.g. ["500-599", 404]`,
+  ),
+  file: opt(
+    str("a file path"),
+    "The page, relative to this file; {status} and {reason} in it are filled in",
+    "none",
+  ),
+  service: opt(
+    name(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a service name", "defined under services"),
+    "A service that serves the pages (GET of `path`)",
+    "none",
+  ),
+  path: def(
+    text({ expected: `a path starting with "/"`, pattern: /^\/[^\s#]*$/ }),
+    "/{status}.html",
+    "Path asked of `service`; {status} is filled in",
+  ),
+  content_type: opt(
+    headerValue(),
+    "Content-Type of the page",
+    "from the file's extension; text/html for a service",
+  ),
+  timeout: def(dur(), "5s", "The service's page must start within this (else the original body)"),
+}, "errors settings");
+
 /** One named middleware: exactly one of these keys. */
 export const middleware = obj({
   ip_allow: opt(cidrs, "Only clients in these CIDR blocks pass (others: 403)"),
@@ -258,6 +286,7 @@ export const middleware = obj({
   rewrite: opt(rewrite, "Change the path the upstream gets"),
   basic_auth: opt(basicAuth, "User name and password (bcrypt or argon2id hashes): 401 without"),
   forward_auth: opt(forwardAuth, "Ask an auth service; its non-2xx answers go to the client"),
+  errors: opt(errorPages, "Custom error pages from a file or a service; the status is kept"),
 }, "middleware");
 
 /** The top-level `middlewares` section. */

@@ -426,7 +426,22 @@ export type MiddlewareSpec =
   | RedirectSpec
   | RewriteSpec
   | BasicAuthSpec
-  | ForwardAuthSpec;
+  | ForwardAuthSpec
+  | ErrorPagesSpec;
+
+/** `errors`: answers with a status in `status` get a page instead of their body. */
+export interface ErrorPagesSpec {
+  readonly kind: "errors";
+  /** Inclusive ranges of statuses, within 400-599. */
+  readonly status: readonly (readonly [number, number])[];
+  /** The page: the file's bytes (with {status} and {reason} to fill in), or a service to ask. */
+  readonly page:
+    | { readonly from: "file"; readonly file: string; readonly text: string }
+    | { readonly from: "service"; readonly service: string; readonly path: string };
+  readonly contentType: string;
+  /** Milliseconds a service has to start answering. */
+  readonly timeout: number;
+}
 
 /** `forward_auth`: a subrequest to an auth service decides; 2xx passes, anything else answers. */
 export interface ForwardAuthSpec {

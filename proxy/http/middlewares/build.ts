@@ -14,6 +14,7 @@ import { redirect } from "./redirect.ts";
 import { rewrite } from "./rewrite.ts";
 import type { Built, SharedServices } from "./middleware.ts";
 import { basicAuth } from "./basic_auth.ts";
+import { errorPages } from "./error_pages.ts";
 import { forwardAuth } from "./forward_auth.ts";
 
 export function buildMiddleware(def: Middleware, deps: SharedServices): Built {
@@ -37,5 +38,7 @@ export function buildMiddleware(def: Middleware, deps: SharedServices): Built {
       return basicAuth(def, deps);
     case "forward_auth":
       return forwardAuth(def);
+    case "errors":
+      return errorPages(def);
   }
 }

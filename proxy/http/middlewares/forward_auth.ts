@@ -3,7 +3,7 @@
  * oauth2-proxy, Authentik style) asks whether it may. The subrequest goes through the upstream
  * machinery (the service's servers, transports, health and the one attempt loop) with the
  * client's fields (all but hop-by-hop and framing ones, or the listed ones) and
- * X-Forwarded-Method/-Proto/-Host/-Uri/-For. A 2xx answer lets the request through, with the
+ * X-Forwarded-Method/-Proto/-Host/-Uri/-For (subrequest.ts). A 2xx answer lets the request through, with the
  * configured fields of that answer copied onto it (the client's own fields of those names are
  * removed first, so a client cannot pose as a user); any other answer goes back to the client as
  * it is (a 302 to a login page, a 401...), reason `denied`. The auth service not answering in
@@ -13,20 +13,16 @@
  * Tested by forward_auth_test.ts.
  */
 import type { ForwardAuthSpec, Middleware } from "../../config/types.ts";
-import { UpstreamError } from "../../proto/exchange.ts";
 import { HeaderList } from "../../proto/header_list.ts";
-import { attemptServers } from "../../upstream/attempts.ts";
-import { upstreamHost } from "../authority.ts";
 import type { RequestContext } from "../context.ts";
 import { stripHopByHop } from "../headers.ts";
 import type { Built } from "./middleware.ts";
 import { refusal } from "./middleware.ts";
 import { requestScheme } from "./request_url.ts";
+import { askService } from "./subrequest.ts";
 
 /** Fields never sent to the auth service: they describe the client's message, not the client. */
 const FRAMING = new Set(["host", "content-length", "transfer-encoding", "expect", "upgrade"]);
-/** Response heads from an auth service may be as large as an upstream's. */
-const MAX_HEAD = 64 * 1024;
 
 export function forwardAuth(def: ForwardAuthSpec & Middleware): Built {
   const { name } = def;
@@ -38,33 +34,8 @@ export function forwardAuth(def: ForwardAuthSpec & Middleware): Built {
         const service = ctx.snapshot.services.get(def.service);
         if (service === undefined) throw new Error(`service "${def.service}" missing at run time`);
         const headers = subrequestHeaders(ctx, wanted);
-        const timeout = AbortSignal.timeout(def.timeout);
-        const signal = AbortSignal.any([ctx.req.signal, timeout]);
-        const result = await attemptServers(service, { clientIp: ctx.clientIp, signal }, {
-          run: (server) =>
-            service.http(server).exchange({
-              method: "GET",
-              target: def.path,
-              host: upstreamHost(service.config.host, ctx.authority, server.ref),
-              headers,
-              body: null,
-            }, {
-              responseHeaderMs: def.timeout,
-              bodyIdleMs: def.timeout,
-              maxHeaderBytes: MAX_HEAD,
-              signal,
-              replayable: () => true,
-            }),
-          judge(err) {
-            const e = err instanceof UpstreamError
-              ? err
-              : new UpstreamError("reset", true, String(err));
-            const serverFault = !ctx.req.signal.aborted;
-            // A GET without a body: safe to send to another server unless time is up.
-            const retry = !signal.aborted && (!e.requestSent || e.kind === "reset");
-            return { error: e, serverFault, retry };
-          },
-        });
+        const asking = askService(ctx, service, def.path, headers, def.timeout);
+        const { result, timedOut } = await asking;
         const asked = `the auth service "${def.service}"`;
         if (!result.ok) {
           if (ctx.req.signal.aborted) {
@@ -76,16 +47,9 @@ export function forwardAuth(def: ForwardAuthSpec & Middleware): Built {
               retryAfter: service.retryAfterSeconds(Date.now()),
             });
           }
-          if (timeout.aborted || result.error.kind === "timeout") {
-            throw refusal(
-              name,
-              "auth_timeout",
-              504,
-              `${asked} did not answer within ${def.timeout / 1000}s`,
-              {
-                source: "upstream",
-              },
-            );
+          if (timedOut) {
+            const message = `${asked} did not answer within ${def.timeout / 1000}s`;
+            throw refusal(name, "auth_timeout", 504, message, { source: "upstream" });
           }
           throw refusal(name, "auth_failed", 502, `Cannot ask ${asked}: ${result.error.message}`, {
             source: "upstream",
