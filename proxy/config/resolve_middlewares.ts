@@ -150,6 +150,7 @@ const KINDS = [
   "basic_auth",
   "forward_auth",
   "errors",
+  "retry",
 ] as const;
 type Kind = typeof KINDS[number];
 
@@ -248,6 +249,10 @@ function spec(
       return forwardAuthSpec(ctx, rawConfig, raw.forward_auth!);
     case "errors":
       return errorPagesSpec(ctx, rawConfig, raw.errors!);
+    case "retry": {
+      const r = raw.retry!;
+      return { kind, attempts: r.attempts, on: r.on, backoffMs: r.backoff };
+    }
   }
 }
 

@@ -274,6 +274,16 @@ const errorPages = obj({
   timeout: def(dur(), "5s", "The service's page must start within this (else the original body)"),
 }, "errors settings");
 
+const retry = obj({
+  attempts: def(int(1, 10), 3, "Attempts in all, the first one included"),
+  on: def(
+    list(oneOf(["connect", "reset", "timeout"] as const), { single: true, unique: true }),
+    ["connect", "reset"],
+    "Failures retried: connect (refused or timed out), reset, timeout (response header)",
+  ),
+  backoff: def(dur(), "100ms", "Wait before the second attempt; doubled before each later one"),
+}, "retry settings");
+
 /** One named middleware: exactly one of these keys. */
 export const middleware = obj({
   ip_allow: opt(cidrs, "Only clients in these CIDR blocks pass (others: 403)"),
@@ -287,6 +297,7 @@ export const middleware = obj({
   basic_auth: opt(basicAuth, "User name and password (bcrypt or argon2id hashes): 401 without"),
   forward_auth: opt(forwardAuth, "Ask an auth service; its non-2xx answers go to the client"),
   errors: opt(errorPages, "Custom error pages from a file or a service; the status is kept"),
+  retry: opt(retry, "Attempts, failures retried and backoff (only when a retry is safe)"),
 }, "middleware");
 
 /** The top-level `middlewares` section. */

@@ -427,7 +427,16 @@ export type MiddlewareSpec =
   | RewriteSpec
   | BasicAuthSpec
   | ForwardAuthSpec
-  | ErrorPagesSpec;
+  | ErrorPagesSpec
+  | RetrySpec;
+
+/** `retry`: the route's retry policy, over the safe-retry rules. */
+export interface RetrySpec {
+  readonly kind: "retry";
+  readonly attempts: number;
+  readonly on: readonly ("connect" | "reset" | "timeout")[];
+  readonly backoffMs: number;
+}
 
 /** `errors`: answers with a status in `status` get a page instead of their body. */
 export interface ErrorPagesSpec {

@@ -12,6 +12,7 @@ import type {
   OutgoingResponse,
   TAKEN_OVER,
 } from "../proto/message.ts";
+import type { RetryPolicy } from "../upstream/attempts.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { clientIp } from "./client_ip.ts";
 import type { RequestFacts } from "./compress/policy.ts";
@@ -73,6 +74,8 @@ export class RequestContext {
   path = "/";
   route: Route | null = null;
   service: ServiceRuntime | null = null;
+  /** The route's retry policy, set by a `retry` middleware; null: the service's retries. */
+  retry: RetryPolicy | null = null;
   /** The target the upstream gets (the route may strip a prefix). */
   upstreamTarget = "";
   /** The request body as it goes upstream (limited and counted). */

@@ -11,6 +11,7 @@ import { ipFilter } from "./ip_filter.ts";
 import { inFlightLimit } from "./in_flight_limit.ts";
 import { rateLimit } from "./rate_limit.ts";
 import { redirect } from "./redirect.ts";
+import { retry } from "./retry.ts";
 import { rewrite } from "./rewrite.ts";
 import type { Built, SharedServices } from "./middleware.ts";
 import { basicAuth } from "./basic_auth.ts";
@@ -40,5 +41,7 @@ export function buildMiddleware(def: Middleware, deps: SharedServices): Built {
       return forwardAuth(def);
     case "errors":
       return errorPages(def);
+    case "retry":
+      return retry(def);
   }
 }

@@ -39,7 +39,7 @@ export const upstream: Phase = {
       headers: req.headers,
       body: ctx.body,
       trailers: ctx.body === null || req.trailers === null ? null : forwardTrailers(req.trailers),
-    }, { route, service, maxHeaderBytes: ctx.config.limits.maxHeaderBytes });
+    }, { route, service, maxHeaderBytes: ctx.config.limits.maxHeaderBytes, retry: ctx.retry });
     ctx.log.attempts = result.attempts;
     ctx.log.upstream = result.server?.url ?? null;
     if (!result.ok) throw failure(result);
