@@ -85,12 +85,17 @@ export function forwardAuth(def: ForwardAuthSpec & Middleware): Built {
 function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | null): HeaderList {
   const client = ctx.req.headers;
   const out = new HeaderList();
+  let cookie: string | null = null;
   for (let i = 0; i < client.size; i++) {
     const key = client.keys[i];
     if (key.startsWith("x-forwarded-") || FRAMING.has(key)) continue;
     if (wanted === null ? false : !wanted.has(key)) continue;
-    out.append(client.names[i], client.values[i]);
+    // HTTP/2 may split Cookie into several fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
+    if (key === "cookie") {
+      cookie = cookie === null ? client.values[i] : `${cookie}; ${client.values[i]}`;
+    } else out.append(client.names[i], client.values[i]);
   }
+  if (cookie !== null) out.appendLower("cookie", cookie);
   stripHopByHop(out);
   out.appendLower("x-forwarded-method", ctx.req.method);
   out.appendLower("x-forwarded-proto", requestScheme(ctx));

@@ -54,7 +54,11 @@ for (const version of PROTOCOLS) {
     const ok = await request(gw, version, "/app", {
       method: "POST",
       body: "payload",
-      headers: { cookie: ALICE_COOKIE, "x-auth-request-user": "root", "x-custom": "kept" },
+      headers: {
+        cookie: `theme=dark; ${ALICE_COOKIE}`,
+        "x-auth-request-user": "root",
+        "x-custom": "kept",
+      },
     });
     assert.equal(ok.status, 200);
     assert.equal(await ok.text(), "ok");
@@ -71,7 +75,7 @@ for (const version of PROTOCOLS) {
     assert.equal(asked.get("x-forwarded-host"), origin);
     assert.equal(asked.get("x-forwarded-uri"), "/app");
     assert.equal(asked.get("x-forwarded-for"), "127.0.0.1");
-    assert.equal(asked.get("cookie"), ALICE_COOKIE);
+    assert.equal(asked.get("cookie"), `theme=dark; ${ALICE_COOKIE}`);
     assert.equal(asked.get("content-length"), null, "the subrequest has no body");
 
     await waitFor(() => gw.outcomes.length === 3, "three access records");
