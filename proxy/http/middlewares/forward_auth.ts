@@ -34,8 +34,7 @@ export function forwardAuth(def: ForwardAuthSpec & Middleware): Built {
         const service = ctx.snapshot.services.get(def.service);
         if (service === undefined) throw new Error(`service "${def.service}" missing at run time`);
         const headers = subrequestHeaders(ctx, wanted);
-        const asking = askService(ctx, service, def.path, headers, def.timeout);
-        const { result, timedOut } = await asking;
+        const { result, timedOut } = await askService(ctx, service, def.path, headers, def.timeout);
         const asked = `the auth service "${def.service}"`;
         if (!result.ok) {
           if (ctx.req.signal.aborted) {
@@ -89,7 +88,7 @@ function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | nu
   for (let i = 0; i < client.size; i++) {
     const key = client.keys[i];
     if (key.startsWith("x-forwarded-") || FRAMING.has(key)) continue;
-    if (wanted === null ? false : !wanted.has(key)) continue;
+    if (wanted !== null && !wanted.has(key)) continue;
     // HTTP/2 may split Cookie into several fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
     if (key === "cookie") {
       cookie = cookie === null ? client.values[i] : `${cookie}; ${client.values[i]}`;
