@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { formatConfigError, loadConfigText } from "../../config/mod.ts";
 import { startProxy, type TestProxy, yaml } from "../../testing/proxy.ts";
-import { closedPort, httpUpstream } from "../../testing/servers.ts";
+import { startGatehouse } from "../../testing/gatehouse.ts";
+import { closedPort, httpUpstream, waitFor } from "../../testing/servers.ts";
 import { PROTOCOLS, request } from "./test_helpers.ts";
 
 /** An app answering /status/<n> with status n, body "app says <n>" and an ETag. */
@@ -145,4 +146,30 @@ Deno.test("errors config errors: not an error status, no source or two, a missin
   assert.match(missing, /Cannot read the error page "\/tmp\/nope\.html": file not found/);
   const [typo] = await errors(`status: 500, service: ap`);
   assert.match(typo, /unknown service "ap" \(did you mean "app"\?\)/);
+});
+
+Deno.test("errors: a change to the page file reloads the config and the new page goes out", async () => {
+  await using app = statusApp();
+  const dir = await Deno.makeTempDir({ prefix: "gatehouse-pages-" });
+  try {
+    const file = join(dir, "oops.html");
+    await Deno.writeTextFile(file, "<p>first page</p>");
+    await using gh = await startGatehouse(
+      yaml`
+      entrypoints: { web: { address: "127.0.0.1:0" } }
+      admin: { address: off }
+      middlewares:
+        pages: { errors: { status: 500, file: ${file} } }
+      routes: [{ service: app, middlewares: [pages] }]
+      services: { app: { servers: [${app.url}] } }
+    `,
+      true,
+    );
+    const page = async () => await (await fetch(`http://127.0.0.1:${gh.port()}/status/500`)).text();
+    assert.equal(await page(), "<p>first page</p>");
+    await Deno.writeTextFile(file, "<p>second page</p>");
+    await waitFor(async () => await page() === "<p>second page</p>", "the new page");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
