@@ -151,6 +151,20 @@ Deno.test("basic_auth: a slow check runs off the event loop, which keeps turning
   }
 });
 
+Deno.test("basic_auth: checks beyond the waiting bound are refused at once, not queued", async () => {
+  const hash = (await bcryptUser("u", "p", 12)).replace(/^u:/, "");
+  const verifier = new PasswordVerifier(2);
+  try {
+    const first = verifier.check("u", "a", hash);
+    const second = verifier.check("u", "b", hash);
+    assert.equal(await verifier.check("u", "c", hash), null, "a third check waits for none");
+    assert.deepEqual(await Promise.all([first, second]), [false, false]);
+    assert.equal(await verifier.check("u", "p", hash), true, "room again once they are done");
+  } finally {
+    verifier.close();
+  }
+});
+
 Deno.test("basic_auth: the htpasswd file is reloaded when it changes", async () => {
   await using up = httpUpstream();
   const dir = await Deno.makeTempDir({ prefix: "gatehouse-htpasswd-" });

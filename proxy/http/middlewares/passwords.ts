@@ -1,7 +1,7 @@
 /**
  * Password checks for `basic_auth`, off the event loop: one worker isolate
  * (password_worker.ts), started on the first check and stopped when the middlewares close, takes
- * the checks in order. At most `MAX_WAITING` checks wait; more are refused (the caller answers
+ * the checks in order. At most `maxWaiting` (64) checks wait; more are refused (the caller answers
  * 503), so a flood of wrong passwords costs a bounded queue, not unbounded memory or latency for
  * everybody else. Passwords that passed are remembered (a digest of user, password and hash; at
  * most 2 x 512 of them) so a logged-in client's every request does not pay for a check again.
@@ -13,7 +13,7 @@ import { log } from "../../telemetry/log.ts";
 
 const logger = log("middlewares");
 
-/** Checks waiting or running at most. */
+/** Checks waiting or running at most, by default. */
 const MAX_WAITING = 64;
 /** Remembered successes per generation (two generations are kept). */
 const REMEMBERED = 512;
@@ -24,6 +24,11 @@ export class PasswordVerifier {
   #nextId = 1;
   #passed = new Set<string>();
   #older = new Set<string>();
+  readonly #maxWaiting: number;
+
+  constructor(maxWaiting = MAX_WAITING) {
+    this.#maxWaiting = maxWaiting;
+  }
 
   /**
    * Whether `password` matches `hash` (for `user`): true or false, or null when too many checks
@@ -34,7 +39,7 @@ export class PasswordVerifier {
       "base64",
     );
     if (this.#passed.has(key) || this.#older.has(key)) return true;
-    if (this.#waiting.size >= MAX_WAITING) return Promise.resolve(null);
+    if (this.#waiting.size >= this.#maxWaiting) return Promise.resolve(null);
     return this.#verify(password, hash).then((ok) => {
       if (ok) this.#remember(key);
       return ok;
