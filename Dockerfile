@@ -20,7 +20,8 @@ COPY proxy/ proxy/
 COPY certs/mkcert.ts certs/
 RUN ["deno", "run", "--no-config", "--allow-read", "--allow-write", "--allow-env", "--allow-run", \
      "build_deps.ts", "--app", "/app", "--ca-dir", "build-ca", "--deno-dir", "/deno-dir", \
-     "proxy/main.ts", "certs/mkcert.ts", "healthcheck.ts"]
+     "proxy/main.ts", "proxy/http/middlewares/password_worker.ts", "certs/mkcert.ts", \
+     "healthcheck.ts"]
 RUN ["deno", "eval", "Deno.mkdirSync('/empty')"]
 
 # Stage 2: the runtime image. No shell, no package manager, not root.
@@ -55,7 +56,8 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
   CMD ["deno", "run", "--no-config", "--cached-only", "--allow-net", \
        "--allow-env=GATEHOUSE_ADMIN_ADDRESS", "/app/healthcheck.ts"]
-# Permissions: net (listen, upstreams, a Docker API proxy), read of the config and certificates,
+# Permissions: net (listen, upstreams, a Docker API proxy), read of the config and certificates and
+# of the module basic_auth's password worker isolate starts from (Deno checks a Worker's module),
 # write of /certs (development certificates on first start), the Docker socket when one is mounted
 # (connecting to a unix socket takes read and write permission: Gatehouse sends it only GET), and
 # environment variables: GATEHOUSE_* (config references, admin token), LOG_TOKENS and LOG_STREAM
@@ -63,7 +65,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
 # never compresses on its own); FFI to the C library only (amd64 and arm64 paths), to set
 # TCP_NODELAY on TLS listeners, which Deno cannot (proxy/internal/tcp_nodelay.ts).
 ENTRYPOINT ["deno", "run", "--config=/app/deno.json", "--cached-only", "--frozen", "--no-prompt", \
-            "--allow-net", "--allow-read=/config,/certs,/var/run/docker.sock", \
+            "--allow-net", \
+            "--allow-read=/config,/certs,/var/run/docker.sock,/app/proxy/http/middlewares/password_worker.ts", \
             "--allow-write=/certs,/var/run/docker.sock", \
             "--allow-env=GATEHOUSE_*,LOG_TOKENS,LOG_STREAM,DENO_SERVE_AUTOMATIC_COMPRESSION", \
             "--allow-ffi=/lib/x86_64-linux-gnu/libc.so.6,/lib/aarch64-linux-gnu/libc.so.6", \

@@ -43,8 +43,19 @@ export function gatehouseConfig(
         `  tcp_echo: { address: "127.0.0.1:${ports.tcpEcho}", protocol: tcp }`,
       ]
       : []),
+    // The h1-mw scenario: the same answer as "/" behind ip_allow, headers and a generous rate_limit.
+    "middlewares:",
+    `  loopback: { ip_allow: [127.0.0.0/8] }`,
+    `  secure: { headers: { content_type_nosniff: true, frame_options: DENY, ` +
+    `referrer_policy: no-referrer } }`,
+    `  generous: { rate_limit: { average: 1000000, period: 1s } }`,
     "routes:",
     `  - { name: ws, entrypoints: [web], match: { path: ${PATHS.ws} }, service: ws }`,
+    `  - name: mw`,
+    `    entrypoints: [web]`,
+    `    match: { path: ${PATHS.middlewares} }`,
+    `    service: app`,
+    `    middlewares: [loopback, secure, generous]`,
     `  - { name: app, entrypoints: [web, websecure], service: app }`,
     ...(compression
       ? [

@@ -49,6 +49,9 @@ http {
   uwsgi_temp_path ${tmp}-uwsgi;
   scgi_temp_path ${tmp}-scgi;
 
+  # The h1-mw scenario: allow, add_header and a generous limit_req, like Gatehouse's mw route.
+  limit_req_zone $binary_remote_addr zone=generous:10m rate=1000000r/s;
+
   upstream app {
     server 127.0.0.1:${upstreams.http};
     keepalive 64;
@@ -69,6 +72,15 @@ http {
     ssl_certificate ${files.cert};
     ssl_certificate_key ${files.key};
     location / {
+      ${proxy}
+    }
+    location = ${PATHS.middlewares} {
+      allow 127.0.0.0/8;
+      deny all;
+      limit_req zone=generous burst=1000000 nodelay;
+      add_header X-Content-Type-Options nosniff always;
+      add_header X-Frame-Options DENY always;
+      add_header Referrer-Policy no-referrer always;
       ${proxy}
     }
     location = ${PATHS.ws} {

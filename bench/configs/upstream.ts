@@ -45,6 +45,10 @@ http {
       default_type text/plain;
       return 200 "${HELLO.trim()}\\n";
     }
+    location = ${PATHS.middlewares} {
+      default_type text/plain;
+      return 200 "${HELLO.trim()}\\n";
+    }
   }
 }
 `;

@@ -14,6 +14,8 @@ export const OUT = join(ROOT, "bench", "out");
 /** Paths requested from the upstream (through a proxy or directly). */
 export const PATHS = {
   small: "/",
+  /** The small response again, on a route with ip_allow, headers and rate_limit. */
+  middlewares: "/mw",
   large: "/1m.bin",
   json: "/data.json",
   ws: "/ws",

@@ -167,6 +167,18 @@ export const HTTP_SCENARIOS: Scenario[] = [
     run: wrkMeasure((t) => `http://127.0.0.1:${t.endpoints.http}${PATHS.small}`, 50),
   },
   {
+    id: "h1-mw",
+    title: "HTTP/1.1 keep-alive, small response, through ip_allow + headers + rate_limit",
+    method: `wrk -t1 -c50, GET ${PATHS.middlewares} (the h1 answer) on a route with an IP allow ` +
+      `list, three security headers and a generous rate limit (nginx: allow/deny, add_header, ` +
+      `limit_req); compare with h1 for their cost. "direct" is the upstream, without them`,
+    needs: "http",
+    targets: ["direct", "gatehouse", "nginx"],
+    metrics: REQ_METRICS,
+    operation: "req",
+    run: wrkMeasure((t) => `http://127.0.0.1:${t.endpoints.http}${PATHS.middlewares}`, 50),
+  },
+  {
     id: "h2",
     title: "TLS, ALPN h2, 50 connections x 10 streams",
     method: `h2load -t1 -c50 -m10, GET ${PATHS.small}; p99 and max (target: no request over 1 s) ` +

@@ -14,6 +14,8 @@ import type { InternalService, Snapshot } from "../http/context.ts";
 import { createPipeline } from "../http/pipeline.ts";
 import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
+import { type Generation, MiddlewareSet } from "../http/middlewares/set.ts";
+import { type LimitStore, localLimitStore } from "../net/limit_store.ts";
 import { log, logTcp, logUdp } from "../telemetry/log.ts";
 import type { AccessRecord, TcpRecord, UdpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
@@ -39,6 +41,11 @@ export interface RuntimeHooks {
   readonly onTcpClosed?: (record: TcpRecord) => void;
   /** A UDP session ended. */
   readonly onUdpClosed?: (record: UdpRecord) => void;
+  /**
+   * Where rate_limit and in_flight_limit keep their state; default: this isolate's memory. A
+   * store shared by worker isolates makes the limits global.
+   */
+  readonly limitStore?: LimitStore;
   /** Automatic HTTPS (proxy/acme/manager.ts): HTTP-01 answers and obtained certificates. */
   readonly acme?: {
     challenge(token: string): string | null;
@@ -55,25 +62,36 @@ export class Runtime {
   readonly #entrypoints = new Map<string, Listener>();
   /** HTTP/2 counters per entrypoint name, kept across reloads and listener replacements. */
   readonly #h2Stats = new Map<string, H2Stats>();
+  readonly #middlewares: MiddlewareSet;
   #snapshot: Snapshot;
 
   private constructor(snapshot: Snapshot, hooks: RuntimeHooks) {
     this.#snapshot = snapshot;
     this.#hooks = hooks;
+    this.#middlewares = new MiddlewareSet({ limits: hooks.limitStore ?? localLimitStore });
   }
 
   /** Builds everything and binds every entrypoint; throws (after closing what it opened) if one fails. */
   static start(config: Config, hooks: RuntimeHooks = {}): Runtime {
     const rt = new Runtime(
-      { config, routers: new Map(), services: new Map(), port: () => undefined },
+      {
+        config,
+        routers: new Map(),
+        services: new Map(),
+        port: () => undefined,
+        middlewares: () => [],
+      },
       hooks,
     );
-    rt.#snapshot = rt.#build(config, new Map());
+    const [snapshot, middlewares] = rt.#build(config, new Map());
+    rt.#snapshot = snapshot;
+    rt.#middlewares.commit(middlewares);
     try {
       for (const ep of Object.values(config.entrypoints)) rt.#open(ep.name, config);
     } catch (err) {
       for (const ep of rt.#entrypoints.values()) ep.close();
       for (const s of rt.#snapshot.services.values()) s.stop();
+      rt.#middlewares.close();
       throw err;
     }
     for (const s of rt.#snapshot.services.values()) s.start();
@@ -124,7 +142,7 @@ export class Runtime {
   /** Switches to `config`. Throws if a new listener cannot bind; the old config then stays. */
   apply(config: Config): void {
     const old = this.#snapshot;
-    const next = this.#build(config, old.services);
+    const [next, middlewares] = this.#build(config, old.services);
     const opened: string[] = [];
     const replaced: Listener[] = [];
     try {
@@ -148,6 +166,7 @@ export class Runtime {
       }
       for (const ep of replaced) this.#open(ep.name, old.config);
       for (const s of next.services.values()) if (!old.services.has(s.name)) s.stop();
+      this.#middlewares.discard(middlewares);
       throw err;
     }
     for (const [name, ep] of this.#entrypoints) {
@@ -162,6 +181,7 @@ export class Runtime {
       }
     }
     this.#snapshot = next;
+    this.#middlewares.commit(middlewares);
     for (const s of old.services.values()) s.stop(next.services.get(s.name));
     for (const s of next.services.values()) s.start();
     const all = (c: Config) => [...c.routes, ...c.tcpRoutes, ...c.udpRoutes];
@@ -186,6 +206,7 @@ export class Runtime {
       });
     }
     for (const s of this.#snapshot.services.values()) s.stop();
+    this.#middlewares.close();
     await this.upstreams.drain(0);
   }
 
@@ -272,7 +293,10 @@ export class Runtime {
     };
   }
 
-  #build(config: Config, previous: ReadonlyMap<string, ServiceRuntime>): Snapshot {
+  #build(
+    config: Config,
+    previous: ReadonlyMap<string, ServiceRuntime>,
+  ): [Snapshot, Generation] {
     const services = new Map<string, ServiceRuntime>();
     for (const svc of Object.values(config.services)) {
       services.set(
@@ -294,6 +318,14 @@ export class Runtime {
     for (const ep of Object.values(config.entrypoints)) {
       routers.set(ep.name, new Router(config.routes, ep.name));
     }
-    return { config, routers, services, port: (name) => this.port(name) };
+    const middlewares = this.#middlewares.build(config);
+    const snapshot = {
+      config,
+      routers,
+      services,
+      port: (name: string) => this.port(name),
+      middlewares: middlewares.chain,
+    };
+    return [snapshot, middlewares];
   }
 }

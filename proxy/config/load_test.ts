@@ -107,6 +107,7 @@ Deno.test("defaults are applied everywhere", async () => {
     via: "gatehouse",
     requestIdHeader: "x-request-id",
     headerUnderscores: "drop",
+    clientIpDepth: 0,
   });
   assert.deepEqual(config.notFound, {
     status: 404,
@@ -131,6 +132,7 @@ Deno.test("defaults are applied everywhere", async () => {
     h2c: "on",
     maxConnections: 0,
     proxyProtocol: null,
+    middlewares: [],
     pos: { file: FILE, line: 2, col: 3 },
   });
   const [route] = config.routes;
@@ -147,6 +149,7 @@ Deno.test("defaults are applied everywhere", async () => {
     upgrade: true,
     maxBodyBytes: null,
     compression: config.compression,
+    middlewares: [],
     pos: undefined,
   });
   assert.deepEqual(config.compression, {

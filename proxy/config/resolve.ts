@@ -14,6 +14,7 @@ import { entrypointTls } from "./resolve_tls.ts";
 import { entrypointUnix, socketConflicts } from "./resolve_unix.ts";
 import { checkUdpEntrypoint, udpRoutes } from "./resolve_udp.ts";
 import { dockerSettings } from "./schema_docker.ts";
+import { checkReferences, middlewares } from "./resolve_middlewares.ts";
 import type { RawConfig, RawEntrypoint } from "./schema.ts";
 import type { Address, Config, Entrypoint, EntrypointRedirect } from "./types.ts";
 
@@ -112,6 +113,20 @@ function h2c(ctx: Context, e: RawEntrypoint): Entrypoint["h2c"] {
   return e.h2c;
 }
 
+/** The middlewares an entrypoint applies: only HTTP entrypoints that serve routes run them. */
+function entrypointMiddlewares(ctx: Context, raw: RawConfig, e: RawEntrypoint): string[] {
+  const names = e.middlewares;
+  if (names.length === 0) return [];
+  const path = ctx.path(e, "middlewares");
+  if (e.protocol === "tcp") {
+    ctx.error(path, `a tcp entrypoint runs no middlewares: remove "middlewares"`, "key");
+  } else if (e.redirect) {
+    ctx.error(path, `this entrypoint redirects every request, so no middleware runs here`, "key");
+  }
+  checkReferences(ctx, raw, names, path);
+  return [...names];
+}
+
 async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string, Entrypoint>> {
   const out: Record<string, Entrypoint> = {};
   for (const [name, e] of raw.entrypoints) {
@@ -126,6 +141,7 @@ async function entrypoints(ctx: Context, raw: RawConfig): Promise<Record<string,
       redirect: redirect(ctx, raw, e),
       h2c: h2c(ctx, e),
       ...entrypointTcp(ctx, raw, e),
+      middlewares: entrypointMiddlewares(ctx, raw, e),
       pos: ctx.locator.pos(ctx.path(e), "key"),
     };
   }
@@ -153,6 +169,7 @@ export async function resolve(
     tcpRoutes: streamRoutes,
     udpRoutes: udpRoutes(ctx, raw, taken),
     services: await services(ctx, raw),
+    middlewares: await middlewares(ctx, raw),
     acme: await acmeSettings(ctx, raw),
     timeouts: {
       headerRead: t.header_read,
@@ -172,6 +189,7 @@ export async function resolve(
       via: forwarding.via,
       requestIdHeader: forwarding.request_id_header,
       headerUnderscores: forwarding.header_underscores,
+      clientIpDepth: forwarding.client_ip_depth,
     },
     notFound: { status: notFound.status, body: notFound.body },
     log: {

@@ -11,6 +11,7 @@ import { checkSocketPermissions } from "./resolve_unix.ts";
 import { upstreamTls } from "./resolve_tls.ts";
 import { httpProtocol } from "./resolve_protocol.ts";
 import { warnShadowedRoutes } from "./shadowed.ts";
+import { checkReferences } from "./resolve_middlewares.ts";
 import {
   METRICS_SERVICE,
   type RawConfig,
@@ -94,6 +95,7 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
     const problem = entrypointProblem(ctx, raw, entrypoint);
     if (problem) ctx.error(ctx.path(r, "entrypoints", i), problem);
   });
+  checkReferences(ctx, raw, r.middlewares, ctx.path(r, "middlewares"));
   const serviceError = serviceProblem(ctx, raw, r.service);
   if (serviceError) ctx.error(ctx.path(r, "service"), serviceError);
   const m = r.match;
@@ -135,6 +137,7 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
     upgrade: r.upgrade,
     maxBodyBytes: r.max_body,
     compression: r.compression === null ? null : compression(r.compression),
+    middlewares: r.middlewares,
     pos: ctx.locator.pos(ctx.path(r)),
   };
 }

@@ -10,7 +10,6 @@ import {
   address,
   headerMatch,
   headerName,
-  headerValue,
   hostHeader,
   hostName,
   hostPattern,
@@ -28,6 +27,7 @@ import { acmeSection, entrypointAcme } from "./schema_acme.ts";
 import { socketFile } from "./schema_unix.ts";
 import { udpRoute } from "./schema_udp.ts";
 import { dockerSection } from "./schema_docker.ts";
+import { headerOps, middlewareList, middlewaresSection } from "./schema_middlewares.ts";
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -147,16 +147,12 @@ const entrypoint = obj({
     "Mode and owner of the socket file (unix socket addresses only)",
     "as created: the process's user and group, the umask's mode",
   ),
-}, "entrypoint");
-
-const headerOps = obj({
-  set: def(
-    map(headerName({ settable: true }), headerValue(), { placeholder: "<header>" }),
-    {},
-    "Headers to set (replacing any value)",
+  middlewares: def(
+    middlewareList,
+    [],
+    "Middlewares applied to every route served here, before the route's own",
   ),
-  remove: def(list(headerName(), { unique: true }), [], "Headers to remove"),
-});
+}, "entrypoint");
 
 const route = obj({
   name: opt(
@@ -223,6 +219,7 @@ const route = obj({
     {},
     "Response compression here; false: off (keys not given take the top-level ones)",
   ),
+  middlewares: def(middlewareList, [], `Names from "middlewares", applied in order`),
 }, "route");
 
 const server = union(
@@ -349,6 +346,11 @@ export const configSchema = obj({
     {},
     "Upstream services, by name",
   ),
+  middlewares: def(
+    middlewaresSection,
+    {},
+    "Named middlewares (access control, limits, auth, headers, redirects...), by name",
+  ),
   acme: def(
     acmeSection,
     {},
@@ -401,6 +403,12 @@ export const configSchema = obj({
         oneOf(["drop", "pass", "reject"]),
         "drop",
         'Request headers named with "_" (CGI/WSGI read "_" as "-"): drop, pass on, or 400',
+      ),
+      client_ip_depth: def(
+        int(0, 16),
+        0,
+        "Client address from a trusted proxy's X-Forwarded-For: 0 = rightmost not in " +
+          "trusted_proxies, N = Nth from the right",
       ),
     }),
     {},

@@ -139,6 +139,8 @@ export interface Entrypoint {
   readonly maxConnections: number;
   /** Reading the client address from a PROXY protocol header (TCP entrypoints); null = never. */
   readonly proxyProtocol: EntrypointProxyProtocol | null;
+  /** Names of middlewares applied to every route served here, before the route's own. */
+  readonly middlewares: readonly string[];
   readonly pos: SourcePos;
 }
 
@@ -196,8 +198,16 @@ export interface Route {
   readonly maxBodyBytes: number | null;
   /** Response compression on this route (top-level settings merged); `null` = off. */
   readonly compression: Compression | null;
+  /** Names of middlewares applied to this route, in order (after its entrypoint's). */
+  readonly middlewares: readonly string[];
   readonly pos: SourcePos;
 }
+
+/** One named middleware: its kind and settings. */
+export type Middleware = MiddlewareSpec & {
+  readonly name: string;
+  readonly pos: SourcePos;
+};
 
 /** A response content coding Gatehouse can produce. */
 export type Codec = "zstd" | "br" | "gzip";
@@ -335,6 +345,11 @@ export interface Forwarding {
   readonly requestIdHeader: string;
   /** Request fields whose name holds "_": removed, forwarded, or the request refused (400). */
   readonly headerUnderscores: "drop" | "pass" | "reject";
+  /**
+   * Which X-Forwarded-For address is the client's when the peer is a trusted proxy: 0 = the
+   * rightmost one not in `trustedProxies`, N = the Nth from the right.
+   */
+  readonly clientIpDepth: number;
 }
 
 export interface NotFound {
@@ -422,6 +437,8 @@ export interface Config {
   readonly tcpRoutes: readonly TcpRoute[];
   readonly udpRoutes: readonly UdpRoute[];
   readonly services: Readonly<Record<string, Service>>;
+  /** Named middlewares, referenced by routes and entrypoints. */
+  readonly middlewares: Readonly<Record<string, Middleware>>;
   readonly acme: AcmeSettings;
   readonly timeouts: Timeouts;
   readonly limits: Limits;
@@ -476,4 +493,170 @@ export interface UdpRoute {
   /** A client's session ends after this long without a datagram either way (ms). */
   readonly idleTimeout: number;
   readonly pos: SourcePos;
+}
+
+/** The settings of a middleware, by kind (see docs/middlewares.md). */
+export type MiddlewareSpec =
+  | IpFilterSpec
+  | HeadersSpec
+  | BodyLimitSpec
+  | RateLimitSpec
+  | InFlightLimitSpec
+  | RedirectSpec
+  | RewriteSpec
+  | BasicAuthSpec
+  | ForwardAuthSpec
+  | ErrorPagesSpec
+  | RetrySpec;
+
+/** `retry`: the route's retry policy, over the safe-retry rules. */
+export interface RetrySpec {
+  readonly kind: "retry";
+  readonly attempts: number;
+  readonly on: readonly ("connect" | "reset" | "timeout")[];
+  readonly backoffMs: number;
+}
+
+/** `errors`: answers with a status in `status` get a page instead of their body. */
+export interface ErrorPagesSpec {
+  readonly kind: "errors";
+  /** Inclusive ranges of statuses, within 400-599. */
+  readonly status: readonly (readonly [number, number])[];
+  /** The page: the file's bytes (with {status} and {reason} to fill in), or a service to ask. */
+  readonly page:
+    | { readonly from: "file"; readonly file: string; readonly text: string }
+    | { readonly from: "service"; readonly service: string; readonly path: string };
+  readonly contentType: string;
+  /** Milliseconds a service has to start answering. */
+  readonly timeout: number;
+}
+
+/** `forward_auth`: a subrequest to an auth service decides; 2xx passes, anything else answers. */
+export interface ForwardAuthSpec {
+  readonly kind: "forward_auth";
+  /** Name of the HTTP service asked. */
+  readonly service: string;
+  /** Path and query of the subrequest. */
+  readonly path: string;
+  /** Milliseconds the auth service has to answer. */
+  readonly timeout: number;
+  /** Lowercase fields of the client's request sent along; null = all but hop-by-hop/framing. */
+  readonly requestHeaders: readonly string[] | null;
+  /** Lowercase fields copied from a 2xx answer to the upstream request. */
+  readonly responseHeaders: readonly string[];
+}
+
+/** `basic_auth`: users with bcrypt or argon2id hashes; 401 with WWW-Authenticate without. */
+export interface BasicAuthSpec {
+  readonly kind: "basic_auth";
+  /** Inline users first, then the file's; names are unique. */
+  readonly users: readonly { readonly name: string; readonly hash: string }[];
+  /** Absolute path of the htpasswd file read, or null. */
+  readonly usersFile: string | null;
+  readonly realm: string;
+  readonly removeHeader: boolean;
+  /** Lowercase header set to the user name for the upstream, or null. */
+  readonly userHeader: string | null;
+}
+
+/** `redirect`: one of three forms; the answer is `status` with Location. */
+export interface RedirectSpec {
+  readonly kind: "redirect";
+  readonly status: 301 | 302 | 303 | 307 | 308;
+  readonly to:
+    /** The whole URL ("https://host:port/path?query") matched; fires when it matches. */
+    | { readonly form: "regex"; readonly regex: string; readonly replacement: string }
+    /** Fires when the URL with these parts set differs from the request's. */
+    | {
+      readonly form: "parts";
+      readonly scheme: "http" | "https" | null;
+      readonly host: string | null;
+      readonly port: number | null;
+      readonly path: string | null;
+    }
+    /** Fires when the host does not (add) or does (remove) start with "www.". */
+    | { readonly form: "www"; readonly www: "add" | "remove" };
+}
+
+/** `rewrite`: the path the upstream gets (the query is kept). */
+export type RewriteSpec =
+  & { readonly kind: "rewrite" }
+  & (
+    | { readonly form: "path"; readonly path: string }
+    | { readonly form: "regex"; readonly regex: string; readonly replacement: string }
+    | { readonly form: "add_prefix"; readonly prefix: string }
+    | { readonly form: "strip_regex"; readonly regex: string }
+  );
+
+/** Whose bucket or count a request uses. */
+export type LimitKey =
+  | { readonly from: "client_ip" }
+  | { readonly from: "route" }
+  /** The request header's value (lowercase name); the client IP when it is absent. */
+  | { readonly from: "header"; readonly header: string };
+
+/** `rate_limit`: a token bucket per key; 429 with Retry-After and RateLimit fields over it. */
+export interface RateLimitSpec {
+  readonly kind: "rate_limit";
+  readonly average: number;
+  readonly periodMs: number;
+  readonly burst: number;
+  readonly key: LimitKey;
+  /** Buckets kept at most (a flood of keys cannot grow memory beyond it). */
+  readonly maxKeys: number;
+}
+
+/** `in_flight_limit`: at most `amount` requests at once per key; 429 over it. */
+export interface InFlightLimitSpec {
+  readonly kind: "in_flight_limit";
+  readonly amount: number;
+  readonly key: LimitKey;
+}
+
+/** `ip_allow` (only these addresses pass) or `ip_deny` (these addresses are refused): 403. */
+export interface IpFilterSpec {
+  readonly kind: "ip_allow" | "ip_deny";
+  readonly cidrs: readonly Cidr[];
+}
+
+/** `body_limit`: request bodies over `maxBytes` are refused with 413. */
+export interface BodyLimitSpec {
+  readonly kind: "body_limit";
+  readonly maxBytes: number;
+}
+
+export interface Hsts {
+  /** Seconds. */
+  readonly maxAge: number;
+  readonly includeSubdomains: boolean;
+  readonly preload: boolean;
+}
+
+export interface Cors {
+  /** Exact origins ("https://app.example.com"), "*", or patterns with one "*" label. */
+  readonly allowOrigins: readonly string[];
+  /** Uppercase methods. */
+  readonly allowMethods: readonly string[];
+  /** Lowercase request header names; empty = what the preflight asks for. */
+  readonly allowHeaders: readonly string[];
+  readonly exposeHeaders: readonly string[];
+  readonly allowCredentials: boolean;
+  /** Seconds a preflight may be cached; null = not said. */
+  readonly maxAge: number | null;
+}
+
+/** `headers`: security presets, CORS, and header edits both ways. */
+export interface HeadersSpec {
+  readonly kind: "headers";
+  /** Strict-Transport-Security, sent on HTTPS answers only; null = not sent. */
+  readonly hsts: Hsts | null;
+  readonly contentTypeNosniff: boolean;
+  /** X-Frame-Options value, or null. */
+  readonly frameOptions: string | null;
+  readonly referrerPolicy: string | null;
+  readonly contentSecurityPolicy: string | null;
+  readonly permissionsPolicy: string | null;
+  readonly cors: Cors | null;
+  readonly request: HeaderOps;
+  readonly response: HeaderOps;
 }

@@ -26,7 +26,6 @@
  */
 import { plainScalar } from "../config/env.ts";
 import { didYouMean } from "../config/errors.ts";
-import { configSchema } from "../config/schema.ts";
 import { Definition, type Kind, listValue, portValue } from "./definition.ts";
 
 /** How a route key maps into the config item: its YAML path, and whether it lists. */
@@ -75,15 +74,6 @@ const SERVICE_KEYS: Readonly<Record<Kind, readonly string[]>> = {
 /** The config section of each kind of route. */
 export const ROUTE_SECTION = { http: "routes", tcp: "tcp_routes", udp: "udp_routes" } as const;
 
-/** Whether this Gatehouse's schema has `key` in the routes of `kind` (udp routes, middlewares). */
-export function schemaHas(kind: Kind, key?: string): boolean {
-  const section = configSchema.fields[ROUTE_SECTION[kind] as keyof typeof configSchema.fields];
-  if (section === undefined) return false;
-  if (key === undefined) return true;
-  const item = (section.schema as { item?: { fields?: Record<string, unknown> } }).item;
-  return item?.fields?.[key] !== undefined;
-}
-
 /** "true"/"false" (as YAML reads them), or undefined with an error recorded. */
 export function enableValue(def: Definition, label: string, text: string): boolean | undefined {
   const value = plainScalar(text);
@@ -102,14 +92,6 @@ function routeLabel(def: Definition, kind: Kind, name: string, key: string, text
       `unknown key ${JSON.stringify(key)}${didYouMean(key, Object.keys(ROUTE_KEYS[kind]))} ` +
         `(known: ${Object.keys(ROUTE_KEYS[kind]).join(", ")})`,
     );
-    return;
-  }
-  if (kind === "udp" && !schemaHas("udp")) {
-    def.error(label, `UDP routes need a Gatehouse with udp_routes (issue 20); this one has none`);
-    return;
-  }
-  if (key === "middlewares" && !schemaHas(kind, "middlewares")) {
-    def.error(label, `middlewares need a Gatehouse with middlewares (issue 19); this one has none`);
     return;
   }
   const route = def.route(kind, name, prefix);

@@ -143,17 +143,44 @@ Deno.test("label mistakes are errors at the label: unknown keys (with a guess), 
   assert.deepEqual(loaded(result).routes.map((r) => r.name), ["site", "good"]);
 });
 
-Deno.test("middlewares and UDP labels say which Gatehouse feature they wait for", () => {
-  const def = parseGatehouseLabels({
-    "gatehouse.http.routes.a.middlewares": "auth",
+Deno.test("middlewares by name and UDP routes from labels", async () => {
+  const file = yaml`
+    entrypoints:
+      websecure: { address: ":8443" }
+      dns: { address: ":5353", protocol: udp }
+    middlewares:
+      office: { ip_allow: [10.0.0.0/8] }
+    docker: { enabled: true }
+  `;
+  const app = container("app-1", {
+    "gatehouse.enable": "true",
+    "gatehouse.http.routes.app.host": "app.test",
+    "gatehouse.http.routes.app.middlewares": "office",
+    "gatehouse.http.services.app.port": "8000",
     "gatehouse.udp.routes.dns.entrypoints": "dns",
+    "gatehouse.udp.services.dns.port": "53",
   });
-  assert.deepEqual(def.errors.map((e) => e.label), [
-    "gatehouse.http.routes.a.middlewares",
-    "gatehouse.udp.routes.dns.entrypoints",
+  const config = loaded(await loadWith(file, [app]));
+  assert.deepEqual(config.routes.find((r) => r.name === "app")?.middlewares, ["office"]);
+  assert.deepEqual(config.udpRoutes.map((r) => [r.name, r.entrypoints, r.service]), [
+    ["dns", ["dns"], "dns"],
   ]);
-  assert.match(def.errors[0].message, /issue 19/);
-  assert.match(def.errors[1].message, /udp_routes \(issue 20\)/);
+  assert.deepEqual(config.services.dns.servers.map((s) => s.url), [
+    `udp://${app.networks[0].ip}:53`,
+  ]);
+
+  const typo = container("app-2", {
+    "gatehouse.enable": "true",
+    "gatehouse.http.routes.other.host": "other.test",
+    "gatehouse.http.routes.other.middlewares": "ofice",
+    "gatehouse.http.services.other.port": "8000",
+  });
+  const both = await loadWith(file, [app, typo]);
+  assert.deepEqual(skipped(both), [
+    'container "app-2" label "gatehouse.http.routes.other.middlewares": unknown middleware ' +
+    '"ofice" (did you mean "office"?) (known: office)',
+  ]);
+  assert.ok(loaded(both).routes.some((r) => r.name === "app"));
 });
 
 Deno.test("TCP routes and services from labels", async () => {

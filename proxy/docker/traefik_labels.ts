@@ -26,7 +26,7 @@
  */
 import { plainScalar } from "../config/env.ts";
 import { Definition, type Kind, listValue, portValue } from "./definition.ts";
-import { enableValue, schemaHas } from "./labels.ts";
+import { enableValue } from "./labels.ts";
 import { parseRule, RuleSyntaxError, translateHttpRule, translateTcpRule } from "./traefik_rule.ts";
 
 /** The labels under one router, service or middleware: key after the name -> value and label. */
@@ -170,16 +170,8 @@ function middlewaresOf(
     const name = bare(ref);
     const labels = ref.endsWith("@file") ? undefined : defined.get(name);
     if (labels === undefined) {
-      if (schemaHas("http", "middlewares")) {
-        names.push(name);
-        continue;
-      }
-      def.warn(
-        entry.label,
-        `not translated: middleware "${ref}" is not defined by labels and ` +
-          `this Gatehouse has no middlewares (issue 19); the router is left out`,
-      );
-      return null;
+      names.push(name);
+      continue;
     }
     const prefixes = all.take(labels, "stripprefix.prefixes");
     const strip = prefixes ? listValue(prefixes.text).map((p) => p.replace(/\/+$/, "") || "/") : [];
@@ -232,9 +224,6 @@ function streamRouter(
     } else if (!(kind === "tcp" && key === "tls")) {
       def.warn(entry.label, `not translated (unknown to Gatehouse); the router is kept without it`);
     }
-  }
-  if (kind === "udp" && !schemaHas("udp")) {
-    def.error(prefix, `UDP routes need a Gatehouse with udp_routes (issue 20); this one has none`);
   }
 }
 

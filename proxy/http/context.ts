@@ -12,7 +12,9 @@ import type {
   OutgoingResponse,
   TAKEN_OVER,
 } from "../proto/message.ts";
+import type { RetryPolicy } from "../upstream/attempts.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
+import { clientIp } from "./client_ip.ts";
 import type { RequestFacts } from "./compress/policy.ts";
 import type { RequestLog } from "./request_log.ts";
 import type { TunnelBytes } from "./upgrade.ts";
@@ -25,6 +27,8 @@ export interface Snapshot {
   readonly services: ReadonlyMap<string, ServiceRuntime>;
   /** The bound port of an entrypoint (differs from the config when it said 0). */
   readonly port: (entrypoint: string) => number | undefined;
+  /** The middlewares a route runs on an entrypoint (the entrypoint's, then the route's). */
+  readonly middlewares: (entrypoint: string, route: string) => readonly Phase[];
 }
 
 /** A built-in service ("name@internal") answered inside Gatehouse. */
@@ -70,6 +74,8 @@ export class RequestContext {
   path = "/";
   route: Route | null = null;
   service: ServiceRuntime | null = null;
+  /** The route's retry policy, set by a `retry` middleware; null: the service's retries. */
+  retry: RetryPolicy | null = null;
   /** The target the upstream gets (the route may strip a prefix). */
   upstreamTarget = "";
   /** The request body as it goes upstream (limited and counted). */
@@ -86,6 +92,7 @@ export class RequestContext {
   tunnel: TunnelBytes | null = null;
   /** Runs when the response body is done (or failed): the in-flight count ends there. */
   onEnd: (() => void) | undefined = undefined;
+  #clientIp: string | null = null;
   /** Phases with a `response` step whose `request` ran, in order: they run in reverse. */
   readonly #entered: Phase[] = [];
 
@@ -106,6 +113,24 @@ export class RequestContext {
 
   get config(): Config {
     return this.snapshot.config;
+  }
+
+  /** The client's address for middlewares: the peer's, or from a trusted proxy (client_ip.ts). */
+  get clientIp(): string {
+    return this.#clientIp ??= clientIp(
+      this.req.client.address,
+      this.req.headers,
+      this.config.forwarding,
+    );
+  }
+
+  /** Adds `fn` to what runs when the response body is done (or failed, or the tunnel ended). */
+  atEnd(fn: () => void): void {
+    const before = this.onEnd;
+    this.onEnd = before === undefined ? fn : () => {
+      before();
+      fn();
+    };
   }
 
   /** Runs `phase`'s request step, remembering it for the way out when it has a response step. */

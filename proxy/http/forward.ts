@@ -8,7 +8,7 @@
  * a call still waiting for its answer fails as a timeout (504, DEADLINE_EXCEEDED to the client).
  */
 import type { Route } from "../config/types.ts";
-import { attemptServers } from "../upstream/attempts.ts";
+import { attemptServers, type RetryOn, type RetryPolicy } from "../upstream/attempts.ts";
 import type { InflightLease } from "../upstream/inflight.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import type { UpstreamServer } from "../upstream/server_state.ts";
@@ -76,6 +76,8 @@ export interface ForwardOptions {
   readonly route: Route;
   readonly service: ServiceRuntime;
   readonly maxHeaderBytes: number;
+  /** The route's retry policy (the `retry` middleware), or null for the service's retries. */
+  readonly retry?: RetryPolicy | null;
 }
 
 export async function forward(
@@ -94,9 +96,11 @@ export async function forward(
     signal: deadline === null ? req.signal : AbortSignal.any([req.signal, deadline]),
     replayable: () => body === null || !body.started,
   };
+  const retry = opts.retry ?? null;
   const result = await attemptServers(service, {
     clientIp: req.client.address,
     signal: req.signal,
+    retry,
   }, {
     run(server) {
       const host = upstreamHost(service.config.host, request.authority, server.ref);
@@ -111,9 +115,15 @@ export async function forward(
       const clientsFault = body?.failure != null || req.signal.aborted;
       const serverFault = !clientsFault &&
         (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout");
-      const retry = !clientsFault && (body === null || !body.started) &&
-        (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)));
-      return { error: e, serverFault, retry };
+      // Safe to send again: nothing of the body went, and the request never reached the server
+      // or repeating it cannot do harm (an idempotent method, after a reset; a policy may add
+      // timeouts). A policy also chooses which kinds of failure it retries at all.
+      const safe = !clientsFault && (body === null || !body.started);
+      const again = retry === null
+        ? safe && (!e.requestSent || (e.kind === "reset" && IDEMPOTENT.has(fwd.method)))
+        : safe && retry.on.has(e.kind as RetryOn) &&
+          (!e.requestSent || (e.kind !== "connect" && IDEMPOTENT.has(fwd.method)));
+      return { error: e, serverFault, retry: again };
     },
   });
   if (result.ok) {

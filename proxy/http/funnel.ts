@@ -30,12 +30,22 @@ export class ProxyFailure extends Error {
   readonly text: string | undefined;
   /** Seconds for Retry-After, or 0. */
   readonly retryAfter: number;
+  /** The middleware that refused the request, with its bounded reason. */
+  readonly middleware: MiddlewareRefusal | null;
+  /** More response fields (lowercase names): WWW-Authenticate, RateLimit... */
+  readonly headers: readonly (readonly [string, string])[];
 
   constructor(
     status: number,
     source: FailureSource,
     message: string,
-    options: { reason?: RejectReason | null; text?: string; retryAfter?: number } = {},
+    options: {
+      reason?: RejectReason | null;
+      text?: string;
+      retryAfter?: number;
+      middleware?: MiddlewareRefusal;
+      headers?: readonly (readonly [string, string])[];
+    } = {},
   ) {
     super(message);
     this.status = status;
@@ -43,7 +53,15 @@ export class ProxyFailure extends Error {
     this.reason = options.reason ?? null;
     this.text = options.text;
     this.retryAfter = options.retryAfter ?? 0;
+    this.middleware = options.middleware ?? null;
+    this.headers = options.headers ?? [];
   }
+}
+
+/** Which middleware refused a request, and why (a bounded word, for the metric label). */
+export interface MiddlewareRefusal {
+  readonly name: string;
+  readonly reason: string;
 }
 
 /** The response for `err`, with the failure noted on the request's log record. */
@@ -63,8 +81,10 @@ function answer(ctx: RequestContext, err: unknown): OutgoingResponse {
   }
   if (err instanceof ProxyFailure) {
     ctx.log.fail(err.source, err.message, err.reason);
+    if (err.middleware !== null) ctx.log.answeredBy(err.middleware.name, err.middleware.reason);
     const res = proxyResponse(err.status, err.text);
     if (err.retryAfter > 0) res.headers.appendLower("retry-after", String(err.retryAfter));
+    for (const [name, value] of err.headers) res.headers.appendLower(name, value);
     return res;
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -2,8 +2,8 @@
  * The request pipeline: the one place that owns the order of the HTTP request phases. Each
  * phase is a file in phases/; adding one is a new file and one entry in PHASES.
  *
- *   checks -> acme_challenge -> entrypoint_policy -> route -> limits -> internal_services
- *     -> compression -> response_headers -> request_headers -> upstream
+ *   checks -> acme_challenge -> entrypoint_policy -> route -> middlewares -> limits
+ *     -> internal_services -> compression -> response_headers -> request_headers -> upstream
  *
  * On the way in each phase may answer (the later ones do not run); on the way out the answer
  * passes back through the response steps of the phases that ran, in reverse. Every failure,
@@ -23,6 +23,7 @@ import { compression } from "./phases/compression.ts";
 import { entrypointPolicy } from "./phases/entrypoint_policy.ts";
 import { internalServices } from "./phases/internal_services.ts";
 import { limits } from "./phases/limits.ts";
+import { middlewares } from "./phases/middlewares.ts";
 import { requestHeaders } from "./phases/request_headers.ts";
 import { responseHeaders } from "./phases/response_headers.ts";
 import { route } from "./phases/route.ts";
@@ -34,6 +35,7 @@ export const PHASES: readonly Phase[] = [
   acmeChallenge,
   entrypointPolicy,
   route,
+  middlewares,
   limits,
   internalServices,
   compression,
@@ -68,6 +70,7 @@ export function createPipeline(entrypoint: string, deps: Pipeline): Handler {
       answer = funnel(ctx, err);
     }
     if (answer === TAKEN_OVER) {
+      ctx.onEnd?.();
       const moved = ctx.tunnel!;
       log.complete(101, moved.up, moved.down, null);
       return TAKEN_OVER;

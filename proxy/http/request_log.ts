@@ -33,6 +33,13 @@ export class RequestLog {
   error: string | null = null;
   /** Whose failure it was (see FailureSource), when the request failed. */
   source: FailureSource | null = null;
+  /** The user a basic_auth middleware let in. */
+  user: string | null = null;
+  /** The target the upstream gets, when a middleware rewrote it. */
+  upstreamTarget: string | null = null;
+  /** The middleware that refused or answered the request, and why it refused it. */
+  middleware: string | null = null;
+  middlewareReason: string | null = null;
   #host: string;
   #target: string;
   #droppedHeaders = 0;
@@ -74,6 +81,12 @@ export class RequestLog {
     this.source = source;
     this.error = error;
     this.reason = reason;
+  }
+
+  /** A middleware refused the request (`reason` set) or answered it itself (`reason` null). */
+  answeredBy(middleware: string, reason: string | null): void {
+    this.middleware = middleware;
+    this.middlewareReason = reason;
   }
 
   /** Counts request body bytes as they pass. */
@@ -150,6 +163,10 @@ export class RequestLog {
       reason: this.reason,
       droppedHeaders: this.#droppedHeaders,
       grpcStatus: this.#grpcStatus,
+      user: this.user,
+      upstreamTarget: this.upstreamTarget,
+      middleware: this.middleware,
+      middlewareReason: this.middlewareReason,
     };
     logAccess(record);
     this.#onComplete?.(record);
@@ -189,6 +206,10 @@ export function createRejectionLog(
       reason: rejection.reason,
       droppedHeaders: 0,
       grpcStatus: null,
+      user: null,
+      upstreamTarget: null,
+      middleware: null,
+      middlewareReason: null,
     };
     logAccess(record);
     onComplete?.(record);

@@ -9,9 +9,12 @@ import type { OutgoingResponse } from "./message.ts";
 
 const TEXT: Record<number, string> = {
   400: "400 Bad Request: the request is malformed\n",
+  401: "401 Unauthorized: credentials are needed\n",
+  403: "403 Forbidden\n",
   404: "404 Not Found\n",
   413: "413 Content Too Large: the request body is larger than this route accepts\n",
   421: "421 Misdirected Request: this entrypoint is closing\n",
+  429: "429 Too Many Requests: slow down and try again later\n",
   499: "499 Client Closed Request\n",
   500: "500 Internal Server Error\n",
   502: "502 Bad Gateway: the upstream server could not be reached or failed to answer\n",

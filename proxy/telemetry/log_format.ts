@@ -91,7 +91,7 @@ export function accessCombined(record: LogRecord): string {
     return udpCombined(record.properties as unknown as UdpRecord, time);
   }
   const request = quoted(`${r.method} ${r.target} ${r.protocol}`);
-  return `${r.clientIp} - - [${time}] ${request} ${r.status} ${r.bytesOut} ` +
+  return `${r.clientIp} - ${r.user ?? "-"} [${time}] ${request} ${r.status} ${r.bytesOut} ` +
     `${quoted(r.referer)} ${quoted(r.userAgent)} ${r.requestId} ${r.route ?? "-"} ` +
     `${r.service ?? "-"} ${r.upstream ?? "-"} ${r.durationMs.toFixed(1)}ms ${quoted(r.error)}\n`;
 }

@@ -106,6 +106,7 @@ export class Metrics {
   readonly #lastReloadSuccess;
   readonly #lastReloadTime;
   readonly #rejected;
+  readonly #middlewareRejections;
   readonly #refused;
   readonly #failures;
   readonly #droppedHeaders;
@@ -229,6 +230,11 @@ export class Metrics {
       "Requests Gatehouse refused for what they are (malformed, ambiguous, not allowed), by reason",
       ["entrypoint", "reason"],
     );
+    this.#middlewareRejections = counter(
+      "gatehouse_middleware_rejections_total",
+      "Requests a middleware refused, by middleware name and reason (ip_denied, bad_credentials, rate_limited...)",
+      ["middleware", "reason"],
+    );
     this.#droppedHeaders = counter(
       "gatehouse_request_headers_dropped_total",
       'Request header fields removed for an "_" in their name (forwarding.header_underscores)',
@@ -298,6 +304,9 @@ export class Metrics {
   /** One finished HTTP request or tunnel (refused ones included). */
   observe(r: AccessRecord): void {
     if (r.reason !== null) this.#rejected.labels(r.entrypoint, r.reason).inc();
+    if (r.middlewareReason !== null) {
+      this.#middlewareRejections.labels(r.middleware ?? "", r.middlewareReason).inc();
+    }
     if (r.droppedHeaders > 0) this.#droppedHeaders.labels(r.entrypoint).inc(r.droppedHeaders);
     if (r.source !== null) this.#failures.labels(r.entrypoint, r.source).inc();
     if (r.kind === "grpc") {

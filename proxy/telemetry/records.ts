@@ -57,6 +57,17 @@ export interface AccessRecord {
    * that ended without one.
    */
   readonly grpcStatus: string | null;
+  /** The user a basic_auth middleware let in, or null. */
+  readonly user: string | null;
+  /** The target the upstream got when a middleware rewrote it, else null. */
+  readonly upstreamTarget: string | null;
+  /** The middleware that refused or answered the request itself, or null. */
+  readonly middleware: string | null;
+  /**
+   * Why that middleware refused it (a fixed set per kind, labels
+   * gatehouse_middleware_rejections_total), or null when it answered without refusing.
+   */
+  readonly middlewareReason: string | null;
 }
 
 /** How a TCP connection ended. */

@@ -154,7 +154,8 @@ export async function pythonWsClient(
   return JSON.parse(stdout.split("\n").at(-1)!);
 }
 
-function lineSplitter(): TransformStream<string, string> {
+/** Splits a text stream into its non-empty lines. */
+export function lineSplitter(): TransformStream<string, string> {
   let rest = "";
   return new TransformStream({
     transform(chunk, controller) {

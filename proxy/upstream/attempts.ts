@@ -4,6 +4,10 @@
  * passive health and try another server while the caller says that is safe and the service's
  * `retries` allow. What an attempt is (an HTTP exchange, a TCP connect) is the caller's.
  *
+ * A route's `retry` middleware replaces the service's count with its own policy: `attempts` in
+ * all, servers tried again once every one was tried, and a backoff that doubles before each new
+ * attempt. The caller's judge still says which failures are safe to retry at all.
+ *
  * Tested by attempts_test.ts.
  */
 import type { UpstreamError } from "../proto/exchange.ts";
@@ -45,11 +49,25 @@ export type Attempted<T> =
     readonly attempts: number;
   };
 
+/** Which failures a retry policy retries (the safe-retry rules still apply). */
+export type RetryOn = "connect" | "reset" | "timeout";
+
+/** A route's retry policy (the `retry` middleware). */
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. */
+  readonly attempts: number;
+  readonly on: ReadonlySet<RetryOn>;
+  /** Milliseconds before the second attempt; doubled before each later one. */
+  readonly backoffMs: number;
+}
+
 export interface AttemptContext {
   /** For ip_hash balancing. */
   readonly clientIp: string;
   /** Once aborted, no further attempt starts. */
   readonly signal: AbortSignal;
+  /** The route's retry policy; without one, the service's `retries`. */
+  readonly retry?: RetryPolicy | null;
 }
 
 /** Runs `plan` on servers of `service` until one attempt succeeds or retrying must stop. */
@@ -59,11 +77,21 @@ export async function attemptServers<T>(
   plan: AttemptPlan<T>,
 ): Promise<Attempted<T>> {
   const tried = new Set<UpstreamServer>();
-  const maxAttempts = 1 + service.config.retries;
+  const policy = ctx.retry ?? null;
+  const maxAttempts = policy?.attempts ?? 1 + service.config.retries;
   let last: { error: UpstreamError; server: UpstreamServer } | null = null;
   let attempts = 0;
   while (attempts < maxAttempts && !ctx.signal.aborted) {
-    const server = service.pick({ clientIp: ctx.clientIp, tried, now: Date.now() });
+    if (attempts > 0 && policy !== null && policy.backoffMs > 0) {
+      await backoff(policy.backoffMs * 2 ** (attempts - 1), ctx.signal);
+      if (ctx.signal.aborted) break;
+    }
+    let server = service.pick({ clientIp: ctx.clientIp, tried, now: Date.now() });
+    if (server === null && policy !== null && tried.size > 0) {
+      // Every server was tried: a policy tries them again.
+      tried.clear();
+      server = service.pick({ clientIp: ctx.clientIp, tried, now: Date.now() });
+    }
     if (server === null) break;
     tried.add(server);
     attempts++;
@@ -82,4 +110,17 @@ export async function attemptServers<T>(
     if (!failure.retry) break;
   }
   return { ok: false, error: last?.error ?? null, server: last?.server ?? null, attempts };
+}
+
+/** Waits `ms`, or less when `signal` aborts first. */
+function backoff(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

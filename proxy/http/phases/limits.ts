@@ -15,7 +15,7 @@ export const limits: Phase = {
   name: "limits",
   request(ctx) {
     const limit = ctx.route!.maxBodyBytes;
-    const body = ctx.req.body;
+    const body = ctx.body;
     if (body === null) return undefined;
     if (limit !== null && body.length > limit) {
       throw new ProxyFailure(413, "client", "body over max_body");

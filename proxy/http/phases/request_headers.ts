@@ -2,7 +2,7 @@
  * Phase "request_headers": what the upstream request carries: hop-by-hop fields and those
  * Connection names removed (Upgrade and "Connection: upgrade" put back for a tunnel),
  * X-Forwarded-For/Proto/Host, Forwarded and Via (kept and extended only from trusted proxies),
- * the route's header operations, and the target with the route's prefix stripped.
+ * and the route's header operations.
  *
  * Tested by handler_headers_test.ts.
  */
@@ -33,12 +33,6 @@ export const requestHeaders: Phase = {
       via: (req.httpVersion === "2" ? "2 " : req.httpVersion + " ") + fwd.via,
     });
     applyHeaderOps(headers, route.requestHeaders);
-    if (route.stripPrefix && ctx.target !== "*") {
-      const q = ctx.target.indexOf("?");
-      const rest = ctx.path.slice(route.match.pathPrefix.length);
-      ctx.upstreamTarget = (rest.startsWith("/") ? rest : "/" + rest) +
-        (q < 0 ? "" : ctx.target.slice(q));
-    }
     return undefined;
   },
 };

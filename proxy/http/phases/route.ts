@@ -1,7 +1,9 @@
 /**
  * Phase "route": the most specific route for the request's host, path, method and headers (see
  * router.ts), and the service it names; no route is the proxy's own 404 (`not_found`).
- * "OPTIONS *" is about the whole server: it takes the route of "/".
+ * "OPTIONS *" is about the whole server: it takes the route of "/". The route's `strip_prefix`
+ * is applied to the target the upstream gets here, before the route's middlewares (a rewrite
+ * sees the stripped path).
  *
  * Tested by router_test.ts and handler_test.ts.
  */
@@ -25,6 +27,11 @@ export const route: Phase = {
     }
     ctx.route = matched;
     ctx.log.route = matched.name;
+    if (matched.stripPrefix && target !== "*") {
+      const rest = ctx.path.slice(matched.match.pathPrefix.length);
+      ctx.upstreamTarget = (rest.startsWith("/") ? rest : "/" + rest) +
+        (q < 0 ? "" : target.slice(q));
+    }
     const service = ctx.snapshot.services.get(matched.service);
     if (service !== undefined) {
       ctx.service = service;

@@ -39,7 +39,7 @@ export const upstream: Phase = {
       headers: req.headers,
       body: ctx.body,
       trailers: ctx.body === null || req.trailers === null ? null : forwardTrailers(req.trailers),
-    }, { route, service, maxHeaderBytes: ctx.config.limits.maxHeaderBytes });
+    }, { route, service, maxHeaderBytes: ctx.config.limits.maxHeaderBytes, retry: ctx.retry });
     ctx.log.attempts = result.attempts;
     ctx.log.upstream = result.server?.url ?? null;
     if (!result.ok) throw failure(result);
@@ -68,7 +68,7 @@ export const upstream: Phase = {
     // The server's in-flight count ends with the response body. The closure is made outside
     // this function: one made here holds this whole request (its context) until then, which
     // under HTTP/1.1 load took the garbage collector from 3% to 11% of the CPU (measured).
-    ctx.onEnd = releaseOnEnd(result.lease);
+    ctx.atEnd(releaseOnEnd(result.lease));
     return {
       status: up.status,
       reason: up.reason,

@@ -1,0 +1,157 @@
+/**
+ * The state behind `rate_limit` and `in_flight_limit`: per key, a token bucket and a count of
+ * requests in flight, in a table of bounded size. A middleware asks a `LimitStore` for a table
+ * of its own (`partition` names it: the middleware's name and a digest of its definition, so a
+ * reload that keeps the definition finds the same state); the in-process store here gives each
+ * middleware a Map. A store shared by worker isolates (SharedArrayBuffer) implements the same
+ * two interfaces: a bucket is one 64-bit number (its theoretical arrival time in ms, GCRA), so
+ * `take` is one compare-and-swap on a BigInt64Array slot, and in-flight counts are Int32 slots.
+ *
+ * Token bucket as GCRA: a key's bucket holds `burst` tokens and gains one every `intervalMs`;
+ * the state is the time `tat` at which the bucket will be full again. A request at `now` may
+ * pass when `tat - now <= (burst - 1) * intervalMs`; it then moves `tat` one interval on. A
+ * key whose `tat` has passed has a full bucket, the same as no entry at all: such entries are
+ * swept every few seconds. The table holds two generations of at most `maxKeys / 2` keys each,
+ * so a flood of new keys cannot grow it beyond `maxKeys`: a key untouched for a whole
+ * generation is dropped and starts over with a full bucket.
+ *
+ * Tested by limit_store_test.ts.
+ */
+
+/** A bucket's shape: one token every `intervalMs`, at most `burst`. */
+export interface Rate {
+  readonly intervalMs: number;
+  readonly burst: number;
+}
+
+/** What taking a token found. */
+export interface Taken {
+  readonly ok: boolean;
+  /** Tokens left after this request (0 when refused). */
+  readonly remaining: number;
+  /** Milliseconds until the next token, when refused (0 otherwise). */
+  readonly waitMs: number;
+  /** Milliseconds until the bucket is full again. */
+  readonly fullInMs: number;
+}
+
+/** One middleware's state. */
+export interface LimitTable {
+  /** Takes one token from `key`'s bucket at time `now` (ms). */
+  take(key: string, rate: Rate, now: number): Taken;
+  /** What `take` would find, without taking: for the RateLimit fields of an answer. */
+  peek(key: string, rate: Rate, now: number): Taken;
+  /** Counts a request in flight for `key` unless `max` are; false when full. */
+  acquire(key: string, max: number): boolean;
+  /** Ends one request in flight for `key`. */
+  release(key: string): void;
+  /** Keys held (buckets and in-flight counts). */
+  readonly size: number;
+  /** Frees the table (its middleware was dropped by a reload, or Gatehouse stops). */
+  close(): void;
+}
+
+/** Where tables come from. */
+export interface LimitStore {
+  table(partition: string, maxKeys: number): LimitTable;
+}
+
+/** How often expired buckets are swept. */
+const SWEEP_MS = 10_000;
+
+/** Tables in this isolate's memory. */
+export const localLimitStore: LimitStore = {
+  table: (_partition, maxKeys) => new LocalLimitTable(maxKeys),
+};
+
+export class LocalLimitTable implements LimitTable {
+  readonly #generation: number;
+  /** Buckets touched in this generation, and in the one before (two Maps: eviction is O(1)). */
+  #tat = new Map<string, number>();
+  #older = new Map<string, number>();
+  readonly #inFlight = new Map<string, number>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(maxKeys: number) {
+    this.#generation = Math.max(1, Math.floor(maxKeys / 2));
+  }
+
+  get size(): number {
+    return this.#tat.size + this.#older.size + this.#inFlight.size;
+  }
+
+  take(key: string, rate: Rate, now: number): Taken {
+    const tolerance = (rate.burst - 1) * rate.intervalMs;
+    const stored = this.#tat.get(key) ?? this.#older.get(key);
+    const tat = stored === undefined || stored < now ? now : stored;
+    if (tat - now > tolerance) {
+      return { ok: false, remaining: 0, waitMs: tat - now - tolerance, fullInMs: tat - now };
+    }
+    const next = tat + rate.intervalMs;
+    this.#store(key, next);
+    return {
+      ok: true,
+      remaining: Math.floor((tolerance - (next - now)) / rate.intervalMs) + 1,
+      waitMs: 0,
+      fullInMs: next - now,
+    };
+  }
+
+  peek(key: string, rate: Rate, now: number): Taken {
+    const stored = this.#tat.get(key) ?? this.#older.get(key);
+    const tat = stored === undefined || stored < now ? now : stored;
+    const tolerance = (rate.burst - 1) * rate.intervalMs;
+    const remaining = Math.max(0, Math.floor((tolerance - (tat - now)) / rate.intervalMs) + 1);
+    const waitMs = remaining > 0 ? 0 : tat - now - tolerance;
+    return { ok: remaining > 0, remaining, waitMs, fullInMs: tat - now };
+  }
+
+  acquire(key: string, max: number): boolean {
+    const n = this.#inFlight.get(key) ?? 0;
+    if (n >= max) return false;
+    this.#inFlight.set(key, n + 1);
+    return true;
+  }
+
+  release(key: string): void {
+    const n = this.#inFlight.get(key);
+    if (n === undefined) return;
+    if (n <= 1) this.#inFlight.delete(key);
+    else this.#inFlight.set(key, n - 1);
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#tat = new Map();
+    this.#older = new Map();
+    this.#inFlight.clear();
+  }
+
+  /**
+   * Keeps `tat` for `key` in this generation. A full generation becomes the older one and the
+   * one before it is dropped whole: a key untouched for a whole generation starts over full.
+   */
+  #store(key: string, tat: number): void {
+    if (this.#timer === undefined) {
+      const timer = setInterval(() => this.#sweep(Date.now()), SWEEP_MS);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+    this.#tat.set(key, tat);
+    if (this.#tat.size < this.#generation) return;
+    this.#older = this.#tat;
+    this.#tat = new Map();
+  }
+
+  /** Drops buckets that are full again (the same as no entry); stops the timer when empty. */
+  #sweep(now: number): void {
+    for (const map of [this.#tat, this.#older]) {
+      for (const [key, tat] of map) if (tat <= now) map.delete(key);
+    }
+    if (this.#tat.size + this.#older.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
