@@ -1,6 +1,6 @@
 /**
  * nginx as the proxy under test: layout.workers worker processes (1 when pinned), keep-alive to the upstream, HTTP/2 on the TLS
- * listener, WebSocket on PATHS.ws, `stream` for TCP, gzip (and brotli when the Debian module is
+ * listener, WebSocket on PATHS.ws, `stream` for TCP and UDP, gzip (and brotli when the Debian module is
  * installed) on the compression listener.
  *
  * @module
@@ -118,6 +118,13 @@ stream {
   server {
     listen 127.0.0.1:${ports.tcpEcho} backlog=4096;
     proxy_pass 127.0.0.1:${upstreams.tcpEcho};
+  }
+  # UDP: a session per client address, kept until proxy_timeout without a datagram (no
+  # proxy_responses: it would end the session after that many replies, a new one per datagram).
+  server {
+    listen 127.0.0.1:${ports.udpEcho} udp;
+    proxy_pass 127.0.0.1:${upstreams.udpEcho};
+    proxy_timeout 30s;
   }
 }
 `;

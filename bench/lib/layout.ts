@@ -44,6 +44,8 @@ export interface Endpoints {
   tcpEcho?: number;
   /** Plain HTTP/1.1 with response compression on. */
   compress?: number;
+  /** UDP to the echo upstream. */
+  udpEcho?: number;
 }
 
 /** Ports of the shared upstreams. */
@@ -53,6 +55,7 @@ export interface Upstreams {
   ws: number;
   tcpSource: number;
   tcpEcho: number;
+  udpEcho: number;
 }
 
 /** CPU lists for taskset. */
@@ -99,6 +102,7 @@ export function upstreamPorts(): Upstreams {
     ws: freePort(),
     tcpSource: freePort(),
     tcpEcho: freePort(),
+    udpEcho: freePort(),
   };
 }
 
@@ -113,6 +117,7 @@ export function proxyPorts(): ProxyPorts {
     tcpSource: freePort(),
     tcpEcho: freePort(),
     compress: freePort(),
+    udpEcho: freePort(),
   };
 }
 

@@ -9,6 +9,7 @@ import { LATENCY_SCENARIOS } from "./latency.ts";
 import { MEMORY_SCENARIO } from "./memory.ts";
 import { TCP_SCENARIOS } from "./tcp.ts";
 import type { Scenario } from "./types.ts";
+import { UDP_SCENARIOS } from "./udp.ts";
 import { WEBSOCKET_SCENARIOS } from "./websocket.ts";
 
 export type { Scenario, ScenarioContext, Timing } from "./types.ts";
@@ -21,5 +22,6 @@ export const SCENARIOS: Scenario[] = [
   MEMORY_SCENARIO,
   ...WEBSOCKET_SCENARIOS,
   ...TCP_SCENARIOS,
+  ...UDP_SCENARIOS,
   ...COMPRESSION_SCENARIOS,
 ];
