@@ -58,6 +58,12 @@ http {
     keepalive_requests 10000000;
     keepalive_timeout 120s;
   }
+  upstream grpc {
+    server 127.0.0.1:${upstreams.grpc};
+    keepalive 64;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+  }
   upstream ws {
     server 127.0.0.1:${upstreams.ws};
   }
@@ -92,6 +98,21 @@ http {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_read_timeout 1h;
       proxy_send_timeout 1h;
+    }
+  }
+
+  # h2c with prior knowledge (nginx 1.22: http2 on a plain listen speaks nothing else).
+  server {
+    listen 127.0.0.1:${ports.h2c} http2 backlog=4096;
+    location / {
+      ${proxy}
+    }
+  }
+  server {
+    listen 127.0.0.1:${ports.grpc} http2 backlog=4096;
+    location / {
+      grpc_pass grpc://grpc;
+      grpc_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
   }
 

@@ -46,6 +46,10 @@ export interface Endpoints {
   compress?: number;
   /** UDP to the echo upstream. */
   udpEcho?: number;
+  /** Plain HTTP/2 with prior knowledge (h2c), to the HTTP/1.1 upstream. */
+  h2c?: number;
+  /** Plain HTTP/2 with prior knowledge to the gRPC upstream (h2c both sides). */
+  grpc?: number;
 }
 
 /** Ports of the shared upstreams. */
@@ -56,6 +60,10 @@ export interface Upstreams {
   tcpSource: number;
   tcpEcho: number;
   udpEcho: number;
+  /** The upstream nginx's h2c (prior knowledge) listener. */
+  h2c: number;
+  /** bench/servers/grpc_echo.ts. */
+  grpc: number;
 }
 
 /** CPU lists for taskset. */
@@ -103,6 +111,8 @@ export function upstreamPorts(): Upstreams {
     tcpSource: freePort(),
     tcpEcho: freePort(),
     udpEcho: freePort(),
+    h2c: freePort(),
+    grpc: freePort(),
   };
 }
 
@@ -118,6 +128,8 @@ export function proxyPorts(): ProxyPorts {
     tcpEcho: freePort(),
     compress: freePort(),
     udpEcho: freePort(),
+    h2c: freePort(),
+    grpc: freePort(),
   };
 }
 

@@ -73,11 +73,13 @@ export async function startUpstreams(layout: Layout, sup: Supervisor): Promise<T
     join(ROOT, "bench/servers/udp_echo.ts"),
     String(upstreams.udpEcho),
   ];
+  const grpcArgv = [...deno, join(ROOT, "bench/servers/grpc_echo.ts"), String(upstreams.grpc)];
   const log = (name: string) => ({ cpus: pinning.load, log: join(files.logs, `${name}.log`) });
   const nginx = sup.spawn("upstream nginx", nginxArgv, log("upstream-nginx"));
   const ws = sup.spawn("WebSocket echo upstream", wsArgv, log("upstream-ws"));
   const tcp = sup.spawn("TCP upstream", tcpArgv, log("upstream-tcp"));
   const udp = sup.spawn("UDP echo upstream", udpArgv, log("upstream-udp"));
+  const grpc = sup.spawn("gRPC upstream", grpcArgv, log("upstream-grpc"));
   await Promise.all([
     waitForPort(upstreams.http, nginx),
     waitForPort(upstreams.https, nginx),
@@ -85,6 +87,8 @@ export async function startUpstreams(layout: Layout, sup: Supervisor): Promise<T
     waitForPort(upstreams.tcpSource, tcp),
     waitForPort(upstreams.tcpEcho, tcp),
     waitForUdpEcho(upstreams.udpEcho, udp),
+    waitForPort(upstreams.h2c, nginx),
+    waitForPort(upstreams.grpc, grpc),
   ]);
   return {
     name: "direct",
@@ -96,10 +100,12 @@ export async function startUpstreams(layout: Layout, sup: Supervisor): Promise<T
       tcpEcho: upstreams.tcpEcho,
       compress: upstreams.http,
       udpEcho: upstreams.udpEcho,
+      h2c: upstreams.h2c,
+      grpc: upstreams.grpc,
     },
     lacks: {},
     configs: [conf],
-    commands: [nginxArgv, wsArgv, tcpArgv, udpArgv].map((a) => a.join(" ")),
+    commands: [nginxArgv, wsArgv, tcpArgv, udpArgv, grpcArgv].map((a) => a.join(" ")),
   };
 }
 
@@ -160,6 +166,8 @@ export async function startProxy(
       const compressionGap = gatehouseFeatures.get("compression");
       if (tcpGap) lacks.tcpSource = lacks.tcpEcho = tcpGap;
       if (compressionGap) lacks.compress = lacks.br = compressionGap;
+      const h2cGap = gatehouseFeatures.get("h2c");
+      if (h2cGap) lacks.h2c = lacks.grpc = h2cGap;
       const udpGap = gatehouseFeatures.get("udp");
       if (udpGap) lacks.udpEcho = udpGap;
     }
@@ -203,7 +211,7 @@ export async function probeGatehouse(
 ): Promise<Map<GatehouseFeature, string | null>> {
   const result = new Map<GatehouseFeature, string | null>();
   const ports = proxyPorts();
-  for (const feature of ["tcp", "compression", "workers", "udp"] as GatehouseFeature[]) {
+  for (const feature of ["tcp", "compression", "workers", "udp", "h2c"] as GatehouseFeature[]) {
     const probe = { ...layout, workers: 2 };
     const text = gatehouseConfig(probe, ports, { full: false }, new Set([feature]));
     const file = await write(layout.files.out, `gatehouse-probe-${feature}.yaml`, text);

@@ -4,6 +4,7 @@
  * @module
  */
 import { COMPRESSION_SCENARIOS } from "./compression.ts";
+import { H2C_SCENARIOS } from "./h2c.ts";
 import { HTTP_SCENARIOS } from "./http.ts";
 import { LATENCY_SCENARIOS } from "./latency.ts";
 import { MEMORY_SCENARIO } from "./memory.ts";
@@ -23,5 +24,6 @@ export const SCENARIOS: Scenario[] = [
   ...WEBSOCKET_SCENARIOS,
   ...TCP_SCENARIOS,
   ...UDP_SCENARIOS,
+  ...H2C_SCENARIOS,
   ...COMPRESSION_SCENARIOS,
 ];
