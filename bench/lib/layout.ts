@@ -21,6 +21,19 @@ export const PATHS = {
   ws: "/ws",
 };
 
+/** The gRPC method called (bench/servers/grpc_echo.ts answers any POST as a unary call). */
+export const GRPC_PATH = "/bench.Echo/Unary";
+
+/** The body of every gRPC call: a 5-byte gRPC message prefix (uncompressed) and 12 bytes. */
+export const GRPC_REQUEST = new Uint8Array([
+  0,
+  0,
+  0,
+  0,
+  12,
+  ...new TextEncoder().encode("hello server"),
+]);
+
 /** Sizes of the upstream's content. */
 export const SIZES = { large: 1024 * 1024, json: 100 * 1024 };
 

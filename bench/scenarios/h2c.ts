@@ -7,15 +7,9 @@
  * @module
  */
 import { join } from "node:path";
-import { PATHS } from "../lib/layout.ts";
+import { GRPC_PATH, GRPC_REQUEST, PATHS } from "../lib/layout.ts";
 import { h2loadRun, REQ_METRICS } from "./http.ts";
 import { MAIN_TARGETS, type Scenario, type ScenarioContext } from "./types.ts";
-
-/** The body of every gRPC call: a 5-byte gRPC message prefix (uncompressed) and 12 bytes. */
-const GRPC_REQUEST = new Uint8Array([0, 0, 0, 0, 12, ...new TextEncoder().encode("hello server")]);
-
-/** The gRPC method called (grpc_echo.ts answers any POST as a unary call). */
-const GRPC_PATH = "/bench.Echo/Unary";
 
 /** Writes the gRPC request body for h2load's -d into bench/out; returns its path. */
 function grpcBody(ctx: ScenarioContext): string {
