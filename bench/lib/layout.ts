@@ -24,6 +24,9 @@ export const PATHS = {
 /** The gRPC method called (bench/servers/grpc_echo.ts answers any POST as a unary call). */
 export const GRPC_PATH = "/bench.Echo/Unary";
 
+/** gRPC messages bench/servers/grpc_echo.ts sends for a call to a `.../ServerStream` method. */
+export const GRPC_STREAM_MESSAGES = 10;
+
 /** The body of every gRPC call: a 5-byte gRPC message prefix (uncompressed) and 12 bytes. */
 export const GRPC_REQUEST = new Uint8Array([
   0,

@@ -3,13 +3,17 @@
  * (proxy/proto/h2/): `deno run --allow-net bench/servers/grpc_echo.ts PORT`. Python's grpcio
  * serves a few thousand calls a second on one core and would be the bottleneck of every row.
  *
- * Any POST is a unary call: the request body (gRPC length-prefixed messages) is read to its end,
- * and the answer is one gRPC message (GRPC_REPLY) with `content-type: application/grpc` and the
- * trailers `grpc-status: 0`, `grpc-message` empty, as a gRPC server sends them.
+ * Any POST is a call: the request body (gRPC length-prefixed messages) is read to its end, and
+ * the answer is one gRPC message (GRPC_REPLY), or for a path ending in `/ServerStream`
+ * GRPC_STREAM_MESSAGES of them, each read from the body on its own (so each its own DATA frame), with
+ * `content-type: application/grpc` and the trailers `grpc-status: 0`, `grpc-message` empty, as
+ * a gRPC server sends them.
  *
  * @module
  */
+import { GRPC_STREAM_MESSAGES } from "../lib/layout.ts";
 import { HeaderList } from "../../proxy/proto/header_list.ts";
+import type { BodyReader } from "../../proxy/proto/message.ts";
 import { serveH2 } from "../../proxy/proto/h2/server.ts";
 
 const port = Number(Deno.args[0]);
@@ -28,6 +32,16 @@ const GRPC_REPLY = new Uint8Array([
   ...new TextEncoder().encode("hello world\n"),
 ]);
 
+/** A streamed body of GRPC_STREAM_MESSAGES replies, one per read. */
+function stream(): BodyReader {
+  let left = GRPC_STREAM_MESSAGES;
+  return {
+    length: -1,
+    read: () => Promise.resolve(left-- > 0 ? GRPC_REPLY : null),
+    cancel: () => left = 0,
+  };
+}
+
 const listener = Deno.listen({ hostname: "127.0.0.1", port });
 for await (const conn of listener) {
   conn.setNoDelay(true);
@@ -38,7 +52,7 @@ for await (const conn of listener) {
         await req.respond({
           status: 200,
           headers: HeaderList.from([["content-type", "application/grpc"]]),
-          body: GRPC_REPLY,
+          body: req.path.endsWith("/ServerStream") ? stream() : GRPC_REPLY,
           trailers: () => HeaderList.from([["grpc-status", "0"], ["grpc-message", ""]]),
         });
       })().catch(() => {});
