@@ -23,7 +23,7 @@ export function caddyConfig(layout: Layout, ports: ProxyPorts): string {
 	auto_https off
 	storage file_system ${files.out}/caddy-data
 	servers {
-		protocols h1 h2
+		protocols h1 h2 h2c
 		timeouts {
 			idle 120s
 		}
@@ -45,6 +45,20 @@ https://:${ports.https} {
 	tls ${files.cert} ${files.key}
 	handle {
 		${app}
+	}
+}
+
+http://:${ports.h2c} {
+	bind 127.0.0.1
+	handle {
+		${app}
+	}
+}
+
+http://:${ports.grpc} {
+	bind 127.0.0.1
+	handle {
+		reverse_proxy h2c://127.0.0.1:${upstreams.grpc}
 	}
 }
 

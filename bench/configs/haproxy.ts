@@ -42,6 +42,18 @@ frontend websecure
   http-request set-header X-Forwarded-Proto https
   default_backend app
 
+frontend h2c
+  bind 127.0.0.1:${ports.h2c} proto h2 backlog 4096
+  ${forwarded}
+  http-request set-header X-Forwarded-Proto http
+  default_backend app
+
+frontend grpc
+  bind 127.0.0.1:${ports.grpc} proto h2 backlog 4096
+  ${forwarded}
+  http-request set-header X-Forwarded-Proto http
+  default_backend grpc
+
 frontend compress
   bind 127.0.0.1:${ports.compress} backlog 4096
   ${forwarded}
@@ -57,6 +69,10 @@ backend app_gzip
   compression algo gzip
   compression type application/json
   server up 127.0.0.1:${upstreams.http}
+
+backend grpc
+  http-reuse safe
+  server grpc 127.0.0.1:${upstreams.grpc} proto h2
 
 backend ws
   server ws 127.0.0.1:${upstreams.ws}

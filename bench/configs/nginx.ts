@@ -1,6 +1,6 @@
 /**
  * nginx as the proxy under test: layout.workers worker processes (1 when pinned), keep-alive to the upstream, HTTP/2 on the TLS
- * listener, WebSocket on PATHS.ws, `stream` for TCP, gzip (and brotli when the Debian module is
+ * listener, WebSocket on PATHS.ws, `stream` for TCP and UDP, gzip (and brotli when the Debian module is
  * installed) on the compression listener.
  *
  * @module
@@ -58,6 +58,12 @@ http {
     keepalive_requests 10000000;
     keepalive_timeout 120s;
   }
+  upstream grpc {
+    server 127.0.0.1:${upstreams.grpc};
+    keepalive 64;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+  }
   upstream ws {
     server 127.0.0.1:${upstreams.ws};
   }
@@ -95,6 +101,21 @@ http {
     }
   }
 
+  # h2c with prior knowledge (nginx 1.22: http2 on a plain listen speaks nothing else).
+  server {
+    listen 127.0.0.1:${ports.h2c} http2 backlog=4096;
+    location / {
+      ${proxy}
+    }
+  }
+  server {
+    listen 127.0.0.1:${ports.grpc} http2 backlog=4096;
+    location / {
+      grpc_pass grpc://grpc;
+      grpc_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+
   server {
     listen 127.0.0.1:${ports.compress} backlog=4096;
     gzip on;
@@ -118,6 +139,13 @@ stream {
   server {
     listen 127.0.0.1:${ports.tcpEcho} backlog=4096;
     proxy_pass 127.0.0.1:${upstreams.tcpEcho};
+  }
+  # UDP: a session per client address, kept until proxy_timeout without a datagram (no
+  # proxy_responses: it would end the session after that many replies, a new one per datagram).
+  server {
+    listen 127.0.0.1:${ports.udpEcho} udp;
+    proxy_pass 127.0.0.1:${upstreams.udpEcho};
+    proxy_timeout 30s;
   }
 }
 `;

@@ -50,6 +50,15 @@ http {
       return 200 "${HELLO.trim()}\\n";
     }
   }
+  # h2c with prior knowledge (nginx 1.22: http2 on a plain listen speaks nothing else).
+  server {
+    listen 127.0.0.1:${upstreams.h2c} http2 backlog=4096;
+    root ${files.www};
+    location = ${PATHS.small} {
+      default_type text/plain;
+      return 200 "${HELLO.trim()}\\n";
+    }
+  }
 }
 `;
 }

@@ -21,6 +21,22 @@ export const PATHS = {
   ws: "/ws",
 };
 
+/** The gRPC method called (bench/servers/grpc_echo.ts answers any POST as a unary call). */
+export const GRPC_PATH = "/bench.Echo/Unary";
+
+/** gRPC messages bench/servers/grpc_echo.ts sends for a call to a `.../ServerStream` method. */
+export const GRPC_STREAM_MESSAGES = 10;
+
+/** The body of every gRPC call: a 5-byte gRPC message prefix (uncompressed) and 12 bytes. */
+export const GRPC_REQUEST = new Uint8Array([
+  0,
+  0,
+  0,
+  0,
+  12,
+  ...new TextEncoder().encode("hello server"),
+]);
+
 /** Sizes of the upstream's content. */
 export const SIZES = { large: 1024 * 1024, json: 100 * 1024 };
 
@@ -44,6 +60,12 @@ export interface Endpoints {
   tcpEcho?: number;
   /** Plain HTTP/1.1 with response compression on. */
   compress?: number;
+  /** UDP to the echo upstream. */
+  udpEcho?: number;
+  /** Plain HTTP/2 with prior knowledge (h2c), to the HTTP/1.1 upstream. */
+  h2c?: number;
+  /** Plain HTTP/2 with prior knowledge to the gRPC upstream (h2c both sides). */
+  grpc?: number;
 }
 
 /** Ports of the shared upstreams. */
@@ -53,6 +75,11 @@ export interface Upstreams {
   ws: number;
   tcpSource: number;
   tcpEcho: number;
+  udpEcho: number;
+  /** The upstream nginx's h2c (prior knowledge) listener. */
+  h2c: number;
+  /** bench/servers/grpc_echo.ts. */
+  grpc: number;
 }
 
 /** CPU lists for taskset. */
@@ -99,6 +126,9 @@ export function upstreamPorts(): Upstreams {
     ws: freePort(),
     tcpSource: freePort(),
     tcpEcho: freePort(),
+    udpEcho: freePort(),
+    h2c: freePort(),
+    grpc: freePort(),
   };
 }
 
@@ -113,6 +143,9 @@ export function proxyPorts(): ProxyPorts {
     tcpSource: freePort(),
     tcpEcho: freePort(),
     compress: freePort(),
+    udpEcho: freePort(),
+    h2c: freePort(),
+    grpc: freePort(),
   };
 }
 

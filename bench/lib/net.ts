@@ -37,3 +37,33 @@ export async function waitForPort(port: number, owner: Spawned, timeoutMs = 20_0
   }
   throw new Error(`Cannot start ${owner.name}: port ${port} not accepting after ${timeoutMs} ms`);
 }
+
+/**
+ * Resolves once a datagram sent to 127.0.0.1:`port` comes back (the port echoes, directly or
+ * through a proxy); fails if `owner` exits first.
+ */
+export async function waitForUdpEcho(port: number, owner: Spawned, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const ping = new TextEncoder().encode("ping");
+  let received: Promise<boolean> | undefined;
+  try {
+    while (Date.now() < deadline) {
+      if (owner.exited()) {
+        throw new Error(`Cannot start ${owner.name}: it exited before echoing on UDP port ${port}`);
+      }
+      await socket.send(ping, { transport: "udp", hostname: "127.0.0.1", port }).catch(() => {});
+      // One receive for the whole wait (a second one on the socket would be busy); it fails
+      // quietly when the socket closes.
+      received ??= socket.receive().then(() => true, () => false);
+      const echoed = await Promise.race([
+        received,
+        new Promise((resolve) => setTimeout(() => resolve(false), 100)),
+      ]);
+      if (echoed) return;
+    }
+  } finally {
+    socket.close();
+  }
+  throw new Error(`Cannot start ${owner.name}: UDP port ${port} not echoing after ${timeoutMs} ms`);
+}

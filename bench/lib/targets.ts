@@ -11,7 +11,7 @@ import { haproxyConfig } from "../configs/haproxy.ts";
 import { nginxConfig } from "../configs/nginx.ts";
 import { upstreamNginxConfig } from "../configs/upstream.ts";
 import { type Endpoints, type Layout, proxyEndpoints, proxyPorts, ROOT } from "./layout.ts";
-import { freePort, waitForPort } from "./net.ts";
+import { freePort, waitForPort, waitForUdpEcho } from "./net.ts";
 import { processTree, type Spawned, type Supervisor } from "./procs.ts";
 import { command } from "./tools.ts";
 
@@ -66,16 +66,29 @@ export async function startUpstreams(layout: Layout, sup: Supervisor): Promise<T
     String(upstreams.tcpSource),
     String(upstreams.tcpEcho),
   ];
+  const udpArgv = [
+    ...deno.slice(0, 2),
+    "--unstable-net",
+    ...deno.slice(2),
+    join(ROOT, "bench/servers/udp_echo.ts"),
+    String(upstreams.udpEcho),
+  ];
+  const grpcArgv = [...deno, join(ROOT, "bench/servers/grpc_echo.ts"), String(upstreams.grpc)];
   const log = (name: string) => ({ cpus: pinning.load, log: join(files.logs, `${name}.log`) });
   const nginx = sup.spawn("upstream nginx", nginxArgv, log("upstream-nginx"));
   const ws = sup.spawn("WebSocket echo upstream", wsArgv, log("upstream-ws"));
   const tcp = sup.spawn("TCP upstream", tcpArgv, log("upstream-tcp"));
+  const udp = sup.spawn("UDP echo upstream", udpArgv, log("upstream-udp"));
+  const grpc = sup.spawn("gRPC upstream", grpcArgv, log("upstream-grpc"));
   await Promise.all([
     waitForPort(upstreams.http, nginx),
     waitForPort(upstreams.https, nginx),
     waitForPort(upstreams.ws, ws),
     waitForPort(upstreams.tcpSource, tcp),
     waitForPort(upstreams.tcpEcho, tcp),
+    waitForUdpEcho(upstreams.udpEcho, udp),
+    waitForPort(upstreams.h2c, nginx),
+    waitForPort(upstreams.grpc, grpc),
   ]);
   return {
     name: "direct",
@@ -86,10 +99,13 @@ export async function startUpstreams(layout: Layout, sup: Supervisor): Promise<T
       tcpSource: upstreams.tcpSource,
       tcpEcho: upstreams.tcpEcho,
       compress: upstreams.http,
+      udpEcho: upstreams.udpEcho,
+      h2c: upstreams.h2c,
+      grpc: upstreams.grpc,
     },
     lacks: {},
     configs: [conf],
-    commands: [nginxArgv, wsArgv, tcpArgv].map((a) => a.join(" ")),
+    commands: [nginxArgv, wsArgv, tcpArgv, udpArgv, grpcArgv].map((a) => a.join(" ")),
   };
 }
 
@@ -117,6 +133,7 @@ export async function startProxy(
       config = await write(files.out, "haproxy.cfg", haproxyConfig(layout, ports));
       argv = ["haproxy", "-db", "-f", config];
       lacks.br = "HAProxy has no brotli encoder";
+      lacks.udpEcho = "HAProxy cannot forward UDP (its UDP is for logs and QUIC only)";
       break;
     case "caddy":
       config = await write(files.out, "Caddyfile", caddyConfig(layout, ports));
@@ -129,6 +146,7 @@ export async function startProxy(
       });
       lacks.tcpSource = lacks.tcpEcho = "Caddy has no core layer-4 proxy (caddy-l4 is a plugin)";
       lacks.br = "Caddy's encode has no brotli encoder";
+      lacks.udpEcho = "Caddy has no core UDP proxy (caddy-l4 is a plugin)";
       break;
     default: {
       const full = name === "gatehouse-full";
@@ -148,18 +166,24 @@ export async function startProxy(
       const compressionGap = gatehouseFeatures.get("compression");
       if (tcpGap) lacks.tcpSource = lacks.tcpEcho = tcpGap;
       if (compressionGap) lacks.compress = lacks.br = compressionGap;
+      const h2cGap = gatehouseFeatures.get("h2c");
+      if (h2cGap) lacks.h2c = lacks.grpc = h2cGap;
+      const udpGap = gatehouseFeatures.get("udp");
+      if (udpGap) lacks.udpEcho = udpGap;
     }
   }
   const endpoints: Endpoints = proxyEndpoints(ports);
   for (const key of Object.keys(lacks) as Capability[]) {
     if (key !== "br") delete endpoints[key];
   }
-  const listening = [...new Set(Object.values(endpoints) as number[])];
+  const { udpEcho, ...streams } = endpoints;
+  const listening = [...new Set(Object.values(streams) as number[])];
   let starts = 0;
   const launch = async () => {
     const log = join(files.logs, `${name}${starts++ > 0 ? `.${starts}` : ""}.log`);
     const process = sup.spawn(name, argv, { cpus: pinning.proxy, log, env, cwd: ROOT });
     await Promise.all(listening.map((port) => waitForPort(port, process)));
+    if (udpEcho) await waitForUdpEcho(udpEcho, process);
     return process;
   };
   const envText = Object.entries(env).map(([k, v]) => `${k}=${v} `).join("");
@@ -187,7 +211,7 @@ export async function probeGatehouse(
 ): Promise<Map<GatehouseFeature, string | null>> {
   const result = new Map<GatehouseFeature, string | null>();
   const ports = proxyPorts();
-  for (const feature of ["tcp", "compression", "workers"] as GatehouseFeature[]) {
+  for (const feature of ["tcp", "compression", "workers", "udp", "h2c"] as GatehouseFeature[]) {
     const probe = { ...layout, workers: 2 };
     const text = gatehouseConfig(probe, ports, { full: false }, new Set([feature]));
     const file = await write(layout.files.out, `gatehouse-probe-${feature}.yaml`, text);

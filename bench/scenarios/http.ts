@@ -79,26 +79,43 @@ function wrkMeasure(
   };
 }
 
-const h2loadArgv = (url: string, seconds: number, log?: string) => [
+const h2loadArgv = (url: string, seconds: number, extra: string[], log?: string) => [
   "h2load",
   "-t1",
   "-c50",
   "-m10",
   "-D",
   String(seconds),
+  ...extra,
   ...(log ? ["--log-file", log] : []),
   url,
 ];
 
-async function h2Measure(ctx: ScenarioContext, target: Target) {
-  const url = `https://localhost:${target.endpoints.https}${PATHS.small}`;
+/**
+ * An h2load-driven scenario (50 connections x 10 streams) against `urlOf(ctx, target)` (https:
+ * ALPN h2; http: h2c with prior knowledge), with `extra` flags; p99 and max from its log.
+ */
+export function h2loadRun(
+  urlOf: (ctx: ScenarioContext, target: Target) => string | Promise<string>,
+  extra: (ctx: ScenarioContext) => string[] = () => [],
+): Scenario["run"] {
+  return (ctx, target) => h2Measure(ctx, target, urlOf, extra(ctx));
+}
+
+async function h2Measure(
+  ctx: ScenarioContext,
+  target: Target,
+  urlOf: (ctx: ScenarioContext, target: Target) => string | Promise<string>,
+  extra: string[],
+) {
+  const url = await urlOf(ctx, target);
   const log = join(ctx.layout.files.out, "h2load-requests.log");
   const { seconds, warmup } = ctx.timing;
   // h2load appends to its log file: each measurement starts a new one.
   await Deno.remove(log).catch(() => {});
   return await measureTool(ctx, target, {
-    warmup: warmup > 0 ? h2loadArgv(url, warmup) : undefined,
-    argv: h2loadArgv(url, seconds, log),
+    warmup: warmup > 0 ? h2loadArgv(url, warmup, extra) : undefined,
+    argv: h2loadArgv(url, seconds, extra, log),
   }, (out) => {
     const r = parseH2load(out.stdout);
     const requests = Deno.readTextFileSync(log);
@@ -187,7 +204,7 @@ export const HTTP_SCENARIOS: Scenario[] = [
     targets: TARGET_NAMES,
     metrics: [...REQ_METRICS, { key: "max_ms", label: "max ms", better: "lower", digits: 1 }],
     operation: "req",
-    run: h2Measure,
+    run: h2loadRun((_, t) => `https://localhost:${t.endpoints.https}${PATHS.small}`),
   },
   {
     id: "tls-h1",

@@ -4,11 +4,13 @@
  * @module
  */
 import { COMPRESSION_SCENARIOS } from "./compression.ts";
+import { H2C_SCENARIOS } from "./h2c.ts";
 import { HTTP_SCENARIOS } from "./http.ts";
 import { LATENCY_SCENARIOS } from "./latency.ts";
 import { MEMORY_SCENARIO } from "./memory.ts";
 import { TCP_SCENARIOS } from "./tcp.ts";
 import type { Scenario } from "./types.ts";
+import { UDP_SCENARIOS } from "./udp.ts";
 import { WEBSOCKET_SCENARIOS } from "./websocket.ts";
 
 export type { Scenario, ScenarioContext, Timing } from "./types.ts";
@@ -21,5 +23,7 @@ export const SCENARIOS: Scenario[] = [
   MEMORY_SCENARIO,
   ...WEBSOCKET_SCENARIOS,
   ...TCP_SCENARIOS,
+  ...UDP_SCENARIOS,
+  ...H2C_SCENARIOS,
   ...COMPRESSION_SCENARIOS,
 ];

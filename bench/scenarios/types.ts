@@ -158,6 +158,7 @@ export function denoClient(name: string, args: Record<string, string | number>):
   return [
     Deno.execPath(),
     "run",
+    "--unstable-net",
     "--allow-net",
     "--allow-read",
     join(ROOT, "bench/clients", name),
