@@ -235,3 +235,19 @@ Deno.test("Kubernetes: the ConfigMap's routing file loads with a TLS Secret's fi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the offline seed installs the npm packages of the same modules as the image's dependency stage", async () => {
+  const run = (await dockerfile("Dockerfile")).find((i) =>
+    i.op === "RUN" && i.args.includes("build_deps.ts")
+  );
+  assert.ok(run, "the Dockerfile runs build_deps.ts");
+  const modules = (args: string) =>
+    args.match(/[\w/.-]+\.ts/g)!.filter((m) => m !== "build_deps.ts");
+  const seed = (await read("deploy/offline/seed_node_modules.sh")).replace(/\\\n/g, " ");
+  const line = seed.split("\n").find((l) => l.includes("build_deps.ts"));
+  assert.ok(line, "the seed script runs build_deps.ts");
+  assert.deepEqual(
+    modules(line.replace(/.*build_deps\.ts"?/, "")).sort(),
+    modules(JSON.parse(run.args).join(" ")).sort(),
+  );
+});
