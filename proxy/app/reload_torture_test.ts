@@ -115,7 +115,10 @@ Deno.test({
       const broken = i % 2 === 0;
       const previous = gh.gatehouse.reloader.last?.at;
       const written = Date.now();
-      await Deno.writeTextFile(gh.file, config(up.url, wsUrl, tcp.url, i, broken));
+      // Written whole (a new file renamed over the old): a poll between truncating and writing
+      // in place would see an empty file, a refused reload this test does not mean to make.
+      await Deno.writeTextFile(`${gh.file}.new`, config(up.url, wsUrl, tcp.url, i, broken));
+      await Deno.rename(`${gh.file}.new`, gh.file);
       if (broken) {
         await waitFor(() => gh.gatehouse.reloader.last?.at !== previous, `reload ${i}`, 2000);
         const last = gh.gatehouse.reloader.last!;
