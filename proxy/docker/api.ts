@@ -158,7 +158,8 @@ async function readText(body: BodyReader | null, limit: number, path: string): P
       body.cancel();
       throw new DockerApiError(`Cannot read GET ${path}: the answer is larger than ${limit} bytes`);
     }
-    chunks.push(chunk);
+    // A body's chunk is lent until its next read (proto/message.ts): keep a copy.
+    chunks.push(chunk.slice());
   }
   const all = new Uint8Array(size);
   let at = 0;

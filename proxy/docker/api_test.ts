@@ -60,3 +60,15 @@ Deno.test("failures say where and why: nothing listening, a refusal, a lost stre
   await docker.down();
   await assert.rejects(reading, DockerApiError);
 });
+
+Deno.test("a container list larger than one read arrives whole", async () => {
+  await using docker = await fakeDockerApi({ tcp: true });
+  const api = new DockerApi(endpointOf(docker.endpoint));
+  const note = "x".repeat(1024);
+  const ids = Array.from(
+    { length: 300 },
+    (_, i) => docker.run({ name: `app-${i}`, labels: { "gatehouse.enable": "true", note } }),
+  );
+  const list = await api.json("/containers/json") as { Id: string }[];
+  assert.deepEqual(list.map((c) => c.Id).sort(), ids.sort());
+});

@@ -90,7 +90,8 @@ async function readSome(body: BodyReader | null): Promise<Uint8Array | null> {
       body.cancel();
       return null;
     }
-    parts.push(c);
+    // A body's chunk is lent until its next read (proto/message.ts): keep a copy.
+    parts.push(c.slice());
   }
   return concatBytes(parts);
 }
