@@ -10,9 +10,7 @@
  *
  * @module
  */
-import { SYSTEM_PYTHON } from "./prometheus.ts";
-import { lineSplitter } from "./python_ws.ts";
-import { waitFor } from "./servers.ts";
+import { jsonLinePeer } from "./json_line_peer.ts";
 
 const SERVICE = new URL("./auth_service.py", import.meta.url).pathname;
 
@@ -35,44 +33,15 @@ export interface AuthService extends AsyncDisposable {
 
 /** Starts the service; GET /slow answers after `slowSeconds`. */
 export async function authService(slowSeconds = 0): Promise<AuthService> {
-  const child = new Deno.Command(SYSTEM_PYTHON, {
-    args: [SERVICE, "--slow", String(slowSeconds)],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const requests: AuthRequest[] = [];
-  let port = 0;
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter());
-  const reading = (async () => {
-    for await (const line of lines) {
-      const msg = JSON.parse(line);
-      if (typeof msg.port === "number") port = msg.port;
-      else requests.push(msg);
-    }
-  })();
-  let closing: Promise<void> | null = null;
-  const close = () =>
-    closing ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already exited
-      }
-      await child.status;
-      await reading;
-    })();
-  try {
-    await waitFor(() => port !== 0, "the auth service to listen", 10_000);
-  } catch (err) {
-    await close();
-    throw err;
-  }
+  const peer = await jsonLinePeer<AuthRequest>(
+    [SERVICE, "--slow", String(slowSeconds)],
+    "the auth service",
+  );
   return {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close,
-    [Symbol.asyncDispose]: close,
+    port: peer.port,
+    url: `http://127.0.0.1:${peer.port}`,
+    requests: peer.records,
+    close: peer.close,
+    [Symbol.asyncDispose]: peer.close,
   };
 }

@@ -13,6 +13,7 @@
  */
 import { SYSTEM_PYTHON } from "./prometheus.ts";
 import { waitFor } from "./servers.ts";
+import { jsonLinePeer } from "./json_line_peer.ts";
 
 const PEER = new URL("./ws_peer.py", import.meta.url).pathname;
 
@@ -49,47 +50,16 @@ export async function pythonWsServer(protocols: string[] = []): Promise<PythonWs
     "serve",
     ...(protocols.length > 0 ? ["--protocols", protocols.join(",")] : []),
   ];
-  const child = new Deno.Command(SYSTEM_PYTHON, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const sessions: PeerSession[] = [];
-  let port = 0;
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter());
-  const reading = (async () => {
-    for await (const line of lines) {
-      const msg = JSON.parse(line);
-      if (typeof msg.port === "number") port = msg.port;
-      else sessions.push(msg);
-    }
-  })();
-  let closing: Promise<void> | null = null;
-  const close = () =>
-    closing ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already exited
-      }
-      await child.status;
-      await reading;
-    })();
-  try {
-    await waitFor(() => port !== 0, "the python WebSocket server to listen", 10_000);
-  } catch (err) {
-    await close();
-    throw err;
-  }
+  const peer = await jsonLinePeer<PeerSession>(args, "the python WebSocket server");
+  const sessions = peer.records;
   return {
-    port,
-    url: `http://127.0.0.1:${port}`,
+    port: peer.port,
+    url: `http://127.0.0.1:${peer.port}`,
     sessions,
     ended: (n, timeoutMs = 10_000) =>
       waitFor(() => sessions.length >= n, `${n} python sessions to end`, timeoutMs),
-    close,
-    [Symbol.asyncDispose]: close,
+    close: peer.close,
+    [Symbol.asyncDispose]: peer.close,
   };
 }
 
@@ -152,16 +122,4 @@ export async function pythonWsClient(
     );
   }
   return JSON.parse(stdout.split("\n").at(-1)!);
-}
-
-/** Splits a text stream into its non-empty lines. */
-export function lineSplitter(): TransformStream<string, string> {
-  let rest = "";
-  return new TransformStream({
-    transform(chunk, controller) {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop()!;
-      for (const p of parts) if (p.trim() !== "") controller.enqueue(p);
-    },
-  });
 }
