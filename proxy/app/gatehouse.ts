@@ -283,6 +283,7 @@ export class Gatehouse {
           snapshot: this.runtime.snapshot,
           startedAt: this.startedAt,
           draining: this.#draining,
+          workers: this.workers,
           lastReload: this.reloader.last,
           connections: (name) => this.runtime.clients.count(name),
           acme: this.acme.status(),

@@ -12,6 +12,8 @@ export interface StatusInput {
   readonly snapshot: Snapshot;
   readonly startedAt: Date;
   readonly draining: boolean;
+  /** Isolates carrying the traffic: 1, or the number of worker isolates. */
+  readonly workers: number;
   readonly lastReload: ReloadResult | null;
   /** Open client connections per entrypoint. */
   readonly connections: (entrypoint: string) => number;
@@ -30,6 +32,7 @@ export function statusDocument(input: StatusInput): unknown {
     startedAt: input.startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - input.startedAt.getTime()) / 1000),
     draining: input.draining,
+    workers: input.workers,
     lastReload: input.lastReload,
     entrypoints: Object.values(config.entrypoints).map((ep) => ({
       name: ep.name,

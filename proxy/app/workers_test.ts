@@ -46,6 +46,8 @@ Deno.test("requests served by different workers are counted exactly in one expos
     2,
   );
   assert.equal(gh.gatehouse.workers, 2);
+  const status = await (await fetch(gh.admin("/status"))).json();
+  assert.equal(status.workers, 2);
   const n = 200;
   for (let i = 0; i < n; i += 20) {
     const batch = Array.from({ length: 20 }, () => once(gh.port()));
