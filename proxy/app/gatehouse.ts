@@ -278,8 +278,9 @@ export class Gatehouse {
         contentType: EXPOSITION_TYPE,
         text: await exposition([...await this.dataSamples(), await this.control.samples()]),
       }),
-      status: () =>
+      status: async () =>
         statusDocument({
+          loads: await this.#pool?.loads(),
           snapshot: this.runtime.snapshot,
           startedAt: this.startedAt,
           draining: this.#draining,

@@ -17,6 +17,11 @@ export interface StatusInput {
   readonly lastReload: ReloadResult | null;
   /** Open client connections per entrypoint. */
   readonly connections: (entrypoint: string) => number;
+  /**
+   * Requests in flight and upstream connections per server, by `${service} ${url}`, when other
+   * isolates carry the traffic (worker isolates); else the snapshot's own servers say.
+   */
+  readonly loads?: ReadonlyMap<string, { inflight: number; open: number; idle: number }>;
   /** Host names with certificates from ACME. */
   readonly acme?: readonly AcmeHostStatus[];
   /** The Docker provider (app/docker_source.ts); null or absent when it is off. */
@@ -84,7 +89,9 @@ export function statusDocument(input: StatusInput): unknown {
       balancing: s.config.balancing,
       healthCheck: s.config.healthCheck !== null,
       servers: s.servers.map((server) => ({
-        ...connectionsOf(s.transport(server).connections()),
+        ...connectionsOf(
+          input.loads?.get(`${s.name} ${server.url}`) ?? s.transport(server).connections(),
+        ),
         url: server.url,
         weight: server.weight,
         up: server.isUp(),
@@ -92,7 +99,7 @@ export function statusDocument(input: StatusInput): unknown {
         ejectedUntil: server.ejectedUntil > Date.now()
           ? new Date(server.ejectedUntil).toISOString()
           : null,
-        inflight: server.inflight,
+        inflight: input.loads?.get(`${s.name} ${server.url}`)?.inflight ?? server.inflight,
       })),
     })),
   };

@@ -22,7 +22,13 @@ import { setPortProbes } from "../tls/server.ts";
 import { ServerTable } from "../upstream/server_cells.ts";
 import { Channel } from "./channel.ts";
 import { type PreparedApply, Runtime } from "./runtime.ts";
-import type { BoundPorts, ConfigChange, LogBatch, StartMessage } from "./worker_protocol.ts";
+import type {
+  BoundPorts,
+  ConfigChange,
+  LogBatch,
+  ServerLoad,
+  StartMessage,
+} from "./worker_protocol.ts";
 
 const channel = new Channel(self);
 self.onmessage = (e: MessageEvent) => channel.receive(e.data);
@@ -151,6 +157,17 @@ channel.on("certificates", (obtained: Record<string, readonly CertificateFile[]>
 });
 
 channel.on("samples", () => metrics!.samples());
+
+channel.on(
+  "loads",
+  (): ServerLoad[] =>
+    [...runtime!.snapshot.services.values()].flatMap((s) =>
+      s.servers.map((server) => {
+        const { open, idle } = s.transport(server).connections();
+        return { service: s.name, url: server.url, inflight: server.inflight, open, idle };
+      })
+    ),
+);
 
 channel.on("drain", async () => {
   await runtime?.shutdown();

@@ -3,7 +3,7 @@
  * shared memory they both open. One module so both sides agree on the shapes.
  *
  * Calls from main to a worker: `start` (once), `prepare`, `commit`, `abort` (a config change,
- * see Runtime.prepare), `samples` (metrics at scrape time), `drain` (stop accepting, finish
+ * see Runtime.prepare), `samples` (metrics at scrape time), `loads` (per-server work, for /status), `drain` (stop accepting, finish
  * within timeouts.drain, flush the log), and the `certificates` notice (ACME obtained some).
  * Calls from a worker to main: `challenge` (an HTTP-01 answer), `exposition` (the summed
  * metrics text, for a metrics@internal route), and the `log` notice (a batch of whole lines).
@@ -47,6 +47,15 @@ export interface StartMessage extends ConfigChange {
 
 /** A worker's answer to `start` and `prepare`: the port of each of its entrypoints. */
 export type BoundPorts = Record<string, number>;
+
+/** What one server carries in one isolate (for /status, summed over workers). */
+export interface ServerLoad {
+  readonly service: string;
+  readonly url: string;
+  readonly inflight: number;
+  readonly open: number;
+  readonly idle: number;
+}
 
 /** The `log` notice: whole lines for the process's stderr ("app") or stdout ("access"). */
 export interface LogBatch {

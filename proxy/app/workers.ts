@@ -19,7 +19,13 @@ import type { CertificateFile } from "../config/types.ts";
 import type { MetricSamples } from "../telemetry/metrics.ts";
 import { log, writeLogLines } from "../telemetry/log.ts";
 import { Channel } from "./channel.ts";
-import type { BoundPorts, ConfigChange, LogBatch, SharedBuffers } from "./worker_protocol.ts";
+import type {
+  BoundPorts,
+  ConfigChange,
+  LogBatch,
+  ServerLoad,
+  SharedBuffers,
+} from "./worker_protocol.ts";
 
 const logger = log("workers");
 
@@ -152,6 +158,22 @@ export class WorkerPool {
   samples(): Promise<MetricSamples[]> {
     const running = this.#members.filter((m) => !m.failed());
     return Promise.all(running.map((m) => m.channel.call<MetricSamples>("samples")));
+  }
+
+  /** Work per server summed over the running workers, by `${service} ${url}`. */
+  async loads(): Promise<Map<string, Omit<ServerLoad, "service" | "url">>> {
+    const running = this.#members.filter((m) => !m.failed());
+    const all = await Promise.all(running.map((m) => m.channel.call<ServerLoad[]>("loads")));
+    const sums = new Map<string, { inflight: number; open: number; idle: number }>();
+    for (const load of all.flat()) {
+      const key = `${load.service} ${load.url}`;
+      const sum = sums.get(key) ?? { inflight: 0, open: 0, idle: 0 };
+      sum.inflight += load.inflight;
+      sum.open += load.open;
+      sum.idle += load.idle;
+      sums.set(key, sum);
+    }
+    return sums;
   }
 
   /** ACME obtained certificates: every worker serves them to new handshakes. */

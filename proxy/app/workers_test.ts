@@ -284,3 +284,35 @@ Deno.test("a server the main isolate's health checks mark down gets no request f
   const counts = await perWorker(gh);
   assert.ok(counts.every((n) => n > 0), `both workers served: ${counts}`);
 });
+
+Deno.test("/status sums each server's requests in flight over the workers", async () => {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  await using up = httpUpstream(async () => {
+    await held;
+    return new Response("done");
+  });
+  await using gh = await startGatehouse(
+    yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    admin: { address: "127.0.0.1:0" }
+  `,
+    false,
+    2,
+  );
+  const inflight = async () => {
+    const status = await (await fetch(gh.admin("/status"))).json();
+    return status.services[0].servers[0].inflight as number;
+  };
+  const requests = Array.from({ length: 6 }, () => once(gh.port()));
+  try {
+    await waitFor(() => up.requests.length === 6, "six requests at the upstream");
+    assert.equal(await inflight(), 6);
+  } finally {
+    release();
+  }
+  for (const res of await Promise.all(requests)) assert.equal(res.body, "done");
+  await waitFor(async () => await inflight() === 0, "no request in flight");
+});
