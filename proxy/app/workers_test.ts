@@ -316,3 +316,58 @@ Deno.test("/status sums each server's requests in flight over the workers", asyn
   for (const res of await Promise.all(requests)) assert.equal(res.body, "done");
   await waitFor(async () => await inflight() === 0, "no request in flight");
 });
+
+Deno.test("UDP and unix socket entrypoints, which SO_REUSEPORT cannot share, are served by the first worker", async () => {
+  const echo = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const echoing = (async () => {
+    try {
+      for (;;) {
+        const [data, from] = await echo.receive();
+        await echo.send(data, from);
+      }
+    } catch {
+      // closed
+    }
+  })();
+  await using up = httpUpstream(undefined, { name: "over unix" });
+  const dir = await Deno.makeTempDir({ prefix: "gatehouse-workers-unix-" });
+  const socket = `${dir}/web.sock`;
+  try {
+    await using gh = await startGatehouse(
+      yaml`
+      entrypoints:
+        web: { address: "127.0.0.1:0" }
+        local: { address: "unix:${socket}" }
+        dgram: { address: "127.0.0.1:0", protocol: udp }
+      routes: [{ service: app }]
+      udp_routes: [{ entrypoints: [dgram], service: echo }]
+      services:
+        app: { servers: ["${up.url}"] }
+        echo: { servers: ["udp://127.0.0.1:${(echo.addr as Deno.NetAddr).port}"] }
+    `,
+      false,
+      2,
+    );
+    const client = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+    try {
+      const to = { transport: "udp" as const, hostname: "127.0.0.1", port: gh.port("dgram") };
+      await client.send(new TextEncoder().encode("ping"), to);
+      const [reply] = await client.receive();
+      assert.equal(new TextDecoder().decode(reply), "ping");
+    } finally {
+      client.close();
+    }
+    const conn = await Deno.connect({ transport: "unix", path: socket });
+    try {
+      await writeAll(conn, "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+      const res = await readResponse(new WireReader(conn));
+      assert.equal(new TextDecoder().decode(res.body), "over unix");
+    } finally {
+      conn.close();
+    }
+  } finally {
+    echo.close();
+    await echoing;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
