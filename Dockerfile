@@ -57,18 +57,19 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
   CMD ["deno", "run", "--no-config", "--cached-only", "--allow-net", \
        "--allow-env=GATEHOUSE_ADMIN_ADDRESS", "/app/healthcheck.ts"]
 # Permissions: net (listen, upstreams, a Docker API proxy), read of the config and certificates and
-# of the module basic_auth's password worker isolate starts from (Deno checks a Worker's module),
-# write of /certs (development certificates on first start), the Docker socket when one is mounted
-# (connecting to a unix socket takes read and write permission: Gatehouse sends it only GET), and
-# environment variables: GATEHOUSE_* (config references, admin token), LOG_TOKENS and LOG_STREAM
-# (read by the yaml package), and DENO_SERVE_AUTOMATIC_COMPRESSION (removed at start so that hyper
-# never compresses on its own); FFI to the C library only (amd64 and arm64 paths), to set
-# TCP_NODELAY on TLS listeners, which Deno cannot (proxy/internal/tcp_nodelay.ts).
+# of /app (Deno checks the modules of a Worker: the worker isolates of `workers` and basic_auth's
+# password worker), write of /certs (development certificates on first start), the Docker socket
+# when one is mounted (connecting to a unix socket takes read and write permission: Gatehouse sends
+# it only GET), and environment variables: GATEHOUSE_* (config references, admin token), LOG_TOKENS
+# and LOG_STREAM (read by the yaml package), DENO_SERVE_AUTOMATIC_COMPRESSION (removed at start so
+# that hyper never compresses on its own) and DENO_TOKIO_MAX_IO_EVENTS_PER_TICK (set for the worker
+# isolates); FFI to the C library only (amd64 and arm64 paths), to set TCP_NODELAY on TLS
+# listeners, which Deno cannot (proxy/internal/tcp_nodelay.ts).
 ENTRYPOINT ["deno", "run", "--config=/app/deno.json", "--cached-only", "--frozen", "--no-prompt", \
             "--allow-net", \
-            "--allow-read=/config,/certs,/var/run/docker.sock,/app/proxy/http/middlewares/password_worker.ts", \
+            "--allow-read=/config,/certs,/var/run/docker.sock,/app", \
             "--allow-write=/certs,/var/run/docker.sock", \
-            "--allow-env=GATEHOUSE_*,LOG_TOKENS,LOG_STREAM,DENO_SERVE_AUTOMATIC_COMPRESSION", \
+            "--allow-env=GATEHOUSE_*,LOG_TOKENS,LOG_STREAM,DENO_SERVE_AUTOMATIC_COMPRESSION,DENO_TOKIO_MAX_IO_EVENTS_PER_TICK", \
             "--allow-ffi=/lib/x86_64-linux-gnu/libc.so.6,/lib/aarch64-linux-gnu/libc.so.6", \
             "/app/proxy/main.ts"]
 CMD ["--ensure-dev-certs", "/certs"]

@@ -69,13 +69,9 @@ Deno.test("the image runs as uid 1993 with /config and /certs volumes, not as ro
   assert.match(instruction(final, "ENV").join(" "), /GATEHOUSE_CONFIG=\/config\/gatehouse\.yaml/);
   const entrypoint = JSON.parse(instruction(final, "ENTRYPOINT")[0]) as string[];
   assert.ok(!entrypoint.includes("-A") && !entrypoint.includes("--allow-all"));
-  // Reads: the config, the certificates, the Docker socket, and the module of basic_auth's password
-  // worker isolate.
-  assert.ok(
-    entrypoint.includes(
-      "--allow-read=/config,/certs,/var/run/docker.sock,/app/proxy/http/middlewares/password_worker.ts",
-    ),
-  );
+  // Reads: the config, the certificates, the Docker socket, and /app (the modules of worker
+  // isolates: `workers` and basic_auth's password worker).
+  assert.ok(entrypoint.includes("--allow-read=/config,/certs,/var/run/docker.sock,/app"));
   assert.ok(entrypoint.includes("--allow-write=/certs,/var/run/docker.sock"));
   assert.ok(entrypoint.includes("--cached-only"));
   // FFI to the C library alone (TCP_NODELAY on TLS listeners), on amd64 and arm64.

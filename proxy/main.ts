@@ -3,7 +3,8 @@
  * `--version`.
  *
  * The config file is `--config FILE`, else $GATEHOUSE_CONFIG, else config/gatehouse.yaml.
- * SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config.
+ * SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config. A worker isolate that fails after
+ * the start drains the others and exits 1.
  */
 import { parseArgs } from "node:util";
 import type { DevCertificates } from "./pki/dev_ca.ts";
@@ -23,6 +24,7 @@ import {
   ensureDevCertificatesFor,
   fragmentLocalhostNames,
 } from "./app/dev_certs.ts";
+import { workerCount } from "./app/worker_count.ts";
 import { VERSION, versionText } from "./app/version.ts";
 
 const USAGE = `Usage: gatehouse [--config FILE] [--check] [--ensure-dev-certs DIR] [--version]
@@ -129,6 +131,7 @@ async function serve(
   Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
   Deno.addSignalListener("SIGHUP", () => void gatehouse?.reload("SIGHUP"));
+  let code = 0;
   // Hosts that container labels route get into the development certificate too.
   const beforeReload = ensureCerts &&
     (async (_path: string, fragments: readonly ConfigFragment[]) => {
@@ -138,21 +141,29 @@ async function serve(
       if (notice) logger.info(notice);
     });
   try {
-    gatehouse = await Gatehouse.start(config, { beforeReload: beforeReload ?? undefined });
+    gatehouse = await Gatehouse.start(config, {
+      beforeReload: beforeReload ?? undefined,
+      workers: workerCount(config.workers),
+      onWorkerFailure: () => {
+        code = 1;
+        resolve("A worker failed");
+      },
+    });
   } catch (err) {
     logger.error("{error}", { error: (err as Error).message });
     await closeLogging();
     return 1;
   }
-  const urls = listenerUrls(config, (name) => gatehouse?.runtime.port(name), gatehouse.adminPort);
+  const urls = listenerUrls(config, (name) => gatehouse?.port(name), gatehouse.adminPort);
   const notice = made && devCertificateNotice(made, firstHttpsUrl(urls));
   if (notice) logger.info(notice);
   for (const w of warnings) logger.warning("{warning}", { warning: formatConfigWarning(w) });
+  const workers = gatehouse.workers === 1 ? "" : `; ${gatehouse.workers} worker isolates`;
   logger.info("Gatehouse {version} serving {source} (config={config}; {summary}): {listeners}", {
     version: VERSION,
     source: config.source,
     config: config.version,
-    summary: summary(config),
+    summary: `${summary(config)}${workers}`,
     listeners: urls.join(", "),
   });
   const signal = await stop;
@@ -163,7 +174,7 @@ async function serve(
   await gatehouse.stop();
   logger.info("Stopped");
   await closeLogging();
-  return 0;
+  return code;
 }
 
 function summary(config: Config): string {

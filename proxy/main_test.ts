@@ -3,43 +3,12 @@ import { join } from "node:path";
 import { tlsClient, yaml } from "./testing/proxy.ts";
 import { accepts, spawnProxy } from "./testing/process.ts";
 import { httpUpstream, waitFor } from "./testing/servers.ts";
+import { readResponse, WireReader, writeAll } from "./testing/wire.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
-Deno.test("SIGTERM: the request in flight completes, new connections are refused, exit 0", async () => {
-  await using up = httpUpstream(async () => {
-    await new Promise((r) => setTimeout(r, 1500));
-    return new Response("finished");
-  });
-  await using gw = await spawnProxy((port) =>
-    yaml`
-    entrypoints: { web: { address: "127.0.0.1:${port}" } }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-    timeouts: { drain: 5s }
-    admin: { address: "off" }
-  `
-  );
-  let answered = false;
-  const inflight = fetch(`http://127.0.0.1:${gw.port}/slow`).then(async (res) => {
-    const body = { status: res.status, text: await res.text() };
-    answered = true;
-    return body;
-  });
-  await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
-  const signalled = performance.now();
-  gw.child.kill("SIGTERM");
-  await waitFor(async () => !(await accepts(gw.port)), "new connections to be refused");
-  assert.equal(answered, false, "the slow request ended before the listener closed");
-  assert.deepEqual(await inflight, { status: 200, text: "finished" });
-  const status = await gw.close();
-  const took = performance.now() - signalled;
-  assert.equal(status.code, 0, gw.stderr());
-  assert.ok(took < 5000, `exit ${took} ms after SIGTERM`);
-});
-
 /** A Gatehouse process with one TLS entrypoint in front of `upstream`. */
-function tlsProxy(upstream: string, drain: string) {
+function tlsProxy(upstream: string, drain: string, workers: number) {
   return spawnProxy((port) =>
     yaml`
     entrypoints:
@@ -50,59 +19,96 @@ function tlsProxy(upstream: string, drain: string) {
     services: { app: { servers: ["${upstream}"] } }
     timeouts: { drain: ${drain} }
     admin: { address: "off" }
+    workers: ${workers}
   `
   );
 }
 
-Deno.test("SIGTERM: an HTTP/2 request in flight completes before the exit", async () => {
-  await using up = httpUpstream(async () => {
-    await new Promise((r) => setTimeout(r, 1500));
-    return new Response("finished");
-  });
-  await using gw = await tlsProxy(up.url, "5s");
-  using client = await tlsClient("2");
-  const inflight = fetch(`https://localhost:${gw.port}/slow`, { client }).then(async (res) => {
-    return { status: res.status, text: await res.text() };
-  });
-  await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
-  gw.child.kill("SIGTERM");
-  assert.deepEqual(await inflight, { status: 200, text: "finished" });
-  assert.equal((await gw.close()).code, 0, gw.stderr());
-});
-
-Deno.test("SIGTERM: an HTTP/2 request still running at the drain deadline gets 503, then exit 0", async () => {
-  let release = () => {};
-  const held = new Promise<void>((resolve) => release = resolve);
-  await using up = httpUpstream(async () => {
-    await held;
-    return new Response("too late");
-  });
-  await using gw = await tlsProxy(up.url, "500ms");
-  try {
-    using client = await tlsClient("2");
-    const inflight = fetch(`https://localhost:${gw.port}/held`, { client }).then(
-      async (res) => `${res.status} ${await res.text()}`,
-      (err: Error) => `failed: ${err.name}`,
+// The drain tests run with the data path in this isolate and in two worker isolates.
+for (const workers of [1, 2]) {
+  Deno.test(`SIGTERM: the request in flight completes, new connections are refused, exit 0 (workers: ${workers})`, async () => {
+    await using up = httpUpstream(async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return new Response("finished");
+    });
+    await using gw = await spawnProxy((port) =>
+      yaml`
+      entrypoints: { web: { address: "127.0.0.1:${port}" } }
+      routes: [{ service: app }]
+      services: { app: { servers: ["${up.url}"] } }
+      timeouts: { drain: 5s }
+      admin: { address: "off" }
+      workers: ${workers}
+    `
     );
+    let answered = false;
+    const inflight = fetch(`http://127.0.0.1:${gw.port}/slow`).then(async (res) => {
+      const body = { status: res.status, text: await res.text() };
+      answered = true;
+      return body;
+    });
+    await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
+    const signalled = performance.now();
+    gw.child.kill("SIGTERM");
+    await waitFor(async () => !(await accepts(gw.port)), "new connections to be refused");
+    assert.equal(answered, false, "the slow request ended before the listener closed");
+    assert.deepEqual(await inflight, { status: 200, text: "finished" });
+    const status = await gw.close();
+    const took = performance.now() - signalled;
+    assert.equal(status.code, 0, gw.stderr());
+    assert.ok(took < 5000, `exit ${took} ms after SIGTERM`);
+  });
+
+  Deno.test(`SIGTERM: an HTTP/2 request in flight completes before the exit (workers: ${workers})`, async () => {
+    await using up = httpUpstream(async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return new Response("finished");
+    });
+    await using gw = await tlsProxy(up.url, "5s", workers);
+    using client = await tlsClient("2");
+    const inflight = fetch(`https://localhost:${gw.port}/slow`, { client }).then(async (res) => {
+      return { status: res.status, text: await res.text() };
+    });
     await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
     gw.child.kill("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const exited = await Promise.race([
-      gw.child.status.then(() => true),
-      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
-    ]);
-    clearTimeout(timer);
-    if (!exited) gw.child.kill("SIGKILL");
-    assert.ok(exited, "still running 10 s after SIGTERM with a 500 ms drain");
-    assert.equal(
-      await inflight,
-      "503 503 Service Unavailable: Gatehouse is shutting down, try again\n",
-    );
+    assert.deepEqual(await inflight, { status: 200, text: "finished" });
     assert.equal((await gw.close()).code, 0, gw.stderr());
-  } finally {
-    release();
-  }
-});
+  });
+
+  Deno.test(`SIGTERM: an HTTP/2 request still running at the drain deadline gets 503, then exit 0 (workers: ${workers})`, async () => {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => release = resolve);
+    await using up = httpUpstream(async () => {
+      await held;
+      return new Response("too late");
+    });
+    await using gw = await tlsProxy(up.url, "500ms", workers);
+    try {
+      using client = await tlsClient("2");
+      const inflight = fetch(`https://localhost:${gw.port}/held`, { client }).then(
+        async (res) => `${res.status} ${await res.text()}`,
+        (err: Error) => `failed: ${err.name}`,
+      );
+      await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
+      gw.child.kill("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const exited = await Promise.race([
+        gw.child.status.then(() => true),
+        new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
+      ]);
+      clearTimeout(timer);
+      if (!exited) gw.child.kill("SIGKILL");
+      assert.ok(exited, "still running 10 s after SIGTERM with a 500 ms drain");
+      assert.equal(
+        await inflight,
+        "503 503 Service Unavailable: Gatehouse is shutting down, try again\n",
+      );
+      assert.equal((await gw.close()).code, 0, gw.stderr());
+    } finally {
+      release();
+    }
+  });
+}
 
 async function check(text: string) {
   const dir = await Deno.makeTempDir({ prefix: "gatehouse-check-" });
@@ -132,6 +138,7 @@ Deno.test("SIGTERM the moment the port accepts still drains and exits 0 (signal 
         entrypoints: { web: { address: "127.0.0.1:${port}" } }
         routes: [{ service: app }]
         services: { app: { servers: ["http://127.0.0.1:9"] } }
+        admin: { address: "off" }
       `
     );
     proxy.child.kill("SIGTERM");
@@ -153,4 +160,40 @@ Deno.test("--check exits 0 on a valid file and 1 with every error on an invalid 
   assert.match(bad.stderr, /unknown service "nope"/);
   assert.match(bad.stderr, /timeouts\.connect/);
   assert.match(bad.stderr, /2 error\(s\); nothing was started/);
+});
+
+Deno.test("access log with two workers: one whole line per request, lines over 4 KiB included", async () => {
+  await using up = httpUpstream();
+  await using gw = await spawnProxy((port) =>
+    yaml`
+    entrypoints: { web: { address: "127.0.0.1:${port}" } }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    log: { access_log: { format: json } }
+    admin: { address: "off" }
+    workers: 2
+  `
+  );
+  const n = 300;
+  // Every other target is 5000 bytes long: its line is longer than a pipe keeps whole (4096).
+  const target = (i: number) => `/r${i}/${i % 2 === 0 ? "x".repeat(5000) : ""}`;
+  for (let i = 0; i < n; i += 20) {
+    await Promise.all(Array.from({ length: 20 }, async (_, k) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port });
+      try {
+        await writeAll(
+          conn,
+          `GET ${target(i + k)} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`,
+        );
+        assert.equal((await readResponse(new WireReader(conn))).status, 200);
+      } finally {
+        conn.close();
+      }
+    }));
+  }
+  assert.equal((await gw.close()).code, 0, gw.stderr());
+  const lines = gw.stdout().split("\n").filter((line) => line !== "");
+  const targets = lines.map((line) => (JSON.parse(line) as { target: string }).target);
+  assert.equal(lines.length, n);
+  assert.deepEqual(new Set(targets), new Set(Array.from({ length: n }, (_, i) => target(i))));
 });

@@ -10,7 +10,10 @@
  *
  * A variant is a server mode (raw, serve, node, workers:N) with optional `+evN` (environment
  * variable DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=N for the server process) or `+wevN` (the main
- * isolate sets it for its workers only, see saturation_server.ts).
+ * isolate sets it for its workers only, see saturation_server.ts). `gatehouse:N` is Gatehouse
+ * itself (proxy/main.ts, `workers: N`, no access log) in front of a `serve` upstream on the next
+ * port; with N > 1 its main isolate sets 32 events per tick for the workers unless `+evN` sets
+ * another value for the whole process (`+ev1024` is tokio's default).
  *
  * Result (2026-12-06, shared 2-core box, load average ~5, `--conns 500 --rounds 4 --seconds 6
  * --variants raw,raw+ev64,raw+ev32,raw+ev16`): raw p99 144-428 ms, gap p99/mean 5.3-20.9;
@@ -61,7 +64,12 @@ for (let round = 1; round <= Number(opt.rounds); round++) {
         if (extra.startsWith("ev")) env.DENO_TOKIO_MAX_IO_EVENTS_PER_TICK = extra.slice(2);
         if (extra.startsWith("wev")) env.WORKER_MAX_IO_EVENTS = extra.slice(3);
       }
-      const s = await startServer(["deno", "run", "-A", server, String(port), mode], port, env);
+      const upstream = mode.startsWith("gatehouse:")
+        ? await startServer(["deno", "run", "-A", server, String(port + 1), "serve"], port + 1)
+        : null;
+      const s = upstream === null
+        ? await startServer(["deno", "run", "-A", server, String(port), mode], port, env)
+        : await startGatehouse(Number(mode.split(":")[1]), env);
       try {
         const cpu0 = cpuSeconds(s.child.pid);
         const r = await wrk(`http://127.0.0.1:${port}/`, conns, Number(opt.seconds));
@@ -82,9 +90,28 @@ for (let round = 1; round <= Number(opt.rounds); round++) {
         );
       } finally {
         await s.stop();
+        await upstream?.stop();
       }
     }
   }
+}
+
+/** Gatehouse with `workers` in front of the upstream on port + 1. */
+async function startGatehouse(workers: number, env: Record<string, string>) {
+  const file = await Deno.makeTempFile({ prefix: "gatehouse-saturation-", suffix: ".yaml" });
+  await Deno.writeTextFile(
+    file,
+    [
+      `entrypoints: { web: { address: "127.0.0.1:${port}" } }`,
+      `routes: [{ service: app }]`,
+      `services: { app: { servers: ["http://127.0.0.1:${port + 1}"] } }`,
+      `admin: { address: "off" }`,
+      `log: { access_log: { enabled: false } }`,
+      `workers: ${workers}`,
+    ].join("\n"),
+  );
+  const main = new URL("../../proxy/main.ts", import.meta.url).pathname;
+  return await startServer(["deno", "run", "-A", main, "--config", file], port, env, "serving");
 }
 
 const out: (string | number)[][] = [[

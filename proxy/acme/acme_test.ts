@@ -44,71 +44,79 @@ async function ordersAtCa(storage: string, directoryUrl: string, caPem: string):
   }
 }
 
-Deno.test("ACME: two hosts issued through HTTP-01, served, verified, stored, reused after a restart", async () => {
-  const httpPort = closedPort();
-  await using pebble = await startPebble({ httpPort });
-  await using upstream = httpUpstream(() => new Response("from upstream"));
-  const storage = await Deno.makeTempDir({ prefix: "gatehouse-acme-" });
-  const yaml = acmeConfig({ pebble, httpPort, storage, hosts: HOSTS, upstream: upstream.url });
-  const root = await pebble.root();
-  try {
-    let serials: string[];
-    {
-      await using gh = await startGatehouse(yaml, false);
-      // "web" redirects everything to HTTPS: validation passing shows HTTP-01 is answered first.
-      await waitFor(() => allIssued(gh), "both certificates", 30_000);
-      const status = await acmeStatus(gh);
-      serials = status.map((h) => h.certificate!.serial);
-      for (const [i, host] of HOSTS.entries()) {
-        const served = await servedCertificate(gh.port("websecure"), host, root);
-        assert.equal(served.error, null, host);
-        assert.ok(served.authorized, host);
-        assert.equal(served.serial, serials[i], host);
-        assert.equal(served.altNames, `DNS:${host}`);
-        using conn = await httpsConnection(gh.port("websecure"), host, root);
-        assert.deepEqual(await conn.get("/"), { status: 200, text: "from upstream" });
-      }
-      const unknown = await fetch(`http://127.0.0.1:${httpPort}/.well-known/acme-challenge/nope`, {
-        redirect: "manual",
-      });
-      await unknown.body?.cancel();
-      assert.equal(unknown.status, 308, "unknown tokens get the entrypoint's policy");
+// With worker isolates, HTTP-01 answers come from the main isolate and certificates go to every worker.
+for (const workers of [1, 2]) {
+  Deno.test(`ACME: two hosts issued through HTTP-01, served, verified, stored, reused after a restart (workers: ${workers})`, async () => {
+    const httpPort = closedPort();
+    await using pebble = await startPebble({ httpPort });
+    await using upstream = httpUpstream(() => new Response("from upstream"));
+    const storage = await Deno.makeTempDir({ prefix: "gatehouse-acme-" });
+    const yaml = acmeConfig({ pebble, httpPort, storage, hosts: HOSTS, upstream: upstream.url });
+    const root = await pebble.root();
+    try {
+      let serials: string[];
+      {
+        await using gh = await startGatehouse(yaml, false, workers);
+        // "web" redirects everything to HTTPS: validation passing shows HTTP-01 is answered first.
+        await waitFor(() => allIssued(gh), "both certificates", 30_000);
+        const status = await acmeStatus(gh);
+        serials = status.map((h) => h.certificate!.serial);
+        for (const [i, host] of HOSTS.entries()) {
+          const served = await servedCertificate(gh.port("websecure"), host, root);
+          assert.equal(served.error, null, host);
+          assert.ok(served.authorized, host);
+          assert.equal(served.serial, serials[i], host);
+          assert.equal(served.altNames, `DNS:${host}`);
+          using conn = await httpsConnection(gh.port("websecure"), host, root);
+          assert.deepEqual(await conn.get("/"), { status: 200, text: "from upstream" });
+        }
+        const unknown = await fetch(
+          `http://127.0.0.1:${httpPort}/.well-known/acme-challenge/nope`,
+          {
+            redirect: "manual",
+          },
+        );
+        await unknown.body?.cancel();
+        assert.equal(unknown.status, 308, "unknown tokens get the entrypoint's policy");
 
-      const samples = await metrics(gh);
-      assert.equal(sampleValue(samples, "gatehouse_acme_orders_total", { result: "valid" }), 2);
-      for (const [i, host] of HOSTS.entries()) {
-        const notAfter = sampleValue(samples, "gatehouse_tls_certs_not_after", {
-          entrypoint: "websecure",
-          sans: host,
-          serial: serials[i],
-        });
-        assert.equal(notAfter, Date.parse(status[i].certificate!.notAfter) / 1000);
+        const samples = await metrics(gh);
+        assert.equal(sampleValue(samples, "gatehouse_acme_orders_total", { result: "valid" }), 2);
+        for (const [i, host] of HOSTS.entries()) {
+          const notAfter = sampleValue(samples, "gatehouse_tls_certs_not_after", {
+            entrypoint: "websecure",
+            sans: host,
+            serial: serials[i],
+          });
+          assert.equal(notAfter, Date.parse(status[i].certificate!.notAfter) / 1000);
+        }
+        for (const h of status) {
+          assert.equal((await Deno.stat(h.certificate!.keyFile)).mode! & 0o777, 0o600, h.host);
+        }
+        const caDir = new AcmeStorage(storage, pebble.directoryUrl).dir;
+        assert.equal((await Deno.stat(join(caDir, "account.key"))).mode! & 0o777, 0o600);
+        const left = [...Deno.readDirSync(join(caDir, "certificates", "a.test"))].map((e) =>
+          e.name
+        );
+        assert.deepEqual(left.sort(), ["cert.pem", "key.pem"], "no temporary files left");
       }
-      for (const h of status) {
-        assert.equal((await Deno.stat(h.certificate!.keyFile)).mode! & 0o777, 0o600, h.host);
-      }
-      const caDir = new AcmeStorage(storage, pebble.directoryUrl).dir;
-      assert.equal((await Deno.stat(join(caDir, "account.key"))).mode! & 0o777, 0o600);
-      const left = [...Deno.readDirSync(join(caDir, "certificates", "a.test"))].map((e) => e.name);
-      assert.deepEqual(left.sort(), ["cert.pem", "key.pem"], "no temporary files left");
-    }
-    const orders = await ordersAtCa(storage, pebble.directoryUrl, pebble.caPem);
-    assert.equal(orders, 2);
+      const orders = await ordersAtCa(storage, pebble.directoryUrl, pebble.caPem);
+      assert.equal(orders, 2);
 
-    await using again = await startGatehouse(yaml, false);
-    for (const [i, host] of HOSTS.entries()) {
-      const served = await servedCertificate(again.port("websecure"), host, root);
-      assert.equal(served.serial, serials[i], `${host} is served from storage at once`);
+      await using again = await startGatehouse(yaml, false, workers);
+      for (const [i, host] of HOSTS.entries()) {
+        const served = await servedCertificate(again.port("websecure"), host, root);
+        assert.equal(served.serial, serials[i], `${host} is served from storage at once`);
+      }
+      // The start-up check has run once every host has a renewal time.
+      await waitFor(
+        async () => (await acmeStatus(again)).every((h) => h.renewAt !== null),
+        "the renewal check",
+        10_000,
+      );
+      assert.equal(await ordersAtCa(storage, pebble.directoryUrl, pebble.caPem), orders);
+      assert.equal(sampleValue(await metrics(again), "gatehouse_acme_orders_total"), undefined);
+    } finally {
+      await Deno.remove(storage, { recursive: true });
     }
-    // The start-up check has run once every host has a renewal time.
-    await waitFor(
-      async () => (await acmeStatus(again)).every((h) => h.renewAt !== null),
-      "the renewal check",
-      10_000,
-    );
-    assert.equal(await ordersAtCa(storage, pebble.directoryUrl, pebble.caPem), orders);
-    assert.equal(sampleValue(await metrics(again), "gatehouse_acme_orders_total"), undefined);
-  } finally {
-    await Deno.remove(storage, { recursive: true });
-  }
-});
+  });
+}

@@ -16,7 +16,7 @@ export interface AdminDeps {
   readonly ready: () => boolean;
   readonly draining: () => boolean;
   readonly metrics: () => Promise<{ contentType: string; text: string }>;
-  readonly status: () => unknown;
+  readonly status: () => unknown | Promise<unknown>;
   /** Reloads the config; `ok` false means it was refused (the result is sent as JSON). */
   readonly reload: () => Promise<{ readonly ok: boolean }>;
   readonly token: () => AdminToken;
@@ -100,7 +100,7 @@ async function handle(req: Request, deps: AdminDeps): Promise<Response> {
     }
     case "/status":
       if (req.method !== "GET") return text(405, "use GET\n");
-      return json(200, deps.status());
+      return json(200, await deps.status());
     case "/reload": {
       if (req.method !== "POST") return text(405, "use POST\n");
       const result = await deps.reload();

@@ -2,6 +2,14 @@
  * A whole Gatehouse: the runtime, metrics, hot reload and the admin endpoint, wired together.
  * main.ts adds the command line and signals; tests start one in-process.
  *
+ * With `workers` 1 (the default here; main.ts passes the config's count) everything runs in this
+ * isolate. With more, this is the main isolate of a multi-worker Gatehouse (docs/architecture.md,
+ * "Worker isolates"): its runtime opens no listener and serves nothing, but builds every config's
+ * snapshot so that it runs the active health checks, the status document and the control
+ * metrics; config loading, reloads, ACME and the admin endpoint stay here, and a WorkerPool
+ * (workers.ts) runs the data path in N worker isolates that share server health, connection
+ * counts and the counter store with this one (shared_state.ts).
+ *
  * Tested by admin/status_test.ts, telemetry/metrics_test.ts, main_test.ts and the acme/ tests,
  * which start a whole Gatehouse in-process.
  */
@@ -14,10 +22,13 @@ import { DockerSource } from "./docker_source.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { InternalService } from "../http/context.ts";
 import { log, setupLogging } from "../telemetry/log.ts";
-import { Metrics } from "../telemetry/metrics.ts";
-import { Reloader, type ReloadResult } from "./reloader.ts";
+import { Metrics, type MetricSamples } from "../telemetry/metrics.ts";
+import { ControlMetrics, exposition, EXPOSITION_TYPE } from "../telemetry/control_metrics.ts";
+import { filesState, Reloader, type ReloadResult, type ReloadTarget } from "./reloader.ts";
 import { Runtime } from "./runtime.ts";
 import { prepareSockets } from "../listen/listener.ts";
+import { SharedState } from "./shared_state.ts";
+import { WorkerPool } from "./workers.ts";
 
 const logger = log("gatehouse");
 
@@ -28,11 +39,19 @@ export interface GatehouseOptions {
   readonly logging?: boolean;
   /** Runs before each reload reads the config file (see `ReloaderOptions.beforeLoad`). */
   readonly beforeReload?: (path: string, fragments: readonly ConfigFragment[]) => Promise<void>;
+  /** Worker isolates carrying the traffic (default 1: this isolate carries it). */
+  readonly workers?: number;
+  /**
+   * A worker isolate failed after the start (it is not restarted): main.ts drains and exits 1
+   * so that the supervisor starts a fresh process.
+   */
+  readonly onWorkerFailure?: (message: string) => void;
 }
 
 export class Gatehouse {
   readonly runtime: Runtime;
   readonly metrics: Metrics;
+  readonly control: ControlMetrics;
   readonly reloader: Reloader;
   /** Automatic HTTPS: certificates from the ACME CA. */
   readonly acme: AcmeManager;
@@ -43,19 +62,28 @@ export class Gatehouse {
   #adminKey = "";
   #draining = false;
   readonly #logging: boolean;
+  readonly #pool: WorkerPool | null;
+  /** The `workers` setting of the config last applied. */
+  #workersSetting: Config["workers"];
 
   private constructor(
     runtime: Runtime,
     metrics: Metrics,
+    control: ControlMetrics,
     acme: AcmeManager,
     opts: GatehouseOptions,
+    workers: { pool: WorkerPool; shared: SharedState } | null,
   ) {
     this.runtime = runtime;
     this.metrics = metrics;
+    this.control = control;
     this.acme = acme;
     this.#logging = opts.logging ?? true;
     this.docker = new DockerSource((reason) => this.reload(reason));
-    this.reloader = new Reloader(runtime, {
+    this.#pool = workers?.pool ?? null;
+    this.#workersSetting = runtime.config.workers;
+    const target = workers === null ? runtime : workerTarget(runtime, workers.pool, workers.shared);
+    this.reloader = new Reloader(target, {
       beforeLoad: opts.beforeReload,
       fragments: () => this.docker.fragments(),
       onResult: (result, applied) => this.#onReload(result, applied),
@@ -66,50 +94,97 @@ export class Gatehouse {
   static async start(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
     const logging = opts.logging ?? true;
     if (logging) await setupLogging(config.log);
+    // Taken before anything listens: a change while the workers start is then still seen.
+    const since = opts.watch ?? true ? await filesState(config.files) : null;
     let metrics: Metrics | null = null;
+    let control: ControlMetrics | null = null;
     let runtime: Runtime | null = null;
+    let pool: WorkerPool | null = null;
+    const obtained = () =>
+      Object.fromEntries(
+        Object.keys(runtime!.config.entrypoints).map((name) => [name, acme.certificates(name)]),
+      );
     const acme = new AcmeManager({
-      onCertificates: () => runtime?.refreshCertificates(),
-      onAttempt: (host, result) => metrics?.acmeAttempt(host, result),
+      onCertificates: () => {
+        runtime?.refreshCertificates();
+        pool?.certificates(obtained());
+      },
+      onAttempt: (host, result) => control?.acmeAttempt(host, result),
     });
+    const text = async () =>
+      await exposition([
+        ...await pool?.samples() ?? [await metrics!.samples()],
+        await control!.samples(),
+      ]);
     await acme.configure(config);
     const internal = new Map<string, InternalService>([
       ["metrics@internal", async () => {
         const headers = new HeaderList();
-        headers.appendLower("content-type", metrics!.contentType);
+        headers.appendLower("content-type", EXPOSITION_TYPE);
         headers.appendLower("cache-control", "no-store");
-        return { status: 200, headers, body: new TextEncoder().encode(await metrics!.text()) };
+        return { status: 200, headers, body: new TextEncoder().encode(await text()) };
       }],
     ]);
     await prepareSockets(config);
-    runtime = Runtime.start(config, {
-      onComplete: (outcome) => metrics?.observe(outcome),
-      onTcpClosed: (record) => metrics?.observeTcp(record),
-      onUdpClosed: (record) => metrics?.observeUdp(record),
-      onRefused: (entrypoint, refusal) => metrics?.refused(entrypoint, refusal),
-      internal,
-      acme,
-    });
+    const count = opts.workers ?? 1;
+    const shared = count > 1 ? new SharedState() : null;
+    runtime = shared === null
+      ? Runtime.start(config, {
+        onComplete: (outcome) => metrics?.observe(outcome),
+        onTcpClosed: (record) => metrics?.observeTcp(record),
+        onUdpClosed: (record) => metrics?.observeUdp(record),
+        onRefused: (entrypoint, refusal) => metrics?.refused(entrypoint, refusal),
+        internal,
+        acme,
+      })
+      : Runtime.start(config, {}, {
+        listen: false,
+        portOf: (name) => pool?.port(name),
+        connections: shared.connections,
+        counters: shared.counters,
+      }, { cellFor: shared.cellFor });
     metrics = new Metrics({
       config: () => runtime!.config,
       clientConnections: () => runtime!.clientConnections(),
       upstreamConnections: () => runtime!.upstreamConnections(),
-      servers: () => runtime!.servers(),
-      obtainedCertificates: (entrypoint) => acme.certificates(entrypoint),
       http2Counters: () => runtime!.http2Counters(),
     });
+    control = new ControlMetrics({
+      config: () => runtime!.config,
+      servers: () => runtime!.servers(),
+      obtainedCertificates: (entrypoint) => acme.certificates(entrypoint),
+    });
     metrics.configure(config);
+    if (shared !== null) {
+      const change = shared.change(runtime.snapshot);
+      shared.retire(runtime.snapshot, runtime.snapshot);
+      try {
+        pool = await WorkerPool.start(count, { ...change, ports: {} }, shared.buffers, obtained(), {
+          logging,
+          onFailure: opts.onWorkerFailure,
+          challenge: (token) => acme.challenge(token),
+          exposition: text,
+        });
+      } catch (err) {
+        await acme.stop();
+        await runtime.shutdown();
+        throw err;
+      }
+    }
     acme.start();
-    const gatehouse = new Gatehouse(runtime, metrics, acme, opts);
-    gatehouse.docker.registerMetrics(metrics.registry);
+    const workers = pool === null || shared === null ? null : { pool, shared };
+    const gatehouse = new Gatehouse(runtime, metrics, control, acme, opts, workers);
+    // The main isolate's: with worker isolates, only it watches Docker.
+    gatehouse.docker.registerMetrics(control.registry);
     try {
       gatehouse.#syncAdmin(config);
     } catch (err) {
       await acme.stop();
+      await pool?.stop(config.timeouts.drain);
       await runtime.shutdown();
       throw err;
     }
-    if (opts.watch ?? true) await gatehouse.reloader.watch();
+    if (since !== null) await gatehouse.reloader.watch(since);
     await gatehouse.docker.configure(config);
     return gatehouse;
   }
@@ -117,6 +192,21 @@ export class Gatehouse {
   /** The admin endpoint's bound port, or null when it is off. */
   get adminPort(): number | null {
     return this.#admin?.port ?? null;
+  }
+
+  /** The bound port of an entrypoint (the real one when the config said 0). */
+  port(entrypoint: string): number | undefined {
+    return this.runtime.port(entrypoint);
+  }
+
+  /** Worker isolates carrying the traffic (1: this isolate carries it). */
+  get workers(): number {
+    return this.#pool?.size ?? 1;
+  }
+
+  /** The data-path metric samples of each isolate carrying traffic (summed at scrape time). */
+  async dataSamples(): Promise<MetricSamples[]> {
+    return this.#pool === null ? [await this.metrics.samples()] : await this.#pool.samples();
   }
 
   get draining(): boolean {
@@ -134,19 +224,27 @@ export class Gatehouse {
     this.reloader.close();
     await this.docker.stop();
     await this.acme.stop();
+    await this.#pool?.stop(this.runtime.config.timeouts.drain);
     await this.runtime.shutdown();
     await this.#admin?.close();
     this.#admin = null;
   }
 
   async #onReload(result: ReloadResult, applied: Config | null): Promise<void> {
-    this.metrics.reloaded(result.ok);
+    this.control.reloaded(result.ok);
     this.docker.onReload(result);
     if (applied === null) return;
     // Not awaited: a restarted provider's first list is applied by a reload of its own.
     this.docker.configure(applied).catch((err) => {
       logger.error("{error}", { error: (err as Error).message });
     });
+    if (applied.workers !== this.#workersSetting) {
+      logger.warning(
+        "workers changed to {next} in the config: still {count} (the count is read at start)",
+        { next: applied.workers, count: this.workers },
+      );
+      this.#workersSetting = applied.workers;
+    }
     this.metrics.configure(applied);
     await this.acme.configure(applied);
     if (this.#logging) await setupLogging(applied.log);
@@ -177,14 +275,16 @@ export class Gatehouse {
       ready: () => !this.#draining,
       draining: () => this.#draining,
       metrics: async () => ({
-        contentType: this.metrics.contentType,
-        text: await this.metrics.text(),
+        contentType: EXPOSITION_TYPE,
+        text: await exposition([...await this.dataSamples(), await this.control.samples()]),
       }),
-      status: () =>
+      status: async () =>
         statusDocument({
+          loads: await this.#pool?.loads(),
           snapshot: this.runtime.snapshot,
           startedAt: this.startedAt,
           draining: this.#draining,
+          workers: this.workers,
           lastReload: this.reloader.last,
           connections: (name) => this.runtime.clients.count(name),
           acme: this.acme.status(),
@@ -194,4 +294,29 @@ export class Gatehouse {
       token: () => readAdminToken(this.runtime.config.admin.tokenEnv),
     });
   }
+}
+
+/**
+ * Reloads of a multi-worker Gatehouse: the main runtime builds the new snapshot (health checks,
+ * server slots), every worker prepares it, and only when all could does any commit.
+ */
+function workerTarget(runtime: Runtime, pool: WorkerPool, shared: SharedState): ReloadTarget {
+  return {
+    get config() {
+      return runtime.config;
+    },
+    async apply(config) {
+      const old = runtime.snapshot;
+      const prepared = runtime.prepare(config, { cellFor: shared.cellFor });
+      try {
+        await pool.apply(shared.change(prepared.snapshot));
+      } catch (err) {
+        prepared.abort();
+        shared.forget();
+        throw err;
+      }
+      prepared.commit();
+      shared.retire(old, prepared.snapshot);
+    },
+  };
 }

@@ -20,7 +20,6 @@ import {
 } from "../config/mod.ts";
 import { log } from "../telemetry/log.ts";
 import { concatBytes } from "../bytes.ts";
-import type { Runtime } from "./runtime.ts";
 import { prepareSockets } from "../listen/listener.ts";
 
 const logger = log("reload");
@@ -41,6 +40,13 @@ export interface ReloadResult {
   readonly labelWarnings?: readonly string[];
 }
 
+/** What a reload changes: the running config, and how a new one is applied. */
+export interface ReloadTarget {
+  readonly config: Config;
+  /** Applies `config` everywhere, or throws (with a readable message) having changed nothing. */
+  apply(config: Config): void | Promise<void>;
+}
+
 export interface ReloaderOptions {
   /**
    * Called with the config file's path (and the fragments to merge) before each reload reads it
@@ -59,7 +65,7 @@ const POLL_MS = 250;
 const DEBOUNCE_MS = 150;
 
 export class Reloader {
-  readonly #runtime: Runtime;
+  readonly #target: ReloadTarget;
   readonly #opts: ReloaderOptions;
   #last: ReloadResult | null = null;
   #queue: Promise<unknown> = Promise.resolve();
@@ -70,8 +76,8 @@ export class Reloader {
   #fingerprint = "";
   #closed = false;
 
-  constructor(runtime: Runtime, opts: ReloaderOptions = {}) {
-    this.#runtime = runtime;
+  constructor(target: ReloadTarget, opts: ReloaderOptions = {}) {
+    this.#target = target;
     this.#opts = opts;
   }
 
@@ -80,10 +86,15 @@ export class Reloader {
     return this.#last;
   }
 
-  /** Starts checking the files of the running config for changes. */
-  async watch(): Promise<void> {
-    this.#fingerprint = await fingerprint(this.#runtime.config.files);
-    this.#stamp = await statStamp(this.#runtime.config.files);
+  /**
+   * Starts checking the files of the running config for changes: changes since `since` (taken
+   * before the start listened, so that a change made while it started is not missed), or from
+   * now.
+   */
+  async watch(since?: FilesState): Promise<void> {
+    const state = since ?? await filesState(this.#target.config.files);
+    this.#fingerprint = state.fingerprint;
+    this.#stamp = state.stamp;
     this.#polling = true;
     this.#poll();
   }
@@ -102,7 +113,7 @@ export class Reloader {
   }
 
   async #reload(reason: string): Promise<ReloadResult> {
-    const current = this.#runtime.config;
+    const current = this.#target.config;
     const fragments = this.#opts.fragments?.() ?? [];
     await this.#opts.beforeLoad?.(current.source, fragments);
     // Taken before reading: a change that lands while this reload runs differs from it, so
@@ -123,7 +134,7 @@ export class Reloader {
     } else {
       try {
         await prepareSockets(loaded.config);
-        this.#runtime.apply(loaded.config);
+        await this.#target.apply(loaded.config);
         applied = loaded.config;
         this.#fingerprint = seen;
         logger.info("Reloaded ({reason}): config={version}", {
@@ -168,7 +179,7 @@ export class Reloader {
   #poll(): void {
     if (this.#closed) return;
     this.#pollTimer = setTimeout(async () => {
-      const stamp = await statStamp(this.#runtime.config.files);
+      const stamp = await statStamp(this.#target.config.files);
       if (stamp !== this.#stamp && !this.#closed) {
         this.#stamp = stamp;
         this.#schedule();
@@ -181,7 +192,7 @@ export class Reloader {
   #schedule(): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(async () => {
-      const now = await fingerprint(this.#runtime.config.files);
+      const now = await fingerprint(this.#target.config.files);
       if (now === this.#fingerprint || this.#closed) return;
       this.#fingerprint = now;
       await this.reload("file change");
@@ -190,6 +201,17 @@ export class Reloader {
 }
 
 /** Identity, size and times of each file (following symlinks): changes when a file does. */
+/** What the files of a config hold and their stat stamps, at one moment. */
+export interface FilesState {
+  readonly fingerprint: string;
+  readonly stamp: string;
+}
+
+/** The state of `files` now, for `Reloader.watch`. */
+export async function filesState(files: readonly string[]): Promise<FilesState> {
+  return { fingerprint: await fingerprint(files), stamp: await statStamp(files) };
+}
+
 async function statStamp(files: readonly string[]): Promise<string> {
   let stamp = "";
   for (const f of files) {

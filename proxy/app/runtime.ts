@@ -6,6 +6,11 @@
  * apply to new handshakes), added entrypoints start listening, removed ones stop accepting and
  * their connections drain. Requests in progress finish on the snapshot they started with.
  *
+ * `apply` is `prepare` then `commit`: prepare builds the snapshot and binds the new listeners
+ * (or throws, changing nothing), commit swaps the snapshot in and retires what the config no
+ * longer has, abort undoes a prepare. The main isolate prepares every worker isolate before it
+ * commits any, so a listener that cannot bind in one worker changes nothing in any.
+ *
  * Tested by reloader_test.ts, reload_torture_test.ts and the listen/ tests (testing/proxy.ts starts
  * a Runtime for each).
  */
@@ -20,8 +25,11 @@ import { log, logTcp, logUdp } from "../telemetry/log.ts";
 import type { AccessRecord, TcpRecord, UdpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { ServiceRuntime } from "../upstream/service.ts";
+import type { ServerCell } from "../upstream/server_cells.ts";
 import { ConnectionRegistry } from "../net/connections.ts";
 import { createH2Stats, type H2Stats } from "../proto/h2/guard.ts";
+import type { ConnectionCounts } from "../net/connection_counts.ts";
+import { CounterStore } from "../net/shared_counters.ts";
 import { HttpListener, type RelayedPeer } from "../listen/http_listener.ts";
 import { internalOf, type Listener, type Refusal } from "../listen/listener.ts";
 import { listenerKind } from "../listen/listener_kind.ts";
@@ -48,31 +56,87 @@ export interface RuntimeHooks {
   readonly limitStore?: LimitStore;
   /** Automatic HTTPS (proxy/acme/manager.ts): HTTP-01 answers and obtained certificates. */
   readonly acme?: {
-    challenge(token: string): string | null;
+    challenge(token: string): string | null | Promise<string | null>;
     certificates(entrypoint: string): readonly CertificateFile[];
   };
 }
 
+/** What a runtime shares with other isolates (defaults: kept in this isolate). */
+export interface RuntimeOptions {
+  /** Client connection counts the limits read (shared by worker isolates). */
+  readonly connections?: ConnectionCounts;
+  /** Run active health checks (default true; worker isolates leave them to the main one). */
+  readonly activeChecks?: boolean;
+  /** The counter store for state that is one number across workers (rate limits). */
+  readonly counters?: CounterStore;
+  /**
+   * Open the entrypoints' listeners (default true). The main isolate of a multi-worker
+   * Gatehouse opens none: it builds snapshots for health checks, status and metrics only.
+   */
+  readonly listen?: boolean;
+  /**
+   * Open only the listeners several worker isolates can share (SO_REUSEPORT): not UDP or unix
+   * socket entrypoints, which the first worker alone opens (default false).
+   */
+  readonly sharedOnly?: boolean;
+  /** Where the ports of entrypoints this runtime does not listen on are (the workers' ports). */
+  readonly portOf?: (entrypoint: string) => number | undefined;
+}
+
+/** What one config change needs besides the config (worker isolates). */
+export interface ApplyOptions {
+  /**
+   * Ports to bind for entrypoints whose config says port 0, as the first worker bound them:
+   * every worker listens on the same port.
+   */
+  readonly ports?: Readonly<Record<string, number>>;
+  /** The health cell of a new server, by service and index (shared with the main isolate). */
+  readonly cellFor?: (service: string, index: number) => ServerCell;
+}
+
+/** A config change whose listeners are bound: commit it, or abort it. */
+export interface PreparedApply {
+  /** The snapshot `commit` swaps in. */
+  readonly snapshot: Snapshot;
+  /** Swaps the new snapshot in and retires what the config no longer has. */
+  commit(): void;
+  /** Closes what the prepare opened and reopens what it replaced; nothing changed. */
+  abort(): void;
+}
+
+/** Entries of the counter store a runtime makes for itself (when none is shared). */
+const COUNTER_ENTRIES = 65_536;
+
 export class Runtime {
   /** Client connections: deadlines, limits, drain. */
-  readonly clients = new ConnectionRegistry();
+  readonly clients: ConnectionRegistry;
   /** Upstream connections: deadlines only. */
   readonly upstreams = new ConnectionRegistry();
   readonly #hooks: RuntimeHooks;
+  readonly #options: RuntimeOptions;
   readonly #entrypoints = new Map<string, Listener>();
   /** HTTP/2 counters per entrypoint name, kept across reloads and listener replacements. */
   readonly #h2Stats = new Map<string, H2Stats>();
   readonly #middlewares: MiddlewareSet;
+  #counters: CounterStore | null;
   #snapshot: Snapshot;
 
-  private constructor(snapshot: Snapshot, hooks: RuntimeHooks) {
+  private constructor(snapshot: Snapshot, hooks: RuntimeHooks, options: RuntimeOptions) {
     this.#snapshot = snapshot;
     this.#hooks = hooks;
     this.#middlewares = new MiddlewareSet({ limits: hooks.limitStore ?? localLimitStore });
+    this.#options = options;
+    this.clients = new ConnectionRegistry(options.connections);
+    this.#counters = options.counters ?? null;
   }
 
   /** Builds everything and binds every entrypoint; throws (after closing what it opened) if one fails. */
-  static start(config: Config, hooks: RuntimeHooks = {}): Runtime {
+  static start(
+    config: Config,
+    hooks: RuntimeHooks = {},
+    options: RuntimeOptions = {},
+    apply: ApplyOptions = {},
+  ): Runtime {
     const rt = new Runtime(
       {
         config,
@@ -82,20 +146,23 @@ export class Runtime {
         middlewares: () => [],
       },
       hooks,
+      options,
     );
-    const [snapshot, middlewares] = rt.#build(config, new Map());
-    rt.#snapshot = snapshot;
-    rt.#middlewares.commit(middlewares);
     try {
-      for (const ep of Object.values(config.entrypoints)) rt.#open(ep.name, config);
+      rt.prepare(config, apply).commit();
     } catch (err) {
-      for (const ep of rt.#entrypoints.values()) ep.close();
-      for (const s of rt.#snapshot.services.values()) s.stop();
       rt.#middlewares.close();
       throw err;
     }
-    for (const s of rt.#snapshot.services.values()) s.start();
     return rt;
+  }
+
+  /**
+   * The counter store for state that must be one number across worker isolates (rate limits);
+   * see net/shared_counters.ts.
+   */
+  get counters(): CounterStore {
+    return this.#counters ??= CounterStore.local({ entries: COUNTER_ENTRIES });
   }
 
   get snapshot(): Snapshot {
@@ -108,7 +175,7 @@ export class Runtime {
 
   /** The bound port of an entrypoint (the real one when the config said 0). */
   port(entrypoint: string): number | undefined {
-    return this.#entrypoints.get(entrypoint)?.port;
+    return this.#entrypoints.get(entrypoint)?.port ?? this.#options.portOf?.(entrypoint);
   }
 
   /**
@@ -140,35 +207,75 @@ export class Runtime {
   }
 
   /** Switches to `config`. Throws if a new listener cannot bind; the old config then stays. */
-  apply(config: Config): void {
+  apply(config: Config, options: ApplyOptions = {}): void {
+    this.prepare(config, options).commit();
+  }
+
+  /**
+   * Builds the snapshot of `config` and binds the listeners it adds or replaces; throws (having
+   * changed nothing) if one cannot bind. Listeners bound here serve with the new snapshot at
+   * once (their entrypoint is new, or changed kind); every other one keeps the running snapshot
+   * until `commit`.
+   */
+  prepare(config: Config, options: ApplyOptions = {}): PreparedApply {
     const old = this.#snapshot;
-    const [next, middlewares] = this.#build(config, old.services);
+    const [next, middlewares] = this.#build(config, old.services, options.cellFor);
+    let early: Snapshot | null = next;
+    const snapshot = () => early ?? this.#snapshot;
     const opened: string[] = [];
     const replaced: Listener[] = [];
+    const rollback = () => {
+      for (const name of opened) {
+        this.#entrypoints.get(name)?.close();
+        this.#entrypoints.delete(name);
+      }
+      for (const ep of replaced) this.#open(ep.name, old.config, () => this.#snapshot);
+      for (const s of next.services.values()) if (!old.services.has(s.name)) s.stop();
+      this.#middlewares.discard(middlewares);
+    };
     try {
       for (const ep of Object.values(config.entrypoints)) {
         const current = this.#entrypoints.get(ep.name);
         if (current === undefined) {
-          this.#open(ep.name, config);
+          this.#open(ep.name, config, snapshot, options.ports?.[ep.name]);
           opened.push(ep.name);
         } else if (!current.canUpdate(ep, listenerKind(config, ep.name))) {
           current.close();
           replaced.push(current);
           this.#entrypoints.delete(ep.name);
-          this.#open(ep.name, config);
+          this.#open(ep.name, config, snapshot, current.port);
           opened.push(ep.name);
         }
       }
     } catch (err) {
-      for (const name of opened) {
-        this.#entrypoints.get(name)?.close();
-        this.#entrypoints.delete(name);
-      }
-      for (const ep of replaced) this.#open(ep.name, old.config);
-      for (const s of next.services.values()) if (!old.services.has(s.name)) s.stop();
-      this.#middlewares.discard(middlewares);
+      rollback();
       throw err;
     }
+    let done = false;
+    return {
+      snapshot: next,
+      commit: () => {
+        if (done) return;
+        done = true;
+        early = null;
+        this.#commit(old, next, middlewares, opened);
+      },
+      // Connections a listener of this prepare accepted meanwhile finish on `next`.
+      abort: () => {
+        if (done) return;
+        done = true;
+        rollback();
+      },
+    };
+  }
+
+  #commit(
+    old: Snapshot,
+    next: Snapshot,
+    middlewares: Generation,
+    opened: readonly string[],
+  ): void {
+    const config = next.config;
     for (const [name, ep] of this.#entrypoints) {
       const cfg = config.entrypoints[name];
       if (cfg === undefined) {
@@ -210,16 +317,27 @@ export class Runtime {
     await this.upstreams.drain(0);
   }
 
-  #open(name: string, config: Config): void {
+  /**
+   * Opens the listener of entrypoint `name`, serving with `snapshot`, on `port` when given
+   * (the port another worker bound for a config that said 0).
+   */
+  #open(name: string, config: Config, snapshot: () => Snapshot, port?: number): void {
+    if (this.#options.listen === false) return;
     const kind = listenerKind(config, name);
-    const entry = config.entrypoints[name];
+    const configured = config.entrypoints[name];
+    const entry = port === undefined || configured.address.port !== 0
+      ? configured
+      : { ...configured, address: { ...configured.address, port } };
+    // UDP sockets and unix socket files cannot be shared through SO_REUSEPORT: the first worker
+    // isolate alone serves them.
+    if (this.#options.sharedOnly && (kind === "udp" || configured.unix !== null)) return;
     if (kind === "udp") {
       this.#entrypoints.set(
         name,
         new UdpListener(entry, {
           registry: this.clients,
           onRefused: this.#onRefused,
-          snapshot: () => this.#snapshot,
+          snapshot,
           onClosed: (record) => {
             logUdp(record);
             this.#hooks.onUdpClosed?.(record);
@@ -229,7 +347,7 @@ export class Runtime {
       return;
     }
     if (kind === "tcp" || kind === "tcp+tls") {
-      this.#entrypoints.set(name, new TcpListener(entry, kind, this.#tcpDeps()));
+      this.#entrypoints.set(name, new TcpListener(entry, kind, this.#tcpDeps(snapshot)));
       return;
     }
     // HTTPS with passthrough routes: the HTTP side listens internally, behind a TCP front.
@@ -238,21 +356,22 @@ export class Runtime {
       registry: this.clients,
       onRefused: this.#onRefused,
       handler: createPipeline(name, {
-        snapshot: () => this.#snapshot,
+        snapshot,
         onComplete: this.#hooks.onComplete,
         internal: this.#hooks.internal,
         acmeChallenge: (token) => this.#hooks.acme?.challenge(token) ?? null,
+        counters: this.counters,
       }),
       limits: () => {
-        const c = this.#snapshot.config;
+        const c = snapshot().config;
         return {
           headerReadMs: c.timeouts.headerRead,
           keepAliveIdleMs: c.timeouts.keepAliveIdle,
           maxHeaderBytes: c.limits.maxHeaderBytes,
         };
       },
-      tlsHandshakeMs: () => this.#snapshot.config.timeouts.tlsHandshake,
-      config: () => this.#snapshot.config,
+      tlsHandshakeMs: () => snapshot().config.timeouts.tlsHandshake,
+      config: () => snapshot().config,
       onRejected: createRejectionLog(name, this.#hooks.onComplete),
       relay,
       obtained: () => this.#hooks.acme?.certificates(name) ?? [],
@@ -261,7 +380,7 @@ export class Runtime {
     const https = relay ? { runtime: ep, relay } : undefined;
     this.#entrypoints.set(
       name,
-      https ? new TcpListener(entry, kind, { ...this.#tcpDeps(), https }) : ep,
+      https ? new TcpListener(entry, kind, { ...this.#tcpDeps(snapshot), https }) : ep,
     );
   }
 
@@ -281,11 +400,11 @@ export class Runtime {
   };
   #lastRefusalLog = 0;
 
-  #tcpDeps(): TcpListenerDeps {
+  #tcpDeps(snapshot: () => Snapshot): TcpListenerDeps {
     return {
       registry: this.clients,
       onRefused: this.#onRefused,
-      snapshot: () => this.#snapshot,
+      snapshot,
       onClosed: (record) => {
         logTcp(record);
         this.#hooks.onTcpClosed?.(record);
@@ -296,6 +415,7 @@ export class Runtime {
   #build(
     config: Config,
     previous: ReadonlyMap<string, ServiceRuntime>,
+    cellFor?: ApplyOptions["cellFor"],
   ): [Snapshot, Generation] {
     const services = new Map<string, ServiceRuntime>();
     for (const svc of Object.values(config.services)) {
@@ -303,6 +423,8 @@ export class Runtime {
         svc.name,
         new ServiceRuntime(svc, {
           registry: this.upstreams,
+          activeChecks: this.#options.activeChecks,
+          cellFor: cellFor && ((index) => cellFor(svc.name, index)),
           connectTimeoutMs: () => this.#snapshot.config.timeouts.connect,
           onHealthChange: (service, server, result) => {
             const up = server.healthy;

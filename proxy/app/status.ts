@@ -12,9 +12,16 @@ export interface StatusInput {
   readonly snapshot: Snapshot;
   readonly startedAt: Date;
   readonly draining: boolean;
+  /** Isolates carrying the traffic: 1, or the number of worker isolates. */
+  readonly workers: number;
   readonly lastReload: ReloadResult | null;
   /** Open client connections per entrypoint. */
   readonly connections: (entrypoint: string) => number;
+  /**
+   * Requests in flight and upstream connections per server, by `${service} ${url}`, when other
+   * isolates carry the traffic (worker isolates); else the snapshot's own servers say.
+   */
+  readonly loads?: ReadonlyMap<string, { inflight: number; open: number; idle: number }>;
   /** Host names with certificates from ACME. */
   readonly acme?: readonly AcmeHostStatus[];
   /** The Docker provider (app/docker_source.ts); null or absent when it is off. */
@@ -30,6 +37,7 @@ export function statusDocument(input: StatusInput): unknown {
     startedAt: input.startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - input.startedAt.getTime()) / 1000),
     draining: input.draining,
+    workers: input.workers,
     lastReload: input.lastReload,
     entrypoints: Object.values(config.entrypoints).map((ep) => ({
       name: ep.name,
@@ -81,7 +89,9 @@ export function statusDocument(input: StatusInput): unknown {
       balancing: s.config.balancing,
       healthCheck: s.config.healthCheck !== null,
       servers: s.servers.map((server) => ({
-        ...connectionsOf(s.transport(server).connections()),
+        ...connectionsOf(
+          input.loads?.get(`${s.name} ${server.url}`) ?? s.transport(server).connections(),
+        ),
         url: server.url,
         weight: server.weight,
         up: server.isUp(),
@@ -89,7 +99,7 @@ export function statusDocument(input: StatusInput): unknown {
         ejectedUntil: server.ejectedUntil > Date.now()
           ? new Date(server.ejectedUntil).toISOString()
           : null,
-        inflight: server.inflight,
+        inflight: input.loads?.get(`${s.name} ${server.url}`)?.inflight ?? server.inflight,
       })),
     })),
   };

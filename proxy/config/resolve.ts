@@ -206,6 +206,7 @@ export async function resolve(
     },
     compression: compression(raw.compression),
     docker: dockerSettings(raw.docker),
+    workers: raw.workers,
     files: [...ctx.files],
   };
 }

@@ -137,3 +137,11 @@ Deno.test("h2c: on by default, only and off on plain http entrypoints, refused e
     `3:31 entrypoints.secure.h2c: "h2c" applies to plain http entrypoints, not a TLS entrypoint (TLS chooses HTTP/2 by ALPN: see tls.alpn)`,
   ]);
 });
+
+Deno.test("workers: auto by default, or a count", async () => {
+  assert.equal((await configOf(MINIMAL)).workers, "auto");
+  assert.equal((await configOf(MINIMAL + "workers: 4\n")).workers, 4);
+  assert.deepEqual(await errorsOf(MINIMAL + "workers: none\n"), [
+    `4:10 workers: expected "auto" or an integer from 1 to 256, found "none"`,
+  ]);
+});

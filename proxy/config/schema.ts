@@ -20,7 +20,19 @@ import {
   token,
   trustedProxy,
 } from "./net_values.ts";
-import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } from "./values.ts";
+import {
+  autoOrCount,
+  bool,
+  disabled,
+  dur,
+  int,
+  name,
+  oneOf,
+  size,
+  sizeOrOff,
+  str,
+  text,
+} from "./values.ts";
 import { entrypointProxyProtocol, tcpRoute } from "./schema_tcp.ts";
 import { compressionSection, routeCompression } from "./schema_compression.ts";
 import { acmeSection, entrypointAcme } from "./schema_acme.ts";
@@ -28,6 +40,9 @@ import { socketFile } from "./schema_unix.ts";
 import { udpRoute } from "./schema_udp.ts";
 import { dockerSection } from "./schema_docker.ts";
 import { headerOps, middlewareList, middlewaresSection } from "./schema_middlewares.ts";
+
+/** Most worker isolates a config may ask for. */
+export const MAX_WORKERS = 256;
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -469,6 +484,11 @@ export const configSchema = obj({
     dockerSection,
     {},
     "Routes and services from Docker container labels, merged with this file (off by default)",
+  ),
+  workers: def(
+    autoOrCount(MAX_WORKERS),
+    "auto",
+    "Worker isolates carrying the traffic (auto: one per CPU core the process may use); read at start",
   ),
   admin: def(
     obj({

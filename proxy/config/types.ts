@@ -447,6 +447,11 @@ export interface Config {
   readonly log: LogSettings;
   readonly admin: AdminSettings;
   readonly metrics: MetricsSettings;
+  /**
+   * Worker isolates that carry the traffic, each accepting on every entrypoint; "auto" is one per
+   * CPU core the process may use. Read at start: a reload that changes it applies at the next start.
+   */
+  readonly workers: "auto" | number;
   /** Server-wide response compression (routes may override); `null` = off by default. */
   readonly compression: Compression | null;
   /** Routes and services from the labels of Docker containers (proxy/docker/). */

@@ -84,6 +84,22 @@ export function int(min: number, max: number): ScalarNode<number> {
   });
 }
 
+/** `"auto"` or an integer within 1..`max`; "auto" decodes as `"auto"`. */
+export function autoOrCount(max: number): ScalarNode<"auto" | number> {
+  const expected = `"auto" or an integer from 1 to ${max}`;
+  return scalar<"auto" | number>({
+    type: `auto or integer 1-${max}`,
+    expected,
+    json: { oneOf: [{ const: "auto" }, { type: "integer", minimum: 1, maximum: max }] },
+    decode(value, source) {
+      if (value === "auto") return ok<"auto" | number>("auto");
+      const fits = typeof value === "number" && Number.isInteger(value) && value >= 1 &&
+        value <= max;
+      return fits ? ok(value) : mismatch(expected, value, source);
+    },
+  });
+}
+
 /** One of a fixed set of words. */
 export function oneOf<const V extends readonly string[]>(values: V): ScalarNode<V[number]> {
   const expected = `one of ${quoteList(values)}`;

@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { message, value } from "./test_helpers.ts";
-import { bool, disabled, dur, int, name, oneOf, size, sizeOrOff, str, text } from "./values.ts";
+import {
+  autoOrCount,
+  bool,
+  disabled,
+  dur,
+  int,
+  name,
+  oneOf,
+  size,
+  sizeOrOff,
+  str,
+  text,
+} from "./values.ts";
 
 Deno.test("durations: units, compounds and bare seconds resolve to milliseconds", () => {
   const d = dur();
@@ -104,4 +116,15 @@ Deno.test("strings accept numbers as written, check patterns and normalise", () 
     message(entrypoint, "Web"),
     `expected an entrypoint name (lowercase letters), found "Web"`,
   );
+});
+
+Deno.test('"auto" or a count: auto, integers in range, and what was found otherwise', () => {
+  const w = autoOrCount(8);
+  assert.equal(value(w, "auto"), "auto");
+  assert.equal(value(w, 1), 1);
+  assert.equal(value(w, 8), 8);
+  assert.equal(message(w, 0), `expected "auto" or an integer from 1 to 8, found 0`);
+  assert.equal(message(w, 9), `expected "auto" or an integer from 1 to 8, found 9`);
+  assert.equal(message(w, "all"), `expected "auto" or an integer from 1 to 8, found "all"`);
+  assert.equal(message(w, 1.5), `expected "auto" or an integer from 1 to 8, found 1.5`);
 });

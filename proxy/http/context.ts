@@ -15,6 +15,7 @@ import type {
 import type { RetryPolicy } from "../upstream/attempts.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { clientIp } from "./client_ip.ts";
+import type { CounterStore } from "../net/shared_counters.ts";
 import type { RequestFacts } from "./compress/policy.ts";
 import type { RequestLog } from "./request_log.ts";
 import type { TunnelBytes } from "./upgrade.ts";
@@ -39,8 +40,16 @@ export interface PipelineDeps {
   readonly snapshot: () => Snapshot;
   /** Built-in services other than the welcome page (e.g. "metrics@internal"). */
   readonly internal?: ReadonlyMap<string, InternalService>;
-  /** The key authorization for an HTTP-01 token Gatehouse's ACME client is proving, or null. */
-  readonly acmeChallenge?: (token: string) => string | null;
+  /**
+   * The key authorization for an HTTP-01 token Gatehouse's ACME client is proving, or null (a
+   * worker isolate asks the main isolate, which runs the ACME client).
+   */
+  readonly acmeChallenge?: (token: string) => string | null | Promise<string | null>;
+  /**
+   * Counters that are one number across worker isolates (net/shared_counters.ts), for phases
+   * whose state must be global: rate limits, in-flight limits per key.
+   */
+  readonly counters?: CounterStore;
 }
 
 /** A phase's answer: a response, or the connection was taken over by a tunnel. */

@@ -101,9 +101,10 @@ export class HttpListener extends Listener {
       }
       this.port = 0;
     } else if (config.tls === null) {
+      // SO_REUSEPORT: every worker isolate accepts here; the probe keeps other processes out.
       const listener = bindOrExplain(config, () => {
         const bound = probePort(hostname, port);
-        return Deno.listen({ hostname, port: bound });
+        return Deno.listen({ hostname, port: bound, reusePort: true });
       });
       this.#plain = listener;
       this.#tls = null;

@@ -57,7 +57,8 @@ export abstract class Listener {
 
   /**
    * Admits a new connection under the limits of `config` (null), or closes it, reports the
-   * refusal and returns why.
+   * refusal and returns why. An admitted connection is counted at once (the limits hold across
+   * worker isolates): the caller registers it in the same turn.
    */
   protected refuse(conn: { close(): void }, config: Config): string | null {
     const refused = this.#refusal(config);
@@ -82,14 +83,15 @@ export abstract class Listener {
   }
 
   #refusal(config: Config): { refusal: Refusal; detail: string } | null {
+    if (this.registry.draining) return { refusal: "draining", detail: "shutting down" };
     const max = config.limits.maxConnections;
     const own = this.config.maxConnections;
-    if (this.registry.draining) return { refusal: "draining", detail: "shutting down" };
-    if (max > 0 && this.registry.size >= max) {
+    const hit = this.registry.admit(this.name, max, own);
+    if (hit === "total") {
       const detail = `${max} connections are open (limits.max_connections)`;
       return { refusal: "max_connections", detail };
     }
-    if (own > 0 && this.registry.count(this.name) >= own) {
+    if (hit === "owner") {
       const detail = `${own} connections are open on this entrypoint (max_connections)`;
       return { refusal: "entrypoint_max_connections", detail };
     }

@@ -1,8 +1,14 @@
 /**
  * Every open client connection and tunnel, with its deadline and state: one sweep timer enforces
  * all deadlines (cheaper than a timer per connection), and shutdown and route removal drain
- * through here.
+ * through here. The counts the connection limits read may be shared with other worker isolates
+ * (connection_counts.ts).
  */
+import {
+  type ConnectionCounts,
+  type LimitHit,
+  LocalConnectionCounts,
+} from "./connection_counts.ts";
 
 export type ConnState = "handshake" | "idle" | "active" | "tunnel";
 
@@ -57,25 +63,44 @@ export const SWEEP_MS = 100;
 
 export class ConnectionRegistry {
   readonly #conns = new Set<TrackedConnection>();
-  /** Open connections per owner, for per-entrypoint limits checked on every accept. */
-  readonly #perOwner = new Map<string, number>();
+  /** Open connections per owner and in all, for the limits checked on every accept. */
+  readonly #counts: ConnectionCounts;
+  /** The owner `admit` counted a connection for, which the next `add` of one takes. */
+  #admitted: string | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #draining = false;
   readonly #waiters = new Set<() => void>();
+
+  constructor(counts: ConnectionCounts = new LocalConnectionCounts()) {
+    this.#counts = counts;
+  }
 
   /** True once shutdown began: connections finish their current request and close. */
   get draining(): boolean {
     return this.#draining;
   }
 
+  /** Open connections in this isolate. */
   get size(): number {
     return this.#conns.size;
+  }
+
+  /**
+   * Counts a place for one more connection of `owner` unless that passes `maxTotal` in all or
+   * `maxOwner` of the owner (0 = no limit; counted across every isolate sharing the counts);
+   * the next `add` of a connection of `owner` takes the place. Returns the limit that refused.
+   */
+  admit(owner: string, maxTotal: number, maxOwner: number): LimitHit | null {
+    const hit = this.#counts.tryAdd(owner, maxTotal, maxOwner);
+    if (hit === null) this.#admitted = owner;
+    return hit;
   }
 
   add(conn: TrackedConnection): void {
     if (this.#conns.has(conn)) return;
     this.#conns.add(conn);
-    this.#perOwner.set(conn.owner, (this.#perOwner.get(conn.owner) ?? 0) + 1);
+    if (this.#admitted === conn.owner) this.#admitted = null;
+    else this.#counts.tryAdd(conn.owner, 0, 0);
     if (this.#timer === undefined) {
       const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
       Deno.unrefTimer(timer);
@@ -85,9 +110,7 @@ export class ConnectionRegistry {
 
   delete(conn: TrackedConnection): void {
     if (!this.#conns.delete(conn)) return;
-    const left = (this.#perOwner.get(conn.owner) ?? 1) - 1;
-    if (left === 0) this.#perOwner.delete(conn.owner);
-    else this.#perOwner.set(conn.owner, left);
+    this.#counts.remove(conn.owner);
     if (this.#conns.size === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;
@@ -111,10 +134,12 @@ export class ConnectionRegistry {
     return this.#conns.values();
   }
 
-  /** Open connections, optionally only those of one owner (entrypoint or service). */
+  /**
+   * Open connections, optionally only those of one owner (entrypoint or service), in every
+   * isolate sharing the counts.
+   */
   count(owner?: string): number {
-    if (owner === undefined) return this.#conns.size;
-    return this.#perOwner.get(owner) ?? 0;
+    return owner === undefined ? this.#counts.total() : this.#counts.count(owner);
   }
 
   /**

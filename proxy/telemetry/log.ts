@@ -1,14 +1,16 @@
 /**
  * Logging through @logtape/logtape: application logs (structured, levelled) on stderr and the
  * access log (one line per request, JSON or combined format) on stdout, both written in
- * batches off the request path. The "auto" format (the default) writes for people on a terminal
+ * batches off the request path. Worker isolates format their lines themselves and hand the
+ * batches to the main isolate (`LogOutputs`, `writeLogLines`), which writes one batch at a time:
+ * one line per request, never two isolates' lines mixed. The "auto" format (the default) writes for people on a terminal
  * (text, combined) and JSON elsewhere; $GATEHOUSE_LOG_FORMAT (json or text) decides for it.
  *
  * Tested by log_terminal_test.ts, log_format_test.ts and log_sink_test.ts.
  */
 import { configure, dispose, getLogger, type LogRecord } from "@logtape/logtape";
 import { accessCombined, accessJson, appJson, appText } from "./log_format.ts";
-import { BatchSink } from "./log_sink.ts";
+import { BatchSink, type LineOutput, SerialOutput } from "./log_sink.ts";
 import type { LogSettings } from "../config/types.ts";
 import type { AccessRecord, TcpRecord, UdpRecord } from "./records.ts";
 
@@ -57,6 +59,32 @@ function emitAccess(
     properties: record as unknown as Record<string, unknown>,
   };
   accessLogger.emit(logRecord);
+}
+
+/** Where each stream's lines go. */
+export interface LogOutputs {
+  /** Application lines (stderr in the main isolate). */
+  readonly app: LineOutput;
+  /** Access lines (stdout in the main isolate). */
+  readonly access: LineOutput;
+}
+
+/** This process's stderr and stdout, each written by one writer at a time. */
+let processOutputs: { app: SerialOutput; access: SerialOutput } | null = null;
+
+function ownOutputs(): { app: SerialOutput; access: SerialOutput } {
+  return processOutputs ??= {
+    app: new SerialOutput(Deno.stderr),
+    access: new SerialOutput(Deno.stdout),
+  };
+}
+
+/**
+ * Main isolate: writes a batch of whole lines a worker isolate formatted, after the batches
+ * before it; resolves when it is written.
+ */
+export async function writeLogLines(stream: "app" | "access", bytes: Uint8Array): Promise<void> {
+  await ownOutputs()[stream].write(bytes);
 }
 
 let appFormat = appJson;
@@ -109,15 +137,21 @@ export function logFormats(
   return { app, access };
 }
 
-/** (Re)configures logging from the config; safe to call on every reload. */
-export async function setupLogging(settings: LogSettings): Promise<void> {
+/**
+ * (Re)configures logging from the config; safe to call on every reload. `outputs` (fixed by the
+ * first call) default to this process's stderr and stdout.
+ */
+export async function setupLogging(
+  settings: LogSettings,
+  outputs: LogOutputs = ownOutputs(),
+): Promise<void> {
   accessEnabled = settings.accessLog.enabled;
   const formats = logFormats(settings, surroundings());
   appFormat = formats.app === "json" ? appJson : appText;
   accessFormat = formats.access === "json" ? accessJson : accessCombined;
   sinks ??= {
-    app: new BatchSink(Deno.stderr, (record) => appFormat(record)),
-    access: new BatchSink(Deno.stdout, (record) => accessFormat(record)),
+    app: new BatchSink(outputs.app, (record) => appFormat(record)),
+    access: new BatchSink(outputs.access, (record) => accessFormat(record)),
   };
   const { app, access } = sinks;
   await configure({
@@ -131,11 +165,13 @@ export async function setupLogging(settings: LogSettings): Promise<void> {
   });
 }
 
-/** Flushes and closes the log sinks (at exit). */
+/** Flushes and closes the log sinks, and waits for every line handed over to be written. */
 export async function closeLogging(): Promise<void> {
   await dispose();
   const open = sinks;
   sinks = null;
   await open?.app.close();
   await open?.access.close();
+  await processOutputs?.app.idle();
+  await processOutputs?.access.idle();
 }

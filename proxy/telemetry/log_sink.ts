@@ -24,6 +24,35 @@ export interface LineOutput {
   write(p: Uint8Array): Promise<number>;
 }
 
+/**
+ * One writer at a time on an output: each `write` writes all its bytes after the writes before
+ * it, so batches of whole lines from several sources (this isolate's sinks, worker isolates'
+ * lines) never interleave, however long they are (a pipe keeps a write whole only up to
+ * PIPE_BUF, 4096 bytes).
+ */
+export class SerialOutput implements LineOutput {
+  readonly #out: LineOutput;
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(out: LineOutput) {
+    this.#out = out;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    const done = this.#tail.then(async () => {
+      let off = 0;
+      while (off < bytes.length) off += await this.#out.write(bytes.subarray(off));
+    });
+    this.#tail = done.catch(() => {});
+    return done.then(() => bytes.length);
+  }
+
+  /** Resolves once every write so far has ended. */
+  idle(): Promise<void> {
+    return this.#tail;
+  }
+}
+
 export class BatchSink {
   readonly #out: LineOutput;
   readonly #format: (record: LogRecord) => string;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { LogRecord } from "@logtape/logtape";
-import { BatchSink, type LineOutput } from "./log_sink.ts";
+import { BatchSink, type LineOutput, SerialOutput } from "./log_sink.ts";
 
 function record(text: string): LogRecord {
   return {
@@ -83,4 +83,25 @@ Deno.test("an output that cannot keep up loses lines beyond the bound, and says 
   assert.equal(lines[0], "head");
   assert.ok(note !== undefined, "the loss is reported");
   assert.equal(JSON.parse(note).msg, `log output too slow: ${total - kept} lines dropped`);
+});
+
+Deno.test("a serial output keeps concurrent batches whole when each write takes part of them", async () => {
+  let written = "";
+  // Like a pipe that takes at most 1000 bytes per write, one write per turn.
+  const partial: LineOutput = {
+    async write(p) {
+      await new Promise((r) => setTimeout(r, 0));
+      const n = Math.min(p.length, 1000);
+      written += new TextDecoder().decode(p.subarray(0, n));
+      return n;
+    },
+  };
+  const batch = (who: string) =>
+    new TextEncoder().encode(Array.from({ length: 300 }, (_, i) => `${who} ${i}\n`).join(""));
+  const out = new SerialOutput(partial);
+  const sizes = await Promise.all(["a", "b", "c"].map((who) => out.write(batch(who))));
+  assert.deepEqual(sizes, ["a", "b", "c"].map((who) => batch(who).length));
+  const expected = ["a", "b", "c"].map((who) => new TextDecoder().decode(batch(who))).join("");
+  assert.equal(written, expected);
+  await out.idle();
 });

@@ -93,7 +93,7 @@ Deno.test("on a terminal, application lines are text and access lines combined, 
   const startup = lines.find((line) => line.includes(" serving "));
   assert.match(
     startup ?? "",
-    /^\S+Z INFO {4}gatehouse\.main: Gatehouse \S+ serving \S+gatehouse\.yaml \(config=[0-9a-f]{12}; 1 entrypoint, 1 route, 0 TCP routes, 1 service\): http:\/\/127\.0\.0\.1:\d+$/,
+    /^\S+Z INFO {4}gatehouse\.main: Gatehouse \S+ serving \S+gatehouse\.yaml \(config=[0-9a-f]{12}; 1 entrypoint, 1 route, 0 TCP routes, 1 service(; \d+ worker isolates)?\): http:\/\/127\.0\.0\.1:\d+$/,
   );
   const access = lines.find((line) => line.includes("/x"));
   assert.match(

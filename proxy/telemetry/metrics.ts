@@ -1,14 +1,17 @@
 /**
- * Prometheus metrics (prom-client), named and labelled as Traefik-style dashboards expect:
- * `gatehouse_` prefix, entrypoint / router / service levels, duration buckets that include 0.1,
- * 0.3, 1.2 and 5 seconds. Labels are bounded: never a path, query, client IP or request id.
+ * Prometheus metrics of the data path (prom-client), named and labelled as Traefik-style
+ * dashboards expect: `gatehouse_` prefix, entrypoint / router / service levels, duration buckets
+ * that include 0.1, 0.3, 1.2 and 5 seconds. Labels are bounded: never a path, query, client IP or
+ * request id. Every worker isolate keeps one; the main isolate's control_metrics.ts adds what it
+ * owns (reloads, ACME, server health, certificates, the process) and sums them all at scrape
+ * time (`exposition`).
  *
  * The request path costs one Map lookup (a bundle of pre-resolved children per route, status,
- * method and protocol) and a few additions (lite_metrics.ts). Gauges (open connections, server health,
- * certificate expiry) are computed when Prometheus scrapes, from the live state.
+ * method and protocol) and a few additions (lite_metrics.ts). The open-connection gauges are
+ * computed when Prometheus scrapes, from the live state.
  */
 import client from "prom-client";
-import type { CertificateFile, Config } from "../config/types.ts";
+import type { Config } from "../config/types.ts";
 import type { AccessRecord, TcpRecord, UdpRecord } from "./records.ts";
 import { type Counting, LiteCounter, LiteHistogram, type Observing } from "./lite_metrics.ts";
 
@@ -55,15 +58,14 @@ export interface MetricsSource {
   readonly clientConnections: () => Iterable<{ entrypoint: string; protocol: string }>;
   /** Open upstream connections per service. */
   readonly upstreamConnections: () => Iterable<{ service: string }>;
-  /** Every server of every service with its health. */
-  readonly servers: () => Iterable<{ service: string; url: string; up: boolean }>;
-  /** Certificates obtained at run time (ACME) served on an entrypoint. */
-  readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
   /** HTTP/2 counters per entrypoint (keys of HTTP2_KINDS). */
   readonly http2Counters?: () => Iterable<
     { entrypoint: string; counters: Readonly<Record<string, number>> }
   >;
 }
+
+/** The samples of a registry, as `getMetricsAsJSON` gives them (structured-cloneable). */
+export type MetricSamples = client.MetricObjectWithValues<client.MetricValue<string>>[];
 
 /** The children of every level for one label combination, resolved once. */
 interface Bundle {
@@ -101,18 +103,12 @@ export class Metrics {
   readonly #udpSessions;
   readonly #udpDatagrams;
   readonly #udpBytes;
-  readonly #reloads;
-  readonly #reloadFailures;
-  readonly #lastReloadSuccess;
-  readonly #lastReloadTime;
   readonly #rejected;
   readonly #middlewareRejections;
   readonly #refused;
   readonly #failures;
   readonly #droppedHeaders;
   readonly #grpcResponses;
-  readonly #acmeOrders;
-  readonly #acmeFailures;
 
   constructor(source: MetricsSource) {
     this.#source = source;
@@ -209,22 +205,6 @@ export class Metrics {
       "service",
       "direction",
     ]);
-    this.#reloads = counter("gatehouse_config_reloads_total", "Config reloads attempted", []);
-    this.#reloadFailures = counter(
-      "gatehouse_config_reload_failures_total",
-      "Config reloads rejected (the running config stayed)",
-      [],
-    );
-    this.#lastReloadSuccess = new client.Gauge({
-      name: "gatehouse_config_last_reload_success",
-      help: "1 if the last config load succeeded, 0 if it was rejected",
-      registers: r,
-    });
-    this.#lastReloadTime = new client.Gauge({
-      name: "gatehouse_config_last_reload_success_timestamp_seconds",
-      help: "Unix time of the last successful config load",
-      registers: r,
-    });
     this.#rejected = counter(
       "gatehouse_requests_rejected_total",
       "Requests Gatehouse refused for what they are (malformed, ambiguous, not allowed), by reason",
@@ -256,20 +236,15 @@ export class Metrics {
       "Requests that failed, by whose failure it was (client, upstream, unavailable, drain, gatehouse)",
       ["entrypoint", "source"],
     );
-    this.#acmeOrders = counter(
-      "gatehouse_acme_orders_total",
-      'Attempts to obtain a certificate from the ACME CA, by result ("valid" or "failed")',
-      ["result"],
-    );
-    this.#acmeFailures = counter(
-      "gatehouse_acme_renewal_failures_total",
-      "Failed attempts to obtain or renew an ACME certificate, by host name",
-      ["host"],
-    );
     this.#scrapeGauges(r);
-    this.#processGauges(r);
-    this.#lastReloadSuccess.set(1);
-    this.#lastReloadTime.set(Date.now() / 1000);
+    new client.Gauge({
+      name: "process_heap_bytes",
+      help: "V8 heap used in bytes",
+      registers: r,
+      collect() {
+        this.set(Deno.memoryUsage().heapUsed);
+      },
+    });
   }
 
   /** Applies a (re)loaded config: zero series for what it names, stale bundles dropped. */
@@ -280,20 +255,6 @@ export class Metrics {
     for (const route of config.routes) {
       for (const host of route.match.hosts) this.#hostNames.add(host);
     }
-  }
-
-  /** Records a config load: `ok` false when it was rejected. */
-  reloaded(ok: boolean): void {
-    this.#reloads.labels().inc();
-    this.#lastReloadSuccess.set(ok ? 1 : 0);
-    if (ok) this.#lastReloadTime.set(Date.now() / 1000);
-    else this.#reloadFailures.labels().inc();
-  }
-
-  /** An attempt to obtain or renew an ACME certificate for `host` ended. */
-  acmeAttempt(host: string, result: "valid" | "failed"): void {
-    this.#acmeOrders.labels(result).inc();
-    if (result === "failed") this.#acmeFailures.labels(host).inc();
   }
 
   /** A client connection closed at accept time. */
@@ -360,13 +321,9 @@ export class Metrics {
     this.#udpBytes.labels(r.entrypoint, service, "down").inc(r.bytesDown);
   }
 
-  /** The exposition text. */
-  text(): Promise<string> {
-    return this.registry.metrics();
-  }
-
-  get contentType(): string {
-    return this.registry.contentType;
+  /** Every sample, for the main isolate to sum with the other isolates' at scrape time. */
+  samples(): Promise<MetricSamples> {
+    return this.registry.getMetricsAsJSON();
   }
 
   /** Pre-resolves the request counters of all levels for one label combination. */
@@ -457,16 +414,6 @@ export class Metrics {
         for (const [service, n] of counts) this.labels(service).set(n);
       },
     });
-    new client.Gauge({
-      name: "gatehouse_service_server_up",
-      help: "1 when the server is healthy and not ejected, else 0",
-      labelNames: ["service", "url"],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const s of source.servers()) this.labels(s.service, s.url).set(s.up ? 1 : 0);
-      },
-    });
     new client.Counter({
       name: "gatehouse_http2_defences_total",
       help: "HTTP/2 clients' attacks answered (floods, rapid reset, oversized header lists), " +
@@ -487,87 +434,6 @@ export class Metrics {
         }
       },
     });
-    new client.Gauge({
-      name: "gatehouse_tls_certs_not_after",
-      help: "Expiry (unix seconds) of each served certificate (files and ACME)",
-      labelNames: ["entrypoint", "cn", "sans", "serial"],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const [name, ep] of Object.entries(source.config().entrypoints)) {
-          if (ep.tls === null) continue;
-          const obtained = source.obtainedCertificates?.(name) ?? [];
-          for (const cert of [...ep.tls.certificates, ...obtained]) {
-            this.labels(name, cert.subject, cert.hosts.join(","), cert.serial)
-              .set(cert.notAfter.getTime() / 1000);
-          }
-        }
-      },
-    });
-  }
-
-  #processGauges(r: client.Registry[]): void {
-    const started = Date.now() / 1000 - performance.now() / 1000;
-    new client.Gauge({
-      name: "process_start_time_seconds",
-      help: "Start time of the process since unix epoch in seconds",
-      registers: r,
-      collect() {
-        this.set(started);
-      },
-    });
-    new client.Gauge({
-      name: "process_resident_memory_bytes",
-      help: "Resident memory size in bytes",
-      registers: r,
-      collect() {
-        this.set(Deno.memoryUsage().rss);
-      },
-    });
-    new client.Gauge({
-      name: "process_heap_bytes",
-      help: "V8 heap used in bytes",
-      registers: r,
-      collect() {
-        this.set(Deno.memoryUsage().heapUsed);
-      },
-    });
-    new client.Counter({
-      name: "process_cpu_seconds_total",
-      help: "Total user and system CPU time spent in seconds",
-      registers: r,
-      collect() {
-        const { user, system } = cpuUsage();
-        this.reset();
-        this.inc((user + system) / 1e6);
-      },
-    });
-    if (openFds() === null) return;
-    new client.Gauge({
-      name: "process_open_fds",
-      help: "Number of open file descriptors",
-      registers: r,
-      collect() {
-        this.set(openFds() ?? 0);
-      },
-    });
-  }
-}
-
-function cpuUsage(): { user: number; system: number } {
-  return (globalThis as unknown as { process: { cpuUsage(): { user: number; system: number } } })
-    .process.cpuUsage();
-}
-
-/** Open file descriptors, or null when /proc/self/fd cannot be read (Deno allows it only with
- * --allow-all, so the container does not expose this metric). */
-function openFds(): number | null {
-  try {
-    let n = 0;
-    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
-    return n;
-  } catch {
-    return null;
   }
 }
 

@@ -25,12 +25,19 @@ export interface TestGatehouse extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Starts a Gatehouse from `text`; `watch` turns on the file watcher (default true). */
-export async function startGatehouse(text: string, watch = true): Promise<TestGatehouse> {
+/**
+ * Starts a Gatehouse from `text`; `watch` turns on the file watcher (default true); `workers`
+ * > 1 runs the data path in that many worker isolates.
+ */
+export async function startGatehouse(
+  text: string,
+  watch = true,
+  workers = 1,
+): Promise<TestGatehouse> {
   const { config, dir, certs } = await loadTestConfig(text);
   let gatehouse: Gatehouse;
   try {
-    gatehouse = await Gatehouse.start(config, { watch, logging: false });
+    gatehouse = await Gatehouse.start(config, { watch, logging: false, workers });
   } catch (err) {
     await Deno.remove(dir, { recursive: true });
     throw err;
@@ -49,7 +56,7 @@ export async function startGatehouse(text: string, watch = true): Promise<TestGa
     file: join(dir, "gatehouse.yaml"),
     certs,
     port(name = first) {
-      const p = gatehouse.runtime.port(name);
+      const p = gatehouse.port(name);
       if (p === undefined) throw new Error(`Cannot find entrypoint "${name}"`);
       return p;
     },

@@ -176,11 +176,22 @@ function closeListener({ listener, gate }: GatedListener): void {
  * which another process could take the port between the probe and the bind.
  */
 export function probePort(hostname: string, port: number): number {
-  if (port === 0 || released.has(`${hostname}:${port}`)) return port;
+  if (!probing || port === 0 || released.has(`${hostname}:${port}`)) return port;
   const probe = Deno.listen({ hostname, port });
   const bound = (probe.addr as Deno.NetAddr).port;
   probe.close();
   return bound;
+}
+
+/** Whether listeners probe their port first (see `setPortProbes`). */
+let probing = true;
+
+/**
+ * Turns the start-up probe off (or on again). Worker isolates other than the first bind ports
+ * the first one probed and already holds: for them a probe would always fail.
+ */
+export function setPortProbes(on: boolean): void {
+  probing = on;
 }
 
 /** Ports our own listeners closed in the code running now (cleared by a microtask). */

@@ -54,10 +54,10 @@ Deno.test("every policy skips tried and unavailable servers, and gives null when
     const [a, b, c] = servers({ a: 1, b: 1, c: 1 });
     const policy = createPolicy(kind);
     b.setHealthy(false);
-    c.ejectedUntil = Date.now() + 60_000;
+    c.cell.eject(Date.now() + 60_000);
     for (let i = 0; i < 20; i++) assert.equal(policy.pick([a, b, c], ctx()), a, kind);
     assert.equal(policy.pick([a, b, c], ctx("127.0.0.1", [a])), null, kind);
-    c.ejectedUntil = 0;
+    c.cell.eject(0);
     assert.equal(policy.pick([a, b, c], ctx("127.0.0.1", [a])), c, kind);
   }
 });

@@ -1,30 +1,46 @@
 /**
  * The state of one upstream server, and nothing else: health (active checks and passive
- * ejection) and work in flight, as plain counters and flags. Selection policies only read
+ * ejection, kept in a cell that worker isolates may share) and work in flight, as plain
+ * counters and flags. Selection policies only read
  * `available()`, `inflight` and `weight`; connections belong to the server's transport.
  */
 import type { PassiveHealth, ServerRef } from "../config/types.ts";
 import { type InflightCounter, InflightLease } from "./inflight.ts";
+import { LocalServerCell, type ServerCell } from "./server_cells.ts";
 
 export class UpstreamServer implements InflightCounter {
   readonly ref: ServerRef;
   readonly url: string;
   readonly weight: number;
+  /** Health and ejection, possibly shared with other isolates (server_cells.ts). */
+  readonly cell: ServerCell;
   #inflight = 0;
-  /** Result of active health checks; true until a check says otherwise. */
-  healthy = true;
-  /** Passive ejection: not selected before this time (epoch ms). */
-  ejectedUntil = 0;
-  /** After an ejection ends, one failure ejects again at once. */
-  #probation = false;
+  /**
+   * The cell's ejection count when probation last ended: while the count differs, the server
+   * was ejected (here or in another isolate) and one failure ejects it again.
+   */
+  #cleared: number;
+  /** Failures seen by this isolate within the window. */
   #failures: number[] = [];
   /** Called when `isUp()` may have changed (for the `service_server_up` gauge and logs). */
   onChange: (() => void) | null = null;
 
-  constructor(ref: ServerRef) {
+  constructor(ref: ServerRef, cell: ServerCell = new LocalServerCell()) {
     this.ref = ref;
     this.url = ref.url;
     this.weight = ref.weight;
+    this.cell = cell;
+    this.#cleared = cell.ejections;
+  }
+
+  /** Result of active health checks; true until a check says otherwise. */
+  get healthy(): boolean {
+    return this.cell.healthy;
+  }
+
+  /** Passive ejection: not selected before this time (epoch ms). */
+  get ejectedUntil(): number {
+    return this.cell.ejectedUntil;
   }
 
   /** Requests, tunnels and streams started on this server and not finished. */
@@ -43,7 +59,8 @@ export class UpstreamServer implements InflightCounter {
 
   /** May receive new requests now. */
   available(now: number, ignoreEjection = false): boolean {
-    return this.healthy && (ignoreEjection || this.ejectedUntil <= now);
+    const cell = this.cell;
+    return cell.healthy && (ignoreEjection || cell.ejectedUntil <= now);
   }
 
   /** For status and metrics: healthy by active checks and not ejected. */
@@ -51,10 +68,13 @@ export class UpstreamServer implements InflightCounter {
     return this.available(Date.now());
   }
 
-  /** A transport failure or timeout talking to this server. */
+  /**
+   * A transport failure or timeout talking to this server. Failures are counted per isolate;
+   * an ejection applies to every isolate sharing the cell.
+   */
   recordFailure(passive: PassiveHealth | null, now: number): void {
     if (passive === null) return;
-    if (this.#probation) {
+    if (this.cell.ejections !== this.#cleared) {
       this.#eject(passive, now);
       return;
     }
@@ -65,23 +85,23 @@ export class UpstreamServer implements InflightCounter {
   }
 
   recordSuccess(): void {
-    if (this.#probation) {
-      this.#probation = false;
+    const ejections = this.cell.ejections;
+    if (ejections !== this.#cleared) {
+      this.#cleared = ejections;
       this.#failures = [];
     }
   }
 
   /** Sets the active health result; returns true when it changed. */
   setHealthy(healthy: boolean): boolean {
-    if (this.healthy === healthy) return false;
-    this.healthy = healthy;
+    if (this.cell.healthy === healthy) return false;
+    this.cell.healthy = healthy;
     this.onChange?.();
     return true;
   }
 
   #eject(passive: PassiveHealth, now: number): void {
-    this.ejectedUntil = now + passive.ejectFor;
-    this.#probation = true;
+    this.cell.eject(now + passive.ejectFor);
     this.#failures = [];
     this.onChange?.();
     const timer = setTimeout(() => this.onChange?.(), passive.ejectFor + 1);

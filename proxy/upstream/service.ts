@@ -7,6 +7,7 @@
 import type { Service } from "../config/types.ts";
 import { HealthChecker } from "./health.ts";
 import { createPolicy, type PickContext, type SelectionPolicy } from "./select.ts";
+import type { ServerCell } from "./server_cells.ts";
 import { UpstreamServer } from "./server_state.ts";
 import {
   type HttpTransport,
@@ -20,6 +21,14 @@ import { transportFor } from "./transport_for.ts";
 export interface ServiceDeps extends TransportDeps {
   /** Active health transitions, for logs and metrics. */
   readonly onHealthChange: (service: string, server: UpstreamServer, result: ProbeResult) => void;
+  /**
+   * The health cell of a new (not adopted) server, by its index in `config.servers`; absent: a
+   * cell of this isolate's own. Worker isolates get cells shared with the main isolate, which
+   * runs the health checks and adopts servers by the same rule.
+   */
+  readonly cellFor?: (index: number) => ServerCell;
+  /** Run active health checks here (default true; worker isolates leave them to the main one). */
+  readonly activeChecks?: boolean;
 }
 
 export class ServiceRuntime {
@@ -34,25 +43,25 @@ export class ServiceRuntime {
     const adopt = new Map<string, UpstreamServer>();
     for (const s of previous?.servers ?? []) adopt.set(serverKey(previous!.config, s.url), s);
     this.#transports = new Map();
-    this.servers = config.servers.map((ref) => {
+    this.servers = config.servers.map((ref, index) => {
       const kept = adopt.get(serverKey(config, ref.url));
       if (kept && kept.weight === ref.weight) {
         this.#transports.set(kept, previous!.transport(kept));
         return kept;
       }
-      const server = new UpstreamServer(ref);
+      const server = new UpstreamServer(ref, deps.cellFor?.(index));
       this.#transports.set(server, transportFor(ref, config, deps));
       return server;
     });
     this.#policy = createPolicy(config.balancing);
-    const check = config.healthCheck;
+    const check = deps.activeChecks === false ? null : config.healthCheck;
     this.#health = check === null ? null : new HealthChecker(
       check,
       this.servers,
       (server, signal) => this.transport(server).probe(check, signal),
       (server, result) => deps.onHealthChange(config.name, server, result),
     );
-    if (this.#health === null) { for (const s of this.servers) s.setHealthy(true); }
+    if (config.healthCheck === null) { for (const s of this.servers) s.setHealthy(true); }
   }
 
   /** How to reach `server` (one of this service's). */

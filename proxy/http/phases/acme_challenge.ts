@@ -15,6 +15,9 @@ export const acmeChallenge: Phase = {
     const challenge = ctx.deps.acmeChallenge;
     if (challenge === undefined || !ctx.target.startsWith(PREFIX)) return undefined;
     const answer = challenge(ctx.target.slice(PREFIX.length));
+    if (answer instanceof Promise) {
+      return answer.then((text) => text === null ? undefined : proxyResponse(200, text));
+    }
     return answer === null ? undefined : proxyResponse(200, answer);
   },
 };

@@ -1,0 +1,238 @@
+/**
+ * The main isolate's side of a multi-worker Gatehouse: starts N worker isolates (worker.ts),
+ * hands each config change to all of them in two steps, asks them for metrics, and drains them.
+ *
+ * - Start: the first worker binds every entrypoint (probing fixed ports, as one process does);
+ *   the others then bind the same ports with SO_REUSEPORT (port 0 in the config becomes the
+ *   first worker's port). If one fails, the started ones drain and the error is the start's.
+ * - A config change (`apply`): every worker prepares it (builds the snapshot, binds new
+ *   listeners) before any commits; if one cannot, every prepared one aborts and the error is
+ *   the reload's, so nothing is half-applied. Listeners and connections that stay are never
+ *   touched: tunnels, streams and requests in flight finish on the snapshot they started with.
+ * - Stop: each worker is asked to drain (close its listeners, finish within timeouts.drain,
+ *   flush its log); `terminate()` only once it answered or the drain bound plus a grace passed
+ *   (terminating a worker with open listeners resets its queued connections, docs/runtime.md).
+ *
+ * Tested by workers_test.ts and main_test.ts.
+ */
+import type { CertificateFile } from "../config/types.ts";
+import type { MetricSamples } from "../telemetry/metrics.ts";
+import { log, writeLogLines } from "../telemetry/log.ts";
+import { Channel } from "./channel.ts";
+import type {
+  BoundPorts,
+  ConfigChange,
+  LogBatch,
+  ServerLoad,
+  SharedBuffers,
+} from "./worker_protocol.ts";
+
+const logger = log("workers");
+
+/** Beyond timeouts.drain, how long a draining worker may take to flush before it is ended. */
+const DRAIN_GRACE_MS = 5_000;
+/**
+ * Tokio's I/O events per tick in each worker's event loop: 32 instead of 1024 ends the
+ * saturation stall (docs/runtime.md section 1). Read by a worker when it starts.
+ */
+const IO_EVENTS_PER_TICK = "32";
+const IO_EVENTS_ENV = "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK";
+
+/** What workers ask the main isolate for, and how they log. */
+export interface PoolServices {
+  /** Configure logging from the config in each worker (false: tests that keep logs quiet). */
+  readonly logging: boolean;
+  /** The key authorization of an HTTP-01 token being proved, or null. */
+  challenge(token: string): string | null;
+  /** The summed metrics text (for a metrics@internal route a worker serves). */
+  exposition(): Promise<string>;
+  /** A worker failed (an uncaught error) after it started; it is not restarted. */
+  onFailure?(message: string): void;
+}
+
+interface Member {
+  readonly worker: Worker;
+  readonly channel: Channel;
+  /** Resolves when the worker failed. */
+  readonly ended: Promise<void>;
+  /** Whether the worker failed. */
+  failed(): boolean;
+  /** The worker started: a failure from now on is reported to `onFailure`. */
+  running(): void;
+}
+
+export class WorkerPool {
+  readonly #members: Member[];
+  #ports: BoundPorts;
+
+  private constructor(members: Member[], ports: BoundPorts) {
+    this.#members = members;
+    this.#ports = ports;
+  }
+
+  /**
+   * Starts `count` workers on `change`; resolves once every one listens, or throws (having
+   * stopped every worker it started) with the first failure's message.
+   */
+  static async start(
+    count: number,
+    change: ConfigChange,
+    shared: SharedBuffers,
+    certificates: Readonly<Record<string, readonly CertificateFile[]>>,
+    services: PoolServices,
+  ): Promise<WorkerPool> {
+    pacedEventLoops();
+    const members: Member[] = [];
+    const start = async (index: number, ports: BoundPorts) => {
+      const member = spawn(index, services);
+      members.push(member);
+      // Rejects if the worker fails while starting; handled here, as it may fail much later.
+      const failed = member.ended.then(() => {
+        throw new Error(`Cannot start worker ${index}: it ended while starting`);
+      });
+      failed.catch(() => {});
+      const bound = await Promise.race([
+        member.channel.call<BoundPorts>("start", {
+          ...change,
+          ports,
+          index,
+          shared,
+          probe: index === 0,
+          certificates,
+          logging: services.logging,
+        }),
+        failed,
+      ]);
+      member.running();
+      return bound;
+    };
+    try {
+      const ports = await start(0, {});
+      const rest = [];
+      for (let i = 1; i < count; i++) rest.push(start(i, ports));
+      await Promise.all(rest);
+      return new WorkerPool(members, ports);
+    } catch (err) {
+      await stopAll(members, change.config.timeouts.drain);
+      throw err;
+    }
+  }
+
+  /** Worker isolates running. */
+  get size(): number {
+    return this.#members.length;
+  }
+
+  /** The bound port of an entrypoint (the same in every worker). */
+  port(entrypoint: string): number | undefined {
+    return this.#ports[entrypoint];
+  }
+
+  /**
+   * Prepares `change` in every worker, then commits it in all; throws (after aborting every
+   * prepared one, so nothing changed anywhere) when one cannot prepare.
+   */
+  async apply(change: Omit<ConfigChange, "ports">): Promise<void> {
+    const [first, ...rest] = this.#members;
+    const prepared: Member[] = [];
+    const prepare = async (m: Member, ports: BoundPorts) => {
+      const bound = await m.channel.call<BoundPorts>("prepare", { ...change, ports });
+      prepared.push(m);
+      return bound;
+    };
+    let ports: BoundPorts;
+    try {
+      ports = await prepare(first, {});
+      const results = await Promise.allSettled(rest.map((m) => prepare(m, ports)));
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
+    } catch (err) {
+      await Promise.allSettled(prepared.map((m) => m.channel.call("abort")));
+      throw err;
+    }
+    await Promise.all(this.#members.map((m) => m.channel.call("commit")));
+    this.#ports = ports;
+  }
+
+  /** Each running worker's data-path metric samples (a failed worker's are gone). */
+  samples(): Promise<MetricSamples[]> {
+    const running = this.#members.filter((m) => !m.failed());
+    return Promise.all(running.map((m) => m.channel.call<MetricSamples>("samples")));
+  }
+
+  /** Work per server summed over the running workers, by `${service} ${url}`. */
+  async loads(): Promise<Map<string, Omit<ServerLoad, "service" | "url">>> {
+    const running = this.#members.filter((m) => !m.failed());
+    const all = await Promise.all(running.map((m) => m.channel.call<ServerLoad[]>("loads")));
+    const sums = new Map<string, { inflight: number; open: number; idle: number }>();
+    for (const load of all.flat()) {
+      const key = `${load.service} ${load.url}`;
+      const sum = sums.get(key) ?? { inflight: 0, open: 0, idle: 0 };
+      sum.inflight += load.inflight;
+      sum.open += load.open;
+      sum.idle += load.idle;
+      sums.set(key, sum);
+    }
+    return sums;
+  }
+
+  /** ACME obtained certificates: every worker serves them to new handshakes. */
+  certificates(obtained: Readonly<Record<string, readonly CertificateFile[]>>): void {
+    for (const m of this.#members) m.channel.notify("certificates", obtained);
+  }
+
+  /** Drains every worker (bounded by `drainMs` plus a grace), then ends them. */
+  async stop(drainMs: number): Promise<void> {
+    await stopAll(this.#members, drainMs);
+  }
+}
+
+/** Sets IO_EVENTS_PER_TICK for the workers about to start, unless the environment sets it. */
+function pacedEventLoops(): void {
+  try {
+    if (Deno.env.get(IO_EVENTS_ENV) === undefined) Deno.env.set(IO_EVENTS_ENV, IO_EVENTS_PER_TICK);
+  } catch (err) {
+    logger.warning(
+      "Cannot set {name} for the workers: {error}; they keep tokio's default (docs/runtime.md)",
+      { name: IO_EVENTS_ENV, error: (err as Error).message },
+    );
+  }
+}
+
+function spawn(index: number, services: PoolServices): Member {
+  const worker = new Worker(new URL("./worker.ts", import.meta.url), {
+    type: "module",
+    name: `gatehouse-worker-${index}`,
+  });
+  const channel = new Channel(worker);
+  const { promise: ended, resolve } = Promise.withResolvers<void>();
+  let failed = false;
+  let started = false;
+  worker.onmessage = (e) => channel.receive(e.data);
+  worker.onerror = (e) => {
+    e.preventDefault();
+    failed = true;
+    const message = `Worker ${index} failed: ${e.message}`;
+    logger.error("{message}", { message });
+    channel.close(`Cannot reach worker ${index}: it failed (${e.message})`);
+    resolve();
+    if (started) services.onFailure?.(message);
+  };
+  channel.on("log", (batch: LogBatch) => writeLogLines(batch.stream, batch.bytes));
+  channel.on("challenge", (token: string) => services.challenge(token));
+  channel.on("exposition", () => services.exposition());
+  return { worker, channel, ended, failed: () => failed, running: () => started = true };
+}
+
+async function stopAll(members: readonly Member[], drainMs: number): Promise<void> {
+  await Promise.all(members.map(async (m) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, drainMs + DRAIN_GRACE_MS);
+    });
+    await Promise.race([m.channel.call("drain").catch(() => {}), m.ended, bound]);
+    clearTimeout(timer);
+    m.channel.close("Cannot reach a worker: it was stopped");
+    m.worker.terminate();
+  }));
+}

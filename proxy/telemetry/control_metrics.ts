@@ -1,0 +1,192 @@
+/**
+ * The metrics the main isolate owns: config reloads, ACME attempts, server health (its active
+ * checks and every worker's ejections, read from the shared cells), certificate expiry and the
+ * process. At scrape time `exposition` sums them with every worker's data-path samples
+ * (metrics.ts) into one text: counters and gauges of the same series add up, so a request
+ * served by any worker counts once.
+ *
+ * Tested by metrics_test.ts (through a whole Gatehouse) and control_metrics_test.ts.
+ */
+import client from "prom-client";
+import type { CertificateFile, Config } from "../config/types.ts";
+import { LiteCounter } from "./lite_metrics.ts";
+import type { MetricSamples } from "./metrics.ts";
+
+/** Live state the main isolate reads at scrape time. */
+export interface ControlSource {
+  readonly config: () => Config;
+  /** Every server of every service with its health. */
+  readonly servers: () => Iterable<{ service: string; url: string; up: boolean }>;
+  /** Certificates obtained at run time (ACME) served on an entrypoint. */
+  readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
+}
+
+export class ControlMetrics {
+  readonly registry = new client.Registry();
+  readonly #reloads;
+  readonly #reloadFailures;
+  readonly #lastReloadSuccess;
+  readonly #lastReloadTime;
+  readonly #acmeOrders;
+  readonly #acmeFailures;
+
+  constructor(source: ControlSource) {
+    const r = [this.registry];
+    const counter = (name: string, help: string, labelNames: string[]) =>
+      new LiteCounter(name, help, labelNames, this.registry);
+    this.#reloads = counter("gatehouse_config_reloads_total", "Config reloads attempted", []);
+    this.#reloadFailures = counter(
+      "gatehouse_config_reload_failures_total",
+      "Config reloads rejected (the running config stayed)",
+      [],
+    );
+    this.#lastReloadSuccess = new client.Gauge({
+      name: "gatehouse_config_last_reload_success",
+      help: "1 if the last config load succeeded, 0 if it was rejected",
+      registers: r,
+    });
+    this.#lastReloadTime = new client.Gauge({
+      name: "gatehouse_config_last_reload_success_timestamp_seconds",
+      help: "Unix time of the last successful config load",
+      registers: r,
+    });
+    this.#acmeOrders = counter(
+      "gatehouse_acme_orders_total",
+      'Attempts to obtain a certificate from the ACME CA, by result ("valid" or "failed")',
+      ["result"],
+    );
+    this.#acmeFailures = counter(
+      "gatehouse_acme_renewal_failures_total",
+      "Failed attempts to obtain or renew an ACME certificate, by host name",
+      ["host"],
+    );
+    serverGauges(r, source);
+    processGauges(r);
+    this.#lastReloadSuccess.set(1);
+    this.#lastReloadTime.set(Date.now() / 1000);
+  }
+
+  /** Records a config load: `ok` false when it was rejected. */
+  reloaded(ok: boolean): void {
+    this.#reloads.labels().inc();
+    this.#lastReloadSuccess.set(ok ? 1 : 0);
+    if (ok) this.#lastReloadTime.set(Date.now() / 1000);
+    else this.#reloadFailures.labels().inc();
+  }
+
+  /** An attempt to obtain or renew an ACME certificate for `host` ended. */
+  acmeAttempt(host: string, result: "valid" | "failed"): void {
+    this.#acmeOrders.labels(result).inc();
+    if (result === "failed") this.#acmeFailures.labels(host).inc();
+  }
+
+  samples(): Promise<MetricSamples> {
+    return this.registry.getMetricsAsJSON();
+  }
+}
+
+/** The exposition format's content type. */
+export const EXPOSITION_TYPE = client.Registry.PROMETHEUS_CONTENT_TYPE;
+
+/**
+ * One exposition text from the samples of several isolates: series with the same name and
+ * labels are summed (histogram buckets, sums and counts included), in the order the metrics
+ * first appear in `parts`.
+ */
+export function exposition(parts: readonly MetricSamples[]): Promise<string> {
+  return client.AggregatorRegistry.aggregate(parts as MetricSamples[]).metrics();
+}
+
+function serverGauges(r: client.Registry[], source: ControlSource): void {
+  new client.Gauge({
+    name: "gatehouse_service_server_up",
+    help: "1 when the server is healthy and not ejected, else 0",
+    labelNames: ["service", "url"],
+    registers: r,
+    collect() {
+      this.reset();
+      for (const s of source.servers()) this.labels(s.service, s.url).set(s.up ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: "gatehouse_tls_certs_not_after",
+    help: "Expiry (unix seconds) of each served certificate (files and ACME)",
+    labelNames: ["entrypoint", "cn", "sans", "serial"],
+    registers: r,
+    collect() {
+      this.reset();
+      for (const [name, ep] of Object.entries(source.config().entrypoints)) {
+        if (ep.tls === null) continue;
+        const obtained = source.obtainedCertificates?.(name) ?? [];
+        for (const cert of [...ep.tls.certificates, ...obtained]) {
+          this.labels(name, cert.subject, cert.hosts.join(","), cert.serial)
+            .set(cert.notAfter.getTime() / 1000);
+        }
+      }
+    },
+  });
+}
+
+function processGauges(r: client.Registry[]): void {
+  const started = Date.now() / 1000 - performance.now() / 1000;
+  new client.Gauge({
+    name: "process_start_time_seconds",
+    help: "Start time of the process since unix epoch in seconds",
+    registers: r,
+    collect() {
+      this.set(started);
+    },
+  });
+  new client.Gauge({
+    name: "process_resident_memory_bytes",
+    help: "Resident memory size in bytes",
+    registers: r,
+    collect() {
+      this.set(Deno.memoryUsage().rss);
+    },
+  });
+  new client.Gauge({
+    name: "process_heap_bytes",
+    help: "V8 heap used in bytes",
+    registers: r,
+    collect() {
+      this.set(Deno.memoryUsage().heapUsed);
+    },
+  });
+  new client.Counter({
+    name: "process_cpu_seconds_total",
+    help: "Total user and system CPU time spent in seconds",
+    registers: r,
+    collect() {
+      const { user, system } = cpuUsage();
+      this.reset();
+      this.inc((user + system) / 1e6);
+    },
+  });
+  if (openFds() === null) return;
+  new client.Gauge({
+    name: "process_open_fds",
+    help: "Number of open file descriptors",
+    registers: r,
+    collect() {
+      this.set(openFds() ?? 0);
+    },
+  });
+}
+
+function cpuUsage(): { user: number; system: number } {
+  return (globalThis as unknown as { process: { cpuUsage(): { user: number; system: number } } })
+    .process.cpuUsage();
+}
+
+/** Open file descriptors, or null when /proc/self/fd cannot be read (Deno allows it only with
+ * --allow-all, so the container does not expose this metric). */
+function openFds(): number | null {
+  try {
+    let n = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+    return n;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * A Worker that opens Gatehouse's shared state from the main isolate's SharedArrayBuffers and
+ * acts on it, so tests can show that what one isolate does, another sees.
+ *
+ * Messages in (each answered with `{ result }`):
+ * - `{ op: "ping" }`: answers true once the worker runs.
+ * - `{ op: "fail", servers, slot, times, passive }`: records `times` failures of an
+ *   UpstreamServer on that slot of the server table (passive health as given); answers whether
+ *   it is available afterwards.
+ * - `{ op: "available", servers, slot }`: whether the server on that slot is available now.
+ * - `{ op: "count", store, cells, key, times, barrier }`: adds 1 to cell 0 of `key` `times`
+ *   times in the counter store (after the barrier, as for "admit"); answers the last value seen.
+ * - `{ op: "admit", counts, slots, owner, tries, maxOwner, barrier }`: `tries` admissions of
+ *   `owner` under `maxOwner`; answers how many were admitted. `barrier` (Int32 [ready, go]):
+ *   the worker adds one to `ready`, then waits until `go` is not 0, so that several workers
+ *   start at the same moment.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import type { PassiveHealth } from "../config/types.ts";
+import { SharedConnectionCounts } from "../net/connection_counts.ts";
+import { CounterStore } from "../net/shared_counters.ts";
+import { ServerTable } from "../upstream/server_cells.ts";
+import { UpstreamServer } from "../upstream/server_state.ts";
+
+const REF = {
+  url: "http://app:80",
+  scheme: "http",
+  hostname: "app",
+  port: 80,
+  weight: 1,
+  path: null,
+} as const;
+
+type Message =
+  | { op: "ping" }
+  | {
+    op: "fail";
+    servers: SharedArrayBuffer;
+    slot: number;
+    times: number;
+    passive: PassiveHealth;
+  }
+  | { op: "available"; servers: SharedArrayBuffer; slot: number }
+  | {
+    op: "count";
+    store: SharedArrayBuffer;
+    cells: number;
+    key: string;
+    times: number;
+    barrier: SharedArrayBuffer;
+  }
+  | {
+    op: "admit";
+    counts: SharedArrayBuffer;
+    slots: Record<string, number>;
+    owner: string;
+    tries: number;
+    maxOwner: number;
+    barrier: SharedArrayBuffer;
+  };
+
+/** Says this worker is ready (`ready` + 1), then waits until `go` is not 0. */
+function waitAtBarrier(buffer: SharedArrayBuffer): void {
+  const barrier = new Int32Array(buffer);
+  Atomics.add(barrier, 0, 1);
+  Atomics.wait(barrier, 1, 0);
+}
+
+const servers = new Map<number, UpstreamServer>();
+
+function server(buffer: SharedArrayBuffer, slot: number): UpstreamServer {
+  let s = servers.get(slot);
+  if (s === undefined) {
+    s = new UpstreamServer(REF, new ServerTable(buffer).cell(slot));
+    servers.set(slot, s);
+  }
+  return s;
+}
+
+self.onmessage = (e: MessageEvent<Message>) => {
+  const m = e.data;
+  switch (m.op) {
+    case "ping":
+      self.postMessage({ result: true });
+      return;
+    case "fail": {
+      const s = server(m.servers, m.slot);
+      for (let i = 0; i < m.times; i++) s.recordFailure(m.passive, Date.now());
+      self.postMessage({ result: s.available(Date.now()) });
+      return;
+    }
+    case "available":
+      self.postMessage({ result: server(m.servers, m.slot).available(Date.now()) });
+      return;
+    case "count": {
+      const store = new CounterStore(m.store, m.cells);
+      waitAtBarrier(m.barrier);
+      let last = 0;
+      for (let i = 0; i < m.times; i++) {
+        last = store.update(m.key, Date.now(), (e) => {
+          e.set(0, e.get(0) + 1);
+          e.expires = Date.now() + 60_000;
+          return e.get(0);
+        });
+      }
+      self.postMessage({ result: last });
+      return;
+    }
+    case "admit": {
+      const counts = new SharedConnectionCounts(m.counts);
+      counts.use(m.slots);
+      waitAtBarrier(m.barrier);
+      let admitted = 0;
+      for (let i = 0; i < m.tries; i++) {
+        if (counts.tryAdd(m.owner, 0, m.maxOwner) === null) admitted++;
+      }
+      self.postMessage({ result: admitted });
+      return;
+    }
+  }
+};
