@@ -6,11 +6,10 @@
  * is served during and after it.
  */
 import assert from "node:assert/strict";
-import { connectH2 } from "../proto/h2/client.ts";
 import { ErrorCode } from "../proto/h2/errors.ts";
 import { FrameType, type GoawayFrame } from "../proto/h2/frames.ts";
 import { SettingId } from "../proto/h2/settings.ts";
-import { type RawH2Client, rawH2Client } from "../testing/h2_frame_peer.ts";
+import { bystander, type RawH2Client, rawH2Client } from "../testing/h2_frame_peer.ts";
 import { startProxy, yaml } from "../testing/proxy.ts";
 import { httpUpstream } from "../testing/servers.ts";
 
@@ -27,24 +26,6 @@ function upstream() {
     const chunk = new Uint8Array(64 * 1024);
     return new Response(new ReadableStream({ pull: (c) => c.enqueue(chunk) }));
   });
-}
-
-/** A request on its own connection, which must be served. */
-async function bystander(port: number): Promise<void> {
-  const client = connectH2(await Deno.connect({ hostname: "127.0.0.1", port }));
-  try {
-    const res = await client.request({
-      method: "GET",
-      scheme: "http",
-      authority: "bystander",
-      path: "/",
-    });
-    assert.equal(res.status, 200);
-    for (let c = await res.body?.read(); c; c = await res.body!.read()) { /* drain */ }
-  } finally {
-    client.close();
-    await client.closed;
-  }
 }
 
 /** Runs `attack` against Gatehouse with a bystander alongside; checks the answer and memory. */

@@ -11,6 +11,8 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
+import { connectH2 } from "../proto/h2/client.ts";
 import { concatBytes } from "../bytes.ts";
 import {
   CLIENT_PREFACE,
@@ -193,4 +195,25 @@ export async function rawH2Client(
       await reading;
     },
   };
+}
+
+/**
+ * A GET on a connection of its own that must be answered 200 and read to its end: the server
+ * under attack on another connection still serves others.
+ */
+export async function bystander(port: number): Promise<void> {
+  const client = connectH2(await Deno.connect({ hostname: "127.0.0.1", port }));
+  try {
+    const res = await client.request({
+      method: "GET",
+      scheme: "http",
+      authority: "bystander",
+      path: "/",
+    });
+    assert.equal(res.status, 200);
+    for (let c = await res.body?.read(); c; c = await res.body!.read()) { /* drain */ }
+  } finally {
+    client.close();
+    await client.closed;
+  }
 }
