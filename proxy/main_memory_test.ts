@@ -19,7 +19,8 @@ const BOUND = 16 * MiB;
 /** Seconds a transfer may take at most (curl's --max-time; the TCP worker's deadline). */
 const MAX_SECONDS = 240;
 
-const QUIET = `log: { access_log: { enabled: false } }\nadmin: { address: "off" }\n`;
+/** One worker: the warm-up and the measured transfer meet the same isolate's buffers. */
+const QUIET = `workers: 1\nlog: { access_log: { enabled: false } }\nadmin: { address: "off" }\n`;
 
 /** `size` bytes in 64 KiB chunks, one shared array (the upstream must not be what grows). */
 function zeros(size: number): ReadableStream<Uint8Array> {
@@ -42,11 +43,6 @@ async function count(body: ReadableStream<Uint8Array> | null): Promise<number> {
   return n;
 }
 
-async function rss(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
-}
-
 interface Growth {
   readonly before: number;
   readonly peak: number;
@@ -55,13 +51,13 @@ interface Growth {
 
 /** Runs `transfer` while sampling the proxy's RSS; the RSS before and the highest sample. */
 async function measured(gw: ProxyProcess, transfer: () => Promise<void>): Promise<Growth> {
-  const pid = gw.child.pid;
-  const before = await rss(pid);
+  const rss = async () => (await gw.memory()).rss;
+  const before = await rss();
   let peak = before;
   let running = true;
   const sampler = (async () => {
     while (running) {
-      peak = Math.max(peak, await rss(pid));
+      peak = Math.max(peak, await rss());
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
@@ -72,7 +68,7 @@ async function measured(gw: ProxyProcess, transfer: () => Promise<void>): Promis
     running = false;
     await sampler;
   }
-  peak = Math.max(peak, await rss(pid));
+  peak = Math.max(peak, await rss());
   return { before, peak, seconds: (performance.now() - started) / 1000 };
 }
 

@@ -2,7 +2,7 @@
  * The HTTP/2 engine's defences hold on Gatehouse's real listener (h2c, with the pipeline and an
  * upstream behind it), not only on the engine's test server: each attack from a raw HTTP/2 peer
  * (proxy/testing/h2_frame_peer.ts), bounded in count and stopping by itself, ends with GOAWAY
- * ENHANCE_YOUR_CALM, the process's memory stays bounded, and a request on another connection
+ * ENHANCE_YOUR_CALM, the isolate's memory stays bounded, and a request on another connection
  * is served during and after it.
  */
 import assert from "node:assert/strict";
@@ -10,6 +10,7 @@ import { ErrorCode } from "../proto/h2/errors.ts";
 import { FrameType, type GoawayFrame } from "../proto/h2/frames.ts";
 import { SettingId } from "../proto/h2/settings.ts";
 import { bystander, type RawH2Client, rawH2Client } from "../testing/h2_frame_peer.ts";
+import { isolateGrowth } from "../testing/memory.ts";
 import { startProxy, yaml } from "../testing/proxy.ts";
 import { httpUpstream } from "../testing/servers.ts";
 
@@ -40,13 +41,14 @@ async function underAttack(
   `);
   const port = gw.port("web");
   await bystander(port);
-  const before = Deno.memoryUsage().rss;
-  const [peer] = await Promise.all([attack(port), bystander(port)]);
+  const { result: peer, growth } = await isolateGrowth(async () => {
+    const [peer] = await Promise.all([attack(port), bystander(port)]);
+    await peer.waitFor(isCalm);
+    await bystander(port);
+    return peer;
+  });
   await using _ = peer;
-  await peer.waitFor(isCalm);
-  await bystander(port);
-  const growth = Deno.memoryUsage().rss - before;
-  assert.ok(growth < 48 * MiB, `RSS grew by ${(growth / MiB).toFixed(1)} MiB during the attack`);
+  assert.ok(growth < 48 * MiB, `memory grew by ${(growth / MiB).toFixed(1)} MiB during the attack`);
 }
 
 Deno.test("through Gatehouse: rapid reset -> ENHANCE_YOUR_CALM, others served", async () => {

@@ -191,54 +191,71 @@ Deno.test("a reload keeps an open session (same upstream socket) while its route
   }
 });
 
+/** `dig +short NAME A` against 127.0.0.1:`port`; the answer, or "" when there was none. */
+async function dig(port: number, name: string): Promise<string> {
+  const out = await new Deno.Command("dig", {
+    args: ["+short", "+time=1", "+tries=1", "-p", String(port), "@127.0.0.1", name, "A"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return out.code === 0 ? dec.decode(out.stdout).trim() : "";
+}
+
+/**
+ * dnsmasq on a free loopback port answering from the hosts file in `dir`, once it answers. The
+ * port is free for UDP when chosen, but dnsmasq binds TCP on it too, which another test may hold:
+ * a dnsmasq that exits at start is started again on another port.
+ */
+async function dnsmasq(dir: string): Promise<AsyncDisposable & { port: number }> {
+  const hosts = join(dir, "hosts");
+  await Deno.writeTextFile(hosts, "10.1.2.3 app.gatehouse.test\n");
+  for (let attempt = 1;; attempt++) {
+    const probe = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const child = new Deno.Command("dnsmasq", {
+      args: ["--no-daemon", `--port=${port}`, "--listen-address=127.0.0.1", "--bind-interfaces"]
+        .concat(["--no-resolv", "--no-hosts", `--addn-hosts=${hosts}`, "--user=root"])
+        .concat([`--pid-file=${join(dir, "pid")}`]),
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let exited = false;
+    const output = child.output().finally(() => exited = true);
+    await waitFor(async () => exited || await dig(port, "app.gatehouse.test") !== "", "dnsmasq");
+    if (!exited) {
+      return {
+        port,
+        [Symbol.asyncDispose]: async () => {
+          child.kill("SIGTERM");
+          await output;
+        },
+      };
+    }
+    const err = dec.decode((await output).stderr);
+    if (attempt === 5) throw new Error(`dnsmasq did not start: ${err}`);
+  }
+}
+
 Deno.test("dig through a UDP entrypoint to dnsmasq on loopback", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gh-dns-" });
-  const probe = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
-  const dnsPort = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  await Deno.writeTextFile(join(dir, "hosts"), "10.1.2.3 app.gatehouse.test\n");
-  const dnsmasq = new Deno.Command("dnsmasq", {
-    args: [
-      "--no-daemon",
-      `--port=${dnsPort}`,
-      "--listen-address=127.0.0.1",
-      "--bind-interfaces",
-      "--no-resolv",
-      "--no-hosts",
-      `--addn-hosts=${join(dir, "hosts")}`,
-      `--pid-file=${join(dir, "pid")}`,
-      "--user=root",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
   try {
+    await using dns = await dnsmasq(dir);
     await using gw = await startProxy(yaml`
       entrypoints:
         dns: { address: "127.0.0.1:0", protocol: udp }
       udp_routes: [{ entrypoints: [dns], service: resolver }]
       services:
-        resolver: { servers: ["udp://127.0.0.1:${dnsPort}"] }
+        resolver: { servers: ["udp://127.0.0.1:${dns.port}"] }
     `);
     let answer = "";
     await waitFor(
-      async () => {
-        const out = await new Deno.Command("dig", {
-          args: ["+short", "+time=1", "+tries=1", "-p", String(gw.port("dns")), "@127.0.0.1"]
-            .concat(["app.gatehouse.test", "A"]),
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        answer = dec.decode(out.stdout).trim();
-        return out.code === 0 && answer !== "";
-      },
+      async () => (answer = await dig(gw.port("dns"), "app.gatehouse.test")) !== "",
       "dig to answer through the proxy",
       10_000,
     );
     assert.equal(answer, "10.1.2.3");
   } finally {
-    dnsmasq.kill("SIGTERM");
-    await dnsmasq.output();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -2,7 +2,7 @@
  * Attacks on the engine's server side, one per defence, each from a raw HTTP/2 peer
  * (proxy/testing/h2_frame_peer.ts), bounded in count and stopping by itself: the server answers as the
  * defence says (GOAWAY ENHANCE_YOUR_CALM, REFUSED_STREAM, 431, a paused producer), counts it, the
- * process's memory stays bounded, and a request on another connection is served meanwhile.
+ * isolate's memory stays bounded, and a request on another connection is served meanwhile.
  */
 import assert from "node:assert/strict";
 import type { BodyReader } from "../message.ts";
@@ -12,6 +12,7 @@ import type { H2ServerOptions } from "./server.ts";
 import { SettingId } from "./settings.ts";
 import { type H2TestServer, h2TestServer, routes } from "../../testing/h2_server.ts";
 import { bystander, rawH2Client } from "../../testing/h2_frame_peer.ts";
+import { isolateGrowth } from "../../testing/memory.ts";
 import { waitFor } from "../../testing/servers.ts";
 
 const MiB = 1024 * 1024;
@@ -40,12 +41,15 @@ async function underAttack(
     ...options,
     onRequest: (req) => (req.authority === "bystander" || !custom ? routes(req) : custom(req)),
   });
-  const before = Deno.memoryUsage().rss;
   try {
-    await Promise.all([attack(server), bystander(server.port)]);
-    await bystander(server.port);
-    const growth = Deno.memoryUsage().rss - before;
-    assert.ok(growth < maxGrowth, `RSS grew by ${(growth / MiB).toFixed(1)} MiB during the attack`);
+    const { growth } = await isolateGrowth(async () => {
+      await Promise.all([attack(server), bystander(server.port)]);
+      await bystander(server.port);
+    });
+    assert.ok(
+      growth < maxGrowth,
+      `memory grew by ${(growth / MiB).toFixed(1)} MiB during the attack`,
+    );
   } finally {
     await server.close();
   }
