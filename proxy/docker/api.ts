@@ -11,7 +11,7 @@
  */
 import type { DockerEndpoint } from "../config/types.ts";
 import { HeaderList } from "../proto/header_list.ts";
-import type { BodyReader } from "../proto/message.ts";
+import { type BodyReader, readWhole } from "../proto/message.ts";
 import { exchange } from "../proto/h1/client.ts";
 import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
 
@@ -147,25 +147,9 @@ function refusal(path: string, status: number, body: string): string {
 }
 
 async function readText(body: BodyReader | null, limit: number, path: string): Promise<string> {
-  if (body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const chunk = await body.read();
-    if (chunk === null) break;
-    size += chunk.length;
-    if (size > limit) {
-      body.cancel();
-      throw new DockerApiError(`Cannot read GET ${path}: the answer is larger than ${limit} bytes`);
-    }
-    // A body's chunk is lent until its next read (proto/message.ts): keep a copy.
-    chunks.push(chunk.slice());
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
+  const all = await readWhole(body, limit);
+  if (all === null) {
+    throw new DockerApiError(`Cannot read GET ${path}: the answer is larger than ${limit} bytes`);
   }
   return new TextDecoder().decode(all);
 }

@@ -12,6 +12,7 @@
  *
  * Types, and isBodyless (tested by http/head_test.ts).
  */
+import { concatBytes } from "../bytes.ts";
 import type { HeaderList } from "./header_list.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 
@@ -20,11 +21,12 @@ import type { ByteConn } from "../net/buffered_conn.ts";
  *
  * Chunks are lent, not given: a chunk from `read()` or `readNow()` stays valid until the next
  * `read()` or `cancel()` on the same reader (`readNow()` calls do not end it), so that a reader
- * can hand out views of a buffer it reuses (HTTP/1.1 bodies do: net/buffered_conn.ts). A consumer
- * that keeps bytes longer copies them: h1/coalesce.ts when it holds chunks to join across a read,
- * h2_hyper.ts for hyper, which holds what it is given. The HTTP/2 engine copies DATA into its
- * frame buffer before it reads again, compression hands a chunk to zlib and reads the next only
- * once zlib took it, taps only look at chunks as they pass.
+ * can hand out views of a buffer it reuses (HTTP/1.1 bodies do: net/buffered_conn.ts; an HTTP/2
+ * stream lends one buffer to a reader that waits for DATA: h2/stream.ts). A consumer that keeps
+ * bytes longer copies them: h1/coalesce.ts when it holds chunks to join across a read, `readWhole`
+ * below. The HTTP/2 engine copies DATA into its frame buffer before it reads again, compression
+ * hands a chunk to zlib and reads the next only once zlib took it, taps only look at chunks as
+ * they pass.
  */
 export interface BodyReader {
   /** Declared length in bytes, or -1 when unknown (chunked, close-delimited, streamed). */
@@ -40,6 +42,32 @@ export interface BodyReader {
   readNow?(): Uint8Array | null | undefined;
   /** Gives up on the rest of the body and releases its source. Idempotent. */
   cancel(reason?: unknown): void;
+}
+
+/**
+ * All of `body` in one array (copies of its lent chunks); null when it runs past `limit` bytes,
+ * in which case the rest is cancelled. A null body is empty.
+ */
+export function readWhole(body: BodyReader | null): Promise<Uint8Array<ArrayBuffer>>;
+export function readWhole(
+  body: BodyReader | null,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer> | null>;
+export async function readWhole(
+  body: BodyReader | null,
+  limit = Infinity,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (let c = await body?.read(); c; c = await body!.read()) {
+    size += c.length;
+    if (size > limit) {
+      body!.cancel();
+      return null;
+    }
+    parts.push(c.slice());
+  }
+  return concatBytes(parts, size);
 }
 
 /**

@@ -9,11 +9,10 @@
  *
  * @module
  */
-import { concatBytes } from "../bytes.ts";
 import type { ActiveHealthCheck } from "../config/types.ts";
 import type { H2ClientConnection } from "../proto/h2/client.ts";
 import { HeaderList } from "../proto/header_list.ts";
-import type { BodyReader } from "../proto/message.ts";
+import { readWhole } from "../proto/message.ts";
 import type { ProbeResult } from "./transport.ts";
 
 const STATUS_NAMES = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
@@ -65,7 +64,7 @@ export async function grpcHealthCheck(
     signal,
   });
   if (res.status !== 200) return { ok: false, detail: `status ${res.status} (gRPC health)` };
-  const body = await readSome(res.body);
+  const body = await readWhole(res.body, MAX_RESPONSE);
   const trailers = res.body === null ? res.headers : await res.trailers;
   const grpcStatus = trailers?.get("grpc-status") ?? null;
   if (grpcStatus !== "0") {
@@ -77,21 +76,4 @@ export async function grpcHealthCheck(
     ok: status === 1,
     detail: `${STATUS_NAMES[status] ?? `status ${status}`} (gRPC health)`,
   };
-}
-
-/** The whole body when it is small, else null (the rest is cancelled). */
-async function readSome(body: BodyReader | null): Promise<Uint8Array | null> {
-  if (body === null) return new Uint8Array(0);
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (let c = await body.read(); c !== null; c = await body.read()) {
-    size += c.length;
-    if (size > MAX_RESPONSE) {
-      body.cancel();
-      return null;
-    }
-    // A body's chunk is lent until its next read (proto/message.ts): keep a copy.
-    parts.push(c.slice());
-  }
-  return concatBytes(parts);
 }

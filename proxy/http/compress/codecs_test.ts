@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import type { BodyReader } from "../../proto/message.ts";
+import { type BodyReader, readWhole } from "../../proto/message.ts";
 import { type Codec, decodeBody, encodeBody } from "./codecs.ts";
 
 const C = zlib.constants;
@@ -30,12 +30,6 @@ function split(bytes: Uint8Array, size: number): Uint8Array[] {
   return out;
 }
 
-async function readAll(body: BodyReader): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (let c = await body.read(); c !== null; c = await body.read()) parts.push(c);
-  return new Uint8Array(Buffer.concat(parts));
-}
-
 const DECODE_SYNC: Record<Codec, (b: Uint8Array) => Uint8Array> = {
   gzip: zlib.gunzipSync,
   br: zlib.brotliDecompressSync,
@@ -44,7 +38,7 @@ const DECODE_SYNC: Record<Codec, (b: Uint8Array) => Uint8Array> = {
 
 Deno.test("each codec's output decodes to the input with node:zlib", async () => {
   for (const codec of ["gzip", "br", "zstd"] as const) {
-    const out = await readAll(encodeBody(source(split(text, 7000)).body, codec, 3));
+    const out = await readWhole(encodeBody(source(split(text, 7000)).body, codec, 3));
     assert.ok(out.length < text.length / 3, `${codec}: ${out.length} bytes`);
     assert.deepEqual(new Uint8Array(DECODE_SYNC[codec](out)), text, codec);
   }
@@ -52,7 +46,7 @@ Deno.test("each codec's output decodes to the input with node:zlib", async () =>
 
 Deno.test("an empty body still encodes to a valid stream", async () => {
   for (const codec of ["gzip", "br", "zstd"] as const) {
-    const out = await readAll(encodeBody(source([]).body, codec, 1));
+    const out = await readWhole(encodeBody(source([]).body, codec, 1));
     assert.ok(out.length > 0, codec);
     assert.equal(DECODE_SYNC[codec](out).length, 0, codec);
   }
@@ -67,7 +61,7 @@ Deno.test("each decoder restores what node:zlib encoded, deflate with or without
     ["zstd", zlib.zstdCompressSync(text)],
   ];
   for (const [coding, bytes] of encoded) {
-    const out = await readAll(decodeBody(source(split(bytes, 1000)).body, coding));
+    const out = await readWhole(decodeBody(source(split(bytes, 1000)).body, coding));
     assert.deepEqual(out, text, coding);
   }
 });
@@ -90,7 +84,7 @@ Deno.test("encoders flush each source chunk: the output so far decodes to the in
         : zlib.zstdDecompressSync(wire, { finishFlush: finish.zstd });
       assert.equal(new TextDecoder().decode(partial), events.slice(0, i + 1).join(""), codec);
     }
-    await readAll(encoded);
+    await readWhole(encoded);
   }
 });
 
@@ -123,7 +117,7 @@ Deno.test("a corrupt encoded body fails with a message naming the coding, and is
   const { body, state } = source([new TextEncoder().encode("this is not gzip at all")]);
   const decoded = decodeBody(body, "gzip");
   await assert.rejects(
-    () => readAll(decoded),
+    () => readWhole(decoded),
     /Cannot complete gzip decoding of the response body/,
   );
   assert.ok(state.cancelled instanceof Error);
@@ -135,5 +129,5 @@ Deno.test("a failing source fails the encoded body with the source's error", asy
     read: () => Promise.reject(new Error("upstream reset")),
     cancel() {},
   };
-  await assert.rejects(() => readAll(encodeBody(broken, "gzip", 1)), /upstream reset/);
+  await assert.rejects(() => readWhole(encodeBody(broken, "gzip", 1)), /upstream reset/);
 });

@@ -6,9 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { concatBytes } from "../../bytes.ts";
 import { HeaderList } from "../header_list.ts";
-import type { BodyReader } from "../message.ts";
+import { readWhole } from "../message.ts";
 import { connectH2, type H2ClientConnection } from "./client.ts";
 import { testPki } from "../../testing/certs.ts";
 import { accepts } from "../../testing/process.ts";
@@ -16,12 +15,6 @@ import { SYSTEM_PYTHON } from "../../testing/prometheus.ts";
 import { closedPort, waitFor } from "../../testing/servers.ts";
 
 const GRPC_PEER = new URL("../../testing/grpc_peer.py", import.meta.url).pathname;
-
-async function readAll(body: BodyReader | null): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (let c = await body?.read(); c; c = await body!.read()) parts.push(c);
-  return concatBytes(parts);
-}
 
 function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -95,11 +88,11 @@ for (const tls of [false, true]) {
       const res = await client.request({ method: "GET", scheme, authority, path: "/file" });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get("content-length"), String(server.file.length));
-      assert.equal(await sha256(await readAll(res.body)), await sha256(server.file));
+      assert.equal(await sha256(await readWhole(res.body)), await sha256(server.file));
 
       const missing = await client.request({ method: "GET", scheme, authority, path: "/nope" });
       assert.equal(missing.status, 404);
-      await readAll(missing.body);
+      await readWhole(missing.body);
 
       const upload = randomBytes(300_000);
       const echo = await client.request({
@@ -110,14 +103,14 @@ for (const tls of [false, true]) {
         body: upload,
       });
       assert.equal(echo.status, 200);
-      assert.equal(await sha256(await readAll(echo.body)), await sha256(upload));
+      assert.equal(await sha256(await readWhole(echo.body)), await sha256(upload));
 
       const many = await Promise.all(
         Array.from(
           { length: 30 },
           () =>
             client.request({ method: "GET", scheme, authority, path: "/file" })
-              .then((r) => readAll(r.body)).then((b) => b.length),
+              .then((r) => readWhole(r.body)).then((b) => b.length),
         ),
       );
       assert.deepEqual(many, Array(30).fill(server.file.length));
@@ -169,13 +162,13 @@ Deno.test("client against a python3-grpcio server over h2c: status in trailers a
     const ok = await call("Unary", "hello");
     assert.equal(ok.status, 200);
     assert.equal(ok.headers.get("content-type"), "application/grpc");
-    assert.deepEqual(grpcMessages(await readAll(ok.body)), ["echo:hello"]);
+    assert.deepEqual(grpcMessages(await readWhole(ok.body)), ["echo:hello"]);
     const trailers = await ok.trailers;
     assert.equal(trailers?.get("grpc-status"), "0");
     assert.equal(trailers?.get("x-trailer"), "yes");
 
     const stream = await call("ServerStream", "tick");
-    assert.deepEqual(grpcMessages(await readAll(stream.body)), ["tick", "tick", "tick"]);
+    assert.deepEqual(grpcMessages(await readWhole(stream.body)), ["tick", "tick", "tick"]);
     assert.equal((await stream.trailers)?.get("grpc-status"), "0");
 
     // A trailers-only response: one HEADERS frame with END_STREAM carries the status.

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { HeaderList } from "../header_list.ts";
-import type { BodyReader } from "../message.ts";
+import { type BodyReader, readWhole } from "../message.ts";
 import { connectH2, type H2ClientConnection, type H2ClientOptions } from "./client.ts";
 import { ErrorCode, H2ConnectionClosedError, H2StreamResetError } from "./errors.ts";
 import { decodeFrame, encodeFrame, FrameType } from "./frames.ts";
@@ -14,22 +14,6 @@ import { HpackEncoder } from "./hpack/encoder.ts";
 import { concatBytes } from "../../bytes.ts";
 import { h2TestServer, type H2TestServerOptions, patternBody } from "../../testing/h2_server.ts";
 import { waitFor } from "../../testing/servers.ts";
-
-async function readAll(body: BodyReader | null): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (let c = await body?.read(); c; c = await body!.read()) {
-    parts.push(c);
-    n += c.length;
-  }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 async function open(
   serverOptions: H2TestServerOptions,
@@ -76,18 +60,18 @@ for (const tls of [true, false]) {
     const get = await t.get("/");
     assert.equal(get.status, 200);
     assert.equal(get.headers.get("content-length"), "24");
-    assert.equal(decode(await readAll(get.body)), "hello from gatehouse h2\n");
+    assert.equal(decode(await readWhole(get.body)), "hello from gatehouse h2\n");
     assert.equal(await get.trailers, null);
 
     const post = await t.post("/echo", text("ping"), {
       trailers: () => HeaderList.from([["x-req-trailer", "yes"]]),
     });
     assert.equal(post.status, 200);
-    assert.equal(decode(await readAll(post.body)), "ping");
+    assert.equal(decode(await readWhole(post.body)), "ping");
     assert.deepEqual((await post.trailers)?.entries(), [["x-req-trailer", "yes"]]);
 
     const tr = await t.get("/trailers");
-    assert.equal(decode(await readAll(tr.body)), "with trailers\n");
+    assert.equal(decode(await readWhole(tr.body)), "with trailers\n");
     assert.deepEqual((await tr.trailers)?.entries(), [["x-trailer", "done"], ["grpc-status", "0"]]);
 
     const head = await t.client.request({
@@ -109,11 +93,11 @@ for (const tls of [true, false]) {
     // Twice: the second round runs on buffers the first one grew and idle periods shrank.
     for (let round = 0; round < 2; round++) {
       const down = await t.get(`/bytes/${size}`);
-      const got = await readAll(down.body);
+      const got = await readWhole(down.body);
       assert.equal(got.length, size);
       for (let i = 0; i < size; i += 4099) assert.equal(got[i], i % 251);
       const up = await t.post("/echo", patternBody(size));
-      const echoed = await readAll(up.body);
+      const echoed = await readWhole(up.body);
       assert.equal(echoed.length, size);
       for (let i = 0; i < size; i += 4099) assert.equal(echoed[i], i % 251);
     }
@@ -122,12 +106,14 @@ for (const tls of [true, false]) {
 
   Deno.test(`client over ${over}: requests beyond the stream limit wait for a free stream`, async () => {
     await using t = await open({ tls, engine: { maxConcurrentStreams: 5 } });
-    await t.get("/").then((r) => readAll(r.body));
+    await t.get("/").then((r) => readWhole(r.body));
     assert.equal(t.client.maxConcurrentStreams, 5);
     assert.equal(t.client.available, 5);
     const all = Array.from({ length: 40 }, (_, i) => t.get(`/bytes/${1000 + i}`));
     assert.equal(t.client.available, 0);
-    const bodies = await Promise.all(all.map(async (p) => (await readAll((await p).body)).length));
+    const bodies = await Promise.all(
+      all.map(async (p) => (await readWhole((await p).body)).length),
+    );
     assert.deepEqual(bodies, Array.from({ length: 40 }, (_, i) => 1000 + i));
     assert.equal(t.server.stats.refusedStreams, 0);
     await waitFor(() => t.client.available === 5, "the streams to be free again");
@@ -141,9 +127,9 @@ Deno.test("client: aborting a request resets its stream; the connection goes on"
   const first = await res.body!.read();
   assert.ok(first && first.length > 0);
   ac.abort(new Error("client gave up"));
-  await assert.rejects(() => readAll(res.body), /client gave up/);
+  await assert.rejects(() => readWhole(res.body), /client gave up/);
   const next = await t.get("/");
-  assert.equal(decode(await readAll(next.body)), "hello from gatehouse h2\n");
+  assert.equal(decode(await readWhole(next.body)), "hello from gatehouse h2\n");
   assert.equal(t.client.openStreams, 0);
 });
 
@@ -166,7 +152,7 @@ Deno.test("client: after a graceful GOAWAY, new requests fail as retryable; open
   const late = t.get("/late");
   await assert.rejects(late, (err) => err instanceof H2ConnectionClosedError && err.retryable);
   release();
-  assert.equal(decode(await readAll((await first).body)), "/first");
+  assert.equal(decode(await readWhole((await first).body)), "/first");
   await done;
   assert.equal(t.client.available, 0);
 });

@@ -108,6 +108,8 @@ export class InboundBody implements BodyReader {
   #chunks: Uint8Array[] = [];
   #first = 0;
   #pack: Uint8Array | null = null;
+  /** Lent to a waiting reader, reused once it reads again (the BodyReader contract). */
+  #lendable: Uint8Array | null = null;
   #packStart = 0;
   #packEnd = 0;
   #buffered = 0;
@@ -150,7 +152,7 @@ export class InboundBody implements BodyReader {
       const w = this.#waiter;
       this.#waiter = null;
       this.#stream.host.consumed(this.#stream, n);
-      w.resolve(data.slice());
+      w.resolve(this.#lend(data));
       return;
     }
     this.#buffered += n;
@@ -244,6 +246,19 @@ export class InboundBody implements BodyReader {
     this.#stream.host.bodyCancelled(this.#stream, reason);
   }
 
+  /**
+   * A copy of `data` in the buffer lent to the reader waiting for it: the reader is in `read()`,
+   * so the chunk lent before is no longer in use. One buffer per body instead of one per frame.
+   */
+  #lend(data: Uint8Array): Uint8Array {
+    if (this.#lendable === null || this.#lendable.length < data.length) {
+      this.#lendable = new Uint8Array(Math.max(data.length, LEND_SIZE));
+    }
+    const chunk = this.#lendable.subarray(0, data.length);
+    chunk.set(data);
+    return chunk;
+  }
+
   /** Moves the packed bytes not yet handed out to the chunk queue. */
   #sealPack(): void {
     if (this.#pack !== null && this.#packEnd > this.#packStart) {
@@ -264,3 +279,5 @@ export class InboundBody implements BodyReader {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The lent buffer's size: one DATA frame at the default SETTINGS_MAX_FRAME_SIZE. */
+const LEND_SIZE = 16_384;
