@@ -5,7 +5,8 @@
  * Upgrade to the existing WebSocket upstream (Deno.upgradeWebSocket, which checks the key), its
  * 101 a 200 on the stream, then WebSocket frames echo both ways, the close handshake passes and
  * the stream ends; the access record and the websocket metrics count the session. A tunnel that
- * stays idle past the route's `tunnel_idle` is closed on both sides (the engine's client here).
+ * stays idle past the route's `tunnel_idle` is closed on both sides (the engine's client here),
+ * and takes no place of the entrypoint's `max_connections` beside its connection's.
  */
 import assert from "node:assert/strict";
 import { startProxy, yaml } from "../testing/proxy.ts";
@@ -164,6 +165,45 @@ Deno.test("WebSocket over HTTP/2: a reload keeping the route keeps the tunnel, r
     await waitFor(() => ended && up.open === 0, "the drained tunnel to close", 5000);
     const after = Date.now() - start;
     assert.ok(after >= 900, `closed ${after} ms after the route went away`);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("WebSocket over HTTP/2: a tunnel on a stream does not count as another connection", async () => {
+  await using up = await wsUpstream();
+  await using plain = httpUpstream();
+  await using gw = await startProxy(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0", max_connections: 2 } }
+    routes:
+      - { match: { path: /ws }, service: ws }
+      - { service: plain }
+    services:
+      ws: { servers: ["${up.url}"] }
+      plain: { servers: ["${plain.url}"] }
+  `);
+  const client = connectH2(await Deno.connect({ hostname: "127.0.0.1", port: gw.port("web") }));
+  try {
+    const res = await client.request({
+      method: "CONNECT",
+      protocol: "websocket",
+      scheme: "http",
+      authority: "ws.test",
+      path: "/ws",
+      headers: HeaderList.from([["sec-websocket-version", "13"]]),
+      body: { length: -1, read: () => new Promise(() => {}), cancel() {} },
+    });
+    assert.equal(res.status, 200);
+    await waitFor(() => up.sessions.length === 1, "the upstream session");
+    // One connection is open: a second one has its place.
+    const http = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+    try {
+      const second = await fetch(`http://127.0.0.1:${gw.port("web")}/`, { client: http });
+      assert.equal(await second.text(), "ok");
+    } finally {
+      http.close();
+    }
+    res.body!.cancel();
   } finally {
     client.close();
   }

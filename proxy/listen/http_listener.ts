@@ -329,9 +329,10 @@ export class HttpListener extends Listener {
       handler: this.#deps.handler,
       client,
       trackTunnel: (route) => {
-        // A WebSocket on a stream: a tunnel of its own in the registry (deadline, route drain).
+        // A WebSocket on a stream: a tunnel of its own in the registry (deadline, route drain),
+        // not another connection toward the limits (its HTTP/2 connection is one already).
         let close = () => {};
-        const tunnel = new TrackedConnection(this.name, "http", () => close());
+        const tunnel = new TrackedConnection(this.name, "http", () => close(), { counted: false });
         tunnel.state = "tunnel";
         tunnel.route = route;
         this.registry.add(tunnel);

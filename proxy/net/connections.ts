@@ -32,13 +32,24 @@ export class TrackedConnection {
    */
   readonly owner: string;
   readonly kind: "http" | "tcp" | "udp";
+  /**
+   * False for a tunnel that rides on a stream of a connection already counted (WebSocket over
+   * HTTP/2): it has deadlines and drains like a connection but takes no place of the limits.
+   */
+  readonly counted: boolean;
   readonly #close: () => void;
   #closed = false;
 
-  constructor(owner: string, kind: "http" | "tcp" | "udp", close: () => void) {
+  constructor(
+    owner: string,
+    kind: "http" | "tcp" | "udp",
+    close: () => void,
+    options: { counted?: boolean } = {},
+  ) {
     this.owner = owner;
     this.kind = kind;
     this.#close = close;
+    this.counted = options.counted ?? true;
   }
 
   /** Closes the underlying connection once. */
@@ -99,8 +110,10 @@ export class ConnectionRegistry {
   add(conn: TrackedConnection): void {
     if (this.#conns.has(conn)) return;
     this.#conns.add(conn);
-    if (this.#admitted === conn.owner) this.#admitted = null;
-    else this.#counts.tryAdd(conn.owner, 0, 0);
+    if (conn.counted) {
+      if (this.#admitted === conn.owner) this.#admitted = null;
+      else this.#counts.tryAdd(conn.owner, 0, 0);
+    }
     if (this.#timer === undefined) {
       const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
       Deno.unrefTimer(timer);
@@ -110,7 +123,7 @@ export class ConnectionRegistry {
 
   delete(conn: TrackedConnection): void {
     if (!this.#conns.delete(conn)) return;
-    this.#counts.remove(conn.owner);
+    if (conn.counted) this.#counts.remove(conn.owner);
     if (this.#conns.size === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;
