@@ -165,12 +165,14 @@ Deno.test("basic_auth: checks beyond the waiting bound are refused at once, not 
   }
 });
 
-Deno.test("basic_auth: the htpasswd file is reloaded when it changes", async () => {
+Deno.test("basic_auth: an htpasswd file with bcrypt and argon2id lines, reloaded when it changes", async () => {
   await using up = httpUpstream();
   const dir = await Deno.makeTempDir({ prefix: "gatehouse-htpasswd-" });
   try {
     const file = join(dir, "team.htpasswd");
-    await Deno.writeTextFile(file, `# the team\n${await bcryptUser("dave", "one")}\n`);
+    // Both kinds of hash in one file: bcrypt (Apache's htpasswd) and argon2id (argon2's tool).
+    const users = [await bcryptUser("dave", "one"), await argon2User("fay", "three")];
+    await Deno.writeTextFile(file, `# the team\n${users.join("\n")}\n`);
     await using live = await startGatehouse(
       yaml`
       entrypoints: { web: { address: "127.0.0.1:0" } }
@@ -190,6 +192,8 @@ Deno.test("basic_auth: the htpasswd file is reloaded when it changes", async () 
       return res.status;
     };
     assert.equal(await status("dave", "one"), 200);
+    assert.equal(await status("fay", "three"), 200);
+    assert.equal(await status("fay", "one"), 401);
     assert.equal(await status("erin", "two"), 401);
     await run("htpasswd", ["-bB", "-C", "5", file, "erin", "two"]);
     await waitFor(async () => await status("erin", "two") === 200, "erin let in after the reload");

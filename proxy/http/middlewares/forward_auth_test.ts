@@ -127,6 +127,35 @@ Deno.test("forward_auth fails closed: auth service down is 502, too slow is 504"
   assert.equal(up.requests.length, 0, "no request passed without an answer");
 });
 
+Deno.test("forward_auth fails closed: an auth service with no server up is 503", async () => {
+  await using up = httpUpstream();
+  await using gw = await startProxy(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    middlewares:
+      sso: { forward_auth: { service: auth, path: /oauth2/auth } }
+    routes: [{ service: app, middlewares: [sso] }]
+    services:
+      app: { servers: [${up.url}] }
+      auth:
+        servers: ["http://127.0.0.1:${closedPort()}"]
+        health_check: { path: /ping, interval: 100ms, timeout: 50ms }
+  `);
+  // The active check takes the one server out of rotation: no attempt is made at all.
+  await waitFor(async () => {
+    const res = await fetch(gw.url("/"), { headers: { cookie: ALICE_COOKIE } });
+    await res.body?.cancel();
+    return res.status === 503;
+  }, "503 once the auth server is marked down");
+  const record = gw.outcomes.at(-1)!;
+  assert.deepEqual([record.middleware, record.middlewareReason, record.source], [
+    "sso",
+    "auth_unavailable",
+    "unavailable",
+  ]);
+  assert.equal(record.error, `no available server in the auth service "auth"`);
+  assert.equal(up.requests.length, 0, "no request passed without an answer");
+});
+
 Deno.test("forward_auth config errors: unknown service with did-you-mean, a TCP service", async () => {
   const errors = async (service: string) => {
     const loaded = await loadConfigText(
