@@ -7,9 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
-import { closedPort } from "../testing/servers.ts";
+import { closedPort, waitFor, waitForSteady } from "../testing/servers.ts";
 import { curl, h2load, runTool } from "../testing/h2_tools.ts";
 import { h2TestServer } from "../testing/h2_server.ts";
+import { rawH2Client } from "../testing/h2_frame_peer.ts";
+import { FrameType } from "../proto/h2/frames.ts";
+import { SettingId } from "../proto/h2/settings.ts";
+import { HeaderList } from "../proto/header_list.ts";
+import type { BodyReader } from "../proto/message.ts";
 
 /** Gatehouse on a plain and a TLS entrypoint to one service; `keys` are more of its keys. */
 async function gatewayTo(servers: string, keys = ""): Promise<TestProxy> {
@@ -92,4 +97,42 @@ Deno.test("an h2c:// upstream that is down is answered 502 by the funnel", async
   const res = await curl(["--http2-prior-knowledge", `http://127.0.0.1:${gw.port("web")}/`]);
   assert.equal(res.status, 502);
   assert.equal(gw.outcomes[0].status, 502);
+});
+
+Deno.test("a client that stops reading holds an h2c upstream's endless stream back (gRPC server streaming)", async () => {
+  let pulled = 0;
+  const chunk = new Uint8Array(16 * 1024);
+  await using up = await h2TestServer({
+    tls: false,
+    onRequest: (req) => {
+      const endless: BodyReader = {
+        length: -1,
+        read: () => {
+          pulled += chunk.length;
+          return Promise.resolve(chunk);
+        },
+        cancel: () => {},
+      };
+      const headers = HeaderList.from([["content-type", "application/grpc"]]);
+      void req.respond({ status: 200, headers, body: endless }).catch(() => {});
+    },
+  });
+  await using gw = await gatewayTo(`"h2c://127.0.0.1:${up.port}"`);
+  // Window 0 for every stream: the client takes nothing of what it asked for.
+  await using peer = await rawH2Client(gw.port("web"), [[SettingId.INITIAL_WINDOW_SIZE, 0]]);
+  const stream = await peer.request("POST", "/echo.Echo/Stream", false, [
+    ["content-type", "application/grpc"],
+    ["te", "trailers"],
+  ]);
+  await peer.waitFor((f) => f.type === FrameType.HEADERS && f.streamId === stream);
+  // The upstream sends only what Gatehouse's window toward it lets through, then waits.
+  await waitForSteady(() => pulled, "the upstream to be held back");
+  assert.ok(pulled < 32 * 1024 * 1024, `the upstream sent ${pulled} bytes`);
+  // The stream is alive, not reset: a window update lets data flow again.
+  const before = pulled;
+  await peer.send(
+    { type: FrameType.WINDOW_UPDATE, streamId: 0, increment: 4 * 1024 * 1024 },
+    { type: FrameType.WINDOW_UPDATE, streamId: stream, increment: 4 * 1024 * 1024 },
+  );
+  await waitFor(() => pulled > before, "the upstream to send again");
 });

@@ -6,12 +6,18 @@
  * 101 a 200 on the stream, then WebSocket frames echo both ways, the close handshake passes and
  * the stream ends; the access record and the websocket metrics count the session. A tunnel that
  * stays idle past the route's `tunnel_idle` is closed on both sides (the engine's client here),
- * and takes no place of the entrypoint's `max_connections` beside its connection's.
+ * and takes no place of the entrypoint's `max_connections` beside its connection's; a client
+ * that stops reading holds the upstream back.
  */
 import assert from "node:assert/strict";
 import { startProxy, yaml } from "../testing/proxy.ts";
 import { SYSTEM_PYTHON } from "../testing/prometheus.ts";
-import { httpUpstream, waitFor } from "../testing/servers.ts";
+import { httpUpstream, waitFor, waitForSteady } from "../testing/servers.ts";
+import { accept101, tunnelUpstream } from "../testing/tunnel_peers.ts";
+import { rawH2Client } from "../testing/h2_frame_peer.ts";
+import { FrameType } from "../proto/h2/frames.ts";
+import { SettingId } from "../proto/h2/settings.ts";
+import { concatBytes } from "../bytes.ts";
 import { wsUpstream } from "../testing/websocket.ts";
 import { connectH2 } from "../proto/h2/client.ts";
 import { HeaderList } from "../proto/header_list.ts";
@@ -207,4 +213,55 @@ Deno.test("WebSocket over HTTP/2: a tunnel on a stream does not count as another
   } finally {
     client.close();
   }
+});
+
+Deno.test("WebSocket over HTTP/2: a client that stops reading holds the upstream back", async () => {
+  let sent = 0;
+  await using up = tunnelUpstream(async (peer) => {
+    await accept101(peer);
+    // One unmasked binary frame of 64 KiB, again and again, for as long as the socket takes it.
+    const payload = new Uint8Array(65536);
+    const frame = concatBytes([new Uint8Array([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]), payload]);
+    try {
+      while (true) {
+        await peer.write(frame);
+        sent += frame.length;
+      }
+    } catch {
+      // the tunnel closed
+    }
+  });
+  await using gw = await startProxy(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    routes: [{ service: ws }]
+    services: { ws: { servers: ["${up.url}"] } }
+  `);
+  // Window 0 for every stream: the client takes nothing of what the upstream sends.
+  await using peer = await rawH2Client(gw.port("web"), [[SettingId.INITIAL_WINDOW_SIZE, 0]]);
+  const stream = peer.nextStreamId();
+  await peer.send({
+    type: FrameType.HEADERS,
+    streamId: stream,
+    endStream: false,
+    endHeaders: true,
+    block: peer.block([
+      [":method", "CONNECT"],
+      [":protocol", "websocket"],
+      [":scheme", "http"],
+      [":authority", "ws.test"],
+      [":path", "/firehose"],
+      ["sec-websocket-version", "13"],
+    ]),
+  });
+  await peer.waitFor((f) => f.type === FrameType.HEADERS && f.streamId === stream);
+  assert.deepEqual(peer.fields.get(stream)?.[0][0], [":status", "200"]);
+  // The tunnel reads the upstream only until the socket buffers are full, then waits.
+  await waitForSteady(() => sent, "the upstream to be held back");
+  assert.ok(sent < 64 * 1024 * 1024, `the upstream wrote ${sent} bytes`);
+  const before = sent;
+  await peer.send(
+    { type: FrameType.WINDOW_UPDATE, streamId: 0, increment: 8 * 1024 * 1024 },
+    { type: FrameType.WINDOW_UPDATE, streamId: stream, increment: 8 * 1024 * 1024 },
+  );
+  await waitFor(() => sent > before, "the upstream to write again");
 });

@@ -13,7 +13,7 @@ import { SettingId } from "../proto/h2/settings.ts";
 import { bystander, type RawH2Client, rawH2Client } from "../testing/h2_frame_peer.ts";
 import { isolateGrowth } from "../testing/memory.ts";
 import { startProxy, yaml } from "../testing/proxy.ts";
-import { httpUpstream, waitFor } from "../testing/servers.ts";
+import { httpUpstream, waitForSteady } from "../testing/servers.ts";
 
 const MiB = 1024 * 1024;
 
@@ -240,18 +240,7 @@ Deno.test("through Gatehouse: a client that never opens its window holds the ups
       peer.received.filter((f) => f.type === FrameType.HEADERS).length === 4
     );
     // The upstream is read only until the socket buffers between it and Gatehouse are full.
-    let last = -1;
-    await waitFor(
-      async () => {
-        const now = pulled;
-        await new Promise((r) => setTimeout(r, 200));
-        const steady = now === pulled && now === last;
-        last = pulled;
-        return steady;
-      },
-      "the upstream to be held back",
-      20_000,
-    );
+    await waitForSteady(() => pulled, "the upstream to be held back");
     assert.ok(pulled < 64 * MiB, `the upstream was read for ${(pulled / MiB).toFixed(1)} MiB`);
     return peer;
   }, false);

@@ -260,3 +260,29 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Waits until `value()` has not changed over two polls `everyMs` apart (a producer that was held
+ * back stopped), then returns it.
+ */
+export async function waitForSteady(
+  value: () => number,
+  what: string,
+  timeoutMs = 20_000,
+  everyMs = 200,
+): Promise<number> {
+  let last = -1;
+  let steady = false;
+  await waitFor(
+    async () => {
+      const now = value();
+      await new Promise((r) => setTimeout(r, everyMs));
+      steady = now === value() && now === last;
+      last = now;
+      return steady;
+    },
+    what,
+    timeoutMs,
+  );
+  return last;
+}
