@@ -48,10 +48,19 @@ export interface TestProxy extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Writes the test certificates and `text` into a temp dir and loads it as a config. */
+/**
+ * Writes the test certificates and `yamlText` into a temp dir and loads it as a config; without
+ * an `admin` key, the admin endpoint listens on a free port.
+ */
 export async function loadTestConfig(
-  text: string,
+  yamlText: string,
 ): Promise<{ config: Config; dir: string; certs: TestCertPaths }> {
+  // The admin endpoint's default port (9901) is one for the whole machine: tests that run side
+  // by side and do not choose their own get a free one.
+  const indent = /^( *)\S/m.exec(yamlText)?.[1] ?? "";
+  const text = new RegExp(`^${indent}admin:`, "m").test(yamlText)
+    ? yamlText
+    : `${yamlText.trimEnd()}\n${indent}admin: { address: "127.0.0.1:0" }\n`;
   const dir = await Deno.makeTempDir({ prefix: "gatehouse-proxy-test-" });
   const certs = await writeTestCerts(dir);
   const file = join(dir, "gatehouse.yaml");
