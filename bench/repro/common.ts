@@ -164,3 +164,24 @@ export function range(values: number[], digits = 1): string {
   const hi = Math.max(...values).toFixed(digits);
   return lo === hi ? lo : `${lo}-${hi}`;
 }
+
+/**
+ * A self-signed P-256 certificate for localhost and 127.0.0.1, valid 2 days, written by openssl
+ * into `dir` as cert.pem and key.pem; their paths.
+ */
+export async function selfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = `${dir}/cert.pem`;
+  const key = `${dir}/key.pem`;
+  const out = await new Deno.Command("openssl", {
+    args: ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+      .concat(["-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"])
+      .concat(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+      .concat(["-addext", "basicConstraints=critical,CA:FALSE"]),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`Cannot create a certificate: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return { cert, key };
+}

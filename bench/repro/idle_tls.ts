@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { flags, range, startProcess, startServer, table } from "./common.ts";
+import { flags, range, selfSignedCert, startProcess, startServer, table } from "./common.ts";
 
 async function server(port: number, mode: string, cert: string, key: string): Promise<void> {
   const held: Deno.Conn[] = [];
@@ -112,33 +112,7 @@ async function drive(): Promise<void> {
   const n = Number(opt.conns);
   const self = new URL(import.meta.url).pathname;
   const dir = await Deno.makeTempDir({ prefix: "idle-tls-" });
-  const cert = `${dir}/cert.pem`;
-  const key = `${dir}/key.pem`;
-  const ok = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-    ],
-    stderr: "null",
-  }).output();
-  if (!ok.success) throw new Error("Cannot create a certificate: openssl failed");
+  const { cert, key } = await selfSignedCert(dir);
   await Deno.writeTextFile(
     `${dir}/nginx.conf`,
     `worker_processes 1;

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { flags, range, startServer, table } from "./common.ts";
+import { flags, range, selfSignedCert, startServer, table } from "./common.ts";
 
 const opt = flags({
   rounds: "2",
@@ -36,8 +36,6 @@ const opt = flags({
 const port = Number(opt.port);
 const here = new URL(".", import.meta.url).pathname;
 const dir = await Deno.makeTempDir({ prefix: "tls-paced-" });
-const cert = `${dir}/cert.pem`;
-const key = `${dir}/key.pem`;
 
 async function run(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -47,25 +45,7 @@ async function run(cmd: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-await run("openssl", [
-  "req",
-  "-x509",
-  "-newkey",
-  "ec",
-  "-pkeyopt",
-  "ec_paramgen_curve:prime256v1",
-  "-nodes",
-  "-keyout",
-  key,
-  "-out",
-  cert,
-  "-days",
-  "2",
-  "-subj",
-  "/CN=localhost",
-  "-addext",
-  "subjectAltName=DNS:localhost,IP:127.0.0.1",
-]);
+const { cert, key } = await selfSignedCert(dir);
 await Deno.mkdir(`${dir}/www`);
 await Deno.writeFile(`${dir}/www/small`, new Uint8Array(100).fill(0x61));
 await Deno.writeFile(`${dir}/www/1m`, new Uint8Array(1024 * 1024).fill(0x62));

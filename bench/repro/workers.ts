@@ -25,6 +25,8 @@
  *
  * @module
  */
+import { selfSignedCert } from "./common.ts";
+
 const workerUrl = new URL("./workers_worker.ts", import.meta.url);
 
 interface Reply {
@@ -61,36 +63,13 @@ function freePort(): number {
   return port;
 }
 
+/** A self-signed certificate's PEM texts (bench/repro/common.ts makes it). */
 async function selfSigned(): Promise<{ cert: string; key: string }> {
   const dir = await Deno.makeTempDir();
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${dir}/k.pem`,
-      "-out",
-      `${dir}/c.pem`,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-    ],
-    stderr: "null",
-  }).output();
-  if (!out.success) throw new Error("Cannot create a certificate: openssl failed");
+  const files = await selfSignedCert(dir);
   const pair = {
-    cert: await Deno.readTextFile(`${dir}/c.pem`),
-    key: await Deno.readTextFile(`${dir}/k.pem`),
+    cert: await Deno.readTextFile(files.cert),
+    key: await Deno.readTextFile(files.key),
   };
   await Deno.remove(dir, { recursive: true });
   return pair;
