@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { configSchema } from "../../config/schema.ts";
-import { startGatehouse } from "../../testing/gatehouse.ts";
+import { requestsPerWorker, startGatehouse } from "../../testing/gatehouse.ts";
 import { yaml } from "../../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../../testing/servers.ts";
 import { middlewareProxy, PROTOCOLS, request } from "./test_helpers.ts";
@@ -88,41 +87,31 @@ Deno.test("a reload keeps the buckets of an unchanged rate_limit, and resets a c
   ]);
 });
 
-const hasWorkers = Object.hasOwn(configSchema.fields, "workers");
-
-Deno.test({
-  name: "rate_limit is global across workers (workers: 2)",
-  ignore: !hasWorkers,
-  async fn() {
-    await using up = httpUpstream();
-    await using gh = await startGatehouse(
-      yaml`
-      workers: 2
-      entrypoints: { web: { address: "127.0.0.1:0" } }
-      admin: { address: off }
-      middlewares:
-        login: { rate_limit: { average: 10, period: 1h } }
-      routes: [{ service: app, middlewares: [login] }]
-      services: { app: { servers: [${up.url}] } }
-    `,
-      false,
-    );
-    // Separate connections, so the kernel spreads them over both workers' listeners.
-    const statuses: number[] = [];
-    for (let i = 0; i < 40; i++) {
-      const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
-      const res = await fetch(`http://127.0.0.1:${gh.port()}/`, { client });
-      await res.body?.cancel();
-      client.close();
-      statuses.push(res.status);
-    }
-    assert.equal(statuses.filter((s) => s === 200).length, 10);
-    assert.equal(up.requests.length, 10);
-  },
-});
-if (!hasWorkers) {
-  console.warn(
-    "rate_limit_test.ts: the workers: 2 test is skipped: this Gatehouse has no `workers` " +
-      "setting yet (issue 18); it runs once it does",
+Deno.test("rate_limit is global across workers (workers: 2)", async () => {
+  await using up = httpUpstream();
+  await using gh = await startGatehouse(
+    yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    admin: { address: off }
+    middlewares:
+      login: { rate_limit: { average: 10, period: 1h } }
+    routes: [{ service: app, middlewares: [login] }]
+    services: { app: { servers: [${up.url}] } }
+  `,
+    false,
+    2,
   );
-}
+  // Separate connections, so the kernel spreads them over both workers' listeners.
+  const statuses: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+    const res = await fetch(`http://127.0.0.1:${gh.port()}/`, { client });
+    await res.body?.cancel();
+    client.close();
+    statuses.push(res.status);
+  }
+  const counts = await requestsPerWorker(gh);
+  assert.ok(counts.length === 2 && counts.every((n) => n > 0), `both workers served: ${counts}`);
+  assert.equal(statuses.filter((s) => s === 200).length, 10);
+  assert.equal(up.requests.length, 10);
+});
