@@ -1,11 +1,12 @@
 /**
  * The main isolate's shared memory for a multi-worker Gatehouse: the server table (health and
  * ejection of every upstream server), the connection counts (entrypoint limits) and the counter
- * store (rate_limit and in_flight_limit state, sized by `counterEntries`). The main isolate allocates server slots as its own runtime
- * builds servers (`cellFor`), tells workers which slot each server has (`cellsOf`), and frees the
- * slots of servers a committed config dropped (`retire`) or an aborted one made (`forget`).
+ * store (rate_limit and in_flight_limit state, sized by `counterEntries`). The main isolate
+ * allocates server slots as its own runtime builds servers (`cellFor`), tells workers which slot
+ * each server has (`cellsOf`), and frees the slots of servers a committed config dropped
+ * (`retire`) or an aborted one made (`forget`).
  *
- * Tested by workers_test.ts.
+ * Tested by workers_test.ts and shared_state_test.ts.
  */
 import type { Config } from "../config/types.ts";
 import type { Snapshot } from "../http/context.ts";
