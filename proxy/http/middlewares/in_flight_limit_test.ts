@@ -95,10 +95,10 @@ Deno.test("in_flight_limit is global across workers, through a client abort and 
   };
   /**
    * `n` requests at once, each on a connection of its own: how many were refused (one let
-   * through would wait at the upstream: it is given up after 3 s).
+   * through would wait at the upstream: it is given up after 5 s).
    */
   const refused = async (n: number) => {
-    const all = await Promise.all(Array.from({ length: n }, () => send(AbortSignal.timeout(3000))));
+    const all = await Promise.all(Array.from({ length: n }, () => send(AbortSignal.timeout(5000))));
     return all.filter((a) => a.startsWith("429 ")).length;
   };
 
