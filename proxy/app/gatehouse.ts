@@ -127,7 +127,7 @@ export class Gatehouse {
     ]);
     await prepareSockets(config);
     const count = opts.workers ?? 1;
-    const shared = count > 1 ? new SharedState() : null;
+    const shared = count > 1 ? new SharedState(config) : null;
     runtime = shared === null
       ? Runtime.start(config, {
         onComplete: (outcome) => metrics?.observe(outcome),

@@ -20,7 +20,8 @@ import { createPipeline } from "../http/pipeline.ts";
 import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
 import { type Generation, MiddlewareSet } from "../http/middlewares/set.ts";
-import { type LimitStore, localLimitStore } from "../net/limit_store.ts";
+import { localLimitStore } from "../net/limit_store.ts";
+import { SharedLimitStore } from "../net/shared_limit_store.ts";
 import { log, logTcp, logUdp } from "../telemetry/log.ts";
 import type { AccessRecord, TcpRecord, UdpRecord } from "../telemetry/records.ts";
 import { TlsRelay } from "../tls/relay.ts";
@@ -49,11 +50,6 @@ export interface RuntimeHooks {
   readonly onTcpClosed?: (record: TcpRecord) => void;
   /** A UDP session ended. */
   readonly onUdpClosed?: (record: UdpRecord) => void;
-  /**
-   * Where rate_limit and in_flight_limit keep their state; default: this isolate's memory. A
-   * store shared by worker isolates makes the limits global.
-   */
-  readonly limitStore?: LimitStore;
   /** Automatic HTTPS (proxy/acme/manager.ts): HTTP-01 answers and obtained certificates. */
   readonly acme?: {
     challenge(token: string): string | null | Promise<string | null>;
@@ -67,7 +63,11 @@ export interface RuntimeOptions {
   readonly connections?: ConnectionCounts;
   /** Run active health checks (default true; worker isolates leave them to the main one). */
   readonly activeChecks?: boolean;
-  /** The counter store for state that is one number across workers (rate limits). */
+  /**
+   * The counter store for state that is one number across workers. Given, rate_limit and
+   * in_flight_limit keep their state in it (net/shared_limit_store.ts), so the limits hold across
+   * every isolate that shares it; else in this isolate's memory (net/limit_store.ts).
+   */
   readonly counters?: CounterStore;
   /**
    * Open the entrypoints' listeners (default true). The main isolate of a multi-worker
@@ -124,7 +124,9 @@ export class Runtime {
   private constructor(snapshot: Snapshot, hooks: RuntimeHooks, options: RuntimeOptions) {
     this.#snapshot = snapshot;
     this.#hooks = hooks;
-    this.#middlewares = new MiddlewareSet({ limits: hooks.limitStore ?? localLimitStore });
+    this.#middlewares = new MiddlewareSet({
+      limits: options.counters ? new SharedLimitStore(options.counters) : localLimitStore,
+    });
     this.#options = options;
     this.clients = new ConnectionRegistry(options.connections);
     this.#counters = options.counters ?? null;

@@ -5,7 +5,7 @@
  * both workers took some.
  */
 import assert from "node:assert/strict";
-import { startGatehouse, type TestGatehouse } from "../testing/gatehouse.ts";
+import { requestsPerWorker, startGatehouse, type TestGatehouse } from "../testing/gatehouse.ts";
 import { yaml } from "../testing/proxy.ts";
 import { accepts } from "../testing/process.ts";
 import { parseExposition, sampleValue } from "../testing/prometheus.ts";
@@ -23,14 +23,6 @@ async function once(port: number, path = "/"): Promise<{ status: number; body: s
   } finally {
     conn.close();
   }
-}
-
-/** Requests per worker so far, from each worker's own samples (entrypoint "web"). */
-async function perWorker(gh: TestGatehouse): Promise<number[]> {
-  return (await gh.gatehouse.dataSamples()).map((samples) => {
-    const metric = samples.find((m) => m.name === "gatehouse_entrypoint_requests_total");
-    return (metric?.values ?? []).reduce((n, v) => n + v.value, 0);
-  });
 }
 
 Deno.test("requests served by different workers are counted exactly in one exposition", async () => {
@@ -53,7 +45,7 @@ Deno.test("requests served by different workers are counted exactly in one expos
     const batch = Array.from({ length: 20 }, () => once(gh.port()));
     for (const res of await Promise.all(batch)) assert.equal(res.status, 200);
   }
-  const counts = await perWorker(gh);
+  const counts = await requestsPerWorker(gh);
   assert.equal(counts.length, 2);
   assert.ok(counts.every((c) => c > 0), `both workers served requests: ${counts}`);
   const text = await (await fetch(gh.admin("/metrics"))).text();
@@ -94,12 +86,12 @@ Deno.test("a server that fails in one worker is ejected in every worker", async 
       assert.equal((await once(gh.port())).status, 200);
     }
     assert.equal(accepted, 1, "A was tried once");
-    const before = await perWorker(gh);
+    const before = await requestsPerWorker(gh);
     for (let i = 0; i < 100; i++) {
       const res = await once(gh.port());
       assert.equal(res.body, "b");
     }
-    const after = await perWorker(gh);
+    const after = await requestsPerWorker(gh);
     assert.ok(
       after.every((n, i) => n > before[i]),
       `both workers served requests after the ejection: ${before} -> ${after}`,
@@ -281,7 +273,7 @@ Deno.test("a server the main isolate's health checks mark down gets no request f
   const bodies = await Promise.all(Array.from({ length: 60 }, () => once(gh.port())));
   assert.deepEqual(new Set(bodies.map((r) => r.body)), new Set(["b"]));
   assert.equal(served(), before, "no worker sent a request to A");
-  const counts = await perWorker(gh);
+  const counts = await requestsPerWorker(gh);
   assert.ok(counts.every((n) => n > 0), `both workers served: ${counts}`);
 });
 

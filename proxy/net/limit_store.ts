@@ -3,9 +3,8 @@
  * requests in flight, in a table of bounded size. A middleware asks a `LimitStore` for a table
  * of its own (`partition` names it: the middleware's name and a digest of its definition, so a
  * reload that keeps the definition finds the same state); the in-process store here gives each
- * middleware a Map. A store shared by worker isolates (SharedArrayBuffer) implements the same
- * two interfaces: a bucket is one 64-bit number (its theoretical arrival time in ms, GCRA), so
- * `take` is one compare-and-swap on a BigInt64Array slot, and in-flight counts are Int32 slots.
+ * middleware Maps of its own. With worker isolates, net/shared_limit_store.ts implements the same
+ * two interfaces over the counter store they share, so a limit holds across all of them.
  *
  * Token bucket as GCRA: a key's bucket holds `burst` tokens and gains one every `intervalMs`;
  * the state is the time `tat` at which the bucket will be full again. A request at `now` may
@@ -45,8 +44,6 @@ export interface LimitTable {
   acquire(key: string, max: number): boolean;
   /** Ends one request in flight for `key`. */
   release(key: string): void;
-  /** Keys held (buckets and in-flight counts). */
-  readonly size: number;
   /** Frees the table (its middleware was dropped by a reload, or Gatehouse stops). */
   close(): void;
 }
@@ -76,6 +73,7 @@ export class LocalLimitTable implements LimitTable {
     this.#generation = Math.max(1, Math.floor(maxKeys / 2));
   }
 
+  /** Keys held (buckets and in-flight counts). */
   get size(): number {
     return this.#tat.size + this.#older.size + this.#inFlight.size;
   }

@@ -81,10 +81,11 @@ function ownOutputs(): { app: SerialOutput; access: SerialOutput } {
 
 /**
  * Main isolate: writes a batch of whole lines a worker isolate formatted, after the batches
- * before it; resolves when it is written.
+ * before it; drops it (counted, and reported later) when the output is blocked and too much
+ * waits already (log_sink.ts SerialOutput).
  */
-export async function writeLogLines(stream: "app" | "access", bytes: Uint8Array): Promise<void> {
-  await ownOutputs()[stream].write(bytes);
+export function writeLogLines(stream: "app" | "access", bytes: Uint8Array): void {
+  ownOutputs()[stream].offer(bytes);
 }
 
 let appFormat = appJson;

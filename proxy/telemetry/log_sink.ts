@@ -14,6 +14,8 @@ import type { LogRecord } from "@logtape/logtape";
 const FLUSH_MS = 25;
 const BUFFER_BYTES = 64 * 1024;
 const MAX_PENDING = 8 * 1024 * 1024;
+/** Bytes of other isolates' batches that may wait for a blocked output (SerialOutput). */
+const MAX_QUEUED = 8 * 1024 * 1024;
 /** Written buffers kept for reuse. */
 const SPARE_BUFFERS = 4;
 /** LogTape's mark for sinks that use a record before returning: it then skips copying it. */
@@ -29,22 +31,61 @@ export interface LineOutput {
  * it, so batches of whole lines from several sources (this isolate's sinks, worker isolates'
  * lines) never interleave, however long they are (a pipe keeps a write whole only up to
  * PIPE_BUF, 4096 bytes).
+ *
+ * Worker isolates' batches come with no backpressure (`offer`): when the output blocks (a full
+ * pipe nobody reads), at most MAX_QUEUED bytes of them wait; batches beyond that are dropped
+ * whole, their lines counted, and the loss is reported in a line written once the output has
+ * caught up (half the bound).
  */
 export class SerialOutput implements LineOutput {
   readonly #out: LineOutput;
   #tail: Promise<void> = Promise.resolve();
+  #queued = 0;
+  #dropped = 0;
 
   constructor(out: LineOutput) {
     this.#out = out;
   }
 
+  /** Bytes taken and not written yet. */
+  get queued(): number {
+    return this.#queued;
+  }
+
   write(bytes: Uint8Array): Promise<number> {
+    this.#queued += bytes.length;
     const done = this.#tail.then(async () => {
       let off = 0;
       while (off < bytes.length) off += await this.#out.write(bytes.subarray(off));
+    }).finally(() => {
+      this.#queued -= bytes.length;
+      if (this.#dropped > 0 && this.#queued <= MAX_QUEUED / 2) this.#report();
     });
     this.#tail = done.catch(() => {});
     return done.then(() => bytes.length);
+  }
+
+  /**
+   * Writes a batch of whole lines (another isolate's) after the writes before it, unless
+   * MAX_QUEUED bytes wait already: then drops it and counts its lines.
+   */
+  offer(bytes: Uint8Array): void {
+    if (this.#queued + bytes.length > MAX_QUEUED) {
+      let lines = 0;
+      for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) lines++;
+      this.#dropped += lines;
+      return;
+    }
+    this.write(bytes).catch(() => {
+      // the output is closed: nothing can be logged any more
+    });
+  }
+
+  #report(): void {
+    const note =
+      `{"level":"warning","msg":"log output too slow: ${this.#dropped} lines from worker isolates dropped"}\n`;
+    this.#dropped = 0;
+    this.write(new TextEncoder().encode(note)).catch(() => {});
   }
 
   /** Resolves once every write so far has ended. */

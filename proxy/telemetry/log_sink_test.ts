@@ -105,3 +105,53 @@ Deno.test("a serial output keeps concurrent batches whole when each write takes 
   assert.equal(written, expected);
   await out.idle();
 });
+
+Deno.test("worker batches offered to a blocked pipe wait up to a bound; the rest are dropped and counted", async () => {
+  const path = await Deno.makeTempFile();
+  // A real pipe: `cat` copies it to a file, and is stopped so that the pipe fills and blocks.
+  const cat = new Deno.Command("sh", {
+    args: ["-c", `exec cat > "$0"`, path],
+    stdin: "piped",
+  }).spawn();
+  const writer = cat.stdin.getWriter();
+  const pipe: LineOutput = { write: (p) => writer.write(p).then(() => p.length) };
+  try {
+    cat.kill("SIGSTOP");
+    const out = new SerialOutput(pipe);
+    const line = "z".repeat(1023) + "\n";
+    const batch = new TextEncoder().encode(line.repeat(64)); // 64 KiB, 64 lines
+    const total = 400; // 25 MiB: beyond the 8 MiB that may wait
+    let most = 0;
+    for (let i = 0; i < total; i++) {
+      out.offer(batch);
+      most = Math.max(most, out.queued);
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.ok(most <= 8 * 1024 * 1024, `${most} bytes waited`);
+    cat.kill("SIGCONT");
+    await waitForLoss(path);
+    const lines = (await Deno.readTextFile(path)).split("\n").slice(0, -1);
+    const kept = lines.filter((l) => l.length === 1023).length;
+    assert.ok(kept >= 7000 && kept < total * 64, `kept ${kept} lines`);
+    assert.equal(kept % 64, 0, "batches are kept or dropped whole");
+    const note = JSON.parse(lines.at(-1)!);
+    assert.equal(
+      note.msg,
+      `log output too slow: ${total * 64 - kept} lines from worker isolates dropped`,
+    );
+  } finally {
+    cat.kill("SIGCONT");
+    await writer.close().catch(() => {});
+    await cat.status;
+    await Deno.remove(path);
+  }
+});
+
+/** Waits until the file at `path` ends with the line that reports the loss. */
+async function waitForLoss(path: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await Deno.readTextFile(path)).endsWith('dropped"}\n')) {
+    if (Date.now() > deadline) throw new Error("Timed out waiting for the loss to be reported");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -68,3 +68,14 @@ export async function startGatehouse(
     [Symbol.asyncDispose]: close,
   };
 }
+
+/**
+ * Requests each worker (or the one isolate) has answered so far on every entrypoint, from its
+ * own samples: tests that need connections spread over workers check that every count is > 0.
+ */
+export async function requestsPerWorker(gh: TestGatehouse): Promise<number[]> {
+  return (await gh.gatehouse.dataSamples()).map((samples) => {
+    const metric = samples.find((m) => m.name === "gatehouse_entrypoint_requests_total");
+    return (metric?.values ?? []).reduce((n, v) => n + v.value, 0);
+  });
+}

@@ -10,6 +10,11 @@
  * - `{ op: "available", servers, slot }`: whether the server on that slot is available now.
  * - `{ op: "count", store, cells, key, times, barrier }`: adds 1 to cell 0 of `key` `times`
  *   times in the counter store (after the barrier, as for "admit"); answers the last value seen.
+ * - `{ op: "take", store, cells, partition, key, times, rate, barrier }`: `times` takes from
+ *   `key`'s bucket in a net/shared_limit_store.ts table over the store; answers how many passed.
+ * - `{ op: "acquire", store, cells, partition, key, times, max, barrier }`: `times` in-flight
+ *   acquisitions under `max`; answers how many succeeded.
+ * - `{ op: "release", store, cells, partition, key, times }`: `times` releases; answers true.
  * - `{ op: "admit", counts, slots, owner, tries, maxOwner, barrier }`: `tries` admissions of
  *   `owner` under `maxOwner`; answers how many were admitted. `barrier` (Int32 [ready, go]):
  *   the worker adds one to `ready`, then waits until `go` is not 0, so that several workers
@@ -20,7 +25,9 @@
 /// <reference lib="deno.worker" />
 import type { PassiveHealth } from "../config/types.ts";
 import { SharedConnectionCounts } from "../net/connection_counts.ts";
+import type { Rate } from "../net/limit_store.ts";
 import { CounterStore } from "../net/shared_counters.ts";
+import { SharedLimitStore } from "../net/shared_limit_store.ts";
 import { ServerTable } from "../upstream/server_cells.ts";
 import { UpstreamServer } from "../upstream/server_state.ts";
 
@@ -50,6 +57,17 @@ type Message =
     key: string;
     times: number;
     barrier: SharedArrayBuffer;
+  }
+  | {
+    op: "take" | "acquire" | "release";
+    store: SharedArrayBuffer;
+    cells: number;
+    partition: string;
+    key: string;
+    times: number;
+    rate: Rate;
+    max: number;
+    barrier?: SharedArrayBuffer;
   }
   | {
     op: "admit";
@@ -106,6 +124,20 @@ self.onmessage = (e: MessageEvent<Message>) => {
         });
       }
       self.postMessage({ result: last });
+      return;
+    }
+    case "take":
+    case "acquire":
+    case "release": {
+      const table = new SharedLimitStore(new CounterStore(m.store, m.cells)).table(m.partition, 0);
+      if (m.barrier !== undefined) waitAtBarrier(m.barrier);
+      let done = 0;
+      for (let i = 0; i < m.times; i++) {
+        if (m.op === "take") done += table.take(m.key, m.rate, Date.now()).ok ? 1 : 0;
+        else if (m.op === "acquire") done += table.acquire(m.key, m.max) ? 1 : 0;
+        else table.release(m.key);
+      }
+      self.postMessage({ result: m.op === "release" ? true : done });
       return;
     }
     case "admit": {

@@ -1,7 +1,8 @@
 /**
  * `in_flight_limit`: at most `amount` requests at once per key; one more gets 429 (reason
  * `too_many_in_flight`). A request counts until its response body is done (or failed, or its
- * tunnel ended).
+ * tunnel ended), and ends its count exactly once (`ctx.atEnd`). With worker isolates the count
+ * is one for all of them (net/shared_limit_store.ts).
  *
  * Tested by in_flight_limit_test.ts.
  */

@@ -23,7 +23,10 @@ export interface Built {
 
 /** What building middlewares needs from outside the HTTP layer. */
 export interface MiddlewareDeps {
-  /** Rate-limit buckets and in-flight counts (net/limit_store.ts; shared across workers). */
+  /**
+   * Rate-limit buckets and in-flight counts: net/limit_store.ts in one isolate,
+   * net/shared_limit_store.ts (one store for every worker isolate) with workers.
+   */
   readonly limits: LimitStore;
 }
 

@@ -1,6 +1,6 @@
 /**
  * `rate_limit`: a token bucket per key (net/limit_store.ts: `burst` at once, `average` per
- * `period` on average). Over it: 429 with Retry-After (reason `rate_limited`). Every answer
+ * `period` on average; one bucket for every worker isolate, net/shared_limit_store.ts). Over it: 429 with Retry-After (reason `rate_limited`). Every answer
  * carries the bucket as the IETF draft's fields (draft-ietf-httpapi-ratelimit-headers):
  * `RateLimit-Policy: "<name>";q=<burst>;w=<seconds to fill the bucket>` and
  * `RateLimit: "<name>";r=<tokens left>;t=<seconds until it is full>`.

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { configSchema } from "../../config/schema.ts";
-import { startGatehouse } from "../../testing/gatehouse.ts";
+import { requestsPerWorker, startGatehouse } from "../../testing/gatehouse.ts";
 import { yaml } from "../../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../../testing/servers.ts";
 import { middlewareProxy, PROTOCOLS, request } from "./test_helpers.ts";
@@ -56,73 +55,70 @@ Deno.test("rate_limit by header: one bucket per value, the client address withou
   ]);
 });
 
-Deno.test("a reload keeps the buckets of an unchanged rate_limit, and resets a changed one", async () => {
+for (const workers of [1, 2]) {
+  Deno.test(`a reload keeps the buckets of an unchanged rate_limit, and resets a changed one (workers: ${workers})`, async () => {
+    await using up = httpUpstream();
+    const config = (average: number, other: string) =>
+      yaml`
+      entrypoints: { web: { address: "127.0.0.1:0" } }
+      admin: { address: off }
+      middlewares:
+        login: { rate_limit: { average: ${average}, period: 1h } }
+        other: { headers: { response: { set: { x-version: "${other}" } } } }
+      routes: [{ service: app, middlewares: [other, login] }]
+      services: { app: { servers: [${up.url}] } }
+    `;
+    await using gh = await startGatehouse(config(5, "one"), false, workers);
+    /** `n` requests one after the other, each on a connection of its own (either worker). */
+    const get = async (n: number) => {
+      const seen = new Map<string, number>();
+      for (let i = 0; i < n; i++) {
+        const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+        const res = await fetch(`http://127.0.0.1:${gh.port()}/`, { client });
+        await res.body?.cancel();
+        client.close();
+        const answer = `${res.status} ${res.headers.get("x-version")}`;
+        seen.set(answer, (seen.get(answer) ?? 0) + 1);
+      }
+      return Object.fromEntries(seen);
+    };
+    assert.deepEqual(await get(6), { "200 one": 5, "429 one": 1 });
+    await Deno.writeTextFile(gh.file, config(5, "two"));
+    assert.equal((await gh.gatehouse.reload("test")).ok, true);
+    assert.deepEqual(await get(4), { "429 two": 4 });
+    await Deno.writeTextFile(gh.file, config(6, "two"));
+    assert.equal((await gh.gatehouse.reload("test")).ok, true);
+    assert.deepEqual(await get(7), { "200 two": 6, "429 two": 1 });
+    const counts = await requestsPerWorker(gh);
+    assert.ok(counts.length === workers && counts.every((n) => n > 0), `served: ${counts}`);
+  });
+}
+
+Deno.test("rate_limit is global across workers (workers: 2)", async () => {
   await using up = httpUpstream();
-  const config = (average: number, other: string) =>
+  await using gh = await startGatehouse(
     yaml`
     entrypoints: { web: { address: "127.0.0.1:0" } }
     admin: { address: off }
     middlewares:
-      login: { rate_limit: { average: ${average}, period: 1h } }
-      other: { headers: { response: { set: { x-version: "${other}" } } } }
-    routes: [{ service: app, middlewares: [other, login] }]
+      login: { rate_limit: { average: 10, period: 1h } }
+    routes: [{ service: app, middlewares: [login] }]
     services: { app: { servers: [${up.url}] } }
-  `;
-  await using gh = await startGatehouse(config(2, "one"), false);
-  const get = async () => {
-    const res = await fetch(`http://127.0.0.1:${gh.port()}/`);
-    await res.body?.cancel();
-    return `${res.status} ${res.headers.get("x-version")}`;
-  };
-  assert.deepEqual([await get(), await get(), await get()], ["200 one", "200 one", "429 one"]);
-  await Deno.writeTextFile(gh.file, config(2, "two"));
-  assert.equal((await gh.gatehouse.reload("test")).ok, true);
-  assert.equal(await get(), "429 two");
-  await Deno.writeTextFile(gh.file, config(3, "two"));
-  assert.equal((await gh.gatehouse.reload("test")).ok, true);
-  assert.deepEqual([await get(), await get(), await get(), await get()], [
-    "200 two",
-    "200 two",
-    "200 two",
-    "429 two",
-  ]);
-});
-
-const hasWorkers = Object.hasOwn(configSchema.fields, "workers");
-
-Deno.test({
-  name: "rate_limit is global across workers (workers: 2)",
-  ignore: !hasWorkers,
-  async fn() {
-    await using up = httpUpstream();
-    await using gh = await startGatehouse(
-      yaml`
-      workers: 2
-      entrypoints: { web: { address: "127.0.0.1:0" } }
-      admin: { address: off }
-      middlewares:
-        login: { rate_limit: { average: 10, period: 1h } }
-      routes: [{ service: app, middlewares: [login] }]
-      services: { app: { servers: [${up.url}] } }
-    `,
-      false,
-    );
-    // Separate connections, so the kernel spreads them over both workers' listeners.
-    const statuses: number[] = [];
-    for (let i = 0; i < 40; i++) {
-      const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
-      const res = await fetch(`http://127.0.0.1:${gh.port()}/`, { client });
-      await res.body?.cancel();
-      client.close();
-      statuses.push(res.status);
-    }
-    assert.equal(statuses.filter((s) => s === 200).length, 10);
-    assert.equal(up.requests.length, 10);
-  },
-});
-if (!hasWorkers) {
-  console.warn(
-    "rate_limit_test.ts: the workers: 2 test is skipped: this Gatehouse has no `workers` " +
-      "setting yet (issue 18); it runs once it does",
+  `,
+    false,
+    2,
   );
-}
+  // Separate connections, so the kernel spreads them over both workers' listeners.
+  const statuses: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+    const res = await fetch(`http://127.0.0.1:${gh.port()}/`, { client });
+    await res.body?.cancel();
+    client.close();
+    statuses.push(res.status);
+  }
+  const counts = await requestsPerWorker(gh);
+  assert.ok(counts.length === 2 && counts.every((n) => n > 0), `both workers served: ${counts}`);
+  assert.equal(statuses.filter((s) => s === 200).length, 10);
+  assert.equal(up.requests.length, 10);
+});
