@@ -117,18 +117,16 @@ export class UdpSession {
         if (!(transport instanceof UdpTransport)) {
           return Promise.reject(new Error(`${server.url} is not a udp:// server`));
         }
-        return transport.address().then((address) => ({
-          transport,
-          address,
-          socket: transport.open(address),
-        }));
+        return transport.address().then((address) => {
+          try {
+            return { transport, address, socket: transport.open(address) };
+          } catch (err) {
+            throw new Error(`Cannot open a socket to ${server.url}: ${(err as Error).message}`);
+          }
+        });
       },
       judge: (err) => ({
-        error: new UpstreamError(
-          "connect",
-          false,
-          `Cannot open a socket: ${(err as Error).message}`,
-        ),
+        error: new UpstreamError("connect", false, (err as Error).message),
         serverFault: false,
         retry: true,
       }),

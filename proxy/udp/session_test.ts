@@ -4,11 +4,13 @@
  * Gatehouse to an echo, each burst from a fresh socket (a new session, whose upstream socket is
  * not yet writable when the burst's next datagrams arrive), and every reply is checked byte for
  * byte against what its client sent. A datagram lost on loopback is sent again from the next
- * socket; a reply that is not exactly one of the client's datagrams fails the test.
+ * socket; a reply that is not exactly one of the client's datagrams fails the test. Also: a
+ * server named by hostname, and one whose name does not resolve.
  */
 import assert from "node:assert/strict";
 import { lookup } from "node:dns/promises";
 import { startProxy, yaml } from "../testing/proxy.ts";
+import { waitFor } from "../testing/servers.ts";
 
 const CLIENTS = 10;
 const DATAGRAMS = 40;
@@ -128,6 +130,32 @@ Deno.test("a server named by hostname (udp://localhost) is resolved for the sess
   } finally {
     socket.close();
     echo.close();
+  }
+});
+
+Deno.test("a server name that does not resolve: the session ends unavailable, saying so", async () => {
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      dgram: { address: "127.0.0.1:0", protocol: udp }
+    udp_routes:
+      - { entrypoints: [dgram], service: nowhere }
+    services:
+      nowhere: { servers: ["udp://nonexistent.invalid:53"] }
+  `);
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const target: Deno.NetAddr = {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: gw.port("dgram"),
+    };
+    await socket.send(datagram(0, 0), target);
+    await waitFor(() => gw.udpRecords.length === 1, "the session to end");
+    const [r] = gw.udpRecords;
+    assert.equal(r.outcome, "unavailable");
+    assert.match(r.error ?? "", /^Cannot resolve nonexistent\.invalid: /);
+  } finally {
+    socket.close();
   }
 });
 
