@@ -3,7 +3,8 @@
  * client address. A datagram from a new address opens a session under the connection limits
  * (`max_connections` caps an entrypoint's sessions; a refused datagram is dropped and counted);
  * the next ones go to the open session. A reload keeps the socket and the sessions while the
- * entrypoint's address stays; new sessions use the new route and service.
+ * entrypoint's address stays; new sessions use the new route and service. Datagrams are received
+ * into one reused buffer (see udp/session.ts for when it may be overwritten).
  *
  * Deno binds datagram sockets with SO_REUSEADDR at most, never SO_REUSEPORT on Linux (ext/net
  * ops.rs): two isolates cannot share a UDP port, so a UDP entrypoint lives in one isolate.
@@ -13,7 +14,7 @@
 import type { Config, Entrypoint } from "../config/types.ts";
 import type { UdpRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
-import { sessionKey, UdpSession } from "../udp/session.ts";
+import { MAX_DATAGRAM, sessionKey, UdpSession } from "../udp/session.ts";
 import { bindOrExplain, Listener, type ListenerDeps } from "./listener.ts";
 import type { ListenerKind } from "./listener_kind.ts";
 
@@ -73,11 +74,12 @@ export class UdpListener extends Listener {
   }
 
   async #receive(): Promise<void> {
+    const buffer = new Uint8Array(MAX_DATAGRAM);
     for (;;) {
       let data: Uint8Array;
       let from: Deno.NetAddr;
       try {
-        const [bytes, addr] = await this.#socket.receive();
+        const [bytes, addr] = await this.#socket.receive(buffer);
         data = bytes;
         from = addr as Deno.NetAddr;
       } catch {
@@ -86,7 +88,9 @@ export class UdpListener extends Listener {
       }
       if (this.#closed) continue;
       const session = this.#sessions.get(sessionKey(from)) ?? this.#open(from);
-      session?.forward(data);
+      // `data` is a view of `buffer`: receive again only when its send upstream is done.
+      const sending = session?.forward(data);
+      if (sending !== undefined) await sending;
     }
   }
 

@@ -6,6 +6,12 @@
  * Shutdown and the removal of its entrypoint shorten that to DRAIN_IDLE_MS; the removal of its
  * route closes it after the drain time.
  *
+ * Per datagram there is no allocation of a receive buffer: the entrypoint and each session's
+ * upstream socket receive into one buffer of MAX_DATAGRAM bytes each, reused. Deno's `send`
+ * keeps a reference to the bytes (no copy) until its promise settles (ext/net `op_net_send_udp`),
+ * so a buffer is received into again only after the send of its last datagram has settled:
+ * `forward` returns that send, and the reply loop awaits its own.
+ *
  * Tested by udp/udp_test.ts.
  */
 import type { UdpRoute } from "../config/types.ts";
@@ -26,6 +32,8 @@ export interface UdpSessionDeps {
   readonly onClosed: (session: UdpSession, record: UdpRecord) => void;
 }
 
+/** A receive buffer's size: the largest UDP payload (65,507 bytes over IPv4, 65,527 over IPv6). */
+export const MAX_DATAGRAM = 65_535;
 /** Datagrams waiting while the upstream socket is being opened. */
 const MAX_PENDING = 64;
 /**
@@ -45,6 +53,8 @@ export class UdpSession {
   readonly #start = Date.now();
   #socket: Deno.DatagramConn | null = null;
   #transport: UdpTransport | null = null;
+  /** The server's resolved address: where datagrams go and the only source of replies. */
+  #address: Deno.NetAddr | null = null;
   #server: UpstreamServer | null = null;
   #lease: InflightLease | null = null;
   #pending: Uint8Array[] | null = [];
@@ -77,15 +87,19 @@ export class UdpSession {
     this.#connect();
   }
 
-  /** A datagram from the client. */
-  forward(data: Uint8Array): void {
+  /**
+   * A datagram from the client. `data` may be a view of the caller's receive buffer: the caller
+   * must not overwrite it before the returned promise settles (it never rejects). Nothing is
+   * returned when the bytes were copied or dropped.
+   */
+  forward(data: Uint8Array): Promise<void> | undefined {
     if (this.track.closed) return;
     this.#touch();
     if (this.#pending !== null) {
       if (this.#pending.length < MAX_PENDING) this.#pending.push(data.slice());
       return;
     }
-    this.#send(data);
+    return this.#send(data);
   }
 
   #touch(): void {
@@ -103,10 +117,16 @@ export class UdpSession {
         if (!(transport instanceof UdpTransport)) {
           return Promise.reject(new Error(`${server.url} is not a udp:// server`));
         }
-        return Promise.resolve({ transport, socket: transport.open() });
+        return transport.address().then((address) => {
+          try {
+            return { transport, address, socket: transport.open(address) };
+          } catch (err) {
+            throw new Error(`Cannot open a socket to ${server.url}: ${(err as Error).message}`);
+          }
+        });
       },
       judge: (err) => ({
-        error: new UpstreamError("connect", false, `Cannot open a socket: ${String(err)}`),
+        error: new UpstreamError("connect", false, (err as Error).message),
         serverFault: false,
         retry: true,
       }),
@@ -121,6 +141,7 @@ export class UdpSession {
     this.#server = result.server;
     this.#lease = result.lease;
     this.#transport = result.value.transport;
+    this.#address = result.value.address;
     this.#socket = result.value.socket;
     if (this.track.closed) {
       this.#release();
@@ -129,24 +150,25 @@ export class UdpSession {
     const pending = this.#pending ?? [];
     this.#pending = null;
     for (const data of pending) this.#send(data);
-    this.#replies(this.#socket, this.#transport.target);
+    this.#replies(this.#socket, this.#address);
   }
 
-  #send(data: Uint8Array): void {
+  /** Sends one datagram upstream; settles when the socket is done with `data`. */
+  #send(data: Uint8Array): Promise<void> {
     this.#datagramsUp++;
     this.#bytesUp += data.length;
-    this.#socket!.send(data, this.#transport!.target).catch((err) => {
+    return this.#socket!.send(data, this.#address!).then(ignore, (err) => {
       this.#error ??= `Cannot send to ${this.#server?.url}: ${(err as Error).message}`;
     });
   }
 
-  async #replies(socket: Deno.DatagramConn, target: Deno.NetAddr): Promise<void> {
-    const literal = /^[0-9.]+$|:/.test(target.hostname);
+  async #replies(socket: Deno.DatagramConn, server: Deno.NetAddr): Promise<void> {
+    const buffer = new Uint8Array(MAX_DATAGRAM);
     for (;;) {
       let data: Uint8Array;
       let from: Deno.NetAddr;
       try {
-        const [bytes, addr] = await socket.receive();
+        const [bytes, addr] = await socket.receive(buffer);
         data = bytes;
         from = addr as Deno.NetAddr;
       } catch (err) {
@@ -157,11 +179,16 @@ export class UdpSession {
         return;
       }
       // Only the server's datagrams are replies: anything else reaching this port is dropped.
-      if (from.port !== target.port || (literal && from.hostname !== target.hostname)) continue;
+      if (from.port !== server.port || from.hostname !== server.hostname) continue;
       this.#touch();
       this.#datagramsDown++;
       this.#bytesDown += data.length;
-      this.#deps.reply(data, this.client).catch(() => {});
+      // `data` is a view of `buffer`: the next receive waits until the reply's send is done.
+      try {
+        await this.#deps.reply(data, this.client);
+      } catch {
+        // The client's address no longer takes datagrams: its session idles out.
+      }
     }
   }
 
@@ -199,6 +226,8 @@ export class UdpSession {
     });
   }
 }
+
+function ignore(): void {}
 
 /** The table key of a client address. */
 export function sessionKey(addr: Deno.NetAddr): string {
