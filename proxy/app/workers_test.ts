@@ -261,7 +261,7 @@ Deno.test("a server the main isolate's health checks mark down gets no request f
     services:
       app:
         servers: ["${a.url}", "${b.url}"]
-        health_check: { path: /health, interval: 100ms, timeout: 50ms, unhealthy_threshold: 1 }
+        health_check: { path: /health, interval: 300ms, timeout: 250ms, unhealthy_threshold: 1 }
   `,
     false,
     2,
