@@ -206,7 +206,7 @@ Deno.test("a TCP health check (connect only) takes a dead server out", async () 
     services:
       up:
         servers: ["${dead}", "${up.url}"]
-        health_check: { interval: 100ms, timeout: 50ms, unhealthy_threshold: 1 }
+        health_check: { interval: 300ms, timeout: 250ms, unhealthy_threshold: 1 }
         passive_health: false
         retries: 0
     log: { access_log: { enabled: false } }
