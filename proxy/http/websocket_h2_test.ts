@@ -19,7 +19,7 @@ import { FrameType } from "../proto/h2/frames.ts";
 import { SettingId } from "../proto/h2/settings.ts";
 import { concatBytes } from "../bytes.ts";
 import { wsUpstream } from "../testing/websocket.ts";
-import { connectH2 } from "../proto/h2/client.ts";
+import { connectH2, type H2ClientConnection, type H2ClientResponse } from "../proto/h2/client.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import { reload } from "../testing/tcp_peers.ts";
 
@@ -35,6 +35,19 @@ async function h2Peer(scenario: string, port: number, caFile?: string) {
   const err = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, `h2_peer.py ${scenario} failed:\n${err}`);
   return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** An extended CONNECT for a WebSocket at `path` on `client`, sending nothing; its response. */
+function webSocketStream(client: H2ClientConnection, path: string): Promise<H2ClientResponse> {
+  return client.request({
+    method: "CONNECT",
+    protocol: "websocket",
+    scheme: "http",
+    authority: "ws.test",
+    path,
+    headers: HeaderList.from([["sec-websocket-version", "13"]]),
+    body: { length: -1, read: () => new Promise(() => {}), cancel() {} },
+  });
 }
 
 Deno.test("WebSocket over HTTP/2: extended CONNECT to an HTTP/1.1 WebSocket upstream, over h2c and TLS", async () => {
@@ -79,15 +92,7 @@ Deno.test("WebSocket over HTTP/2: an idle tunnel is closed at tunnel_idle, both 
   `);
   const client = connectH2(await Deno.connect({ hostname: "127.0.0.1", port: gw.port("web") }));
   try {
-    const res = await client.request({
-      method: "CONNECT",
-      protocol: "websocket",
-      scheme: "http",
-      authority: "ws.test",
-      path: "/idle",
-      headers: HeaderList.from([["sec-websocket-version", "13"]]),
-      body: { length: -1, read: () => new Promise(() => {}), cancel() {} },
-    });
+    const res = await webSocketStream(client, "/idle");
     assert.equal(res.status, 200);
     await waitFor(() => up.sessions.length === 1, "the upstream session");
     // Nothing moves: Gatehouse ends the stream and the upstream connection.
@@ -149,15 +154,7 @@ Deno.test("WebSocket over HTTP/2: a reload keeping the route keeps the tunnel, r
   await using gw = await startProxy(config(true));
   const client = connectH2(await Deno.connect({ hostname: "127.0.0.1", port: gw.port("web") }));
   try {
-    const res = await client.request({
-      method: "CONNECT",
-      protocol: "websocket",
-      scheme: "http",
-      authority: "ws.test",
-      path: "/ws",
-      headers: HeaderList.from([["sec-websocket-version", "13"]]),
-      body: { length: -1, read: () => new Promise(() => {}), cancel() {} },
-    });
+    const res = await webSocketStream(client, "/ws");
     assert.equal(res.status, 200);
     await waitFor(() => up.open === 1, "the upstream session");
     let ended = false;
@@ -190,15 +187,7 @@ Deno.test("WebSocket over HTTP/2: a tunnel on a stream does not count as another
   `);
   const client = connectH2(await Deno.connect({ hostname: "127.0.0.1", port: gw.port("web") }));
   try {
-    const res = await client.request({
-      method: "CONNECT",
-      protocol: "websocket",
-      scheme: "http",
-      authority: "ws.test",
-      path: "/ws",
-      headers: HeaderList.from([["sec-websocket-version", "13"]]),
-      body: { length: -1, read: () => new Promise(() => {}), cancel() {} },
-    });
+    const res = await webSocketStream(client, "/ws");
     assert.equal(res.status, 200);
     await waitFor(() => up.sessions.length === 1, "the upstream session");
     // One connection is open: a second one has its place.

@@ -61,6 +61,35 @@ export const localLimitStore: LimitStore = {
   table: (_partition, maxKeys) => new LocalLimitTable(maxKeys),
 };
 
+/**
+ * GCRA's take at `now` on a bucket whose theoretical arrival time is `stored` (0, or any time
+ * past: a full bucket); `next` is the bucket's new arrival time when the token was taken.
+ */
+export function gcraTake(
+  stored: number,
+  rate: Rate,
+  now: number,
+): { taken: Taken; next: number | null } {
+  const tolerance = (rate.burst - 1) * rate.intervalMs;
+  const tat = stored < now ? now : stored;
+  if (tat - now > tolerance) {
+    const taken = { ok: false, remaining: 0, waitMs: tat - now - tolerance, fullInMs: tat - now };
+    return { taken, next: null };
+  }
+  const next = tat + rate.intervalMs;
+  const remaining = Math.floor((tolerance - (next - now)) / rate.intervalMs) + 1;
+  return { taken: { ok: true, remaining, waitMs: 0, fullInMs: next - now }, next };
+}
+
+/** What a take at `now` would find on a bucket whose arrival time is `stored`, taking nothing. */
+export function gcraPeek(stored: number, rate: Rate, now: number): Taken {
+  const tat = stored < now ? now : stored;
+  const tolerance = (rate.burst - 1) * rate.intervalMs;
+  const remaining = Math.max(0, Math.floor((tolerance - (tat - now)) / rate.intervalMs) + 1);
+  const waitMs = remaining > 0 ? 0 : tat - now - tolerance;
+  return { ok: remaining > 0, remaining, waitMs, fullInMs: tat - now };
+}
+
 export class LocalLimitTable implements LimitTable {
   readonly #generation: number;
   /** Buckets touched in this generation, and in the one before (two Maps: eviction is O(1)). */
@@ -79,29 +108,13 @@ export class LocalLimitTable implements LimitTable {
   }
 
   take(key: string, rate: Rate, now: number): Taken {
-    const tolerance = (rate.burst - 1) * rate.intervalMs;
-    const stored = this.#tat.get(key) ?? this.#older.get(key);
-    const tat = stored === undefined || stored < now ? now : stored;
-    if (tat - now > tolerance) {
-      return { ok: false, remaining: 0, waitMs: tat - now - tolerance, fullInMs: tat - now };
-    }
-    const next = tat + rate.intervalMs;
-    this.#store(key, next);
-    return {
-      ok: true,
-      remaining: Math.floor((tolerance - (next - now)) / rate.intervalMs) + 1,
-      waitMs: 0,
-      fullInMs: next - now,
-    };
+    const { taken, next } = gcraTake(this.#tat.get(key) ?? this.#older.get(key) ?? 0, rate, now);
+    if (next !== null) this.#store(key, next);
+    return taken;
   }
 
   peek(key: string, rate: Rate, now: number): Taken {
-    const stored = this.#tat.get(key) ?? this.#older.get(key);
-    const tat = stored === undefined || stored < now ? now : stored;
-    const tolerance = (rate.burst - 1) * rate.intervalMs;
-    const remaining = Math.max(0, Math.floor((tolerance - (tat - now)) / rate.intervalMs) + 1);
-    const waitMs = remaining > 0 ? 0 : tat - now - tolerance;
-    return { ok: remaining > 0, remaining, waitMs, fullInMs: tat - now };
+    return gcraPeek(this.#tat.get(key) ?? this.#older.get(key) ?? 0, rate, now);
   }
 
   acquire(key: string, max: number): boolean {

@@ -22,7 +22,14 @@
  *
  * Tested by shared_limit_store_test.ts (one isolate, and across two workers).
  */
-import type { LimitStore, LimitTable, Rate, Taken } from "./limit_store.ts";
+import {
+  gcraPeek,
+  gcraTake,
+  type LimitStore,
+  type LimitTable,
+  type Rate,
+  type Taken,
+} from "./limit_store.ts";
 import type { CounterEntry, CounterStore } from "./shared_counters.ts";
 
 /** Cell of the bucket's theoretical arrival time (epoch ms; 0: none). */
@@ -59,33 +66,17 @@ class SharedLimitTable implements LimitTable {
 
   take(key: string, rate: Rate, now: number): Taken {
     return this.#counters.update(this.#prefix + key, now, (e) => {
-      const tolerance = (rate.burst - 1) * rate.intervalMs;
-      const stored = e.get(TAT);
-      const tat = stored < now ? now : stored;
-      if (tat - now > tolerance) {
-        return { ok: false, remaining: 0, waitMs: tat - now - tolerance, fullInMs: tat - now };
+      const { taken, next } = gcraTake(e.get(TAT), rate, now);
+      if (next !== null) {
+        e.set(TAT, next);
+        expire(e);
       }
-      const next = tat + rate.intervalMs;
-      e.set(TAT, next);
-      expire(e);
-      return {
-        ok: true,
-        remaining: Math.floor((tolerance - (next - now)) / rate.intervalMs) + 1,
-        waitMs: 0,
-        fullInMs: next - now,
-      };
+      return taken;
     });
   }
 
   peek(key: string, rate: Rate, now: number): Taken {
-    return this.#counters.update(this.#prefix + key, now, (e) => {
-      const stored = e.get(TAT);
-      const tat = stored < now ? now : stored;
-      const tolerance = (rate.burst - 1) * rate.intervalMs;
-      const remaining = Math.max(0, Math.floor((tolerance - (tat - now)) / rate.intervalMs) + 1);
-      const waitMs = remaining > 0 ? 0 : tat - now - tolerance;
-      return { ok: remaining > 0, remaining, waitMs, fullInMs: tat - now };
-    });
+    return this.#counters.update(this.#prefix + key, now, (e) => gcraPeek(e.get(TAT), rate, now));
   }
 
   acquire(key: string, max: number): boolean {
