@@ -326,12 +326,12 @@ export async function writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void>
  * [from, to); -1 if not there yet. Bare LF line endings are accepted, as RFC 9112 2.2 allows.
  */
 export function findHeadEnd(buf: Uint8Array, from: number, to: number): number {
-  let i = buf.indexOf(LF, from);
-  while (i >= 0 && i < to) {
+  // Searched within [0, to) only: the rest of a large read buffer is not scanned for nothing.
+  const seen = buf.subarray(0, to);
+  for (let i = seen.indexOf(LF, from); i >= 0; i = seen.indexOf(LF, i + 1)) {
     const next = buf[i + 1];
     if (i + 1 < to && next === LF) return i;
     if (i + 2 < to && next === CR && buf[i + 2] === LF) return i;
-    i = buf.indexOf(LF, i + 1);
   }
   return -1;
 }
@@ -342,7 +342,8 @@ export function findHeadEnd(buf: Uint8Array, from: number, to: number): number {
  * end of a complete head, where the byte after it is known.
  */
 function hasBareCr(buf: Uint8Array, from: number, to: number): boolean {
-  for (let i = buf.indexOf(CR, from); i >= 0 && i < to; i = buf.indexOf(CR, i + 1)) {
+  const seen = buf.subarray(0, to);
+  for (let i = seen.indexOf(CR, from); i >= 0; i = seen.indexOf(CR, i + 1)) {
     if (i + 1 < to && buf[i + 1] !== LF) return true;
   }
   return false;

@@ -19,6 +19,8 @@ import { chunkSizeLine, CRLF, LAST_CHUNK } from "./body.ts";
 
 /** Coalesced bytes are written once they reach this size. */
 const FLUSH_AT = 64 * 1024;
+/** Joins up to this size get an array of their own rather than a pooled 72 KiB buffer. */
+const SMALL_JOIN = 4096;
 
 export const NOT_YET = Symbol("not-yet");
 
@@ -211,7 +213,11 @@ class Joiner {
     let buf: Uint8Array;
     let first = 0;
     let off = 0;
-    if (size <= joinBuffers.size) {
+    if (size <= SMALL_JOIN && this.#scratch === null) {
+      // A small message (a head and a short body): an array of its size costs less than taking
+      // and zero-filling a pooled one when many connections write at once.
+      buf = new Uint8Array(size);
+    } else if (size <= joinBuffers.size) {
       buf = this.#scratch ??= joinBuffers.take();
       if (parts[0].buffer === buf.buffer && parts[0].byteOffset === buf.byteOffset) {
         first = 1;
