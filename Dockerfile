@@ -35,7 +35,10 @@ LABEL org.opencontainers.image.title="Gatehouse" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.base.name="denoland/deno:distroless-2.9.6" \
       org.opencontainers.image.documentation="deploy/README.md"
+# DENO_TOKIO_MAX_IO_EVENTS_PER_TICK: fewer socket wake-ups per event-loop turn keep the tail flat
+# with hundreds of busy connections (docs/runtime.md, section 1); for every isolate, the first too.
 ENV DENO_DIR=/deno-dir/ \
+    DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=32 \
     GATEHOUSE_COMMIT=${REVISION} \
     GATEHOUSE_CONFIG=/config/gatehouse.yaml \
     NO_COLOR=1
@@ -62,8 +65,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
 # when one is mounted (connecting to a unix socket takes read and write permission: Gatehouse sends
 # it only GET), and environment variables: GATEHOUSE_* (config references, admin token), LOG_TOKENS
 # and LOG_STREAM (read by the yaml package), DENO_SERVE_AUTOMATIC_COMPRESSION (removed at start so
-# that hyper never compresses on its own) and DENO_TOKIO_MAX_IO_EVENTS_PER_TICK (set for the worker
-# isolates); FFI to the C library only (amd64 and arm64 paths), to set TCP_NODELAY on TLS
+# that hyper never compresses on its own) and DENO_TOKIO_MAX_IO_EVENTS_PER_TICK (read by
+# app/workers.ts); FFI to the C library only (amd64 and arm64 paths), to set TCP_NODELAY on TLS
 # listeners, which Deno cannot (proxy/internal/tcp_nodelay.ts).
 ENTRYPOINT ["deno", "run", "--config=/app/deno.json", "--cached-only", "--frozen", "--no-prompt", \
             "--allow-net", \

@@ -155,6 +155,8 @@ export async function startProxy(
         [...gatehouseFeatures].filter(([, no]) => no === null).map(([f]) => f),
       );
       const text = gatehouseConfig(layout, ports, variant, features);
+      // As `deno task start` and the image run it (docs/runtime.md, the saturation stall).
+      env.DENO_TOKIO_MAX_IO_EVENTS_PER_TICK = "32";
       if (!features.has("workers") && layout.workers !== 1) {
         console.error(
           `Gatehouse runs one JavaScript thread: workers ${gatehouseFeatures.get("workers")}`,
