@@ -327,7 +327,8 @@ const service = obj({
       max_idle_per_server: def(
         int(0, 10000),
         256,
-        "Idle connections kept per server (fewer makes busy services reconnect all the time)",
+        "Idle connections kept per server (fewer makes busy services reconnect all the time); " +
+          "a burst's surplus closes after 1s unused",
       ),
       idle_timeout: def(dur(), "30s", "How long an idle connection is kept"),
     }),

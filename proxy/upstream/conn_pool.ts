@@ -4,6 +4,12 @@
  * Idle connections wait in a stack (the most recently used is reused first, so the others
  * expire). Each idle connection keeps a read pending: if the upstream closes it, or sends
  * anything unasked, it leaves the pool at once instead of failing the next request.
+ *
+ * Beyond `maxIdle`, a released connection is not closed at once: the least recently used idle
+ * connections over the limit close once they have been idle for `surplusMs`. Many streams of
+ * HTTP/2 clients finish and start in bursts (a burst of responses releases hundreds of
+ * connections, the next requests a round trip later need them again); closing the surplus at
+ * release made such a load open a new upstream connection for every other request.
  */
 import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
 import type { ConnLease } from "../proto/h1/client.ts";
@@ -19,7 +25,12 @@ export interface ConnPoolOptions {
   readonly label: string;
   readonly maxIdle: number;
   readonly idleTimeoutMs: number;
+  /** How long an idle connection over `maxIdle` stays (default SURPLUS_MS). */
+  readonly surplusMs?: number;
 }
+
+/** How long idle connections over the pool's limit wait to be reused before they close. */
+export const SURPLUS_MS = 1000;
 
 const UPSTREAM_BUFFER = 16 * 1024;
 
@@ -28,6 +39,8 @@ class PooledConn implements ConnLease {
   reused = false;
   discarded = false;
   readonly track: TrackedConnection;
+  /** When the connection last went idle (epoch ms). */
+  idleSince = 0;
   readonly #pool: ConnPool;
   #leased = true;
 
@@ -57,8 +70,10 @@ class PooledConn implements ConnLease {
 
 export class ConnPool {
   readonly #opts: ConnPoolOptions;
+  /** Idle connections, the least recently released first. */
   readonly #idle: PooledConn[] = [];
   #closed = false;
+  #trimTimer: ReturnType<typeof setTimeout> | undefined;
   /** Connections open (idle or in use). */
   open = 0;
 
@@ -107,13 +122,16 @@ export class ConnPool {
 
   /** Called by a lease when its exchange is over. */
   put(c: PooledConn, reusable: boolean): void {
-    if (!reusable || this.#closed || this.#idle.length >= this.#opts.maxIdle || c.io.buffered > 0) {
+    if (!reusable || this.#closed || this.#opts.maxIdle === 0 || c.io.buffered > 0) {
       this.#discard(c);
       return;
     }
+    const now = Date.now();
+    c.idleSince = now;
     c.track.state = "idle";
-    c.track.deadline = Date.now() + this.#opts.idleTimeoutMs;
+    c.track.deadline = now + this.#opts.idleTimeoutMs;
     this.#idle.push(c);
+    if (this.#idle.length > this.#opts.maxIdle) this.#scheduleTrim();
     c.io.watchForData().then(() => {
       // Data or end of stream while idle: either way the connection is no longer usable.
       const i = this.#idle.indexOf(c);
@@ -127,7 +145,28 @@ export class ConnPool {
   /** Closes idle connections and stops pooling; leased ones close when released. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#trimTimer);
+    this.#trimTimer = undefined;
     for (const c of this.#idle.splice(0)) this.#discard(c);
+  }
+
+  #scheduleTrim(): void {
+    if (this.#trimTimer !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#trimTimer = undefined;
+      this.#trim(Date.now());
+    }, this.#opts.surplusMs ?? SURPLUS_MS);
+    Deno.unrefTimer(timer);
+    this.#trimTimer = timer;
+  }
+
+  /** Closes the least recently used idle connections over the limit that waited long enough. */
+  #trim(now: number): void {
+    const surplusMs = this.#opts.surplusMs ?? SURPLUS_MS;
+    while (this.#idle.length > this.#opts.maxIdle && this.#idle[0].idleSince + surplusMs <= now) {
+      this.#discard(this.#idle.shift()!);
+    }
+    if (this.#idle.length > this.#opts.maxIdle) this.#scheduleTrim();
   }
 
   #discard(c: PooledConn): void {

@@ -81,19 +81,39 @@ Deno.test("the pool hands out the most recently released connection first (a sta
   second.release(true);
 });
 
-Deno.test("the pool keeps at most maxIdle connections and closes the others", async () => {
+Deno.test("idle connections over maxIdle close, least recently used first, once unused for surplusMs", async () => {
   using server = peerServer();
-  const { pool, registry } = poolFor(server, { maxIdle: 1 });
+  const { pool, registry } = poolFor(server, { maxIdle: 1, surplusMs: 200 });
   const a = pool.takeIdle() ?? await pool.connect(signal);
   const b = pool.takeIdle() ?? await pool.connect(signal);
   a.release(true);
   b.release(true);
+  assert.equal(pool.idle, 2, "a burst's surplus waits to be reused");
+  const again = pool.takeIdle() ?? await pool.connect(signal);
+  assert.equal(again, b, "reused instead of dialling");
+  assert.equal(server.peers.length, 2);
+  again.release(true);
+  await waitFor(
+    () => server.peers[0].closed,
+    "the least recently used surplus connection to close",
+  );
   assert.equal(pool.idle, 1);
   assert.equal(pool.open, 1);
   assert.equal(registry.size, 1);
-  await waitFor(() => server.peers[1].closed, "the connection over maxIdle to close");
-  assert.equal(server.peers[0].closed, false);
+  assert.equal(server.peers[1].closed, false);
+  assert.equal(pool.takeIdle(), b);
+  b.release(true);
   pool.close();
+});
+
+Deno.test("maxIdle 0 keeps no connection", async () => {
+  using server = peerServer();
+  const { pool, registry } = poolFor(server, { maxIdle: 0 });
+  const a = pool.takeIdle() ?? await pool.connect(signal);
+  a.release(true);
+  assert.equal(pool.idle, 0);
+  assert.equal(registry.size, 0);
+  await waitFor(() => server.peers[0].closed, "the connection to close");
 });
 
 Deno.test("release(false) closes the connection and it is never handed out again", async () => {

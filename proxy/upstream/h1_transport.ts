@@ -21,11 +21,11 @@ import { dialServer } from "./dial.ts";
 import { serverAuthority } from "./server_state.ts";
 import {
   type ConnectionCounts,
-  connectSignal,
   type HttpExchangeOptions,
   type HttpTransport,
   type ProbeResult,
   type TransportDeps,
+  withConnectTimeout,
 } from "./transport.ts";
 
 const ALPN = ["http/1.1"];
@@ -50,8 +50,12 @@ export class H1Transport implements HttpTransport {
   }
 
   async dial(signal: AbortSignal): Promise<ByteConn> {
-    const s = connectSignal(signal, this.#deps);
-    return (await dialServer(this.#ref, this.#service.tls, ALPN, s)).conn;
+    const dialled = await withConnectTimeout(
+      signal,
+      this.#deps,
+      (s) => dialServer(this.#ref, this.#service.tls, ALPN, s),
+    );
+    return dialled.conn;
   }
 
   async exchange(req: UpstreamRequest, opts: HttpExchangeOptions): Promise<UpstreamResponse> {

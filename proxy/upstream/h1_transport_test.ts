@@ -24,7 +24,11 @@ function service(ref: ServerRef, caPem: string | null = null): Service {
   };
 }
 
-function transportFor(url: string, caPem: string | null = null): H1Transport {
+function transportFor(
+  url: string,
+  caPem: string | null = null,
+  connectTimeoutMs = 2000,
+): H1Transport {
   const u = new URL(url);
   const ref: ServerRef = {
     url,
@@ -34,7 +38,7 @@ function transportFor(url: string, caPem: string | null = null): H1Transport {
     path: null,
     weight: 1,
   };
-  const deps = { registry: new ConnectionRegistry(), connectTimeoutMs: () => 2000 };
+  const deps = { registry: new ConnectionRegistry(), connectTimeoutMs: () => connectTimeoutMs };
   return new H1Transport(ref, service(ref, caPem), deps);
 }
 
@@ -139,4 +143,26 @@ Deno.test("a body already partly sent is never repeated", async () => {
   );
   assert.equal(up.accepted, 1);
   t.close();
+});
+
+Deno.test("a TLS server that never answers the handshake fails the dial at the connect timeout", async () => {
+  // Accepts and stays silent: TCP connects, the TLS handshake never completes.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })();
+  const t = transportFor(`https://127.0.0.1:${silent.addr.port}`, null, 300);
+  try {
+    const err = await get(t).then(() => null, (e) => e);
+    assert.ok(err instanceof UpstreamError, String(err));
+    assert.equal(err.kind, "connect");
+    assert.equal(err.message, "connect timed out");
+    assert.equal(t.connections().open, 0);
+  } finally {
+    t.close();
+    silent.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
 });

@@ -36,11 +36,11 @@ import { H2Pool } from "./h2_pool.ts";
 import { serverAuthority } from "./server_state.ts";
 import {
   type ConnectionCounts,
-  connectSignal,
   type HttpExchangeOptions,
   type HttpTransport,
   type ProbeResult,
   type TransportDeps,
+  withConnectTimeout,
 } from "./transport.ts";
 
 /** Times a request the server did not process is sent again on another connection. */
@@ -84,7 +84,7 @@ export class H2Transport implements HttpTransport {
   }
 
   async dial(signal: AbortSignal): Promise<ByteConn> {
-    return await this.#dialH2(connectSignal(signal, this.#deps));
+    return await withConnectTimeout(signal, this.#deps, (s) => this.#dialH2(s));
   }
 
   async exchange(req: UpstreamRequest, opts: HttpExchangeOptions): Promise<UpstreamResponse> {
@@ -132,7 +132,7 @@ export class H2Transport implements HttpTransport {
     if (this.#fallback !== null && this.#declined) return await this.#fallback.probe(check, signal);
     let conn: ByteConn;
     try {
-      conn = await this.#dialH2(connectSignal(signal, this.#deps));
+      conn = await withConnectTimeout(signal, this.#deps, (s) => this.#dialH2(s));
     } catch (err) {
       if (!(err instanceof AlpnDeclined) || this.#fallback === null) throw err;
       err.conn.close();

@@ -9,10 +9,10 @@ import type { ByteConn } from "../net/buffered_conn.ts";
 import { dialServer } from "./dial.ts";
 import {
   type ConnectionCounts,
-  connectSignal,
   type ProbeResult,
   type Transport,
   type TransportDeps,
+  withConnectTimeout,
 } from "./transport.ts";
 
 /** A `tcp://` or `unix+tcp://` server: byte streams only; its health check is a connect. */
@@ -28,11 +28,10 @@ export class StreamTransport implements Transport {
   }
 
   async dial(signal: AbortSignal): Promise<ByteConn> {
-    const dialled = await dialServer(
-      this.#ref,
-      this.#service.tls,
-      [],
-      connectSignal(signal, this.#deps),
+    const dialled = await withConnectTimeout(
+      signal,
+      this.#deps,
+      (s) => dialServer(this.#ref, this.#service.tls, [], s),
     );
     return dialled.conn;
   }

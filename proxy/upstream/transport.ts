@@ -55,9 +55,35 @@ export interface TransportDeps {
   readonly connectTimeoutMs: () => number;
 }
 
-/** Connect timeout and the caller's signal, as one signal. */
-export function connectSignal(signal: AbortSignal, deps: TransportDeps): AbortSignal {
-  return AbortSignal.any([signal, AbortSignal.timeout(deps.connectTimeoutMs())]);
+/**
+ * Runs `dial` with a signal that aborts when the caller's `signal` does or the connect timeout
+ * passes (a TimeoutError DOMException, like AbortSignal.timeout's, which the dial then rejects
+ * with). One timer, cleared when the dial settles: `AbortSignal.any` with `AbortSignal.timeout`
+ * cost ~15 µs per dial and left a timer per connection to fire long after it was made.
+ */
+export async function withConnectTimeout<T>(
+  signal: AbortSignal,
+  deps: TransportDeps,
+  dial: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  signal.throwIfAborted();
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(
+    () => controller.abort(new DOMException("Signal timed out.", "TimeoutError")),
+    deps.connectTimeoutMs(),
+  );
+  try {
+    return await dial(controller.signal);
+  } catch (err) {
+    // A dial the timeout cut fails with whatever the cut broke ("operation canceled" in a TLS
+    // handshake): report the timeout itself.
+    throw controller.signal.aborted ? controller.signal.reason : err;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 /** True when `t` carries HTTP exchanges. */
