@@ -6,7 +6,7 @@
  * that is down answered 502 by the funnel.
  */
 import assert from "node:assert/strict";
-import { plainAndTlsProxy } from "../testing/proxy.ts";
+import { proxyFor } from "../testing/proxy.ts";
 import { closedPort, waitFor, waitForSteady } from "../testing/servers.ts";
 import { curl, h2load, runTool } from "../testing/h2_tools.ts";
 import { h2TestServer } from "../testing/h2_server.ts";
@@ -18,7 +18,7 @@ import type { BodyReader } from "../proto/message.ts";
 
 Deno.test("h2c:// upstream: curl over h2c, TLS and HTTP/1.1 reach it, trailers come back", async () => {
   await using up = await h2TestServer({ tls: false });
-  await using gw = await plainAndTlsProxy(`"h2c://127.0.0.1:${up.port}"`);
+  await using gw = await proxyFor([`h2c://127.0.0.1:${up.port}`]);
   const h2c = await curl(["--http2-prior-knowledge", `http://127.0.0.1:${gw.port("web")}/`]);
   assert.deepEqual([h2c.status, h2c.version, h2c.body], [200, "2", "hello from gatehouse h2\n"]);
   const tls = await curl([
@@ -58,10 +58,9 @@ Deno.test("h2c:// upstream: curl over h2c, TLS and HTTP/1.1 reach it, trailers c
 
 Deno.test("https:// upstream with protocol h2: ALPN h2, the server's stream limit respected", async () => {
   await using up = await h2TestServer({ tls: true, engine: { maxConcurrentStreams: 8 } });
-  await using gw = await plainAndTlsProxy(
-    `"https://127.0.0.1:${up.port}"`,
-    ", protocol: h2, tls: { ca_file: ca.crt, server_name: localhost }",
-  );
+  await using gw = await proxyFor([`https://127.0.0.1:${up.port}`], {
+    service: "protocol: h2, tls: { ca_file: ca.crt, server_name: localhost }",
+  });
   const res = await curl(["--http2-prior-knowledge", `http://127.0.0.1:${gw.port("web")}/`]);
   assert.deepEqual([res.status, res.body], [200, "hello from gatehouse h2\n"]);
   const load = await h2load(`http://127.0.0.1:${gw.port("web")}/bytes/2000`, {
@@ -77,7 +76,7 @@ Deno.test("https:// upstream with protocol h2: ALPN h2, the server's stream limi
 });
 
 Deno.test("an h2c:// upstream that is down is answered 502 by the funnel", async () => {
-  await using gw = await plainAndTlsProxy(`"h2c://127.0.0.1:${closedPort()}"`);
+  await using gw = await proxyFor([`h2c://127.0.0.1:${closedPort()}`]);
   const res = await curl(["--http2-prior-knowledge", `http://127.0.0.1:${gw.port("web")}/`]);
   assert.equal(res.status, 502);
   assert.equal(gw.outcomes[0].status, 502);
@@ -101,7 +100,7 @@ Deno.test("a client that stops reading holds an h2c upstream's endless stream ba
       void req.respond({ status: 200, headers, body: endless }).catch(() => {});
     },
   });
-  await using gw = await plainAndTlsProxy(`"h2c://127.0.0.1:${up.port}"`);
+  await using gw = await proxyFor([`h2c://127.0.0.1:${up.port}`]);
   // Window 0 for every stream: the client takes nothing of what it asked for.
   await using peer = await rawH2Client(gw.port("web"), [[SettingId.INITIAL_WINDOW_SIZE, 0]]);
   const stream = await peer.request("POST", "/echo.Echo/Stream", false, [

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { h2TestServer } from "../testing/h2_server.ts";
 import { runTool } from "../testing/h2_tools.ts";
-import { plainAndTlsProxy, type TestProxy } from "../testing/proxy.ts";
+import { proxyFor, type TestProxy } from "../testing/proxy.ts";
 import { httpUpstream } from "../testing/servers.ts";
 
 const SIZE = 24 * 1024 * 1024;
@@ -55,7 +55,7 @@ Deno.test("24 MiB up over HTTP/2 reaches an HTTP/1.1 upstream byte for byte", as
     await using up = httpUpstream(async (req) =>
       new Response(await sha256(new Uint8Array(await req.arrayBuffer())))
     );
-    await using gw = await plainAndTlsProxy(`"${up.url}"`);
+    await using gw = await proxyFor([up.url]);
     for (const [name, args] of Object.entries(targets(gw, "/up"))) {
       assert.equal(await upload(file.path, args), file.hash, `the upload over ${name} differs`);
     }
@@ -69,7 +69,7 @@ Deno.test("24 MiB up over HTTP/2 to an h2c upstream comes back byte for byte", a
   const echoed = await Deno.makeTempFile();
   try {
     await using up = await h2TestServer({ tls: false });
-    await using gw = await plainAndTlsProxy(`"h2c://127.0.0.1:${up.port}"`);
+    await using gw = await proxyFor([`h2c://127.0.0.1:${up.port}`]);
     for (const [name, args] of Object.entries(targets(gw, "/echo"))) {
       await upload(file.path, ["-o", echoed, ...args]);
       const back = await Deno.readFile(echoed);

@@ -6,7 +6,7 @@
  * logged.
  */
 import assert from "node:assert/strict";
-import { connect, plainAndTlsProxy, startProxy, yaml } from "../testing/proxy.ts";
+import { connect, proxyFor, startProxy, yaml } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
 import { curl, h2load, nghttp } from "../testing/h2_tools.ts";
 import { readResponse } from "../testing/wire.ts";
@@ -17,7 +17,7 @@ Deno.test("curl: h2 over TLS, h2c with prior knowledge and HTTP/1.1 on the same 
   await using up = httpUpstream((req) =>
     new Response(`${req.method} ${new URL(req.url).pathname}`)
   );
-  await using gw = await plainAndTlsProxy(`"${up.url}"`);
+  await using gw = await proxyFor([up.url]);
   const tls = await curl([
     "--http2",
     "--cacert",
@@ -36,7 +36,7 @@ Deno.test("curl: h2 over TLS, h2c with prior knowledge and HTTP/1.1 on the same 
 
 Deno.test("Upgrade: h2c is never taken: the request is answered over HTTP/1.1", async () => {
   await using up = httpUpstream();
-  await using gw = await plainAndTlsProxy(`"${up.url}"`);
+  await using gw = await proxyFor([up.url]);
   // curl --http2 on an http:// URL offers Upgrade: h2c with HTTP2-Settings.
   const res = await curl(["--http2", `http://127.0.0.1:${gw.port("web")}/`]);
   assert.deepEqual([res.status, res.version], [200, "1.1"]);
@@ -46,7 +46,7 @@ Deno.test("Upgrade: h2c is never taken: the request is answered over HTTP/1.1", 
 
 Deno.test("h2load: 4000 requests on 8 connections of 25 streams each, over TLS and h2c, none failed", async () => {
   await using up = httpUpstream();
-  await using gw = await plainAndTlsProxy(`"${up.url}"`);
+  await using gw = await proxyFor([up.url]);
   for (
     const url of [
       `https://127.0.0.1:${gw.port("websecure")}/load`,
@@ -61,7 +61,7 @@ Deno.test("h2load: 4000 requests on 8 connections of 25 streams each, over TLS a
 
 Deno.test("nghttp over h2c: the response and the server's SETTINGS", async () => {
   await using up = httpUpstream(() => new Response("from upstream"));
-  await using gw = await plainAndTlsProxy(`"${up.url}"`);
+  await using gw = await proxyFor([up.url]);
   const out = await nghttp(`http://127.0.0.1:${gw.port("web")}/n`);
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /recv SETTINGS frame/);
@@ -72,7 +72,7 @@ Deno.test("nghttp over h2c: the response and the server's SETTINGS", async () =>
 
 Deno.test("a plain connection that stops in the middle of the preface is closed at the header-read deadline", async () => {
   await using up = httpUpstream();
-  await using gw = await plainAndTlsProxy(`"${up.url}"`, "", "timeouts: { header_read: 300ms }\n");
+  await using gw = await proxyFor([up.url], { config: "timeouts: { header_read: 300ms }\n" });
   using c = await connect(gw.port("web"));
   await c.send("PRI * HTTP/2.0\r\n");
   await waitFor(() => gw.runtime.clients.size === 0, "the connection to be closed", 5000);
@@ -84,7 +84,7 @@ Deno.test("a plain connection that stops in the middle of the preface is closed 
 
 Deno.test("malformed HTTP/2 requests are reset, logged and counted", async () => {
   await using up = httpUpstream();
-  await using gw = await plainAndTlsProxy(`"${up.url}"`);
+  await using gw = await proxyFor([up.url]);
   await using logs = await captureLog("http2");
   const result = await h2Raw(gw.port("websecure"), gw.certs.caCertPath, [
     { headers: h2Head([["X-Upper", "1"]]) },

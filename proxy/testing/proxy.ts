@@ -76,30 +76,6 @@ export async function loadTestConfig(
 }
 
 /**
- * `startProxy` with a plain entrypoint `web` and a TLS one `websecure` (the localhost test
- * certificate) routing everything to service `app`: `servers` are its YAML list items (quoted
- * URLs), `serviceKeys` more of its keys (", key: value"), `extra` more top-level YAML.
- */
-export function plainAndTlsProxy(
-  servers: string,
-  serviceKeys = "",
-  extra = "",
-): Promise<TestProxy> {
-  return startProxy(
-    yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app }]
-    services:
-      app: { servers: [${servers}]${serviceKeys} }
-  ` + extra,
-  );
-}
-
-/**
  * Starts a runtime from a YAML snippet (see the module doc); `hooks` adds to the ones that fill
  * `outcomes` and `tcpRecords`.
  */
