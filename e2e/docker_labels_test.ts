@@ -101,6 +101,16 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
   await docker("network", "connect", apiNet, gatehouse.getId());
   const web = `http://127.0.0.1:${gatehouse.getMappedPort(8080)}`;
   const admin = `http://127.0.0.1:${gatehouse.getMappedPort(9901)}`;
+  /** A step whose failure also shows Gatehouse's last log lines (what it saw of the Docker API). */
+  const step = (name: string, fn: () => Promise<void>) =>
+    t.step(name, async () => {
+      try {
+        await fn();
+      } catch (error) {
+        const tail = logs.join("").trimEnd().split("\n").slice(-40).join("\n");
+        throw new Error(`${(error as Error).message}\nGatehouse's last log lines:\n${tail}`);
+      }
+    });
   const get = async (host: string, path = "/") => {
     const res = await fetch(`${web}${path}`, { headers: { host }, client });
     const body = await res.text();
@@ -132,7 +142,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     });
   }
 
-  await t.step(
+  await step(
     "a labelled app appears soon after its start and answers through Gatehouse",
     async () => {
       const hello = await app("hello", {
@@ -161,7 +171,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     },
   );
 
-  await t.step("--scale app=3: three servers of one service, each taking traffic", async () => {
+  await step("--scale app=3: three servers of one service, each taking traffic", async () => {
     const project = `${tag}-scaled`;
     await compose(project, "e2e/docker_labels/scaled.yml", "up", "--detach", "--scale", "app=3");
     await eventually("three servers", async () => (await serversOf("scaled")).length === 3);
@@ -186,7 +196,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     assert.equal(hostnames.size, 3, [...hostnames].join(", "));
   });
 
-  await t.step("a recreated container with a new IP is followed", async () => {
+  await step("a recreated container with a new IP is followed", async () => {
     const labels = {
       "gatehouse.http.routes.moving.host": "moving.test",
       "gatehouse.http.services.moving.port": "8000",
@@ -217,7 +227,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     );
   });
 
-  await t.step(
+  await step(
     "docker stop: out of rotation at SIGTERM, its request in flight still answered",
     async () => {
       const drain = await app("drain", {
@@ -245,7 +255,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     },
   );
 
-  await t.step(
+  await step(
     "a bad label is reported with its container and key; other routes serve",
     async () => {
       started.push(
@@ -261,13 +271,17 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
         "the label error",
         async () => (await status()).docker.errors.includes(expected),
       );
-      assert.ok(logs.join("").includes(expected.replaceAll('"', '\\"')), "logged");
+      // The container's log stream reaches the test a moment after /status has the error.
+      await eventually(
+        "the label error's log line",
+        () => Promise.resolve(logs.join("").includes(expected.replaceAll('"', '\\"'))),
+      );
       assert.equal((await get("hello.test")).status, 200);
       assert.equal((await get("scaled.test")).status, 200);
     },
   );
 
-  await t.step(
+  await step(
     "a Traefik-labelled compose file works unchanged with traefik_labels on",
     async () => {
       const project = `${tag}-traefik`;
@@ -282,7 +296,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     },
   );
 
-  await t.step(
+  await step(
     "the Docker API going away keeps the routes; it is followed again on return",
     async () => {
       await docker("stop", proxyName);
@@ -310,7 +324,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
     },
   );
 
-  await t.step(
+  await step(
     "Gatehouse sent the socket proxy GET requests only; the proxy refuses others",
     async () => {
       const proxyLogs = (await run("docker", ["logs", proxyName])).stdout;
