@@ -100,7 +100,11 @@ export class DockerApi {
     try {
       conn = this.endpoint.transport === "unix"
         ? await Deno.connect({ transport: "unix", path: this.endpoint.path })
-        : await Deno.connect({ hostname: this.endpoint.hostname, port: this.endpoint.port });
+        : await Deno.connect({
+          hostname: this.endpoint.hostname,
+          port: this.endpoint.port,
+          signal,
+        });
     } catch (err) {
       throw new DockerApiError(
         `Cannot connect to the Docker API at ${describeEndpoint(this.endpoint)}: ` +
