@@ -4,6 +4,16 @@
  * @module
  */
 
+/** A server reference for tests and benches of the per-server cells: http://app:80. */
+export const APP_REF = {
+  url: "http://app:80",
+  scheme: "http",
+  hostname: "app",
+  port: 80,
+  weight: 1,
+  path: null,
+} as const;
+
 /** A worker running shared_state_worker.ts. */
 export interface StateWorker extends Disposable {
   /** Sends `message` and resolves with the worker's `result`. */

@@ -30,15 +30,7 @@ import { CounterStore } from "../net/shared_counters.ts";
 import { SharedLimitStore } from "../net/shared_limit_store.ts";
 import { ServerTable } from "../upstream/server_cells.ts";
 import { UpstreamServer } from "../upstream/server_state.ts";
-
-const REF = {
-  url: "http://app:80",
-  scheme: "http",
-  hostname: "app",
-  port: 80,
-  weight: 1,
-  path: null,
-} as const;
+import { APP_REF as REF } from "./shared_state.ts";
 
 type Message =
   | { op: "ping" }

@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
 import type { PassiveHealth } from "../config/types.ts";
-import { stateWorker } from "../testing/shared_state.ts";
+import { APP_REF as REF, stateWorker } from "../testing/shared_state.ts";
 import { waitFor } from "../testing/servers.ts";
 import { ServerTable } from "./server_cells.ts";
 import { UpstreamServer } from "./server_state.ts";
 
-const REF = {
-  url: "http://app:80",
-  scheme: "http",
-  hostname: "app",
-  port: 80,
-  weight: 1,
-  path: null,
-} as const;
 const PASSIVE: PassiveHealth = { maxFailures: 3, window: 10_000, ejectFor: 60_000 };
 
 Deno.test("a server ejected in one worker is ejected in the others and in the main isolate", async () => {
