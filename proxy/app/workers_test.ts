@@ -25,18 +25,23 @@ async function once(port: number, path = "/"): Promise<{ status: number; body: s
   }
 }
 
-Deno.test("requests served by different workers are counted exactly in one exposition", async () => {
-  await using up = httpUpstream();
-  await using gh = await startGatehouse(
+/** Gatehouse on two workers with its admin endpoint, every request to one server at `url`. */
+function twoWorkers(url: string) {
+  return startGatehouse(
     yaml`
     entrypoints: { web: { address: "127.0.0.1:0" } }
     routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
+    services: { app: { servers: ["${url}"] } }
     admin: { address: "127.0.0.1:0" }
   `,
     false,
     2,
   );
+}
+
+Deno.test("requests served by different workers are counted exactly in one exposition", async () => {
+  await using up = httpUpstream();
+  await using gh = await twoWorkers(up.url);
   assert.equal(gh.gatehouse.workers, 2);
   const status = await (await fetch(gh.admin("/status"))).json();
   assert.equal(status.workers, 2);
@@ -284,16 +289,7 @@ Deno.test("/status sums each server's requests in flight over the workers", asyn
     await held;
     return new Response("done");
   });
-  await using gh = await startGatehouse(
-    yaml`
-    entrypoints: { web: { address: "127.0.0.1:0" } }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-    admin: { address: "127.0.0.1:0" }
-  `,
-    false,
-    2,
-  );
+  await using gh = await twoWorkers(up.url);
   const inflight = async () => {
     const status = await (await fetch(gh.admin("/status"))).json();
     return status.services[0].servers[0].inflight as number;
