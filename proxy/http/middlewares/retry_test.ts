@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startProxy, type TestProxy, yaml } from "../../testing/proxy.ts";
 import { rawResponse, rawUpstream } from "../../testing/servers.ts";
-import { PROTOCOLS, request } from "./test_helpers.ts";
+import { middlewareProxy, PROTOCOLS, request } from "./test_helpers.ts";
 
 /** One upstream that cuts the connection of its first `failures` requests, then answers. */
 function flakyUpstream(failures: number, how: "reset" | "stall" = "reset") {
@@ -16,18 +16,10 @@ function flakyUpstream(failures: number, how: "reset" | "stall" = "reset") {
 }
 
 function retryProxy(upstream: string, retry: string, route = ""): Promise<TestProxy> {
-  return startProxy(yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    middlewares:
-      again: { retry: { ${retry} } }
-    routes: [{ service: app, middlewares: [again] ${route} }]
-    services:
-      app: { servers: [${upstream}] }
-  `);
+  return middlewareProxy(upstream, {
+    middlewares: `again: { retry: { ${retry} } }`,
+    route: `middlewares: [again]${route}`,
+  });
 }
 
 for (const version of PROTOCOLS) {
