@@ -61,6 +61,12 @@ export const chunkBuffers = new BufferPool(CHUNK_SIZE, 32);
 export const tunnelBuffers = new BufferPool(256 * 1024, 8);
 
 /**
+ * Queue buffers of HTTP/2 bodies (proto/h2/stream.ts): DATA waiting for its reader, 16 KiB (the
+ * default frame size); 64 free ones (1 MiB) cover many streams uploading at once.
+ */
+export const segmentBuffers = new BufferPool(16 * 1024, 64);
+
+/**
  * Write buffers for joining a message head, framing and body chunks into one write: a chunk of
  * CHUNK_SIZE with room for a head or chunk framing of up to 8 KiB.
  */

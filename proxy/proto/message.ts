@@ -22,7 +22,7 @@ import type { ByteConn } from "../net/buffered_conn.ts";
  * Chunks are lent, not given: a chunk from `read()` or `readNow()` stays valid until the next
  * `read()` or `cancel()` on the same reader (`readNow()` calls do not end it), so that a reader
  * can hand out views of a buffer it reuses (HTTP/1.1 bodies do: net/buffered_conn.ts; an HTTP/2
- * stream lends one buffer to a reader that waits for DATA: h2/stream.ts). A consumer that keeps
+ * stream lends views of the pooled buffers its DATA waits in: h2/stream.ts). A consumer that keeps
  * bytes longer copies them: h1/coalesce.ts when it holds chunks to join across a read, `readWhole`
  * below. The HTTP/2 engine copies DATA into its frame buffer before it reads again, compression
  * hands a chunk to zlib and reads the next only once zlib took it, taps only look at chunks as

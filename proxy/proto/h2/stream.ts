@@ -4,14 +4,17 @@
  * The incoming body is pull-based: DATA payloads are copied out of the connection's read buffer
  * into the stream's queue, and the window the peer may fill is given back (WINDOW_UPDATE) only
  * as the consumer reads. A consumer that stops reading therefore stops the peer after one window
- * of data: that is the memory a stalled stream can hold. Once several small DATA payloads wait
- * unread, further ones are packed into shared 4 KiB chunks, so a peer sending one byte per frame
- * cannot turn a 64 KiB window into 64,000 separate arrays.
+ * of data: that is the memory a stalled stream can hold. The queue is a run of 16 KiB buffers
+ * from a pool (net/buffer_pool.ts), filled end to end whatever the frames' sizes: a peer sending
+ * one byte per frame cannot turn a window into thousands of arrays, and a 1 GiB upload reuses
+ * the same few buffers instead of leaving one array per frame to the garbage collector (issue
+ * 18). The reader gets views of them, lent until its next `read()` (the BodyReader contract).
  *
  * @module
  */
 import type { HeaderList } from "../header_list.ts";
 import type { BodyReader } from "../message.ts";
+import { segmentBuffers } from "../../net/buffer_pool.ts";
 
 /** What a stream needs from its connection. */
 export interface StreamHost {
@@ -20,12 +23,6 @@ export interface StreamHost {
   /** The consumer gave up the body of `stream` (BodyReader.cancel). */
   bodyCancelled(stream: Stream, reason: unknown): void;
 }
-
-/** DATA payloads below this size are packed into shared chunks... */
-const PACK_BELOW = 1024;
-/** ...once this many chunks wait unread. */
-const PACK_AFTER = 8;
-const PACK_CHUNK = 4096;
 
 export class Stream {
   readonly id: number;
@@ -101,17 +98,21 @@ export class Stream {
   }
 }
 
+/** Part of a pooled buffer holding queued DATA: `buf[start, end)` is not read yet. */
+interface Segment {
+  readonly buf: Uint8Array;
+  start: number;
+  end: number;
+}
+
 /** A stream's incoming DATA as a BodyReader, with its trailers. */
 export class InboundBody implements BodyReader {
   readonly length: number;
   readonly #stream: Stream;
-  #chunks: Uint8Array[] = [];
-  #first = 0;
-  #pack: Uint8Array | null = null;
-  /** Lent to a waiting reader, reused once it reads again (the BodyReader contract). */
-  #lendable: Uint8Array | null = null;
-  #packStart = 0;
-  #packEnd = 0;
+  /** Segments with bytes not read yet; `push` fills the last one. */
+  #segments: Segment[] = [];
+  /** Full segments whose bytes were all handed out: back to the pool at the next `read()`. */
+  #lent: Uint8Array[] = [];
   #buffered = 0;
   #ended = false;
   #cancelled = false;
@@ -148,32 +149,23 @@ export class InboundBody implements BodyReader {
   push(data: Uint8Array): void {
     const n = data.length;
     if (n === 0) return;
+    this.#buffered += n;
+    for (let off = 0; off < n;) {
+      let tail = this.#segments[this.#segments.length - 1];
+      if (tail === undefined || tail.end === tail.buf.length) {
+        tail = { buf: segmentBuffers.take(), start: 0, end: 0 };
+        this.#segments.push(tail);
+      }
+      const k = Math.min(n - off, tail.buf.length - tail.end);
+      tail.buf.set(k === n ? data : data.subarray(off, off + k), tail.end);
+      tail.end += k;
+      off += k;
+    }
     if (this.#waiter !== null) {
       const w = this.#waiter;
       this.#waiter = null;
-      this.#stream.host.consumed(this.#stream, n);
-      w.resolve(this.#lend(data));
-      return;
+      w.resolve(this.#take()!);
     }
-    this.#buffered += n;
-    if (
-      this.#pack === null && (n >= PACK_BELOW || this.#chunks.length - this.#first < PACK_AFTER)
-    ) {
-      this.#chunks.push(data.slice());
-      return;
-    }
-    // Many small chunks wait unread: pack them (a peer sending one byte per frame).
-    if (n >= PACK_BELOW || this.#pack === null || this.#pack.length - this.#packEnd < n) {
-      this.#sealPack();
-      if (n >= PACK_BELOW) {
-        this.#chunks.push(data.slice());
-        return;
-      }
-      this.#pack = new Uint8Array(PACK_CHUNK);
-      this.#packStart = this.#packEnd = 0;
-    }
-    this.#pack.set(data, this.#packEnd);
-    this.#packEnd += n;
   }
 
   /** The peer ended the body, with `trailers` or null. */
@@ -202,6 +194,7 @@ export class InboundBody implements BodyReader {
   }
 
   read(): Promise<Uint8Array | null> {
+    this.#release();
     const now = this.readNow();
     if (now !== undefined) return Promise.resolve(now);
     if (this.#failure) return Promise.reject(this.#failure);
@@ -212,25 +205,7 @@ export class InboundBody implements BodyReader {
     this.#touched = true;
     if (this.#failure) throw this.#failure;
     if (this.#cancelled) return null;
-    let chunk: Uint8Array | undefined;
-    if (this.#first < this.#chunks.length) {
-      chunk = this.#chunks[this.#first];
-      this.#chunks[this.#first++] = EMPTY;
-      if (this.#first === this.#chunks.length) {
-        this.#chunks.length = 0;
-        this.#first = 0;
-      }
-    } else if (this.#pack !== null && this.#packEnd > this.#packStart) {
-      chunk = this.#pack.subarray(this.#packStart, this.#packEnd);
-      this.#packStart = this.#packEnd;
-    }
-    if (chunk !== undefined) {
-      this.#buffered -= chunk.length;
-      this.#stream.host.consumed(this.#stream, chunk.length);
-      if (this.#ended && this.#buffered === 0) this.#trailersResolve(this.#trailers);
-      return chunk;
-    }
-    return this.#ended ? null : undefined;
+    return this.#take() ?? (this.#ended ? null : undefined);
   }
 
   cancel(reason?: unknown): void {
@@ -247,37 +222,49 @@ export class InboundBody implements BodyReader {
   }
 
   /**
-   * A copy of `data` in the buffer lent to the reader waiting for it: the reader is in `read()`,
-   * so the chunk lent before is no longer in use. One buffer per body instead of one per frame.
+   * The unread bytes of the first segment, lent (valid until the next `read()`), or undefined
+   * when none wait. Only the last segment is still being filled, so a first one that is not the
+   * last is full and, once handed out, waits in `#lent` for the reader's next `read()`.
    */
-  #lend(data: Uint8Array): Uint8Array {
-    if (this.#lendable === null || this.#lendable.length < data.length) {
-      this.#lendable = new Uint8Array(Math.max(data.length, LEND_SIZE));
+  #take(): Uint8Array | undefined {
+    const head = this.#segments[0];
+    if (head === undefined || head.start === head.end) return undefined;
+    const chunk = head.buf.subarray(head.start, head.end);
+    head.start = head.end;
+    if (head.end === head.buf.length) {
+      this.#segments.shift();
+      this.#lent.push(head.buf);
     }
-    const chunk = this.#lendable.subarray(0, data.length);
-    chunk.set(data);
+    this.#buffered -= chunk.length;
+    this.#stream.host.consumed(this.#stream, chunk.length);
+    if (this.#ended && this.#buffered === 0) this.#trailersResolve(this.#trailers);
     return chunk;
   }
 
-  /** Moves the packed bytes not yet handed out to the chunk queue. */
-  #sealPack(): void {
-    if (this.#pack !== null && this.#packEnd > this.#packStart) {
-      this.#chunks.push(this.#pack.subarray(this.#packStart, this.#packEnd));
+  /**
+   * The reader is in `read()`: nothing lent before is in use any more (the BodyReader contract).
+   * Lent segments go back to the pool, and so does a last segment with nothing left to read, so
+   * that a body waiting for DATA holds no buffer.
+   */
+  #release(): void {
+    for (const buf of this.#lent) segmentBuffers.give(buf);
+    this.#lent.length = 0;
+    const only = this.#segments.length === 1 ? this.#segments[0] : undefined;
+    if (only !== undefined && only.start === only.end) {
+      segmentBuffers.give(only.buf);
+      this.#segments.length = 0;
     }
-    this.#pack = null;
   }
 
-  /** Forgets unread bytes, giving their window back. */
+  /**
+   * Forgets unread bytes, giving their window back. The buffers are left to the garbage
+   * collector, not the pool: after a failure or a cancel, a lent chunk may still be in a write.
+   */
   #dropBuffered(): void {
     const n = this.#buffered;
-    this.#chunks = [];
-    this.#first = 0;
-    this.#pack = null;
+    this.#segments = [];
+    this.#lent = [];
     this.#buffered = 0;
     if (n > 0) this.#stream.host.consumed(this.#stream, n);
   }
 }
-
-const EMPTY = new Uint8Array(0);
-/** The lent buffer's size: one DATA frame at the default SETTINGS_MAX_FRAME_SIZE. */
-const LEND_SIZE = 16_384;

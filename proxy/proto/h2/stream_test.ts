@@ -1,9 +1,11 @@
 /**
  * A stream's incoming body: order and bytes are kept, window is given back only as the consumer
- * reads, one-byte frames are packed, trailers come after the last byte, failure and cancel.
+ * reads, one-byte frames are packed, a long body reuses a few pooled buffers, trailers come after
+ * the last byte, failure and cancel.
  */
 import assert from "node:assert/strict";
 import { HeaderList } from "../header_list.ts";
+import { segmentBuffers } from "../../net/buffer_pool.ts";
 import { InboundBody, Stream, type StreamHost } from "./stream.ts";
 
 function setup() {
@@ -51,6 +53,35 @@ Deno.test("ten thousand one-byte frames become a handful of chunks", () => {
   assert.equal(total, 10_000);
   assert.ok(ok, "bytes in order");
   assert.ok(chunks <= 8 + Math.ceil(10_000 / 4096) + 1, `${chunks} chunks`);
+});
+
+Deno.test("96 MiB of DATA pass through a few pooled buffers, whatever the reader's pace", async () => {
+  const { body } = setup();
+  const frame = new Uint8Array(16_384);
+  const seen = new Set<ArrayBufferLike>();
+  let total = 0;
+  const take = async (read: Promise<Uint8Array | null>, byte: number) => {
+    const chunk = await read;
+    assert.ok(chunk !== null && chunk.every((b) => b === byte), "bytes as pushed");
+    seen.add(chunk.buffer);
+    total += chunk.length;
+  };
+  for (let i = 0; i < 2048; i++) {
+    // A reader waiting for DATA, then one that finds two frames queued.
+    const waiting = body.read();
+    body.push(frame.fill(1));
+    await take(waiting, 1);
+    body.push(frame.fill(2));
+    body.push(frame.fill(3));
+    await take(body.read(), 2);
+    await take(body.read(), 3);
+  }
+  assert.equal(total, 3 * 2048 * 16_384);
+  assert.ok(seen.size <= 4, `${seen.size} buffers for 96 MiB`);
+  const end = body.read();
+  body.end(null);
+  assert.equal(await end, null);
+  assert.ok(segmentBuffers.free >= 1, "the queue's buffers went back to the pool");
 });
 
 Deno.test("trailers wait for the last byte to be read; failure and cancel end the body", async () => {
