@@ -42,10 +42,13 @@ export interface GatehouseOptions {
   /** Worker isolates carrying the traffic (default 1: this isolate carries it). */
   readonly workers?: number;
   /**
-   * A worker isolate failed after the start (it is not restarted): main.ts drains and exits 1
-   * so that the supervisor starts a fresh process.
+   * A worker isolate failed after the start (it threw, or stopped answering its heartbeat; it is
+   * not restarted): main.ts drains and exits 1 so that the supervisor starts a fresh process.
    */
   readonly onWorkerFailure?: (message: string) => void;
+  /** The worker isolates' entry module and stall bound (tests; see PoolServices). */
+  readonly workerModule?: URL;
+  readonly workerStallMs?: number;
 }
 
 export class Gatehouse {
@@ -162,6 +165,8 @@ export class Gatehouse {
         pool = await WorkerPool.start(count, { ...change, ports: {} }, shared.buffers, obtained(), {
           logging,
           onFailure: opts.onWorkerFailure,
+          module: opts.workerModule,
+          stallMs: opts.workerStallMs,
           challenge: (token) => acme.challenge(token),
           exposition: text,
         });

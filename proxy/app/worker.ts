@@ -156,6 +156,8 @@ channel.on("certificates", (obtained: Record<string, readonly CertificateFile[]>
   runtime?.refreshCertificates();
 });
 
+channel.on("ping", () => true);
+
 channel.on("samples", () => metrics!.samples());
 
 channel.on(

@@ -12,6 +12,13 @@
  * - Stop: each worker is asked to drain (close its listeners, finish within timeouts.drain,
  *   flush its log); `terminate()` only once it answered or the drain bound plus a grace passed
  *   (terminating a worker with open listeners resets its queued connections, docs/runtime.md).
+ * - Heartbeat: every second each worker is asked for a sign of life. One whose event loop has
+ *   not answered for STALL_MS (an endless loop, a task that never yields) still holds its share
+ *   of the listening sockets, so the kernel goes on handing it new connections that nobody
+ *   accepts. It is reported as failed, like a worker that threw: main.ts drains the others and
+ *   exits 1, for the supervisor to start a fresh process. Only the process's end stops it: Deno
+ *   2.9's `Worker.terminate()` wakes the worker's event loop but cannot interrupt JavaScript that
+ *   is running (runtime/ops/worker_host.rs, `request_termination`).
  *
  * Tested by workers_test.ts and main_test.ts.
  */
@@ -37,6 +44,13 @@ const DRAIN_GRACE_MS = 5_000;
  */
 const IO_EVENTS_PER_TICK = "32";
 const IO_EVENTS_ENV = "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK";
+/** How often each worker is asked for a sign of life. */
+const HEARTBEAT_MS = 1_000;
+/**
+ * A worker that has not answered a heartbeat for this long is stuck. Far above any pause a busy
+ * worker makes (a major garbage collection takes tens of milliseconds, a reload's snapshot less).
+ */
+export const STALL_MS = 10_000;
 
 /** What workers ask the main isolate for, and how they log. */
 export interface PoolServices {
@@ -46,11 +60,16 @@ export interface PoolServices {
   challenge(token: string): string | null;
   /** The summed metrics text (for a metrics@internal route a worker serves). */
   exposition(): Promise<string>;
-  /** A worker failed (an uncaught error) after it started; it is not restarted. */
+  /** A worker failed (an uncaught error, or stuck) after it started; it is not restarted. */
   onFailure?(message: string): void;
+  /** The worker isolates' entry module (default ./worker.ts; tests wrap it). */
+  readonly module?: URL;
+  /** How long a worker may leave a heartbeat unanswered before it counts as stuck. */
+  readonly stallMs?: number;
 }
 
 interface Member {
+  readonly index: number;
   readonly worker: Worker;
   readonly channel: Channel;
   /** Resolves when the worker failed. */
@@ -59,15 +78,25 @@ interface Member {
   failed(): boolean;
   /** The worker started: a failure from now on is reported to `onFailure`. */
   running(): void;
+  /** Ends the worker as failed, for `message`. */
+  fail(message: string): void;
+  /** When the worker last answered a heartbeat (or started), in performance.now() time. */
+  lastAnswer: number;
+  /** A heartbeat is on its way. */
+  pinging: boolean;
 }
 
 export class WorkerPool {
   readonly #members: Member[];
   #ports: BoundPorts;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  #lastBeat = performance.now();
 
-  private constructor(members: Member[], ports: BoundPorts) {
+  private constructor(members: Member[], ports: BoundPorts, stallMs: number) {
     this.#members = members;
     this.#ports = ports;
+    this.#heartbeat = setInterval(() => this.#beat(stallMs), HEARTBEAT_MS);
+    Deno.unrefTimer(this.#heartbeat);
   }
 
   /**
@@ -104,6 +133,7 @@ export class WorkerPool {
         failed,
       ]);
       member.running();
+      member.lastAnswer = performance.now();
       return bound;
     };
     try {
@@ -111,7 +141,7 @@ export class WorkerPool {
       const rest = [];
       for (let i = 1; i < count; i++) rest.push(start(i, ports));
       await Promise.all(rest);
-      return new WorkerPool(members, ports);
+      return new WorkerPool(members, ports, services.stallMs ?? STALL_MS);
     } catch (err) {
       await stopAll(members, change.config.timeouts.drain);
       throw err;
@@ -183,7 +213,34 @@ export class WorkerPool {
 
   /** Drains every worker (bounded by `drainMs` plus a grace), then ends them. */
   async stop(drainMs: number): Promise<void> {
+    clearInterval(this.#heartbeat);
     await stopAll(this.#members, drainMs);
+  }
+
+  /** Asks each running worker for a sign of life; ends one silent for `stallMs`. */
+  #beat(stallMs: number): void {
+    const now = performance.now();
+    // This isolate's own loop was held up (a long task here): the workers' answers may be
+    // waiting in its queue, so the time it lost does not count as their silence.
+    const late = now - this.#lastBeat - HEARTBEAT_MS;
+    this.#lastBeat = now;
+    for (const m of this.#members) {
+      if (late > HEARTBEAT_MS) m.lastAnswer += late;
+      if (m.failed()) continue;
+      const silent = now - m.lastAnswer;
+      if (silent >= stallMs) {
+        m.fail(
+          `Worker ${m.index} failed: its event loop has not answered for ` +
+            `${Math.round(silent / 1000)} s (an endless loop or a task that never yields)`,
+        );
+      } else if (!m.pinging) {
+        m.pinging = true;
+        m.channel.call("ping").then(() => {
+          m.lastAnswer = performance.now();
+          m.pinging = false;
+        }, () => {});
+      }
+    }
   }
 }
 
@@ -200,7 +257,7 @@ function pacedEventLoops(): void {
 }
 
 function spawn(index: number, services: PoolServices): Member {
-  const worker = new Worker(new URL("./worker.ts", import.meta.url), {
+  const worker = new Worker(services.module ?? new URL("./worker.ts", import.meta.url), {
     type: "module",
     name: `gatehouse-worker-${index}`,
   });
@@ -208,20 +265,33 @@ function spawn(index: number, services: PoolServices): Member {
   const { promise: ended, resolve } = Promise.withResolvers<void>();
   let failed = false;
   let started = false;
+  const fail = (message: string) => {
+    if (failed) return;
+    failed = true;
+    logger.error("{message}", { message });
+    channel.close(`Cannot reach worker ${index}: ${message}`);
+    resolve();
+    if (started) services.onFailure?.(message);
+  };
   worker.onmessage = (e) => channel.receive(e.data);
   worker.onerror = (e) => {
     e.preventDefault();
-    failed = true;
-    const message = `Worker ${index} failed: ${e.message}`;
-    logger.error("{message}", { message });
-    channel.close(`Cannot reach worker ${index}: it failed (${e.message})`);
-    resolve();
-    if (started) services.onFailure?.(message);
+    fail(`Worker ${index} failed: ${e.message}`);
   };
   channel.on("log", (batch: LogBatch) => writeLogLines(batch.stream, batch.bytes));
   channel.on("challenge", (token: string) => services.challenge(token));
   channel.on("exposition", () => services.exposition());
-  return { worker, channel, ended, failed: () => failed, running: () => started = true };
+  return {
+    index,
+    worker,
+    channel,
+    ended,
+    failed: () => failed,
+    running: () => started = true,
+    fail,
+    lastAnswer: performance.now(),
+    pinging: false,
+  };
 }
 
 async function stopAll(members: readonly Member[], drainMs: number): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * A multi-worker Gatehouse in the test process (`workers: 2`): metrics summed exactly over the
- * workers, passive ejection seen by every worker, reloads applied everywhere or nowhere.
+ * workers, passive ejection seen by every worker, reloads applied everywhere or nowhere, a worker
+ * whose event loop stops reported as failed (main.ts then ends the process: Deno cannot stop it).
  * Connections are spread by the kernel (SO_REUSEPORT), so each test opens many and checks that
  * both workers took some.
  */
@@ -358,4 +359,36 @@ Deno.test("UDP and unix socket entrypoints, which SO_REUSEPORT cannot share, are
     await echoing;
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+// Last in this file: the stuck worker spins until the test process ends.
+Deno.test("a worker whose event loop stops is reported as failed within the stall bound", async () => {
+  await using up = httpUpstream();
+  const { promise: failure, resolve } = Promise.withResolvers<string>();
+  await using gh = await startGatehouse(
+    yaml`
+    entrypoints: { web: { address: "127.0.0.1:0" } }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+  `,
+    false,
+    2,
+    {
+      workerModule: new URL("../testing/stalling_worker.ts", import.meta.url),
+      workerStallMs: 1_500,
+      onWorkerFailure: resolve,
+    },
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((r) => timer = setTimeout(r, 10_000, "no report in 10 s"));
+  const reported = await Promise.race([failure, late]);
+  clearTimeout(timer);
+  assert.match(
+    reported,
+    /^Worker 1 failed: its event loop has not answered for \d+ s \(an endless loop/,
+  );
+  // What main.ts does next: drain the others. The stuck one must not hold that up.
+  const stopping = performance.now();
+  await gh.close();
+  assert.ok(performance.now() - stopping < 5_000, "the stop waited for the stuck worker");
 });

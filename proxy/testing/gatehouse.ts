@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
-import { Gatehouse } from "../app/gatehouse.ts";
+import { Gatehouse, type GatehouseOptions } from "../app/gatehouse.ts";
 import type { TestCertPaths } from "./certs.ts";
 import { loadTestConfig } from "./proxy.ts";
 
@@ -27,17 +27,18 @@ export interface TestGatehouse extends AsyncDisposable {
 
 /**
  * Starts a Gatehouse from `text`; `watch` turns on the file watcher (default true); `workers`
- * > 1 runs the data path in that many worker isolates.
+ * > 1 runs the data path in that many worker isolates; `options` adds to Gatehouse's options.
  */
 export async function startGatehouse(
   text: string,
   watch = true,
   workers = 1,
+  options: GatehouseOptions = {},
 ): Promise<TestGatehouse> {
   const { config, dir, certs } = await loadTestConfig(text);
   let gatehouse: Gatehouse;
   try {
-    gatehouse = await Gatehouse.start(config, { watch, logging: false, workers });
+    gatehouse = await Gatehouse.start(config, { watch, logging: false, workers, ...options });
   } catch (err) {
     await Deno.remove(dir, { recursive: true });
     throw err;
