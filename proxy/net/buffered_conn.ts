@@ -165,8 +165,18 @@ export class BufferedConn {
    * yet (read more with `fill`).
    */
   lineNow(limit: number): string | undefined {
-    const lf = this.#buf.indexOf(LF, this.#start);
-    if (lf >= 0 && lf < this.#end) {
+    // Searched up to what a line may span, not to the end of the (pooled, 64 KiB) buffer: what
+    // lies past the buffered bytes is stale.
+    const buf = this.#buf;
+    const to = Math.min(this.#end, this.#start + limit + 1);
+    let lf = -1;
+    for (let i = this.#start; i < to; i++) {
+      if (buf[i] === LF) {
+        lf = i;
+        break;
+      }
+    }
+    if (lf >= 0) {
       if (lf - this.#start > limit) throw new HeadTooLargeError(limit);
       const line = latin1(this.#buf, this.#start, lf);
       this.#start = lf + 1;

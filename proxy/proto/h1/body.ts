@@ -188,10 +188,7 @@ class ChunkedBody extends FramedBody {
         case "size": {
           const line = chunkLine(this.io.lineNow(MAX_CHUNK_LINE));
           if (line === undefined) return undefined;
-          const size = CHUNK_LINE.exec(line)?.[1].replace(/^0+(?=.)/, "");
-          if (size === undefined) throw chunkError("malformed chunk size line");
-          if (size.length > MAX_CHUNK_DIGITS) throw chunkError("chunk size too large");
-          this.#inChunk = parseInt(size, 16);
+          this.#inChunk = chunkSize(line);
           this.#state = this.#inChunk === 0 ? "trailers" : "data";
           break;
         }
@@ -234,6 +231,30 @@ class ChunkedBody extends FramedBody {
     if (this.#inChunk === 0) this.#state = "data-end";
     return chunk;
   }
+}
+
+/**
+ * The size a chunk-size line announces. A line of hex digits alone (what nearly every sender
+ * writes) is read without the extension grammar's regular expression.
+ */
+function chunkSize(line: string): number {
+  let digits = line.length > 0;
+  let first = -1;
+  for (let i = 0; i < line.length && digits; i++) {
+    const c = line.charCodeAt(i);
+    const hex = (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+    if (!hex) digits = false;
+    else if (first < 0 && c !== 48) first = i;
+  }
+  let size: string;
+  if (digits) size = first < 0 ? "0" : line.slice(first);
+  else {
+    const matched = CHUNK_LINE.exec(line)?.[1].replace(/^0+(?=.)/, "");
+    if (matched === undefined) throw chunkError("malformed chunk size line");
+    size = matched;
+  }
+  if (size.length > MAX_CHUNK_DIGITS) throw chunkError("chunk size too large");
+  return parseInt(size, 16);
 }
 
 /** The trailers of a body read by `bodyReader`: a chunked body has some, other framings none. */
