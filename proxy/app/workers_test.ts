@@ -361,7 +361,6 @@ Deno.test("UDP and unix socket entrypoints, which SO_REUSEPORT cannot share, are
   }
 });
 
-// Last in this file: the stuck worker spins until the test process ends.
 Deno.test("a worker whose event loop stops is reported as failed within the stall bound", async () => {
   await using up = httpUpstream();
   const { promise: failure, resolve } = Promise.withResolvers<string>();
