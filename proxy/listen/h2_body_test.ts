@@ -1,7 +1,7 @@
 /**
- * Request bodies over HTTP/2 arrive byte for byte: the engine lends one buffer per stream to a
- * reader waiting for DATA (proto/h2/stream.ts), so a consumer that kept a chunk past its next
- * read would corrupt what it forwards. curl uploads 24 MiB of random bytes over TLS (ALPN h2)
+ * Request bodies over HTTP/2 arrive byte for byte: the engine lends views of the pooled buffers
+ * its DATA waits in (proto/h2/stream.ts) and reuses them at the reader's next read, so a consumer
+ * that kept a chunk past its next read would corrupt what it forwards. curl uploads 24 MiB of random bytes over TLS (ALPN h2)
  * and over h2c to an HTTP/1.1 upstream, which answers the SHA-256 it received, and to an h2c
  * upstream, which echoes the body back.
  */
