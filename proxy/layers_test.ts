@@ -3,8 +3,8 @@
  * layer or of a layer below it, never above it nor beside it, and no file imports itself back
  * through a cycle. README.md's architecture section explains the order; change both together.
  *
- * Test files and proxy/testing/ are outside the order (they may import anything), but
- * production code must not import them.
+ * Test files, benches (`*_bench.ts`) and proxy/testing/ are outside the order (they may import
+ * anything), but production code must not import them.
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
@@ -48,7 +48,8 @@ function rank(layer: string): number {
 }
 
 const isTest = (p: string) =>
-  p.endsWith("_test.ts") || p.endsWith("test_helpers.ts") || p.startsWith("testing/");
+  p.endsWith("_test.ts") || p.endsWith("_bench.ts") || p.endsWith("test_helpers.ts") ||
+  p.startsWith("testing/");
 
 async function modules(dir = ROOT): Promise<string[]> {
   const out: string[] = [];

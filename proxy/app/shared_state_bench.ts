@@ -15,18 +15,11 @@ import { LocalConnectionCounts, SharedConnectionCounts } from "../net/connection
 import { CounterStore } from "../net/shared_counters.ts";
 import { LocalServerCell, ServerTable } from "../upstream/server_cells.ts";
 import { UpstreamServer } from "../upstream/server_state.ts";
+import { APP_REF } from "../testing/shared_state.ts";
 
-const REF = {
-  url: "http://app:80",
-  scheme: "http",
-  hostname: "app",
-  port: 80,
-  weight: 1,
-  path: null,
-} as const;
 const table = ServerTable.create(64);
-const shared = [0, 1, 2, 3].map(() => new UpstreamServer(REF, table.cell(table.allocate())));
-const local = [0, 1, 2, 3].map(() => new UpstreamServer(REF, new LocalServerCell()));
+const shared = [0, 1, 2, 3].map(() => new UpstreamServer(APP_REF, table.cell(table.allocate())));
+const local = [0, 1, 2, 3].map(() => new UpstreamServer(APP_REF, new LocalServerCell()));
 const localCounts = new LocalConnectionCounts();
 const sharedCounts = SharedConnectionCounts.create(8);
 sharedCounts.use(sharedCounts.assign(["web"]));
