@@ -50,7 +50,7 @@ const HEARTBEAT_MS = 1_000;
  * A worker that has not answered a heartbeat for this long is stuck. Far above any pause a busy
  * worker makes (a major garbage collection takes tens of milliseconds, a reload's snapshot less).
  */
-export const STALL_MS = 10_000;
+const STALL_MS = 10_000;
 
 /** What workers ask the main isolate for, and how they log. */
 export interface PoolServices {
@@ -78,9 +78,9 @@ interface Member {
   failed(): boolean;
   /** The worker started: a failure from now on is reported to `onFailure`. */
   running(): void;
-  /** Ends the worker as failed, for `message`. */
+  /** Marks the worker failed and reports `message` (it does not stop it: see Heartbeat). */
   fail(message: string): void;
-  /** When the worker last answered a heartbeat (or started), in performance.now() time. */
+  /** When the worker last answered a heartbeat (or the pool started), in performance.now() time. */
   lastAnswer: number;
   /** A heartbeat is on its way. */
   pinging: boolean;
@@ -95,6 +95,8 @@ export class WorkerPool {
   private constructor(members: Member[], ports: BoundPorts, stallMs: number) {
     this.#members = members;
     this.#ports = ports;
+    // Silence counts from now: a worker that started first may have waited for the others.
+    for (const m of members) m.lastAnswer = this.#lastBeat;
     this.#heartbeat = setInterval(() => this.#beat(stallMs), HEARTBEAT_MS);
     Deno.unrefTimer(this.#heartbeat);
   }
@@ -133,7 +135,6 @@ export class WorkerPool {
         failed,
       ]);
       member.running();
-      member.lastAnswer = performance.now();
       return bound;
     };
     try {
