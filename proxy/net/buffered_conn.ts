@@ -177,7 +177,6 @@ export class BufferedConn {
       }
     }
     if (lf >= 0) {
-      if (lf - this.#start > limit) throw new HeadTooLargeError(limit);
       const line = latin1(this.#buf, this.#start, lf);
       this.#start = lf + 1;
       return line;

@@ -238,21 +238,17 @@ class ChunkedBody extends FramedBody {
  * writes) is read without the extension grammar's regular expression.
  */
 function chunkSize(line: string): number {
-  let digits = line.length > 0;
+  let end = 0;
   let first = -1;
-  for (let i = 0; i < line.length && digits; i++) {
-    const c = line.charCodeAt(i);
-    const hex = (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
-    if (!hex) digits = false;
-    else if (first < 0 && c !== 48) first = i;
+  for (; end < line.length; end++) {
+    const c = line.charCodeAt(end);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) break;
+    if (first < 0 && c !== 48) first = end;
   }
-  let size: string;
-  if (digits) size = first < 0 ? "0" : line.slice(first);
-  else {
-    const matched = CHUNK_LINE.exec(line)?.[1].replace(/^0+(?=.)/, "");
-    if (matched === undefined) throw chunkError("malformed chunk size line");
-    size = matched;
-  }
+  let size: string | undefined;
+  if (end > 0 && end === line.length) size = first < 0 ? "0" : line.slice(first);
+  else size = CHUNK_LINE.exec(line)?.[1].replace(/^0+(?=.)/, "");
+  if (size === undefined) throw chunkError("malformed chunk size line");
   if (size.length > MAX_CHUNK_DIGITS) throw chunkError("chunk size too large");
   return parseInt(size, 16);
 }
