@@ -46,9 +46,10 @@ export interface GatehouseOptions {
    * not restarted): main.ts drains and exits 1 so that the supervisor starts a fresh process.
    */
   readonly onWorkerFailure?: (message: string) => void;
-  /** The worker isolates' entry module and stall bound (tests; see PoolServices). */
+  /** The worker isolates' entry module, stall and start bounds (tests; see PoolServices). */
   readonly workerModule?: URL;
   readonly workerStallMs?: number;
+  readonly workerStartMs?: number;
 }
 
 export class Gatehouse {
@@ -167,6 +168,7 @@ export class Gatehouse {
           onFailure: opts.onWorkerFailure,
           module: opts.workerModule,
           stallMs: opts.workerStallMs,
+          startMs: opts.workerStartMs,
           challenge: (token) => acme.challenge(token),
           exposition: text,
         });

@@ -176,3 +176,6 @@ channel.on("drain", async () => {
   if (logging) await closeLogging();
   return true;
 });
+
+// Its modules are loaded: the main isolate's start bound runs from here.
+channel.notify("loaded");

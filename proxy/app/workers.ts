@@ -5,6 +5,7 @@
  * - Start: the first worker binds every entrypoint (probing fixed ports, as one process does);
  *   the others then bind the same ports with SO_REUSEPORT (port 0 in the config becomes the
  *   first worker's port). If one fails, the started ones drain and the error is the start's.
+ *   One that has not answered START_MS after its modules loaded counts as failed (it is stuck).
  * - A config change (`apply`): every worker prepares it (builds the snapshot, binds new
  *   listeners) before any commits; if one cannot, every prepared one aborts and the error is
  *   the reload's, so nothing is half-applied. Listeners and connections that stay are never
@@ -51,6 +52,12 @@ const HEARTBEAT_MS = 1_000;
  * worker makes (a major garbage collection takes tens of milliseconds, a reload's snapshot less).
  */
 const STALL_MS = 10_000;
+/**
+ * A worker that has not answered its start within this long after its modules loaded is stuck,
+ * and the start fails. A start builds the snapshot, reads certificates and binds: well under a
+ * second on a busy core.
+ */
+const START_MS = 30_000;
 
 /** What workers ask the main isolate for, and how they log. */
 export interface PoolServices {
@@ -66,14 +73,18 @@ export interface PoolServices {
   readonly module?: URL;
   /** How long a worker may leave a heartbeat unanswered before it counts as stuck. */
   readonly stallMs?: number;
+  /** How long a worker may take to start (load its modules, build the snapshot, listen). */
+  readonly startMs?: number;
 }
 
 interface Member {
   readonly index: number;
   readonly worker: Worker;
   readonly channel: Channel;
-  /** Resolves when the worker failed. */
-  readonly ended: Promise<void>;
+  /** Resolves with the failure's message when the worker failed. */
+  readonly ended: Promise<string>;
+  /** Resolves when the worker's modules are loaded (it is about to take messages). */
+  readonly loaded: Promise<void>;
   /** Whether the worker failed. */
   failed(): boolean;
   /** The worker started: a failure from now on is reported to `onFailure`. */
@@ -118,24 +129,46 @@ export class WorkerPool {
       const member = spawn(index, services);
       members.push(member);
       // Rejects if the worker fails while starting; handled here, as it may fail much later.
-      const failed = member.ended.then(() => {
-        throw new Error(`Cannot start worker ${index}: it ended while starting`);
+      const failed = member.ended.then((message) => {
+        throw new Error(message);
       });
       failed.catch(() => {});
-      const bound = await Promise.race([
-        member.channel.call<BoundPorts>("start", {
-          ...change,
-          ports,
-          index,
-          shared,
-          probe: index === 0,
-          certificates,
-          logging: services.logging,
-        }),
-        failed,
-      ]);
-      member.running();
-      return bound;
+      const startMs = services.startMs ?? START_MS;
+      // A stuck worker is marked failed, so that stopping it does not wait on its drain.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let answered = false;
+      member.loaded.then(() => {
+        if (answered) return;
+        timer = setTimeout(() => {
+          member.fail(
+            `Cannot start worker ${index}: it has not answered within ${startMs / 1000} s ` +
+              `(an endless loop or a task that never yields while starting)`,
+          );
+        }, startMs);
+      });
+      try {
+        const bound = await Promise.race([
+          member.channel.call<BoundPorts>("start", {
+            ...change,
+            ports,
+            index,
+            shared,
+            probe: index === 0,
+            certificates,
+            logging: services.logging,
+          }).catch((err) => {
+            // Gone (the channel closed): the failure's own message says why.
+            if (member.failed()) return failed;
+            throw inWorker(index, err);
+          }),
+          failed,
+        ]);
+        member.running();
+        return bound;
+      } finally {
+        answered = true;
+        clearTimeout(timer);
+      }
     };
     try {
       const ports = await start(0, {});
@@ -167,7 +200,11 @@ export class WorkerPool {
     const [first, ...rest] = this.#members;
     const prepared: Member[] = [];
     const prepare = async (m: Member, ports: BoundPorts) => {
-      const bound = await m.channel.call<BoundPorts>("prepare", { ...change, ports });
+      const bound = await m.channel.call<BoundPorts>("prepare", { ...change, ports }).catch(
+        (err) => {
+          throw inWorker(m.index, err);
+        },
+      );
       prepared.push(m);
       return bound;
     };
@@ -245,6 +282,15 @@ export class WorkerPool {
   }
 }
 
+/**
+ * A worker's refusal, naming the worker when it is not the first: the first one meets a bad
+ * config before the others do, so its message is the config's; a later one's is its own.
+ */
+function inWorker(index: number, err: unknown): Error {
+  if (index === 0 || !(err instanceof Error)) return err as Error;
+  return new Error(`Worker ${index}: ${err.message}`);
+}
+
 /** Sets IO_EVENTS_PER_TICK for the workers about to start, unless the environment sets it. */
 function pacedEventLoops(): void {
   try {
@@ -263,7 +309,8 @@ function spawn(index: number, services: PoolServices): Member {
     name: `gatehouse-worker-${index}`,
   });
   const channel = new Channel(worker);
-  const { promise: ended, resolve } = Promise.withResolvers<void>();
+  const { promise: ended, resolve } = Promise.withResolvers<string>();
+  const { promise: loaded, resolve: resolveLoaded } = Promise.withResolvers<void>();
   let failed = false;
   let started = false;
   const fail = (message: string) => {
@@ -271,7 +318,7 @@ function spawn(index: number, services: PoolServices): Member {
     failed = true;
     logger.error("{message}", { message });
     channel.close(`Cannot reach worker ${index}: ${message}`);
-    resolve();
+    resolve(message);
     if (started) services.onFailure?.(message);
   };
   worker.onmessage = (e) => channel.receive(e.data);
@@ -279,6 +326,7 @@ function spawn(index: number, services: PoolServices): Member {
     e.preventDefault();
     fail(`Worker ${index} failed: ${e.message}`);
   };
+  channel.on("loaded", () => resolveLoaded());
   channel.on("log", (batch: LogBatch) => writeLogLines(batch.stream, batch.bytes));
   channel.on("challenge", (token: string) => services.challenge(token));
   channel.on("exposition", () => services.exposition());
@@ -287,6 +335,7 @@ function spawn(index: number, services: PoolServices): Member {
     worker,
     channel,
     ended,
+    loaded,
     failed: () => failed,
     running: () => started = true,
     fail,

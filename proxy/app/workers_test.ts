@@ -391,3 +391,26 @@ Deno.test("a worker whose event loop stops is reported as failed within the stal
   await gh.close();
   assert.ok(performance.now() - stopping < 5_000, "the stop waited for the stuck worker");
 });
+
+Deno.test("a worker that does not answer its start fails the start within the start bound", async () => {
+  await using up = httpUpstream();
+  const began = performance.now();
+  await assert.rejects(
+    startGatehouse(
+      yaml`
+      entrypoints: { web: { address: "127.0.0.1:0" } }
+      routes: [{ service: app }]
+      services: { app: { servers: ["${up.url}"] } }
+    `,
+      false,
+      2,
+      {
+        workerModule: new URL("../testing/stalling_worker.ts?at=start", import.meta.url),
+        workerStartMs: 1_500,
+      },
+    ),
+    /^Error: Cannot start worker 1: it has not answered within 1\.5 s \(an endless loop/,
+  );
+  // The stuck worker is not waited on: the started one drains and the start's error comes back.
+  assert.ok(performance.now() - began < 6_000, "the failed start waited for the stuck worker");
+});
