@@ -435,6 +435,13 @@ export class Runtime {
               { url: server.url, service, detail: result.detail },
             );
           },
+          onEjected: (service, server, passive) => {
+            logger.warning(
+              "Server {url} of service {service} is ejected for {seconds} s: it failed requests " +
+                "(passive_health; it gets requests before then only when every server is out)",
+              { url: server.url, service, seconds: passive.ejectFor / 1000 },
+            );
+          },
         }, previous.get(svc.name)),
       );
     }

@@ -105,7 +105,7 @@ export async function attemptServers<T>(
       lease.release();
       failure = plan.judge(err);
     }
-    if (failure.serverFault) server.recordFailure(service.config.passiveHealth, Date.now());
+    if (failure.serverFault) service.recordFailure(server, Date.now());
     last = { error: failure.error, server };
     if (!failure.retry) break;
   }

@@ -22,8 +22,6 @@ export class UpstreamServer implements InflightCounter {
   #cleared: number;
   /** Failures seen by this isolate within the window. */
   #failures: number[] = [];
-  /** Called when `isUp()` may have changed (for the `service_server_up` gauge and logs). */
-  onChange: (() => void) | null = null;
 
   constructor(ref: ServerRef, cell: ServerCell = new LocalServerCell()) {
     this.ref = ref;
@@ -70,18 +68,16 @@ export class UpstreamServer implements InflightCounter {
 
   /**
    * A transport failure or timeout talking to this server. Failures are counted per isolate;
-   * an ejection applies to every isolate sharing the cell.
+   * an ejection applies to every isolate sharing the cell. True when this failure took out a
+   * server that was not ejected (for the log); false when it was already out or stays in.
    */
-  recordFailure(passive: PassiveHealth | null, now: number): void {
-    if (passive === null) return;
-    if (this.cell.ejections !== this.#cleared) {
-      this.#eject(passive, now);
-      return;
-    }
+  recordFailure(passive: PassiveHealth | null, now: number): boolean {
+    if (passive === null) return false;
+    if (this.cell.ejections !== this.#cleared) return this.#eject(passive, now);
     const since = now - passive.window;
     this.#failures = this.#failures.filter((t) => t > since);
     this.#failures.push(now);
-    if (this.#failures.length >= passive.maxFailures) this.#eject(passive, now);
+    return this.#failures.length >= passive.maxFailures && this.#eject(passive, now);
   }
 
   recordSuccess(): void {
@@ -96,16 +92,18 @@ export class UpstreamServer implements InflightCounter {
   setHealthy(healthy: boolean): boolean {
     if (this.cell.healthy === healthy) return false;
     this.cell.healthy = healthy;
-    this.onChange?.();
     return true;
   }
 
-  #eject(passive: PassiveHealth, now: number): void {
+  /**
+   * Ejects until `ejectFor` from now (again, when a failure comes while it is out: panic routing
+   * keeps sending to it). Nothing is scheduled: the ejection ends by time, read in `available()`.
+   */
+  #eject(passive: PassiveHealth, now: number): boolean {
+    const fresh = this.cell.ejectedUntil <= now;
     this.cell.eject(now + passive.ejectFor);
     this.#failures = [];
-    this.onChange?.();
-    const timer = setTimeout(() => this.onChange?.(), passive.ejectFor + 1);
-    Deno.unrefTimer(timer);
+    return fresh;
   }
 }
 

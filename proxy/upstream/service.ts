@@ -4,7 +4,7 @@
  * servers whose address and connection settings did not change, so their health, ejections and
  * idle connections survive.
  */
-import type { Service } from "../config/types.ts";
+import type { PassiveHealth, Service } from "../config/types.ts";
 import { HealthChecker } from "./health.ts";
 import { createPolicy, type PickContext, type SelectionPolicy } from "./select.ts";
 import type { ServerCell } from "./server_cells.ts";
@@ -21,6 +21,8 @@ import { transportFor } from "./transport_for.ts";
 export interface ServiceDeps extends TransportDeps {
   /** Active health transitions, for logs and metrics. */
   readonly onHealthChange: (service: string, server: UpstreamServer, result: ProbeResult) => void;
+  /** A failure took a server out by passive health (not when it was out already): for logs. */
+  readonly onEjected?: (service: string, server: UpstreamServer, passive: PassiveHealth) => void;
   /**
    * The health cell of a new (not adopted) server, by its index in `config.servers`; absent: a
    * cell of this isolate's own. Worker isolates get cells shared with the main isolate, which
@@ -37,9 +39,11 @@ export class ServiceRuntime {
   readonly #transports: Map<UpstreamServer, Transport>;
   readonly #policy: SelectionPolicy;
   readonly #health: HealthChecker | null;
+  readonly #onEjected: ServiceDeps["onEjected"];
 
   constructor(config: Service, deps: ServiceDeps, previous?: ServiceRuntime) {
     this.config = config;
+    this.#onEjected = deps.onEjected;
     const adopt = new Map<string, UpstreamServer>();
     for (const s of previous?.servers ?? []) adopt.set(serverKey(previous!.config, s.url), s);
     this.#transports = new Map();
@@ -105,6 +109,12 @@ export class ServiceRuntime {
   pick(ctx: PickContext): UpstreamServer | null {
     return this.#policy.pick(this.servers, ctx) ??
       this.#policy.pick(this.servers, { ...ctx, ignoreEjection: true });
+  }
+
+  /** A transport failure or timeout on `server`: passive health counts it (and may eject). */
+  recordFailure(server: UpstreamServer, now: number): void {
+    const passive = this.config.passiveHealth;
+    if (server.recordFailure(passive, now)) this.#onEjected?.(this.name, server, passive!);
   }
 
   /** Seconds a client should wait when no server is available (for Retry-After). */

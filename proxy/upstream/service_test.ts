@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import http from "node:http";
+import { captureLog, logText } from "../testing/logs.ts";
 import { proxyFor, type TestProxy } from "../testing/proxy.ts";
 import {
   closedPort,
@@ -147,6 +148,7 @@ Deno.test("passive health ejects a server after max_failures resets; no traffic 
 });
 
 Deno.test("when passive health has ejected every server, they are tried anyway (panic routing)", async () => {
+  await using logs = await captureLog("runtime");
   const dead = `http://127.0.0.1:${closedPort()}`;
   await using gw = await proxyFor([dead], {
     service: "retries: 0, passive_health: { max_failures: 2, window: 10s, eject_for: 30s }",
@@ -163,4 +165,10 @@ Deno.test("when passive health has ejected every server, they are tried anyway (
   // Still asked (a 502 from the refused connect), not a 503 for everyone for 30 s.
   assert.equal(await status(), 502);
   assert.equal(gw.outcomes.at(-1)?.upstream, dead);
+  // Logged once: the failure while it was out extended the ejection, it did not eject again.
+  const ejected = logs.records.map(logText).filter((t) => t.includes("is ejected"));
+  assert.deepEqual(ejected, [
+    `Server ${dead} of service app is ejected for 30 s: it failed requests (passive_health; ` +
+    "it gets requests before then only when every server is out)",
+  ]);
 });
