@@ -6,6 +6,7 @@
  * both workers took some.
  */
 import assert from "node:assert/strict";
+import type { GatehouseOptions } from "./gatehouse.ts";
 import { requestsPerWorker, startGatehouse, type TestGatehouse } from "../testing/gatehouse.ts";
 import { yaml } from "../testing/proxy.ts";
 import { accepts } from "../testing/process.ts";
@@ -361,23 +362,33 @@ Deno.test("UDP and unix socket entrypoints, which SO_REUSEPORT cannot share, are
   }
 });
 
-Deno.test("a worker whose event loop stops is reported as failed within the stall bound", async () => {
-  await using up = httpUpstream();
-  const { promise: failure, resolve } = Promise.withResolvers<string>();
-  await using gh = await startGatehouse(
+/**
+ * Two workers on one server at `url`, worker 1 spinning for 8 s at its first `at` message
+ * (testing/stalling_worker.ts); `options` sets the bounds.
+ */
+function stallingWorkers(url: string, at: "ping" | "start", options: GatehouseOptions) {
+  return startGatehouse(
     yaml`
     entrypoints: { web: { address: "127.0.0.1:0" } }
     routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
+    services: { app: { servers: ["${url}"] } }
   `,
     false,
     2,
     {
-      workerModule: new URL("../testing/stalling_worker.ts", import.meta.url),
-      workerStallMs: 1_500,
-      onWorkerFailure: resolve,
+      workerModule: new URL(`../testing/stalling_worker.ts?at=${at}`, import.meta.url),
+      ...options,
     },
   );
+}
+
+Deno.test("a worker whose event loop stops is reported as failed within the stall bound", async () => {
+  await using up = httpUpstream();
+  const { promise: failure, resolve } = Promise.withResolvers<string>();
+  await using gh = await stallingWorkers(up.url, "ping", {
+    workerStallMs: 1_500,
+    onWorkerFailure: resolve,
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<string>((r) => timer = setTimeout(r, 10_000, "no report in 10 s"));
   const reported = await Promise.race([failure, late]);
@@ -396,19 +407,7 @@ Deno.test("a worker that does not answer its start fails the start within the st
   await using up = httpUpstream();
   const began = performance.now();
   await assert.rejects(
-    startGatehouse(
-      yaml`
-      entrypoints: { web: { address: "127.0.0.1:0" } }
-      routes: [{ service: app }]
-      services: { app: { servers: ["${up.url}"] } }
-    `,
-      false,
-      2,
-      {
-        workerModule: new URL("../testing/stalling_worker.ts?at=start", import.meta.url),
-        workerStartMs: 1_500,
-      },
-    ),
+    stallingWorkers(up.url, "start", { workerStartMs: 1_500 }),
     /^Error: Cannot start worker 1: it has not answered within 1\.5 s \(an endless loop/,
   );
   // The stuck worker is not waited on: the started one drains and the start's error comes back.

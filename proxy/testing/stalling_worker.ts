@@ -1,7 +1,7 @@
 /**
  * A Gatehouse worker isolate (app/worker.ts) that, when it is worker 1, stops turning its event
- * loop for 8 s at the first message of one kind: a heartbeat (`ping`, the default) or, loaded
- * with `?at=start`, its start. What an endless loop in the data path, or in a start, would do.
+ * loop for 8 s at the first message of the kind its URL names: `?at=ping` (a heartbeat) or
+ * `?at=start` (its start). What an endless loop in the data path, or in a start, would do.
  * For the stall tests in app/workers_test.ts. Not endless: Deno cannot end a worker that is
  * running JavaScript, and `deno test --parallel` runs test files in one process, so a worker
  * that spun forever would hold a core for the rest of the suite.
@@ -11,7 +11,7 @@
 import "../app/worker.ts";
 
 const SPIN_MS = 8_000;
-const AT = new URL(import.meta.url).searchParams.get("at") ?? "ping";
+const AT = new URL(import.meta.url).searchParams.get("at");
 
 let spun = false;
 self.addEventListener("message", (e: MessageEvent) => {
