@@ -91,7 +91,10 @@ interface Member {
   running(): void;
   /** Marks the worker failed and reports `message` (it does not stop it: see Heartbeat). */
   fail(message: string): void;
-  /** When the worker last answered a heartbeat (or the pool started), in performance.now() time. */
+  /**
+   * When the worker last answered a heartbeat, in performance.now() time; the pool's start until
+   * its first answer (set by the WorkerPool constructor, the one place silence starts).
+   */
   lastAnswer: number;
   /** A heartbeat is on its way. */
   pinging: boolean;
@@ -134,11 +137,10 @@ export class WorkerPool {
       });
       failed.catch(() => {});
       const startMs = services.startMs ?? START_MS;
-      // A stuck worker is marked failed, so that stopping it does not wait on its drain.
+      // A stuck worker is marked failed, so that stopping it does not wait on its drain. The
+      // worker posts "loaded" before it takes the start, so the timer is set before its answer.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      let answered = false;
       member.loaded.then(() => {
-        if (answered) return;
         timer = setTimeout(() => {
           member.fail(
             `Cannot start worker ${index}: it has not answered within ${startMs / 1000} s ` +
@@ -166,7 +168,6 @@ export class WorkerPool {
         member.running();
         return bound;
       } finally {
-        answered = true;
         clearTimeout(timer);
       }
     };
@@ -339,7 +340,7 @@ function spawn(index: number, services: PoolServices): Member {
     failed: () => failed,
     running: () => started = true,
     fail,
-    lastAnswer: performance.now(),
+    lastAnswer: 0,
     pinging: false,
   };
 }
