@@ -27,6 +27,12 @@ export class TrackedConnection {
   /** Finish the current exchange, then close (shutdown, or the entrypoint was removed). */
   closing = false;
   /**
+   * Run once by the next sweep while set, then cleared. The HTTP/1.1 engine sets it for the
+   * exchange in flight, so that only an exchange that outlasts a sweep puts a read in flight to
+   * notice its client closing (see proto/h1/server.ts).
+   */
+  onSweep: (() => void) | null = null;
+  /**
    * Whose connection this is: the entrypoint that accepted a client connection, or the service
    * an upstream connection belongs to (each registry holds one kind).
    */
@@ -131,13 +137,17 @@ export class ConnectionRegistry {
     }
   }
 
-  /** Closes every connection whose deadline has passed. */
+  /** Closes every connection whose deadline has passed; runs the `onSweep` of the others. */
   sweep(now: number): void {
     for (const c of this.#conns) {
       if (
         (c.deadline !== 0 && c.deadline <= now) || (c.hardDeadline !== 0 && c.hardDeadline <= now)
       ) {
         c.close();
+      } else if (c.onSweep !== null) {
+        const run = c.onSweep;
+        c.onSweep = null;
+        run();
       }
     }
   }

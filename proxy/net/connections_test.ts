@@ -37,3 +37,20 @@ Deno.test("drain: a connection that never finishes closing does not hold shutdow
   assert.ok(Date.now() - started >= 100 + DRAIN_GRACE_MS - 50, "gave up before the grace ended");
   registry.delete(stuck);
 });
+
+Deno.test("sweep: runs a connection's onSweep once, and not for one it closes", () => {
+  const registry = new ConnectionRegistry();
+  const runs: string[] = [];
+  const open = new TrackedConnection("web", "http", () => {});
+  open.onSweep = () => runs.push("open");
+  const expired = new TrackedConnection("web", "http", () => registry.delete(expired));
+  expired.deadline = 1;
+  expired.onSweep = () => runs.push("expired");
+  registry.add(open);
+  registry.add(expired);
+  registry.sweep(Date.now());
+  registry.sweep(Date.now());
+  assert.deepEqual(runs, ["open"]);
+  assert.equal(open.onSweep, null);
+  registry.delete(open);
+});

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { connect, proxyFor } from "../../testing/proxy.ts";
-import { httpUpstream } from "../../testing/servers.ts";
+import { httpUpstream, waitFor } from "../../testing/servers.ts";
 import { field, readResponse } from "../../testing/wire.ts";
+import { ConnectionRegistry, TrackedConnection } from "../../net/connections.ts";
+import type { ByteConn } from "../../net/buffered_conn.ts";
+import { proxyResponse } from "../responses.ts";
+import { serveH1 } from "./server.ts";
 
 Deno.test("an absolute-form target is accepted: its authority replaces Host", async () => {
   await using up = httpUpstream((req) =>
@@ -34,4 +38,53 @@ Deno.test("a connection whose request body failed says Connection: close before 
   const res = await readResponse(client.reader);
   assert.equal(res.status, 413);
   assert.equal(field(res, "connection"), "close");
+});
+
+Deno.test("the client watch starts only for an exchange still running at the next sweep", async () => {
+  // A read in flight on the client connection notices the client closing; a fast exchange must
+  // not pay for one (it costs every request CPU), a slow one must get one.
+  const registry = new ConnectionRegistry();
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let reading = 0;
+  const during: Record<string, number> = {};
+  const served = (async () => {
+    const raw = await listener.accept();
+    const conn: ByteConn = {
+      read: async (p) => {
+        reading++;
+        try {
+          return await raw.read(p);
+        } finally {
+          reading--;
+        }
+      },
+      write: (p) => raw.write(p),
+      closeWrite: () => raw.closeWrite(),
+      close: () => raw.close(),
+    };
+    const track = new TrackedConnection("web", "http", () => raw.close());
+    registry.add(track);
+    await serveH1(conn, {
+      client: { address: "127.0.0.1", port: 0, entrypoint: "web", tls: false, serverName: null },
+      track,
+      registry,
+      limits: () => ({ headerReadMs: 10_000, keepAliveIdleMs: 10_000, maxHeaderBytes: 65_536 }),
+      handler: async (req) => {
+        during[req.target] = reading;
+        if (req.target === "/slow") {
+          await waitFor(() => reading === 1, "a sweep to start the client watch");
+          during["/slow, later"] = reading;
+        }
+        return proxyResponse(200, "ok");
+      },
+    });
+  })();
+  using client = await connect(listener.addr.port);
+  for (const target of ["/fast", "/slow"]) {
+    await client.send(`GET ${target} HTTP/1.1\r\nhost: a\r\n\r\n`);
+    assert.equal((await readResponse(client.reader)).status, 200);
+  }
+  assert.deepEqual(during, { "/fast": 0, "/slow": 0, "/slow, later": 1 });
+  client.close();
+  await served;
 });
