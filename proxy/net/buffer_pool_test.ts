@@ -28,3 +28,12 @@ Deno.test("a pool refuses views and buffers of another size", () => {
   pool.give(own);
   assert.equal(pool.free, 1);
 });
+
+Deno.test("giveViewed takes back the buffer a view is part of, and no buffer of another size", () => {
+  const pool = new BufferPool(1024, 4);
+  const own = pool.take();
+  pool.giveViewed(own.subarray(0, 100));
+  pool.giveViewed(new Uint8Array(2048).subarray(0, 100));
+  assert.equal(pool.free, 1);
+  assert.equal(pool.take().buffer, own.buffer);
+});

@@ -19,7 +19,7 @@ import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { type BodyDone, bodyReader, trailersOf } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
-import { encodeHead, serializeRequestHead } from "./write.ts";
+import { encodeHead, releaseHead, serializeRequestHead } from "./write.ts";
 
 /**
  * The connection an HTTP/1.1 exchange runs on, borrowed from a pool; `release` gives it back
@@ -86,7 +86,11 @@ export async function exchange(
     setDeadline(opts.bodyIdleMs);
     const headBytes = encodeHead(head, 0);
     if (body === null) {
-      await io.write(headBytes);
+      try {
+        await io.write(headBytes);
+      } finally {
+        releaseHead(headBytes);
+      }
       sent = true;
       setDeadline(opts.responseHeaderMs);
     } else {
@@ -183,6 +187,8 @@ async function pumpBody(
     // The client's body failed: the upstream must not take a truncated body as complete.
     if (err instanceof BodyFailure) io.close();
     return false;
+  } finally {
+    releaseHead(head);
   }
 }
 

@@ -14,13 +14,11 @@
  */
 import type { BodyReader } from "../message.ts";
 import { type ByteConn, writeAll } from "../../net/buffered_conn.ts";
-import { joinBuffers } from "../../net/buffer_pool.ts";
+import { headBuffers, joinBuffers } from "../../net/buffer_pool.ts";
 import { chunkSizeLine, CRLF, LAST_CHUNK } from "./body.ts";
 
 /** Coalesced bytes are written once they reach this size. */
 const FLUSH_AT = 64 * 1024;
-/** Joins up to this size get an array of their own rather than a pooled 72 KiB buffer. */
-const SMALL_JOIN = 4096;
 
 export const NOT_YET = Symbol("not-yet");
 
@@ -146,6 +144,8 @@ class Joiner {
   /** Whether a part is a lent body chunk (must be written or copied before the next read). */
   #lent = false;
   #scratch: Uint8Array | null = null;
+  /** The pooled buffer of small joins (a head and a short body). */
+  #small: Uint8Array | null = null;
   /** Bytes in `#parts`. */
   bytes = 0;
   /** Body bytes in `#parts`. */
@@ -197,15 +197,16 @@ class Joiner {
     this.#onWrite?.(carried);
   }
 
-  /** Gives the pooled buffer back (after the last write). */
+  /** Gives the pooled buffers back (after the last write). */
   release(): void {
     if (this.#scratch !== null) joinBuffers.give(this.#scratch);
-    this.#scratch = null;
+    if (this.#small !== null) headBuffers.give(this.#small);
+    this.#scratch = this.#small = null;
   }
 
   /**
-   * The parts joined, in the pooled buffer when they fit (after what `own` put there already,
-   * which is then the first part), else in a new one.
+   * The parts joined, in a pooled buffer when they fit (a small one for a head and a short body;
+   * after what `own` put there already, which is then the first part), else in a new one.
    */
   #join(): Uint8Array {
     const size = this.bytes;
@@ -213,17 +214,14 @@ class Joiner {
     let buf: Uint8Array;
     let first = 0;
     let off = 0;
-    if (size <= SMALL_JOIN && this.#scratch === null) {
-      // A small message (a head and a short body): an array of its size costs less than taking
-      // and zero-filling a pooled one when many connections write at once.
-      buf = new Uint8Array(size);
-    } else if (size <= joinBuffers.size) {
-      buf = this.#scratch ??= joinBuffers.take();
-      if (parts[0].buffer === buf.buffer && parts[0].byteOffset === buf.byteOffset) {
-        first = 1;
-        off = parts[0].length;
-      }
-    } else buf = new Uint8Array(size);
+    if (size <= headBuffers.size && this.#scratch === null) {
+      buf = this.#small ??= headBuffers.take();
+    } else if (size <= joinBuffers.size) buf = this.#scratch ??= joinBuffers.take();
+    else buf = new Uint8Array(size);
+    if (parts[0].buffer === buf.buffer && parts[0].byteOffset === buf.byteOffset) {
+      first = 1;
+      off = parts[0].length;
+    }
     for (let i = first; i < parts.length; i++) {
       buf.set(parts[i], off);
       off += parts[i].length;

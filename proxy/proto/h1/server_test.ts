@@ -4,6 +4,8 @@ import { httpUpstream, waitFor } from "../../testing/servers.ts";
 import { field, readResponse } from "../../testing/wire.ts";
 import { ConnectionRegistry, TrackedConnection } from "../../net/connections.ts";
 import type { ByteConn } from "../../net/buffered_conn.ts";
+import { headBuffers } from "../../net/buffer_pool.ts";
+import type { BodyReader, Handler } from "../message.ts";
 import { proxyResponse } from "../responses.ts";
 import { serveH1 } from "./server.ts";
 
@@ -40,22 +42,23 @@ Deno.test("a connection whose request body failed says Connection: close before 
   assert.equal(field(res, "connection"), "close");
 });
 
-Deno.test("the client watch starts only for an exchange still running at the next sweep", async () => {
-  // A read in flight on the client connection notices the client closing; a fast exchange must
-  // not pay for one (it costs every request CPU), a slow one must get one.
+/**
+ * Serves the first connection to a loopback listener with the real HTTP/1.1 engine and `handler`,
+ * counting the reads in flight on it.
+ */
+function serveOne(handler: Handler) {
   const registry = new ConnectionRegistry();
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let reading = 0;
-  const during: Record<string, number> = {};
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const state = { reading: 0 };
   const served = (async () => {
     const raw = await listener.accept();
     const conn: ByteConn = {
       read: async (p) => {
-        reading++;
+        state.reading++;
         try {
           return await raw.read(p);
         } finally {
-          reading--;
+          state.reading--;
         }
       },
       write: (p) => raw.write(p),
@@ -69,22 +72,71 @@ Deno.test("the client watch starts only for an exchange still running at the nex
       track,
       registry,
       limits: () => ({ headerReadMs: 10_000, keepAliveIdleMs: 10_000, maxHeaderBytes: 65_536 }),
-      handler: async (req) => {
-        during[req.target] = reading;
-        if (req.target === "/slow") {
-          await waitFor(() => reading === 1, "a sweep to start the client watch");
-          during["/slow, later"] = reading;
-        }
-        return proxyResponse(200, "ok");
-      },
+      handler,
     });
   })();
-  using client = await connect(listener.addr.port);
+  return {
+    port: listener.addr.port,
+    reading: () => state.reading,
+    async [Symbol.asyncDispose]() {
+      await served;
+      listener.close();
+    },
+  };
+}
+
+Deno.test("the client watch starts only for an exchange still running at the next sweep", async () => {
+  // A read in flight on the client connection notices the client closing; a fast exchange must
+  // not pay for one (it costs every request CPU), a slow one must get one.
+  const during: Record<string, number> = {};
+  await using server = serveOne(async (req) => {
+    during[req.target] = server.reading();
+    if (req.target === "/slow") {
+      await waitFor(() => server.reading() === 1, "a sweep to start the client watch");
+      during["/slow, later"] = server.reading();
+    }
+    return proxyResponse(200, "ok");
+  });
+  using client = await connect(server.port);
   for (const target of ["/fast", "/slow"]) {
     await client.send(`GET ${target} HTTP/1.1\r\nhost: a\r\n\r\n`);
     assert.equal((await readResponse(client.reader)).status, 200);
   }
   assert.deepEqual(during, { "/fast": 0, "/slow": 0, "/slow, later": 1 });
   client.close();
-  await served;
+});
+
+Deno.test("response heads and small responses go out of pooled buffers, given back after the write", async () => {
+  // Taken out of the pool first, so that what it holds afterwards was given back by the writes.
+  const held = Array.from({ length: headBuffers.free }, () => headBuffers.take());
+  try {
+    await using server = serveOne((req) => {
+      const res = proxyResponse(200, "ok");
+      if (req.target === "/bytes") return Promise.resolve(res);
+      // A streamed body: its head and first chunk are joined into one write.
+      const chunk = res.body as Uint8Array;
+      let sent = false;
+      const body: BodyReader = {
+        length: chunk.length,
+        read: () => Promise.resolve(sent ? null : (sent = true, chunk)),
+        readNow: () => sent ? null : (sent = true, chunk),
+        cancel() {},
+      };
+      return Promise.resolve({ ...res, body });
+    });
+    using client = await connect(server.port);
+    for (const target of ["/bytes", "/streamed"]) {
+      await client.send(`GET ${target} HTTP/1.1\r\nhost: a\r\n\r\n`);
+      assert.equal(new TextDecoder().decode((await readResponse(client.reader)).body), "ok");
+    }
+    client.close();
+  } finally {
+    const returned = Array.from({ length: headBuffers.free }, () => headBuffers.take());
+    // The bytes response: one buffer; the streamed one: its head, and the join of head and body.
+    assert.equal(returned.length, 2, "buffers given back");
+    for (const buf of returned) {
+      assert.equal(new TextDecoder().decode(buf.subarray(0, 15)), "HTTP/1.1 200 OK");
+    }
+    for (const buf of [...held, ...returned]) headBuffers.give(buf);
+  }
 });

@@ -6,6 +6,7 @@
 import type { HeaderList } from "../header_list.ts";
 import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
+import { headBuffers } from "../../net/buffer_pool.ts";
 import { lastChunk } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { reasonPhrase } from "../responses.ts";
@@ -58,11 +59,16 @@ const encoder = new TextEncoder();
 
 /**
  * Encodes a head string (a byte string: one char per byte) into a buffer with room for `extra`
- * body bytes. ASCII, the usual case, goes through the native encoder; anything else byte by byte
- * (UTF-8 would turn chars 128-255 into two bytes).
+ * body bytes: a pooled one when both fit (net/buffer_pool.ts `headBuffers`; give it back with
+ * `releaseHead` once written, or leave it to the garbage collector), else a new one. ASCII, the
+ * usual case, goes through the native encoder; anything else byte by byte (UTF-8 would turn
+ * chars 128-255 into two bytes).
  */
 export function encodeHead(head: string, extra: number): Uint8Array {
-  const out = new Uint8Array(head.length + extra);
+  const size = head.length + extra;
+  const out = size <= headBuffers.size
+    ? headBuffers.take().subarray(0, size)
+    : new Uint8Array(size);
   if (!NOT_ASCII.test(head)) {
     encoder.encodeInto(head, out);
     return out;
@@ -72,6 +78,14 @@ export function encodeHead(head: string, extra: number): Uint8Array {
     out[i] = c < 256 ? c : 63;
   }
   return out;
+}
+
+/**
+ * Gives the buffer of `bytes`, from `encodeHead`, back to its pool. Only once the write that
+ * carried it completed, and only once: nothing may use it afterwards.
+ */
+export function releaseHead(bytes: Uint8Array): void {
+  headBuffers.giveViewed(bytes);
 }
 
 /**
@@ -136,12 +150,20 @@ export async function writeResponse(
     const bytes = body as Uint8Array;
     const out = encodeHead(head, bytes.length);
     out.set(bytes, head.length);
-    await io.write(out);
+    try {
+      await io.write(out);
+    } finally {
+      releaseHead(out);
+    }
     return true;
   }
   const headBytes = encodeHead(head, 0);
   if (framing === "none") {
-    await io.write(headBytes);
+    try {
+      await io.write(headBytes);
+    } finally {
+      releaseHead(headBytes);
+    }
     if (body !== null && !(body instanceof Uint8Array)) body.cancel();
     return true;
   }
@@ -160,6 +182,8 @@ export async function writeResponse(
     // The body failed, or a write failed after the head went out: the message is cut short.
     if (writes === 0 && !(err instanceof BodyFailure)) throw err;
     return false;
+  } finally {
+    releaseHead(headBytes);
   }
 }
 
