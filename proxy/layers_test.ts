@@ -20,7 +20,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["upstream"],
   ["proto", "tls"],
   ["pki"],
-  ["net", "internal"],
+  ["net"],
+  ["internal"],
   ["telemetry"],
 ];
 

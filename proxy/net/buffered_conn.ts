@@ -16,6 +16,7 @@
  * message at once, e.g. back in its pool).
  */
 
+import { type DirectRead, directRead } from "../internal/direct_read.ts";
 import { CHUNK_SIZE, chunkBuffers } from "./buffer_pool.ts";
 
 /** The request or response head exceeded the allowed size. */
@@ -60,6 +61,8 @@ export const READ_CHUNK = CHUNK_SIZE;
 
 export class BufferedConn {
   readonly conn: ByteConn;
+  /** Deno's read op for its own connections (internal/direct_read.ts); null for any other. */
+  readonly #direct: DirectRead | null;
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
@@ -77,6 +80,7 @@ export class BufferedConn {
 
   constructor(conn: ByteConn, initialSize = 4096) {
     this.conn = conn;
+    this.#direct = directRead(conn);
     this.#buf = new Uint8Array(initialSize);
   }
 
@@ -95,10 +99,10 @@ export class BufferedConn {
     if (this.#pending) return this.#pending;
     if (this.#eof) return Promise.resolve(false);
     this.#makeRoom(limit);
-    const p = this.conn.read(this.#buf.subarray(this.#end)).then(
+    const p = this.#readInto(this.#buf.subarray(this.#end)).then(
       (n) => {
         this.#pending = null;
-        if (n === null) {
+        if (n === null || n === 0) {
           this.#eof = true;
           return false;
         }
@@ -208,12 +212,12 @@ export class BufferedConn {
     const want = Math.min(max, chunk.length);
     let n: number | null;
     try {
-      n = await this.conn.read(chunk.subarray(0, want));
+      n = await this.#readInto(chunk.subarray(0, want));
     } catch (err) {
       this.#eof = true;
       throw err;
     }
-    if (n === null) {
+    if (n === null || n === 0) {
       this.#eof = true;
       return null;
     }
@@ -281,6 +285,11 @@ export class BufferedConn {
     } catch {
       // already closed
     }
+  }
+
+  /** One read into `view` (not empty): the bytes read; 0 or null at end of stream. */
+  #readInto(view: Uint8Array): Promise<number | null> {
+    return this.#direct === null ? this.conn.read(view) : this.#direct(view);
   }
 
   /** Gives the pooled buffer back when nothing lent from it is in use. */
