@@ -3,29 +3,19 @@
  * keep-alive connection with the real HTTP/1.1 engine, leaves the connection idle, and prints
  * whether the request's objects could be collected while the connection waits.
  */
-import { serveH1 } from "../proto/h1/server.ts";
 import { proxyResponse } from "../proto/responses.ts";
-import { ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
+import { serveWithEngine } from "./h1_engine.ts";
 
 const gc = (globalThis as unknown as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
 
 let request: WeakRef<object> | null = null;
-const registry = new ConnectionRegistry();
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 const served = (async () => {
   const conn = await listener.accept();
-  const track = new TrackedConnection("web", "http", () => conn.close());
-  registry.add(track);
-  await serveH1(conn, {
-    client: { address: "127.0.0.1", port: 0, entrypoint: "web", tls: false, serverName: null },
-    track,
-    registry,
-    limits: () => ({ headerReadMs: 10_000, keepAliveIdleMs: 10_000, maxHeaderBytes: 65_536 }),
-    handler: (req) => {
-      request = new WeakRef(req.headers);
-      return Promise.resolve(proxyResponse(200, "ok"));
-    },
+  await serveWithEngine(conn, () => conn.close(), (req) => {
+    request = new WeakRef(req.headers);
+    return Promise.resolve(proxyResponse(200, "ok"));
   });
 })();
 

@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { connect, proxyFor } from "../../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../../testing/servers.ts";
 import { field, readResponse } from "../../testing/wire.ts";
-import { ConnectionRegistry, TrackedConnection } from "../../net/connections.ts";
 import type { ByteConn } from "../../net/buffered_conn.ts";
 import { headBuffers } from "../../net/buffer_pool.ts";
 import type { BodyReader, Handler } from "../message.ts";
 import { proxyResponse } from "../responses.ts";
-import { serveH1 } from "./server.ts";
+import { serveWithEngine } from "../../testing/h1_engine.ts";
 
 Deno.test("an absolute-form target is accepted: its authority replaces Host", async () => {
   await using up = httpUpstream((req) =>
@@ -47,7 +46,6 @@ Deno.test("a connection whose request body failed says Connection: close before 
  * counting the reads in flight on it.
  */
 function serveOne(handler: Handler) {
-  const registry = new ConnectionRegistry();
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const state = { reading: 0 };
   const served = (async () => {
@@ -65,15 +63,7 @@ function serveOne(handler: Handler) {
       closeWrite: () => raw.closeWrite(),
       close: () => raw.close(),
     };
-    const track = new TrackedConnection("web", "http", () => raw.close());
-    registry.add(track);
-    await serveH1(conn, {
-      client: { address: "127.0.0.1", port: 0, entrypoint: "web", tls: false, serverName: null },
-      track,
-      registry,
-      limits: () => ({ headerReadMs: 10_000, keepAliveIdleMs: 10_000, maxHeaderBytes: 65_536 }),
-      handler,
-    });
+    await serveWithEngine(conn, () => raw.close(), handler);
   })();
   return {
     port: listener.addr.port,
