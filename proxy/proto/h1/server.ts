@@ -242,7 +242,7 @@ class Exchange {
    * also while its body streams (the upstream exchange then closes its connection at once).
    *
    * The watch is a read in flight on the client connection, and one during every exchange cost
-   * 5-7% of the proxy's CPU per request at saturation (measured: docs/runtime.md). So it starts
+   * 3-7% of the proxy's CPU per request at saturation (docs/runtime.md, question 4). So it starts
    * at the registry's next sweep (within SWEEP_MS) and only if the exchange is still running
    * then; a client gone during a faster exchange is noticed when its response is written.
    */
