@@ -43,6 +43,5 @@ export function directRead(conn: object): DirectRead | null {
   if (core === null) return null;
   const rid = ridOf(conn);
   if (rid === undefined) return null;
-  const op = core;
-  return (p) => op.read(rid, p);
+  return (p) => core.read(rid, p);
 }

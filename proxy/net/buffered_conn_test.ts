@@ -47,3 +47,18 @@ Deno.test("readHead takes CRLF split across reads, and skips blank lines before 
   assert.equal(latin1((await head)!), "GET / HTTP/1.1\r\nHost: a\r");
   assert.equal(latin1(p.io.drainBuffer()), "next");
 });
+
+Deno.test("a Deno connection is read through the read op, not its read method", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  // The method Deno's connections read through otherwise (internal/direct_read.ts skips it).
+  server.read = () => Promise.reject(new Error("read through Conn.read"));
+  const io = new BufferedConn(server, 64);
+  await client.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: a\r\n\r\n"));
+  const head = await io.readHead(1024);
+  assert.ok(head !== null, "the read failed: it went through Conn.read");
+  assert.equal(new TextDecoder().decode(head), "GET / HTTP/1.1\r\nhost: a\r");
+  client.close();
+  io.close();
+});
