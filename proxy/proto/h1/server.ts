@@ -28,7 +28,7 @@ import {
 } from "../../net/buffered_conn.ts";
 import { bodyReader, trailersOf } from "./body.ts";
 import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
-import { encodeHead, serializeFields, writeResponse } from "./write.ts";
+import { encodeHead, releaseHead, serializeFields, writeResponse } from "./write.ts";
 
 /** Limits read from the live config before each request (so a reload applies at once). */
 export interface H1Limits {
@@ -272,7 +272,7 @@ class Exchange {
           "\r\n";
         const first = encodeHead(head, early.length);
         first.set(early, head.length);
-        return writeAll(conn, first);
+        return writeAll(conn, first).finally(() => releaseHead(first));
       },
       setDeadline: (epochMs) => track.deadline = epochMs,
       onClose: (close) => track.onClose = close,
