@@ -261,7 +261,7 @@ export class H2ClientConnection extends H2Connection {
     if (signal && !stream.closed) {
       const onAbort = () => this.cancel(stream, ErrorCode.CANCEL, signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
-      stream.onDone = () => signal.removeEventListener("abort", onAbort);
+      stream.onDone = unlisten(signal, onAbort);
     }
     return stream.response;
   }
@@ -434,3 +434,11 @@ export class H2ClientConnection extends H2Connection {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Removes `listener` from `signal`. Made by a function, not assigned as a literal: see
+ * `stream.onFailure` in proto/h2_front.ts.
+ */
+function unlisten(signal: AbortSignal, listener: () => void): () => void {
+  return () => signal.removeEventListener("abort", listener);
+}

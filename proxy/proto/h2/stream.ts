@@ -47,8 +47,11 @@ export class Stream {
   inbound: InboundBody | null = null;
   /** Why the stream ended early (a reset or the connection's end), once it has. */
   failure: Error | null = null;
-  /** Called once when the stream ends early (cheaper than listening to `signal`). */
-  onFailure: ((err: Error) => void) | null = null;
+  /**
+   * Aborted once when the stream ends early (cheaper than listening to `signal`). An object, not
+   * a callback: see `stream.onFailure` in h2_front.ts.
+   */
+  onFailure: { abort(reason: Error): void } | null = null;
   #windowWaiter: { resolve: () => void; reject: (err: unknown) => void } | null = null;
   #abort: AbortController | null = null;
 
@@ -94,7 +97,7 @@ export class Stream {
       w.reject(err);
     }
     this.#abort?.abort(err);
-    this.onFailure?.(err);
+    this.onFailure?.abort(err);
   }
 }
 

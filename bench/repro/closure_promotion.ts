@@ -1,0 +1,53 @@
+/**
+ * V8 allocates a function literal assigned straight to a property (`holder.f = () => ...`) in the
+ * old generation; the same literal kept in a variable first, or returned by a function, is young.
+ * Each "request" here (an array of 30 small objects, held across a macrotask by a closure on a
+ * fresh object, then dropped) runs in a child process under `--trace-gc-nvp`; the bytes V8's young
+ * collections promoted are summed from its trace. docs/runtime.md, "Closures assigned to
+ * properties".
+ *
+ * `deno run -A bench/repro/closure_promotion.ts`
+ *
+ * @module
+ */
+const mode = Deno.args[0];
+
+if (mode === undefined) {
+  for (const variant of ["assigned", "variable", "none"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--v8-flags=--trace-gc-nvp", new URL(import.meta.url).pathname, variant],
+      stdout: "piped",
+    }).output();
+    let promoted = 0;
+    let allocated = 0;
+    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+      const at = line.indexOf('{"pause"');
+      if (at < 0) continue;
+      const gc = JSON.parse(line.slice(at));
+      if (gc.gc === "s") [promoted, allocated] = [promoted + gc.promoted, allocated + gc.allocated];
+    }
+    console.log(
+      `${variant.padEnd(9)} allocated ${(allocated / 1e6).toFixed(0)} MB, ` +
+        `promoted ${(promoted / 1e6).toFixed(2)} MB by young collections`,
+    );
+  }
+} else {
+  class Holder {
+    f: (() => number) | null = null;
+  }
+  const request = () => Array.from({ length: 30 }, (_, i) => ({ i, s: `x${i}` }));
+  const macrotask = () => new Promise((resolve) => setTimeout(resolve, 0));
+  const handle = async (req: unknown[]) => {
+    const holder = new Holder();
+    if (mode === "assigned") {
+      holder.f = () => req.length;
+    } else if (mode === "variable") {
+      const f = () => req.length;
+      holder.f = f;
+    }
+    await macrotask();
+    holder.f = null;
+  };
+  const until = Date.now() + 4000;
+  while (Date.now() < until) await handle(request());
+}
