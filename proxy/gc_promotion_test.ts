@@ -8,7 +8,7 @@
  *
  * What this catches: a function literal assigned straight to a property on the request path
  * (`stream.onFailure = (err) => ac.abort(err)`). V8 allocates such a closure in the old generation
- * (a parser heuristic: such assignments usually define methods); garbage once the request is
+ * (presumably a parser heuristic: such assignments usually define methods); garbage once the request is
  * over, it still keeps what it captured (the request, its headers, its context) alive through
  * every young collection until the next full one, and all of it gets promoted (docs/runtime.md,
  * "Closures assigned to properties"). Three such closures are covered: the HTTP/2 front's, the
