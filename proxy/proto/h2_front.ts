@@ -35,6 +35,7 @@ import {
 } from "./h2/server.ts";
 import type { Transport } from "./h2/writer.ts";
 import { takeStream, type TunnelTracker, websocketUpgradeHeaders } from "./h2_tunnel.ts";
+import { IdTable } from "../net/id_table.ts";
 
 export interface H2FrontOptions {
   readonly handler: Handler;
@@ -52,7 +53,7 @@ export class H2Front {
   readonly #client: ClientInfo;
   readonly #trackTunnel: TunnelTracker;
   /** The abort controllers of the requests in progress, by stream id. */
-  readonly #live = new Map<number, AbortController>();
+  readonly #live = new IdTable<AbortController>();
 
   constructor(transport: Transport, options: H2FrontOptions) {
     this.#handler = options.handler;
@@ -76,7 +77,7 @@ export class H2Front {
    */
   cut(reason: unknown): boolean {
     if (this.#live.size === 0) return false;
-    for (const ac of [...this.#live.values()]) ac.abort(reason);
+    for (const ac of this.#live.values()) ac.abort(reason);
     return true;
   }
 

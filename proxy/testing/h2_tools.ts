@@ -85,6 +85,7 @@ export interface H2loadCounts {
   readonly errored: number;
   readonly timeout: number;
   readonly status2xx: number;
+  readonly status4xx: number;
   readonly output: string;
 }
 
@@ -103,7 +104,7 @@ export async function h2load(url: string, o: H2loadOptions): Promise<H2loadCount
   const m = out.stdout.match(
     /^requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/m,
   );
-  const codes = out.stdout.match(/^status codes: (\d+) 2xx/m);
+  const codes = out.stdout.match(/^status codes: (\d+) 2xx, \d+ 3xx, (\d+) 4xx/m);
   if (m === null || codes === null) {
     throw new Error(`Cannot read h2load's summary:\n${out.stdout}\n${out.stderr}`);
   }
@@ -114,6 +115,7 @@ export async function h2load(url: string, o: H2loadOptions): Promise<H2loadCount
     errored: Number(m[4]),
     timeout: Number(m[5]),
     status2xx: Number(codes[1]),
+    status4xx: Number(codes[2]),
     output: out.stdout,
   };
 }

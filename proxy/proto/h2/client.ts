@@ -326,7 +326,7 @@ export class H2ClientConnection extends H2Connection {
       code,
     );
     this.#failQueue(err);
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.streams.values()) {
       if (stream.id > lastStreamId) {
         this.retire(stream);
         stream.fail(err);

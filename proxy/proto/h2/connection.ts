@@ -45,6 +45,7 @@ import { FrameReader } from "./reader.ts";
 import { applySettings, initialSettings, type Settings, settingsEntries } from "./settings.ts";
 import type { Stream, StreamHost } from "./stream.ts";
 import type { HeaderList } from "../header_list.ts";
+import { IdTable } from "../../net/id_table.ts";
 import { FrameWriter, type Transport } from "./writer.ts";
 
 /** How long a closing connection keeps reading so the peer gets its GOAWAY. */
@@ -59,7 +60,8 @@ type State = "open" | "closing" | "closed";
 export abstract class H2Connection implements StreamHost {
   protected readonly transport: Transport;
   protected readonly writer: FrameWriter;
-  protected readonly streams = new Map<number, Stream>();
+  /** Open streams by id: an IdTable, not a Map (net/id_table.ts says why). */
+  protected readonly streams = new IdTable<Stream>();
   /** Settings this side announced. */
   protected readonly local: Settings;
   /** Settings the peer announced (initial values until its SETTINGS arrive). */
@@ -623,7 +625,7 @@ export abstract class H2Connection implements StreamHost {
 
   #failStreams(err: H2ConnectionClosedError): void {
     this.#blocks.reset();
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.streams.values()) {
       this.retire(stream);
       stream.fail(err);
     }
