@@ -14,6 +14,7 @@ import { type Endpoints, type Layout, proxyEndpoints, proxyPorts, ROOT } from ".
 import { freePort, waitForPort, waitForUdpEcho } from "./net.ts";
 import { processTree, type Spawned, type Supervisor } from "./procs.ts";
 import { command } from "./tools.ts";
+import { V8_FLAGS_ARG } from "../../proxy/internal/v8_flags.ts";
 
 /** Names of the targets, in table order. */
 export const TARGET_NAMES = [
@@ -155,7 +156,8 @@ export async function startProxy(
         [...gatehouseFeatures].filter(([, no]) => no === null).map(([f]) => f),
       );
       const text = gatehouseConfig(layout, ports, variant, features);
-      // As `deno task start` and the image run it (docs/runtime.md, the saturation stall).
+      // As `deno task start` and the image run it (docs/runtime.md, the saturation stall), with
+      // the same V8 flags (proxy/internal/v8_flags.ts).
       env.DENO_TOKIO_MAX_IO_EVENTS_PER_TICK = "32";
       if (!features.has("workers") && layout.workers !== 1) {
         console.error(
@@ -163,7 +165,15 @@ export async function startProxy(
         );
       }
       config = await write(files.out, `${name}.yaml`, text);
-      argv = [Deno.execPath(), "run", "-A", join(ROOT, "proxy/main.ts"), "--config", config];
+      argv = [
+        Deno.execPath(),
+        "run",
+        "-A",
+        V8_FLAGS_ARG,
+        join(ROOT, "proxy/main.ts"),
+        "--config",
+        config,
+      ];
       const tcpGap = gatehouseFeatures.get("tcp");
       const compressionGap = gatehouseFeatures.get("compression");
       if (tcpGap) lacks.tcpSource = lacks.tcpEcho = tcpGap;

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { loadTestConfig } from "./proxy.ts";
 import { closedPort, waitFor } from "./servers.ts";
+import { V8_FLAGS_ARG } from "../internal/v8_flags.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -30,7 +31,8 @@ export interface ProxyProcess extends AsyncDisposable {
 /**
  * Starts Gatehouse on the YAML `config(port)` (written beside the test certificates, as for
  * `startProxy`) and resolves once it accepts connections on `port`. `env` adds environment
- * variables to the process's; `permissions` replaces `-A`.
+ * variables to the process's; `permissions` replaces `-A`. The V8 flags are production's
+ * (internal/v8_flags.ts).
  */
 export async function spawnProxy(
   config: (port: number) => string,
@@ -40,7 +42,7 @@ export async function spawnProxy(
   const port = closedPort();
   const { dir } = await loadTestConfig(config(port));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, MAIN, "--config", join(dir, "gatehouse.yaml")],
+    args: ["run", V8_FLAGS_ARG, ...permissions, MAIN, "--config", join(dir, "gatehouse.yaml")],
     cwd: ROOT,
     env,
     stdin: "null",
