@@ -10,22 +10,16 @@
  *
  * @module
  */
+import { youngGenerations } from "./common.ts";
+
 const mode = Deno.args[0];
 
 if (mode === undefined) {
   for (const variant of ["assigned", "variable", "none"]) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--v8-flags=--trace-gc-nvp", new URL(import.meta.url).pathname, variant],
-      stdout: "piped",
-    }).output();
-    let promoted = 0;
-    let allocated = 0;
-    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-      const at = line.indexOf('{"pause"');
-      if (at < 0) continue;
-      const gc = JSON.parse(line.slice(at));
-      if (gc.gc === "s") [promoted, allocated] = [promoted + gc.promoted, allocated + gc.allocated];
-    }
+    const { allocated, promoted } = await youngGenerations(
+      new URL(import.meta.url).pathname,
+      [variant],
+    );
     console.log(
       `${variant.padEnd(9)} allocated ${(allocated / 1e6).toFixed(0)} MB, ` +
         `promoted ${(promoted / 1e6).toFixed(2)} MB by young collections`,

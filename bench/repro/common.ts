@@ -185,3 +185,29 @@ export async function selfSignedCert(dir: string): Promise<{ cert: string; key: 
   }
   return { cert, key };
 }
+
+/**
+ * Runs `script` with `args` in a child Deno under `--trace-gc-nvp` (plus `v8Flags`) and sums what
+ * V8's young collections allocated and promoted, from its trace on stdout.
+ */
+export async function youngGenerations(
+  script: string,
+  args: string[],
+  v8Flags = "",
+): Promise<{ allocated: number; promoted: number }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `--v8-flags=--trace-gc-nvp${v8Flags}`, script, ...args],
+    stdout: "piped",
+  }).output();
+  let allocated = 0;
+  let promoted = 0;
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const at = line.indexOf('{"pause"');
+    if (at < 0) continue;
+    const gc = JSON.parse(line.slice(at));
+    if (gc.gc !== "s") continue;
+    allocated += gc.allocated;
+    promoted += gc.promoted;
+  }
+  return { allocated, promoted };
+}
