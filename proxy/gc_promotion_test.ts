@@ -128,9 +128,9 @@ Deno.test("HTTP/2 and HTTP/1.1 requests leave (almost) nothing to the old genera
  * Ten streams at a time on each HTTP/2 connection: the connection's registries of streams in
  * flight must not drag them into the old generation. With `Map`s there (ids only grow, so the
  * table keeps being rebuilt, in the old generation once the Map is there, and each discarded
- * table kept the streams it held alive) 9-12% of what a saturated HTTP/2 proxy allocated was
- * promoted; with net/id_table.ts 0.2%, like one stream at a time (docs/runtime.md, "Maps of
- * requests in flight"). A route that answers 403 itself keeps the upstream side out of it. In
+ * table kept the streams it held alive) 9.3% of what a saturated proxy allocated on such a
+ * route was promoted; with net/id_table.ts 0.2%, like one stream at a time (docs/runtime.md,
+ * "Requests promoted under load"). A route that answers 403 itself keeps the upstream side out of it. In
  * this short run: 0.86-0.90% with the Maps, 0.05% without; the bound is 0.3%.
  */
 Deno.test("multiplexed HTTP/2 requests leave (almost) nothing to the old generation", async () => {
