@@ -10,21 +10,12 @@
  *
  * @module
  */
-import { youngGenerations } from "./common.ts";
+import { promotionByVariant } from "./common.ts";
 
 const mode = Deno.args[0];
 
 if (mode === undefined) {
-  for (const variant of ["assigned", "variable", "none"]) {
-    const { allocated, promoted } = await youngGenerations(
-      new URL(import.meta.url).pathname,
-      [variant],
-    );
-    console.log(
-      `${variant.padEnd(9)} allocated ${(allocated / 1e6).toFixed(0)} MB, ` +
-        `promoted ${(promoted / 1e6).toFixed(2)} MB by young collections`,
-    );
-  }
+  await promotionByVariant(new URL(import.meta.url).pathname, ["assigned", "variable", "none"]);
 } else {
   class Holder {
     f: (() => number) | null = null;

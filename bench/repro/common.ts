@@ -211,3 +211,14 @@ export async function youngGenerations(
   }
   return { allocated, promoted };
 }
+
+/** Runs `script` once per variant (its first argument) and prints what young collections promoted. */
+export async function promotionByVariant(script: string, variants: string[]): Promise<void> {
+  for (const variant of variants) {
+    const { allocated, promoted } = await youngGenerations(script, [variant]);
+    console.log(
+      `${variant.padEnd(9)} allocated ${(allocated / 1e6).toFixed(0)} MB, promoted ` +
+        `${(promoted / 1e6).toFixed(2)} MB (${(100 * promoted / allocated).toFixed(1)}%)`,
+    );
+  }
+}

@@ -17,22 +17,13 @@
  */
 import { setImmediate } from "node:timers";
 import { IdTable } from "../../proxy/net/id_table.ts";
-import { youngGenerations } from "./common.ts";
+import { promotionByVariant } from "./common.ts";
 
 const mode = Deno.args[0];
 const REQUESTS = 600_000;
 
 if (mode === undefined) {
-  for (const variant of ["map", "table", "none"]) {
-    const { allocated, promoted } = await youngGenerations(
-      new URL(import.meta.url).pathname,
-      [variant],
-    );
-    console.log(
-      `${variant.padEnd(6)} allocated ${(allocated / 1e6).toFixed(0)} MB, promoted ` +
-        `${(promoted / 1e6).toFixed(1)} MB (${(100 * promoted / allocated).toFixed(1)}%)`,
-    );
-  }
+  await promotionByVariant(new URL(import.meta.url).pathname, ["map", "table", "none"]);
 } else {
   interface Registry {
     set(id: number, req: unknown): void;
