@@ -85,11 +85,20 @@ for (const workers of [1, 2]) {
     await using gw = await tlsProxy(up.url, "500ms", workers);
     try {
       using client = await tlsClient("2");
+      let failed: string | null = null;
       const inflight = fetch(`https://localhost:${gw.port}/held`, { client }).then(
         async (res) => `${res.status} ${await res.text()}`,
-        (err: Error) => `failed: ${err.name}`,
+        (err: Error) => {
+          failed = `${err.message}: ${(err.cause as Error | undefined)?.message}`;
+          return `failed: ${err.name}`;
+        },
       );
-      await waitFor(() => up.requests.length === 1, "the upstream request", 10_000);
+      await waitFor(
+        () => up.requests.length === 1 || failed !== null,
+        "the upstream request",
+        10_000,
+      );
+      assert.equal(failed, null, "the request failed before it reached the upstream");
       gw.child.kill("SIGTERM");
       let timer: ReturnType<typeof setTimeout> | undefined;
       const exited = await Promise.race([

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { type Head, readBody, readHead, WireReader, writeAll } from "./wire.ts";
 
 /** A request as an upstream saw it. */
@@ -229,23 +230,69 @@ export function rawResponse(
   return out;
 }
 
-/** A port nothing listens on (bound and released; good enough on loopback in tests). */
+/** A port nothing listens on, reserved for this test process (see `closedPorts`). */
 export function closedPort(): number {
   return closedPorts(1)[0];
 }
 
 /**
- * `n` distinct ports nothing listens on: all are bound before any is released, since a port
- * released is the next one the kernel hands out.
+ * `n` distinct ports nothing listens on, each reserved for this test process. Ports the kernel
+ * hands out for port 0 would not do: one released is soon handed out again, to another test
+ * process running in parallel, and Gatehouse binds with SO_REUSEPORT, so two proxies given the
+ * same port both start and share its connections (a test then saw its request answered by
+ * another test's proxy, or a plain-HTTP listener answer its TLS handshake). These come from
+ * below the kernel's ephemeral range, which port-0 binds never use, and a lock file per port
+ * (created exclusively in a shared temporary directory) keeps concurrent test processes apart.
  */
 export function closedPorts(n: number): number[] {
-  const listeners = Array.from(
-    { length: n },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => l.addr.port);
-  for (const l of listeners) l.close();
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const port = reservePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
   return ports;
+}
+
+const PORT_LOCKS = join(Deno.env.get("TMPDIR") ?? "/tmp", "gatehouse-test-ports");
+/** Locks older than this belong to test runs that ended without removing them. */
+const STALE_LOCK_MS = 30 * 60_000;
+
+/** The lowest port of the kernel's ephemeral range (32768 on Linux by default). */
+function ephemeralStart(): number {
+  try {
+    const [low] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(
+      /\s+/,
+    );
+    return Number(low) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function reservePort(): number {
+  const high = ephemeralStart();
+  const low = Math.max(1024, high - 12_000);
+  Deno.mkdirSync(PORT_LOCKS, { recursive: true });
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    const lock = join(PORT_LOCKS, String(port));
+    try {
+      Deno.openSync(lock, { write: true, createNew: true }).close();
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      const age = Date.now() - (Deno.statSync(lock).mtime?.getTime() ?? 0);
+      // A stale lock is removed for a later attempt, never taken over: two processes could.
+      if (age >= STALE_LOCK_MS) Deno.removeSync(lock);
+      continue;
+    }
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // Something outside the tests holds it: keep the lock (it is not ours to use) and move on.
+    }
+  }
+  throw new Error(`Cannot reserve a free port below ${high} (locks in ${PORT_LOCKS})`);
 }
 
 /** Polls `check` every 20 ms until it returns true; fails after `timeoutMs`. */
