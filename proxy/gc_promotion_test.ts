@@ -17,6 +17,7 @@
 import assert from "node:assert/strict";
 import { h2load, type H2loadCounts } from "./testing/h2_tools.ts";
 import { spawnProxy } from "./testing/process.ts";
+import { youngCollections } from "./testing/gc_trace.ts";
 import { yaml } from "./testing/proxy.ts";
 import { h2TestServer } from "./testing/h2_server.ts";
 import { httpUpstream } from "./testing/servers.ts";
@@ -28,27 +29,6 @@ const V8_FLAGS = "--v8-flags=--trace-gc-nvp,--max-semi-space-size=1";
  */
 const BOUND = 100;
 const REQUESTS = 4000;
-
-/** Bytes allocated and promoted, over the young collections V8 traced in `out`. */
-function young(out: string): { allocated: number; promoted: number } {
-  let allocated = 0;
-  let promoted = 0;
-  // The last line may still be arriving.
-  for (const line of out.slice(0, out.lastIndexOf("\n")).split("\n")) {
-    const at = line.indexOf('{"pause"');
-    if (at < 0) continue;
-    const gc = JSON.parse(line.slice(at)) as { gc: string; allocated: number; promoted: number };
-    if (gc.gc !== "s") continue;
-    allocated += gc.allocated;
-    promoted += gc.promoted;
-  }
-  return { allocated, promoted };
-}
-
-/** Bytes promoted by the young collections V8 traced in `out` (one JSON object per line). */
-function promoted(out: string): number {
-  return young(out).promoted;
-}
 
 /**
  * Runs `requests` requests (after 20,000 to warm up) with 50 connections x 10 streams against the
@@ -64,10 +44,10 @@ async function assertPromotedShare(
   const url = `http://127.0.0.1:${gw.port}/`;
   const shape = { clients: 50, streams: 10 };
   await h2load(url, { requests: 20_000, ...shape });
-  const before = young(gw.stdout());
+  const before = youngCollections(gw.stdout());
   const load = await h2load(url, { requests, ...shape });
   assert.equal(answered(load), requests, load.output);
-  const after = young(gw.stdout());
+  const after = youngCollections(gw.stdout());
   const share = (after.promoted - before.promoted) / (after.allocated - before.allocated);
   const text = `promoted ${(100 * share).toFixed(2)}% of what was allocated`;
   console.log(text);
@@ -115,10 +95,10 @@ Deno.test("HTTP/2 and HTTP/1.1 requests leave (almost) nothing to the old genera
   for (const [name, url, extra] of runs) {
     // The first requests compile and optimize the path; what they promote is not the request's.
     await h2load(url, { requests: 1000, clients: 1, streams: 1, extra });
-    const before = promoted(gw.stdout());
+    const before = youngCollections(gw.stdout()).promoted;
     const load = await h2load(url, { requests: REQUESTS, clients: 1, streams: 1, extra });
     assert.equal(load.status2xx, REQUESTS, load.output);
-    const perRequest = (promoted(gw.stdout()) - before) / REQUESTS;
+    const perRequest = (youngCollections(gw.stdout()).promoted - before) / REQUESTS;
     console.log(`${name}: ${perRequest.toFixed(0)} bytes promoted per request`);
     assert.ok(perRequest < BOUND, `${name}: ${perRequest.toFixed(0)} bytes promoted per request`);
   }

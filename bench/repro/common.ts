@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { youngCollections } from "../../proxy/testing/gc_trace.ts";
 
 /** A server started by a driver. */
 export interface Server {
@@ -187,35 +188,16 @@ export async function selfSignedCert(dir: string): Promise<{ cert: string; key: 
 }
 
 /**
- * Runs `script` with `args` in a child Deno under `--trace-gc-nvp` (plus `v8Flags`) and sums what
- * V8's young collections allocated and promoted, from its trace on stdout.
+ * Runs `script` once per variant (its first argument) in a child Deno under `--trace-gc-nvp` and
+ * prints what V8's young collections allocated and promoted there.
  */
-export async function youngGenerations(
-  script: string,
-  args: string[],
-  v8Flags = "",
-): Promise<{ allocated: number; promoted: number }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--v8-flags=--trace-gc-nvp${v8Flags}`, script, ...args],
-    stdout: "piped",
-  }).output();
-  let allocated = 0;
-  let promoted = 0;
-  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-    const at = line.indexOf('{"pause"');
-    if (at < 0) continue;
-    const gc = JSON.parse(line.slice(at));
-    if (gc.gc !== "s") continue;
-    allocated += gc.allocated;
-    promoted += gc.promoted;
-  }
-  return { allocated, promoted };
-}
-
-/** Runs `script` once per variant (its first argument) and prints what young collections promoted. */
 export async function promotionByVariant(script: string, variants: string[]): Promise<void> {
   for (const variant of variants) {
-    const { allocated, promoted } = await youngGenerations(script, [variant]);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--v8-flags=--trace-gc-nvp", script, variant],
+      stdout: "piped",
+    }).output();
+    const { allocated, promoted } = youngCollections(new TextDecoder().decode(out.stdout));
     console.log(
       `${variant.padEnd(9)} allocated ${(allocated / 1e6).toFixed(0)} MB, promoted ` +
         `${(promoted / 1e6).toFixed(2)} MB (${(100 * promoted / allocated).toFixed(1)}%)`,
