@@ -38,10 +38,6 @@ export class IdTable<T> {
     return i < 0 ? undefined : this.#values[i];
   }
 
-  has(id: number): boolean {
-    return this.#find(id) >= 0;
-  }
-
   /** Sets the value of `id` (a positive integer), replacing any it had. */
   set(id: number, value: T): void {
     if (!(id > 0 && Number.isSafeInteger(id))) {
