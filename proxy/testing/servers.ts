@@ -245,34 +245,43 @@ export function closedPort(): number {
  * (created exclusively in a shared temporary directory) keeps concurrent test processes apart.
  */
 export function closedPorts(n: number): number[] {
-  const ports: number[] = [];
-  while (ports.length < n) {
-    const port = reservePort();
-    if (!ports.includes(port)) ports.push(port);
-  }
-  return ports;
+  // Distinct: a port's lock file exists from its first reservation on.
+  return Array.from({ length: n }, reservePort);
 }
 
 const PORT_LOCKS = join(Deno.env.get("TMPDIR") ?? "/tmp", "gatehouse-test-ports");
 /** Locks older than this belong to test runs that ended without removing them. */
 const STALE_LOCK_MS = 30 * 60_000;
 
-/** The lowest port of the kernel's ephemeral range (32768 on Linux by default). */
-function ephemeralStart(): number {
+/** The ports to reserve from: 12,000 below the kernel's ephemeral range (32768 by default). */
+let reservable: { low: number; high: number } | undefined;
+
+function portRange(): { low: number; high: number } {
+  if (reservable !== undefined) return reservable;
+  let high = 32768;
   try {
     const [low] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(
       /\s+/,
     );
-    return Number(low) || 32768;
+    high = Number(low) || high;
   } catch {
-    return 32768;
+    // not Linux, or /proc not readable: the Linux default
+  }
+  Deno.mkdirSync(PORT_LOCKS, { recursive: true });
+  return reservable = { low: Math.max(1024, high - 12_000), high };
+}
+
+/** Age of `lock` in ms, or null when another process removed it meanwhile. */
+function lockAge(lock: string): number | null {
+  try {
+    return Date.now() - (Deno.statSync(lock).mtime?.getTime() ?? 0);
+  } catch {
+    return null;
   }
 }
 
 function reservePort(): number {
-  const high = ephemeralStart();
-  const low = Math.max(1024, high - 12_000);
-  Deno.mkdirSync(PORT_LOCKS, { recursive: true });
+  const { low, high } = portRange();
   for (let attempt = 0; attempt < 1000; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low));
     const lock = join(PORT_LOCKS, String(port));
@@ -280,9 +289,15 @@ function reservePort(): number {
       Deno.openSync(lock, { write: true, createNew: true }).close();
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      const age = Date.now() - (Deno.statSync(lock).mtime?.getTime() ?? 0);
       // A stale lock is removed for a later attempt, never taken over: two processes could.
-      if (age >= STALE_LOCK_MS) Deno.removeSync(lock);
+      const age = lockAge(lock);
+      if (age !== null && age >= STALE_LOCK_MS) {
+        try {
+          Deno.removeSync(lock);
+        } catch {
+          // another process removed it first
+        }
+      }
       continue;
     }
     try {
