@@ -89,7 +89,9 @@ for (const workers of [1, 2]) {
       const inflight = fetch(`https://localhost:${gw.port}/held`, { client }).then(
         async (res) => `${res.status} ${await res.text()}`,
         (err: Error) => {
-          failed = `${err.message}: ${(err.cause as Error | undefined)?.message}`;
+          failed = [err.message, (err.cause as Error | undefined)?.message].filter(Boolean).join(
+            ": ",
+          );
           return `failed: ${err.name}`;
         },
       );
@@ -98,7 +100,7 @@ for (const workers of [1, 2]) {
         "the upstream request",
         10_000,
       );
-      assert.equal(failed, null, "the request failed before it reached the upstream");
+      assert.equal(failed, null, `the request failed before it reached the upstream: ${failed}`);
       gw.child.kill("SIGTERM");
       let timer: ReturnType<typeof setTimeout> | undefined;
       const exited = await Promise.race([
