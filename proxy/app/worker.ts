@@ -18,7 +18,7 @@ import { closeLogging, type LogOutputs, setupLogging } from "../telemetry/log.ts
 import type { LineOutput } from "../telemetry/log_sink.ts";
 import { Metrics } from "../telemetry/metrics.ts";
 import { EXPOSITION_TYPE } from "../telemetry/control_metrics.ts";
-import { setPortProbes } from "../tls/server.ts";
+import { setNoDelayReport, setPortProbes } from "../tls/server.ts";
 import { ServerTable } from "../upstream/server_cells.ts";
 import { Channel } from "./channel.ts";
 import { type PreparedApply, Runtime } from "./runtime.ts";
@@ -92,6 +92,7 @@ channel.on("start", async (msg: StartMessage) => {
   logging = msg.logging;
   if (logging) await setupLogging(msg.config.log, outputs);
   setPortProbes(msg.probe);
+  setNoDelayReport(msg.index === 0);
   try {
     runtime = Runtime.start(
       msg.config,

@@ -138,6 +138,14 @@ export class TlsEndpoint {
 
 let noDelayFailed = false;
 
+/**
+ * Whether this isolate reports a listener without TCP_NODELAY. Every worker of a process has
+ * the same permissions and C library, so only the first worker says it (worker.ts).
+ */
+export function setNoDelayReport(on: boolean): void {
+  noDelayFailed = !on;
+}
+
 /** `open`'s listener with TCP_NODELAY on its socket; logs the first failure only. */
 function withNoDelay(open: () => Deno.TlsListener): Deno.TlsListener {
   const { listener, noDelay } = listenWithNoDelay(open);
