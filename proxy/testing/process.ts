@@ -11,6 +11,8 @@ import { V8_FLAGS_ARG } from "../internal/v8_flags.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
+/** main.ts's line once Gatehouse serves, in either log format. */
+const SERVING = /Gatehouse \S+ serving /;
 
 export interface ProxyProcess extends AsyncDisposable {
   readonly child: Deno.ChildProcess;
@@ -30,9 +32,9 @@ export interface ProxyProcess extends AsyncDisposable {
 
 /**
  * Starts Gatehouse on the YAML `config(port)` (written beside the test certificates, as for
- * `startProxy`) and resolves once it accepts connections on `port`. `env` adds environment
- * variables to the process's; `permissions` replaces `-A`. The V8 flags are production's
- * (internal/v8_flags.ts).
+ * `startProxy`) and resolves once it has logged that it serves and accepts connections on
+ * `port`. `env` adds environment variables to the process's; `permissions` replaces `-A`. The
+ * V8 flags are production's (internal/v8_flags.ts).
  */
 export async function spawnProxy(
   config: (port: number) => string,
@@ -40,7 +42,11 @@ export async function spawnProxy(
   permissions: readonly string[] = ["-A"],
 ): Promise<ProxyProcess> {
   const port = closedPort();
-  const { dir } = await loadTestConfig(config(port));
+  const { config: loaded, dir } = await loadTestConfig(config(port));
+  // Gatehouse's start-up probe (tls/server.ts `probePort`) briefly listens on the port without
+  // serving, and further worker isolates bind after the first: the "serving" line, logged once
+  // every listener of every isolate is bound, is the readiness, where the log level shows it.
+  const announces = loaded.log.level === "debug" || loaded.log.level === "info";
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", V8_FLAGS_ARG, ...permissions, MAIN, "--config", join(dir, "gatehouse.yaml")],
     cwd: ROOT,
@@ -91,7 +97,7 @@ export async function spawnProxy(
     await waitFor(
       async () => {
         if (exited) throw new Error(`Gatehouse exited at start-up:\n${log}`);
-        return await accepts(port);
+        return (!announces || SERVING.test(log)) && await accepts(port);
       },
       "Gatehouse to listen",
       10_000,
