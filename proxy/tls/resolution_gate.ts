@@ -8,14 +8,23 @@
  * turn of its task queue) wait for a message that never comes, and fail with "invalid data". In
  * a burst of 500 handshakes on a fresh listener, 4 rounds in 10 lost about 100 each.
  *
- * The gate closes that window from our side. When a name is resolved for the first time on a
- * listener, the accept loop pauses (new connections wait in the kernel's queue). If other
- * accepted connections are still in their handshake, the answer is held for SETTLE_MS so that
- * they reach the resolver while it is pending; a lone handshake is answered at once. Accepting
- * resumes when a handshake on the listener completes, which proves the cache holds the answer
- * (or after RESUME_MS at the latest).
+ * (Deno's source, ext/tls/tls_key.rs: a lookup during a pending first answer subscribes to it; a
+ * lookup after the answer was sent but before one of the waiting tasks stored it in the cache
+ * subscribes to a channel whose one message is gone. The window is every task queued ahead of
+ * those waiters, so it grows with load.)
  *
- * The cost, during bursts only, is SETTLE_MS on the first handshake of a name, once per listener.
+ * The gate closes that window from our side. A new listener accepts its first connection alone:
+ * the next accept waits until that handshake ends (or RESUME_MS), so the first name, usually
+ * the one a burst asks for, is resolved with nothing else in flight and is cached before the
+ * burst reaches the resolver. When a name is resolved for the first time later on, the accept
+ * loop pauses (new connections wait in the kernel's queue). If other accepted connections are
+ * still in their handshake, the answer is held for SETTLE_MS so that they reach the resolver
+ * while it is pending; a lone handshake is answered at once. Accepting resumes when a handshake
+ * on the listener completes, which proves the cache holds the answer (or after RESUME_MS at the
+ * latest).
+ *
+ * The cost: one handshake's time before a new listener's second accept, and during bursts,
+ * SETTLE_MS on the first handshake of a later name, once per listener.
  * Only the first GATED_NAMES names of a listener are gated, so that a client sending made-up
  * names cannot stall the accept loop (unknown names without a certificate are refused at once
  * and never gated).
@@ -37,6 +46,8 @@ export class ResolutionGate {
   /** The answer went out; the next completed handshake resumes accepting. */
   #answered = false;
   #gated = 0;
+  /** No connection watched yet: the first one is accepted alone. */
+  #first = true;
   /** Accepted connections whose handshake has not ended yet (while names are gated). */
   #handshaking = 0;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -68,14 +79,26 @@ export class ResolutionGate {
     });
   }
 
-  /** Watches a newly accepted connection: its completed handshake may resume accepting. */
+  /**
+   * Watches a newly accepted connection: its completed handshake may resume accepting. The
+   * listener's first connection pauses accepting until its handshake ends, either way.
+   */
   watch(conn: Deno.TlsConn): void {
     if (this.#gated >= GATED_NAMES) return;
     this.#handshaking++;
+    const first = this.#first;
+    if (first) {
+      this.#first = false;
+      this.#paused ??= Promise.withResolvers<void>();
+      this.#resumeTimer = setTimeout(() => this.resume(), RESUME_MS);
+    }
     conn.handshake().then(() => {
       this.#handshaking--;
-      if (this.#answered) this.resume();
-    }, () => this.#handshaking--);
+      if (first || this.#answered) this.resume();
+    }, () => {
+      this.#handshaking--;
+      if (first) this.resume();
+    });
   }
 
   /** Lets the accept loop go on (also when the listener closes). */

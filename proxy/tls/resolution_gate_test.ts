@@ -14,8 +14,13 @@ function pendingHandshakes() {
   const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: certPem, key: keyPem });
   const open: Deno.Conn[] = [];
   return {
-    /** Connects a client that does not start its handshake yet; returns the server side. */
-    async accept(): Promise<{ conn: Deno.TlsConn; complete: () => Promise<void> }> {
+    /**
+     * Connects a client that does not start its handshake yet; returns the server side, and
+     * ways to complete the handshake or abandon it (the client goes away).
+     */
+    async accept(): Promise<
+      { conn: Deno.TlsConn; complete: () => Promise<void>; abandon: () => void }
+    > {
       const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
       const conn = await listener.accept();
       open.push(conn);
@@ -24,7 +29,7 @@ function pendingHandshakes() {
         open.push(tls);
         await tls.handshake();
       };
-      return { conn, complete };
+      return { conn, complete, abandon: () => tcp.close() };
     },
     [Symbol.dispose]() {
       for (const conn of open) conn.close();
@@ -42,6 +47,33 @@ async function handshakeSeen(conn: Deno.TlsConn): Promise<void> {
   await conn.handshake();
   await new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+Deno.test("gate: a new listener accepts its first connection alone, until its handshake ends", async () => {
+  using server = pendingHandshakes();
+  const gate = new ResolutionGate();
+  const first = await server.accept();
+  gate.watch(first.conn);
+  assert.notEqual(gate.paused, null, "the first name is resolved with nothing else in flight");
+  await first.complete();
+  await handshakeSeen(first.conn);
+  assert.equal(gate.paused, null, "resumed by the handshake, not by the fallback timer");
+  const second = await server.accept();
+  gate.watch(second.conn);
+  assert.equal(gate.paused, null, "only the first connection is accepted alone");
+  await second.complete();
+});
+
+Deno.test("gate: a first handshake that fails resumes accepting too", async () => {
+  using server = pendingHandshakes();
+  const gate = new ResolutionGate();
+  const first = await server.accept();
+  gate.watch(first.conn);
+  assert.notEqual(gate.paused, null);
+  first.abandon();
+  await first.conn.handshake().catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(gate.paused, null, "resumed by the failure, not by the fallback timer");
+});
 
 Deno.test("gate: a lone first answer goes out at once; accepting waits for a handshake", async () => {
   using server = pendingHandshakes();
