@@ -250,8 +250,10 @@ export function closedPorts(n: number): number[] {
 }
 
 const PORT_LOCKS = join(Deno.env.get("TMPDIR") ?? "/tmp", "gatehouse-test-ports");
-/** Locks older than this belong to test runs that ended without removing them. */
+/** Locks older than this belong to test runs that ended without removing them (killed). */
 const STALE_LOCK_MS = 30 * 60_000;
+/** This process's locks, removed when it exits (its tests have closed their servers by then). */
+const held: string[] = [];
 
 /** The ports to reserve from: 12,000 below the kernel's ephemeral range (32768 by default). */
 let reservable: { low: number; high: number } | undefined;
@@ -268,6 +270,15 @@ function portRange(): { low: number; high: number } {
     // not Linux, or /proc not readable: the Linux default
   }
   Deno.mkdirSync(PORT_LOCKS, { recursive: true });
+  globalThis.addEventListener("unload", () => {
+    for (const lock of held) {
+      try {
+        Deno.removeSync(lock);
+      } catch {
+        // already gone
+      }
+    }
+  });
   return reservable = { low: Math.max(1024, high - 12_000), high };
 }
 
@@ -300,11 +311,13 @@ function reservePort(): number {
       }
       continue;
     }
+    held.push(lock);
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
       return port;
     } catch {
-      // Something outside the tests holds it: keep the lock (it is not ours to use) and move on.
+      // Something outside the tests holds it: keep the lock for this run, so that it is not tried
+      // again, and move on.
     }
   }
   throw new Error(`Cannot reserve a free port below ${high} (locks in ${PORT_LOCKS})`);
