@@ -324,7 +324,7 @@ export abstract class H2Connection implements StreamHost {
 
   #onSettings(frame: SettingsFrame): void {
     if (frame.ack) {
-      this.#flow.settingsAcknowledged(this.streams.values());
+      this.#flow.settingsAcknowledged(() => this.streams.values());
       return;
     }
     this.#spend("settings");

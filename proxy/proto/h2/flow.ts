@@ -54,13 +54,16 @@ export class ReceiveWindows {
     }
   }
 
-  /** The peer acknowledged our SETTINGS: a smaller stream window now applies to `streams`. */
-  settingsAcknowledged(streams: Iterable<Stream>): void {
+  /**
+   * The peer acknowledged our SETTINGS: a smaller stream window now applies to the open streams
+   * (`streams()` lists them; called only then, so a repeated ACK costs nothing).
+   */
+  settingsAcknowledged(streams: () => Iterable<Stream>): void {
     if (this.#acked) return;
     this.#acked = true;
     const delta = this.#streamTarget - this.#streamInitial;
     this.#streamInitial = this.#streamTarget;
-    if (delta !== 0) { for (const s of streams) s.recvWindow += delta; }
+    if (delta !== 0) { for (const s of streams()) s.recvWindow += delta; }
   }
 
   /** Accounts a DATA frame of `length` flow-controlled bytes on the connection. */
