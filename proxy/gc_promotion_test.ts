@@ -4,7 +4,7 @@
  * dozen requests, serves HTTP/2 (h2c) and HTTP/1.1 one request at a time; V8's own trace
  * (`--trace-gc-nvp`) says how many bytes each young collection promoted. With one request in
  * flight almost nothing a request allocates is alive at a collection, so almost nothing may be
- * promoted.
+ * promoted. Two more cases load it with hundreds of requests in flight (below).
  *
  * What this catches: a function literal assigned straight to a property on the request path
  * (`stream.onFailure = (err) => ac.abort(err)`). V8 allocates such a closure in the old generation
@@ -22,7 +22,10 @@ import { yaml } from "./testing/proxy.ts";
 import { h2TestServer } from "./testing/h2_server.ts";
 import { httpUpstream } from "./testing/servers.ts";
 
-const V8_FLAGS = "--v8-flags=--trace-gc-nvp,--max-semi-space-size=1";
+/** V8's trace of each collection, added to production's flags (`--v8-flags` accumulate). */
+const TRACE = "--v8-flags=--trace-gc-nvp";
+/** The trace, with a young generation small enough to collect every few dozen requests. */
+const TRACE_SMALL_YOUNG = `${TRACE},--max-semi-space-size=1`;
 /**
  * Bytes a request may leave promoted, on average: 43-49 measured in 5 runs; with the closure above
  * ~1,570 (HTTP/2), with one in the HTTP/1.1 client watch 142, in the HTTP/2 client 2,082.
@@ -84,7 +87,7 @@ Deno.test("HTTP/2 and HTTP/1.1 requests leave (almost) nothing to the old genera
         app: { servers: ["${up.url}"] }
         h2app: { servers: ["${h2up.url.replace("http:", "h2c:")}"] }
     `,
-    V8_FLAGS,
+    TRACE_SMALL_YOUNG,
   );
   const base = `http://127.0.0.1:${gw.port}`;
   const runs = [
@@ -110,8 +113,8 @@ Deno.test("HTTP/2 and HTTP/1.1 requests leave (almost) nothing to the old genera
  * table keeps being rebuilt, in the old generation once the Map is there, and each discarded
  * table kept the streams it held alive) 9.3% of what a saturated proxy allocated on such a
  * route was promoted; with net/id_table.ts 0.2%, like one stream at a time (docs/runtime.md,
- * "Requests promoted under load"). A route that answers 403 itself keeps the upstream side out of it. In
- * this short run: 0.86-0.90% with the Maps, 0.05% without; the bound is 0.3%.
+ * "Requests promoted under load"). A route that answers 403 itself keeps the upstream side out
+ * of it. In this short run: 0.86-0.90% with the Maps, 0.05% without; the bound is 0.3%.
  */
 Deno.test("multiplexed HTTP/2 requests leave (almost) nothing to the old generation", async () => {
   await using gw = await spawnTraced(
@@ -120,7 +123,7 @@ Deno.test("multiplexed HTTP/2 requests leave (almost) nothing to the old generat
       routes: [{ service: app, middlewares: [nobody] }]
       services: { app: { servers: ["http://127.0.0.1:9"] } }
     `,
-    "--v8-flags=--trace-gc-nvp",
+    TRACE,
   );
   await assertPromotedShare(gw, 100_000, (load) => load.status4xx, 0.003);
 });
@@ -139,7 +142,7 @@ Deno.test("500 requests in flight through an upstream leave little to the old ge
       routes: [{ service: app }]
       services: { app: { servers: ["${up.url}"], keep_alive: { max_idle_per_server: 512 } } }
     `,
-    "--v8-flags=--trace-gc-nvp",
+    TRACE,
   );
   await assertPromotedShare(gw, 60_000, (load) => load.status2xx, 0.03);
 });
