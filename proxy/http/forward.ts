@@ -13,6 +13,7 @@ import type { InflightLease } from "../upstream/inflight.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import type { UpstreamServer } from "../upstream/server_state.ts";
 import { HttpParseError } from "../proto/h1/parse.ts";
+import { RequestError } from "../proto/rejection.ts";
 import { upstreamHost } from "./authority.ts";
 import type { RejectReason } from "../proto/rejection.ts";
 import {
@@ -112,6 +113,11 @@ export async function forward(
         return { error: e, serverFault: false, retry: false };
       }
       const e = err instanceof UpstreamError ? err : new UpstreamError("reset", true, String(err));
+      // The exchange's body-idle deadline passed while the body waited on the client: the
+      // client's body stopped arriving, not the server's answer.
+      if (e.kind === "timeout" && body?.waiting) {
+        body.failure ??= new RequestError(408, "no byte for the route's body_idle", "body_timeout");
+      }
       const clientsFault = body?.failure != null || req.signal.aborted;
       const serverFault = !clientsFault &&
         (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout");
@@ -179,25 +185,34 @@ function clientFailed(
   attempts: number,
 ): ForwardResult {
   const status = (err as { status?: number }).status ?? 499;
-  const reason = err instanceof HttpParseError ? err.reason : null;
+  const reason = err instanceof HttpParseError || err instanceof RequestError ? err.reason : null;
   return failed(status, `request body failed: ${err.message}`, "client", server, attempts, reason);
 }
 
 /**
- * Remembers whether any of the body was read (then it cannot be sent again), and why reading it
- * failed (then the exchange failed because of the client).
+ * Remembers whether any of the body was read (then it cannot be sent again), whether a read
+ * waits on the client now, and why reading it failed (then the exchange failed because of the
+ * client).
  */
 function startTracking(body: BodyReader): TrackedBody {
   const tracked = tapBody(body, {
     begin: () => tracked.started = true,
-    error: (err) => tracked.failure ??= err instanceof Error ? err : new Error(String(err)),
+    wait: () => tracked.waiting = true,
+    chunk: () => tracked.waiting = false,
+    end: () => tracked.waiting = false,
+    error: (err) => {
+      tracked.waiting = false;
+      tracked.failure ??= err instanceof Error ? err : new Error(String(err));
+    },
   }) as TrackedBody;
   tracked.started = false;
+  tracked.waiting = false;
   tracked.failure = null;
   return tracked;
 }
 
 interface TrackedBody extends BodyReader {
   started: boolean;
+  waiting: boolean;
   failure: Error | null;
 }

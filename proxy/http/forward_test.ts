@@ -9,6 +9,7 @@ import {
   waitFor,
 } from "../testing/servers.ts";
 import { WireReader } from "../testing/wire.ts";
+import { readToEnd, tcpUpstream, text, within, writeAll } from "../testing/tcp_peers.ts";
 
 Deno.test("a refused upstream gets a short 502 at once", async () => {
   await using gw = await proxyFor([`http://127.0.0.1:${closedPort()}`]);
@@ -171,6 +172,50 @@ Deno.test("a client that stops mid-upload is not counted as an upstream failure"
     up.requests.length = 0;
     gw.outcomes.length = 0;
   }
+});
+
+Deno.test("a client whose upload stalls gets 408 body_timeout, and the upstream is not blamed", async () => {
+  await using up = sizeUpstream();
+  await using gw = await proxyFor([up.url], {
+    route: "timeouts: { body_idle: 300ms }",
+    service: "retries: 0, passive_health: { max_failures: 1, window: 10s, eject_for: 30s }",
+  });
+  for (const framing of ["Content-Length: 1000", "Transfer-Encoding: chunked"]) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port() });
+    const head = `POST /upload HTTP/1.1\r\nHost: a.test\r\n${framing}\r\n\r\n`;
+    await writeAll(conn, head + "a\r\n0123456789\r\n");
+    // The answer, then the connection closes: the rest of the body is not waited for.
+    const answer = text(await within(5000, "the 408 and the close", readToEnd(conn)));
+    conn.close();
+    assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/, framing);
+    assert.match(answer, /\r\n\r\n408 Request Timeout: the request body stopped arriving\n$/);
+    const outcome = gw.outcomes.pop()!;
+    assert.deepEqual([outcome.status, outcome.reason], [408, "body_timeout"]);
+    // The server is still in: one failure counted against it would have ejected it.
+    const res = await fetch(gw.url("/"), { method: "POST", body: "x" });
+    assert.equal(await res.text(), "got 1");
+    gw.outcomes.length = 0;
+  }
+});
+
+Deno.test("the rest of a body the upstream did not wait for must come within header_read", async () => {
+  // The upstream answers as soon as the head arrives and never reads the body.
+  await using up = tcpUpstream(async (conn) => {
+    await conn.read(new Uint8Array(4096));
+    await writeAll(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    await readToEnd(conn).catch(() => null);
+  });
+  await using gw = await proxyFor([`http://127.0.0.1:${up.port}`], {
+    config: "timeouts: { header_read: 300ms }",
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port() });
+  await writeAll(conn, "POST /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1000\r\n\r\nhello");
+  const started = performance.now();
+  const answer = text(await within(5000, "the connection to close", readToEnd(conn)));
+  conn.close();
+  assert.match(answer, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 250, `closed after ${elapsed} ms`);
 });
 
 /** An upstream that sends the first line of its body, then nothing for 5 s; counts cancels. */

@@ -10,6 +10,8 @@ import type { BodyReader } from "./message.ts";
 export interface BodyTap {
   /** Before the body is first read (by `read`, or by a `readNow` that got something). */
   readonly begin?: () => void;
+  /** A `read` starts: until its chunk, end or error, the reader waits on the body's source. */
+  readonly wait?: () => void;
   /** Each chunk as it passes; may throw to fail the body (cancel the source first). */
   readonly chunk?: (chunk: Uint8Array) => void;
   /** The body ended as framed. */
@@ -43,6 +45,7 @@ export function tapBody(body: BodyReader, tap: BodyTap): BodyReader {
     length: body.length,
     read() {
       begin();
+      tap.wait?.();
       return body.read().then(pass, fail);
     },
     readNow: readNow === undefined ? undefined : () => {

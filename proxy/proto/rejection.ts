@@ -40,12 +40,28 @@ export const REJECT_REASONS = [
   "connect",
   /** 400: a field name with "_" under forwarding.header_underscores: reject. */
   "underscore_header",
+  /** 408: the request body sent nothing for the route's body_idle while Gatehouse waited on it. */
+  "body_timeout",
 ] as const;
 
 export type RejectReason = typeof REJECT_REASONS[number];
 
 /** The methods of RFC 9110 and PATCH, CONNECT excepted: what a 405 says is allowed. */
 const ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
+
+/**
+ * The client's request turned out bad while it streamed (a body over max_body, a body that
+ * stopped arriving): answer `status`, counted as a refusal for `reason` when there is one.
+ */
+export class RequestError extends Error {
+  readonly status: number;
+  readonly reason: RejectReason | null;
+  constructor(status: number, message: string, reason: RejectReason | null = null) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
 
 /** A request refused with `status` for `reason`; `message` says what was wrong. */
 export class Rejection {

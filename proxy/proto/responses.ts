@@ -12,6 +12,7 @@ const TEXT: Record<number, string> = {
   401: "401 Unauthorized: credentials are needed\n",
   403: "403 Forbidden\n",
   404: "404 Not Found\n",
+  408: "408 Request Timeout: the request body stopped arriving\n",
   413: "413 Content Too Large: the request body is larger than this route accepts\n",
   421: "421 Misdirected Request: this entrypoint is closing\n",
   429: "429 Too Many Requests: slow down and try again later\n",
@@ -26,15 +27,6 @@ const TEXT: Record<number, string> = {
 export const DRAIN_CUT_TEXT = "503 Service Unavailable: Gatehouse is shutting down, try again\n";
 
 const encoder = new TextEncoder();
-
-/** The client's request turned out bad while it streamed (a body over max_body): answer `status`. */
-export class RequestError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
 
 /** A plain text response; `text` defaults to the standard wording for the status. */
 export function proxyResponse(status: number, text?: string): OutgoingResponse {

@@ -6,7 +6,7 @@
  */
 import type { BodyLimitSpec, Middleware } from "../../config/types.ts";
 import { tapBody } from "../../proto/body_tap.ts";
-import { RequestError } from "../../proto/responses.ts";
+import { RequestError } from "../../proto/rejection.ts";
 import type { Built } from "./middleware.ts";
 import { refusal } from "./middleware.ts";
 

@@ -7,7 +7,7 @@
  */
 import { tapBody } from "../../proto/body_tap.ts";
 import type { BodyReader } from "../../proto/message.ts";
-import { RequestError } from "../../proto/responses.ts";
+import { RequestError } from "../../proto/rejection.ts";
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
 

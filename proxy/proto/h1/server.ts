@@ -227,7 +227,13 @@ class Exchange {
       return false;
     }
     if (!complete || !keepAlive) return false;
-    if (!this.#bodyDone && body !== null) return await discard(body);
+    if (!this.#bodyDone && body !== null) {
+      // The upstream answered without the whole body: its rest, read and dropped, counts as
+      // the wait for the next request's head, so a client that stops sending cannot hold the
+      // connection (and the upstream connection still taking the body) with no deadline.
+      this.#opts.track.deadline = Date.now() + this.#opts.limits().headerReadMs;
+      return await discard(body);
+    }
     return this.#bodyClean;
   }
 
