@@ -1,0 +1,286 @@
+/**
+ * Mutated HTTP/1.1 requests against the whole proxy (seeded, reproducible): whatever a client
+ * sends, an upstream only ever receives canonical requests, every response a client gets is
+ * either its upstream's answer to one of those requests (in order, none missing, none extra) or
+ * a refusal with a refusal's status, and nothing is answered 500.
+ *
+ * GATEHOUSE_FUZZ_CASES (default 800) and GATEHOUSE_FUZZ_SEED (default fixed) run more or other
+ * cases; a failure names the seed, lane and case, and the input, which reproduce it.
+ */
+import assert from "node:assert/strict";
+import { startProxy } from "../testing/proxy.ts";
+import { type RawRequest, type RawUpstream, rawUpstream } from "../testing/servers.ts";
+import { message } from "../testing/upstream_bytes.ts";
+import { latin1 } from "../testing/wire.ts";
+import { mutate, type Rng, seeded } from "../testing/mutate.ts";
+
+const LANES = 16;
+const CASES = Number(Deno.env.get("GATEHOUSE_FUZZ_CASES") ?? 800);
+const SEED = Number(Deno.env.get("GATEHOUSE_FUZZ_SEED") ?? 20261207);
+/** A case whose connection Gatehouse has not closed by then is a failure of its own. */
+const CASE_LIMIT_MS = 5000;
+
+const host = "Host: a.test";
+const SEEDS: readonly string[] = [
+  message(["GET / HTTP/1.1", host, "X-Request-Id: t"]),
+  message(["POST /p HTTP/1.1", host, "Content-Length: 5"], "hello"),
+  message(["POST /p HTTP/1.1", host, "Transfer-Encoding: chunked"], "5\r\nhello\r\n0\r\n\r\n"),
+  message(
+    ["POST /p HTTP/1.1", host, "Transfer-Encoding: chunked", "TE: trailers"],
+    "5;a=b\r\nhello\r\n3\r\n!!!\r\n0\r\nx-t: 1\r\n\r\n",
+  ),
+  message(
+    ["POST /p HTTP/1.1", host, "Content-Length: 5", "Transfer-Encoding: chunked"],
+    "0\r\n\r\n",
+  ),
+  message(["PUT /p HTTP/1.1", host, "Transfer-Encoding: gzip, chunked"], "0\r\n\r\n"),
+  message(["GET /a?b=c HTTP/1.0", host, "Connection: keep-alive"]),
+  message(["GET http://a.test/x HTTP/1.1", host]),
+  message(["OPTIONS * HTTP/1.1", host]),
+  message([
+    "GET /ws HTTP/1.1",
+    host,
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13",
+  ]),
+  message(["POST /p HTTP/1.1", host, "Expect: 100-continue", "Content-Length: 5"], "hello"),
+  message(["GET / HTTP/1.1", host, "Connection: close"]),
+  message([
+    "GET / HTTP/1.1",
+    host,
+    "Cookie: a=1",
+    "Cookie: b=2",
+    "Accept: */*",
+    "Connection: keep-alive, X-Drop",
+    "X-Drop: 1",
+  ]),
+  message(["DELETE /d HTTP/1.1", host, "Content-Length: 0"]),
+];
+
+const WORDS: readonly string[] = [
+  ...[" ", "\t", "\r", "\n", "\r\n", "\r\n\r\n", "\0", "\x0b", "\x0c", "\x7f", "\xff", "\x85"],
+  ...["\xa0", ":", ";", ",", '"', "@", "_", "-", "/..", "%00", "http://", "HTTP/1.0"],
+  ...["HTTP/1.1", "HTTP/2.0", "chunked", " chunked", "identity", "gzip", "0\r\n\r\n"],
+  "Transfer-Encoding: chunked\r\n",
+  "Content-Length: 0\r\n",
+  "Content-Length: 5\r\n",
+  "Host: b.test\r\n",
+  "Expect: 100-continue\r\n",
+  "Connection: close\r\n",
+  "Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n",
+  "GET / HTTP/1.1\r\n",
+  "x".repeat(200),
+];
+
+/** Statuses Gatehouse answers a request with by itself (http/rejection.ts and limits). */
+const REFUSALS = new Set([400, 405, 408, 413, 417, 431, 501, 505]);
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// deno-lint-ignore no-control-regex
+const CLEAN_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
+// deno-lint-ignore no-control-regex
+const TARGET = /^[^\x00-\x20\x7f]+$/;
+// deno-lint-ignore no-control-regex
+const HOST_LINE = /^host: [^\x00-\x20\x7f@/\\]+$/;
+const NEVER_UP = new Set([
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "http2-settings",
+  "proxy-authenticate",
+  "proxy-authorization",
+]);
+
+/** Why a request an upstream received is not canonical, or null when it is. */
+function problemOf(req: RawRequest): string | null {
+  const lines = req.raw.slice(0, -4).split("\r\n");
+  const start = /^([^ ]+) ([^ ]+) HTTP\/1\.1$/.exec(lines[0]);
+  if (start === null || !TOKEN.test(start[1]) || !TARGET.test(start[2])) return "request line";
+  if (!HOST_LINE.test(lines[1] ?? "")) return "host line";
+  const seen = new Map<string, string[]>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(": ");
+    if (colon <= 0) return `field line ${JSON.stringify(line)}`;
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 2);
+    if (!TOKEN.test(name) || !CLEAN_VALUE.test(value)) return `field ${JSON.stringify(line)}`;
+    const key = name.toLowerCase();
+    if (NEVER_UP.has(key)) return `hop-by-hop field ${name}`;
+    seen.set(key, [...(seen.get(key) ?? []), value]);
+  }
+  for (const key of ["host", "content-length", "transfer-encoding", "connection", "upgrade"]) {
+    if ((seen.get(key)?.length ?? 0) > 1) return `${key} twice`;
+  }
+  const length = seen.get("content-length")?.[0];
+  const coding = seen.get("transfer-encoding")?.[0];
+  if (length !== undefined && coding !== undefined) return "both framing fields";
+  if (length !== undefined && !/^(0|[1-9][0-9]*)$/.test(length)) return "content-length value";
+  if (length !== undefined && Number(length) !== req.wireBody.length) return "body length";
+  if (coding !== undefined && coding !== "chunked") return "transfer-encoding value";
+  if (coding !== undefined && !canonicalChunks(latin1(req.wireBody))) return "chunked body";
+  if (coding === undefined && length === undefined && req.wireBody.length > 0) return "body";
+  const connection = seen.get("connection")?.[0];
+  if ((connection !== undefined) !== seen.has("upgrade")) return "connection without upgrade";
+  if (connection !== undefined && connection.toLowerCase() !== "upgrade") return "connection";
+  return null;
+}
+
+/** Chunk sizes in plain hex without extensions, and clean trailer fields. */
+function canonicalChunks(wire: string): boolean {
+  let at = 0;
+  while (true) {
+    const eol = wire.indexOf("\r\n", at);
+    const size = wire.slice(at, eol);
+    if (eol < 0 || !/^[0-9a-f]+$/.test(size)) return false;
+    const n = parseInt(size, 16);
+    at = eol + 2;
+    if (n === 0) break;
+    if (wire.slice(at + n, at + n + 2) !== "\r\n") return false;
+    at += n + 2;
+  }
+  const trailers = wire.slice(at);
+  if (!trailers.endsWith("\r\n")) return false;
+  for (const line of trailers.slice(0, -2).split("\r\n").filter((l) => l !== "")) {
+    const m = /^([^:]+): (.*)$/.exec(line);
+    if (m === null || !TOKEN.test(m[1]) || !CLEAN_VALUE.test(m[2])) return false;
+    if (["content-length", "transfer-encoding", "host"].includes(m[1].toLowerCase())) return false;
+  }
+  return true;
+}
+
+interface Lane {
+  readonly up: RawUpstream;
+  /** The x-seq of every answer the upstream gave, in order. */
+  readonly answered: number[];
+  readonly problems: string[];
+}
+
+function lane(): Lane {
+  const answered: number[] = [];
+  const problems: string[] = [];
+  let seq = 0;
+  const up = rawUpstream(async (req, conn) => {
+    const problem = problemOf(req);
+    if (problem !== null) {
+      problems.push(`${problem}: ${JSON.stringify(req.raw + latin1(req.wireBody))}`);
+      conn.close();
+      return;
+    }
+    const n = ++seq;
+    answered.push(n);
+    await conn.write(`HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-seq: ${n}\r\n\r\n`);
+  });
+  return { up, answered, problems };
+}
+
+/** Every byte Gatehouse sends on one connection after `input`, until it closes. */
+async function exchange(port: number, input: string): Promise<{ bytes: string; late: boolean }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    conn.close();
+  }, CASE_LIMIT_MS);
+  const write = (async () => {
+    const data = Uint8Array.from(input, (c) => c.charCodeAt(0));
+    try {
+      for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
+    } catch {
+      // Gatehouse closed before reading it all, as it does after a refusal
+    }
+  })();
+  let bytes = "";
+  const buf = new Uint8Array(16 * 1024);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      bytes += latin1(buf.subarray(0, n));
+    }
+  } catch {
+    // reset after Gatehouse's close, or closed by the timer
+  }
+  await write;
+  clearTimeout(timer);
+  if (!late) conn.close();
+  return { bytes, late };
+}
+
+/** The upstream answers' x-seq in order, or why the bytes are not a sequence of responses. */
+function parseResponses(bytes: string): number[] | string {
+  const seqs: number[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const end = bytes.indexOf("\r\n\r\n", at);
+    if (end < 0) return `a truncated head: ${JSON.stringify(bytes.slice(at))}`;
+    const [start, ...lines] = bytes.slice(at, end).split("\r\n");
+    at = end + 4;
+    const status = /^HTTP\/1\.1 (\d{3}) [^\r\n]*$/.exec(start);
+    if (status === null) return `a bad status line: ${JSON.stringify(start)}`;
+    const code = Number(status[1]);
+    if (code === 100) continue;
+    const fields = new Map(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l]));
+    const length = /^content-length: (\d+)$/i.exec(fields.get("content-length") ?? "");
+    if (length === null) return `a response without content-length: ${JSON.stringify(start)}`;
+    const body = bytes.slice(at, at + Number(length[1]));
+    at += Number(length[1]);
+    const seq = /^x-seq: (\d+)$/.exec(fields.get("x-seq") ?? "");
+    if (seq !== null && code === 200) {
+      seqs.push(Number(seq[1]));
+    } else if (!REFUSALS.has(code) || !new RegExp(`^${code} [A-Za-z ]+: .+\n$`).test(body)) {
+      return `an unexpected answer: ${JSON.stringify(start)} ${JSON.stringify(body)}`;
+    }
+  }
+  return seqs;
+}
+
+async function runLane(port: number, l: Lane, rng: Rng, cases: number, name: string) {
+  const failures: string[] = [];
+  for (let k = 0; k < cases; k++) {
+    const input = mutate(rng, SEEDS, WORDS);
+    const answeredBefore = l.answered.length;
+    const problemsBefore = l.problems.length;
+    const { bytes, late } = await exchange(port, input);
+    const got = parseResponses(bytes);
+    const where = `${name} case ${k} (seed ${SEED}), input ${JSON.stringify(input)}`;
+    if (late) failures.push(`${where}: the connection was still open after ${CASE_LIMIT_MS} ms`);
+    if (typeof got === "string") failures.push(`${where}: ${got}`);
+    if (l.problems.length > problemsBefore) {
+      failures.push(`${where}: the upstream received ${l.problems.slice(problemsBefore)}`);
+    }
+    const answered = l.answered.slice(answeredBefore);
+    if (typeof got !== "string" && got.join() !== answered.join()) {
+      failures.push(`${where}: the client got answers [${got}], the upstream gave [${answered}]`);
+    }
+  }
+  return failures;
+}
+
+Deno.test("mutated HTTP/1.1 requests: only canonical requests go upstream, every answer reaches its client", async () => {
+  const lanes = Array.from({ length: LANES }, lane);
+  const entrypoints = lanes.map((_, i) => `l${i}: { address: "127.0.0.1:0", h2c: off }`);
+  const routes = lanes.map((_, i) => `{ name: r${i}, entrypoints: [l${i}], service: s${i} }`);
+  const services = lanes.map((l, i) => `s${i}: { servers: ["${l.up.url}"], retries: 0 }`);
+  await using gw = await startProxy(`
+entrypoints: { ${entrypoints.join(", ")} }
+routes: [${routes.join(", ")}]
+services: { ${services.join(", ")} }
+timeouts: { header_read: 200ms, keep_alive_idle: 200ms, body_idle: 200ms }
+`);
+  try {
+    const perLane = Math.ceil(CASES / LANES);
+    const failures = (await Promise.all(
+      lanes.map((l, i) =>
+        runLane(gw.port(`l${i}`), l, seeded(SEED * LANES + i), perLane, `lane ${i}`)
+      ),
+    )).flat();
+    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failing cases`);
+    const errors = gw.outcomes.filter((o) => o.status >= 500 && !REFUSALS.has(o.status));
+    assert.deepEqual(errors.map((o) => `${o.status} ${o.reason}`), []);
+  } finally {
+    await Promise.all(lanes.map((l) => l.up.close()));
+  }
+});
