@@ -356,8 +356,10 @@ export class HttpListener extends Listener {
         initialBytes,
         stats: this.#deps.h2Stats,
         onEvent: (event) => events.report(event, client),
-        onStreamCount: (open) => {
-          if (open === 0) idle();
+        // Streams whose response is out and whose client has not ended its side wait on the
+        // client alone: they keep no deadline off, so the keep-alive one bounds them.
+        onStreamCount: (open, awaitingClient) => {
+          if (open === awaitingClient) idle();
           else if (track.state !== "active") {
             track.state = "active";
             track.deadline = 0;

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
+import { rawH2Client } from "../testing/h2_frame_peer.ts";
+import { FrameType, type GoawayFrame } from "../proto/h2/frames.ts";
+import { bytesOf } from "../testing/wire.ts";
 
 /** Runs a command to completion; stdout and stderr as text. */
 async function run(cmd: string, args: string[]) {
@@ -160,5 +163,47 @@ Deno.test("an idle HTTP/2 connection is closed after timeouts.keep_alive_idle", 
   await c.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
   await c.send(new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0, 0]));
   assert.ok(await closedWithin(c.conn, 5000), "the idle h2 connection is still open after 5 s");
+  await waitFor(() => gw.runtime.clients.size === 0, "the connection to leave the registry");
+});
+
+Deno.test("answered HTTP/2 streams whose client never ends them do not hold the connection open", async () => {
+  await using up = httpUpstream(async (req) => new Response(`got ${(await req.bytes()).length}`));
+  await using gw = await startProxy(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0", h2c: only } }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    timeouts: { keep_alive_idle: 300ms }
+  `);
+  await using peer = await rawH2Client(gw.port());
+  // All of its content-length, but no END_STREAM: the request is complete and answered, and
+  // the stream stays open only because the client never ends its side.
+  const fields: [string, string][] = [
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":authority", "a.test"],
+    [":path", "/"],
+    ["content-length", "5"],
+  ];
+  for (let i = 0; i < 3; i++) {
+    const streamId = peer.nextStreamId();
+    await peer.send(
+      {
+        type: FrameType.HEADERS,
+        streamId,
+        endStream: false,
+        endHeaders: true,
+        block: peer.block(fields),
+      },
+      { type: FrameType.DATA, streamId, endStream: false, data: bytesOf("hello"), flowLength: 5 },
+    );
+  }
+  await waitFor(() => peer.fields.size === 3, "the three answers");
+  assert.deepEqual(
+    [...peer.fields.values()].map((blocks) => blocks[0].find(([n]) => n === ":status")?.[1]),
+    ["200", "200", "200"],
+  );
+  const goaway = await peer.waitFor((f) => f.type === FrameType.GOAWAY, 5000);
+  assert.equal((goaway as GoawayFrame).code, 0);
+  await waitFor(() => peer.closed, "the connection to close");
   await waitFor(() => gw.runtime.clients.size === 0, "the connection to leave the registry");
 });

@@ -71,7 +71,9 @@ export abstract class H2Connection implements StreamHost {
   readonly #reader: FrameReader;
   readonly #blocks: HeaderBlockReader;
   readonly #onEvent: ((event: H2Event) => void) | undefined;
-  readonly #onStreamCount: ((open: number) => void) | undefined;
+  readonly #onStreamCount: ((open: number, awaitingPeer: number) => void) | undefined;
+  /** Open streams this side has ended, waiting only for the peer's END_STREAM. */
+  #awaitingPeer = 0;
   readonly #guard: FloodGuard;
   readonly #isServer: boolean;
   /** Highest stream id the peer opened (server) or this side opened (client). */
@@ -416,11 +418,12 @@ export abstract class H2Connection implements StreamHost {
   /** Adds a new stream to the table. */
   protected addStream(stream: Stream): void {
     this.streams.set(stream.id, stream);
-    this.#onStreamCount?.(this.streams.size);
+    this.#onStreamCount?.(this.streams.size, this.#awaitingPeer);
   }
 
   /** The peer ended its side of `stream` (END_STREAM), with `trailers` or null. */
   protected endReceived(stream: Stream, trailers: HeaderList | null): void {
+    if (stream.endSent && !stream.endReceived) this.#awaitingPeer--;
     stream.endReceived = true;
     stream.inbound?.end(trailers);
     if (stream.endSent) this.retire(stream);
@@ -429,18 +432,24 @@ export abstract class H2Connection implements StreamHost {
   /** This side ended its side of `stream`. */
   protected endSent(stream: Stream): void {
     stream.endSent = true;
-    if (stream.endReceived) this.retire(stream);
+    if (stream.endReceived) {
+      this.retire(stream);
+    } else {
+      this.#awaitingPeer++;
+      this.#onStreamCount?.(this.streams.size, this.#awaitingPeer);
+    }
   }
 
   /** Removes `stream` from the table (both sides done, or reset). */
   protected retire(stream: Stream): void {
     if (stream.closed) return;
+    if (stream.endSent && !stream.endReceived) this.#awaitingPeer--;
     stream.closed = true;
     stream.endSent = stream.endReceived = true;
     this.streams.delete(stream.id);
     this.sender.forget(stream);
     this.streamRemoved(stream);
-    this.#onStreamCount?.(this.streams.size);
+    this.#onStreamCount?.(this.streams.size, this.#awaitingPeer);
   }
 
   /** Resets `stream` from this side with `code`; its users see `reason`. */

@@ -35,8 +35,12 @@ export interface H2Options {
   readonly stats?: H2Stats;
   /** Called with protocol errors and defensive actions, for the log. */
   readonly onEvent?: (event: H2Event) => void;
-  /** Called whenever the number of open streams changes. */
-  readonly onStreamCount?: (open: number) => void;
+  /**
+   * Called whenever the number of open streams changes: all of them, and those of them this side
+   * has ended that wait only for the peer's END_STREAM (a server's answered requests whose client
+   * has not finished its body; a client's requests sent in full, waiting for their responses).
+   */
+  readonly onStreamCount?: (open: number, awaitingPeer: number) => void;
 }
 
 export const DEFAULT_STREAM_WINDOW = 256 * 1024;
