@@ -1,0 +1,117 @@
+/**
+ * The upstream side of the fuzz tests: a raw upstream that checks every request it receives is
+ * canonical (what Gatehouse may ever send: one framing field, clean tokens and values, no
+ * hop-by-hop fields, a body exactly as framed) and answers each with a sequence number, so a test
+ * can match the answers its clients got with the requests the upstream saw.
+ *
+ * @module
+ */
+import { type RawRequest, type RawUpstream, rawUpstream } from "./servers.ts";
+import { latin1 } from "./wire.ts";
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// deno-lint-ignore no-control-regex
+const CLEAN_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
+// deno-lint-ignore no-control-regex
+const TARGET = /^[^\x00-\x20\x7f]+$/;
+// deno-lint-ignore no-control-regex
+const HOST_LINE = /^host: [^\x00-\x20\x7f@/\\]+$/;
+const NEVER_UP = new Set([
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "http2-settings",
+  "proxy-authenticate",
+  "proxy-authorization",
+]);
+
+/** Why a request an upstream received is not canonical, or null when it is. */
+function problemOf(req: RawRequest): string | null {
+  const lines = req.raw.slice(0, -4).split("\r\n");
+  const start = /^([^ ]+) ([^ ]+) HTTP\/1\.1$/.exec(lines[0]);
+  if (start === null || !TOKEN.test(start[1]) || !TARGET.test(start[2])) return "request line";
+  if (!HOST_LINE.test(lines[1] ?? "")) return "host line";
+  const seen = new Map<string, string[]>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(": ");
+    if (colon <= 0) return `field line ${JSON.stringify(line)}`;
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 2);
+    if (!TOKEN.test(name) || !CLEAN_VALUE.test(value)) return `field ${JSON.stringify(line)}`;
+    const key = name.toLowerCase();
+    if (NEVER_UP.has(key)) return `hop-by-hop field ${name}`;
+    seen.set(key, [...(seen.get(key) ?? []), value]);
+  }
+  for (const key of ["host", "content-length", "transfer-encoding", "connection", "upgrade"]) {
+    if ((seen.get(key)?.length ?? 0) > 1) return `${key} twice`;
+  }
+  const length = seen.get("content-length")?.[0];
+  const coding = seen.get("transfer-encoding")?.[0];
+  if (length !== undefined && coding !== undefined) return "both framing fields";
+  if (length !== undefined && !/^(0|[1-9][0-9]*)$/.test(length)) return "content-length value";
+  if (length !== undefined && Number(length) !== req.wireBody.length) return "body length";
+  if (coding !== undefined && coding !== "chunked") return "transfer-encoding value";
+  if (coding !== undefined && !canonicalChunks(latin1(req.wireBody))) return "chunked body";
+  if (coding === undefined && length === undefined && req.wireBody.length > 0) return "body";
+  const connection = seen.get("connection")?.[0];
+  if ((connection !== undefined) !== seen.has("upgrade")) return "connection without upgrade";
+  if (connection !== undefined && connection.toLowerCase() !== "upgrade") return "connection";
+  return null;
+}
+
+/** Chunk sizes in plain hex without extensions, and clean trailer fields. */
+function canonicalChunks(wire: string): boolean {
+  let at = 0;
+  while (true) {
+    const eol = wire.indexOf("\r\n", at);
+    const size = wire.slice(at, eol);
+    if (eol < 0 || !/^[0-9a-f]+$/.test(size)) return false;
+    const n = parseInt(size, 16);
+    at = eol + 2;
+    if (n === 0) break;
+    if (wire.slice(at + n, at + n + 2) !== "\r\n") return false;
+    at += n + 2;
+  }
+  const trailers = wire.slice(at);
+  if (!trailers.endsWith("\r\n")) return false;
+  for (const line of trailers.slice(0, -2).split("\r\n").filter((l) => l !== "")) {
+    const m = /^([^:]+): (.*)$/.exec(line);
+    if (m === null || !TOKEN.test(m[1]) || !CLEAN_VALUE.test(m[2])) return false;
+    if (["content-length", "transfer-encoding", "host"].includes(m[1].toLowerCase())) return false;
+  }
+  return true;
+}
+
+/** One fuzzing lane's upstream: the answers it gave and the non-canonical requests it saw. */
+export interface FuzzLane {
+  readonly up: RawUpstream;
+  /** The x-seq of every answer the upstream gave, in order. */
+  readonly answered: number[];
+  readonly problems: string[];
+}
+
+/**
+ * A lane's upstream: answers canonical requests with `x-seq: n` (200, or 403 to an upgrade),
+ * and closes the connection on the others.
+ */
+export function fuzzLane(): FuzzLane {
+  const answered: number[] = [];
+  const problems: string[] = [];
+  let seq = 0;
+  const up = rawUpstream(async (req, conn) => {
+    const problem = problemOf(req);
+    if (problem !== null) {
+      problems.push(`${problem}: ${JSON.stringify(req.raw + latin1(req.wireBody))}`);
+      conn.close();
+      return;
+    }
+    const n = ++seq;
+    answered.push(n);
+    // An upgrade is refused (a 2xx that does not switch would be the proxy's 502 by design).
+    const upgrade = req.fields.some(([name]) => name.toLowerCase() === "upgrade");
+    const status = upgrade ? "403 Forbidden" : "200 OK";
+    await conn.write(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nx-seq: ${n}\r\n\r\n`);
+  });
+  return { up, answered, problems };
+}
