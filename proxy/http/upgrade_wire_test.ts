@@ -5,7 +5,7 @@
  */
 import { concatBytes } from "../bytes.ts";
 import assert from "node:assert/strict";
-import { connect } from "../testing/proxy.ts";
+import { connect, tlsClient } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
 import {
   accept101,
@@ -205,6 +205,39 @@ for (const ep of ENTRYPOINTS) {
     }
   });
 }
+
+Deno.test("an upstream's 101 nobody asked for is a 502, never a tunnel", async () => {
+  // The upstream answers every request 101, naming whatever protocol it likes.
+  let protocol = "websocket";
+  await using up = tunnelUpstream((peer) =>
+    peer.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${protocol}\r\nConnection: Upgrade\r\n\r\n`,
+    )
+  );
+  await using gw = await tunnelProxy(up.url);
+  // A plain GET: its connection stays HTTP, the next request on it is read as one.
+  using plain = await connect(gw.port("web"));
+  for (let i = 0; i < 2; i++) {
+    await plain.send("GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const res = await within(5000, "an answer", readResponse(plain.reader));
+    assert.equal(res.status, 502, res.text);
+  }
+  // A WebSocket upgrade answered with another protocol.
+  protocol = "h2c";
+  using other = await upgradeRequest(entry(gw, "web"));
+  assert.equal(other.status, 502);
+  // HTTP/2 (not an extended CONNECT): a 502 too, not an internal error.
+  using client = await tlsClient("2");
+  const res = await fetch(gw.url("/h2", "secure"), { client });
+  assert.equal(res.status, 502);
+  await res.body?.cancel();
+  assert.deepEqual(gw.outcomes.map((o) => [o.status, o.kind]), [
+    [502, "http"],
+    [502, "http"],
+    [502, "http"],
+    [502, "http"],
+  ]);
+});
 
 Deno.test("HTTP/2 offers WebSocket by extended CONNECT only: the setting is sent, an h2 Upgrade never tunnels", async () => {
   await using up = await wsUpstream();
