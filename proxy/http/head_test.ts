@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { h2Head, h2Raw } from "../testing/h2_raw.ts";
 import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
-import { closedPort } from "../testing/servers.ts";
+import { closedPort, rawUpstream } from "../testing/servers.ts";
 import { okUpstream } from "../testing/upstream_bytes.ts";
 import { field, readResponse } from "../testing/wire.ts";
 
@@ -74,4 +74,38 @@ Deno.test("HEAD over HTTP/2 carries the GET's content-length and no DATA", async
     assert.equal(headerOf(head, "content-type"), headerOf(full, "content-type"), path);
     assert.equal(head.body, "", path);
   });
+});
+
+Deno.test("a Content-Length that goes on without a body (HEAD, 304) goes as one plain number", async () => {
+  const answers: Record<string, string> = {
+    "/app/head": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 005\r\n\r\n",
+    "/app/304": "HTTP/1.1 304 Not Modified\r\nContent-Length: 7, 7\r\n\r\n",
+    "/app/bad": "HTTP/1.1 304 Not Modified\r\nContent-Length: 7, 8\r\n\r\n",
+    // Transfer-Encoding overrides Content-Length, whose value is then never looked at.
+    "/app/te": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: x\r\n\r\n" +
+      "2\r\nok\r\n0\r\n\r\n",
+  };
+  await using up = rawUpstream((req, conn) => conn.write(answers[req.target]));
+  await using gw = await proxy(up.url);
+  using client = await connect(gw.port("web"));
+  const lengths = async (method: string, path: string) => {
+    await client.send(`${method} /app${path} HTTP/1.1\r\nHost: a.test\r\n\r\n`);
+    const res = await readResponse(client.reader, method);
+    return [
+      res.status,
+      res.fields.filter(([n]) => n.toLowerCase() === "content-length").map(([, v]) => v),
+    ];
+  };
+  assert.deepEqual(await lengths("HEAD", "/head"), [200, ["5"]]);
+  assert.deepEqual(await lengths("GET", "/304"), [304, ["7"]]);
+  assert.equal((await lengths("GET", "/bad"))[0], 502);
+  assert.deepEqual(await lengths("GET", "/te"), [200, []]);
+  // An HTTP/2 client gets the field as it goes on, so one plain number there too.
+  const { responses } = await h2Raw(gw.port("websecure"), gw.certs.caCertPath, [
+    { headers: h2Head([], { path: "/app/head", method: "HEAD" }) },
+    { headers: h2Head([], { path: "/app/te" }) },
+  ]);
+  const lengthsOf = (i: number) => responses[i].headers.filter(([n]) => n === "content-length");
+  assert.deepEqual(lengthsOf(0), [["content-length", "5"]]);
+  assert.deepEqual([responses[1].status, responses[1].body, lengthsOf(1)], [200, "ok", []]);
 });

@@ -6,6 +6,7 @@ import type { HeaderOps } from "../config/types.ts";
 import { type HeaderList, listTokens } from "../proto/header_list.ts";
 import type { ClientInfo, TrailerSource } from "../proto/message.ts";
 import { isUnixAddress } from "../net/unix_socket.ts";
+import { parseContentLength } from "../proto/h1/parse.ts";
 
 /** Fields that describe one connection, never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -37,6 +38,26 @@ export function stripHopByHop(headers: HeaderList, upgrade: string | null = null
     headers.appendLower("upgrade", upgrade);
   }
 }
+
+/**
+ * Content-Length as one field holding one plain number: an upstream's "5, 5", repeated fields or
+ * leading zeros (all valid, RFC 9110 8.6; both upstream clients refuse other values on a message
+ * framed by its length) are rewritten, so that no client gets a spelling it might read
+ * differently. It matters where the field goes on as it is: HEAD and 304 answers, and HTTP/2
+ * clients. A `transferEncoded` message (the upstream sent Transfer-Encoding, which overrides
+ * Content-Length) loses the field, as RFC 9112 6.3 requires of an intermediary: its value was
+ * never checked, and an HTTP/2 client would take it for the body's length.
+ */
+export function canonicalContentLength(headers: HeaderList, transferEncoded: boolean): void {
+  const given = headers.getJoined("content-length");
+  if (given === null || (!transferEncoded && PLAIN_LENGTH.test(given))) return;
+  headers.delete("content-length");
+  if (!transferEncoded) {
+    headers.appendLower("content-length", String(parseContentLength(given, 502)));
+  }
+}
+
+const PLAIN_LENGTH = /^(?:0|[1-9][0-9]{0,14})$/;
 
 /**
  * Fields a trailer section may not carry on (RFC 9110 6.5.1): framing, routing, content

@@ -152,7 +152,11 @@ export function requestFraming(head: RequestHead): Framing {
 /** Body framing of a response to `method` (RFC 9112 6.3). */
 export function responseFraming(method: string, head: ResponseHead): Framing {
   const s = head.status;
-  if (method === "HEAD" || s < 200 || s === 204 || s === 304) return { kind: "none" };
+  if (method === "HEAD" || s < 200 || s === 204 || s === 304) {
+    // No body, but a Content-Length that goes on (HEAD, 304) must be one valid length too.
+    parseContentLength(head.headers.getJoined("content-length"), 502);
+    return { kind: "none" };
+  }
   const te = head.headers.getJoined("transfer-encoding");
   if (te !== null) {
     const codings = listTokens(te);

@@ -222,4 +222,8 @@ Deno.test("responseFraming follows RFC 9112 6.3", () => {
   assert.deepEqual(frame("GET", "HTTP/1.1 200 OK", "Transfer-Encoding: gzip"), { kind: "close" });
   assert.throws(() => frame("GET", "HTTP/1.1 200 OK", "Content-Length: 3, 4"), HttpParseError);
   assert.throws(() => frame("GET", "HTTP/1.1 200 OK", "Content-Length: x"), HttpParseError);
+  // No body, but the Content-Length that goes on with a HEAD or 304 answer is checked too.
+  assert.deepEqual(frame("HEAD", "HTTP/1.1 200 OK", "Content-Length: 5, 5"), { kind: "none" });
+  assert.throws(() => frame("HEAD", "HTTP/1.1 200 OK", "Content-Length: 3, 4"), HttpParseError);
+  assert.throws(() => frame("GET", "HTTP/1.1 304 X", "Content-Length: : 5"), HttpParseError);
 });
