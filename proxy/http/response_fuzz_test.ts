@@ -1,6 +1,7 @@
 /**
- * Mutated HTTP/1.1 responses from an upstream (seeded, reproducible): whatever an upstream
- * answers, a client gets a well-framed response (the upstream's, made canonical, or Gatehouse's
+ * Mutated HTTP/1.1 responses from an upstream (seeded, reproducible), to HTTP/1.1 clients (with
+ * and without `TE: trailers`) and HTTP/2 clients (h2c): whatever an upstream answers, a client
+ * gets a well-framed response (the upstream's, made canonical, or Gatehouse's
  * 502/504) or a connection closed in the middle of a body, never a hang, and a later request gets
  * its own answer: nothing an upstream sent once stays in a connection to answer another request.
  *
@@ -9,9 +10,11 @@
  */
 import assert from "node:assert/strict";
 import { startProxy } from "../testing/proxy.ts";
-import { type RawUpstream, rawUpstream } from "../testing/servers.ts";
+import { type RawUpstream, rawUpstream, waitFor } from "../testing/servers.ts";
 import { bytesOf, readResponse, WireReader } from "../testing/wire.ts";
 import { mutate, type Rng, seeded } from "../testing/mutate.ts";
+import { rawH2Client } from "../testing/h2_frame_peer.ts";
+import { FrameType } from "../proto/h2/frames.ts";
 
 const LANES = 16;
 const CASES = Number(Deno.env.get("GATEHOUSE_FUZZ_CASES") ?? 480);
@@ -98,8 +101,9 @@ function lane(): Lane {
 }
 
 /** One response to `path` on `conn`, or why there is none; `open` says if the connection lives. */
-async function get(conn: Deno.Conn, reader: WireReader, path: string) {
-  await conn.write(bytesOf(`GET ${path} HTTP/1.1\r\nHost: a.test\r\n\r\n`));
+async function get(conn: Deno.Conn, reader: WireReader, path: string, te: boolean) {
+  const fields = te ? "TE: trailers\r\n" : "";
+  await conn.write(bytesOf(`GET ${path} HTTP/1.1\r\nHost: a.test\r\n${fields}\r\n`));
   let res;
   try {
     do res = await readResponse(reader); while (res.status < 200);
@@ -113,11 +117,16 @@ async function get(conn: Deno.Conn, reader: WireReader, path: string) {
 async function runCase(port: number, l: Lane, rng: Rng): Promise<string | null> {
   l.mutated = mutate(rng, SEEDS, WORDS);
   l.closeAfter = rng() < 0.3;
+  const client = rng();
+  return client < 0.3 ? await runH2Case(port, l) : await runH1Case(port, l, client < 0.6);
+}
+
+async function runH1Case(port: number, l: Lane, te: boolean): Promise<string | null> {
   let conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const timer = setTimeout(() => conn.close(), CASE_LIMIT_MS);
   try {
     let reader = new WireReader(conn);
-    const first = await get(conn, reader, "/m");
+    const first = await get(conn, reader, "/m", te);
     if (first.res !== null) {
       const problem = problemOf(first.res);
       if (problem !== null) return `the first answer: ${problem}: ${JSON.stringify(first.res.raw)}`;
@@ -130,7 +139,7 @@ async function runCase(port: number, l: Lane, rng: Rng): Promise<string | null> 
       conn = await Deno.connect({ hostname: "127.0.0.1", port });
       reader = new WireReader(conn);
     }
-    const second = await get(conn, reader, "/c");
+    const second = await get(conn, reader, "/c", te);
     if (second.res === null) return `the second answer: ${second.error}`;
     const seq = second.res.fields.find(([n]) => n === "x-seq")?.[1];
     if (second.res.status !== 200 || seq !== String(l.seq) || second.res.text !== "ok") {
@@ -146,6 +155,64 @@ async function runCase(port: number, l: Lane, rng: Rng): Promise<string | null> 
     } catch {
       // closed by the timer
     }
+  }
+}
+
+/** Why an HTTP/2 response head is not one a client may get, or null. */
+function h2ProblemOf(fields: readonly (readonly [string, string])[]): string | null {
+  if (fields[0]?.[0] !== ":status" || !/^[2-5][0-9]{2}$/.test(fields[0][1])) return ":status";
+  const lengths: string[] = [];
+  for (const [name, value] of fields.slice(1)) {
+    if (name !== name.toLowerCase() || !TOKEN.test(name) || !CLEAN_VALUE.test(value)) {
+      return `field ${name}: ${value}`;
+    }
+    if (NEVER_DOWN.has(name) || name === "connection" || name === "transfer-encoding") {
+      return `connection-specific field ${name}`;
+    }
+    if (name === "content-length") lengths.push(value);
+  }
+  if (lengths.length > 1 || lengths.some((v) => !/^(0|[1-9][0-9]*)$/.test(v))) {
+    return `content-length ${lengths}`;
+  }
+  return null;
+}
+
+/** The same two requests over h2c: the first stream ends somehow, the second gets its answer. */
+async function runH2Case(port: number, l: Lane): Promise<string | null> {
+  await using peer = await rawH2Client(port);
+  const ended = (id: number) => () =>
+    peer.closed || peer.received.some((f) =>
+      "streamId" in f && f.streamId === id &&
+      (f.type === FrameType.RST_STREAM || ("endStream" in f && f.endStream))
+    );
+  const first = await peer.request("GET", "/m");
+  try {
+    await waitFor(ended(first), "the first stream to end", CASE_LIMIT_MS);
+  } catch {
+    return `the first answer over HTTP/2: none in ${CASE_LIMIT_MS} ms`;
+  }
+  for (const head of peer.fields.get(first) ?? []) {
+    if (head[0]?.[0] !== ":status") continue; // trailers
+    const problem = h2ProblemOf(head);
+    if (problem !== null) {
+      return `the first answer over HTTP/2: ${problem}: ${JSON.stringify(head)}`;
+    }
+  }
+  const again = peer.closed || peer.received.some((f) => f.type === FrameType.GOAWAY)
+    ? await rawH2Client(port)
+    : peer;
+  try {
+    const second = await again.request("GET", "/c");
+    await waitFor(ended(second), "the second stream to end", CASE_LIMIT_MS);
+    const head = again.fields.get(second)?.[0] ?? [];
+    const status = head.find(([n]) => n === ":status")?.[1];
+    const seq = head.find(([n]) => n === "x-seq")?.[1];
+    if (status !== "200" || seq !== String(l.seq)) {
+      return `the second answer over HTTP/2 is not its own: ${JSON.stringify(head)}`;
+    }
+    return null;
+  } finally {
+    if (again !== peer) await again[Symbol.asyncDispose]();
   }
 }
 
@@ -166,7 +233,7 @@ async function runLane(port: number, l: Lane, rng: Rng, cases: number, name: str
 
 Deno.test("mutated upstream responses: clients get well-framed answers, later requests their own", async () => {
   const lanes = Array.from({ length: LANES }, lane);
-  const entrypoints = lanes.map((_, i) => `l${i}: { address: "127.0.0.1:0", h2c: off }`);
+  const entrypoints = lanes.map((_, i) => `l${i}: { address: "127.0.0.1:0" }`);
   const routes = lanes.map((_, i) => `{ name: r${i}, entrypoints: [l${i}], service: s${i} }`);
   const services = lanes.map((l, i) => `s${i}: { servers: ["${l.up.url}"], retries: 0 }`);
   await using gw = await startProxy(`
