@@ -190,3 +190,55 @@ Deno.test("a handler that throws resets its stream; the connection serves on", a
   await peer.waitFor((f) => f.type === FrameType.HEADERS && (f as HeadersFrame).streamId === good);
   assert.deepEqual(peer.fields.get(good)?.[0][0], [":status", "200"]);
 });
+
+Deno.test("onStreamCount: an answered stream the client has not ended awaits the peer", async () => {
+  const counts: [number, number][] = [];
+  await using server = await h2TestServer({
+    tls: false,
+    engine: { onStreamCount: (open, awaiting) => counts.push([open, awaiting]) },
+    onRequest: (req) => void req.respond({ status: 200, body: text("ok") }).catch(() => {}),
+  });
+  await using peer = await rawH2Client(server.port);
+  const id = await peer.request("POST", "/", true);
+  await waitFor(() => counts.some(([, awaiting]) => awaiting === 1), "the answer");
+  assert.deepEqual(counts.at(-1), [1, 1]);
+  await peer.send({
+    type: FrameType.DATA,
+    streamId: id,
+    endStream: true,
+    data: text(""),
+    flowLength: 0,
+  });
+  await waitFor(() => counts.at(-1)?.[0] === 0, "the stream to close");
+  assert.deepEqual(counts.at(-1), [0, 0]);
+});
+
+Deno.test("a stream window below 65,535 applies to streams opened before the SETTINGS ACK", async () => {
+  const held: H2Request[] = [];
+  await using server = await h2TestServer({
+    tls: false,
+    engine: { initialWindowSize: 16_384 },
+    onRequest: (req) => void held.push(req),
+  });
+  // The raw peer never acknowledges the server's SETTINGS on its own.
+  await using peer = await rawH2Client(server.port);
+  const id = await peer.request("POST", "/", true);
+  const chunk = new Uint8Array(10_000);
+  // Until the ACK the client may assume 65,535: 20,000 bytes are within the window.
+  await peer.send(
+    { type: FrameType.DATA, streamId: id, endStream: false, data: chunk, flowLength: 10_000 },
+    { type: FrameType.DATA, streamId: id, endStream: false, data: chunk, flowLength: 10_000 },
+  );
+  await waitFor(() => held.length === 1 && held[0].inbound?.buffered === 20_000, "the data");
+  // With the ACK the window is 16,384, of which 20,000 are used: one more byte is too many.
+  await peer.send({ type: FrameType.SETTINGS, ack: true, settings: [] });
+  await peer.send({
+    type: FrameType.DATA,
+    streamId: id,
+    endStream: false,
+    data: text("x"),
+    flowLength: 1,
+  });
+  const reset = await peer.waitFor((f) => f.type === FrameType.RST_STREAM && f.streamId === id);
+  assert.equal((reset as { code: number }).code, ErrorCode.FLOW_CONTROL_ERROR);
+});
