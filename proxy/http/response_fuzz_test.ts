@@ -49,11 +49,12 @@ const WORDS: readonly string[] = [
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // deno-lint-ignore no-control-regex
 const CLEAN_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
+const STATUS_LINE = /^HTTP\/1\.1 [1-5][0-9]{2} [\t\x20-\x7e\x80-\xff]*$/;
 const NEVER_DOWN = new Set(["keep-alive", "proxy-connection", "te", "trailer", "upgrade"]);
 
 /** Why a response Gatehouse sent is not canonical, or null. */
 function problemOf(res: Awaited<ReturnType<typeof readResponse>>): string | null {
-  if (!/^HTTP\/1\.1 [1-5][0-9]{2} [^\r\n]*$/.test(res.startLine)) return "status line";
+  if (!STATUS_LINE.test(res.startLine)) return "status line";
   const seen = new Map<string, string[]>();
   for (const [name, value] of res.fields) {
     if (!TOKEN.test(name) || !CLEAN_VALUE.test(value)) return `field ${name}: ${value}`;

@@ -88,10 +88,14 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
   const code = line.slice(9, 12);
   const status = Number(code);
   const afterCode = line.length === 12 || line.charCodeAt(12) === 32;
-  if (line.charCodeAt(8) !== 32 || !/^[1-9]\d\d$/.test(code) || !afterCode) {
+  // RFC 9110 15: codes outside 100..599 are invalid (what a client would make of 904 is a guess).
+  if (line.charCodeAt(8) !== 32 || !/^[1-5]\d\d$/.test(code) || !afterCode) {
     throw new HttpParseError(502, "bad_request_line", "malformed status code");
   }
   const reason = line.length > 13 ? line.slice(13) : "";
+  if (BAD_VALUE.test(reason)) {
+    throw new HttpParseError(502, "bad_request_line", "invalid character in the reason phrase");
+  }
   return { version, status, reason, headers: parseFields(text, eol + 1) };
 }
 

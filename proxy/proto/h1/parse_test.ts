@@ -190,6 +190,11 @@ Deno.test("parseResponseHead reads the status line, with or without a reason", (
       "HTTP/2 200",
       "HTTP/1.1  200 OK",
       "ICY 200",
+      // Outside 100..599 (RFC 9110 15), and control characters in the reason.
+      "HTTP/1.1 600 Custom",
+      "HTTP/1.1 904 No Content",
+      "HTTP/1.1 200 O\x00K",
+      "HTTP/1.1 200 O\x0bK",
     ]
   ) {
     assert.throws(

@@ -275,7 +275,8 @@ export function parseResponse(names: readonly string[], values: readonly string[
       throw new MalformedError(`unknown or request pseudo-header "${name}" in a response`);
     }
     if (status >= 0) throw new MalformedError("duplicate :status");
-    if (!/^[1-9]\d\d$/.test(value)) throw new MalformedError(`invalid :status "${value}"`);
+    // RFC 9110 15: codes outside 100..599 are invalid.
+    if (!/^[1-5]\d\d$/.test(value)) throw new MalformedError(`invalid :status "${value}"`);
     status = Number(value);
   }
   if (status < 0) throw new MalformedError(":status missing");

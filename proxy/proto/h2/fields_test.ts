@@ -104,6 +104,8 @@ Deno.test("responses: one valid :status, no 101, no request pseudo-headers", () 
       [[], []],
       [[":status"], ["20"]],
       [[":status"], ["101"]],
+      [[":status"], ["600"]],
+      [[":status"], ["904"]],
       [[":status", ":status"], ["200", "200"]],
       [[":status", ":path"], ["200", "/"]],
       [["server", ":status"], ["x", "200"]],
