@@ -356,11 +356,17 @@ export class HttpListener extends Listener {
         initialBytes,
         stats: this.#deps.h2Stats,
         onEvent: (event) => events.report(event, client),
-        // Streams whose response is out and whose client has not ended its side wait on the
-        // client alone: they keep no deadline off, so the keep-alive one bounds them.
+        // Streams that wait on the client alone (their response is out and the client has not
+        // ended its side, or the client opens no window for the rest of it) do not keep the
+        // deadline off: a client that lets keep_alive_idle pass without progress is closed.
+        // The connection stays busy, so a shutdown still drains it.
         onStreamCount: (open, awaitingClient) => {
-          if (open === awaitingClient) idle();
-          else if (track.state !== "active") {
+          if (open === 0) {
+            idle();
+          } else if (open <= awaitingClient) {
+            track.state = "active";
+            track.deadline = Date.now() + limits().keepAliveIdleMs;
+          } else if (track.state !== "active" || track.deadline !== 0) {
             track.state = "active";
             track.deadline = 0;
           }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { connect, startProxy, type TestProxy, yaml } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
-import { rawH2Client } from "../testing/h2_frame_peer.ts";
-import { FrameType, type GoawayFrame } from "../proto/h2/frames.ts";
+import { type RawH2Client, rawH2Client } from "../testing/h2_frame_peer.ts";
+import { type DataFrame, FrameType, type GoawayFrame } from "../proto/h2/frames.ts";
 import { bytesOf } from "../testing/wire.ts";
 
 /** Runs a command to completion; stdout and stderr as text. */
@@ -206,4 +206,44 @@ Deno.test("answered HTTP/2 streams whose client never ends them do not hold the 
   assert.equal((goaway as GoawayFrame).code, 0);
   await waitFor(() => peer.closed, "the connection to close");
   await waitFor(() => gw.runtime.clients.size === 0, "the connection to leave the registry");
+});
+
+Deno.test("an HTTP/2 client that opens no window for its response is closed at keep_alive_idle; a slow one is not", async () => {
+  const body = "x".repeat(8192);
+  await using up = httpUpstream(() => new Response(body));
+  await using gw = await startProxy(yaml`
+    entrypoints: { web: { address: "127.0.0.1:0", h2c: only } }
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    timeouts: { keep_alive_idle: 300ms }
+  `);
+  const dataOn = (peer: RawH2Client, id: number) =>
+    peer.received.reduce(
+      (n, f) =>
+        n + (f.type === FrameType.DATA && "streamId" in f && f.streamId === id
+          ? (f as DataFrame).data.length
+          : 0),
+      0,
+    );
+  // SETTINGS_INITIAL_WINDOW_SIZE 1024: the response stops after 1 KiB until the client opens more.
+  await using stalled = await rawH2Client(gw.port(), [[4, 1024]]);
+  const first = await stalled.request("GET", "/");
+  await waitFor(() => dataOn(stalled, first) === 1024, "the first KiB");
+  const goaway = await stalled.waitFor((f) => f.type === FrameType.GOAWAY, 5000);
+  assert.equal((goaway as GoawayFrame).code, 0);
+  await waitFor(() => stalled.closed, "the stalled connection to close");
+  // The same response to a client that opens 1 KiB every 100 ms: 700 ms, longer than
+  // keep_alive_idle, and each window it opens is progress.
+  await using slow = await rawH2Client(gw.port(), [[4, 1024]]);
+  const second = await slow.request("GET", "/");
+  for (let kib = 1; kib < body.length / 1024; kib++) {
+    await waitFor(() => dataOn(slow, second) === kib * 1024, `KiB ${kib}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await slow.send(
+      { type: FrameType.WINDOW_UPDATE, streamId: second, increment: 1024 },
+      { type: FrameType.WINDOW_UPDATE, streamId: 0, increment: 1024 },
+    );
+    assert.ok(!slow.closed, `closed after ${dataOn(slow, second)} bytes`);
+  }
+  await waitFor(() => dataOn(slow, second) === body.length, "the whole body");
 });

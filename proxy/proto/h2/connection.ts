@@ -72,7 +72,10 @@ export abstract class H2Connection implements StreamHost {
   readonly #blocks: HeaderBlockReader;
   readonly #onEvent: ((event: H2Event) => void) | undefined;
   readonly #onStreamCount: ((open: number, awaitingPeer: number) => void) | undefined;
-  /** Open streams this side has ended, waiting only for the peer's END_STREAM. */
+  /**
+   * Open streams that wait on the peer alone: ended on this side and waiting for its END_STREAM,
+   * or with DATA to send and waiting for it to open a flow-control window.
+   */
   #awaitingPeer = 0;
   readonly #guard: FloodGuard;
   readonly #isServer: boolean;
@@ -113,6 +116,10 @@ export abstract class H2Connection implements StreamHost {
     this.sender = new Sender(this.writer, this.peer, {
       endSent: (stream) => this.endSent(stream),
       bodyFailed: (stream, err) => this.resetStream(stream, ErrorCode.INTERNAL_ERROR, err),
+      windowWait: (_stream, waiting) => {
+        this.#awaitingPeer += waiting ? 1 : -1;
+        this.#onStreamCount?.(this.streams.size, this.#awaitingPeer);
+      },
     }, options.stats);
     this.#blocks = new HeaderBlockReader(
       local.maxHeaderListSize,

@@ -36,9 +36,12 @@ export interface H2Options {
   /** Called with protocol errors and defensive actions, for the log. */
   readonly onEvent?: (event: H2Event) => void;
   /**
-   * Called whenever the number of open streams changes: all of them, and those of them this side
-   * has ended that wait only for the peer's END_STREAM (a server's answered requests whose client
-   * has not finished its body; a client's requests sent in full, waiting for their responses).
+   * Called whenever the number of open streams changes: all of them, and those of them that wait
+   * on the peer alone: ended on this side and waiting for the peer's END_STREAM (a server's
+   * answered requests whose client has not finished its body; a client's requests sent in full,
+   * waiting for their responses), or with DATA to send and waiting for the peer's
+   * WINDOW_UPDATE. Transiently the second count may exceed the first while a reset stream's
+   * wait unwinds.
    */
   readonly onStreamCount?: (open: number, awaitingPeer: number) => void;
 }

@@ -41,6 +41,8 @@ export interface SenderHost {
   endSent(stream: Stream): void;
   /** Resets `stream` with INTERNAL_ERROR because its body failed with `err`. */
   bodyFailed(stream: Stream, err: unknown): void;
+  /** `stream` waits for the peer to open a window (`waiting`), or no longer does. */
+  windowWait(stream: Stream, waiting: boolean): void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -126,7 +128,12 @@ export class Sender {
       if (room <= 0) {
         if (this.#stats) this.#stats.flowControlStalls++;
         if (stream.sendWindow > 0) this.#connWaiters.add(stream);
-        await stream.windowOpened();
+        this.#host.windowWait(stream, true);
+        try {
+          await stream.windowOpened();
+        } finally {
+          this.#host.windowWait(stream, false);
+        }
         continue;
       }
       if (writer.backlog >= HIGH_WATER) {
