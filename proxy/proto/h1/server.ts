@@ -77,9 +77,44 @@ export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<vo
     }
   } finally {
     if (after !== "taken") {
+      if (after === "close") await linger(io, track);
       io.close();
       registry.delete(track);
     }
+  }
+}
+
+/** How long a closing connection keeps reading what the client still sends, at most. */
+const LINGER_MS = 2_000;
+/** How much of it, at most. */
+const LINGER_BYTES = 1024 * 1024;
+
+/**
+ * A lingering close, as nginx and Apache do: closing a socket whose peer's bytes were not read
+ * makes the kernel answer with a reset, and a client that is still sending (an upload refused
+ * with 413, a request after a refusal) may then lose the answer it was sent, since some stacks
+ * drop received data on a reset. So this side's half is closed first (the client sees the end
+ * of the answer), and what the client still sends is read and dropped until it closes too,
+ * LINGER_MS or LINGER_BYTES. An idle connection to the registry: shutdown does not wait for it.
+ */
+async function linger(io: BufferedConn, track: TrackedConnection): Promise<void> {
+  if (io.eof || track.closed) return;
+  track.state = "idle";
+  track.deadline = Date.now() + LINGER_MS;
+  try {
+    await io.conn.closeWrite();
+  } catch {
+    // already half-closed (a refusal does it after its answer)
+  }
+  try {
+    for (let dropped = 0; dropped < LINGER_BYTES;) {
+      const chunk = await io.readSome(64 * 1024);
+      if (chunk === null) return;
+      dropped += chunk.length;
+      io.reclaim();
+    }
+  } catch {
+    // reset by the peer, or closed at the deadline
   }
 }
 

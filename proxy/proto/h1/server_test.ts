@@ -8,6 +8,7 @@ import { givenBack } from "../../testing/buffers.ts";
 import type { BodyReader, Handler } from "../message.ts";
 import { proxyResponse } from "../responses.ts";
 import { serveWithEngine } from "../../testing/h1_engine.ts";
+import { readToEnd, text, within, writeAll } from "../../testing/tcp_peers.ts";
 
 Deno.test("an absolute-form target is accepted: its authority replaces Host", async () => {
   await using up = httpUpstream((req) =>
@@ -123,4 +124,33 @@ Deno.test("response heads and small responses go out of pooled buffers, given ba
   // The bytes response: one buffer; the streamed one: its head, and the join of head and body.
   assert.equal(returned.length, 2, "buffers given back");
   for (const text of returned) assert.ok(text.startsWith("HTTP/1.1 200 OK"), text);
+});
+
+Deno.test("after a refusal the connection reads and drops what the client still sends (lingering close)", async () => {
+  await using server = serveOne(() => Promise.resolve(proxyResponse(200)));
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await writeAll(
+    client,
+    "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+  );
+  // The answer, then the end of the server's side, while the client's side is still open.
+  const answer = text(await within(5000, "the refusal and its end", readToEnd(client)));
+  assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  // What the client goes on sending (an upload it had started, say) is read and dropped, not
+  // answered with a reset that could destroy the answer on the client's side.
+  const chunk = new Uint8Array(16 * 1024);
+  for (let i = 0; i < 32; i++) await writeAll(client, chunk);
+  client.close();
+});
+
+Deno.test("a lingering close ends after 1 MiB of what the client sends", async () => {
+  await using server = serveOne(() => Promise.resolve(proxyResponse(200)));
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await writeAll(client, "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
+  assert.match(text(await readToEnd(client)), /^HTTP\/1\.1 501 /);
+  const chunk = new Uint8Array(64 * 1024);
+  await assert.rejects(async () => {
+    for (let i = 0; i < 1024; i++) await writeAll(client, chunk);
+  });
+  client.close();
 });
