@@ -6,8 +6,10 @@ import {
   NoProxyHeaderConn,
   proxyHeaderStart,
 } from "./proxy_protocol.ts";
+import { mutate, seeded } from "../testing/mutate.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
+const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
 const SIG = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
 
 Deno.test("v1 lines as the spec writes them, IPv4 and IPv6", () => {
@@ -164,4 +166,47 @@ Deno.test("a client of a unix socket has no address: v1 UNKNOWN, v2 UNSPEC with 
   assert.equal(decoded.length, v2.length);
   const bare = encodeV2(unix, unix);
   assert.deepEqual([bare.length, bare[13], bare[14], bare[15]], [16, 0x00, 0, 0]);
+});
+
+Deno.test("fuzz: mutated and cut headers never throw, and a decision never changes with more bytes", () => {
+  const seeds = [
+    encodeV1({ address: "1.2.3.4", port: 1 }, { address: "5.6.7.8", port: 2 }),
+    encodeV1({ address: "::1", port: 65535 }, { address: "2001:db8::7", port: 443 }),
+    enc("PROXY UNKNOWN\r\n"),
+    encodeV2({ address: "1.2.3.4", port: 1 }, { address: "5.6.7.8", port: 2 }, "a.test"),
+    encodeV2({ address: "::1", port: 1 }, { address: "::2", port: 2 }),
+  ].map((h) => latin1(h) + "GET / HTTP/1.1\r\n");
+  const rng = seeded(0x9909);
+  const words = ["\r\n", " ", "\0", "\xff", "TCP4", "TCP6", "UNKNOWN", "\x21", "\x11", "\x20"];
+  let decided = 0;
+  for (let k = 0; k < 5000; k++) {
+    const data = Uint8Array.from(mutate(rng, seeds, words), (c) => c.charCodeAt(0));
+    const full = decodeProxyHeader(data);
+    const where = `case ${k}: ${JSON.stringify(latin1(data))}`;
+    if (full.status === "ok") {
+      decided++;
+      assert.ok(full.length > 0 && full.length <= data.length, where);
+      for (const end of [full.header.source, full.header.destination]) {
+        if (end !== null) assert.ok(end.port >= 0 && end.port <= 65535, where);
+      }
+      // The header alone decides the same; any shorter prefix of it is incomplete, not invalid.
+      assert.deepEqual(decodeProxyHeader(data.subarray(0, full.length)), full, where);
+      const cut = Math.floor(rng() * full.length);
+      assert.equal(decodeProxyHeader(data.subarray(0, cut)).status, "incomplete", where);
+    } else if (full.status === "invalid") {
+      decided++;
+      // More bytes never turn a refusal into a header.
+      const longer = new Uint8Array(data.length + 64).fill(0x20);
+      longer.set(data);
+      assert.equal(decodeProxyHeader(longer).status, "invalid", where);
+    } else {
+      // Undecided only while a header could still be complete: at most 107 bytes of a v1 line,
+      // 16 plus the announced length of a v2 header.
+      const limit = data[0] === 0x0d
+        ? 16 + (data.length >= 16 ? (data[14] << 8 | data[15]) : 0)
+        : 107;
+      assert.ok(data.length < limit || data.length < 16, where);
+    }
+  }
+  assert.ok(decided > 2500, `${decided} decided`);
 });
