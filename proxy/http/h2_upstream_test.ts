@@ -15,6 +15,7 @@ import { FrameType } from "../proto/h2/frames.ts";
 import { SettingId } from "../proto/h2/settings.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { BodyReader } from "../proto/message.ts";
+import { frameBytes, h2RawUpstream } from "../testing/h2_raw_upstream.ts";
 
 Deno.test("h2c:// upstream: curl over h2c, TLS and HTTP/1.1 reach it, trailers come back", async () => {
   await using up = await h2TestServer({ tls: false });
@@ -118,4 +119,21 @@ Deno.test("a client that stops reading holds an h2c upstream's endless stream ba
     { type: FrameType.WINDOW_UPDATE, streamId: stream, increment: 4 * 1024 * 1024 },
   );
   await waitFor(() => pulled > before, "the upstream to send again");
+});
+
+Deno.test("an h2c upstream's DATA before its response head is a 502 at once, not a request left waiting", async () => {
+  await using up = h2RawUpstream((req, reply) =>
+    reply.send(frameBytes([{
+      type: FrameType.DATA,
+      streamId: req.streamId,
+      endStream: true,
+      data: new TextEncoder().encode("k"),
+      flowLength: 1,
+    }]))
+  );
+  await using gw = await proxyFor([up.url], { config: "timeouts: { response_header: 10s }" });
+  const res = await fetch(gw.url("/"), { signal: AbortSignal.timeout(5000) });
+  await res.body?.cancel();
+  assert.equal(res.status, 502);
+  assert.equal(gw.outcomes[0].error, "malformed HTTP/2 response: DATA before the response head");
 });

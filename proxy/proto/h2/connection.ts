@@ -269,6 +269,13 @@ export abstract class H2Connection implements StreamHost {
       flow.discarded(length);
       throw new StreamError(stream.id, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
     }
+    if (stream.inbound === null && !this.#isServer) {
+      // A response starts with its final head (RFC 9113 8.1); DATA before it is malformed, and
+      // its END_STREAM would end the stream with the response still awaited.
+      flow.discarded(length);
+      if (this.stats) this.stats.malformedMessages++;
+      throw new StreamError(stream.id, ErrorCode.PROTOCOL_ERROR, "DATA before the response head");
+    }
     flow.receivedOn(stream, length);
     const data = frame.data;
     if (length > data.length) flow.consumed(stream, length - data.length);
