@@ -137,3 +137,39 @@ Deno.test("an h2c upstream's DATA before its response head is a 502 at once, not
   assert.equal(res.status, 502);
   assert.equal(gw.outcomes[0].error, "malformed HTTP/2 response: DATA before the response head");
 });
+
+Deno.test("an h2c upstream connection whose request failed takes no new request until a PING comes back", async () => {
+  // "/stuck" is answered with the first byte of a frame header and nothing more: the connection's
+  // reader then waits for bytes that never come, and so would every later stream on it.
+  await using up = h2RawUpstream((req, reply) => {
+    const path = req.fields.find(([n]) => n === ":path")?.[1];
+    if (path === "/stuck") return reply.send(Uint8Array.of(0));
+    return reply.send(frameBytes([
+      {
+        type: FrameType.HEADERS,
+        streamId: req.streamId,
+        endStream: false,
+        endHeaders: true,
+        block: reply.block([[":status", "200"], ["content-length", "2"]]),
+      },
+      {
+        type: FrameType.DATA,
+        streamId: req.streamId,
+        endStream: true,
+        data: new TextEncoder().encode("ok"),
+        flowLength: 2,
+      },
+    ]));
+  });
+  await using gw = await proxyFor([up.url], {
+    config: "timeouts: { response_header: 300ms, connect: 1s }",
+  });
+  const stuck = await fetch(gw.url("/stuck"));
+  await stuck.body?.cancel();
+  assert.equal(stuck.status, 504);
+  // The next request goes on another connection, and is answered.
+  const ok = await fetch(gw.url("/ok"), { signal: AbortSignal.timeout(5000) });
+  assert.deepEqual([ok.status, await ok.text()], [200, "ok"]);
+  // The stuck connection's PING is never answered: it is closed within the connect timeout.
+  await waitFor(() => gw.runtime.upstreams.size === 1, "the stuck connection to close");
+});

@@ -32,6 +32,8 @@ const ASSUMED_STREAMS = 100;
 interface Pooled {
   readonly h2: H2ClientConnection;
   readonly track: TrackedConnection;
+  /** A request on it timed out: no new stream until a PING comes back (see `suspect`). */
+  suspect: boolean;
 }
 
 interface Dialling {
@@ -72,7 +74,7 @@ export class H2Pool {
     start: (h2: H2ClientConnection) => T,
   ): Promise<T> {
     for (;;) {
-      for (const c of this.#conns) if (c.h2.available > 0) return start(c.h2);
+      for (const c of this.#conns) if (c.h2.available > 0 && !c.suspect) return start(c.h2);
       const h2 = await raceAbort(this.#dial(), signal);
       signal.throwIfAborted();
       if (h2.available > 0) return start(h2);
@@ -96,6 +98,27 @@ export class H2Pool {
     }
     dialling.waiters++;
     return dialling.promise;
+  }
+
+  /**
+   * A request on `h2` failed on the server's side: no answer in time, a malformed one, or a
+   * reset. The server may just be slow or have refused that one request, or the connection may
+   * be broken (a frame cut short leaves the reader waiting for bytes that never come, and every
+   * stream on it would time out in turn; stray bytes garble what follows): it takes no new stream
+   * until a PING comes back, and is closed if none does within the connect timeout.
+   */
+  suspect(h2: H2ClientConnection): void {
+    const c = this.#conns.find((p) => p.h2 === h2);
+    if (c === undefined || c.suspect) return;
+    c.suspect = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("no PING answer")), this.#opts.connectTimeoutMs());
+    });
+    Promise.race([h2.ping(), silent]).then(
+      () => c.suspect = false,
+      () => c.track.close(),
+    ).finally(() => clearTimeout(timer));
   }
 
   /** Adds a connection dialled elsewhere (the server chose h2 by ALPN) to the pool. */
@@ -137,7 +160,7 @@ export class H2Pool {
       },
     });
     const track = new TrackedConnection(opts.label, "http", () => h2.close());
-    pooled = { h2, track };
+    pooled = { h2, track, suspect: false };
     this.#conns.push(pooled);
     opts.registry.add(track);
     // Idle until its first stream (the request that dialled it starts one at once).

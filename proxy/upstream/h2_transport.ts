@@ -102,11 +102,11 @@ export class H2Transport implements HttpTransport {
     }
     for (let replays = 0;; replays++) {
       const stream = new StreamControl(opts);
-      let sent: { response: Promise<H2ClientResponse> };
+      let sent: { h2: H2ClientConnection; response: Promise<H2ClientResponse> };
       try {
         sent = await this.#pool.lease(
           opts.signal,
-          (h2) => ({ response: h2.request(stream.request(this.#scheme, req)) }),
+          (h2) => ({ h2, response: h2.request(stream.request(this.#scheme, req)) }),
         );
       } catch (err) {
         stream.finish();
@@ -121,6 +121,8 @@ export class H2Transport implements HttpTransport {
       try {
         return await stream.response(sent.response, opts);
       } catch (err) {
+        // No answer in time, a malformed one or a reset: the connection itself may be broken.
+        if (err instanceof UpstreamError && err.kind !== "aborted") this.#pool.suspect(sent.h2);
         if (!(err instanceof Unprocessed) || replays >= MAX_REPLAYS || !opts.replayable()) {
           throw err instanceof Unprocessed ? err.error : err;
         }
