@@ -8,15 +8,13 @@
  * cases; a failure names the seed, lane and case, and the input, which reproduce it.
  */
 import assert from "node:assert/strict";
-import { startProxy } from "../testing/proxy.ts";
+import { FUZZ_LANES, FUZZ_SEED, fuzzCases, laneProxy, runLanes } from "../testing/fuzz_lanes.ts";
 import { message } from "../testing/upstream_bytes.ts";
 import { latin1 } from "../testing/wire.ts";
-import { mutate, type Rng, seeded } from "../testing/mutate.ts";
+import { mutate, type Rng } from "../testing/mutate.ts";
 import { type FuzzLane, fuzzLane } from "../testing/fuzz_upstream.ts";
 
-const LANES = 16;
-const CASES = Number(Deno.env.get("GATEHOUSE_FUZZ_CASES") ?? 800);
-const SEED = Number(Deno.env.get("GATEHOUSE_FUZZ_SEED") ?? 20261207);
+const CASES = fuzzCases(800);
 /** A case whose connection Gatehouse has not closed by then is a failure of its own. */
 const CASE_LIMIT_MS = 5000;
 
@@ -146,7 +144,7 @@ async function runLane(port: number, l: FuzzLane, rng: Rng, cases: number, name:
     const problemsBefore = l.problems.length;
     const { bytes, late } = await exchange(port, input);
     const got = parseResponses(bytes);
-    const where = `${name} case ${k} (seed ${SEED}), input ${JSON.stringify(input)}`;
+    const where = `${name} case ${k} (seed ${FUZZ_SEED}), input ${JSON.stringify(input)}`;
     if (late) failures.push(`${where}: the connection was still open after ${CASE_LIMIT_MS} ms`);
     if (typeof got === "string") failures.push(`${where}: ${got}`);
     if (l.problems.length > problemsBefore) {
@@ -161,24 +159,14 @@ async function runLane(port: number, l: FuzzLane, rng: Rng, cases: number, name:
 }
 
 Deno.test("mutated HTTP/1.1 requests: only canonical requests go upstream, every answer reaches its client", async () => {
-  const lanes = Array.from({ length: LANES }, fuzzLane);
-  const entrypoints = lanes.map((_, i) => `l${i}: { address: "127.0.0.1:0", h2c: off }`);
-  const routes = lanes.map((_, i) => `{ name: r${i}, entrypoints: [l${i}], service: s${i} }`);
-  const services = lanes.map((l, i) => `s${i}: { servers: ["${l.up.url}"], retries: 0 }`);
-  await using gw = await startProxy(`
-entrypoints: { ${entrypoints.join(", ")} }
-routes: [${routes.join(", ")}]
-services: { ${services.join(", ")} }
-timeouts: { header_read: 200ms, keep_alive_idle: 200ms, body_idle: 200ms }
-`);
+  const lanes = Array.from({ length: FUZZ_LANES }, fuzzLane);
+  await using gw = await laneProxy(
+    lanes.map((l) => l.up.url),
+    "h2c: off",
+    "timeouts: { header_read: 200ms, keep_alive_idle: 200ms, body_idle: 200ms }",
+  );
   try {
-    const perLane = Math.ceil(CASES / LANES);
-    const failures = (await Promise.all(
-      lanes.map((l, i) =>
-        runLane(gw.port(`l${i}`), l, seeded(SEED * LANES + i), perLane, `lane ${i}`)
-      ),
-    )).flat();
-    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failing cases`);
+    await runLanes(gw, CASES, (i, port, rng, n) => runLane(port, lanes[i], rng, n, `lane ${i}`));
     const errors = gw.outcomes.filter((o) => o.status >= 500 && !REFUSALS.has(o.status));
     assert.deepEqual(errors.map((o) => `${o.status} ${o.reason}`), []);
   } finally {

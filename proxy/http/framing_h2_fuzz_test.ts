@@ -10,18 +10,16 @@
  * cases; a failure names the seed, lane and case, which reproduce it.
  */
 import assert from "node:assert/strict";
-import { startProxy } from "../testing/proxy.ts";
+import { FUZZ_LANES, FUZZ_SEED, fuzzCases, laneProxy, runLanes } from "../testing/fuzz_lanes.ts";
 import { bystander, type RawH2Client, rawH2Client } from "../testing/h2_frame_peer.ts";
 import { type Frame, FrameType, type UnknownFrame } from "../proto/h2/frames.ts";
 import { encodeFrame } from "../proto/h2/frames.ts";
 import { concatBytes } from "../bytes.ts";
-import { below, mutate, pick, type Rng, seeded } from "../testing/mutate.ts";
+import { below, mutate, pick, type Rng } from "../testing/mutate.ts";
 import { type FuzzLane, fuzzLane } from "../testing/fuzz_upstream.ts";
 import { waitFor } from "../testing/servers.ts";
 
-const LANES = 16;
-const CASES = Number(Deno.env.get("GATEHOUSE_FUZZ_CASES") ?? 320);
-const SEED = Number(Deno.env.get("GATEHOUSE_FUZZ_SEED") ?? 20261207);
+const CASES = fuzzCases(320);
 const CASE_LIMIT_MS = 5000;
 
 type Fields = [string, string][];
@@ -234,7 +232,7 @@ async function runLane(port: number, l: FuzzLane, rng: Rng, cases: number, name:
       bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
     }
     await peer.sendBytes(bytes);
-    const where = `${name} case ${k} (seed ${SEED})${flipped ? ", bytes mutated" : ""}: ` +
+    const where = `${name} case ${k} (seed ${FUZZ_SEED})${flipped ? ", bytes mutated" : ""}: ` +
       `frames ${JSON.stringify(frames.map((f) => f.type))}, requests ${said.join(" ")}`;
     try {
       await waitFor(
@@ -260,24 +258,14 @@ async function runLane(port: number, l: FuzzLane, rng: Rng, cases: number, name:
 }
 
 Deno.test("mutated HTTP/2 connections: only canonical requests go upstream, answers stay with their case", async () => {
-  const lanes = Array.from({ length: LANES }, fuzzLane);
-  const entrypoints = lanes.map((_, i) => `l${i}: { address: "127.0.0.1:0", h2c: only }`);
-  const routes = lanes.map((_, i) => `{ name: r${i}, entrypoints: [l${i}], service: s${i} }`);
-  const services = lanes.map((l, i) => `s${i}: { servers: ["${l.up.url}"], retries: 0 }`);
-  await using gw = await startProxy(`
-entrypoints: { ${entrypoints.join(", ")} }
-routes: [${routes.join(", ")}]
-services: { ${services.join(", ")} }
-timeouts: { header_read: 200ms, keep_alive_idle: 200ms, body_idle: 200ms }
-`);
+  const lanes = Array.from({ length: FUZZ_LANES }, fuzzLane);
+  await using gw = await laneProxy(
+    lanes.map((l) => l.up.url),
+    "h2c: only",
+    "timeouts: { header_read: 200ms, keep_alive_idle: 200ms, body_idle: 200ms }",
+  );
   try {
-    const perLane = Math.ceil(CASES / LANES);
-    const failures = (await Promise.all(
-      lanes.map((l, i) =>
-        runLane(gw.port(`l${i}`), l, seeded(SEED * LANES + i), perLane, `lane ${i}`)
-      ),
-    )).flat();
-    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failing cases`);
+    await runLanes(gw, CASES, (i, port, rng, n) => runLane(port, lanes[i], rng, n, `lane ${i}`));
     const errors = gw.outcomes.filter((o) => o.status >= 500);
     assert.deepEqual(errors.map((o) => `${o.status} ${o.reason} ${o.error}`), []);
     await Promise.all(lanes.map((_, i) => bystander(gw.port(`l${i}`))));

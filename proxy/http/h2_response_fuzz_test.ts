@@ -10,11 +10,10 @@
  * GATEHOUSE_FUZZ_CASES (default 320) and GATEHOUSE_FUZZ_SEED (default fixed) run more or other
  * cases; a failure names the seed, lane and case.
  */
-import assert from "node:assert/strict";
-import { startProxy } from "../testing/proxy.ts";
+import { FUZZ_SEED, fuzzCases } from "../testing/fuzz_lanes.ts";
 import { type Frame, FrameType, type UnknownFrame } from "../proto/h2/frames.ts";
 import { below, mutate, pick, type Rng, seeded } from "../testing/mutate.ts";
-import { twoRequestsH1, twoRequestsH2 } from "../testing/fuzz_client.ts";
+import { fuzzResponses, twoRequestsH1, twoRequestsH2 } from "../testing/fuzz_client.ts";
 import {
   frameBytes,
   type H2RawReply,
@@ -22,9 +21,7 @@ import {
   h2RawUpstream,
 } from "../testing/h2_raw_upstream.ts";
 
-const LANES = 16;
-const CASES = Number(Deno.env.get("GATEHOUSE_FUZZ_CASES") ?? 320);
-const SEED = Number(Deno.env.get("GATEHOUSE_FUZZ_SEED") ?? 20261207);
+const CASES = fuzzCases(320);
 const CASE_LIMIT_MS = 5000;
 
 type Fields = [string, string][];
@@ -203,7 +200,7 @@ async function runLane(port: number, l: Lane, rng: Rng, cases: number, name: str
       : await twoRequestsH1(port, seq, client < 0.7, CASE_LIMIT_MS);
     if (failure !== null) {
       failures.push(
-        `${name} case ${k} (seed ${SEED}, answer seed ${l.caseSeed}${
+        `${name} case ${k} (seed ${FUZZ_SEED}, answer seed ${l.caseSeed}${
           l.closeAfter ? ", then closed" : ""
         }, ${client < 0.4 ? "HTTP/2" : "HTTP/1.1"} client): ${failure}`,
       );
@@ -213,27 +210,5 @@ async function runLane(port: number, l: Lane, rng: Rng, cases: number, name: str
 }
 
 Deno.test("mutated HTTP/2 upstream responses: clients get well-framed answers, later requests their own", async () => {
-  const lanes = Array.from({ length: LANES }, lane);
-  const entrypoints = lanes.map((_, i) => `l${i}: { address: "127.0.0.1:0" }`);
-  const routes = lanes.map((_, i) => `{ name: r${i}, entrypoints: [l${i}], service: s${i} }`);
-  const services = lanes.map((l, i) => `s${i}: { servers: ["${l.up.url}"], retries: 0 }`);
-  await using gw = await startProxy(`
-entrypoints: { ${entrypoints.join(", ")} }
-routes: [${routes.join(", ")}]
-services: { ${services.join(", ")} }
-timeouts: { response_header: 300ms, body_idle: 300ms }
-`);
-  try {
-    const perLane = Math.ceil(CASES / LANES);
-    const failures = (await Promise.all(
-      lanes.map((l, i) =>
-        runLane(gw.port(`l${i}`), l, seeded(SEED * LANES + i), perLane, `lane ${i}`)
-      ),
-    )).flat();
-    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failing cases`);
-    const errors = gw.outcomes.filter((o) => o.status === 500);
-    assert.deepEqual(errors.map((o) => o.error), []);
-  } finally {
-    await Promise.all(lanes.map((l) => l.up.close()));
-  }
+  await fuzzResponses(lane, CASES, (l, port, rng, n, name) => runLane(port, l, rng, n, name));
 });

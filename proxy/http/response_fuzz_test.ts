@@ -8,15 +8,12 @@
  * GATEHOUSE_FUZZ_CASES (default 480) and GATEHOUSE_FUZZ_SEED (default fixed) run more or other
  * cases; a failure names the seed, lane and case, and the response, which reproduce it.
  */
-import assert from "node:assert/strict";
-import { startProxy } from "../testing/proxy.ts";
+import { FUZZ_SEED, fuzzCases } from "../testing/fuzz_lanes.ts";
 import { type RawUpstream, rawUpstream } from "../testing/servers.ts";
-import { mutate, type Rng, seeded } from "../testing/mutate.ts";
-import { twoRequestsH1, twoRequestsH2 } from "../testing/fuzz_client.ts";
+import { mutate, type Rng } from "../testing/mutate.ts";
+import { fuzzResponses, twoRequestsH1, twoRequestsH2 } from "../testing/fuzz_client.ts";
 
-const LANES = 16;
-const CASES = Number(Deno.env.get("GATEHOUSE_FUZZ_CASES") ?? 480);
-const SEED = Number(Deno.env.get("GATEHOUSE_FUZZ_SEED") ?? 20261207);
+const CASES = fuzzCases(480);
 const CASE_LIMIT_MS = 5000;
 
 const SEEDS: readonly string[] = [
@@ -88,7 +85,7 @@ async function runLane(port: number, l: Lane, rng: Rng, cases: number, name: str
     const failure = await runCase(port, l, rng);
     if (failure !== null) {
       failures.push(
-        `${name} case ${k} (seed ${SEED}), upstream sent ${JSON.stringify(l.mutated)}${
+        `${name} case ${k} (seed ${FUZZ_SEED}), upstream sent ${JSON.stringify(l.mutated)}${
           l.closeAfter ? " and closed" : ""
         }: ${failure}`,
       );
@@ -98,27 +95,5 @@ async function runLane(port: number, l: Lane, rng: Rng, cases: number, name: str
 }
 
 Deno.test("mutated upstream responses: clients get well-framed answers, later requests their own", async () => {
-  const lanes = Array.from({ length: LANES }, lane);
-  const entrypoints = lanes.map((_, i) => `l${i}: { address: "127.0.0.1:0" }`);
-  const routes = lanes.map((_, i) => `{ name: r${i}, entrypoints: [l${i}], service: s${i} }`);
-  const services = lanes.map((l, i) => `s${i}: { servers: ["${l.up.url}"], retries: 0 }`);
-  await using gw = await startProxy(`
-entrypoints: { ${entrypoints.join(", ")} }
-routes: [${routes.join(", ")}]
-services: { ${services.join(", ")} }
-timeouts: { response_header: 300ms, body_idle: 300ms }
-`);
-  try {
-    const perLane = Math.ceil(CASES / LANES);
-    const failures = (await Promise.all(
-      lanes.map((l, i) =>
-        runLane(gw.port(`l${i}`), l, seeded(SEED * LANES + i), perLane, `lane ${i}`)
-      ),
-    )).flat();
-    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failing cases`);
-    const errors = gw.outcomes.filter((o) => o.status === 500);
-    assert.deepEqual(errors.map((o) => o.error), []);
-  } finally {
-    await Promise.all(lanes.map((l) => l.up.close()));
-  }
+  await fuzzResponses(lane, CASES, (l, port, rng, n, name) => runLane(port, l, rng, n, name));
 });

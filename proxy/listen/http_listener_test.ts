@@ -166,14 +166,19 @@ Deno.test("an idle HTTP/2 connection is closed after timeouts.keep_alive_idle", 
   await waitFor(() => gw.runtime.clients.size === 0, "the connection to leave the registry");
 });
 
-Deno.test("answered HTTP/2 streams whose client never ends them do not hold the connection open", async () => {
-  await using up = httpUpstream(async (req) => new Response(`got ${(await req.bytes()).length}`));
-  await using gw = await startProxy(yaml`
+/** A proxy with one h2c-only entrypoint in front of `upstream`, keep_alive_idle 300 ms. */
+function h2cProxy(upstream: string): Promise<TestProxy> {
+  return startProxy(yaml`
     entrypoints: { web: { address: "127.0.0.1:0", h2c: only } }
     routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
+    services: { app: { servers: ["${upstream}"] } }
     timeouts: { keep_alive_idle: 300ms }
   `);
+}
+
+Deno.test("answered HTTP/2 streams whose client never ends them do not hold the connection open", async () => {
+  await using up = httpUpstream(async (req) => new Response(`got ${(await req.bytes()).length}`));
+  await using gw = await h2cProxy(up.url);
   await using peer = await rawH2Client(gw.port());
   // All of its content-length, but no END_STREAM: the request is complete and answered, and
   // the stream stays open only because the client never ends its side.
@@ -211,12 +216,7 @@ Deno.test("answered HTTP/2 streams whose client never ends them do not hold the 
 Deno.test("an HTTP/2 client that opens no window for its response is closed at keep_alive_idle; a slow one is not", async () => {
   const body = "x".repeat(8192);
   await using up = httpUpstream(() => new Response(body));
-  await using gw = await startProxy(yaml`
-    entrypoints: { web: { address: "127.0.0.1:0", h2c: only } }
-    routes: [{ service: app }]
-    services: { app: { servers: ["${up.url}"] } }
-    timeouts: { keep_alive_idle: 300ms }
-  `);
+  await using gw = await h2cProxy(up.url);
   const dataOn = (peer: RawH2Client, id: number) =>
     peer.received.reduce(
       (n, f) =>

@@ -5,7 +5,10 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { FrameType } from "../proto/h2/frames.ts";
+import { FUZZ_LANES, laneProxy, runLanes } from "./fuzz_lanes.ts";
+import type { Rng } from "./mutate.ts";
 import { rawH2Client } from "./h2_frame_peer.ts";
 import { waitFor } from "./servers.ts";
 import { bytesOf, readResponse, WireReader, type WireResponse } from "./wire.ts";
@@ -158,5 +161,29 @@ export async function twoRequestsH2(
     return null;
   } finally {
     if (again !== peer) await again[Symbol.asyncDispose]();
+  }
+}
+
+/**
+ * A response fuzz test: a proxy in front of `lanes`' upstreams (response_header and body_idle
+ * 300 ms), `run` for every lane at once, then no answer of Gatehouse's was an internal error.
+ */
+export async function fuzzResponses<L extends { readonly up: AsyncDisposable & { url: string } }>(
+  makeLane: () => L,
+  cases: number,
+  run: (lane: L, port: number, rng: Rng, cases: number, name: string) => Promise<string[]>,
+): Promise<void> {
+  const lanes = Array.from({ length: FUZZ_LANES }, makeLane);
+  try {
+    await using gw = await laneProxy(
+      lanes.map((l) => l.up.url),
+      "",
+      "timeouts: { response_header: 300ms, body_idle: 300ms }",
+    );
+    await runLanes(gw, cases, (i, port, rng, n) => run(lanes[i], port, rng, n, `lane ${i}`));
+    const errors = gw.outcomes.filter((o) => o.status === 500);
+    assert.deepEqual(errors.map((o) => o.error), []);
+  } finally {
+    await Promise.all(lanes.map((l) => l.up[Symbol.asyncDispose]()));
   }
 }

@@ -15,11 +15,11 @@ import {
   encodeFrame,
   type Frame,
   FrameType,
-  type HeadersFrame,
   type UnknownFrame,
 } from "../proto/h2/frames.ts";
 import { type DecodedFields, HpackDecoder } from "../proto/h2/hpack/decoder.ts";
 import { HpackEncoder } from "../proto/h2/hpack/encoder.ts";
+import { tcpUpstream, writeAll } from "./tcp_peers.ts";
 
 /** A request as the raw upstream saw it: its stream and its header fields. */
 export interface H2RawUpstreamRequest {
@@ -56,17 +56,10 @@ export function frameBytes(frames: readonly (Frame | UnknownFrame)[]): Uint8Arra
 export function h2RawUpstream(
   respond: (req: H2RawUpstreamRequest, reply: H2RawReply) => void | Promise<void>,
 ): H2RawUpstream {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const tasks = new Set<Promise<void>>();
-
-  const serve = async (conn: Deno.Conn) => {
-    conns.add(conn);
+  const tcp = tcpUpstream(async (conn) => {
     const enc = new HpackEncoder();
     const dec = new HpackDecoder();
-    const send = async (bytes: Uint8Array) => {
-      for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
-    };
+    const send = (bytes: Uint8Array) => writeAll(conn, bytes);
     const reply: H2RawReply = {
       block(fields) {
         enc.begin();
@@ -76,80 +69,46 @@ export function h2RawUpstream(
       send,
       close: () => conn.close(),
     };
-    try {
-      await send(encodeFrame({ type: FrameType.SETTINGS, ack: false, settings: [] }));
-      const buf = new Uint8Array(65536);
-      let have: Uint8Array = new Uint8Array(0);
-      let preface = false;
-      while (true) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        have = concatBytes([have, buf.subarray(0, n)]);
-        if (!preface) {
-          if (have.length < CLIENT_PREFACE.length) continue;
-          have = have.slice(CLIENT_PREFACE.length);
-          preface = true;
-        }
-        let at = 0;
-        for (
-          let f = decodeFrame(have, at, have.length, 1 << 24);
-          f;
-          f = decodeFrame(have, at, have.length, 1 << 24)
-        ) {
-          at += f.size;
-          const frame = f.frame;
-          if ("unknown" in frame) continue;
-          if (frame.type === FrameType.SETTINGS && !frame.ack) {
-            await send(encodeFrame({ type: FrameType.SETTINGS, ack: true, settings: [] }));
-          } else if (frame.type === FrameType.PING && !frame.ack) {
-            await send(encodeFrame({ type: FrameType.PING, ack: true, data: frame.data }));
-          } else if (frame.type === FrameType.HEADERS && (frame as HeadersFrame).endHeaders) {
-            const head = frame as HeadersFrame;
-            const out: DecodedFields = { names: [], values: [], sensitive: null };
-            dec.decode(head.block, 0, head.block.length, out, 1 << 20);
-            const fields = out.names.map((name, i) => [name, out.values[i]] as const);
-            await respond({ streamId: head.streamId, fields }, reply);
-          }
-        }
-        have = have.slice(at);
+    await send(encodeFrame({ type: FrameType.SETTINGS, ack: false, settings: [] }));
+    const buf = new Uint8Array(65536);
+    let have: Uint8Array = new Uint8Array(0);
+    let preface = false;
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) return;
+      have = concatBytes([have, buf.subarray(0, n)]);
+      if (!preface) {
+        if (have.length < CLIENT_PREFACE.length) continue;
+        have = have.slice(CLIENT_PREFACE.length);
+        preface = true;
       }
-    } catch {
-      // the proxy closed or reset the connection, or the responder closed it
-    } finally {
-      conns.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // already closed
+      let at = 0;
+      for (
+        let f = decodeFrame(have, at, have.length, 1 << 24);
+        f;
+        f = decodeFrame(have, at, have.length, 1 << 24)
+      ) {
+        at += f.size;
+        const frame = f.frame;
+        if ("unknown" in frame) continue;
+        if (frame.type === FrameType.SETTINGS && !frame.ack) {
+          await send(encodeFrame({ type: FrameType.SETTINGS, ack: true, settings: [] }));
+        } else if (frame.type === FrameType.PING && !frame.ack) {
+          await send(encodeFrame({ type: FrameType.PING, ack: true, data: frame.data }));
+        } else if (frame.type === FrameType.HEADERS && frame.endHeaders) {
+          const out: DecodedFields = { names: [], values: [], sensitive: null };
+          dec.decode(frame.block, 0, frame.block.length, out, 1 << 20);
+          const fields = out.names.map((name, i) => [name, out.values[i]] as const);
+          await respond({ streamId: frame.streamId, fields }, reply);
+        }
       }
+      have = have.slice(at);
     }
+  });
+  return {
+    port: tcp.port,
+    url: `h2c://127.0.0.1:${tcp.port}`,
+    close: tcp.close,
+    [Symbol.asyncDispose]: tcp.close,
   };
-
-  const acceptLoop = (async () => {
-    try {
-      for await (const conn of listener) {
-        const task = serve(conn).finally(() => tasks.delete(task));
-        tasks.add(task);
-      }
-    } catch {
-      // listener closed
-    }
-  })();
-
-  let closed: Promise<void> | null = null;
-  const close = () =>
-    closed ??= (async () => {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      }
-      await acceptLoop;
-      await Promise.all(tasks);
-    })();
-  const port = listener.addr.port;
-  return { port, url: `h2c://127.0.0.1:${port}`, close, [Symbol.asyncDispose]: close };
 }
