@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseRule, RuleSyntaxError, translateHttpRule, translateTcpRule } from "./traefik_rule.ts";
+import { mutate, seeded } from "../testing/mutate.ts";
 
 const http = (rule: string) => translateHttpRule(parseRule(rule));
 
@@ -124,4 +125,42 @@ Deno.test("TCP rules: HostSNI names, or * for the entrypoint's default route", (
   assert.deepEqual(tcp("ClientIP(`10.0.0.0/8`)"), {
     problem: "ClientIP() has no Gatehouse equivalent in a TCP rule",
   });
+});
+
+Deno.test("a rule nested too deep or too long is a syntax error, not a stack overflow or a stall", () => {
+  const deep = "(".repeat(1000) + "Host(`a.test`)" + ")".repeat(1000);
+  assert.throws(() => parseRule(deep), /nests deeper than 64 levels/);
+  assert.throws(() => parseRule("!".repeat(10_000) + "Host(`a.test`)"), RuleSyntaxError);
+  const long = Array(10_000).fill("Host(`a.test`)").join(" && ");
+  assert.throws(() => parseRule(long), /longer than 16384 characters/);
+  // Within the bounds: 64 levels, and a chain as long as the limit allows.
+  assert.ok(parseRule("(".repeat(64) + "Host(`a.test`)" + ")".repeat(64)));
+  const chain = Array(900).fill("Host(`a.test`)").join(" && ");
+  assert.ok(Array.isArray(translateHttpRule(parseRule(chain))));
+});
+
+Deno.test("fuzz: mutated rules parse or fail with a RuleSyntaxError, and translate without throwing", () => {
+  const seeds = [
+    "Host(`a.test`) && PathPrefix(`/api`)",
+    'Host("a.test", "b.test") || (Method(`GET`) && Header(`X-A`, `1`))',
+    "!Path(`/x`) && HostRegexp(`{sub:[a-z]+}.a.test`)",
+    "HostSNI(`*`)",
+  ];
+  const words = ["(", ")", "!", "&&", "||", ",", "`", '"', "\\", "Host(", "PathPrefix(", " "];
+  const rng = seeded(0x7261);
+  let parsed = 0;
+  for (let k = 0; k < 5000; k++) {
+    const text = mutate(rng, seeds, words);
+    let rule;
+    try {
+      rule = parseRule(text);
+    } catch (err) {
+      assert.ok(err instanceof RuleSyntaxError, `${JSON.stringify(text)}: ${err}`);
+      continue;
+    }
+    parsed++;
+    translateHttpRule(rule);
+    translateTcpRule(rule);
+  }
+  assert.ok(parsed > 500, `${parsed} parsed`);
 });
