@@ -16,6 +16,7 @@ import { SettingId } from "../proto/h2/settings.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { BodyReader } from "../proto/message.ts";
 import { frameBytes, h2RawUpstream } from "../testing/h2_raw_upstream.ts";
+import { captureLog, logText } from "../testing/logs.ts";
 
 Deno.test("h2c:// upstream: curl over h2c, TLS and HTTP/1.1 reach it, trailers come back", async () => {
   await using up = await h2TestServer({ tls: false });
@@ -139,11 +140,15 @@ Deno.test("an h2c upstream's DATA before its response head is a 502 at once, not
 });
 
 Deno.test("an h2c upstream connection whose request failed takes no new request until a PING comes back", async () => {
-  // "/stuck" is answered with the first byte of a frame header and nothing more: the connection's
-  // reader then waits for bytes that never come, and so would every later stream on it.
+  await using log = await captureLog("upstream");
+  // "/stuck" is answered with a DATA frame header announcing 1000 bytes, and none of them: the
+  // connection's reader then waits for bytes that never come (the PING answer is taken for some
+  // of them), and so would every later stream on it.
   await using up = h2RawUpstream((req, reply) => {
     const path = req.fields.find(([n]) => n === ":path")?.[1];
-    if (path === "/stuck") return reply.send(Uint8Array.of(0));
+    if (path === "/stuck") {
+      return reply.send(Uint8Array.of(0, 0x03, 0xe8, 0, 0, 0, 0, 0, req.streamId));
+    }
     return reply.send(frameBytes([
       {
         type: FrameType.HEADERS,
@@ -170,6 +175,11 @@ Deno.test("an h2c upstream connection whose request failed takes no new request 
   // The next request goes on another connection, and is answered.
   const ok = await fetch(gw.url("/ok"), { signal: AbortSignal.timeout(5000) });
   assert.deepEqual([ok.status, await ok.text()], [200, "ok"]);
-  // The stuck connection's PING is never answered: it is closed within the connect timeout.
+  // The stuck connection's PING is never answered: it is closed within the connect timeout, and
+  // the log says why.
   await waitFor(() => gw.runtime.upstreams.size === 1, "the stuck connection to close");
+  assert.deepEqual(log.records.filter((r) => r.level === "warning").map(logText), [
+    "Closing an HTTP/2 connection of service app: a request on it failed and it answered no " +
+    "PING within 1000 ms (a stuck or broken server)",
+  ]);
 });

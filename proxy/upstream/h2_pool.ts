@@ -14,6 +14,10 @@
 import type { ByteConn } from "../net/buffered_conn.ts";
 import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 import { connectH2, type H2ClientConnection } from "../proto/h2/client.ts";
+import { log } from "../telemetry/log.ts";
+
+const logger = log("upstream");
+const NO_PING_ANSWER = new Error("no PING answer");
 
 export interface H2PoolOptions {
   /** Opens a connection the server agreed to speak HTTP/2 on. */
@@ -113,11 +117,21 @@ export class H2Pool {
     c.suspect = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const silent = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("no PING answer")), this.#opts.connectTimeoutMs());
+      timer = setTimeout(() => reject(NO_PING_ANSWER), this.#opts.connectTimeoutMs());
     });
     Promise.race([h2.ping(), silent]).then(
       () => c.suspect = false,
-      () => c.track.close(),
+      (err) => {
+        // A connection that closed meanwhile has said why already.
+        if (err === NO_PING_ANSWER) {
+          logger.warn(
+            "Closing an HTTP/2 connection of service {service}: a request on it failed and it " +
+              "answered no PING within {ms} ms (a stuck or broken server)",
+            { service: this.#opts.label, ms: this.#opts.connectTimeoutMs() },
+          );
+        }
+        c.track.close();
+      },
     ).finally(() => clearTimeout(timer));
   }
 
