@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { FUZZ_LANES, FUZZ_SEED, fuzzCases, laneProxy, runLanes } from "../testing/fuzz_lanes.ts";
 import { message } from "../testing/upstream_bytes.ts";
-import { latin1 } from "../testing/wire.ts";
+import { latin1, latin1Bytes } from "../testing/wire.ts";
 import { mutate, type Rng } from "../testing/mutate.ts";
 import { type FuzzLane, fuzzLane } from "../testing/fuzz_upstream.ts";
 
@@ -84,7 +84,7 @@ async function exchange(port: number, input: string): Promise<{ bytes: string; l
     conn.close();
   }, CASE_LIMIT_MS);
   const write = (async () => {
-    const data = Uint8Array.from(input, (c) => c.charCodeAt(0));
+    const data = latin1Bytes(input);
     try {
       for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
     } catch {

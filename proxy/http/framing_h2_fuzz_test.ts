@@ -10,6 +10,7 @@
  * cases; a failure names the seed, lane and case, which reproduce it.
  */
 import assert from "node:assert/strict";
+import { latin1, latin1Bytes } from "../testing/wire.ts";
 import { FUZZ_LANES, FUZZ_SEED, fuzzCases, laneProxy, runLanes } from "../testing/fuzz_lanes.ts";
 import { bystander, type RawH2Client, rawH2Client } from "../testing/h2_frame_peer.ts";
 import { type Frame, FrameType, type UnknownFrame } from "../proto/h2/frames.ts";
@@ -202,8 +203,6 @@ function stray(rng: Rng, id: number): Frame | UnknownFrame {
   }
 }
 
-const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
-
 /** The answers one connection got: `:status` and `x-seq` of every response header block. */
 function answersOf(peer: RawH2Client): { status: string; seq: string | null }[] {
   const out: { status: string; seq: string | null }[] = [];
@@ -229,7 +228,7 @@ async function runLane(port: number, l: FuzzLane, rng: Rng, cases: number, name:
     const flipped = rng() < 0.3;
     if (flipped) {
       const text = mutate(rng, [latin1(bytes)], BYTE_WORDS);
-      bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
+      bytes = latin1Bytes(text);
     }
     await peer.sendBytes(bytes);
     const where = `${name} case ${k} (seed ${FUZZ_SEED})${flipped ? ", bytes mutated" : ""}: ` +

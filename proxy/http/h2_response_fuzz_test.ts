@@ -11,6 +11,7 @@
  * cases; a failure names the seed, lane and case.
  */
 import { FUZZ_SEED, fuzzCases } from "../testing/fuzz_lanes.ts";
+import { latin1, latin1Bytes } from "../testing/wire.ts";
 import { type Frame, FrameType, type UnknownFrame } from "../proto/h2/frames.ts";
 import { below, mutate, pick, type Rng, seeded } from "../testing/mutate.ts";
 import { fuzzResponses, twoRequestsH1, twoRequestsH2 } from "../testing/fuzz_client.ts";
@@ -143,8 +144,6 @@ interface Lane {
   seq: number;
 }
 
-const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
-
 function lane(): Lane {
   const l: Lane = {
     caseSeed: 0,
@@ -160,7 +159,7 @@ function lane(): Lane {
         // fields would decode into others, undetectably). Such a connection ends with its answer.
         const flipped = rng() < 0.3;
         if (flipped) {
-          bytes = Uint8Array.from(mutate(rng, [latin1(bytes)], BYTE_WORDS), (c) => c.charCodeAt(0));
+          bytes = latin1Bytes(mutate(rng, [latin1(bytes)], BYTE_WORDS));
         }
         await reply.send(bytes);
         if (l.closeAfter || flipped) reply.close();

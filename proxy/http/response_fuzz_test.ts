@@ -9,6 +9,7 @@
  * cases; a failure names the seed, lane and case, and the response, which reproduce it.
  */
 import { FUZZ_SEED, fuzzCases } from "../testing/fuzz_lanes.ts";
+import { latin1Bytes } from "../testing/wire.ts";
 import { type RawUpstream, rawUpstream } from "../testing/servers.ts";
 import { mutate, type Rng } from "../testing/mutate.ts";
 import { fuzzResponses, twoRequestsH1, twoRequestsH2 } from "../testing/fuzz_client.ts";
@@ -58,7 +59,7 @@ function lane(): Lane {
     seq: 0,
     up: rawUpstream(async (req, conn) => {
       if (req.target === "/m") {
-        await conn.write(Uint8Array.from(l.mutated, (c) => c.charCodeAt(0)));
+        await conn.write(latin1Bytes(l.mutated));
         if (l.closeAfter) conn.close();
         return;
       }

@@ -18,6 +18,11 @@ export function latin1(bytes: Uint8Array): string {
   return out;
 }
 
+/** A byte string (one char per byte, as `latin1` makes) as its bytes. */
+export function latin1Bytes(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
 /** A string as bytes: ASCII text through TextEncoder, byte strings as they are. */
 export function bytesOf(data: string | Uint8Array): Uint8Array {
   return typeof data === "string" ? encoder.encode(data) : data;
