@@ -8,9 +8,8 @@
  * client the tunnel is open. So a route that does not tunnel (`upgrade: false`) answers 501, and
  * an upstream that answers 2xx without switching protocols 502; other answers (403, 426...) pass.
  *
- * An upstream's 101 becomes a tunnel only when the client asked for an upgrade and the 101 names
- * a protocol it asked for; any other 101 is a 502 (an unasked tunnel would let the client talk
- * to the upstream past every check here).
+ * An upstream's 101 reaches this phase only for an upgrade the client asked for: the HTTP/1.1
+ * client refuses any other (proto/h1/client.ts), as a 502.
  *
  * Tested by forward_test.ts, pipeline_test.ts and the upgrade_*_test.ts files.
  */
@@ -21,7 +20,6 @@ import { forward, type ForwardResult } from "../forward.ts";
 import { ProxyFailure } from "../funnel.ts";
 import { forwardTrailers } from "../headers.ts";
 import { runTunnel } from "../upgrade.ts";
-import { listTokens } from "../../proto/header_list.ts";
 import type { InflightLease } from "../../upstream/inflight.ts";
 
 export const upstream: Phase = {
@@ -58,19 +56,6 @@ export const upstream: Phase = {
         `upstream answered ${up.status} to a WebSocket upgrade without switching protocols`,
       );
     }
-    if (up.upgrade !== null && !switchesToAsked(up.headers.get("upgrade"), ctx.upgrade)) {
-      // A 101 nobody asked for would turn the client's connection into a raw pipe to the
-      // upstream, past every check of this proxy: refused, and the connection closed.
-      up.upgrade.release();
-      result.lease.release();
-      throw new ProxyFailure(
-        502,
-        "upstream",
-        ctx.upgrade === null
-          ? "upstream answered 101 to a request that asked for no upgrade"
-          : `upstream switched to "${up.headers.get("upgrade")}", not "${ctx.upgrade}" as asked`,
-      );
-    }
     ctx.fromUpstream = true;
     ctx.upstreamVersion = up.version;
     if (up.upgrade !== null) {
@@ -96,17 +81,6 @@ export const upstream: Phase = {
     };
   },
 };
-
-/**
- * True when a 101's Upgrade field (`switched`; absent is taken as the one asked for) names one of
- * the protocols the client's Upgrade field `asked` for, ignoring case.
- */
-function switchesToAsked(switched: string | null, asked: string | null): boolean {
-  if (asked === null) return false;
-  if (switched === null) return true;
-  const protocols = listTokens(asked);
-  return listTokens(switched).every((p) => protocols.includes(p));
-}
 
 /** The funnel's view of a forwarding failure. */
 function failure(result: ForwardResult & { ok: false }): ProxyFailure {

@@ -6,7 +6,7 @@
  * returns the connection to its pool only when both bodies ended cleanly. Bodies are never
  * decoded: what the upstream sent is what the caller gets.
  */
-import { listHasToken } from "../header_list.ts";
+import { listHasToken, listTokens } from "../header_list.ts";
 import type { BodyReader } from "../message.ts";
 import {
   type ExchangeOptions,
@@ -18,7 +18,7 @@ import { tapBody } from "../body_tap.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { type BodyDone, bodyReader, trailersOf } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
-import { parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
+import { HttpParseError, parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
 import { encodeHead, releaseHead, serializeRequestHead } from "./write.ts";
 
 /**
@@ -104,6 +104,16 @@ export async function exchange(
       });
     }
     response = await readFinalHead(io, opts.maxHeaderBytes);
+    if (response.status === 101 && !switchesToAsked(response, req.headers.get("upgrade"))) {
+      // A 101 nobody asked for would turn the caller's connection into a raw pipe to this
+      // server, past every check of the proxy (WebSocket smuggling).
+      throw new HttpParseError(
+        502,
+        "bad_request_line",
+        `upstream answered 101 (${response.headers.get("upgrade") ?? "no Upgrade"}) to a ` +
+          `request that asked for ${req.headers.get("upgrade") ?? "no upgrade"}`,
+      );
+    }
   } catch (err) {
     throw fail(sent, err);
   }
@@ -148,6 +158,18 @@ export async function exchange(
     });
   }
   return { ...response, body: resBody, trailers, upgrade: null };
+}
+
+/**
+ * True when a 101 switches to a protocol the request's Upgrade field (`asked`) named (ignoring
+ * case; a 101 without Upgrade is taken as the one asked for), false when nothing was asked.
+ */
+function switchesToAsked(response: ResponseHead, asked: string | null): boolean {
+  if (asked === null) return false;
+  const switched = response.headers.get("upgrade");
+  if (switched === null) return true;
+  const protocols = listTokens(asked);
+  return listTokens(switched).every((p) => protocols.includes(p));
 }
 
 /** Reads response heads until a final one (skipping 100 Continue, 103 Early Hints and others). */
