@@ -8,14 +8,12 @@
 import assert from "node:assert/strict";
 import { FrameType } from "../proto/h2/frames.ts";
 import { FUZZ_LANES, laneProxy, runLanes } from "./fuzz_lanes.ts";
+import { CLEAN_VALUE, TOKEN } from "./fuzz_upstream.ts";
 import type { Rng } from "./mutate.ts";
 import { rawH2Client } from "./h2_frame_peer.ts";
 import { waitFor } from "./servers.ts";
 import { bytesOf, readResponse, WireReader, type WireResponse } from "./wire.ts";
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// deno-lint-ignore no-control-regex
-const CLEAN_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
 const STATUS_LINE = /^HTTP\/1\.1 [1-5][0-9]{2} [\t\x20-\x7e\x80-\xff]*$/;
 const NEVER_DOWN = new Set(["keep-alive", "proxy-connection", "te", "trailer", "upgrade"]);
 

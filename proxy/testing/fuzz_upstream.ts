@@ -9,9 +9,11 @@
 import { type RawRequest, type RawUpstream, rawUpstream } from "./servers.ts";
 import { latin1 } from "./wire.ts";
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A field name (RFC 9110 token). */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A field value as Gatehouse sends it: no controls but HTAB, no whitespace at either end. */
 // deno-lint-ignore no-control-regex
-const CLEAN_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
+export const CLEAN_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
 // deno-lint-ignore no-control-regex
 const TARGET = /^[^\x00-\x20\x7f]+$/;
 // deno-lint-ignore no-control-regex
