@@ -4,6 +4,7 @@
  * in service and reports the failure (admin status, metrics, log) until a retry succeeds.
  */
 import assert from "node:assert/strict";
+import type { LogRecord } from "@logtape/logtape";
 import type { AcmeHostStatus } from "./manager.ts";
 import {
   acmeConfig,
@@ -17,6 +18,11 @@ import { startGatehouse, type TestGatehouse } from "../testing/gatehouse.ts";
 import { type Pebble, startPebble } from "../testing/pebble.ts";
 import { parseExposition, sampleValue } from "../testing/prometheus.ts";
 import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
+
+/** A log record as a line with its time, for failure messages. */
+function logLine(r: LogRecord): string {
+  return `${new Date(r.timestamp).toISOString()} ${r.level} ${logText(r)}`;
+}
 
 interface Issued {
   readonly gh: TestGatehouse;
@@ -94,7 +100,12 @@ Deno.test("ACME: a failing challenge keeps the old certificate, reports it, and 
     const held = (await hostStatus(gh, "a.test")).certificate!;
     await waitFor(async () => (await hostStatus(gh, "a.test")).failures >= 2, "failures", 30_000);
     const failing = await hostStatus(gh, "a.test");
-    assert.equal(failing.certificate!.serial, held.serial, "the old certificate stays");
+    assert.equal(
+      failing.certificate!.serial,
+      held.serial,
+      `the old certificate stays; the ACME log:\n${log.records.map(logLine).join("\n")}\n` +
+        `Pebble's log:\n${pebble.log()}`,
+    );
     assert.match(failing.lastError!.message, /http-01 challenge for "a\.test" failed/);
     assert.ok(Date.parse(failing.nextAttempt!) > Date.parse(failing.lastError!.at));
     assert.equal((await servedCertificate(port, "a.test", root)).serial, held.serial);
