@@ -143,6 +143,7 @@ Deno.test("defaults are applied everywhere", async () => {
     match: { hosts: [], pathPrefix: "/", methods: [], headers: [] },
     service: "welcome@internal",
     stripPrefix: false,
+    allowEncoded: [],
     requestHeaders: { set: [], remove: [] },
     responseHeaders: { set: [], remove: [] },
     timeouts: { responseHeader: 60_000, bodyIdle: 300_000, tunnelIdle: 0 },

@@ -127,6 +127,7 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
     },
     service: r.service,
     stripPrefix: r.strip_prefix,
+    allowEncoded: r.allow_encoded,
     requestHeaders: headerOps(ctx, r.request_headers, true),
     responseHeaders: headerOps(ctx, r.response_headers),
     timeouts: {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { EncodedChar } from "./types.ts";
 import { def, fail, inherit, list, map, obj, opt, type Out, req, scalar, union } from "./dsl.ts";
 import {
   address,
@@ -43,6 +44,15 @@ import { headerOps, middlewareList, middlewaresSection } from "./schema_middlewa
 
 /** Most worker isolates a config may ask for. */
 export const MAX_WORKERS = 256;
+
+const ENCODED_CHARS = [
+  "slash",
+  "backslash",
+  "semicolon",
+  "percent",
+  "question_mark",
+  "hash",
+] as const satisfies readonly EncodedChar[];
 
 const NAME_RULE = `letters, digits, "_", "." and "-", starting with a letter or digit`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -208,6 +218,12 @@ const route = obj({
       `"metrics@internal" (Prometheus metrics on a public entrypoint)`,
   ),
   strip_prefix: def(bool(), false, "Remove match.path from the path before forwarding"),
+  allow_encoded: def(
+    list(oneOf(ENCODED_CHARS), { single: true, unique: true }),
+    [],
+    "Encoded characters accepted in paths (%2F slash, %5C backslash, %3B semicolon, " +
+      "%25 percent, %3F question_mark, %23 hash); others are refused with 400",
+  ),
   request_headers: def(headerOps, {}, "Changes to request headers sent upstream"),
   response_headers: def(headerOps, {}, "Changes to response headers sent to the client"),
   timeouts: def(

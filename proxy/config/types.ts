@@ -177,6 +177,15 @@ export interface RouteTimeouts {
   readonly tunnelIdle: number;
 }
 
+/** An encoded character a route may accept in its paths (`allow_encoded`). */
+export type EncodedChar =
+  | "slash"
+  | "backslash"
+  | "semicolon"
+  | "percent"
+  | "question_mark"
+  | "hash";
+
 export interface Route {
   /** Unique; explicit `name`, else derived from the match (`host/path`). Used in logs and metrics. */
   readonly name: string;
@@ -189,6 +198,8 @@ export interface Route {
   readonly service: string;
   /** Remove `match.pathPrefix` from the path before forwarding. */
   readonly stripPrefix: boolean;
+  /** Encoded characters this route accepts in a path (others are refused: `encoded_path`). */
+  readonly allowEncoded: readonly EncodedChar[];
   readonly requestHeaders: HeaderOps;
   readonly responseHeaders: HeaderOps;
   readonly timeouts: RouteTimeouts;

@@ -6,7 +6,8 @@
  * gatehouse.docker.network=<network>                  the network to reach it on
  * gatehouse.http.routes.<name>.host=a.example,b.example
  * gatehouse.http.routes.<name>.path=/api              .methods .entrypoints .middlewares
- * gatehouse.http.routes.<name>.strip_prefix=true      .service=<a service of labels or the file>
+ * gatehouse.http.routes.<name>.strip_prefix=true      .allow_encoded=slash
+ *                                                     .service=<a service of labels or the file>
  * gatehouse.http.services.<name>.port=8000            default: the only port it exposes
  * gatehouse.http.services.<name>.scheme=https         .balancing .retries .host
  * gatehouse.http.services.<name>.health_check.path=/healthz   (.interval .timeout ...)
@@ -42,6 +43,7 @@ const ROUTE_KEYS: Readonly<Record<Kind, Readonly<Record<string, KeySpec>>>> = {
     entrypoints: { path: "entrypoints", list: true },
     middlewares: { path: "middlewares", list: true },
     strip_prefix: { path: "strip_prefix" },
+    allow_encoded: { path: "allow_encoded", list: true },
     service: { path: "service" },
   },
   tcp: {

@@ -34,6 +34,7 @@ const SHOP = {
   "gatehouse.http.routes.shop.host": "shop.test, www.shop.test",
   "gatehouse.http.routes.shop.path": "/store",
   "gatehouse.http.routes.shop.strip_prefix": "true",
+  "gatehouse.http.routes.shop.allow_encoded": "slash,percent",
   "gatehouse.http.routes.shop.entrypoints": "websecure",
   "gatehouse.http.routes.shop.methods": "GET,POST",
   "gatehouse.http.services.shop.port": "3000",
@@ -52,9 +53,10 @@ Deno.test("routes and services from labels; every replica of a compose service i
     methods: ["GET", "POST"],
     headers: [],
   });
-  assert.deepEqual([route.entrypoints, route.stripPrefix, route.service], [
+  assert.deepEqual([route.entrypoints, route.stripPrefix, route.allowEncoded, route.service], [
     ["websecure"],
     true,
+    ["slash", "percent"],
     "shop",
   ]);
   assert.deepEqual(route.pos.label, {
@@ -114,7 +116,7 @@ Deno.test("label mistakes are errors at the label: unknown keys (with a guess), 
     {
       label: "gatehouse.http.routes.a.hots",
       message: `unknown key "hots" (did you mean "host"?) (known: host, path, methods, ` +
-        `entrypoints, middlewares, strip_prefix, service)`,
+        `entrypoints, middlewares, strip_prefix, allow_encoded, service)`,
     },
     {
       label: "gatehouse.http.services.a.port",

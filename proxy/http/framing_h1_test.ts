@@ -210,6 +210,60 @@ const CASES: readonly Case[] = [
     status: 400,
     reason: "bad_target",
   },
+  {
+    name: "a fragment in the target is refused",
+    request: message(["GET /admin#x HTTP/1.1", "Host: a.test"]),
+    status: 400,
+    reason: "bad_target",
+  },
+  {
+    name: "a fragment in an absolute-form target is refused",
+    request: message(["GET http://a.test/admin#x HTTP/1.1", "Host: a.test"]),
+    status: 400,
+    reason: "bad_target",
+  },
+  {
+    name: '"%" in the path without two hex digits is refused',
+    request: message(["GET /a%zz HTTP/1.1", "Host: a.test"]),
+    status: 400,
+    reason: "bad_target",
+  },
+  {
+    name: '"%" cut short by the query is refused',
+    request: message(["GET /a%4?b HTTP/1.1", "Host: a.test"]),
+    status: 400,
+    reason: "bad_target",
+  },
+  {
+    name: 'a stray "%" in the query goes on as it is',
+    request: message(["GET /a?q=100% HTTP/1.1", "Host: a.test", "X-Request-Id: t"]),
+    status: 200,
+    upstream: { target: "/a?q=100%", host: "a.test" },
+  },
+  {
+    name: "an encoded slash in the path is refused",
+    request: message(["GET /admin%2fx HTTP/1.1", "Host: a.test"]),
+    status: 400,
+    reason: "encoded_path",
+  },
+  {
+    name: "an encoded percent (a second decoding) in the path is refused",
+    request: message(["GET /admin%252F HTTP/1.1", "Host: a.test"]),
+    status: 400,
+    reason: "encoded_path",
+  },
+  {
+    name: "an encoded null in the path is refused",
+    request: message(["GET /a%00.txt HTTP/1.1", "Host: a.test"]),
+    status: 400,
+    reason: "encoded_path",
+  },
+  {
+    name: "encoded characters in the query and encoded letters in the path go on as sent",
+    request: message(["GET /%61b?next=%2Fa%23b HTTP/1.1", "Host: a.test", "X-Request-Id: t"]),
+    status: 200,
+    upstream: { target: "/%61b?next=%2Fa%23b", host: "a.test" },
+  },
 ];
 
 /** Runs every case against `entrypoint` of a proxy in front of `up`. */

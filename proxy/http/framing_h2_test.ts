@@ -147,6 +147,24 @@ const CASES: readonly Case[] = [
     status: null,
   },
   {
+    name: "a fragment in :path is refused",
+    request: get([], { path: "/admin#x" }),
+    status: 400,
+    reason: "bad_target",
+  },
+  {
+    name: '"%" in :path without two hex digits is refused',
+    request: get([], { path: "/a%zz" }),
+    status: 400,
+    reason: "bad_target",
+  },
+  {
+    name: "an encoded backslash in :path is refused",
+    request: get([], { path: "/a%5c..%5cadmin" }),
+    status: 400,
+    reason: "encoded_path",
+  },
+  {
     name: "CONNECT is refused with 405, never forwarded",
     request: { headers: [[":method", "CONNECT"], [":authority", "localhost:443"]] },
     status: 405,

@@ -24,7 +24,7 @@ function tagged(name: string, rest: string): string {
 
 async function routingProxy(url: string): Promise<TestProxy> {
   const routes = [
-    tagged("api", "match: { host: app.test, path: /api }"),
+    tagged("api", "match: { host: app.test, path: /api }, allow_encoded: [slash]"),
     tagged("api-v2", "match: { host: app.test, path: /api/v2 }"),
     tagged("api-post", "match: { host: app.test, path: /api, methods: [POST] }"),
     tagged("api-beta", `match: { host: app.test, path: /api, headers: { x-beta: "1" } }`),
@@ -33,7 +33,10 @@ async function routingProxy(url: string): Promise<TestProxy> {
     tagged("www", "match: { host: www.app.test }"),
     tagged("tie-first", "match: { host: tie.test, path: /t }"),
     tagged("tie-second", "match: { host: tie.test, path: /t }"),
-    tagged("strip", "match: { host: app.test, path: /strip }, strip_prefix: true"),
+    tagged(
+      "strip",
+      "match: { host: app.test, path: /strip }, strip_prefix: true, allow_encoded: slash",
+    ),
     tagged("any-host", "match: { path: /anyhost }"),
   ];
   return await startProxy(yaml`

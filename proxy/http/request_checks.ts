@@ -1,6 +1,6 @@
 /**
  * The checks every request passes before anything else looks at it, for both front ends: the
- * method, the target's form, the one authority routing and the upstream see, HTTP/2's framing
+ * method, the target's form (and target_rules.ts), the one authority routing and the upstream see, HTTP/2's framing
  * fields, and header names with "_". See docs/security.md for the rules and why.
  *
  * Tested by framing_h1_test.ts, framing_h2_test.ts, authority_test.ts and rejection_test.ts.
@@ -9,6 +9,7 @@ import { parseAuthority } from "./authority.ts";
 import { listHasToken } from "../proto/header_list.ts";
 import type { IncomingRequest } from "../proto/message.ts";
 import { Rejection } from "../proto/rejection.ts";
+import { targetProblem } from "./target_rules.ts";
 
 /** What to do with a request field whose name holds "_" (forwarding.header_underscores). */
 export type UnderscorePolicy = "drop" | "pass" | "reject";
@@ -36,6 +37,8 @@ export function checkRequest(
   }
   const settled = req.httpVersion === "2" ? h2Authority(req) : h1Authority(req);
   if (settled instanceof Rejection) return settled;
+  const problem = targetProblem(settled.target);
+  if (problem !== null) return problem;
   const headers = req.headers;
   let droppedHeaders = 0;
   let named = 0;

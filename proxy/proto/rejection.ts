@@ -34,8 +34,13 @@ export const REJECT_REASONS = [
   "host_invalid",
   /** 400: userinfo ("user@") in an absolute-form target. */
   "userinfo",
-  /** 400: target not origin-form (nor absolute-form on HTTP/1.1, nor `*` for OPTIONS). */
+  /**
+   * 400: target not origin-form (nor absolute-form on HTTP/1.1, nor `*` for OPTIONS), with a
+   * fragment, or with a "%" in its path not followed by two hex digits.
+   */
   "bad_target",
+  /** 400: an encoded "/", "\\", ";", "%", "?", "#" or null in the path the route does not allow. */
+  "encoded_path",
   /** 405: CONNECT; Gatehouse is not a forward proxy. */
   "connect",
   /** 400: a field name with "_" under forwarding.header_underscores: reject. */

@@ -1,7 +1,8 @@
 /**
  * Phase "route": the most specific route for the request's host, path, method and headers (see
  * router.ts), and the service it names; no route is the proxy's own 404 (`not_found`).
- * "OPTIONS *" is about the whole server: it takes the route of "/". The route's `strip_prefix`
+ * "OPTIONS *" is about the whole server: it takes the route of "/". An encoded character the route
+ * does not allow (target_rules.ts) is refused here, once the route is known. The route's `strip_prefix`
  * is applied to the target the upstream gets here, before the route's middlewares (a rewrite
  * sees the stripped path).
  *
@@ -10,6 +11,7 @@
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
 import { hostOf, normalizePath } from "../router.ts";
+import { encodedProblem } from "../target_rules.ts";
 
 export const route: Phase = {
   name: "route",
@@ -27,6 +29,8 @@ export const route: Phase = {
     }
     ctx.route = matched;
     ctx.log.route = matched.name;
+    const encoded = encodedProblem(ctx.path, matched.allowEncoded);
+    if (encoded !== null) throw encoded;
     if (matched.stripPrefix && target !== "*") {
       const rest = ctx.path.slice(matched.match.pathPrefix.length);
       ctx.upstreamTarget = (rest.startsWith("/") ? rest : "/" + rest) +

@@ -1,0 +1,65 @@
+/**
+ * What a request target's path may hold, beyond its characters (those are the front ends'): no
+ * fragment, percent-encoding well formed, and none of the encoded characters that decode into
+ * something else than data (a path separator, a query, a second round of decoding) unless the
+ * route allows them. Each is a way for Gatehouse and an upstream to read one path two ways: a
+ * route that protects "/admin" would not see "/admin#x", "/admin%2Fx" or "/admin%252F" while an
+ * upstream that strips fragments or decodes once more serves "/admin". See docs/security.md.
+ *
+ * Tested by framing_h1_test.ts, framing_h2_test.ts and target_rules_test.ts.
+ */
+import type { EncodedChar } from "../config/types.ts";
+import { Rejection } from "../proto/rejection.ts";
+
+/**
+ * Refuses a fragment anywhere in `target` (RFC 9112 3.2: a request target has none; clients keep
+ * it) and a "%" in its path not followed by two hex digits (RFC 3986 2.1).
+ */
+export function targetProblem(target: string): Rejection | null {
+  if (target.indexOf("#") >= 0) {
+    return new Rejection(400, "bad_target", "a fragment (#) is never part of a request target");
+  }
+  let i = target.indexOf("%");
+  if (i < 0) return null;
+  const q = target.indexOf("?");
+  const end = q < 0 ? target.length : q;
+  for (; i >= 0 && i < end; i = target.indexOf("%", i + 1)) {
+    if (i + 2 >= end || !isHex(target.charCodeAt(i + 1)) || !isHex(target.charCodeAt(i + 2))) {
+      return new Rejection(400, "bad_target", `"%" in the path is not followed by two hex digits`);
+    }
+  }
+  return null;
+}
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** The encoded characters refused in a path unless allowed; %00 (null) is refused always. */
+const AMBIGUOUS: ReadonlyMap<string, EncodedChar | null> = new Map([
+  ["2F", "slash"],
+  ["5C", "backslash"],
+  ["3B", "semicolon"],
+  ["25", "percent"],
+  ["3F", "question_mark"],
+  ["23", "hash"],
+  ["00", null],
+]);
+
+/**
+ * Refuses an encoded character of AMBIGUOUS in `path` (normalised: every escape upper case, see
+ * router.ts) that the route's `allow_encoded` does not list.
+ */
+export function encodedProblem(path: string, allowed: readonly EncodedChar[]): Rejection | null {
+  for (let i = path.indexOf("%"); i >= 0; i = path.indexOf("%", i + 1)) {
+    const hex = path.slice(i + 1, i + 3);
+    const name = AMBIGUOUS.get(hex);
+    if (name === undefined || (name !== null && allowed.includes(name))) continue;
+    const what = name === null
+      ? "an encoded null (%00) in the path is refused"
+      : `an encoded ${name.replace("_", " ")} (%${hex}) in the path is refused: ` +
+        `the route's allow_encoded may list "${name}" if its upstream reads it as data`;
+    return new Rejection(400, "encoded_path", what);
+  }
+  return null;
+}

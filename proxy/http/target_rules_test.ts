@@ -1,0 +1,64 @@
+/**
+ * Fragments, malformed percent-encoding and ambiguous encoded characters in request paths: the
+ * rules alone, and a route's `allow_encoded` end to end (the HTTP/1.1 and HTTP/2 refusals are
+ * in framing_h1_test.ts and framing_h2_test.ts).
+ */
+import assert from "node:assert/strict";
+import { connect, startProxy, yaml } from "../testing/proxy.ts";
+import { message, okUpstream } from "../testing/upstream_bytes.ts";
+import { readResponse } from "../testing/wire.ts";
+import { normalizePath } from "./router.ts";
+import { encodedProblem, targetProblem } from "./target_rules.ts";
+
+Deno.test("targetProblem: no fragment, and every % of the path followed by two hex digits", () => {
+  for (const ok of ["/", "/a%2F", "/%e2%82%ac", "/a?q=100%", "/a?%zz", "*", "/a%41?x%"]) {
+    assert.equal(targetProblem(ok), null, ok);
+  }
+  for (const bad of ["/a#", "/a?b#c", "/%", "/a%4", "/a%4?x", "/a%g0", "/a%0g/b", "/%%41"]) {
+    assert.equal(targetProblem(bad)?.reason, "bad_target", bad);
+  }
+});
+
+Deno.test("encodedProblem: ambiguous encodings refused unless allowed, %00 always", () => {
+  const check = (path: string, allowed: Parameters<typeof encodedProblem>[1] = []) =>
+    encodedProblem(normalizePath(path), allowed)?.reason ?? null;
+  assert.equal(check("/a/%7euser/%C3%A9"), null);
+  for (const path of ["/a%2fb", "/a%5Cb", "/a%3bb", "/a%25b", "/a%3Fb", "/a%23b", "/a%00"]) {
+    assert.equal(check(path), "encoded_path", path);
+  }
+  assert.equal(check("/a%2fb", ["slash"]), null);
+  assert.equal(check("/a%2fb%5c", ["slash"]), "encoded_path");
+  assert.equal(check("/a%2fb%5c", ["slash", "backslash"]), null);
+  assert.equal(check("/a%00", ["slash", "backslash", "percent", "semicolon"]), "encoded_path");
+  assert.match(
+    encodedProblem("/a%2F", [])!.message,
+    /encoded slash \(%2F\).*allow_encoded may list "slash"/,
+  );
+});
+
+Deno.test("a route's allow_encoded lets its encoded characters through as sent, and no other route's", async () => {
+  await using up = okUpstream();
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+    routes:
+      - { match: { path: /registry }, service: app, allow_encoded: [slash, percent] }
+      - { service: app }
+    services:
+      app: { servers: [${up.url}] }
+  `);
+  const get = async (target: string) => {
+    using client = await connect(gw.port("web"));
+    await client.send(message([`GET ${target} HTTP/1.1`, "Host: a.test"]));
+    return (await readResponse(client.reader)).status;
+  };
+  const seen = up.requests.length;
+  assert.equal(await get("/registry/v2/lib%2Fimage%252F"), 200);
+  assert.equal(up.requests[seen].target, "/registry/v2/lib%2Fimage%252F");
+  assert.equal(await get("/registry/a%5Cb"), 400, "backslash is not allowed there");
+  assert.equal(await get("/other/lib%2Fimage"), 400, "nor slash on the other route");
+  assert.equal(await get("/registry%2Fx"), 400, "a path that is not under /registry");
+  assert.equal(up.requests.length, seen + 1);
+  const reasons = gw.outcomes.map((o) => o.reason).filter((r) => r !== null);
+  assert.deepEqual(reasons, ["encoded_path", "encoded_path", "encoded_path"]);
+});
