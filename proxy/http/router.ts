@@ -66,11 +66,16 @@ function byPathSpecificity(a: Route, b: Route): number {
     a.index - b.index;
 }
 
-/** Prefix match on segment boundaries: "/api" matches "/api" and "/api/x", not "/apix". */
+/**
+ * Prefix match on segment boundaries: "/api" matches "/api", "/api/x" and "/api;v=1" (the
+ * segment's parameters, which Java servers strip before their own routing), not "/apix".
+ */
 export function pathMatches(prefix: string, path: string): boolean {
   if (prefix === "/") return true;
   if (!path.startsWith(prefix)) return false;
-  return path.length === prefix.length || path.charCodeAt(prefix.length) === 47;
+  if (path.length === prefix.length) return true;
+  const next = path.charCodeAt(prefix.length);
+  return next === 47 /* / */ || next === 59 /* ; */;
 }
 
 function headersMatch(

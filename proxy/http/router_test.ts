@@ -84,6 +84,7 @@ Deno.test("pathMatches matches prefixes on segment boundaries only", () => {
   assert.ok(pathMatches("/api", "/api"));
   assert.ok(pathMatches("/api", "/api/"));
   assert.ok(pathMatches("/api", "/api/x/y"));
+  assert.ok(pathMatches("/api", "/api;jsessionid=1/x"), "a segment's parameters");
   assert.ok(!pathMatches("/api", "/apix"));
   assert.ok(!pathMatches("/api", "/ap"));
   assert.ok(!pathMatches("/api", "/API"));
