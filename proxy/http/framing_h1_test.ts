@@ -253,6 +253,12 @@ const CASES: readonly Case[] = [
     reason: "encoded_path",
   },
   {
+    name: 'a ".." segment with parameters is refused',
+    request: message(["GET /static/..;/admin HTTP/1.1", "Host: a.test"]),
+    status: 400,
+    reason: "bad_target",
+  },
+  {
     name: "an encoded null in the path is refused",
     request: message(["GET /a%00.txt HTTP/1.1", "Host: a.test"]),
     status: 400,

@@ -1,10 +1,11 @@
 /**
  * What a request target's path may hold, beyond its characters (those are the front ends'): no
- * fragment, percent-encoding well formed, and none of the encoded characters that decode into
- * something else than data (a path separator, a query, a second round of decoding) unless the
- * route allows them. Each is a way for Gatehouse and an upstream to read one path two ways: a
- * route that protects "/admin" would not see "/admin#x", "/admin%2Fx" or "/admin%252F" while an
- * upstream that strips fragments or decodes once more serves "/admin". See docs/security.md.
+ * fragment, percent-encoding well formed, no dot segment with parameters, and none of the encoded
+ * characters that decode into something else than data (a path separator, a query, a second
+ * round of decoding) unless the route allows them. Each is a way for Gatehouse and an upstream
+ * to read one path two ways: a route that protects "/admin" would not see "/admin#x",
+ * "/admin%2Fx", "/admin%252F" or "/x/..;/admin", while an upstream that strips fragments, decodes
+ * once more or climbs on "..;" serves "/admin". See docs/security.md.
  *
  * Tested by framing_h1_test.ts, framing_h2_test.ts and target_rules_test.ts.
  */
@@ -35,6 +36,8 @@ function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
+const DOT_PARAMETERS = /\/\.\.?;/;
+
 /** The encoded characters refused in a path unless allowed; %00 (null) is refused always. */
 const AMBIGUOUS: ReadonlyMap<string, EncodedChar | null> = new Map([
   ["2F", "slash"],
@@ -47,10 +50,14 @@ const AMBIGUOUS: ReadonlyMap<string, EncodedChar | null> = new Map([
 ]);
 
 /**
- * Refuses an encoded character of AMBIGUOUS in `path` (normalised: every escape upper case, see
- * router.ts) that the route's `allow_encoded` does not list.
+ * Refuses, in `path` (normalised: dot segments resolved, every escape upper case, see router.ts),
+ * a dot segment with parameters ("/..;/": Java servers climb on it, others take it as a name)
+ * and an encoded character of AMBIGUOUS that the route's `allow_encoded` does not list.
  */
-export function encodedProblem(path: string, allowed: readonly EncodedChar[]): Rejection | null {
+export function pathProblem(path: string, allowed: readonly EncodedChar[]): Rejection | null {
+  if (DOT_PARAMETERS.test(path)) {
+    return new Rejection(400, "bad_target", `a "." or ".." segment with ";" parameters is refused`);
+  }
   for (let i = path.indexOf("%"); i >= 0; i = path.indexOf("%", i + 1)) {
     const hex = path.slice(i + 1, i + 3);
     const name = AMBIGUOUS.get(hex);

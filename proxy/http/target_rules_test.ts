@@ -8,7 +8,7 @@ import { connect, startProxy, yaml } from "../testing/proxy.ts";
 import { message, okUpstream } from "../testing/upstream_bytes.ts";
 import { readResponse } from "../testing/wire.ts";
 import { normalizePath } from "./router.ts";
-import { encodedProblem, targetProblem } from "./target_rules.ts";
+import { pathProblem, targetProblem } from "./target_rules.ts";
 
 Deno.test("targetProblem: no fragment, and every % of the path followed by two hex digits", () => {
   for (const ok of ["/", "/a%2F", "/%e2%82%ac", "/a?q=100%", "/a?%zz", "*", "/a%41?x%"]) {
@@ -19,9 +19,9 @@ Deno.test("targetProblem: no fragment, and every % of the path followed by two h
   }
 });
 
-Deno.test("encodedProblem: ambiguous encodings refused unless allowed, %00 always", () => {
-  const check = (path: string, allowed: Parameters<typeof encodedProblem>[1] = []) =>
-    encodedProblem(normalizePath(path), allowed)?.reason ?? null;
+Deno.test("pathProblem: ambiguous encodings refused unless allowed, %00 always", () => {
+  const check = (path: string, allowed: Parameters<typeof pathProblem>[1] = []) =>
+    pathProblem(normalizePath(path), allowed)?.reason ?? null;
   assert.equal(check("/a/%7euser/%C3%A9"), null);
   for (const path of ["/a%2fb", "/a%5Cb", "/a%3bb", "/a%25b", "/a%3Fb", "/a%23b", "/a%00"]) {
     assert.equal(check(path), "encoded_path", path);
@@ -30,8 +30,12 @@ Deno.test("encodedProblem: ambiguous encodings refused unless allowed, %00 alway
   assert.equal(check("/a%2fb%5c", ["slash"]), "encoded_path");
   assert.equal(check("/a%2fb%5c", ["slash", "backslash"]), null);
   assert.equal(check("/a%00", ["slash", "backslash", "percent", "semicolon"]), "encoded_path");
+  for (const path of ["/a/..;/admin", "/a/.;x/b", "/%2e%2e;/admin"]) {
+    assert.equal(pathProblem(normalizePath(path), ["semicolon"])?.reason, "bad_target", path);
+  }
+  assert.equal(check("/a/..b;/c;x/...;"), null);
   assert.match(
-    encodedProblem("/a%2F", [])!.message,
+    pathProblem("/a%2F", [])!.message,
     /encoded slash \(%2F\).*allow_encoded may list "slash"/,
   );
 });

@@ -36,7 +36,8 @@ export const REJECT_REASONS = [
   "userinfo",
   /**
    * 400: target not origin-form (nor absolute-form on HTTP/1.1, nor `*` for OPTIONS), with a
-   * fragment, or with a "%" in its path not followed by two hex digits.
+   * fragment, a "%" in its path not followed by two hex digits, or a "." or ".." segment with
+   * ";" parameters.
    */
   "bad_target",
   /** 400: an encoded "/", "\\", ";", "%", "?", "#" or null in the path the route does not allow. */

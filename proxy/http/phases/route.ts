@@ -11,7 +11,7 @@
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
 import { hostOf, normalizePath } from "../router.ts";
-import { encodedProblem } from "../target_rules.ts";
+import { pathProblem } from "../target_rules.ts";
 
 export const route: Phase = {
   name: "route",
@@ -29,7 +29,7 @@ export const route: Phase = {
     }
     ctx.route = matched;
     ctx.log.route = matched.name;
-    const encoded = encodedProblem(ctx.path, matched.allowEncoded);
+    const encoded = pathProblem(ctx.path, matched.allowEncoded);
     if (encoded !== null) throw encoded;
     if (matched.stripPrefix && target !== "*") {
       const rest = ctx.path.slice(matched.match.pathPrefix.length);
