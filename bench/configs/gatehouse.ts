@@ -114,8 +114,10 @@ export function gatehouseConfig(
     ...(features.has("workers") ? [`workers: ${layout.workers}`] : []),
     "timeouts: { keep_alive_idle: 120s, drain: 2s }",
     "limits: { max_connections: 0 }",
+    // info: the bench waits for the "serving" line (every worker listens); nothing on the data
+    // path logs at info.
     "log:",
-    "  level: warning",
+    "  level: info",
     `  access_log: { enabled: ${variant.full}, format: json }`,
     `metrics: { enabled: ${variant.full} }`,
     variant.full

@@ -39,6 +39,29 @@ export async function waitForPort(port: number, owner: Spawned, timeoutMs = 20_0
 }
 
 /**
+ * Resolves once `file` (a server's log) has a line matching `pattern`: the moment a server says
+ * it is ready, which for one with several workers comes after its first port accepts. Fails if
+ * `owner` exits first.
+ */
+export async function waitForLogLine(
+  file: string,
+  pattern: RegExp,
+  owner: Spawned,
+  timeoutMs = 20_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (owner.exited()) throw new Error(`Cannot start ${owner.name}: it exited (see ${file})`);
+    const text = await Deno.readTextFile(file).catch(() => "");
+    if (pattern.test(text)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(
+    `Cannot start ${owner.name}: no line like ${pattern} in ${file} after ${timeoutMs} ms`,
+  );
+}
+
+/**
  * Resolves once a datagram sent to 127.0.0.1:`port` comes back (the port echoes, directly or
  * through a proxy); fails if `owner` exits first.
  */

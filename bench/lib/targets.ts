@@ -11,7 +11,7 @@ import { haproxyConfig } from "../configs/haproxy.ts";
 import { nginxConfig } from "../configs/nginx.ts";
 import { upstreamNginxConfig } from "../configs/upstream.ts";
 import { type Endpoints, type Layout, proxyEndpoints, proxyPorts, ROOT } from "./layout.ts";
-import { freePort, waitForPort, waitForUdpEcho } from "./net.ts";
+import { freePort, waitForLogLine, waitForPort, waitForUdpEcho } from "./net.ts";
 import { processTree, type Spawned, type Supervisor } from "./procs.ts";
 import { command } from "./tools.ts";
 import { V8_FLAGS_ARG } from "../../proxy/internal/v8_flags.ts";
@@ -123,6 +123,8 @@ export async function startProxy(
   const lacks: Target["lacks"] = {};
   let argv: string[];
   let config: string;
+  /** A log line that says the target is ready, where ports alone do not. */
+  let ready: RegExp | null = null;
   const env: Record<string, string> = {};
   switch (name) {
     case "nginx":
@@ -165,6 +167,7 @@ export async function startProxy(
         );
       }
       config = await write(files.out, `${name}.yaml`, text);
+      ready = /Gatehouse \S+ serving /;
       argv = [
         Deno.execPath(),
         "run",
@@ -195,6 +198,8 @@ export async function startProxy(
     const log = join(files.logs, `${name}${starts++ > 0 ? `.${starts}` : ""}.log`);
     const process = sup.spawn(name, argv, { cpus: pinning.proxy, log, env, cwd: ROOT });
     await Promise.all(listening.map((port) => waitForPort(port, process)));
+    // Gatehouse says "serving" once every worker listens; a port accepts with the first.
+    if (ready) await waitForLogLine(log, ready, process);
     if (udpEcho) await waitForUdpEcho(udpEcho, process);
     return process;
   };
