@@ -82,6 +82,7 @@ Deno.test("routes by host, path prefix on segment boundaries, method and header"
   assert.equal(await route("app.test", "/api/"), "api");
   assert.equal(await route("app.test", "/api/x?y=1"), "api");
   assert.equal(await route("app.test", "/api;jsessionid=1"), "api");
+  assert.equal(await route("app.test", "//api//x"), "api");
   assert.equal(await route("app.test", "/apix"), null);
   assert.equal(await route("app.test", "/ap"), null);
   assert.equal(await route("APP.test:8080", "/api"), "api");

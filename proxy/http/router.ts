@@ -101,12 +101,13 @@ export function hostOf(authority: string): string {
 }
 
 /**
- * The path used for matching: dot segments removed (RFC 3986 5.2.4) and percent-encoded
- * unreserved characters decoded, so "/%61pi/../api" cannot dodge a route that "/api" hits.
- * Encoded slashes stay encoded.
+ * The path used for matching: dot segments removed (RFC 3986 5.2.4), percent-encoded unreserved
+ * characters decoded and runs of "/" merged, so neither "/%61pi/../api" nor "//api" can dodge a
+ * route that "/api" hits (nginx, and servers behind it, merge slashes). Encoded slashes stay
+ * encoded.
  */
 export function normalizePath(path: string): string {
-  let p = path;
+  let p = path.includes("//") ? path.replace(/\/{2,}/g, "/") : path;
   if (p.includes("%")) {
     p = p.replace(/%([0-9A-Fa-f]{2})/g, (m, hex: string) => {
       const c = parseInt(hex, 16);

@@ -91,7 +91,7 @@ Deno.test("pathMatches matches prefixes on segment boundaries only", () => {
   assert.ok(!pathMatches("/api/v1", "/api/v10"));
 });
 
-Deno.test("normalizePath removes dot segments and decodes only unreserved characters", () => {
+Deno.test("normalizePath removes dot segments, merges slashes and decodes only unreserved characters", () => {
   const cases: [string, string][] = [
     ["/a/b", "/a/b"],
     ["/a/./b", "/a/b"],
@@ -109,7 +109,10 @@ Deno.test("normalizePath removes dot segments and decodes only unreserved charac
     ["/a%2fb/..", "/"],
     ["/a%2f..%2fb", "/a%2F..%2Fb"],
     ["/q%3fx%c3%a9", "/q%3Fx%C3%A9"],
-    ["/a//b", "/a//b"],
+    // Runs of slashes are one.
+    ["/a//b", "/a/b"],
+    ["//admin", "/admin"],
+    ["/a/.//..//b", "/b"],
   ];
   for (const [input, expected] of cases) assert.equal(normalizePath(input), expected, input);
 });
