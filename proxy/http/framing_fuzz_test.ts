@@ -34,6 +34,8 @@ const SEEDS: readonly string[] = [
   message(["PUT /p HTTP/1.1", host, "Transfer-Encoding: gzip, chunked"], "0\r\n\r\n"),
   message(["GET /a?b=c HTTP/1.0", host, "Connection: keep-alive"]),
   message(["GET http://a.test/x HTTP/1.1", host]),
+  message(["GET //a/%2e%2e;/%2fb%25?n=%2F HTTP/1.1", host]),
+  message(["GET /a;x=1/%61?q=100% HTTP/1.1", host]),
   message(["OPTIONS * HTTP/1.1", host]),
   message([
     "GET /ws HTTP/1.1",
@@ -61,6 +63,7 @@ const WORDS: readonly string[] = [
   ...[" ", "\t", "\r", "\n", "\r\n", "\r\n\r\n", "\0", "\x0b", "\x0c", "\x7f", "\xff", "\x85"],
   ...["\xa0", ":", ";", ",", '"', "@", "_", "-", "/..", "%00", "http://", "HTTP/1.0"],
   ...["HTTP/1.1", "HTTP/2.0", "chunked", " chunked", "identity", "gzip", "0\r\n\r\n"],
+  ...["#", "%", "%2f", "%2F", "%5c", "%25", "%zz", "%4", "..;", "/..;/", "%2e%2e;", "//", "?"],
   "Transfer-Encoding: chunked\r\n",
   "Content-Length: 0\r\n",
   "Content-Length: 5\r\n",

@@ -91,6 +91,22 @@ const ODD_FIELDS: Fields = [
   ["expect", "100-continue"],
 ];
 
+/** Paths that replace a seed's own: fragments, escapes, dot segments, slashes. */
+const ODD_PATHS: readonly string[] = [
+  "/a#b",
+  "/a%2fb",
+  "/a%252F",
+  "/a%5C..%5Cb",
+  "/a%zz",
+  "/a%4?x",
+  "/a/..;/b",
+  "/a/%2e%2e;/b",
+  "//a//b",
+  "/a;x=1",
+  "/a?next=%2F%23",
+  "/%61",
+];
+
 const BYTE_WORDS: readonly string[] = [
   "\0",
   "\xff",
@@ -111,6 +127,8 @@ function framesFor(
   for (let r = 0; r < requests; r++) {
     const seed = pick(rng, SEEDS);
     const fields: Fields = seed.fields.map(([n, v]) => [n, v]);
+    const path = fields.findIndex(([n]) => n === ":path");
+    if (path >= 0 && rng() < 0.2) fields[path] = [":path", pick(rng, ODD_PATHS)];
     for (let m = below(rng, 3); m > 0; m--) {
       const odd = pick(rng, ODD_FIELDS);
       if (rng() < 0.5) fields.push([odd[0], odd[1]]);

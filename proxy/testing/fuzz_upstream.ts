@@ -16,6 +16,10 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export const CLEAN_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
 // deno-lint-ignore no-control-regex
 const TARGET = /^[^\x00-\x20\x7f]+$/;
+/** Path rules (http/target_rules.ts), written again here so that a bug there cannot hide. */
+const BROKEN_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+const AMBIGUOUS_ESCAPE = /%(2f|5c|3b|25|3f|23|00)/i;
+const DOT_PARAMETERS = /\/\.\.?;/;
 // deno-lint-ignore no-control-regex
 const HOST_LINE = /^host: [^\x00-\x20\x7f@/\\]+$/;
 const NEVER_UP = new Set([
@@ -33,6 +37,11 @@ function problemOf(req: RawRequest): string | null {
   const lines = req.raw.slice(0, -4).split("\r\n");
   const start = /^([^ ]+) ([^ ]+) HTTP\/1\.1$/.exec(lines[0]);
   if (start === null || !TOKEN.test(start[1]) || !TARGET.test(start[2])) return "request line";
+  const path = start[2].split("?")[0];
+  if (start[2].includes("#")) return "fragment in the target";
+  if (BROKEN_ESCAPE.test(path)) return "broken % escape in the path";
+  if (AMBIGUOUS_ESCAPE.test(path)) return "ambiguous encoded character in the path";
+  if (DOT_PARAMETERS.test(path.replace(/%2e/gi, "."))) return "dot segment with parameters";
   if (!HOST_LINE.test(lines[1] ?? "")) return "host line";
   const seen = new Map<string, string[]>();
   for (const line of lines.slice(1)) {
