@@ -370,6 +370,7 @@ export class Runtime {
           headerReadMs: c.timeouts.headerRead,
           keepAliveIdleMs: c.timeouts.keepAliveIdle,
           maxHeaderBytes: c.limits.maxHeaderBytes,
+          sendIdleMs: c.timeouts.bodyIdle,
         };
       },
       tlsHandshakeMs: () => snapshot().config.timeouts.tlsHandshake,

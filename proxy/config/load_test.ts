@@ -95,6 +95,7 @@ Deno.test("defaults are applied everywhere", async () => {
     connect: 5000,
     drain: 30_000,
     tlsHandshake: 10_000,
+    bodyIdle: 300_000,
   });
   assert.deepEqual(config.limits, {
     maxHeaderBytes: 32 * 1024,
@@ -215,6 +216,7 @@ Deno.test("top-level sections take every documented value", async () => {
     connect: 500,
     drain: 3_600_000,
     tlsHandshake: 3000,
+    bodyIdle: 300_000,
   });
   assert.deepEqual(config.limits, {
     maxHeaderBytes: 65_536,

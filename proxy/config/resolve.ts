@@ -177,6 +177,7 @@ export async function resolve(
       connect: t.connect,
       drain: t.drain,
       tlsHandshake: t.tls_handshake,
+      bodyIdle: t.body_idle,
     },
     limits: {
       maxHeaderBytes: limits.max_header,

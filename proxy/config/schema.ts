@@ -407,7 +407,8 @@ export const configSchema = obj({
       body_idle: def(
         dur({ off: true }),
         "5m",
-        "Default for routes: a body idle this long is aborted",
+        "Default for routes: a body idle this long is aborted; also the longest a client may " +
+          "take no byte of a response",
       ),
     }),
     {},

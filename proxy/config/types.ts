@@ -334,6 +334,11 @@ export interface Timeouts {
   readonly drain: number;
   /** TLS handshake of a client connection. */
   readonly tlsHandshake: number;
+  /**
+   * The routes' default `body_idle`; on client connections also the longest one write of a
+   * response may wait for the client to take bytes (0 = no limit).
+   */
+  readonly bodyIdle: number;
 }
 
 export interface Limits {

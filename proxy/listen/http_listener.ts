@@ -354,6 +354,9 @@ export class HttpListener extends Listener {
       },
       engine: {
         initialBytes,
+        // A client that takes no byte for timeouts.body_idle is closed (one write at a time
+        // goes to the socket, whatever stream it carries).
+        writeBound: { watch: track, ms: limits().sendIdleMs },
         stats: this.#deps.h2Stats,
         onEvent: (event) => events.report(event, client),
         // Streams that wait on the client alone (their response is out and the client has not

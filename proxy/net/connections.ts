@@ -17,6 +17,12 @@ export class TrackedConnection {
   deadline = 0;
   /** Like `deadline`, but set by shutdown or route removal; the protocol never clears it. */
   hardDeadline = 0;
+  /**
+   * Epoch milliseconds by which the write under way to the peer must complete; 0 = none. Set
+   * by the protocol's writer around each write (see proto/message.ts `WriteBound`): a peer that
+   * takes no byte for that long is closed, whatever the other deadlines.
+   */
+  writeDeadline = 0;
   state: ConnState = "handshake";
   /** For tunnels: the route that opened them, so that removing the route can drain them. */
   route: string | null = null;
@@ -141,7 +147,9 @@ export class ConnectionRegistry {
   sweep(now: number): void {
     for (const c of this.#conns) {
       if (
-        (c.deadline !== 0 && c.deadline <= now) || (c.hardDeadline !== 0 && c.hardDeadline <= now)
+        (c.deadline !== 0 && c.deadline <= now) ||
+        (c.hardDeadline !== 0 && c.hardDeadline <= now) ||
+        (c.writeDeadline !== 0 && c.writeDeadline <= now)
       ) {
         c.close();
       } else if (c.onSweep !== null) {

@@ -167,6 +167,26 @@ export interface OutgoingResponse {
   readonly close?: boolean;
 }
 
+/**
+ * Bounds each write to a client: `watch.writeDeadline` is set `ms` ahead when a write starts and
+ * back to 0 when it completes, and whoever owns `watch` (the connection registry) closes the
+ * connection once that passes. `ms` 0: no bound.
+ */
+export interface WriteBound {
+  readonly watch: { writeDeadline: number };
+  ms: number;
+}
+
+/** Marks a write to the peer as started (`bound` may be absent). */
+export function armWrite(bound: WriteBound | undefined): void {
+  if (bound !== undefined && bound.ms > 0) bound.watch.writeDeadline = Date.now() + bound.ms;
+}
+
+/** Marks the write to the peer as done. */
+export function disarmWrite(bound: WriteBound | undefined): void {
+  if (bound !== undefined) bound.watch.writeDeadline = 0;
+}
+
 /** What a handler returns after it took over the connection (see `IncomingRequest.takeover`). */
 export const TAKEN_OVER = Symbol("taken-over");
 

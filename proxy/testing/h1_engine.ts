@@ -23,7 +23,12 @@ export async function serveWithEngine(
     client: { address: "127.0.0.1", port: 0, entrypoint: "web", tls: false, serverName: null },
     track,
     registry,
-    limits: () => ({ headerReadMs: 10_000, keepAliveIdleMs: 10_000, maxHeaderBytes: 65_536 }),
+    limits: () => ({
+      headerReadMs: 10_000,
+      keepAliveIdleMs: 10_000,
+      maxHeaderBytes: 65_536,
+      sendIdleMs: 10_000,
+    }),
     handler,
   });
 }

@@ -17,6 +17,7 @@ import {
   type OutgoingResponse,
   TAKEN_OVER,
   type TakenConnection,
+  type WriteBound,
 } from "../message.ts";
 import type { ConnectionRegistry, TrackedConnection } from "../../net/connections.ts";
 import {
@@ -35,6 +36,8 @@ export interface H1Limits {
   readonly headerReadMs: number;
   readonly keepAliveIdleMs: number;
   readonly maxHeaderBytes: number;
+  /** The longest one write of a response may wait for the client to take bytes; 0 = none. */
+  readonly sendIdleMs: number;
 }
 
 export interface H1ServerOptions {
@@ -67,11 +70,12 @@ const KEEP_BUFFER = 8 * 1024;
 export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<void> {
   const io = opts.io ?? new BufferedConn(conn, BUFFER_SIZE);
   const { track, registry } = opts;
+  const bound: WriteBound = { watch: track, ms: 0 };
   let first = true;
   let after: AfterExchange = "keep";
   try {
     while (!track.closing && after === "keep") {
-      after = await serveNext(io, opts, first);
+      after = await serveNext(io, opts, bound, first);
       first = false;
       if (after === "keep") io.shrink(KEEP_BUFFER, BUFFER_SIZE);
     }
@@ -129,10 +133,12 @@ type AfterExchange = "keep" | "close" | "taken";
 async function serveNext(
   io: BufferedConn,
   opts: H1ServerOptions,
+  bound: WriteBound,
   first: boolean,
 ): Promise<AfterExchange> {
   const { track } = opts;
   const limits = opts.limits();
+  bound.ms = limits.sendIdleMs;
   track.state = "idle";
   track.deadline = Date.now() +
     (first || io.buffered > 0 ? limits.headerReadMs : limits.keepAliveIdleMs);
@@ -164,7 +170,7 @@ async function serveNext(
     }
     return "close";
   }
-  const exchange = new Exchange(io, head, opts);
+  const exchange = new Exchange(io, head, opts, bound);
   const keepGoing = await exchange.run(framing);
   if (exchange.takenOver) return "taken";
   return keepGoing ? "keep" : "close";
@@ -176,6 +182,7 @@ class Exchange {
   readonly #io: BufferedConn;
   readonly #head: RequestHead;
   readonly #opts: H1ServerOptions;
+  readonly #bound: WriteBound;
   readonly #abort = new AbortController();
   /**
    * What the client watch aborts; emptied when the exchange ends, because the read it waits on
@@ -185,10 +192,11 @@ class Exchange {
   #bodyDone = false;
   #bodyClean = true;
 
-  constructor(io: BufferedConn, head: RequestHead, opts: H1ServerOptions) {
+  constructor(io: BufferedConn, head: RequestHead, opts: H1ServerOptions, bound: WriteBound) {
     this.#io = io;
     this.#head = head;
     this.#opts = opts;
+    this.#bound = bound;
   }
 
   /** Resolves true when the connection may serve another request. */
@@ -257,6 +265,7 @@ class Exchange {
         head.version,
         keepAlive,
         acceptsTrailers,
+        this.#bound,
       );
     } catch {
       return false;

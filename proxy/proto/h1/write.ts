@@ -4,7 +4,14 @@
  * Tested by server_test.ts, client_test.ts and http/head_test.ts.
  */
 import type { HeaderList } from "../header_list.ts";
-import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
+import {
+  armWrite,
+  type BodyReader,
+  disarmWrite,
+  isBodyless,
+  type OutgoingResponse,
+  type WriteBound,
+} from "../message.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { headBuffers } from "../../net/buffer_pool.ts";
 import { lastChunk } from "./body.ts";
@@ -96,7 +103,7 @@ export function releaseHead(bytes: Uint8Array): void {
  * its trailers in the last chunk; otherwise trailers are dropped.
  * Resolves true when the whole message went out and the connection may serve another request
  * (false after a close-delimited body, or when the body was cut short); rejects when nothing
- * could be written.
+ * could be written. `bound` limits how long each write may wait on the client.
  */
 export async function writeResponse(
   io: BufferedConn,
@@ -105,6 +112,7 @@ export async function writeResponse(
   version: "1.0" | "1.1",
   keepAlive: boolean,
   trailers = false,
+  bound?: WriteBound,
 ): Promise<boolean> {
   const headers = res.headers;
   let body = res.body;
@@ -150,18 +158,22 @@ export async function writeResponse(
     const bytes = body as Uint8Array;
     const out = encodeHead(head, bytes.length);
     out.set(bytes, head.length);
+    armWrite(bound);
     try {
       await io.write(out);
     } finally {
+      disarmWrite(bound);
       releaseHead(out);
     }
     return true;
   }
   const headBytes = encodeHead(head, 0);
   if (framing === "none") {
+    armWrite(bound);
     try {
       await io.write(headBytes);
     } finally {
+      disarmWrite(bound);
       releaseHead(headBytes);
     }
     if (body !== null && !(body instanceof Uint8Array)) body.cancel();
@@ -176,6 +188,7 @@ export async function writeResponse(
       chunked,
       lastChunk: withTrailers ? () => lastChunk(res.trailers!) : undefined,
       onWrite: () => writes++,
+      bound,
     });
     return framing !== "close" && (framing !== "length" || streamed.body === reader.length);
   } catch (err) {

@@ -107,7 +107,11 @@ export abstract class H2Connection implements StreamHost {
     this.#onStreamCount = options.onStreamCount;
     this.#guard = new FloodGuard({ ...DEFAULT_BUDGETS, ...options.budgets });
     this.closed = new Promise((resolve) => this.#closedResolve = resolve);
-    this.writer = new FrameWriter(transport, (err) => this.#transportFailed(err));
+    this.writer = new FrameWriter(
+      transport,
+      (err) => this.#transportFailed(err),
+      options.writeBound,
+    );
     this.#flow = new ReceiveWindows(
       this.writer,
       options.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW,

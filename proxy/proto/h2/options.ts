@@ -6,6 +6,7 @@
  */
 import type { H2Budgets, H2Stats } from "./guard.ts";
 import { initialSettings, type Settings } from "./settings.ts";
+import type { WriteBound } from "../message.ts";
 
 /** Something the connection did about the peer, for the log (counted in H2Stats too). */
 export interface H2Event {
@@ -44,6 +45,8 @@ export interface H2Options {
    * wait unwinds.
    */
   readonly onStreamCount?: (open: number, awaitingPeer: number) => void;
+  /** How long each write may wait for the peer to take bytes (the connection then closes). */
+  readonly writeBound?: WriteBound;
 }
 
 export const DEFAULT_STREAM_WINDOW = 256 * 1024;

@@ -18,6 +18,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
+import { armWrite, disarmWrite, type WriteBound } from "../message.ts";
 import { Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader, writeU32 } from "./frames.ts";
 
 /** The byte transport of a connection: Deno.Conn and Deno.TlsConn satisfy it. */
@@ -42,6 +43,7 @@ const encoder = new TextEncoder();
 export class FrameWriter {
   readonly #transport: Transport;
   readonly #onError: (err: unknown) => void;
+  readonly #bound: WriteBound | undefined;
   #buf = new Uint8Array(INITIAL_SIZE);
   #len = 0;
   #spare = new Uint8Array(INITIAL_SIZE);
@@ -54,9 +56,11 @@ export class FrameWriter {
   #error: unknown = null;
   readonly #flushNow = () => this.#flush();
 
-  constructor(transport: Transport, onError: (err: unknown) => void) {
+  /** `bound` limits how long each write may wait for the peer to take bytes. */
+  constructor(transport: Transport, onError: (err: unknown) => void, bound?: WriteBound) {
     this.#transport = transport;
     this.#onError = onError;
+    this.#bound = bound;
   }
 
   /** Bytes queued or being written. */
@@ -206,8 +210,10 @@ export class FrameWriter {
     this.#spare = written;
     this.#len = 0;
     this.#inFlight = len;
+    armWrite(this.#bound);
     this.#writeAll(written.subarray(0, len)).then(
       () => {
+        disarmWrite(this.#bound);
         this.#inFlight = 0;
         if (this.#len > 0) {
           // Frames queued during the write: they go in the next turn, with whatever joins them.
@@ -216,7 +222,10 @@ export class FrameWriter {
         }
         this.#settle();
       },
-      (err) => this.#fail(err),
+      (err) => {
+        disarmWrite(this.#bound);
+        this.#fail(err);
+      },
     );
   }
 
