@@ -55,7 +55,7 @@ const AMBIGUOUS: ReadonlyMap<string, EncodedChar | null> = new Map([
  * and an encoded character of AMBIGUOUS that the route's `allow_encoded` does not list.
  */
 export function pathProblem(path: string, allowed: readonly EncodedChar[]): Rejection | null {
-  if (DOT_PARAMETERS.test(path)) {
+  if (path.indexOf(";") >= 0 && DOT_PARAMETERS.test(path)) {
     return new Rejection(400, "bad_target", `a "." or ".." segment with ";" parameters is refused`);
   }
   for (let i = path.indexOf("%"); i >= 0; i = path.indexOf("%", i + 1)) {

@@ -318,6 +318,7 @@ export class HttpListener extends Listener {
   ): void {
     const { track } = admitted;
     const limits = this.#deps.limits;
+    track.writeIdleMs = limits().sendIdleMs;
     const idle = () => {
       track.state = "idle";
       track.deadline = Date.now() + limits().keepAliveIdleMs;
@@ -356,7 +357,7 @@ export class HttpListener extends Listener {
         initialBytes,
         // A client that takes no byte for timeouts.body_idle is closed (one write at a time
         // goes to the socket, whatever stream it carries).
-        writeBound: { watch: track, ms: limits().sendIdleMs },
+        writeWatch: track,
         stats: this.#deps.h2Stats,
         onEvent: (event) => events.report(event, client),
         // Streams that wait on the client alone (their response is out and the client has not

@@ -18,11 +18,14 @@ export class TrackedConnection {
   /** Like `deadline`, but set by shutdown or route removal; the protocol never clears it. */
   hardDeadline = 0;
   /**
-   * Epoch milliseconds by which the write under way to the peer must complete; 0 = none. Set
-   * by the protocol's writer around each write (see proto/message.ts `WriteBound`): a peer that
-   * takes no byte for that long is closed, whatever the other deadlines.
+   * The write under way to the peer (proto/message.ts `WriteWatch`, marked by the protocol's
+   * writer): 0 none, -1 started since the last sweep, else the epoch milliseconds by which it
+   * must complete. A peer that takes no byte for `writeIdleMs` is closed, whatever the other
+   * deadlines.
    */
   writeDeadline = 0;
+  /** How long one write may wait on the peer; 0 = no limit. Set by the protocol. */
+  writeIdleMs = 0;
   state: ConnState = "handshake";
   /** For tunnels: the route that opened them, so that removing the route can drain them. */
   route: string | null = null;
@@ -146,10 +149,11 @@ export class ConnectionRegistry {
   /** Closes every connection whose deadline has passed; runs the `onSweep` of the others. */
   sweep(now: number): void {
     for (const c of this.#conns) {
+      if (c.writeDeadline === -1) c.writeDeadline = now + c.writeIdleMs;
       if (
         (c.deadline !== 0 && c.deadline <= now) ||
         (c.hardDeadline !== 0 && c.hardDeadline <= now) ||
-        (c.writeDeadline !== 0 && c.writeDeadline <= now)
+        (c.writeDeadline > 0 && c.writeDeadline <= now)
       ) {
         c.close();
       } else if (c.onSweep !== null) {

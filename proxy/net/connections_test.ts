@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { armWrite, disarmWrite } from "../proto/message.ts";
 import { ConnectionRegistry, DRAIN_GRACE_MS, TrackedConnection } from "./connections.ts";
 
 Deno.test("drain: idle connections close at once, a busy one at the deadline; none left", async () => {
@@ -53,4 +54,33 @@ Deno.test("sweep: runs a connection's onSweep once, and not for one it closes", 
   assert.deepEqual(runs, ["open"]);
   assert.equal(open.onSweep, null);
   registry.delete(open);
+});
+
+Deno.test("a write under way gets its deadline at the next sweep and closes the connection past it", () => {
+  const registry = new ConnectionRegistry();
+  let closed = false;
+  const c = new TrackedConnection("web", "http", () => closed = true);
+  c.state = "active";
+  c.writeIdleMs = 1000;
+  registry.add(c);
+  try {
+    armWrite(c);
+    assert.equal(c.writeDeadline, -1, "marked, no clock read");
+    registry.sweep(10_000);
+    assert.equal(c.writeDeadline, 11_000);
+    registry.sweep(10_999);
+    assert.ok(!closed);
+    disarmWrite(c);
+    registry.sweep(20_000);
+    assert.ok(!closed, "a write that completed holds no deadline");
+    armWrite(c);
+    registry.sweep(30_000);
+    registry.sweep(31_000);
+    assert.ok(closed, "a write that took no byte for writeIdleMs");
+    const unbounded = new TrackedConnection("web", "http", () => {});
+    armWrite(unbounded);
+    assert.equal(unbounded.writeDeadline, 0, "writeIdleMs 0: no bound");
+  } finally {
+    registry.delete(c);
+  }
 });

@@ -168,23 +168,26 @@ export interface OutgoingResponse {
 }
 
 /**
- * Bounds each write to a client: `watch.writeDeadline` is set `ms` ahead when a write starts and
- * back to 0 when it completes, and whoever owns `watch` (the connection registry) closes the
- * connection once that passes. `ms` 0: no bound.
+ * Bounds each write to a client connection (net/connections.ts `TrackedConnection`, whose
+ * registry enforces it): a writer marks a write as under way (`writeDeadline` -1) and done (0);
+ * the registry's next sweep turns -1 into a deadline `writeIdleMs` ahead, and closes the
+ * connection once it passes. No clock is read per write.
  */
-export interface WriteBound {
-  readonly watch: { writeDeadline: number };
-  ms: number;
+export interface WriteWatch {
+  /** 0: no write under way; -1: one started since the last sweep; else the deadline. */
+  writeDeadline: number;
+  /** How long one write may wait for the peer to take bytes; 0 = no limit. */
+  writeIdleMs: number;
 }
 
-/** Marks a write to the peer as started (`bound` may be absent). */
-export function armWrite(bound: WriteBound | undefined): void {
-  if (bound !== undefined && bound.ms > 0) bound.watch.writeDeadline = Date.now() + bound.ms;
+/** Marks a write to the peer as started (`watch` may be absent). */
+export function armWrite(watch: WriteWatch | undefined): void {
+  if (watch !== undefined && watch.writeIdleMs > 0) watch.writeDeadline = -1;
 }
 
 /** Marks the write to the peer as done. */
-export function disarmWrite(bound: WriteBound | undefined): void {
-  if (bound !== undefined) bound.watch.writeDeadline = 0;
+export function disarmWrite(watch: WriteWatch | undefined): void {
+  if (watch !== undefined) watch.writeDeadline = 0;
 }
 
 /** What a handler returns after it took over the connection (see `IncomingRequest.takeover`). */

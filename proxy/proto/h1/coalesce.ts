@@ -12,7 +12,7 @@
  * held back. "Ready" is the body's `readNow` when it has one (bytes already buffered: no
  * waiting at all), else a chunk that arrives within the current turn of the event loop.
  */
-import { armWrite, type BodyReader, disarmWrite, type WriteBound } from "../message.ts";
+import { armWrite, type BodyReader, disarmWrite, type WriteWatch } from "../message.ts";
 import { type ByteConn, writeAll } from "../../net/buffered_conn.ts";
 import { headBuffers, joinBuffers } from "../../net/buffer_pool.ts";
 import { chunkSizeLine, CRLF, LAST_CHUNK } from "./body.ts";
@@ -43,8 +43,8 @@ export interface StreamOptions {
   readonly lastChunk?: () => Promise<Uint8Array>;
   /** Called after each write with the number of body bytes it carried. */
   readonly onWrite?: (bodyBytes: number) => void;
-  /** How long each write may wait on the peer (a client taking no bytes). */
-  readonly bound?: WriteBound;
+  /** Told of each write, to bound how long it may wait on the peer (a client taking no bytes). */
+  readonly watch?: WriteWatch;
 }
 
 /** What was streamed: body bytes read, bytes written (framing included). */
@@ -75,7 +75,7 @@ export async function streamBody(
   body: BodyReader,
   opts: StreamOptions,
 ): Promise<Streamed> {
-  const out = new Joiner(conn, body, opts.onWrite, opts.bound);
+  const out = new Joiner(conn, body, opts.onWrite, opts.watch);
   out.add(opts.prefix, 0, false);
   const read = () => body.read().catch((err) => Promise.reject(new BodyFailure(err)));
   const readNow = () => {
@@ -142,7 +142,7 @@ class Joiner {
   readonly #conn: ByteConn;
   readonly #body: BodyReader;
   readonly #onWrite: ((bodyBytes: number) => void) | undefined;
-  readonly #bound: WriteBound | undefined;
+  readonly #watch: WriteWatch | undefined;
   #parts: Uint8Array[] = [];
   /** Whether a part is a lent body chunk (must be written or copied before the next read). */
   #lent = false;
@@ -160,12 +160,12 @@ class Joiner {
     conn: ByteConn,
     body: BodyReader,
     onWrite?: (bodyBytes: number) => void,
-    bound?: WriteBound,
+    watch?: WriteWatch,
   ) {
     this.#conn = conn;
     this.#body = body;
     this.#onWrite = onWrite;
-    this.#bound = bound;
+    this.#watch = watch;
   }
 
   add(part: Uint8Array, bodyBytes: number, lent: boolean): void {
@@ -196,14 +196,14 @@ class Joiner {
     this.bytes = 0;
     this.#bodyBytes = 0;
     this.#lent = false;
-    armWrite(this.#bound);
+    armWrite(this.#watch);
     try {
       await writeAll(this.#conn, out);
     } catch (err) {
       this.#body.cancel(err);
       throw err;
     } finally {
-      disarmWrite(this.#bound);
+      disarmWrite(this.#watch);
     }
     this.wire += out.length;
     this.#onWrite?.(carried);

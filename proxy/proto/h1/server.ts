@@ -17,7 +17,6 @@ import {
   type OutgoingResponse,
   TAKEN_OVER,
   type TakenConnection,
-  type WriteBound,
 } from "../message.ts";
 import type { ConnectionRegistry, TrackedConnection } from "../../net/connections.ts";
 import {
@@ -70,12 +69,11 @@ const KEEP_BUFFER = 8 * 1024;
 export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<void> {
   const io = opts.io ?? new BufferedConn(conn, BUFFER_SIZE);
   const { track, registry } = opts;
-  const bound: WriteBound = { watch: track, ms: 0 };
   let first = true;
   let after: AfterExchange = "keep";
   try {
     while (!track.closing && after === "keep") {
-      after = await serveNext(io, opts, bound, first);
+      after = await serveNext(io, opts, first);
       first = false;
       if (after === "keep") io.shrink(KEEP_BUFFER, BUFFER_SIZE);
     }
@@ -133,12 +131,11 @@ type AfterExchange = "keep" | "close" | "taken";
 async function serveNext(
   io: BufferedConn,
   opts: H1ServerOptions,
-  bound: WriteBound,
   first: boolean,
 ): Promise<AfterExchange> {
   const { track } = opts;
   const limits = opts.limits();
-  bound.ms = limits.sendIdleMs;
+  track.writeIdleMs = limits.sendIdleMs;
   track.state = "idle";
   track.deadline = Date.now() +
     (first || io.buffered > 0 ? limits.headerReadMs : limits.keepAliveIdleMs);
@@ -170,7 +167,7 @@ async function serveNext(
     }
     return "close";
   }
-  const exchange = new Exchange(io, head, opts, bound);
+  const exchange = new Exchange(io, head, opts);
   const keepGoing = await exchange.run(framing);
   if (exchange.takenOver) return "taken";
   return keepGoing ? "keep" : "close";
@@ -182,7 +179,6 @@ class Exchange {
   readonly #io: BufferedConn;
   readonly #head: RequestHead;
   readonly #opts: H1ServerOptions;
-  readonly #bound: WriteBound;
   readonly #abort = new AbortController();
   /**
    * What the client watch aborts; emptied when the exchange ends, because the read it waits on
@@ -192,11 +188,10 @@ class Exchange {
   #bodyDone = false;
   #bodyClean = true;
 
-  constructor(io: BufferedConn, head: RequestHead, opts: H1ServerOptions, bound: WriteBound) {
+  constructor(io: BufferedConn, head: RequestHead, opts: H1ServerOptions) {
     this.#io = io;
     this.#head = head;
     this.#opts = opts;
-    this.#bound = bound;
   }
 
   /** Resolves true when the connection may serve another request. */
@@ -265,7 +260,7 @@ class Exchange {
         head.version,
         keepAlive,
         acceptsTrailers,
-        this.#bound,
+        this.#opts.track,
       );
     } catch {
       return false;

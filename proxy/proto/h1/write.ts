@@ -10,7 +10,7 @@ import {
   disarmWrite,
   isBodyless,
   type OutgoingResponse,
-  type WriteBound,
+  type WriteWatch,
 } from "../message.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { headBuffers } from "../../net/buffer_pool.ts";
@@ -103,7 +103,7 @@ export function releaseHead(bytes: Uint8Array): void {
  * its trailers in the last chunk; otherwise trailers are dropped.
  * Resolves true when the whole message went out and the connection may serve another request
  * (false after a close-delimited body, or when the body was cut short); rejects when nothing
- * could be written. `bound` limits how long each write may wait on the client.
+ * could be written. `watch` is told of each write, to bound how long it may wait on the client.
  */
 export async function writeResponse(
   io: BufferedConn,
@@ -112,7 +112,7 @@ export async function writeResponse(
   version: "1.0" | "1.1",
   keepAlive: boolean,
   trailers = false,
-  bound?: WriteBound,
+  watch?: WriteWatch,
 ): Promise<boolean> {
   const headers = res.headers;
   let body = res.body;
@@ -158,22 +158,22 @@ export async function writeResponse(
     const bytes = body as Uint8Array;
     const out = encodeHead(head, bytes.length);
     out.set(bytes, head.length);
-    armWrite(bound);
+    armWrite(watch);
     try {
       await io.write(out);
     } finally {
-      disarmWrite(bound);
+      disarmWrite(watch);
       releaseHead(out);
     }
     return true;
   }
   const headBytes = encodeHead(head, 0);
   if (framing === "none") {
-    armWrite(bound);
+    armWrite(watch);
     try {
       await io.write(headBytes);
     } finally {
-      disarmWrite(bound);
+      disarmWrite(watch);
       releaseHead(headBytes);
     }
     if (body !== null && !(body instanceof Uint8Array)) body.cancel();
@@ -188,7 +188,7 @@ export async function writeResponse(
       chunked,
       lastChunk: withTrailers ? () => lastChunk(res.trailers!) : undefined,
       onWrite: () => writes++,
-      bound,
+      watch,
     });
     return framing !== "close" && (framing !== "length" || streamed.body === reader.length);
   } catch (err) {

@@ -110,7 +110,7 @@ export abstract class H2Connection implements StreamHost {
     this.writer = new FrameWriter(
       transport,
       (err) => this.#transportFailed(err),
-      options.writeBound,
+      options.writeWatch,
     );
     this.#flow = new ReceiveWindows(
       this.writer,

@@ -6,7 +6,7 @@
  */
 import type { H2Budgets, H2Stats } from "./guard.ts";
 import { initialSettings, type Settings } from "./settings.ts";
-import type { WriteBound } from "../message.ts";
+import type { WriteWatch } from "../message.ts";
 
 /** Something the connection did about the peer, for the log (counted in H2Stats too). */
 export interface H2Event {
@@ -46,7 +46,7 @@ export interface H2Options {
    */
   readonly onStreamCount?: (open: number, awaitingPeer: number) => void;
   /** How long each write may wait for the peer to take bytes (the connection then closes). */
-  readonly writeBound?: WriteBound;
+  readonly writeWatch?: WriteWatch;
 }
 
 export const DEFAULT_STREAM_WINDOW = 256 * 1024;

@@ -18,7 +18,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { armWrite, disarmWrite, type WriteBound } from "../message.ts";
+import { armWrite, disarmWrite, type WriteWatch } from "../message.ts";
 import { Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader, writeU32 } from "./frames.ts";
 
 /** The byte transport of a connection: Deno.Conn and Deno.TlsConn satisfy it. */
@@ -43,7 +43,7 @@ const encoder = new TextEncoder();
 export class FrameWriter {
   readonly #transport: Transport;
   readonly #onError: (err: unknown) => void;
-  readonly #bound: WriteBound | undefined;
+  readonly #watch: WriteWatch | undefined;
   #buf = new Uint8Array(INITIAL_SIZE);
   #len = 0;
   #spare = new Uint8Array(INITIAL_SIZE);
@@ -56,11 +56,11 @@ export class FrameWriter {
   #error: unknown = null;
   readonly #flushNow = () => this.#flush();
 
-  /** `bound` limits how long each write may wait for the peer to take bytes. */
-  constructor(transport: Transport, onError: (err: unknown) => void, bound?: WriteBound) {
+  /** `watch` is told of each write, to bound how long it may wait for the peer to take bytes. */
+  constructor(transport: Transport, onError: (err: unknown) => void, watch?: WriteWatch) {
     this.#transport = transport;
     this.#onError = onError;
-    this.#bound = bound;
+    this.#watch = watch;
   }
 
   /** Bytes queued or being written. */
@@ -210,10 +210,10 @@ export class FrameWriter {
     this.#spare = written;
     this.#len = 0;
     this.#inFlight = len;
-    armWrite(this.#bound);
+    armWrite(this.#watch);
     this.#writeAll(written.subarray(0, len)).then(
       () => {
-        disarmWrite(this.#bound);
+        disarmWrite(this.#watch);
         this.#inFlight = 0;
         if (this.#len > 0) {
           // Frames queued during the write: they go in the next turn, with whatever joins them.
@@ -223,7 +223,7 @@ export class FrameWriter {
         this.#settle();
       },
       (err) => {
-        disarmWrite(this.#bound);
+        disarmWrite(this.#watch);
         this.#fail(err);
       },
     );
