@@ -137,6 +137,26 @@ export async function streamBody(
   return { body: total, wire: out.wire };
 }
 
+/**
+ * Writes all of `bytes`, telling `watch` of each write: every partial write is progress (the
+ * peer took bytes), so the bound restarts with the next one.
+ */
+export async function writeWatched(
+  conn: ByteConn,
+  bytes: Uint8Array,
+  watch: WriteWatch | undefined,
+): Promise<void> {
+  if (watch === undefined) return await writeAll(conn, bytes);
+  try {
+    for (let off = 0; off < bytes.length;) {
+      armWrite(watch);
+      off += await conn.write(bytes.subarray(off));
+    }
+  } finally {
+    disarmWrite(watch);
+  }
+}
+
 /** The parts of the next write: joined in a pooled buffer when there are several. */
 class Joiner {
   readonly #conn: ByteConn;
@@ -196,14 +216,11 @@ class Joiner {
     this.bytes = 0;
     this.#bodyBytes = 0;
     this.#lent = false;
-    armWrite(this.#watch);
     try {
-      await writeAll(this.#conn, out);
+      await writeWatched(this.#conn, out, this.#watch);
     } catch (err) {
       this.#body.cancel(err);
       throw err;
-    } finally {
-      disarmWrite(this.#watch);
     }
     this.wire += out.length;
     this.#onWrite?.(carried);

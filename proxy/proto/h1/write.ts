@@ -4,18 +4,11 @@
  * Tested by server_test.ts, client_test.ts and http/head_test.ts.
  */
 import type { HeaderList } from "../header_list.ts";
-import {
-  armWrite,
-  type BodyReader,
-  disarmWrite,
-  isBodyless,
-  type OutgoingResponse,
-  type WriteWatch,
-} from "../message.ts";
+import { type BodyReader, isBodyless, type OutgoingResponse, type WriteWatch } from "../message.ts";
 import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { headBuffers } from "../../net/buffer_pool.ts";
 import { lastChunk } from "./body.ts";
-import { BodyFailure, streamBody } from "./coalesce.ts";
+import { BodyFailure, streamBody, writeWatched } from "./coalesce.ts";
 import { reasonPhrase } from "../responses.ts";
 
 /** Appends "name: value\r\n" for every field. */
@@ -158,22 +151,18 @@ export async function writeResponse(
     const bytes = body as Uint8Array;
     const out = encodeHead(head, bytes.length);
     out.set(bytes, head.length);
-    armWrite(watch);
     try {
-      await io.write(out);
+      await writeWatched(io.conn, out, watch);
     } finally {
-      disarmWrite(watch);
       releaseHead(out);
     }
     return true;
   }
   const headBytes = encodeHead(head, 0);
   if (framing === "none") {
-    armWrite(watch);
     try {
-      await io.write(headBytes);
+      await writeWatched(io.conn, headBytes, watch);
     } finally {
-      disarmWrite(watch);
       releaseHead(headBytes);
     }
     if (body !== null && !(body instanceof Uint8Array)) body.cancel();

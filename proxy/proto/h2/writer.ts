@@ -210,7 +210,6 @@ export class FrameWriter {
     this.#spare = written;
     this.#len = 0;
     this.#inFlight = len;
-    armWrite(this.#watch);
     this.#writeAll(written.subarray(0, len)).then(
       () => {
         disarmWrite(this.#watch);
@@ -229,9 +228,12 @@ export class FrameWriter {
     );
   }
 
+  /** Every partial write is progress: the bound on waiting for the peer restarts with each. */
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < bytes.length) off += await this.#transport.write(bytes.subarray(off));
+    for (let off = 0; off < bytes.length;) {
+      armWrite(this.#watch);
+      off += await this.#transport.write(bytes.subarray(off));
+    }
   }
 
   #settle(): void {
