@@ -1,7 +1,8 @@
 /**
  * The checks every request passes before anything else looks at it, for both front ends: the
- * method, the target's form (and target_rules.ts), the one authority routing and the upstream see, HTTP/2's framing
- * fields, and header names with "_". See docs/security.md for the rules and why.
+ * method, the target's form (fragments and escapes: target_rules.ts), the one authority routing
+ * and the upstream see, HTTP/2's framing fields, and header names with "_". See
+ * docs/security.md for the rules and why.
  *
  * Tested by framing_h1_test.ts, framing_h2_test.ts, authority_test.ts and rejection_test.ts.
  */

@@ -1,12 +1,12 @@
 /**
  * Phase "route": the most specific route for the request's host, path, method and headers (see
  * router.ts), and the service it names; no route is the proxy's own 404 (`not_found`).
- * "OPTIONS *" is about the whole server: it takes the route of "/". An encoded character the route
- * does not allow (target_rules.ts) is refused here, once the route is known. The route's `strip_prefix`
- * is applied to the target the upstream gets here, before the route's middlewares (a rewrite
- * sees the stripped path).
+ * "OPTIONS *" is about the whole server: it takes the route of "/". A path the route does not
+ * allow (target_rules.ts: encoded characters, dot segments with parameters) is refused here, once
+ * the route is known. The route's `strip_prefix` is applied to the target the upstream gets here,
+ * before the route's middlewares (a rewrite sees the stripped path).
  *
- * Tested by router_test.ts and handler_test.ts.
+ * Tested by router_test.ts, handler_test.ts and target_rules_test.ts.
  */
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
