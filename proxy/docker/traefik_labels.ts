@@ -5,7 +5,8 @@
  * ```text
  * traefik.enable=true                        traefik.docker.network=<network>
  * traefik.http.routers.<r>.rule=Host(`a`) && PathPrefix(`/api`)     (traefik_rule.ts)
- * traefik.http.routers.<r>.entrypoints=websecure   .service=<s>   .middlewares=<stripprefix>
+ * traefik.http.routers.<r>.entrypoints=websecure   .service=<s>   .middlewares=<stripprefix>,...
+ * traefik.http.middlewares.<m>.stripprefix.prefixes=/api     .encodedcharacters.allowencodedslash
  * traefik.http.services.<s>.loadbalancer.server.port=8000          .server.scheme
  * traefik.http.services.<s>.loadbalancer.healthcheck.path=/health  .interval .timeout
  * traefik.http.services.<s>.loadbalancer.passhostheader=false
@@ -14,7 +15,8 @@
  * traefik.udp.routers.<r>.entrypoints        .service
  * ```
  *
- * A `stripprefix` middleware whose prefix is the router's PathPrefix becomes `strip_prefix`.
+ * A `stripprefix` middleware whose prefix is the router's PathPrefix becomes `strip_prefix`, an
+ * `encodedcharacters` one the route's `allow_encoded`.
  * Anything else gets one warning per label. A router that uses something that changes who may
  * reach the app or what it receives (another middleware, a rule that cannot be translated) is
  * left out rather than served without it; settings that only concern TLS certificates or
@@ -143,34 +145,68 @@ function httpRouter(def: Definition, all: Collected, name: string, entries: Entr
       });
     }
     if (middlewares.strip) route.fields.set("strip_prefix", middlewares.strip);
+    if (middlewares.encoded) route.fields.set("allow_encoded", middlewares.encoded);
     if (middlewares.names) route.fields.set("middlewares", middlewares.names);
     if (service) route.service = { value: bare(service.text.trim()), label: service.label };
   });
 }
 
+/** A setting translated from labels, and the label it came from (for errors). */
+type Field<T> = { value: T; label: string };
+
+/**
+ * Traefik's `encodedCharacters` options (v3.6, all false by default: Gatehouse's defaults) as
+ * `allow_encoded` names; null for the encoded null, which Gatehouse refuses in every path.
+ */
+const ENCODED_OPTIONS: ReadonlyMap<string, string | null> = new Map([
+  ["encodedcharacters.allowencodedslash", "slash"],
+  ["encodedcharacters.allowencodedbackslash", "backslash"],
+  ["encodedcharacters.allowencodedsemicolon", "semicolon"],
+  ["encodedcharacters.allowencodedpercent", "percent"],
+  ["encodedcharacters.allowencodedquestionmark", "question_mark"],
+  ["encodedcharacters.allowencodedhash", "hash"],
+  ["encodedcharacters.allowencodednullcharacter", null],
+]);
+
 /**
  * The router's middlewares as Gatehouse settings: a stripprefix of the route's own path becomes
- * strip_prefix, names defined elsewhere pass on when Gatehouse has middlewares. Null (the router
- * left out, with a warning) when one cannot be translated.
+ * strip_prefix, an encodedcharacters middleware allow_encoded, names defined elsewhere pass on
+ * when Gatehouse has middlewares. Null (the router left out, with a warning) when one cannot be
+ * translated.
  */
 function middlewaresOf(
   def: Definition,
   all: Collected,
   entries: Entries,
   paths: readonly string[],
-):
-  | { strip?: { value: boolean; label: string }; names?: { value: string[]; label: string } }
-  | null {
+): { strip?: Field<boolean>; encoded?: Field<string[]>; names?: Field<string[]> } | null {
   const entry = all.take(entries, "middlewares");
   if (entry === undefined) return {};
   const defined = all.of("http", "middlewares");
-  const out: ReturnType<typeof middlewaresOf> = {};
+  const out: NonNullable<ReturnType<typeof middlewaresOf>> = {};
   const names: string[] = [];
+  const encoded = new Set<string>();
   for (const ref of listValue(entry.text)) {
     const name = bare(ref);
     const labels = ref.endsWith("@file") ? undefined : defined.get(name);
     if (labels === undefined) {
       names.push(name);
+      continue;
+    }
+    const keys = [...labels.keys()];
+    if (keys.every((k) => ENCODED_OPTIONS.has(k.toLowerCase()))) {
+      for (const key of keys) {
+        const option = all.take(labels, key)!;
+        if (plainScalar(option.text) !== true) continue;
+        const allowed = ENCODED_OPTIONS.get(key.toLowerCase())!;
+        if (allowed === null) {
+          def.warn(
+            option.label,
+            "not translated: Gatehouse refuses an encoded null (%00) in every path; the " +
+              "router is kept without it",
+          );
+        } else encoded.add(allowed);
+      }
       continue;
     }
     const prefixes = all.take(labels, "stripprefix.prefixes");
@@ -179,14 +215,16 @@ function middlewaresOf(
     if (!only || strip.length !== 1 || !paths.every((p) => p === strip[0])) {
       def.warn(
         entry.label,
-        `not translated: middleware "${ref}" (only a stripprefix of the ` +
-          `router's own PathPrefix becomes strip_prefix); the router is left out`,
+        `not translated: middleware "${ref}" (only a stripprefix of the router's own ` +
+          `PathPrefix becomes strip_prefix, and encodedcharacters allow_encoded); the router ` +
+          `is left out`,
       );
       return null;
     }
     out.strip = { value: true, label: prefixes!.label };
   }
   if (names.length > 0) out.names = { value: names, label: entry.label };
+  if (encoded.size > 0) out.encoded = { value: [...encoded], label: entry.label };
   return out;
 }
 
@@ -295,7 +333,7 @@ export function parseTraefikLabels(labels: Readonly<Record<string, string>>): De
       def.warn(
         label,
         "not translated (Traefik middlewares are not read, except a stripprefix " +
-          "of a router's own path)",
+          "of a router's own path and encodedcharacters)",
       );
     }
   }

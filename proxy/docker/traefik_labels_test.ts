@@ -75,7 +75,8 @@ Deno.test("a router with an untranslatable middleware or rule is left out with o
     [
       "traefik.http.routers.admin.middlewares",
       `not translated: middleware "admin-auth" (only a stripprefix of the router's own ` +
-      `PathPrefix becomes strip_prefix); the router is left out`,
+      `PathPrefix becomes strip_prefix, and encodedcharacters allow_encoded); the router is ` +
+      `left out`,
     ],
     [
       "traefik.http.routers.ok.priority",
@@ -91,8 +92,41 @@ Deno.test("a router with an untranslatable middleware or rule is left out with o
     ],
     [
       "traefik.http.middlewares.admin-auth.basicauth.users",
-      "not translated (Traefik middlewares are not read, except a stripprefix of a router's own path)",
+      "not translated (Traefik middlewares are not read, except a stripprefix of a router's own path and encodedcharacters)",
     ],
+  ]);
+});
+
+Deno.test("an encodedcharacters middleware becomes the route's allow_encoded; the null is refused", async () => {
+  const labels = {
+    "traefik.enable": "true",
+    "traefik.http.routers.registry.rule": "Host(`registry.test`)",
+    "traefik.http.routers.registry.middlewares": "chars,strip-none@file",
+    "traefik.http.middlewares.chars.encodedcharacters.allowencodedslash": "true",
+    "traefik.http.middlewares.chars.encodedCharacters.allowEncodedPercent": "true",
+    "traefik.http.middlewares.chars.encodedcharacters.allowencodedhash": "false",
+    "traefik.http.middlewares.chars.encodedcharacters.allowencodednullcharacter": "true",
+    "traefik.http.services.registry.loadbalancer.server.port": "5000",
+  };
+  const def = parseTraefikLabels(labels);
+  assert.deepEqual(def.warnings.map((w) => [w.label, w.message]), [
+    [
+      "traefik.http.middlewares.chars.encodedcharacters.allowencodednullcharacter",
+      "not translated: Gatehouse refuses an encoded null (%00) in every path; the router is " +
+      "kept without it",
+    ],
+  ]);
+  const result = await loadWith(
+    FILE + "middlewares: { strip-none: { headers: { response: { set: { x-a: b } } } } }\n",
+    [replica("registry", 1, labels)],
+    settings({ traefikLabels: true }),
+  );
+  assert.ok(result.ok, result.ok ? "" : result.errors.map(formatConfigError).join("\n"));
+  const [route] = result.config.routes;
+  assert.deepEqual([route.name, [...route.allowEncoded].sort(), route.middlewares], [
+    "registry",
+    ["percent", "slash"],
+    ["strip-none"],
   ]);
 });
 
