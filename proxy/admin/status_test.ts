@@ -89,6 +89,7 @@ Deno.test("/status describes entrypoints, routes, TCP routes and services as the
       match: gh.config.routes[0].match,
       service: "app",
       stripPrefix: gh.config.routes[0].stripPrefix,
+      allowEncoded: [],
       upgrade: gh.config.routes[0].upgrade,
     }]);
     assert.deepEqual(doc.tcpRoutes.map((r: { name: string; sni: unknown }) => [r.name, r.sni]), [

@@ -72,6 +72,7 @@ export function statusDocument(input: StatusInput): unknown {
       match: r.match,
       service: r.service,
       stripPrefix: r.stripPrefix,
+      allowEncoded: r.allowEncoded,
       upgrade: r.upgrade,
     })),
     tcpRoutes: config.tcpRoutes.map((r) => ({
