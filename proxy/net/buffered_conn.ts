@@ -18,6 +18,7 @@
 
 import { type DirectRead, directRead } from "../internal/direct_read.ts";
 import { CHUNK_SIZE, chunkBuffers } from "./buffer_pool.ts";
+import { armWrite, disarmWrite, type WriteWatch } from "./connections.ts";
 
 /** The request or response head exceeded the allowed size. */
 export class HeadTooLargeError extends Error {
@@ -333,10 +334,24 @@ export class BufferedConn {
   }
 }
 
-/** Writes all of `bytes` (a single write may take only part of them). */
-export async function writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+/**
+ * Writes all of `bytes` (a single write may take only part of them), telling `watch` of each
+ * write: every partial write is progress (the peer took bytes), so the bound restarts with the
+ * next one.
+ */
+export async function writeAll(
+  conn: Pick<ByteConn, "write">,
+  bytes: Uint8Array,
+  watch?: WriteWatch,
+): Promise<void> {
+  try {
+    for (let off = 0; off < bytes.length;) {
+      armWrite(watch);
+      off += await conn.write(bytes.subarray(off));
+    }
+  } finally {
+    disarmWrite(watch);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { latin1 } from "../testing/wire.ts";
-import { BareCrError, BufferedConn } from "./buffered_conn.ts";
+import { BareCrError, BufferedConn, writeAll } from "./buffered_conn.ts";
 
 /** A loopback pair: `send` writes to the reading side's peer, which stays open. */
 async function pair() {
@@ -61,4 +61,32 @@ Deno.test("a Deno connection is read through the read op, not its read method", 
   assert.equal(new TextDecoder().decode(head), "GET / HTTP/1.1\r\nhost: a\r");
   client.close();
   io.close();
+});
+
+Deno.test("writeAll with a watch: each partial write to a slow reader restarts the bound; done, it is off", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const writer = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const reader = await listener.accept();
+  const watch = { writeDeadline: 0, writeIdleMs: 1000 };
+  const done = writeAll(writer, new Uint8Array(16 * 1024 * 1024), watch);
+  // As the registry's sweep does: each start since the last look gets a deadline (here, 1).
+  let starts = 0;
+  const sweep = setInterval(() => {
+    if (watch.writeDeadline === -1) {
+      starts++;
+      watch.writeDeadline = 1;
+    }
+  }, 5);
+  const buf = new Uint8Array(256 * 1024);
+  let read = 0;
+  while (read < 16 * 1024 * 1024) {
+    read += (await reader.read(buf)) ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await done;
+  clearInterval(sweep);
+  writer.close();
+  reader.close();
+  assert.ok(starts >= 2, `the bound restarted ${starts} times`);
+  assert.equal(watch.writeDeadline, 0);
 });

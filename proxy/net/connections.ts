@@ -12,14 +12,36 @@ import {
 
 export type ConnState = "handshake" | "idle" | "active" | "tunnel";
 
-export class TrackedConnection {
+/**
+ * Bounds each write to a client connection (a `TrackedConnection`, whose registry enforces it;
+ * `writeAll` in buffered_conn.ts does the marking): a writer marks a write as under way
+ * (`writeDeadline` -1) and done (0); the registry's next sweep turns -1 into a deadline
+ * `writeIdleMs` ahead, and closes the connection once it passes. No clock is read per write.
+ */
+export interface WriteWatch {
+  /** 0: no write under way; -1: one started since the last sweep; else the deadline. */
+  writeDeadline: number;
+  /** How long one write may wait for the peer to take bytes; 0 = no limit. */
+  writeIdleMs: number;
+}
+
+/** Marks a write to the peer as started (`watch` may be absent). */
+export function armWrite(watch: WriteWatch | undefined): void {
+  if (watch !== undefined && watch.writeIdleMs > 0) watch.writeDeadline = -1;
+}
+
+/** Marks the write to the peer as done. */
+export function disarmWrite(watch: WriteWatch | undefined): void {
+  if (watch !== undefined) watch.writeDeadline = 0;
+}
+
+export class TrackedConnection implements WriteWatch {
   /** Epoch milliseconds after which the connection is closed; 0 = none. Set by the protocol. */
   deadline = 0;
   /** Like `deadline`, but set by shutdown or route removal; the protocol never clears it. */
   hardDeadline = 0;
   /**
-   * The write under way to the peer (proto/message.ts `WriteWatch`, marked by the protocol's
-   * writer): 0 none, -1 started since the last sweep, else the epoch milliseconds by which it
+   * The write under way to the peer (`WriteWatch`, marked by the protocol's writer): 0 none, -1 started since the last sweep, else the epoch milliseconds by which it
    * must complete. A peer that takes no byte for `writeIdleMs` is closed, whatever the other
    * deadlines.
    */

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { armWrite, disarmWrite } from "../proto/message.ts";
-import { ConnectionRegistry, DRAIN_GRACE_MS, TrackedConnection } from "./connections.ts";
+import {
+  armWrite,
+  ConnectionRegistry,
+  disarmWrite,
+  DRAIN_GRACE_MS,
+  TrackedConnection,
+} from "./connections.ts";
 
 Deno.test("drain: idle connections close at once, a busy one at the deadline; none left", async () => {
   const registry = new ConnectionRegistry();

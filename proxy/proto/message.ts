@@ -167,29 +167,6 @@ export interface OutgoingResponse {
   readonly close?: boolean;
 }
 
-/**
- * Bounds each write to a client connection (net/connections.ts `TrackedConnection`, whose
- * registry enforces it): a writer marks a write as under way (`writeDeadline` -1) and done (0);
- * the registry's next sweep turns -1 into a deadline `writeIdleMs` ahead, and closes the
- * connection once it passes. No clock is read per write.
- */
-export interface WriteWatch {
-  /** 0: no write under way; -1: one started since the last sweep; else the deadline. */
-  writeDeadline: number;
-  /** How long one write may wait for the peer to take bytes; 0 = no limit. */
-  writeIdleMs: number;
-}
-
-/** Marks a write to the peer as started (`watch` may be absent). */
-export function armWrite(watch: WriteWatch | undefined): void {
-  if (watch !== undefined && watch.writeIdleMs > 0) watch.writeDeadline = -1;
-}
-
-/** Marks the write to the peer as done. */
-export function disarmWrite(watch: WriteWatch | undefined): void {
-  if (watch !== undefined) watch.writeDeadline = 0;
-}
-
 /** What a handler returns after it took over the connection (see `IncomingRequest.takeover`). */
 export const TAKEN_OVER = Symbol("taken-over");
 

@@ -12,8 +12,9 @@
  * held back. "Ready" is the body's `readNow` when it has one (bytes already buffered: no
  * waiting at all), else a chunk that arrives within the current turn of the event loop.
  */
-import { armWrite, type BodyReader, disarmWrite, type WriteWatch } from "../message.ts";
+import type { BodyReader } from "../message.ts";
 import { type ByteConn, writeAll } from "../../net/buffered_conn.ts";
+import type { WriteWatch } from "../../net/connections.ts";
 import { headBuffers, joinBuffers } from "../../net/buffer_pool.ts";
 import { chunkSizeLine, CRLF, LAST_CHUNK } from "./body.ts";
 
@@ -137,26 +138,6 @@ export async function streamBody(
   return { body: total, wire: out.wire };
 }
 
-/**
- * Writes all of `bytes`, telling `watch` of each write: every partial write is progress (the
- * peer took bytes), so the bound restarts with the next one.
- */
-export async function writeWatched(
-  conn: ByteConn,
-  bytes: Uint8Array,
-  watch: WriteWatch | undefined,
-): Promise<void> {
-  if (watch === undefined) return await writeAll(conn, bytes);
-  try {
-    for (let off = 0; off < bytes.length;) {
-      armWrite(watch);
-      off += await conn.write(bytes.subarray(off));
-    }
-  } finally {
-    disarmWrite(watch);
-  }
-}
-
 /** The parts of the next write: joined in a pooled buffer when there are several. */
 class Joiner {
   readonly #conn: ByteConn;
@@ -217,7 +198,7 @@ class Joiner {
     this.#bodyBytes = 0;
     this.#lent = false;
     try {
-      await writeWatched(this.#conn, out, this.#watch);
+      await writeAll(this.#conn, out, this.#watch);
     } catch (err) {
       this.#body.cancel(err);
       throw err;

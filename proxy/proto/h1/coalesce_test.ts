@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { connect, proxyFor } from "../../testing/proxy.ts";
 import { httpUpstream } from "../../testing/servers.ts";
-import { writeWatched } from "./coalesce.ts";
 import { readResponse } from "../../testing/wire.ts";
 
 const REQUESTS = 20;
@@ -45,31 +44,3 @@ for (const path of ["/length", "/chunked"]) {
     assert.ok(took < STALL_FREE_MS, `${REQUESTS} requests took ${took.toFixed(0)} ms`);
   });
 }
-
-Deno.test("writeWatched: each partial write to a slow reader restarts the bound; done, it is off", async () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const writer = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const reader = await listener.accept();
-  const watch = { writeDeadline: 0, writeIdleMs: 1000 };
-  const done = writeWatched(writer, new Uint8Array(16 * 1024 * 1024), watch);
-  // As the registry's sweep does: each start since the last look gets a deadline (here, 1).
-  let starts = 0;
-  const sweep = setInterval(() => {
-    if (watch.writeDeadline === -1) {
-      starts++;
-      watch.writeDeadline = 1;
-    }
-  }, 5);
-  const buf = new Uint8Array(256 * 1024);
-  let read = 0;
-  while (read < 16 * 1024 * 1024) {
-    read += (await reader.read(buf)) ?? 0;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  await done;
-  clearInterval(sweep);
-  writer.close();
-  reader.close();
-  assert.ok(starts >= 2, `the bound restarted ${starts} times`);
-  assert.equal(watch.writeDeadline, 0);
-});

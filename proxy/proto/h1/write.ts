@@ -4,11 +4,12 @@
  * Tested by server_test.ts, client_test.ts and http/head_test.ts.
  */
 import type { HeaderList } from "../header_list.ts";
-import { type BodyReader, isBodyless, type OutgoingResponse, type WriteWatch } from "../message.ts";
-import type { BufferedConn } from "../../net/buffered_conn.ts";
+import { type BodyReader, isBodyless, type OutgoingResponse } from "../message.ts";
+import { type BufferedConn, writeAll } from "../../net/buffered_conn.ts";
+import type { WriteWatch } from "../../net/connections.ts";
 import { headBuffers } from "../../net/buffer_pool.ts";
 import { lastChunk } from "./body.ts";
-import { BodyFailure, streamBody, writeWatched } from "./coalesce.ts";
+import { BodyFailure, streamBody } from "./coalesce.ts";
 import { reasonPhrase } from "../responses.ts";
 
 /** Appends "name: value\r\n" for every field. */
@@ -152,7 +153,7 @@ export async function writeResponse(
     const out = encodeHead(head, bytes.length);
     out.set(bytes, head.length);
     try {
-      await writeWatched(io.conn, out, watch);
+      await writeAll(io.conn, out, watch);
     } finally {
       releaseHead(out);
     }
@@ -161,7 +162,7 @@ export async function writeResponse(
   const headBytes = encodeHead(head, 0);
   if (framing === "none") {
     try {
-      await writeWatched(io.conn, headBytes, watch);
+      await writeAll(io.conn, headBytes, watch);
     } finally {
       releaseHead(headBytes);
     }

@@ -6,7 +6,7 @@
  */
 import type { H2Budgets, H2Stats } from "./guard.ts";
 import { initialSettings, type Settings } from "./settings.ts";
-import type { WriteWatch } from "../message.ts";
+import type { WriteWatch } from "../../net/connections.ts";
 
 /** Something the connection did about the peer, for the log (counted in H2Stats too). */
 export interface H2Event {

@@ -18,7 +18,8 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { armWrite, disarmWrite, type WriteWatch } from "../message.ts";
+import { writeAll } from "../../net/buffered_conn.ts";
+import type { WriteWatch } from "../../net/connections.ts";
 import { Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader, writeU32 } from "./frames.ts";
 
 /** The byte transport of a connection: Deno.Conn and Deno.TlsConn satisfy it. */
@@ -210,9 +211,8 @@ export class FrameWriter {
     this.#spare = written;
     this.#len = 0;
     this.#inFlight = len;
-    this.#writeAll(written.subarray(0, len)).then(
+    writeAll(this.#transport, written.subarray(0, len), this.#watch).then(
       () => {
-        disarmWrite(this.#watch);
         this.#inFlight = 0;
         if (this.#len > 0) {
           // Frames queued during the write: they go in the next turn, with whatever joins them.
@@ -221,19 +221,8 @@ export class FrameWriter {
         }
         this.#settle();
       },
-      (err) => {
-        disarmWrite(this.#watch);
-        this.#fail(err);
-      },
+      (err) => this.#fail(err),
     );
-  }
-
-  /** Every partial write is progress: the bound on waiting for the peer restarts with each. */
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    for (let off = 0; off < bytes.length;) {
-      armWrite(this.#watch);
-      off += await this.#transport.write(bytes.subarray(off));
-    }
   }
 
   #settle(): void {
