@@ -27,6 +27,7 @@
  * @module
  */
 import { plainScalar } from "../config/env.ts";
+import type { EncodedChar } from "../config/types.ts";
 import { Definition, type Kind, listValue, portValue } from "./definition.ts";
 import { enableValue } from "./labels.ts";
 import { parseRule, RuleSyntaxError, translateHttpRule, translateTcpRule } from "./traefik_rule.ts";
@@ -158,7 +159,7 @@ type Field<T> = { value: T; label: string };
  * Traefik's `encodedCharacters` options (v3.6, all false by default: Gatehouse's defaults) as
  * `allow_encoded` names; null for the encoded null, which Gatehouse refuses in every path.
  */
-const ENCODED_OPTIONS: ReadonlyMap<string, string | null> = new Map([
+const ENCODED_OPTIONS: ReadonlyMap<string, EncodedChar | null> = new Map([
   ["encodedcharacters.allowencodedslash", "slash"],
   ["encodedcharacters.allowencodedbackslash", "backslash"],
   ["encodedcharacters.allowencodedsemicolon", "semicolon"],
@@ -179,13 +180,13 @@ function middlewaresOf(
   all: Collected,
   entries: Entries,
   paths: readonly string[],
-): { strip?: Field<boolean>; encoded?: Field<string[]>; names?: Field<string[]> } | null {
+): { strip?: Field<boolean>; encoded?: Field<EncodedChar[]>; names?: Field<string[]> } | null {
   const entry = all.take(entries, "middlewares");
   if (entry === undefined) return {};
   const defined = all.of("http", "middlewares");
   const out: NonNullable<ReturnType<typeof middlewaresOf>> = {};
   const names: string[] = [];
-  const encoded = new Set<string>();
+  const encoded = new Set<EncodedChar>();
   for (const ref of listValue(entry.text)) {
     const name = bare(ref);
     const labels = ref.endsWith("@file") ? undefined : defined.get(name);
