@@ -4,6 +4,7 @@ import { httpUpstream, waitFor } from "../testing/servers.ts";
 import { type RawH2Client, rawH2Client } from "../testing/h2_frame_peer.ts";
 import { type DataFrame, FrameType, type GoawayFrame } from "../proto/h2/frames.ts";
 import { bytesOf } from "../testing/wire.ts";
+import { reload } from "../testing/tcp_peers.ts";
 
 /** Runs a command to completion; stdout and stderr as text. */
 async function run(cmd: string, args: string[]) {
@@ -246,4 +247,32 @@ Deno.test("an HTTP/2 client that opens no window for its response is closed at k
     assert.ok(!slow.closed, `closed after ${dataOn(slow, second)} bytes`);
   }
   await waitFor(() => dataOn(slow, second) === body.length, "the whole body");
+});
+
+Deno.test("an HTTP/2 client stalled by flow control is cut at the drain deadline when its entrypoint is removed", async () => {
+  await using up = httpUpstream(() => new Response("x".repeat(256 * 1024)));
+  // keep_alive_idle is long, so only the drain can end the stalled connection.
+  const entrypoints = (withH2c: boolean) =>
+    yaml`
+    entrypoints:
+      stay: { address: "127.0.0.1:0" }
+      ${withH2c ? `web: { address: "127.0.0.1:0", h2c: only }` : ""}
+    routes: [{ service: app }]
+    services: { app: { servers: ["${up.url}"] } }
+    timeouts: { keep_alive_idle: 60s, drain: 500ms }
+  `;
+  await using gw = await startProxy(entrypoints(true));
+  // SETTINGS_INITIAL_WINDOW_SIZE 1024 and no WINDOW_UPDATE ever: the response stops after 1 KiB.
+  await using stalled = await rawH2Client(gw.port("web"), [[4, 1024]]);
+  const id = await stalled.request("GET", "/");
+  await stalled.waitFor((f) => f.type === FrameType.DATA && "streamId" in f && f.streamId === id);
+  const removed = Date.now();
+  await reload(gw, entrypoints(false));
+  const goaway = await stalled.waitFor((f) => f.type === FrameType.GOAWAY, 2000);
+  assert.equal((goaway as GoawayFrame).code, 0);
+  await waitFor(() => stalled.closed, "the stalled connection to close", 5000);
+  const ms = Date.now() - removed;
+  // The drain (500 ms), then at most the 1 s grace of a cut connection.
+  assert.ok(ms >= 400 && ms < 3000, `closed ${ms} ms after the entrypoint was removed`);
+  await waitFor(() => gw.runtime.clients.size === 0, "the connection to leave the registry");
 });
