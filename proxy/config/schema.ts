@@ -221,8 +221,8 @@ const route = obj({
   allow_encoded: def(
     list(oneOf(ENCODED_CHARS), { single: true, unique: true }),
     [],
-    "Encoded characters accepted in paths (%2F slash, %5C backslash, %3B semicolon, " +
-      "%25 percent, %3F question_mark, %23 hash); others are refused with 400",
+    "Encoded characters accepted in paths (%2F slash, %5C and a raw \\ backslash, " +
+      "%3B semicolon, %25 percent, %3F question_mark, %23 hash); others are refused with 400",
   ),
   request_headers: def(headerOps, {}, "Changes to request headers sent upstream"),
   response_headers: def(headerOps, {}, "Changes to response headers sent to the client"),

@@ -36,6 +36,7 @@ const SEEDS: readonly string[] = [
   message(["GET http://a.test/x HTTP/1.1", host]),
   message(["GET //a/%2e%2e;/%2fb%25?n=%2F HTTP/1.1", host]),
   message(["GET /a;x=1/%61?q=100% HTTP/1.1", host]),
+  message(["GET /a\\..\\b?c=\\ HTTP/1.1", host]),
   message(["OPTIONS * HTTP/1.1", host]),
   message([
     "GET /ws HTTP/1.1",
@@ -64,6 +65,7 @@ const WORDS: readonly string[] = [
   ...["\xa0", ":", ";", ",", '"', "@", "_", "-", "/..", "%00", "http://", "HTTP/1.0"],
   ...["HTTP/1.1", "HTTP/2.0", "chunked", " chunked", "identity", "gzip", "0\r\n\r\n"],
   ...["#", "%", "%2f", "%2F", "%5c", "%25", "%zz", "%4", "..;", "/..;/", "%2e%2e;", "//", "?"],
+  ...["\\", "\\..\\"],
   "Transfer-Encoding: chunked\r\n",
   "Content-Length: 0\r\n",
   "Content-Length: 5\r\n",

@@ -216,6 +216,7 @@ const CASES: readonly Case[] = [
     ['"%" without two hex digits', "/a%zz", "bad_target"],
     ['"%" cut short by the query', "/a%4?b", "bad_target"],
     ['a ".." segment with parameters', "/static/..;/admin", "bad_target"],
+    ["a backslash", "/static\\..\\admin", "bad_target"],
     ["an encoded slash", "/admin%2fx", "encoded_path"],
     ["an encoded percent (a second decoding)", "/admin%252F", "encoded_path"],
     ["an encoded null", "/a%00.txt", "encoded_path"],

@@ -105,6 +105,8 @@ const ODD_PATHS: readonly string[] = [
   "/a;x=1",
   "/a?next=%2F%23",
   "/%61",
+  "/a\\..\\b",
+  "/a?b=\\",
 ];
 
 const BYTE_WORDS: readonly string[] = [

@@ -159,6 +159,12 @@ const CASES: readonly Case[] = [
     reason: "bad_target",
   },
   {
+    name: "a backslash in :path is refused",
+    request: get([], { path: "/a\\..\\admin" }),
+    status: 400,
+    reason: "bad_target",
+  },
+  {
     name: "an encoded backslash in :path is refused",
     request: get([], { path: "/a%5c..%5cadmin" }),
     status: 400,

@@ -1,11 +1,12 @@
 /**
  * What a request target's path may hold, beyond its characters (those are the front ends'): no
- * fragment, percent-encoding well formed, no dot segment with parameters, and none of the encoded
- * characters that decode into something else than data (a path separator, a query, a second
- * round of decoding) unless the route allows them. Each is a way for Gatehouse and an upstream
- * to read one path two ways: a route that protects "/admin" would not see "/admin#x",
- * "/admin%2Fx", "/admin%252F" or "/x/..;/admin", while an upstream that strips fragments, decodes
- * once more or climbs on "..;" serves "/admin". See docs/security.md.
+ * fragment, percent-encoding well formed, no dot segment with parameters, and neither a raw
+ * backslash nor the encoded characters that decode into something else than data (a path
+ * separator, a query, a second round of decoding) unless the route allows them. Each is a way for
+ * Gatehouse and an upstream to read one path two ways: a route that protects "/admin" would not
+ * see "/admin#x", "/admin%2Fx", "/admin%252F", "/x/..;/admin" or "/x\..\admin", while an
+ * upstream that strips fragments, decodes once more, climbs on "..;" or parses URLs as browsers
+ * do (backslash as "/") serves "/admin". See docs/security.md.
  *
  * Tested by framing_h1_test.ts, framing_h2_test.ts and target_rules_test.ts.
  */
@@ -51,12 +52,22 @@ const AMBIGUOUS: ReadonlyMap<string, EncodedChar | null> = new Map([
 
 /**
  * Refuses, in `path` (normalised: dot segments resolved, every escape upper case, see router.ts),
- * a dot segment with parameters ("/..;/": Java servers climb on it, others take it as a name)
- * and an encoded character of AMBIGUOUS that the route's `allow_encoded` does not list.
+ * a dot segment with parameters ("/..;/": Java servers climb on it, others take it as a name),
+ * a raw backslash unless the route allows "backslash" (the WHATWG URL parser of browsers,
+ * Deno.serve and Node's `URL` reads it as "/": "/x\..\admin" is "/admin" to them, not to
+ * routing), and an encoded character of AMBIGUOUS that the route's `allow_encoded` does not list.
  */
 export function pathProblem(path: string, allowed: readonly EncodedChar[]): Rejection | null {
   if (path.indexOf(";") >= 0 && DOT_PARAMETERS.test(path)) {
     return new Rejection(400, "bad_target", `a "." or ".." segment with ";" parameters is refused`);
+  }
+  if (path.indexOf("\\") >= 0 && !allowed.includes("backslash")) {
+    return new Rejection(
+      400,
+      "bad_target",
+      `a backslash (\\) in the path is refused: URL parsers read it as "/"; ` +
+        `the route's allow_encoded may list "backslash" if its upstream reads it as data`,
+    );
   }
   for (let i = path.indexOf("%"); i >= 0; i = path.indexOf("%", i + 1)) {
     const hex = path.slice(i + 1, i + 3);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { connect, startProxy, yaml } from "../testing/proxy.ts";
+import { httpUpstream } from "../testing/servers.ts";
 import { message, okUpstream } from "../testing/upstream_bytes.ts";
 import { readResponse } from "../testing/wire.ts";
 import { normalizePath } from "./router.ts";
@@ -34,6 +35,11 @@ Deno.test("pathProblem: ambiguous encodings refused unless allowed, %00 always",
     assert.equal(pathProblem(normalizePath(path), ["semicolon"])?.reason, "bad_target", path);
   }
   assert.equal(check("/a/..b;/c;x/...;"), null);
+  for (const path of ["/a\\b", "/x\\..\\admin", "/\\", "/a%2F\\"]) {
+    assert.equal(check(path, ["slash"]), "bad_target", path);
+  }
+  assert.equal(check("/x\\..\\admin", ["backslash"]), null);
+  assert.match(pathProblem("/a\\b", [])!.message, /backslash.*allow_encoded may list "backslash"/);
   assert.match(
     pathProblem("/a%2F", [])!.message,
     /encoded slash \(%2F\).*allow_encoded may list "slash"/,
@@ -65,4 +71,41 @@ Deno.test("a route's allow_encoded lets its encoded characters through as sent, 
   assert.equal(up.requests.length, seen + 1);
   const reasons = gw.outcomes.map((o) => o.reason).filter((r) => r !== null);
   assert.deepEqual(reasons, ["encoded_path", "encoded_path", "encoded_path"]);
+});
+
+Deno.test("a raw backslash cannot take a request past the route that protects a path", async () => {
+  // The catch-all's upstream is Deno.serve, whose URL parser reads "\\" as "/" (as browsers and
+  // Node's URL do): "/x\\..\\admin" is "/admin" to it.
+  await using app = httpUpstream((req) => new Response(new URL(req.url).pathname));
+  await using admin = httpUpstream(() => new Response("admin route"));
+  const config = (allow: string) =>
+    yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      raw: { address: "127.0.0.1:0" }
+    routes:
+      - { entrypoints: [web], match: { path: /admin }, service: admin }
+      - { entrypoints: [web], service: app }
+      - { entrypoints: [raw], service: app${allow} }
+    services:
+      app: { servers: [${app.url}] }
+      admin: { servers: [${admin.url}] }
+  `;
+  await using gw = await startProxy(config(", allow_encoded: [backslash]"));
+  const get = async (entrypoint: string, target: string) => {
+    using client = await connect(gw.port(entrypoint));
+    await client.send(message([`GET ${target} HTTP/1.1`, "Host: a.test"]));
+    const res = await readResponse(client.reader);
+    return { status: res.status, body: new TextDecoder().decode(res.body) };
+  };
+  assert.deepEqual(await get("web", "/admin"), { status: 200, body: "admin route" });
+  for (const target of ["/x\\..\\admin", "/x\\..\\admin?a=1", "/\\admin"]) {
+    assert.equal((await get("web", target)).status, 400, target);
+  }
+  assert.deepEqual(await get("web", "/x?path=a\\b"), { status: 200, body: "/x" });
+  // A route that allows it gets the path as sent (its upstream here makes it "/admin").
+  assert.deepEqual(await get("raw", "/x\\..\\admin"), { status: 200, body: "/admin" });
+  assert.equal(app.requests.length, 2);
+  const reasons = gw.outcomes.map((o) => o.reason).filter((r) => r !== null);
+  assert.deepEqual(reasons, ["bad_target", "bad_target", "bad_target"]);
 });
