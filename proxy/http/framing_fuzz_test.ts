@@ -37,6 +37,7 @@ const SEEDS: readonly string[] = [
   message(["GET //a/%2e%2e;/%2fb%25?n=%2F HTTP/1.1", host]),
   message(["GET /a;x=1/%61?q=100% HTTP/1.1", host]),
   message(["GET /a\\..\\b?c=\\ HTTP/1.1", host]),
+  message(["GET //a/b//c?d=//e HTTP/1.1", host]),
   message(["OPTIONS * HTTP/1.1", host]),
   message([
     "GET /ws HTTP/1.1",

@@ -109,3 +109,33 @@ Deno.test("a raw backslash cannot take a request past the route that protects a 
   const reasons = gw.outcomes.map((o) => o.reason).filter((r) => r !== null);
   assert.deepEqual(reasons, ["bad_target", "bad_target", "bad_target"]);
 });
+
+Deno.test("a path that starts with // reaches the upstream as routing read it, not as a host", async () => {
+  await using up = okUpstream();
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+    routes:
+      - { match: { path: /admin }, service: app, middlewares: [closed] }
+      - { service: app }
+    middlewares:
+      closed: { ip_allow: [192.0.2.1/32] }
+    services:
+      app: { servers: [${up.url}] }
+  `);
+  const get = async (target: string) => {
+    using client = await connect(gw.port("web"));
+    await client.send(message([`GET ${target} HTTP/1.1`, "Host: a.test"]));
+    return (await readResponse(client.reader)).status;
+  };
+  // What Node's documented `new URL(req.url, base)` makes of the target the upstream received.
+  const read = (i: number) => new URL(up.requests[i].target, "http://a.test").pathname;
+  assert.equal(await get("/admin"), 403);
+  assert.equal(await get("//x/admin?q=//y"), 200);
+  assert.equal(up.requests[0].target, "/x/admin?q=//y");
+  assert.equal(read(0), "/x/admin");
+  assert.equal(await get("///admin"), 403, "routing merges the slashes: the /admin route");
+  assert.equal(await get("/x//admin"), 200);
+  assert.equal(up.requests[1].target, "/x//admin", "slashes inside the path go on as sent");
+  assert.equal(read(1), "/x//admin");
+});

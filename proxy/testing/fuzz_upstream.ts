@@ -42,6 +42,7 @@ function problemOf(req: RawRequest): string | null {
   if (BROKEN_ESCAPE.test(path)) return "broken % escape in the path";
   if (AMBIGUOUS_ESCAPE.test(path)) return "ambiguous encoded character in the path";
   if (path.includes("\\")) return "backslash in the path";
+  if (path.startsWith("//")) return "a path that starts with //";
   if (DOT_PARAMETERS.test(path.replace(/%2e/gi, "."))) return "dot segment with parameters";
   if (!HOST_LINE.test(lines[1] ?? "")) return "host line";
   const seen = new Map<string, string[]>();

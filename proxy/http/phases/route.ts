@@ -4,7 +4,8 @@
  * "OPTIONS *" is about the whole server: it takes the route of "/". A path the route does not
  * allow (target_rules.ts: encoded characters, dot segments with parameters) is refused here, once
  * the route is known. The route's `strip_prefix` is applied to the target the upstream gets here,
- * before the route's middlewares (a rewrite sees the stripped path).
+ * before the route's middlewares (a rewrite sees the stripped path), and a run of "/" that starts
+ * the path is merged into one.
  *
  * Tested by router_test.ts, handler_test.ts and target_rules_test.ts.
  */
@@ -12,6 +13,8 @@ import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
 import { hostOf, normalizePath } from "../router.ts";
 import { pathProblem } from "../target_rules.ts";
+
+const LEADING_SLASHES = /^\/{2,}/;
 
 export const route: Phase = {
   name: "route",
@@ -35,6 +38,11 @@ export const route: Phase = {
       const rest = ctx.path.slice(matched.match.pathPrefix.length);
       ctx.upstreamTarget = (rest.startsWith("/") ? rest : "/" + rest) +
         (q < 0 ? "" : target.slice(q));
+    } else if (target.startsWith("//")) {
+      // "//x/admin" is a scheme-relative reference to URL parsers: Node's documented
+      // `new URL(req.url, base)` reads host "x", path "/admin". Routing read "/x/admin", so that
+      // is what the upstream gets.
+      ctx.upstreamTarget = target.replace(LEADING_SLASHES, "/");
     }
     const service = ctx.snapshot.services.get(matched.service);
     if (service !== undefined) {
