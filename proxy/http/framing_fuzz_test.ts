@@ -66,7 +66,7 @@ const WORDS: readonly string[] = [
   ...["\xa0", ":", ";", ",", '"', "@", "_", "-", "/..", "%00", "http://", "HTTP/1.0"],
   ...["HTTP/1.1", "HTTP/2.0", "chunked", " chunked", "identity", "gzip", "0\r\n\r\n"],
   ...["#", "%", "%2f", "%2F", "%5c", "%25", "%zz", "%4", "..;", "/..;/", "%2e%2e;", "//", "?"],
-  ...["\\", "\\..\\"],
+  ...["\\", "\\..\\", "get", "Head"],
   "Transfer-Encoding: chunked\r\n",
   "Content-Length: 0\r\n",
   "Content-Length: 5\r\n",

@@ -204,6 +204,12 @@ const CASES: readonly Case[] = [
     status: 200,
     upstream: { method: "OPTIONS", target: "*", host: "a.test" },
   },
+  ...["delete", "Get", "head", "connect"].map((method): Case => ({
+    name: `a method with lower-case letters is refused: ${method}`,
+    request: message([`${method} /a HTTP/1.1`, "Host: a.test"]),
+    status: 400,
+    reason: "bad_request_line",
+  })),
   {
     name: "* with another method is refused",
     request: message(["GET * HTTP/1.1", "Host: a.test"]),

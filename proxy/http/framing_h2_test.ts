@@ -159,6 +159,12 @@ const CASES: readonly Case[] = [
     reason: "bad_target",
   },
   {
+    name: "a :method with lower-case letters is refused",
+    request: get([], { method: "delete" }),
+    status: 400,
+    reason: "bad_request_line",
+  },
+  {
     name: "a :path that starts with // goes up with one /, as routing read it",
     request: get([], { path: "//x/admin?q=//y" }),
     status: 200,

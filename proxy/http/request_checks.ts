@@ -33,6 +33,14 @@ export function checkRequest(
   req: IncomingRequest,
   underscores: UnderscorePolicy,
 ): CheckedRequest | Rejection {
+  if (hasLowerCase(req.method)) {
+    return new Rejection(
+      400,
+      "bad_request_line",
+      "a method with lower-case letters is refused: servers that upper-case methods " +
+        "would read another request than routing did",
+    );
+  }
   if (req.method === "CONNECT") {
     return new Rejection(405, "connect", "CONNECT is refused: Gatehouse is not a forward proxy");
   }
@@ -124,4 +132,17 @@ function h2Authority(req: IncomingRequest): Settled | Rejection {
 function asterisk(req: IncomingRequest, authority: string): Settled | Rejection {
   if (req.method === "OPTIONS") return { authority, target: "*" };
   return new Rejection(400, "bad_target", `"*" is a target for OPTIONS only`);
+}
+
+/**
+ * True when `method` holds a-z. Methods are case-sensitive (RFC 9110 9.1), but Django, Werkzeug
+ * and others upper-case them: "delete" would pass a route limited to DELETE and be served as one,
+ * and "head" would be answered without the body Gatehouse waits for. nginx refuses them too.
+ */
+function hasLowerCase(method: string): boolean {
+  for (let i = 0; i < method.length; i++) {
+    const c = method.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) return true;
+  }
+  return false;
 }

@@ -12,7 +12,7 @@ import type { OutgoingResponse } from "./message.ts";
 export const REJECT_REASONS = [
   /** 431: request line and fields larger than limits.max_header. */
   "head_too_large",
-  /** 400: request line malformed (method, target characters, spacing). */
+  /** 400: request line malformed (method, target characters, spacing), or a lower-case method. */
   "bad_request_line",
   /** 505: an HTTP version other than 1.0 and 1.1. */
   "bad_version",
@@ -36,8 +36,8 @@ export const REJECT_REASONS = [
   "userinfo",
   /**
    * 400: target not origin-form (nor absolute-form on HTTP/1.1, nor `*` for OPTIONS), with a
-   * fragment, a "%" in its path not followed by two hex digits, or a "." or ".." segment with
-   * ";" parameters.
+   * fragment, a "%" in its path not followed by two hex digits, a "." or ".." segment with ";"
+   * parameters, or a raw backslash in its path that the route does not allow.
    */
   "bad_target",
   /** 400: an encoded "/", "\\", ";", "%", "?", "#" or null in the path the route does not allow. */

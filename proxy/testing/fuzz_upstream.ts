@@ -37,6 +37,7 @@ function problemOf(req: RawRequest): string | null {
   const lines = req.raw.slice(0, -4).split("\r\n");
   const start = /^([^ ]+) ([^ ]+) HTTP\/1\.1$/.exec(lines[0]);
   if (start === null || !TOKEN.test(start[1]) || !TARGET.test(start[2])) return "request line";
+  if (/[a-z]/.test(start[1])) return "a method with lower-case letters";
   const path = start[2].split("?")[0];
   if (start[2].includes("#")) return "fragment in the target";
   if (BROKEN_ESCAPE.test(path)) return "broken % escape in the path";
