@@ -141,7 +141,7 @@ Deno.test("defaults are applied everywhere", async () => {
     name: "*/",
     index: 0,
     entrypoints: [],
-    match: { hosts: [], pathPrefix: "/", methods: [], headers: [] },
+    match: { hosts: [], pathPrefix: "/", caseSensitive: true, methods: [], headers: [] },
     service: "welcome@internal",
     stripPrefix: false,
     allowEncoded: [],

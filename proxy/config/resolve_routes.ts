@@ -122,6 +122,7 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
     match: {
       hosts: m.host.includes("*") ? [] : m.host,
       pathPrefix: m.path,
+      caseSensitive: m.case_sensitive,
       methods: m.methods,
       headers: [...m.headers].map(([header, value]) => ({ name: header, value })),
     },

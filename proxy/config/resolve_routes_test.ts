@@ -87,6 +87,7 @@ Deno.test("matches are normalised: lowercase hosts, * means any, path, methods, 
   assert.deepEqual(one.match, {
     hosts: ["app.example.com"],
     pathPrefix: "/api",
+    caseSensitive: true,
     methods: ["GET"],
     headers: [
       { name: "x-env", value: "prod" },

@@ -198,6 +198,12 @@ const route = obj({
         'Hosts, exact or "*.example.com"; none means any',
       ),
       path: def(pathPrefix, "/", "Path prefix, matched on segment boundaries"),
+      case_sensitive: def(
+        bool(),
+        true,
+        "Match the path prefix with its case; false: in any case of ASCII letters (/ADMIN " +
+          "under /admin), for upstreams that ignore case (Express by default, ASP.NET Core, IIS)",
+      ),
       methods: def(
         list(token(`a method like "GET"`, (m) => m.toUpperCase()), { single: true, unique: true }),
         [],

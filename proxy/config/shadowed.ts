@@ -29,7 +29,13 @@ function takesAllOf(a: Route, b: Route): boolean {
     ma.headers.every((h) =>
       mb.headers.some((g) => g.name === h.name && (h.value ?? g.value) === g.value)
     );
-  return entrypoints && ma.pathPrefix === mb.pathPrefix && methods && headers;
+  return entrypoints && samePrefixes(ma, mb) && methods && headers;
+}
+
+/** True when every path `b`'s prefix takes, `a`'s takes too (same prefix, case as it applies). */
+function samePrefixes(a: Route["match"], b: Route["match"]): boolean {
+  if (a.caseSensitive) return b.caseSensitive && a.pathPrefix === b.pathPrefix;
+  return a.pathPrefix.toLowerCase() === b.pathPrefix.toLowerCase();
 }
 
 function describe(route: Route): string {

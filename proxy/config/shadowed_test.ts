@@ -108,3 +108,18 @@ Deno.test("check prints the warning with file:line:column and still says OK", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a case-insensitive route shadows the same prefix in another case; a case-sensitive one does not", async () => {
+  const lines = await warningsOf(yaml`
+    routes:
+      - { match: { path: /Admin, case_sensitive: false }, service: app }
+      - { name: lower, match: { path: /admin }, service: new }
+      - { match: { path: /api }, service: app }
+      - { name: any-case, match: { path: /api, case_sensitive: false }, service: new }
+      - { match: { path: /Api }, service: new }
+  `);
+  // "any-case" is not shadowed: "/api" before it takes only the lower-case paths.
+  assert.equal(lines.length, 2, lines.join("\n"));
+  assert.match(lines[0], /route "lower" can never match: route "\*\/Admin"/);
+  assert.match(lines[1], /route "\*\/Api" can never match: route "any-case"/);
+});

@@ -34,6 +34,7 @@ Deno.test("config/gatehouse.yaml loads with the certificates of deno task certs"
     assert.deepEqual(config.routes[0].match, {
       hosts: [],
       pathPrefix: "/",
+      caseSensitive: true,
       methods: [],
       headers: [],
     });

@@ -163,6 +163,8 @@ export interface RouteMatch {
   readonly hosts: readonly string[];
   /** Path prefix on segment boundaries; "/" matches everything. Never ends with "/" unless it is "/". */
   readonly pathPrefix: string;
+  /** False: `pathPrefix` matches in any case of ASCII letters. */
+  readonly caseSensitive: boolean;
   /** Uppercase methods; empty means any method. */
   readonly methods: readonly string[];
   readonly headers: readonly HeaderMatch[];

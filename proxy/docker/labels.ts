@@ -6,7 +6,7 @@
  * gatehouse.docker.network=<network>                  the network to reach it on
  * gatehouse.http.routes.<name>.host=a.example,b.example
  * gatehouse.http.routes.<name>.path=/api              .methods .entrypoints .middlewares
- * gatehouse.http.routes.<name>.strip_prefix=true      .allow_encoded=slash
+ * gatehouse.http.routes.<name>.strip_prefix=true      .allow_encoded=slash .case_sensitive=false
  *                                                     .service=<a service of labels or the file>
  * gatehouse.http.services.<name>.port=8000            default: the only port it exposes
  * gatehouse.http.services.<name>.scheme=https         .balancing .retries .host
@@ -39,6 +39,7 @@ const ROUTE_KEYS: Readonly<Record<Kind, Readonly<Record<string, KeySpec>>>> = {
   http: {
     host: { path: "match.host", list: true },
     path: { path: "match.path" },
+    case_sensitive: { path: "match.case_sensitive" },
     methods: { path: "match.methods", list: true },
     entrypoints: { path: "entrypoints", list: true },
     middlewares: { path: "middlewares", list: true },

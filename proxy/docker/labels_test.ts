@@ -33,6 +33,7 @@ const SHOP = {
   "gatehouse.enable": "true",
   "gatehouse.http.routes.shop.host": "shop.test, www.shop.test",
   "gatehouse.http.routes.shop.path": "/store",
+  "gatehouse.http.routes.shop.case_sensitive": "false",
   "gatehouse.http.routes.shop.strip_prefix": "true",
   "gatehouse.http.routes.shop.allow_encoded": "slash,percent",
   "gatehouse.http.routes.shop.entrypoints": "websecure",
@@ -50,6 +51,7 @@ Deno.test("routes and services from labels; every replica of a compose service i
   assert.deepEqual(route.match, {
     hosts: ["shop.test", "www.shop.test"],
     pathPrefix: "/store",
+    caseSensitive: false,
     methods: ["GET", "POST"],
     headers: [],
   });
@@ -115,8 +117,8 @@ Deno.test("label mistakes are errors at the label: unknown keys (with a guess), 
     },
     {
       label: "gatehouse.http.routes.a.hots",
-      message: `unknown key "hots" (did you mean "host"?) (known: host, path, methods, ` +
-        `entrypoints, middlewares, strip_prefix, allow_encoded, service)`,
+      message: `unknown key "hots" (did you mean "host"?) (known: host, path, case_sensitive, ` +
+        `methods, entrypoints, middlewares, strip_prefix, allow_encoded, service)`,
     },
     {
       label: "gatehouse.http.services.a.port",

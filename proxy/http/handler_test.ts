@@ -38,6 +38,10 @@ async function routingProxy(url: string): Promise<TestProxy> {
       "match: { host: app.test, path: /strip }, strip_prefix: true, allow_encoded: slash",
     ),
     tagged("any-host", "match: { path: /anyhost }"),
+    tagged(
+      "admin",
+      "match: { host: app.test, path: /Admin, case_sensitive: false }, strip_prefix: true",
+    ),
   ];
   return await startProxy(yaml`
     entrypoints:
@@ -186,4 +190,17 @@ Deno.test("a body over max_body gets 413, by Content-Length or while it streams"
   };
   assert.deepEqual(await h2(100), [200, "got 100"]);
   assert.equal((await h2(101))[0], 413);
+});
+
+Deno.test("a route with case_sensitive: false takes its prefix in any case; strip_prefix cuts as much", async () => {
+  await using up = echoUpstream();
+  await using gw = await routingProxy(up.url);
+  for (const target of ["/admin", "/ADMIN/Users?q=A", "/aDmIn;x=1"]) {
+    assert.equal((await routeOf(gw, "app.test", target))?.route, "admin", target);
+  }
+  assert.deepEqual(await routeOf(gw, "app.test", "/ADMIN/Users?q=A"), {
+    route: "admin",
+    target: "/Users?q=A",
+  });
+  assert.equal(await routeOf(gw, "app.test", "/API"), null, "api stays case-sensitive");
 });

@@ -2,7 +2,8 @@
  * Route matching for one entrypoint. The most specific route wins: host first (exact name, then
  * the `*.` wildcard one label up, then routes for any host), then the longest path prefix, then
  * routes that constrain the method, then those with more header conditions; equal routes keep
- * their order in the file.
+ * their order in the file. A route with `match.case_sensitive: false` compares its prefix with
+ * the path with ASCII letters lowered on both sides.
  */
 import type { Route } from "../config/types.ts";
 import type { HeaderList } from "../proto/header_list.ts";
@@ -15,10 +16,13 @@ export class Router {
   readonly #hosts = new HostTable<Route[]>();
   readonly #any: Route[] = [];
   readonly #cache = new Map<string, Route[]>();
+  /** The lowered prefix of each route that matches in any case. */
+  readonly #lowered = new Map<Route, string>();
 
   constructor(routes: readonly Route[], entrypoint: string) {
     for (const route of routes) {
       if (route.entrypoints.length > 0 && !route.entrypoints.includes(entrypoint)) continue;
+      if (!route.match.caseSensitive) this.#lowered.set(route, lowerAscii(route.match.pathPrefix));
       if (route.match.hosts.length === 0) {
         this.#any.push(route);
         continue;
@@ -35,9 +39,14 @@ export class Router {
 
   /** The route for a request, or null. `host` is lowercase without port; `path` is normalised. */
   match(host: string, path: string, method: string, headers: HeaderList): Route | null {
+    let lowered: string | null = null;
     for (const route of this.#candidates(host)) {
       const m = route.match;
-      if (!pathMatches(m.pathPrefix, path)) continue;
+      if (
+        m.caseSensitive
+          ? !pathMatches(m.pathPrefix, path)
+          : !pathMatches(this.#lowered.get(route)!, lowered ??= lowerAscii(path))
+      ) continue;
       if (m.methods.length > 0 && !m.methods.includes(method)) continue;
       if (!headersMatch(m.headers, headers)) continue;
       return route;
@@ -76,6 +85,11 @@ export function pathMatches(prefix: string, path: string): boolean {
   if (path.length === prefix.length) return true;
   const next = path.charCodeAt(prefix.length);
   return next === 47 /* / */ || next === 59 /* ; */;
+}
+
+/** `s` with A-Z lowered and nothing else changed (its length stays, for strip_prefix). */
+function lowerAscii(s: string): string {
+  return /[A-Z]/.test(s) ? s.replace(/[A-Z]+/g, (run) => run.toLowerCase()) : s;
 }
 
 function headersMatch(

@@ -138,3 +138,21 @@ Deno.test("host matching passes the shared host table cases", async () => {
   };
   assert.deepEqual(checkHostCases(winner), []);
 });
+
+Deno.test("match.case_sensitive: false matches the prefix in any case of ASCII letters", async () => {
+  const match = matcher(
+    await routerOf(
+      `{ name: any, service: app }`,
+      `{ name: admin, match: { path: /Admin, case_sensitive: false }, service: app }`,
+      `{ name: api, match: { path: /api }, service: app }`,
+      `{ name: admin-x, match: { path: /admin/x }, service: app }`,
+    ),
+  );
+  for (const path of ["/admin", "/ADMIN/a", "/aDmIn;x=1", "/Admin/X"]) {
+    assert.equal(match("a.test", path), "admin", path);
+  }
+  assert.equal(match("a.test", "/adminx"), "any");
+  assert.equal(match("a.test", "/admin/x/y"), "admin-x", "a longer prefix still wins");
+  assert.equal(match("a.test", "/API"), "any", "case_sensitive is per route");
+  assert.equal(match("a.test", "/%C3%80dmin"), "any", "only ASCII letters fold");
+});
