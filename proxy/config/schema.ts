@@ -242,7 +242,8 @@ const route = obj({
       body_idle: inherit(
         dur({ off: true }),
         "timeouts.body_idle",
-        "A body that moves no byte this long is aborted",
+        "A body that moves no byte this long is aborted, and an HTTP/1.1 client that takes " +
+          "no byte of a response this long is closed",
       ),
       tunnel_idle: def(dur({ off: true }), "off", "Idle limit of an Upgrade tunnel"),
     }),
@@ -414,7 +415,7 @@ export const configSchema = obj({
         dur({ off: true }),
         "5m",
         "Default for routes: a body idle this long is aborted; also the longest a client may " +
-          "take no byte of a response",
+          "take no byte of a response (HTTP/2, and Gatehouse's own answers)",
       ),
     }),
     {},

@@ -165,6 +165,12 @@ export interface OutgoingResponse {
   readonly trailers?: TrailerSource | null;
   /** HTTP/1.1: close the connection after this response (a refused request). */
   readonly close?: boolean;
+  /**
+   * HTTP/1.1: how long the client may take no byte of this response before its connection is
+   * closed (0: no limit); the server's own bound when absent. HTTP/2 keeps one bound per
+   * connection, whose streams belong to many routes.
+   */
+  readonly sendIdleMs?: number;
 }
 
 /** What a handler returns after it took over the connection (see `IncomingRequest.takeover`). */

@@ -78,6 +78,7 @@ export const upstream: Phase = {
       headers: up.headers,
       body: up.body,
       trailers: up.trailers === null ? null : forwardTrailers(up.trailers),
+      sendIdleMs: route.timeouts.bodyIdle,
     };
   },
 };

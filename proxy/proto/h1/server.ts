@@ -35,7 +35,10 @@ export interface H1Limits {
   readonly headerReadMs: number;
   readonly keepAliveIdleMs: number;
   readonly maxHeaderBytes: number;
-  /** The longest one write of a response may wait for the client to take bytes; 0 = none. */
+  /**
+   * The longest one write of a response may wait for the client to take bytes (0 = none),
+   * unless the response says otherwise (`OutgoingResponse.sendIdleMs`).
+   */
   readonly sendIdleMs: number;
 }
 
@@ -242,6 +245,7 @@ class Exchange {
       res = proxyResponse(500);
     }
     if (res === TAKEN_OVER) return false;
+    if (res.sendIdleMs !== undefined) this.#opts.track.writeIdleMs = res.sendIdleMs;
     let keepAlive = !this.#opts.track.closing && res.close !== true &&
       (!this.#bodyDone || this.#bodyClean) &&
       (head.version === "1.1"
