@@ -159,6 +159,12 @@ const CASES: readonly Case[] = [
     reason: "bad_target",
   },
   {
+    name: "TRACE is refused with 405",
+    request: get([], { method: "TRACE" }),
+    status: 405,
+    reason: "trace",
+  },
+  {
     name: "a :method with lower-case letters is refused",
     request: get([], { method: "delete" }),
     status: 400,

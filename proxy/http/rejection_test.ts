@@ -24,6 +24,7 @@ const REFUSED: [string, string][] = [
   ["content_length", message(["POST / HTTP/1.1", "Host: a.test", "Content-Length: 1, 2"], "ab")],
   ["host_missing", message(["GET / HTTP/1.1"])],
   ["connect", message(["CONNECT a.test:443 HTTP/1.1", "Host: a.test:443"])],
+  ["trace", message(["TRACE / HTTP/1.1", "Host: a.test"])],
 ];
 
 Deno.test("refusals and dropped fields are counted by entrypoint and reason", async () => {
@@ -48,7 +49,7 @@ Deno.test("refusals and dropped fields are counted by entrypoint and reason", as
   const samples = await parseExposition(await (await fetch(gh.admin("/metrics"))).text());
   const rejected = (reason: string) =>
     sampleValue(samples, "gatehouse_requests_rejected_total", { entrypoint: "web", reason });
-  assert.deepEqual(REFUSED.map(([reason]) => rejected(reason)), [2, 1, 1, 1]);
+  assert.deepEqual(REFUSED.map(([reason]) => rejected(reason)), [2, 1, 1, 1, 1]);
   assert.equal(
     sampleValue(samples, "gatehouse_request_headers_dropped_total", { entrypoint: "web" }),
     3,
@@ -81,7 +82,10 @@ Deno.test("a refusal writes one access log line with its reason", async () => {
   const byReason = (a: unknown[], b: unknown[]) => String(a[0]).localeCompare(String(b[0]));
   assert.deepEqual(
     lines().map((r) => [r.reason, r.status, r.entrypoint]).sort(byReason),
-    REFUSED.map(([reason]) => [reason, reason === "connect" ? 405 : 400, "web"]).sort(byReason),
+    REFUSED.map((
+      [reason],
+    ) => [reason, reason === "connect" || reason === "trace" ? 405 : 400, "web"])
+      .sort(byReason),
   );
   assert.equal(
     lines().find((r) => r.reason === "content_length")?.error,

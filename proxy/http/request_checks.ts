@@ -44,6 +44,11 @@ export function checkRequest(
   if (req.method === "CONNECT") {
     return new Rejection(405, "connect", "CONNECT is refused: Gatehouse is not a forward proxy");
   }
+  if (req.method === "TRACE") {
+    // An upstream that answers TRACE echoes the request it got, with what Gatehouse added:
+    // forwarding fields, and credentials a route's request_headers or forward_auth set.
+    return new Rejection(405, "trace", "TRACE is refused: its echo would show what the proxy adds");
+  }
   const settled = req.httpVersion === "2" ? h2Authority(req) : h1Authority(req);
   if (settled instanceof Rejection) return settled;
   const problem = targetProblem(settled.target);

@@ -44,6 +44,8 @@ export const REJECT_REASONS = [
   "encoded_path",
   /** 405: CONNECT; Gatehouse is not a forward proxy. */
   "connect",
+  /** 405: TRACE; an upstream's echo would show the client the fields Gatehouse adds. */
+  "trace",
   /** 400: a field name with "_" under forwarding.header_underscores: reject. */
   "underscore_header",
   /** 408: the request body sent nothing for the route's body_idle while Gatehouse waited on it. */
@@ -52,8 +54,8 @@ export const REJECT_REASONS = [
 
 export type RejectReason = typeof REJECT_REASONS[number];
 
-/** The methods of RFC 9110 and PATCH, CONNECT excepted: what a 405 says is allowed. */
-const ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
+/** The methods of RFC 9110 and PATCH, CONNECT and TRACE excepted: what a 405 says is allowed. */
+const ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH";
 
 /**
  * The client's request turned out bad while it streamed (a body over max_body, a body that
