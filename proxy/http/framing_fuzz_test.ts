@@ -59,6 +59,7 @@ const SEEDS: readonly string[] = [
     "X-Drop: 1",
   ]),
   message(["DELETE /d HTTP/1.1", host, "Content-Length: 0"]),
+  message(["GET /a HTTP/1.1", host, "Authorization: Basic YTpi", "Authorization: Basic YjphCg=="]),
 ];
 
 const WORDS: readonly string[] = [
@@ -71,6 +72,7 @@ const WORDS: readonly string[] = [
   "Content-Length: 0\r\n",
   "Content-Length: 5\r\n",
   "Host: b.test\r\n",
+  "Authorization: Basic YTpi\r\n",
   "Expect: 100-continue\r\n",
   "Connection: close\r\n",
   "Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n",

@@ -204,6 +204,12 @@ const CASES: readonly Case[] = [
     status: 200,
     upstream: { method: "OPTIONS", target: "*", host: "a.test" },
   },
+  {
+    name: "two Authorization fields are refused",
+    request: message(["GET / HTTP/1.1", "Host: a.test", "Authorization: a", "authorization: b"]),
+    status: 400,
+    reason: "header_repeated",
+  },
   ...["delete", "Get", "head", "connect"].map((method): Case => ({
     name: `a method with lower-case letters is refused: ${method}`,
     request: message([`${method} /a HTTP/1.1`, "Host: a.test"]),

@@ -159,6 +159,12 @@ const CASES: readonly Case[] = [
     reason: "bad_target",
   },
   {
+    name: "two authorization fields are refused",
+    request: get([["authorization", "Bearer a"], ["authorization", "Bearer b"]]),
+    status: 400,
+    reason: "header_repeated",
+  },
+  {
     name: "TRACE is refused with 405",
     request: get([], { method: "TRACE" }),
     status: 405,

@@ -56,7 +56,16 @@ export function checkRequest(
   const headers = req.headers;
   let droppedHeaders = 0;
   let named = 0;
-  for (const key of headers.keys) if (key.indexOf("_") >= 0) named++;
+  let authorizations = 0;
+  for (const key of headers.keys) {
+    if (key.indexOf("_") >= 0) named++;
+    else if (key === "authorization") authorizations++;
+  }
+  if (authorizations > 1) {
+    // One set of credentials: basic_auth, forward_auth's service and the upstream could each
+    // take another of them (first, last, or joined). nginx refuses it too.
+    return new Rejection(400, "header_repeated", "more than one Authorization field");
+  }
   if (named > 0) {
     if (underscores === "reject") {
       return new Rejection(400, "underscore_header", 'header names with "_" are refused');

@@ -46,6 +46,8 @@ export const REJECT_REASONS = [
   "connect",
   /** 405: TRACE; an upstream's echo would show the client the fields Gatehouse adds. */
   "trace",
+  /** 400: more than one Authorization field. */
+  "header_repeated",
   /** 400: a field name with "_" under forwarding.header_underscores: reject. */
   "underscore_header",
   /** 408: the request body sent nothing for the route's body_idle while Gatehouse waited on it. */

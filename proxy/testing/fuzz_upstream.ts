@@ -57,7 +57,8 @@ function problemOf(req: RawRequest): string | null {
     if (NEVER_UP.has(key)) return `hop-by-hop field ${name}`;
     seen.set(key, [...(seen.get(key) ?? []), value]);
   }
-  for (const key of ["host", "content-length", "transfer-encoding", "connection", "upgrade"]) {
+  const singletons = ["host", "content-length", "transfer-encoding", "connection", "upgrade"];
+  for (const key of [...singletons, "authorization"]) {
     if ((seen.get(key)?.length ?? 0) > 1) return `${key} twice`;
   }
   const length = seen.get("content-length")?.[0];
