@@ -99,7 +99,19 @@ function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | nu
   out.appendLower("x-forwarded-method", ctx.req.method);
   out.appendLower("x-forwarded-proto", requestScheme(ctx));
   if (ctx.authority !== "") out.appendLower("x-forwarded-host", ctx.authority);
-  out.appendLower("x-forwarded-uri", ctx.target);
+  out.appendLower("x-forwarded-uri", decidedUri(ctx.target, ctx.path));
   out.appendLower("x-forwarded-for", ctx.clientIp);
   return out;
+}
+
+/**
+ * The URI as routing read it: the normalised path (dot segments resolved, unreserved escapes
+ * decoded, runs of "/" merged) and the query as sent. An auth service that matched rules on the
+ * raw path would allow "/public/../admin" as under "/public", which routing and most upstreams
+ * read as "/admin".
+ */
+function decidedUri(target: string, path: string): string {
+  if (target === "*") return target;
+  const q = target.indexOf("?");
+  return q < 0 ? path : path + target.slice(q);
 }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { formatConfigError, loadConfigText } from "../../config/mod.ts";
 import { ALICE_COOKIE, authService } from "../../testing/auth_service.ts";
-import { startProxy, type TestProxy, yaml } from "../../testing/proxy.ts";
+import { connect, startProxy, type TestProxy, yaml } from "../../testing/proxy.ts";
+import { readResponse } from "../../testing/wire.ts";
 import { closedPort, httpUpstream, waitFor } from "../../testing/servers.ts";
 import { PROTOCOLS, request } from "./test_helpers.ts";
 
@@ -180,4 +181,21 @@ Deno.test("forward_auth config errors: unknown service with did-you-mean, a TCP 
   ]);
   const [tcp] = await errors("db");
   assert.match(tcp, /service "db" has tcp:\/\/ servers: an auth service speaks HTTP/);
+});
+
+Deno.test("forward_auth asks about the path routing read, not the one the client wrote", async () => {
+  await using up = httpUpstream();
+  await using auth = await authService();
+  await using gw = await ssoProxy(up.url, auth.url, OAUTH2);
+  for (
+    const [target, uri] of [
+      ["/public/../admin/x?q=/../y", "/admin/x?q=/../y"],
+      ["//admin/./%78", "/admin/x"],
+    ]
+  ) {
+    using c = await connect(gw.port("web"));
+    await c.send(`GET ${target} HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n`);
+    assert.equal((await readResponse(c.reader)).status, 401);
+    assert.equal(new Headers(auth.requests.at(-1)!.headers).get("x-forwarded-uri"), uri, target);
+  }
 });
