@@ -265,8 +265,8 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
         }),
       );
       const expected = `container "${tag}-bad" label "gatehouse.http.routes.bad.hots": unknown ` +
-        `key "hots" (did you mean "host"?) (known: host, path, methods, entrypoints, ` +
-        `middlewares, strip_prefix, allow_encoded, service)`;
+        `key "hots" (did you mean "host"?) (known: host, path, case_sensitive, methods, ` +
+        `entrypoints, middlewares, strip_prefix, allow_encoded, service)`;
       await eventually(
         "the label error",
         async () => (await status()).docker.errors.includes(expected),
