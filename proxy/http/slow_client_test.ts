@@ -10,13 +10,20 @@ import { httpUpstream, waitFor } from "../testing/servers.ts";
 
 const BIG = new Uint8Array(64 * 1024 * 1024);
 
-/** curl fetching BIG through `gw` into a pipe nobody reads. */
-function stalledCurl(url: string, http2: boolean) {
-  return new Deno.Command("curl", {
+/** Runs `fn` while curl fetches `url` into a pipe nobody reads; ends curl after. */
+async function withStalledCurl(url: string, http2: boolean, fn: () => Promise<void>) {
+  const client = new Deno.Command("curl", {
     args: ["-s", http2 ? "--http2-prior-knowledge" : "--http1.1", url],
     stdout: "piped",
     stderr: "null",
   }).spawn();
+  try {
+    await fn();
+  } finally {
+    client.kill();
+    await client.stdout.cancel();
+    await client.status;
+  }
 }
 
 for (const http2 of [false, true]) {
@@ -33,8 +40,7 @@ for (const http2 of [false, true]) {
       services:
         app: { servers: [${up.url}] }
     `);
-    const client = stalledCurl(gw.url("/"), http2);
-    try {
+    await withStalledCurl(gw.url("/"), http2, async () => {
       await waitFor(() => gw.runtime.clients.size === 1, "the client's connection", 5000);
       const started = Date.now();
       await waitFor(() => gw.runtime.clients.size === 0, "the stalled connection closed", 10_000);
@@ -45,11 +51,7 @@ for (const http2 of [false, true]) {
       assert.equal(record.status, 200);
       assert.ok(record.bytesOut < BIG.length, `${record.bytesOut} bytes went out`);
       assert.equal(record.error, "response body not delivered");
-    } finally {
-      client.kill();
-      await client.stdout.cancel();
-      await client.status;
-    }
+    });
   });
 }
 
@@ -63,15 +65,10 @@ Deno.test("HTTP/1.1: a route's longer body_idle lets its client pause longer tha
     services:
       app: { servers: [${up.url}] }
   `);
-  const client = stalledCurl(gw.url("/"), false);
-  try {
+  await withStalledCurl(gw.url("/"), false, async () => {
     await waitFor(() => gw.runtime.clients.size === 1, "the client's connection", 5000);
     // A negative check needs a wait: four times the top-level bound, plus the sweep's 100 ms.
     await new Promise((resolve) => setTimeout(resolve, 2100));
     assert.equal(gw.runtime.clients.size, 1, "the paused client was cut at the top-level bound");
-  } finally {
-    client.kill();
-    await client.stdout.cancel();
-    await client.status;
-  }
+  });
 });

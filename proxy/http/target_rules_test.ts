@@ -11,6 +11,13 @@ import { readResponse } from "../testing/wire.ts";
 import { normalizePath } from "./router.ts";
 import { pathProblem, targetProblem } from "./target_rules.ts";
 
+/** GET `target` with Host a.test on a new connection to `port`: the response. */
+async function getOn(port: number, target: string) {
+  using client = await connect(port);
+  await client.send(message([`GET ${target} HTTP/1.1`, "Host: a.test"]));
+  return await readResponse(client.reader);
+}
+
 Deno.test("targetProblem: no fragment, and every % of the path followed by two hex digits", () => {
   for (const ok of ["/", "/a%2F", "/%e2%82%ac", "/a?q=100%", "/a?%zz", "*", "/a%41?x%"]) {
     assert.equal(targetProblem(ok), null, ok);
@@ -57,11 +64,7 @@ Deno.test("a route's allow_encoded lets its encoded characters through as sent, 
     services:
       app: { servers: [${up.url}] }
   `);
-  const get = async (target: string) => {
-    using client = await connect(gw.port("web"));
-    await client.send(message([`GET ${target} HTTP/1.1`, "Host: a.test"]));
-    return (await readResponse(client.reader)).status;
-  };
+  const get = async (target: string) => (await getOn(gw.port("web"), target)).status;
   const seen = up.requests.length;
   assert.equal(await get("/registry/v2/lib%2Fimage%252F"), 200);
   assert.equal(up.requests[seen].target, "/registry/v2/lib%2Fimage%252F");
@@ -93,9 +96,7 @@ Deno.test("a raw backslash cannot take a request past the route that protects a 
   `;
   await using gw = await startProxy(config(", allow_encoded: [backslash]"));
   const get = async (entrypoint: string, target: string) => {
-    using client = await connect(gw.port(entrypoint));
-    await client.send(message([`GET ${target} HTTP/1.1`, "Host: a.test"]));
-    const res = await readResponse(client.reader);
+    const res = await getOn(gw.port(entrypoint), target);
     return { status: res.status, body: new TextDecoder().decode(res.body) };
   };
   assert.deepEqual(await get("web", "/admin"), { status: 200, body: "admin route" });
@@ -123,11 +124,7 @@ Deno.test("a path that starts with // reaches the upstream as routing read it, n
     services:
       app: { servers: [${up.url}] }
   `);
-  const get = async (target: string) => {
-    using client = await connect(gw.port("web"));
-    await client.send(message([`GET ${target} HTTP/1.1`, "Host: a.test"]));
-    return (await readResponse(client.reader)).status;
-  };
+  const get = async (target: string) => (await getOn(gw.port("web"), target)).status;
   // What Node's documented `new URL(req.url, base)` makes of the target the upstream received.
   const read = (i: number) => new URL(up.requests[i].target, "http://a.test").pathname;
   assert.equal(await get("/admin"), 403);
