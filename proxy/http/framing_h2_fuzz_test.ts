@@ -109,6 +109,9 @@ const ODD_PATHS: readonly string[] = [
   "/a?b=\\",
 ];
 
+/** Pieces that break a path rule (target_rules.ts), inserted into seeds' paths. */
+const PATH_PIECES: readonly string[] = ["\\", "/..;/", "%2f", "%25", "%zz", "#", "%00", "//"];
+
 const BYTE_WORDS: readonly string[] = [
   "\0",
   "\xff",
@@ -131,6 +134,12 @@ function framesFor(
     const fields: Fields = seed.fields.map(([n, v]) => [n, v]);
     const path = fields.findIndex(([n]) => n === ":path");
     if (path >= 0 && rng() < 0.2) fields[path] = [":path", pick(rng, ODD_PATHS)];
+    else if (path >= 0 && rng() < 0.2) {
+      // A piece of an odd path inside a seed's path, where the path rules must find it.
+      const p = fields[path][1];
+      const at = 1 + below(rng, p.length);
+      fields[path] = [":path", p.slice(0, at) + pick(rng, PATH_PIECES) + p.slice(at)];
+    }
     for (let m = below(rng, 3); m > 0; m--) {
       const odd = pick(rng, ODD_FIELDS);
       if (rng() < 0.5) fields.push([odd[0], odd[1]]);
