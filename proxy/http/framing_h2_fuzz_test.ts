@@ -133,8 +133,9 @@ function framesFor(
     const seed = pick(rng, SEEDS);
     const fields: Fields = seed.fields.map(([n, v]) => [n, v]);
     const path = fields.findIndex(([n]) => n === ":path");
-    if (path >= 0 && rng() < 0.2) fields[path] = [":path", pick(rng, ODD_PATHS)];
-    else if (path >= 0 && rng() < 0.2) {
+    const roll = path >= 0 ? rng() : 1;
+    if (roll < 0.2) fields[path] = [":path", pick(rng, ODD_PATHS)];
+    else if (roll < 0.36) {
       // A piece of an odd path inside a seed's path, where the path rules must find it.
       const p = fields[path][1];
       const at = 1 + below(rng, p.length);
