@@ -35,7 +35,12 @@ function takesAllOf(a: Route, b: Route): boolean {
 /** True when every path `b`'s prefix takes, `a`'s takes too (same prefix, case as it applies). */
 function samePrefixes(a: Route["match"], b: Route["match"]): boolean {
   if (a.caseSensitive) return b.caseSensitive && a.pathPrefix === b.pathPrefix;
-  return a.pathPrefix.toLowerCase() === b.pathPrefix.toLowerCase();
+  return foldAscii(a.pathPrefix) === foldAscii(b.pathPrefix);
+}
+
+/** A-Z lowered, nothing else: the fold the router applies to `case_sensitive: false` prefixes. */
+function foldAscii(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
 function describe(route: Route): string {

@@ -123,3 +123,15 @@ Deno.test("a case-insensitive route shadows the same prefix in another case; a c
   assert.match(lines[0], /route "lower" can never match: route "\*\/Admin"/);
   assert.match(lines[1], /route "\*\/Api" can never match: route "any-case"/);
 });
+
+Deno.test("case folding for shadowing is ASCII only, as the router's", async () => {
+  // The router folds A-Z alone: "/À" in any case never takes "/à", so neither shadows.
+  assert.deepEqual(
+    await warningsOf(yaml`
+    routes:
+      - { match: { path: /À, case_sensitive: false }, service: app }
+      - { match: { path: /à }, service: new }
+  `),
+    [],
+  );
+});
