@@ -266,7 +266,7 @@ dockerTest("routes from Docker labels, with the real engine behind a GET-only so
       );
       const expected = `container "${tag}-bad" label "gatehouse.http.routes.bad.hots": unknown ` +
         `key "hots" (did you mean "host"?) (known: host, path, case_sensitive, methods, ` +
-        `entrypoints, middlewares, strip_prefix, allow_encoded, service)`;
+        `entrypoints, middlewares, strip_prefix, forward_path, allow_encoded, service)`;
       await eventually(
         "the label error",
         async () => (await status()).docker.errors.includes(expected),

@@ -170,7 +170,7 @@ Deno.test("routes from container labels: appear, scale, drain on stop, bad label
         assert.deepEqual(doc.docker.errors, [
           `container "broken-1" label "gatehouse.http.routes.broken.hots": unknown key "hots" ` +
           `(did you mean "host"?) (known: host, path, case_sensitive, methods, entrypoints, middlewares, ` +
-          `strip_prefix, allow_encoded, service)`,
+          `strip_prefix, forward_path, allow_encoded, service)`,
           `container "impostor-1" label "gatehouse.http.routes.site": duplicate route name "site" ` +
           `(also routes[0] at 4:11)`,
         ]);

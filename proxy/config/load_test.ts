@@ -144,6 +144,7 @@ Deno.test("defaults are applied everywhere", async () => {
     match: { hosts: [], pathPrefix: "/", caseSensitive: true, methods: [], headers: [] },
     service: "welcome@internal",
     stripPrefix: false,
+    forwardPath: "normalized",
     allowEncoded: [],
     requestHeaders: { set: [], remove: [] },
     responseHeaders: { set: [], remove: [] },

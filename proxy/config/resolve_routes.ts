@@ -102,6 +102,13 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
   if (r.strip_prefix && m.path === "/") {
     ctx.error(ctx.path(r, "strip_prefix"), `"strip_prefix" needs a "match.path" other than "/"`);
   }
+  if (r.strip_prefix && r.forward_path === "as_sent") {
+    ctx.error(
+      ctx.path(r, "forward_path"),
+      `"forward_path: as_sent" cannot be combined with "strip_prefix": the prefix is matched, ` +
+        `and cut, on the normalized path (remove one of the two)`,
+    );
+  }
   const underscores = raw.forwarding.header_underscores;
   for (const header of m.headers.keys()) {
     if (header === "host") {
@@ -128,6 +135,7 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
     },
     service: r.service,
     stripPrefix: r.strip_prefix,
+    forwardPath: r.forward_path,
     allowEncoded: r.allow_encoded,
     requestHeaders: headerOps(ctx, r.request_headers, true),
     responseHeaders: headerOps(ctx, r.response_headers),

@@ -166,6 +166,23 @@ Deno.test("strip_prefix needs a path other than /", async () => {
   );
 });
 
+Deno.test("forward_path: normalized by default, as_sent on request, never with strip_prefix", async () => {
+  const config = await configOf(
+    MINIMAL + yaml`
+    routes:
+      - { match: { path: /a }, service: welcome@internal }
+      - { match: { path: /b }, forward_path: as_sent, service: welcome@internal }
+  `,
+  );
+  assert.deepEqual(config.routes.map((r) => r.forwardPath), ["normalized", "as_sent"]);
+  const both = "routes: [{ match: { path: /a }, strip_prefix: true, forward_path: as_sent, " +
+    "service: welcome@internal }]\n";
+  assert.deepEqual(await errorsOf(MINIMAL + both), [
+    `4:67 routes[0].forward_path: "forward_path: as_sent" cannot be combined with ` +
+    `"strip_prefix": the prefix is matched, and cut, on the normalized path (remove one of the two)`,
+  ]);
+});
+
 Deno.test('matching on a header named with "_" needs header_underscores: pass', async () => {
   const routes = "routes: [{ match: { headers: { x_team: a } }, service: welcome@internal }]\n";
   assert.deepEqual(await errorsOf(MINIMAL + routes), [

@@ -224,6 +224,12 @@ const route = obj({
       `"metrics@internal" (Prometheus metrics on a public entrypoint)`,
   ),
   strip_prefix: def(bool(), false, "Remove match.path from the path before forwarding"),
+  forward_path: def(
+    oneOf(["normalized", "as_sent"]),
+    "normalized",
+    "Path sent upstream: normalized (as routing read it) or as_sent (the client's; a " +
+      "leading // still becomes /)",
+  ),
   allow_encoded: def(
     list(oneOf(ENCODED_CHARS), { single: true, unique: true }),
     [],

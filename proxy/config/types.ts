@@ -200,6 +200,11 @@ export interface Route {
   readonly service: string;
   /** Remove `match.pathPrefix` from the path before forwarding. */
   readonly stripPrefix: boolean;
+  /**
+   * The path the upstream gets: "normalized" (the one routing matched) or "as_sent" (the
+   * client's, a leading run of "/" merged into one).
+   */
+  readonly forwardPath: "normalized" | "as_sent";
   /** Encoded characters this route accepts in a path (others are refused: `encoded_path`). */
   readonly allowEncoded: readonly EncodedChar[];
   readonly requestHeaders: HeaderOps;

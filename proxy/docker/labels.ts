@@ -7,6 +7,7 @@
  * gatehouse.http.routes.<name>.host=a.example,b.example
  * gatehouse.http.routes.<name>.path=/api              .methods .entrypoints .middlewares
  * gatehouse.http.routes.<name>.strip_prefix=true      .allow_encoded=slash .case_sensitive=false
+ *                                                     .forward_path=as_sent
  *                                                     .service=<a service of labels or the file>
  * gatehouse.http.services.<name>.port=8000            default: the only port it exposes
  * gatehouse.http.services.<name>.scheme=https         .balancing .retries .host
@@ -44,6 +45,7 @@ const ROUTE_KEYS: Readonly<Record<Kind, Readonly<Record<string, KeySpec>>>> = {
     entrypoints: { path: "entrypoints", list: true },
     middlewares: { path: "middlewares", list: true },
     strip_prefix: { path: "strip_prefix" },
+    forward_path: { path: "forward_path" },
     allow_encoded: { path: "allow_encoded", list: true },
     service: { path: "service" },
   },

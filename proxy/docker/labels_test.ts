@@ -72,6 +72,17 @@ Deno.test("routes and services from labels; every replica of a compose service i
   );
   assert.equal(service.balancing, "least_requests");
   assert.deepEqual([service.healthCheck?.path, service.healthCheck?.interval], ["/healthz", 5000]);
+  const raw = loaded(
+    await loadWith(FILE, [
+      replica("raw", 1, {
+        "gatehouse.enable": "true",
+        "gatehouse.http.routes.raw.path": "/raw",
+        "gatehouse.http.routes.raw.forward_path": "as_sent",
+        "gatehouse.http.services.raw.port": "3000",
+      }),
+    ]),
+  );
+  assert.equal(raw.routes.find((r) => r.name === "raw")?.forwardPath, "as_sent");
 });
 
 Deno.test("a route without a service gets one named after the group, on the only exposed port", async () => {
@@ -118,7 +129,7 @@ Deno.test("label mistakes are errors at the label: unknown keys (with a guess), 
     {
       label: "gatehouse.http.routes.a.hots",
       message: `unknown key "hots" (did you mean "host"?) (known: host, path, case_sensitive, ` +
-        `methods, entrypoints, middlewares, strip_prefix, allow_encoded, service)`,
+        `methods, entrypoints, middlewares, strip_prefix, forward_path, allow_encoded, service)`,
     },
     {
       label: "gatehouse.http.services.a.port",

@@ -245,10 +245,15 @@ const CASES: readonly Case[] = [
     upstream: { target: "/a?q=100%", host: "a.test" },
   },
   {
-    name: "encoded characters in the query and encoded letters in the path go on as sent",
-    request: message(["GET /%61b?next=%2Fa%23b HTTP/1.1", "Host: a.test", "X-Request-Id: t"]),
+    name:
+      "the path goes on as routing read it (letters decoded, dot segments resolved), the query as sent",
+    request: message([
+      "GET /x/%2e%2E/%61b/.?next=%2Fa%23b HTTP/1.1",
+      "Host: a.test",
+      "X-Request-Id: t",
+    ]),
     status: 200,
-    upstream: { target: "/%61b?next=%2Fa%23b", host: "a.test" },
+    upstream: { target: "/ab/?next=%2Fa%23b", host: "a.test" },
   },
 ];
 

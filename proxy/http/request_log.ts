@@ -35,7 +35,7 @@ export class RequestLog {
   source: FailureSource | null = null;
   /** The user a basic_auth middleware let in. */
   user: string | null = null;
-  /** The target the upstream gets, when a middleware rewrote it. */
+  /** The target the upstream gets, when it differs from the client's (see AccessRecord). */
   upstreamTarget: string | null = null;
   /** The middleware that refused or answered the request, and why it refused it. */
   middleware: string | null = null;

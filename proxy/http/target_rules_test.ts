@@ -133,6 +133,44 @@ Deno.test("a path that starts with // reaches the upstream as routing read it, n
   assert.equal(read(0), "/x/admin");
   assert.equal(await get("///admin"), 403, "routing merges the slashes: the /admin route");
   assert.equal(await get("/x//admin"), 200);
-  assert.equal(up.requests[1].target, "/x//admin", "slashes inside the path go on as sent");
-  assert.equal(read(1), "/x//admin");
+  assert.equal(up.requests[1].target, "/x/admin", "merged as routing merged them");
+  assert.equal(read(1), "/x/admin");
+});
+
+Deno.test("the upstream gets the path routing matched; forward_path: as_sent keeps the client's", async () => {
+  await using up = okUpstream();
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+      raw: { address: "127.0.0.1:0" }
+    routes:
+      - { entrypoints: [web], match: { path: /admin }, service: app, middlewares: [closed] }
+      - { entrypoints: [web], service: app }
+      - { entrypoints: [raw], service: app, forward_path: as_sent }
+    middlewares:
+      closed: { ip_allow: [192.0.2.1/32] }
+    services:
+      app: { servers: [${up.url}] }
+  `);
+  const forwarded = async (entrypoint: string, target: string) => {
+    const seen = up.requests.length;
+    const res = await getOn(gw.port(entrypoint), target);
+    assert.equal(res.status, 200, target);
+    return up.requests[seen].target;
+  };
+  // Dot segments (encoded ones too), escapes of letters and runs of "/" are what an upstream
+  // may read differently from routing: it gets the path routing read. The query goes as sent.
+  assert.equal(await forwarded("web", "/x/%2e%2E/y/./z//%7Ew?q=/../%41"), "/y/z/~w?q=/../%41");
+  assert.equal(await forwarded("web", "/x/%5b%c3%a9"), "/x/%5B%C3%A9");
+  assert.equal(await forwarded("web", "/public/../x"), "/x");
+  // The same paths under /admin reach the admin route (refused here), whatever their spelling.
+  for (const target of ["/public/../admin", "/%61dmin", "//admin/./", "/x/%2E%2E/admin?a"]) {
+    assert.equal((await getOn(gw.port("web"), target)).status, 403, target);
+  }
+  // A route that asks for the client's path gets it, but never a leading "//".
+  assert.equal(await forwarded("raw", "/x/%2e%2E/y/./z//%7Ew?q=1"), "/x/%2e%2E/y/./z//%7Ew?q=1");
+  assert.equal(await forwarded("raw", "//x/admin"), "/x/admin");
+  // The access log keeps the client's target and adds the forwarded one when they differ.
+  const logged = gw.outcomes.filter((o) => o.status === 200).map((o) => o.upstreamTarget);
+  assert.deepEqual(logged, ["/y/z/~w?q=/../%41", "/x/%5B%C3%A9", "/x", null, "/x/admin"]);
 });

@@ -59,7 +59,10 @@ export interface AccessRecord {
   readonly grpcStatus: string | null;
   /** The user a basic_auth middleware let in, or null. */
   readonly user: string | null;
-  /** The target the upstream got when a middleware rewrote it, else null. */
+  /**
+   * The target the upstream got when it differs from the client's (normalised, prefix stripped or
+   * rewritten by a middleware), else null.
+   */
   readonly upstreamTarget: string | null;
   /** The middleware that refused or answered the request itself, or null. */
   readonly middleware: string | null;

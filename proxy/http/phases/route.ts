@@ -3,12 +3,13 @@
  * router.ts), and the service it names; no route is the proxy's own 404 (`not_found`).
  * "OPTIONS *" is about the whole server: it takes the route of "/". A path the route does not
  * allow (target_rules.ts: encoded characters, dot segments with parameters) is refused here, once
- * the route is known. The route's `strip_prefix` is applied to the target the upstream gets here,
- * before the route's middlewares (a rewrite sees the stripped path), and a run of "/" that starts
- * the path is merged into one.
+ * the route is known. The target the upstream gets is settled here, before the route's
+ * middlewares (a rewrite sees it): the normalised path routing matched, with `strip_prefix`
+ * applied, or the client's path with `forward_path: as_sent` (see forwardedTarget).
  *
  * Tested by router_test.ts, handler_test.ts and target_rules_test.ts.
  */
+import type { Route } from "../../config/types.ts";
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
 import { hostOf, normalizePath } from "../router.ts";
@@ -34,16 +35,8 @@ export const route: Phase = {
     ctx.log.route = matched.name;
     const encoded = pathProblem(ctx.path, matched.allowEncoded);
     if (encoded !== null) throw encoded;
-    if (matched.stripPrefix && target !== "*") {
-      const rest = ctx.path.slice(matched.match.pathPrefix.length);
-      ctx.upstreamTarget = (rest.startsWith("/") ? rest : "/" + rest) +
-        (q < 0 ? "" : target.slice(q));
-    } else if (target.startsWith("//")) {
-      // "//x/admin" is a scheme-relative reference to URL parsers: Node's documented
-      // `new URL(req.url, base)` reads host "x", path "/admin". Routing read "/x/admin", so that
-      // is what the upstream gets.
-      ctx.upstreamTarget = target.replace(LEADING_SLASHES, "/");
-    }
+    if (target !== "*") ctx.upstreamTarget = forwardedTarget(ctx.path, rawPath, target, q, matched);
+    if (ctx.upstreamTarget !== target) ctx.log.upstreamTarget = ctx.upstreamTarget;
     const service = ctx.snapshot.services.get(matched.service);
     if (service !== undefined) {
       ctx.service = service;
@@ -52,3 +45,25 @@ export const route: Phase = {
     return undefined;
   },
 };
+
+/**
+ * The target the upstream gets: the path routing matched (normalised; `strip_prefix` cuts the
+ * prefix from it) with the query as sent, or with `forward_path: as_sent` the client's target.
+ * Either way no path starts with "//": that is a scheme-relative reference to URL parsers (Node's
+ * documented `new URL(req.url, base)` reads "//x/admin" as host "x", path "/admin").
+ */
+function forwardedTarget(
+  path: string,
+  rawPath: string,
+  target: string,
+  q: number,
+  route: Route,
+): string {
+  const query = q < 0 ? "" : target.slice(q);
+  if (route.stripPrefix) {
+    const rest = path.slice(route.match.pathPrefix.length);
+    return (rest.startsWith("/") ? rest : "/" + rest) + query;
+  }
+  if (route.forwardPath === "normalized") return path === rawPath ? target : path + query;
+  return target.startsWith("//") ? target.replace(LEADING_SLASHES, "/") : target;
+}
