@@ -1,8 +1,9 @@
 /**
  * The upstream side of the fuzz tests: a raw upstream that checks every request it receives is
- * canonical (what Gatehouse may ever send: one framing field, clean tokens and values, no
- * hop-by-hop fields, a body exactly as framed) and answers each with a sequence number, so a test
- * can match the answers its clients got with the requests the upstream saw.
+ * canonical (what Gatehouse may ever send: the path as routing normalised it, one framing field,
+ * clean tokens and values, no hop-by-hop fields, a body exactly as framed) and answers each with a
+ * sequence number, so a test can match the answers its clients got with the requests the
+ * upstream saw.
  *
  * @module
  */
@@ -20,6 +21,10 @@ const TARGET = /^[^\x00-\x20\x7f]+$/;
 const BROKEN_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 const AMBIGUOUS_ESCAPE = /%(2f|5c|3b|25|3f|23|00)/i;
 const DOT_PARAMETERS = /\/\.\.?;/;
+/** What normalisation leaves in no forwarded path (routes forward the normalised one). */
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+const LOWER_ESCAPE = /%(?:[a-f][0-9a-fA-F]|[0-9A-F][a-f])/;
+const UNRESERVED_ESCAPE = /%(?:3[0-9]|4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|2D|2E|5F|7E)/i;
 // deno-lint-ignore no-control-regex
 const HOST_LINE = /^host: [^\x00-\x20\x7f@/\\]+$/;
 const NEVER_UP = new Set([
@@ -43,7 +48,10 @@ function problemOf(req: RawRequest): string | null {
   if (BROKEN_ESCAPE.test(path)) return "broken % escape in the path";
   if (AMBIGUOUS_ESCAPE.test(path)) return "ambiguous encoded character in the path";
   if (path.includes("\\")) return "backslash in the path";
-  if (path.startsWith("//")) return "a path that starts with //";
+  if (path.includes("//")) return "a run of / in the path";
+  if (DOT_SEGMENT.test(path.replace(/%2e/gi, "."))) return "a dot segment in the path";
+  if (LOWER_ESCAPE.test(path)) return "a lower-case escape in the path";
+  if (UNRESERVED_ESCAPE.test(path)) return "an escaped unreserved character in the path";
   if (DOT_PARAMETERS.test(path.replace(/%2e/gi, "."))) return "dot segment with parameters";
   if (!HOST_LINE.test(lines[1] ?? "")) return "host line";
   const seen = new Map<string, string[]>();
