@@ -12,6 +12,7 @@ import { type Layout, LEVELS, PATHS, type ProxyPorts } from "../lib/layout.ts";
 export function caddyConfig(layout: Layout, ports: ProxyPorts): string {
   const { files, upstreams } = layout;
   const app = `reverse_proxy 127.0.0.1:${upstreams.http} {
+			header_up X-Real-IP {remote_host}
 			transport http {
 				keepalive 120s
 				keepalive_idle_conns_per_host 64

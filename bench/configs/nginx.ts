@@ -18,7 +18,8 @@ export function nginxConfig(layout: Layout, ports: ProxyPorts, brotli: boolean):
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;`;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;`;
   const brotliModule = brotli ? `load_module ${NGINX_MODULES.brotli};` : "";
   const brotliOn = brotli
     ? `brotli on;
@@ -113,6 +114,7 @@ http {
     location / {
       grpc_pass grpc://grpc;
       grpc_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      grpc_set_header X-Real-IP $remote_addr;
     }
   }
 

@@ -15,6 +15,8 @@ const SPOOFED = [
   "X-Forwarded-Host: origin.test",
   "Forwarded: for=203.0.113.7;proto=https",
   "Via: 1.1 edge",
+  "X-Real-IP: 203.0.113.7",
+  "CF-Connecting-IP: 203.0.113.7",
 ].map((line) => line + "\r\n").join("");
 
 /** Sends a GET for app.test with `extra` header lines; returns the response. */
@@ -27,12 +29,20 @@ async function get(gw: TestProxy, extra: string, entrypoint = "web") {
 
 function forwardedOf(headers: Headers) {
   return Object.fromEntries(
-    ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "via"]
+    [
+      "x-forwarded-for",
+      "x-forwarded-proto",
+      "x-forwarded-host",
+      "forwarded",
+      "via",
+      "x-real-ip",
+      "cf-connecting-ip",
+    ]
       .map((name) => [name, headers.get(name)]),
   );
 }
 
-Deno.test("a trusted client's X-Forwarded-*, Forwarded and Via are kept and appended to", async () => {
+Deno.test("a trusted client's X-Forwarded-*, Forwarded, Via and X-Real-IP are kept and appended to", async () => {
   await using up = httpUpstream();
   await using gw = await proxyTo(up.url, "127.0.0.0/8");
   assert.equal((await get(gw, SPOOFED)).status, 200);
@@ -42,10 +52,12 @@ Deno.test("a trusted client's X-Forwarded-*, Forwarded and Via are kept and appe
     "x-forwarded-host": "origin.test",
     "forwarded": "for=203.0.113.7;proto=https, for=127.0.0.1;host=app.test;proto=http",
     "via": "1.1 edge, 1.1 gatehouse",
+    "x-real-ip": "203.0.113.7",
+    "cf-connecting-ip": "203.0.113.7",
   });
 });
 
-Deno.test("an untrusted client's X-Forwarded-* and Forwarded are overwritten", async () => {
+Deno.test("an untrusted client's X-Forwarded-*, Forwarded, X-Real-IP and CDN address fields are overwritten", async () => {
   await using up = httpUpstream();
   await using gw = await proxyTo(up.url, "10.0.0.0/8");
   assert.equal((await get(gw, SPOOFED)).status, 200);
@@ -57,6 +69,9 @@ Deno.test("an untrusted client's X-Forwarded-* and Forwarded are overwritten", a
     "forwarded": "for=127.0.0.1;host=app.test;proto=http",
     // Via is a trace, not a trust claim: every proxy appends itself (RFC 9110 7.6.3).
     "via": "1.1 edge, 1.1 gatehouse",
+    // Applications read these in place of X-Forwarded-For: the peer's, or none.
+    "x-real-ip": "127.0.0.1",
+    "cf-connecting-ip": null,
   });
   assert.equal(up.requests[1].headers.get("x-forwarded-proto"), "https");
   assert.equal(up.requests[1].headers.get("forwarded"), "for=127.0.0.1;host=app.test;proto=https");

@@ -112,13 +112,30 @@ export interface ForwardedFacts {
   readonly host: string;
   /** "1.1 gatehouse" or "2 gatehouse". */
   readonly via: string;
+  /**
+   * The client's address as Gatehouse resolved it (client_ip.ts: from a trusted proxy's
+   * X-Forwarded-For), for X-Real-IP when a trusted proxy sent none.
+   */
+  readonly clientIp: string;
 }
 
 /**
- * Sets X-Forwarded-For/Proto/Host, Forwarded and Via for the upstream. A client of a unix socket
- * has no address: Forwarded says `for=unknown` (RFC 7239 6.2), and X-Forwarded-For, a list of
- * addresses, gets nothing added (a trusted front's list is kept as it came; anyone else's is
- * removed).
+ * Fields in which CDNs and proxies name the client's address, and which applications read in
+ * place of X-Forwarded-For: believed, like it, only from a trusted proxy.
+ */
+export const CLIENT_IP_FIELDS: ReadonlySet<string> = new Set([
+  "true-client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+  "x-client-ip",
+  "x-cluster-client-ip",
+]);
+
+/**
+ * Sets X-Forwarded-For/Proto/Host, Forwarded, X-Real-IP and Via for the upstream. A client of a
+ * unix socket has no address: Forwarded says `for=unknown` (RFC 7239 6.2), and X-Forwarded-For
+ * and X-Real-IP get no address (a trusted front's are kept as they came; anyone else's are
+ * removed). An untrusted client's CLIENT_IP_FIELDS are removed.
  */
 export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
   const unix = isUnixAddress(f.client.address);
@@ -135,13 +152,19 @@ export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
     }
     const fwd = headers.getJoined("forwarded");
     headers.set("forwarded", fwd === null ? element : fwd + ", " + element);
+    if (!headers.has("x-real-ip") && !isUnixAddress(f.clientIp)) {
+      headers.appendLower("x-real-ip", f.clientIp);
+    }
   } else {
+    headers.filter((key) => !CLIENT_IP_FIELDS.has(key));
     if (unix) headers.delete("x-forwarded-for");
     else headers.set("x-forwarded-for", ip);
     headers.set("x-forwarded-proto", f.proto);
     if (f.host === "") headers.delete("x-forwarded-host");
     else headers.set("x-forwarded-host", f.host);
     headers.set("forwarded", element);
+    if (unix) headers.delete("x-real-ip");
+    else headers.set("x-real-ip", ip);
   }
   const via = headers.getJoined("via");
   headers.set("via", via === null ? f.via : via + ", " + f.via);

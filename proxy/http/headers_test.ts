@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HeaderList } from "../proto/header_list.ts";
-import { applyForwarding, requestId, stripHopByHop } from "./headers.ts";
+import { applyForwarding, CLIENT_IP_FIELDS, requestId, stripHopByHop } from "./headers.ts";
 import type { ClientInfo } from "../proto/message.ts";
 
 Deno.test("stripHopByHop removes hop-by-hop fields and every field Connection names", () => {
@@ -51,6 +51,13 @@ Deno.test("applyForwarding overwrites what an untrusted client claims", () => {
     ["X-Forwarded-Host", "evil.test"],
     ["Forwarded", "for=1.2.3.4"],
     ["Via", "1.0 edge"],
+    ["X-Real-IP", "1.2.3.4"],
+    ["CF-Connecting-IP", "1.2.3.4"],
+    ["True-Client-IP", "1.2.3.4"],
+    ["X-Client-IP", "1.2.3.4"],
+    ["Fastly-Client-IP", "1.2.3.4"],
+    ["X-Cluster-Client-IP", "1.2.3.4"],
+    ["X-Keep", "1"],
   ]);
   applyForwarding(headers, {
     client: client("203.0.113.9"),
@@ -58,7 +65,11 @@ Deno.test("applyForwarding overwrites what an untrusted client claims", () => {
     proto: "https",
     host: "app.test",
     via: "1.1 gatehouse",
+    clientIp: "203.0.113.9",
   });
+  assert.equal(headers.getJoined("x-real-ip"), "203.0.113.9");
+  for (const name of CLIENT_IP_FIELDS) assert.equal(headers.get(name), null, name);
+  assert.equal(headers.get("x-keep"), "1");
   assert.equal(headers.getJoined("x-forwarded-for"), "203.0.113.9");
   assert.equal(headers.getJoined("x-forwarded-proto"), "https");
   assert.equal(headers.getJoined("x-forwarded-host"), "app.test");
@@ -72,6 +83,7 @@ Deno.test("applyForwarding appends to what a trusted proxy sent", () => {
     ["x-forwarded-for", "5.6.7.8"],
     ["X-Forwarded-Proto", "https"],
     ["Forwarded", "for=1.2.3.4"],
+    ["CF-Connecting-IP", "1.2.3.4"],
   ]);
   applyForwarding(headers, {
     client: client("2001:db8::1"),
@@ -79,7 +91,11 @@ Deno.test("applyForwarding appends to what a trusted proxy sent", () => {
     proto: "http",
     host: "app.test:8080",
     via: "2 gatehouse",
+    clientIp: "5.6.7.8",
   });
+  // No X-Real-IP from the trusted proxy: the address resolved from its X-Forwarded-For.
+  assert.equal(headers.getJoined("x-real-ip"), "5.6.7.8");
+  assert.equal(headers.get("cf-connecting-ip"), "1.2.3.4");
   assert.equal(headers.getJoined("x-forwarded-for"), "1.2.3.4, 5.6.7.8, 2001:db8::1");
   assert.equal(headers.getJoined("x-forwarded-proto"), "https");
   assert.equal(headers.getJoined("x-forwarded-host"), "app.test:8080");
@@ -89,6 +105,17 @@ Deno.test("applyForwarding appends to what a trusted proxy sent", () => {
     'for=1.2.3.4, for="[2001:db8::1]";host="app.test:8080";proto=http',
   );
   assert.equal(headers.getJoined("via"), "2 gatehouse");
+  // A trusted proxy's own X-Real-IP is kept as it came.
+  const theirs = HeaderList.from([["X-Real-IP", "192.0.2.4"]]);
+  applyForwarding(theirs, {
+    client: client("10.0.0.2"),
+    trusted: true,
+    proto: "http",
+    host: "app.test",
+    via: "1.1 gatehouse",
+    clientIp: "10.0.0.2",
+  });
+  assert.equal(theirs.getJoined("x-real-ip"), "192.0.2.4");
 });
 
 Deno.test("requestId keeps a sane id and replaces a missing or odd one", () => {
@@ -107,15 +134,27 @@ Deno.test("requestId keeps a sane id and replaces a missing or odd one", () => {
 Deno.test("applyForwarding for a client of a unix socket: for=unknown, no address in XFF", () => {
   const unix = client("unix:/run/gh.sock");
   const claimed = () =>
-    HeaderList.from([["X-Forwarded-For", "1.2.3.4"], ["Forwarded", "for=1.2.3.4"]]);
-  const facts = { client: unix, proto: "http", host: "app.test", via: "1.1 gatehouse" };
+    HeaderList.from([
+      ["X-Forwarded-For", "1.2.3.4"],
+      ["Forwarded", "for=1.2.3.4"],
+      ["X-Real-IP", "1.2.3.4"],
+    ]);
+  const facts = {
+    client: unix,
+    proto: "http",
+    host: "app.test",
+    via: "1.1 gatehouse",
+    clientIp: unix.address,
+  };
   const untrusted = claimed();
   applyForwarding(untrusted, { ...facts, trusted: false });
   assert.equal(untrusted.getJoined("x-forwarded-for"), null);
+  assert.equal(untrusted.getJoined("x-real-ip"), null);
   assert.equal(untrusted.getJoined("forwarded"), "for=unknown;host=app.test;proto=http");
   const trusted = claimed();
   applyForwarding(trusted, { ...facts, trusted: true });
   assert.equal(trusted.getJoined("x-forwarded-for"), "1.2.3.4");
+  assert.equal(trusted.getJoined("x-real-ip"), "1.2.3.4");
   assert.equal(
     trusted.getJoined("forwarded"),
     "for=1.2.3.4, for=unknown;host=app.test;proto=http",

@@ -48,6 +48,7 @@ export function upstreamBytes(proto: "http" | "https", e: Expected): string {
     `x-forwarded-proto: ${proto}`,
     ...(fh === null ? [] : [`x-forwarded-host: ${fh}`]),
     `forwarded: for=127.0.0.1${fh === null ? "" : `;host=${fh}`};proto=${proto}`,
+    "x-real-ip: 127.0.0.1",
     `via: ${e.via ?? "1.1"} gatehouse`,
     ...(e.framing ? [e.framing] : []),
   ], e.body ?? "");

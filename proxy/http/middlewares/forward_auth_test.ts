@@ -59,6 +59,8 @@ for (const version of PROTOCOLS) {
         cookie: `theme=dark; ${ALICE_COOKIE}`,
         "x-auth-request-user": "root",
         "x-custom": "kept",
+        "x-real-ip": "192.0.2.66",
+        "true-client-ip": "192.0.2.66",
       },
     });
     assert.equal(ok.status, 200);
@@ -76,6 +78,9 @@ for (const version of PROTOCOLS) {
     assert.equal(asked.get("x-forwarded-host"), origin);
     assert.equal(asked.get("x-forwarded-uri"), "/app");
     assert.equal(asked.get("x-forwarded-for"), "127.0.0.1");
+    // oauth2-proxy takes the client's address from X-Real-IP by default: never the client's own.
+    assert.equal(asked.get("x-real-ip"), "127.0.0.1");
+    assert.equal(asked.get("true-client-ip"), null);
     assert.equal(asked.get("cookie"), `theme=dark; ${ALICE_COOKIE}`);
     assert.equal(asked.get("content-length"), null, "the subrequest has no body");
 

@@ -1,7 +1,8 @@
 /**
  * Phase "request_headers": what the upstream request carries: hop-by-hop fields and those
  * Connection names removed (Upgrade and "Connection: upgrade" put back for a tunnel),
- * X-Forwarded-For/Proto/Host, Forwarded and Via (kept and extended only from trusted proxies),
+ * X-Forwarded-For/Proto/Host, Forwarded, X-Real-IP and Via (kept and extended only from trusted
+ * proxies; the CDN client-address fields removed from anyone else),
  * and the route's header operations.
  *
  * Tested by handler_headers_test.ts.
@@ -23,14 +24,16 @@ export const requestHeaders: Phase = {
     const headers = req.headers;
     ctx.upgrade = upgradeProtocol(req, route);
     stripHopByHop(headers, ctx.upgrade);
+    const trusted = isUnixAddress(req.client.address)
+      ? fwd.trustUnixClients
+      : inCidrs(req.client.address, fwd.trustedProxies);
     applyForwarding(headers, {
       client: req.client,
-      trusted: isUnixAddress(req.client.address)
-        ? fwd.trustUnixClients
-        : inCidrs(req.client.address, fwd.trustedProxies),
+      trusted,
       proto: req.client.tls ? "https" : "http",
       host: ctx.authority,
       via: (req.httpVersion === "2" ? "2 " : req.httpVersion + " ") + fwd.via,
+      clientIp: trusted ? ctx.clientIp : req.client.address,
     });
     applyHeaderOps(headers, route.requestHeaders);
     return undefined;
