@@ -17,6 +17,8 @@ const SPOOFED = [
   "Via: 1.1 edge",
   "X-Real-IP: 203.0.113.7",
   "CF-Connecting-IP: 203.0.113.7",
+  "X-Forwarded-Prefix: /evil",
+  "X-Original-URL: /admin",
 ].map((line) => line + "\r\n").join("");
 
 /** Sends a GET for app.test with `extra` header lines; returns the response. */
@@ -37,6 +39,8 @@ function forwardedOf(headers: Headers) {
       "via",
       "x-real-ip",
       "cf-connecting-ip",
+      "x-forwarded-prefix",
+      "x-original-url",
     ]
       .map((name) => [name, headers.get(name)]),
   );
@@ -54,10 +58,12 @@ Deno.test("a trusted client's X-Forwarded-*, Forwarded, Via and X-Real-IP are ke
     "via": "1.1 edge, 1.1 gatehouse",
     "x-real-ip": "203.0.113.7",
     "cf-connecting-ip": "203.0.113.7",
+    "x-forwarded-prefix": "/evil",
+    "x-original-url": "/admin",
   });
 });
 
-Deno.test("an untrusted client's X-Forwarded-*, Forwarded, X-Real-IP and CDN address fields are overwritten", async () => {
+Deno.test("an untrusted client's X-Forwarded-*, Forwarded, X-Real-IP and other proxy claims are overwritten or removed", async () => {
   await using up = httpUpstream();
   await using gw = await proxyTo(up.url, "10.0.0.0/8");
   assert.equal((await get(gw, SPOOFED)).status, 200);
@@ -72,6 +78,9 @@ Deno.test("an untrusted client's X-Forwarded-*, Forwarded, X-Real-IP and CDN add
     // Applications read these in place of X-Forwarded-For: the peer's, or none.
     "x-real-ip": "127.0.0.1",
     "cf-connecting-ip": null,
+    // Frameworks build URLs from X-Forwarded-Prefix/-Port and take X-Original-URL for the path.
+    "x-forwarded-prefix": null,
+    "x-original-url": null,
   });
   assert.equal(up.requests[1].headers.get("x-forwarded-proto"), "https");
   assert.equal(up.requests[1].headers.get("forwarded"), "for=127.0.0.1;host=app.test;proto=https");

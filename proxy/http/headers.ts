@@ -119,23 +119,38 @@ export interface ForwardedFacts {
   readonly clientIp: string;
 }
 
-/**
- * Fields in which CDNs and proxies name the client's address, and which applications read in
- * place of X-Forwarded-For: believed, like it, only from a trusted proxy.
- */
-export const CLIENT_IP_FIELDS: ReadonlySet<string> = new Set([
+/** PROXY_CLAIMS apart from the X-Forwarded-* family. */
+const PROXY_CLAIMS: ReadonlySet<string> = new Set([
+  "forwarded",
+  "x-real-ip",
   "true-client-ip",
   "cf-connecting-ip",
   "fastly-client-ip",
   "x-client-ip",
   "x-cluster-client-ip",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-original-method",
 ]);
 
 /**
- * Sets X-Forwarded-For/Proto/Host, Forwarded, X-Real-IP and Via for the upstream. A client of a
- * unix socket has no address: Forwarded says `for=unknown` (RFC 7239 6.2), and X-Forwarded-For
- * and X-Real-IP get no address (a trusted front's are kept as they came; anyone else's are
- * removed). An untrusted client's CLIENT_IP_FIELDS are removed.
+ * True for a field in which a proxy in front tells what the client's request was: its address
+ * (X-Forwarded-For, Forwarded, X-Real-IP, and the CDNs' True-Client-IP, CF-Connecting-IP...),
+ * scheme, host, port or path prefix (X-Forwarded-*), its URL or method (X-Original-URL,
+ * X-Rewrite-URL, X-Original-Method: frameworks behind IIS take them for the request's path, auth
+ * services for what to decide on). Applications believe them, so they are believed only from a
+ * trusted proxy: a client could otherwise choose the address its limits and logs see, or the path
+ * an upstream serves past the route that matched another.
+ */
+export function isProxyClaim(key: string): boolean {
+  return key.startsWith("x-forwarded-") || PROXY_CLAIMS.has(key);
+}
+
+/**
+ * Sets X-Forwarded-For/Proto/Host, Forwarded, X-Real-IP and Via for the upstream. A client that
+ * is not a trusted proxy loses every field `isProxyClaim` names first. A client of a unix socket
+ * has no address: Forwarded says `for=unknown` (RFC 7239 6.2), and X-Forwarded-For and X-Real-IP
+ * get no address (a trusted front's are kept as they came).
  */
 export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
   const unix = isUnixAddress(f.client.address);
@@ -156,15 +171,12 @@ export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
       headers.appendLower("x-real-ip", f.clientIp);
     }
   } else {
-    headers.filter((key) => !CLIENT_IP_FIELDS.has(key));
-    if (unix) headers.delete("x-forwarded-for");
-    else headers.set("x-forwarded-for", ip);
-    headers.set("x-forwarded-proto", f.proto);
-    if (f.host === "") headers.delete("x-forwarded-host");
-    else headers.set("x-forwarded-host", f.host);
-    headers.set("forwarded", element);
-    if (unix) headers.delete("x-real-ip");
-    else headers.set("x-real-ip", ip);
+    headers.filter((key) => !isProxyClaim(key));
+    if (!unix) headers.appendLower("x-forwarded-for", ip);
+    headers.appendLower("x-forwarded-proto", f.proto);
+    if (f.host !== "") headers.appendLower("x-forwarded-host", f.host);
+    headers.appendLower("forwarded", element);
+    if (!unix) headers.appendLower("x-real-ip", ip);
   }
   const via = headers.getJoined("via");
   headers.set("via", via === null ? f.via : via + ", " + f.via);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HeaderList } from "../proto/header_list.ts";
-import { applyForwarding, CLIENT_IP_FIELDS, requestId, stripHopByHop } from "./headers.ts";
+import { applyForwarding, isProxyClaim, requestId, stripHopByHop } from "./headers.ts";
 import type { ClientInfo } from "../proto/message.ts";
 
 Deno.test("stripHopByHop removes hop-by-hop fields and every field Connection names", () => {
@@ -43,6 +43,30 @@ function client(address: string): ClientInfo {
   return { address, port: 5000, entrypoint: "web", tls: true, serverName: null };
 }
 
+/** What a proxy in front may claim about the request (all but X-Real-IP kept by a trusted one). */
+const CLAIMS: [string, string][] = [
+  ["X-Real-IP", "1.2.3.4"],
+  ["CF-Connecting-IP", "1.2.3.4"],
+  ["True-Client-IP", "1.2.3.4"],
+  ["X-Client-IP", "1.2.3.4"],
+  ["Fastly-Client-IP", "1.2.3.4"],
+  ["X-Cluster-Client-IP", "1.2.3.4"],
+  ["X-Forwarded-Prefix", "/evil"],
+  ["X-Forwarded-Port", "8443"],
+  ["X-Forwarded-Ssl", "on"],
+  ["X-Original-URL", "/admin"],
+  ["X-Rewrite-URL", "/admin"],
+  ["X-Original-Method", "GET"],
+];
+
+Deno.test("isProxyClaim: the X-Forwarded-* family and the other fields a proxy in front sets", () => {
+  for (const [name] of CLAIMS) assert.ok(isProxyClaim(name.toLowerCase()), name);
+  for (const name of ["x-forwarded-anything", "forwarded"]) assert.ok(isProxyClaim(name), name);
+  for (const name of ["x-request-id", "via", "host", "x-original", "authorization"]) {
+    assert.ok(!isProxyClaim(name), name);
+  }
+});
+
 Deno.test("applyForwarding overwrites what an untrusted client claims", () => {
   const headers = HeaderList.from([
     ["X-Forwarded-For", "1.2.3.4"],
@@ -51,12 +75,7 @@ Deno.test("applyForwarding overwrites what an untrusted client claims", () => {
     ["X-Forwarded-Host", "evil.test"],
     ["Forwarded", "for=1.2.3.4"],
     ["Via", "1.0 edge"],
-    ["X-Real-IP", "1.2.3.4"],
-    ["CF-Connecting-IP", "1.2.3.4"],
-    ["True-Client-IP", "1.2.3.4"],
-    ["X-Client-IP", "1.2.3.4"],
-    ["Fastly-Client-IP", "1.2.3.4"],
-    ["X-Cluster-Client-IP", "1.2.3.4"],
+    ...CLAIMS,
     ["X-Keep", "1"],
   ]);
   applyForwarding(headers, {
@@ -68,7 +87,7 @@ Deno.test("applyForwarding overwrites what an untrusted client claims", () => {
     clientIp: "203.0.113.9",
   });
   assert.equal(headers.getJoined("x-real-ip"), "203.0.113.9");
-  for (const name of CLIENT_IP_FIELDS) assert.equal(headers.get(name), null, name);
+  for (const [name] of CLAIMS.slice(1)) assert.equal(headers.get(name.toLowerCase()), null, name);
   assert.equal(headers.get("x-keep"), "1");
   assert.equal(headers.getJoined("x-forwarded-for"), "203.0.113.9");
   assert.equal(headers.getJoined("x-forwarded-proto"), "https");
@@ -83,7 +102,7 @@ Deno.test("applyForwarding appends to what a trusted proxy sent", () => {
     ["x-forwarded-for", "5.6.7.8"],
     ["X-Forwarded-Proto", "https"],
     ["Forwarded", "for=1.2.3.4"],
-    ["CF-Connecting-IP", "1.2.3.4"],
+    ...CLAIMS.slice(1),
   ]);
   applyForwarding(headers, {
     client: client("2001:db8::1"),
@@ -95,7 +114,10 @@ Deno.test("applyForwarding appends to what a trusted proxy sent", () => {
   });
   // No X-Real-IP from the trusted proxy: the address resolved from its X-Forwarded-For.
   assert.equal(headers.getJoined("x-real-ip"), "5.6.7.8");
-  assert.equal(headers.get("cf-connecting-ip"), "1.2.3.4");
+  // A trusted proxy's other claims go on as they came.
+  for (const [name, value] of CLAIMS.slice(1)) {
+    assert.equal(headers.get(name.toLowerCase()), value, name);
+  }
   assert.equal(headers.getJoined("x-forwarded-for"), "1.2.3.4, 5.6.7.8, 2001:db8::1");
   assert.equal(headers.getJoined("x-forwarded-proto"), "https");
   assert.equal(headers.getJoined("x-forwarded-host"), "app.test:8080");

@@ -2,8 +2,8 @@
  * `forward_auth`: before the request goes on, a GET subrequest to an auth service (Authelia,
  * oauth2-proxy, Authentik style) asks whether it may. The subrequest goes through the upstream
  * machinery (the service's servers, transports, health and the one attempt loop) with the
- * client's fields (all but hop-by-hop and framing ones and those that name a client address, or
- * the listed ones) and X-Forwarded-Method/-Proto/-Host/-Uri/-For and X-Real-IP (subrequest.ts). A
+ * client's fields (all but hop-by-hop, framing and proxy-claim ones, or the listed ones) and
+ * X-Forwarded-Method/-Proto/-Host/-Uri/-For, X-Real-IP, X-Original-Method and X-Original-URL. A
  * 2xx answer lets the request through, with the configured fields of that answer copied onto it (the client's own fields of those names are
  * removed first, so a client cannot pose as a user); any other answer goes back to the client as
  * it is (a 302 to a login page, a 401...), reason `denied`. The auth service not answering in
@@ -15,7 +15,7 @@
 import type { ForwardAuthSpec, Middleware } from "../../config/types.ts";
 import { HeaderList } from "../../proto/header_list.ts";
 import type { RequestContext } from "../context.ts";
-import { CLIENT_IP_FIELDS, stripHopByHop } from "../headers.ts";
+import { isProxyClaim, stripHopByHop } from "../headers.ts";
 import { isUnixAddress } from "../../net/unix_socket.ts";
 import type { Built } from "./middleware.ts";
 import { refusal } from "./middleware.ts";
@@ -82,8 +82,9 @@ export function forwardAuth(def: ForwardAuthSpec & Middleware): Built {
 }
 
 /**
- * The auth service's request fields: the client's (all or the wanted ones; none that names a
- * client address) and X-Forwarded-* and X-Real-IP with the address Gatehouse resolved.
+ * The auth service's request fields: the client's (all or the wanted ones; none that is a proxy
+ * claim, headers.ts) and Gatehouse's own X-Forwarded-*, X-Real-IP, X-Original-Method and
+ * X-Original-URL.
  */
 function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | null): HeaderList {
   const client = ctx.req.headers;
@@ -91,10 +92,7 @@ function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | nu
   let cookie: string | null = null;
   for (let i = 0; i < client.size; i++) {
     const key = client.keys[i];
-    if (key.startsWith("x-forwarded-") || key === "x-real-ip" || CLIENT_IP_FIELDS.has(key)) {
-      continue;
-    }
-    if (FRAMING.has(key)) continue;
+    if (isProxyClaim(key) || FRAMING.has(key)) continue;
     if (wanted !== null && !wanted.has(key)) continue;
     // HTTP/2 may split Cookie into several fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
     if (key === "cookie") {
@@ -106,9 +104,16 @@ function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | nu
   out.appendLower("x-forwarded-method", ctx.req.method);
   out.appendLower("x-forwarded-proto", requestScheme(ctx));
   if (ctx.authority !== "") out.appendLower("x-forwarded-host", ctx.authority);
-  out.appendLower("x-forwarded-uri", decidedUri(ctx.target, ctx.path));
+  const uri = decidedUri(ctx.target, ctx.path);
+  out.appendLower("x-forwarded-uri", uri);
   out.appendLower("x-forwarded-for", ctx.clientIp);
   if (!isUnixAddress(ctx.clientIp)) out.appendLower("x-real-ip", ctx.clientIp);
+  // What nginx's auth_request setups send, and Authelia's auth-request and legacy verify
+  // endpoints decide on in place of X-Forwarded-*.
+  out.appendLower("x-original-method", ctx.req.method);
+  if (ctx.authority !== "" && uri !== "*") {
+    out.appendLower("x-original-url", `${requestScheme(ctx)}://${ctx.authority}${uri}`);
+  }
   return out;
 }
 

@@ -61,6 +61,8 @@ for (const version of PROTOCOLS) {
         "x-custom": "kept",
         "x-real-ip": "192.0.2.66",
         "true-client-ip": "192.0.2.66",
+        "x-original-url": `${scheme}://${origin}/public`,
+        "x-original-method": "GET",
       },
     });
     assert.equal(ok.status, 200);
@@ -81,6 +83,9 @@ for (const version of PROTOCOLS) {
     // oauth2-proxy takes the client's address from X-Real-IP by default: never the client's own.
     assert.equal(asked.get("x-real-ip"), "127.0.0.1");
     assert.equal(asked.get("true-client-ip"), null);
+    // Authelia's auth-request and legacy verify endpoints decide on these, not X-Forwarded-*.
+    assert.equal(asked.get("x-original-url"), `${scheme}://${origin}/app`);
+    assert.equal(asked.get("x-original-method"), "POST");
     assert.equal(asked.get("cookie"), `theme=dark; ${ALICE_COOKIE}`);
     assert.equal(asked.get("content-length"), null, "the subrequest has no body");
 
