@@ -15,6 +15,8 @@ import type {
 import type { RetryPolicy } from "../upstream/attempts.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { clientIp } from "./client_ip.ts";
+import { inCidrs } from "../net/cidr.ts";
+import { isUnixAddress } from "../net/unix_socket.ts";
 import type { CounterStore } from "../net/shared_counters.ts";
 import type { RequestFacts } from "./compress/policy.ts";
 import type { RequestLog } from "./request_log.ts";
@@ -102,6 +104,7 @@ export class RequestContext {
   /** Runs when the response body is done (or failed): the in-flight count ends there. */
   onEnd: (() => void) | undefined = undefined;
   #clientIp: string | null = null;
+  #trustedPeer: boolean | null = null;
   /** Phases with a `response` step whose `request` ran, in order: they run in reverse. */
   readonly #entered: Phase[] = [];
 
@@ -131,6 +134,18 @@ export class RequestContext {
       this.req.headers,
       this.config.forwarding,
     );
+  }
+
+  /**
+   * The peer is a trusted proxy (`forwarding.trusted_proxies`; `trust_unix_clients` for a client
+   * of a unix socket): what it says of the client's request (headers.ts, `isProxyClaim`) holds.
+   */
+  get trustedPeer(): boolean {
+    const address = this.req.client.address;
+    const fwd = this.config.forwarding;
+    return this.#trustedPeer ??= isUnixAddress(address)
+      ? fwd.trustUnixClients
+      : inCidrs(address, fwd.trustedProxies);
   }
 
   /** Adds `fn` to what runs when the response body is done (or failed, or the tunnel ended). */

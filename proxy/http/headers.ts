@@ -147,10 +147,19 @@ export function isProxyClaim(key: string): boolean {
 }
 
 /**
- * Sets X-Forwarded-For/Proto/Host, Forwarded, X-Real-IP and Via for the upstream. A client that
- * is not a trusted proxy loses every field `isProxyClaim` names first. A client of a unix socket
- * has no address: Forwarded says `for=unknown` (RFC 7239 6.2), and X-Forwarded-For and X-Real-IP
- * get no address (a trusted front's are kept as they came).
+ * Removes what a client that is not a trusted proxy claims as one (`isProxyClaim`). Done when a
+ * request arrives (the checks phase), so that fields middlewares add later (an auth service's
+ * X-Forwarded-User, say) stay.
+ */
+export function dropProxyClaims(headers: HeaderList): void {
+  headers.filter((key) => !isProxyClaim(key));
+}
+
+/**
+ * Sets X-Forwarded-For/Proto/Host, Forwarded, X-Real-IP and Via for the upstream: extended from
+ * a trusted proxy, replaced otherwise. A client of a unix socket has no address: Forwarded says
+ * `for=unknown` (RFC 7239 6.2), and X-Forwarded-For and X-Real-IP get no address (a trusted
+ * front's are kept as they came; anyone else's are removed).
  */
 export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
   const unix = isUnixAddress(f.client.address);
@@ -171,12 +180,14 @@ export function applyForwarding(headers: HeaderList, f: ForwardedFacts): void {
       headers.appendLower("x-real-ip", f.clientIp);
     }
   } else {
-    headers.filter((key) => !isProxyClaim(key));
-    if (!unix) headers.appendLower("x-forwarded-for", ip);
-    headers.appendLower("x-forwarded-proto", f.proto);
-    if (f.host !== "") headers.appendLower("x-forwarded-host", f.host);
-    headers.appendLower("forwarded", element);
-    if (!unix) headers.appendLower("x-real-ip", ip);
+    if (unix) headers.delete("x-forwarded-for");
+    else headers.set("x-forwarded-for", ip);
+    headers.set("x-forwarded-proto", f.proto);
+    if (f.host === "") headers.delete("x-forwarded-host");
+    else headers.set("x-forwarded-host", f.host);
+    headers.set("forwarded", element);
+    if (unix) headers.delete("x-real-ip");
+    else headers.set("x-real-ip", ip);
   }
   const via = headers.getJoined("via");
   headers.set("via", via === null ? f.via : via + ", " + f.via);

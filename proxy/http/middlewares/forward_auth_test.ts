@@ -209,3 +209,29 @@ Deno.test("forward_auth asks about the path routing read, not the one the client
     assert.equal(new Headers(auth.requests.at(-1)!.headers).get("x-forwarded-uri"), uri, target);
   }
 });
+
+Deno.test("an auth service's X-Forwarded-User reaches the upstream; the client's own never does", async () => {
+  // traefik-forward-auth style: the user comes back in X-Forwarded-User. A client that is not a
+  // trusted proxy loses its X-Forwarded-* when its request arrives, before the middleware runs.
+  await using up = httpUpstream();
+  await using auth = httpUpstream(() =>
+    new Response(null, { status: 200, headers: { "x-forwarded-user": "alice" } })
+  );
+  await using gw = await ssoProxy(
+    up.url,
+    auth.url,
+    "path: /auth, response_headers: [X-Forwarded-User]",
+  );
+  for (const version of PROTOCOLS) {
+    const res = await request(gw, version, "/", {
+      headers: { "x-forwarded-user": "root", "x-forwarded-prefix": "/evil" },
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  }
+  for (const seen of up.requests) {
+    assert.equal(seen.headers.get("x-forwarded-user"), "alice");
+    assert.equal(seen.headers.get("x-forwarded-prefix"), null);
+  }
+  assert.equal(up.requests.length, 2);
+});

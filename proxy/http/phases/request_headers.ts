@@ -10,8 +10,6 @@
 import { listHasToken } from "../../proto/header_list.ts";
 import type { IncomingRequest } from "../../proto/message.ts";
 import type { Route } from "../../config/types.ts";
-import { inCidrs } from "../../net/cidr.ts";
-import { isUnixAddress } from "../../net/unix_socket.ts";
 import type { Phase } from "../context.ts";
 import { applyForwarding, applyHeaderOps, stripHopByHop } from "../headers.ts";
 
@@ -24,9 +22,7 @@ export const requestHeaders: Phase = {
     const headers = req.headers;
     ctx.upgrade = upgradeProtocol(req, route);
     stripHopByHop(headers, ctx.upgrade);
-    const trusted = isUnixAddress(req.client.address)
-      ? fwd.trustUnixClients
-      : inCidrs(req.client.address, fwd.trustedProxies);
+    const trusted = ctx.trustedPeer;
     applyForwarding(headers, {
       client: req.client,
       trusted,
