@@ -108,6 +108,7 @@ Deno.test("defaults are applied everywhere", async () => {
     via: "gatehouse",
     requestIdHeader: "x-request-id",
     headerUnderscores: "drop",
+    methodOverride: "refuse",
     clientIpDepth: 0,
   });
   assert.deepEqual(config.notFound, {

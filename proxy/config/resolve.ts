@@ -190,6 +190,7 @@ export async function resolve(
       via: forwarding.via,
       requestIdHeader: forwarding.request_id_header,
       headerUnderscores: forwarding.header_underscores,
+      methodOverride: forwarding.method_override,
       clientIpDepth: forwarding.client_ip_depth,
     },
     notFound: { status: notFound.status, body: notFound.body },

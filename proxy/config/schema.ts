@@ -450,6 +450,12 @@ export const configSchema = obj({
         "drop",
         'Request headers named with "_" (CGI/WSGI read "_" as "-"): drop, pass on, or 400',
       ),
+      method_override: def(
+        oneOf(["refuse", "pass"]),
+        "refuse",
+        "Requests with X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override (frameworks " +
+          "act on that method, not the one routing matched): 400, or pass on",
+      ),
       client_ip_depth: def(
         int(0, 16),
         0,

@@ -368,6 +368,8 @@ export interface Forwarding {
   readonly requestIdHeader: string;
   /** Request fields whose name holds "_": removed, forwarded, or the request refused (400). */
   readonly headerUnderscores: "drop" | "pass" | "reject";
+  /** Requests naming another method in a method-override field: refused (400) or forwarded. */
+  readonly methodOverride: "refuse" | "pass";
   /**
    * Which X-Forwarded-For address is the client's when the peer is a trusted proxy: 0 = the
    * rightmost one not in `trustedProxies`, N = the Nth from the right.

@@ -204,6 +204,12 @@ const CASES: readonly Case[] = [
     status: 200,
     upstream: { method: "OPTIONS", target: "*", host: "a.test" },
   },
+  ...["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"].map((name): Case => ({
+    name: `a method override field is refused: ${name}`,
+    request: message(["POST /a HTTP/1.1", "Host: a.test", `${name}: DELETE`, "Content-Length: 0"]),
+    status: 400,
+    reason: "method_override",
+  })),
   {
     name: "two Authorization fields are refused",
     request: message(["GET / HTTP/1.1", "Host: a.test", "Authorization: a", "authorization: b"]),

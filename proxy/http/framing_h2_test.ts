@@ -159,6 +159,12 @@ const CASES: readonly Case[] = [
     reason: "bad_target",
   },
   {
+    name: "a method override field is refused",
+    request: get([["x-http-method-override", "DELETE"]], { method: "POST" }),
+    status: 400,
+    reason: "method_override",
+  },
+  {
     name: "two authorization fields are refused",
     request: get([["authorization", "Bearer a"], ["authorization", "Bearer b"]]),
     status: 400,

@@ -25,6 +25,7 @@ const REFUSED: [string, string][] = [
   ["host_missing", message(["GET / HTTP/1.1"])],
   ["connect", message(["CONNECT a.test:443 HTTP/1.1", "Host: a.test:443"])],
   ["trace", message(["TRACE / HTTP/1.1", "Host: a.test"])],
+  ["method_override", message(["GET / HTTP/1.1", "Host: a.test", "X-HTTP-Method: DELETE"])],
 ];
 
 Deno.test("refusals and dropped fields are counted by entrypoint and reason", async () => {
@@ -49,7 +50,7 @@ Deno.test("refusals and dropped fields are counted by entrypoint and reason", as
   const samples = await parseExposition(await (await fetch(gh.admin("/metrics"))).text());
   const rejected = (reason: string) =>
     sampleValue(samples, "gatehouse_requests_rejected_total", { entrypoint: "web", reason });
-  assert.deepEqual(REFUSED.map(([reason]) => rejected(reason)), [2, 1, 1, 1, 1]);
+  assert.deepEqual(REFUSED.map(([reason]) => rejected(reason)), [2, 1, 1, 1, 1, 1]);
   assert.equal(
     sampleValue(samples, "gatehouse_request_headers_dropped_total", { entrypoint: "web" }),
     3,
@@ -58,7 +59,7 @@ Deno.test("refusals and dropped fields are counted by entrypoint and reason", as
   const requests = samples.filter((s) =>
     s.name === "gatehouse_entrypoint_requests_total" && s.labels.code === "400"
   ).reduce((sum, s) => sum + s.value!, 0);
-  assert.equal(requests, 4);
+  assert.equal(requests, 5);
 });
 
 Deno.test("a refusal writes one access log line with its reason", async () => {
@@ -114,6 +115,51 @@ Deno.test('forwarding.header_underscores: "reject" refuses, "pass" forwards as s
     assert.equal(
       received(up.requests[0]),
       upstreamBytes("http", { host: "a.test", fields: ["X-Request-Id: t", "X_User: a"] }),
+    );
+  }
+});
+
+Deno.test('forwarding.method_override: "refuse" (default) is a 400, "pass" forwards as sent', async () => {
+  const request = message([
+    "POST /a HTTP/1.1",
+    "Host: a.test",
+    "X-Request-Id: t",
+    "X-HTTP-Method-Override: DELETE",
+    "Content-Length: 0",
+  ]);
+  await using up = okUpstream();
+  {
+    await using gw = await proxyFor([up.url]);
+    const res = await send(gw.port(), request);
+    assert.equal(res.status, 400);
+    assert.match(res.text, /^400 Bad Request: a method override field/);
+    assert.equal(gw.outcomes.at(-1)?.reason, "method_override");
+    assert.equal(up.requests.length, 0);
+  }
+  {
+    // With "_" names passed on, X_HTTP_METHOD_OVERRIDE counts: CGI-style servers read it as the
+    // same field.
+    await using gw = await proxyFor([up.url], {
+      config: "forwarding: { header_underscores: pass }\n",
+    });
+    const underscored = request.replace("X-HTTP-Method-Override", "X_HTTP_METHOD_OVERRIDE");
+    assert.equal((await send(gw.port(), underscored)).status, 400);
+    assert.equal(up.requests.length, 0);
+  }
+  {
+    await using gw = await proxyFor([up.url], {
+      config: "forwarding: { method_override: pass }\n",
+    });
+    assert.equal((await send(gw.port(), request)).status, 200);
+    assert.equal(
+      received(up.requests[0]),
+      upstreamBytes("http", {
+        method: "POST",
+        target: "/a",
+        host: "a.test",
+        fields: ["X-Request-Id: t", "X-HTTP-Method-Override: DELETE"],
+        framing: "content-length: 0",
+      }),
     );
   }
 });

@@ -1,7 +1,8 @@
 /**
  * The checks every request passes before anything else looks at it, for both front ends: the
- * method, the target's form (fragments and escapes: target_rules.ts), the one authority routing
- * and the upstream see, HTTP/2's framing fields, and header names with "_". See
+ * method (and fields that name another), the target's form (fragments and escapes:
+ * target_rules.ts), the one authority routing and the upstream see, HTTP/2's framing fields, and
+ * header names with "_". See
  * docs/security.md for the rules and why.
  *
  * Tested by framing_h1_test.ts, framing_h2_test.ts, authority_test.ts and rejection_test.ts.
@@ -14,6 +15,21 @@ import { targetProblem } from "./target_rules.ts";
 
 /** What to do with a request field whose name holds "_" (forwarding.header_underscores). */
 export type UnderscorePolicy = "drop" | "pass" | "reject";
+
+/** The policies of `forwarding` the checks apply. */
+export interface CheckPolicy {
+  readonly headerUnderscores: UnderscorePolicy;
+  /** Requests with a METHOD_OVERRIDE field: refused, or passed on. */
+  readonly methodOverride: "refuse" | "pass";
+}
+
+/**
+ * Fields that name another method than the request line's. Symfony (so Laravel) and Rack (so
+ * Rails) act on X-HTTP-Method-Override in a POST by default, Express's method-override and
+ * OData clients on these names: the upstream would run a DELETE that routing, `match.methods`
+ * and the middlewares took for a POST.
+ */
+const METHOD_OVERRIDE = new Set(["x-http-method-override", "x-http-method", "x-method-override"]);
 
 export interface CheckedRequest {
   /** The authority routing and the upstream Host use: lowercase, "" when the client sent none. */
@@ -31,7 +47,7 @@ export interface CheckedRequest {
  */
 export function checkRequest(
   req: IncomingRequest,
-  underscores: UnderscorePolicy,
+  policy: CheckPolicy,
 ): CheckedRequest | Rejection {
   if (hasLowerCase(req.method)) {
     return new Rejection(
@@ -57,15 +73,30 @@ export function checkRequest(
   let droppedHeaders = 0;
   let named = 0;
   let authorizations = 0;
+  let overrides = 0;
+  const passUnderscores = policy.headerUnderscores === "pass";
   for (const key of headers.keys) {
-    if (key.indexOf("_") >= 0) named++;
-    else if (key === "authorization") authorizations++;
+    if (key.indexOf("_") >= 0) {
+      named++;
+      // CGI-style servers read X_HTTP_METHOD_OVERRIDE as X-HTTP-Method-Override.
+      if (passUnderscores && METHOD_OVERRIDE.has(key.replaceAll("_", "-"))) overrides++;
+    } else if (key === "authorization") authorizations++;
+    else if (key.charCodeAt(0) === 0x78 /* x */ && METHOD_OVERRIDE.has(key)) overrides++;
+  }
+  if (overrides > 0 && policy.methodOverride === "refuse") {
+    return new Rejection(
+      400,
+      "method_override",
+      "a method override field (X-HTTP-Method-Override) is refused: frameworks act on its " +
+        "method, not the one routing matched (forwarding.method_override: pass allows it)",
+    );
   }
   if (authorizations > 1) {
     // One set of credentials: basic_auth, forward_auth's service and the upstream could each
     // take another of them (first, last, or joined). nginx refuses it too.
     return new Rejection(400, "header_repeated", "more than one Authorization field");
   }
+  const underscores = policy.headerUnderscores;
   if (named > 0) {
     if (underscores === "reject") {
       return new Rejection(400, "underscore_header", 'header names with "_" are refused');

@@ -50,6 +50,8 @@ export const REJECT_REASONS = [
   "header_repeated",
   /** 400: a field name with "_" under forwarding.header_underscores: reject. */
   "underscore_header",
+  /** 400: X-HTTP-Method-Override or a field like it, under forwarding.method_override: refuse. */
+  "method_override",
   /** 408: the request body sent nothing for the route's body_idle while Gatehouse waited on it. */
   "body_timeout",
 ] as const;

@@ -15,7 +15,7 @@ import { checkRequest } from "../request_checks.ts";
 export const checks: Phase = {
   name: "checks",
   request(ctx) {
-    const checked = checkRequest(ctx.req, ctx.config.forwarding.headerUnderscores);
+    const checked = checkRequest(ctx.req, ctx.config.forwarding);
     if (checked instanceof Rejection) throw checked;
     ctx.log.checked(checked);
     ctx.authority = checked.authority;
