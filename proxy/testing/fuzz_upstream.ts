@@ -27,6 +27,16 @@ const LOWER_ESCAPE = /%(?:[a-f][0-9a-fA-F]|[0-9A-F][a-f])/;
 const UNRESERVED_ESCAPE = /%(?:3[0-9]|4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|2D|2E|5F|7E)/i;
 // deno-lint-ignore no-control-regex
 const HOST_LINE = /^host: [^\x00-\x20\x7f@/\\]+$/;
+/** What the fuzz clients (never trusted proxies) may not pass on; written again, as above. */
+const CLIENT_CLAIMS = new Set([
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-forwarded-prefix",
+  "true-client-ip",
+]);
 const NEVER_UP = new Set([
   "keep-alive",
   "proxy-connection",
@@ -63,6 +73,7 @@ function problemOf(req: RawRequest): string | null {
     if (!TOKEN.test(name) || !CLEAN_VALUE.test(value)) return `field ${JSON.stringify(line)}`;
     const key = name.toLowerCase();
     if (NEVER_UP.has(key)) return `hop-by-hop field ${name}`;
+    if (CLIENT_CLAIMS.has(key)) return `a client's ${name} (only a trusted proxy's go on)`;
     seen.set(key, [...(seen.get(key) ?? []), value]);
   }
   const singletons = ["host", "content-length", "transfer-encoding", "connection", "upgrade"];
@@ -77,6 +88,7 @@ function problemOf(req: RawRequest): string | null {
   if (coding !== undefined && coding !== "chunked") return "transfer-encoding value";
   if (coding !== undefined && !canonicalChunks(latin1(req.wireBody))) return "chunked body";
   if (coding === undefined && length === undefined && req.wireBody.length > 0) return "body";
+  if (seen.get("x-real-ip")?.join() !== "127.0.0.1") return "x-real-ip not the peer's";
   const connection = seen.get("connection")?.[0];
   if ((connection !== undefined) !== seen.has("upgrade")) return "connection without upgrade";
   if (connection !== undefined && connection.toLowerCase() !== "upgrade") return "connection";
