@@ -61,8 +61,9 @@ const PLAIN_LENGTH = /^(?:0|[1-9][0-9]{0,14})$/;
 
 /**
  * Fields a trailer section may not carry on (RFC 9110 6.5.1): framing, routing, content
- * description, authentication, the hop-by-hop ones, and those Gatehouse sets itself on the way
- * up (a recipient that merged them into the header section would trust a client's copy).
+ * description, authentication, the hop-by-hop ones, and the proxy claims (`isProxyClaim`) and
+ * Via, which Gatehouse sets itself on the way up (a recipient that merged them into the header
+ * section would trust a client's copy).
  */
 const NOT_IN_TRAILERS = new Set([
   ...HOP_BY_HOP,
@@ -76,10 +77,6 @@ const NOT_IN_TRAILERS = new Set([
   "set-cookie",
   "expect",
   "range",
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-forwarded-host",
   "via",
 ]);
 
@@ -92,7 +89,9 @@ export function forwardTrailers(source: TrailerSource): TrailerSource {
   return () =>
     out ??= source().then((list) => {
       if (list === null) return null;
-      list.filter((key) => !NOT_IN_TRAILERS.has(key) && key.charCodeAt(0) !== 0x3a);
+      list.filter((key) =>
+        !NOT_IN_TRAILERS.has(key) && !isProxyClaim(key) && key.charCodeAt(0) !== 0x3a
+      );
       return list.size === 0 ? null : list;
     });
 }

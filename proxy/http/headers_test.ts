@@ -3,6 +3,7 @@ import { HeaderList } from "../proto/header_list.ts";
 import {
   applyForwarding,
   dropProxyClaims,
+  forwardTrailers,
   isProxyClaim,
   requestId,
   stripHopByHop,
@@ -188,4 +189,25 @@ Deno.test("applyForwarding for a client of a unix socket: for=unknown, no addres
     trusted.getJoined("forwarded"),
     "for=1.2.3.4, for=unknown;host=app.test;proto=http",
   );
+});
+
+Deno.test("forwardTrailers keeps what a trailer section may carry on, and asks once", async () => {
+  let asked = 0;
+  const trailers = forwardTrailers(() => {
+    asked++;
+    return Promise.resolve(HeaderList.from([
+      ["grpc-status", "0"],
+      ["X-Checksum", "abc"],
+      ["Authorization", "Bearer x"],
+      ["Content-Length", "5"],
+      ["Via", "1.1 evil"],
+      ...CLAIMS,
+      ["X-Forwarded-For", "1.2.3.4"],
+      ["Forwarded", "for=1.2.3.4"],
+    ]));
+  });
+  const kept = await trailers();
+  assert.deepEqual(kept?.entries(), [["grpc-status", "0"], ["X-Checksum", "abc"]]);
+  assert.equal(await trailers(), kept);
+  assert.equal(asked, 1);
 });
