@@ -118,7 +118,7 @@ export interface ForwardedFacts {
   readonly clientIp: string;
 }
 
-/** PROXY_CLAIMS apart from the X-Forwarded-* family. */
+/** The proxy claims (`isProxyClaim`) other than the X-Forwarded-* family. */
 const PROXY_CLAIMS: ReadonlySet<string> = new Set([
   "forwarded",
   "x-real-ip",

@@ -4,11 +4,12 @@
  * machinery (the service's servers, transports, health and the one attempt loop) with the
  * client's fields (all but hop-by-hop, framing and proxy-claim ones, or the listed ones) and
  * X-Forwarded-Method/-Proto/-Host/-Uri/-For, X-Real-IP, X-Original-Method and X-Original-URL. A
- * 2xx answer lets the request through, with the configured fields of that answer copied onto it (the client's own fields of those names are
- * removed first, so a client cannot pose as a user); any other answer goes back to the client as
- * it is (a 302 to a login page, a 401...), reason `denied`. The auth service not answering in
- * `timeout` is 504 (reason `auth_timeout`), not reachable or failing 502 (`auth_failed`), no
- * server available 503 (`auth_unavailable`): the request never passes without an answer.
+ * 2xx answer lets the request through, with the configured fields of that answer copied onto it
+ * (the client's own fields of those names are removed first, so a client cannot pose as a user);
+ * any other answer goes back to the client as it is (a 302 to a login page, a 401...), reason
+ * `denied`. The auth service not answering in `timeout` is 504 (reason `auth_timeout`), not
+ * reachable or failing 502 (`auth_failed`), no server available 503 (`auth_unavailable`): the
+ * request never passes without an answer.
  *
  * Tested by forward_auth_test.ts.
  */

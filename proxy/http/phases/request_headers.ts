@@ -2,8 +2,8 @@
  * Phase "request_headers": what the upstream request carries: hop-by-hop fields and those
  * Connection names removed (Upgrade and "Connection: upgrade" put back for a tunnel),
  * X-Forwarded-For/Proto/Host, Forwarded, X-Real-IP and Via (kept and extended only from trusted
- * proxies; the CDN client-address fields removed from anyone else),
- * and the route's header operations.
+ * proxies; anyone else's proxy claims went in the checks phase), and the route's header
+ * operations.
  *
  * Tested by handler_headers_test.ts.
  */
