@@ -146,3 +146,14 @@ export function normalizePath(path: string): string {
   }
   return "/" + out.join("/");
 }
+
+/**
+ * `target` with its path as routing read it (`path`, from normalizePath) and its query as sent;
+ * `target` itself when normalising changed nothing, and "*" as it is.
+ */
+export function normalizedTarget(target: string, path: string): string {
+  if (target === "*") return target;
+  const q = target.indexOf("?");
+  if (q < 0) return path;
+  return path.length === q && target.startsWith(path) ? target : path + target.slice(q);
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { configOf, yaml } from "../config/test_helpers.ts";
 import { HeaderList } from "../proto/header_list.ts";
-import { hostOf, normalizePath, pathMatches, Router } from "./router.ts";
+import { hostOf, normalizedTarget, normalizePath, pathMatches, Router } from "./router.ts";
 import { checkHostCases, HOST_PATTERNS } from "../net/host_table_cases.ts";
 
 /** A router for entrypoint `web` over `routes` (YAML flow items; each names itself). */
@@ -155,4 +155,21 @@ Deno.test("match.case_sensitive: false matches the prefix in any case of ASCII l
   assert.equal(match("a.test", "/admin/x/y"), "admin-x", "a longer prefix still wins");
   assert.equal(match("a.test", "/API"), "any", "case_sensitive is per route");
   assert.equal(match("a.test", "/%C3%80dmin"), "any", "only ASCII letters fold");
+});
+
+Deno.test("normalizedTarget: the path routing read, the query as sent, the target when unchanged", () => {
+  const cases: [string, string][] = [
+    ["/a/b", "/a/b"],
+    ["/a/b?q=/../%41", "/a/b?q=/../%41"],
+    ["/x/../%61/?q=/../", "/a/?q=/../"],
+    ["//a//b", "/a/b"],
+    ["*", "*"],
+  ];
+  for (const [target, want] of cases) {
+    const q = target.indexOf("?");
+    const path = target === "*" ? "/" : normalizePath(q < 0 ? target : target.slice(0, q));
+    assert.equal(normalizedTarget(target, path), want, target);
+  }
+  // Escapes upper-cased: a path of the same length that still differs.
+  assert.equal(normalizedTarget("/a%5b?q", normalizePath("/a%5b")), "/a%5B?q");
 });

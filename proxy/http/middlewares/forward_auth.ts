@@ -17,6 +17,7 @@ import type { ForwardAuthSpec, Middleware } from "../../config/types.ts";
 import { HeaderList } from "../../proto/header_list.ts";
 import type { RequestContext } from "../context.ts";
 import { isProxyClaim, stripHopByHop } from "../headers.ts";
+import { normalizedTarget } from "../router.ts";
 import { isUnixAddress } from "../../net/unix_socket.ts";
 import type { Built } from "./middleware.ts";
 import { refusal } from "./middleware.ts";
@@ -105,7 +106,9 @@ function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | nu
   out.appendLower("x-forwarded-method", ctx.req.method);
   out.appendLower("x-forwarded-proto", requestScheme(ctx));
   if (ctx.authority !== "") out.appendLower("x-forwarded-host", ctx.authority);
-  const uri = decidedUri(ctx.target, ctx.path);
+  // The URI as routing read it: an auth service that matched rules on the raw path would allow
+  // "/public/../admin" as under "/public", which routing and the upstream read as "/admin".
+  const uri = normalizedTarget(ctx.target, ctx.path);
   out.appendLower("x-forwarded-uri", uri);
   out.appendLower("x-forwarded-for", ctx.clientIp);
   if (!isUnixAddress(ctx.clientIp)) out.appendLower("x-real-ip", ctx.clientIp);
@@ -116,16 +119,4 @@ function subrequestHeaders(ctx: RequestContext, wanted: ReadonlySet<string> | nu
     out.appendLower("x-original-url", `${requestScheme(ctx)}://${ctx.authority}${uri}`);
   }
   return out;
-}
-
-/**
- * The URI as routing read it: the normalised path (dot segments resolved, unreserved escapes
- * decoded, runs of "/" merged) and the query as sent. An auth service that matched rules on the
- * raw path would allow "/public/../admin" as under "/public", which routing and most upstreams
- * read as "/admin".
- */
-function decidedUri(target: string, path: string): string {
-  if (target === "*") return target;
-  const q = target.indexOf("?");
-  return q < 0 ? path : path + target.slice(q);
 }

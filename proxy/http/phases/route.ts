@@ -12,7 +12,7 @@
 import type { Route } from "../../config/types.ts";
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
-import { hostOf, normalizePath } from "../router.ts";
+import { hostOf, normalizedTarget, normalizePath } from "../router.ts";
 import { pathProblem } from "../target_rules.ts";
 
 const LEADING_SLASHES = /^\/{2,}/;
@@ -35,7 +35,7 @@ export const route: Phase = {
     ctx.log.route = matched.name;
     const encoded = pathProblem(ctx.path, matched.allowEncoded);
     if (encoded !== null) throw encoded;
-    if (target !== "*") ctx.upstreamTarget = forwardedTarget(ctx.path, rawPath, target, q, matched);
+    if (target !== "*") ctx.upstreamTarget = forwardedTarget(target, ctx.path, matched);
     if (ctx.upstreamTarget !== target) ctx.log.upstreamTarget = ctx.upstreamTarget;
     const service = ctx.snapshot.services.get(matched.service);
     if (service !== undefined) {
@@ -52,18 +52,12 @@ export const route: Phase = {
  * Either way no path starts with "//": that is a scheme-relative reference to URL parsers (Node's
  * documented `new URL(req.url, base)` reads "//x/admin" as host "x", path "/admin").
  */
-function forwardedTarget(
-  path: string,
-  rawPath: string,
-  target: string,
-  q: number,
-  route: Route,
-): string {
-  const query = q < 0 ? "" : target.slice(q);
+function forwardedTarget(target: string, path: string, route: Route): string {
   if (route.stripPrefix) {
     const rest = path.slice(route.match.pathPrefix.length);
-    return (rest.startsWith("/") ? rest : "/" + rest) + query;
+    const q = target.indexOf("?");
+    return (rest.startsWith("/") ? rest : "/" + rest) + (q < 0 ? "" : target.slice(q));
   }
-  if (route.forwardPath === "normalized") return path === rawPath ? target : path + query;
+  if (route.forwardPath === "normalized") return normalizedTarget(target, path);
   return target.startsWith("//") ? target.replace(LEADING_SLASHES, "/") : target;
 }
