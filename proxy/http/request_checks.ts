@@ -74,12 +74,12 @@ export function checkRequest(
   let named = 0;
   let authorizations = 0;
   let overrides = 0;
-  const passUnderscores = policy.headerUnderscores === "pass";
+  const underscores = policy.headerUnderscores;
   for (const key of headers.keys) {
     if (key.indexOf("_") >= 0) {
       named++;
       // CGI-style servers read X_HTTP_METHOD_OVERRIDE as X-HTTP-Method-Override.
-      if (passUnderscores && METHOD_OVERRIDE.has(key.replaceAll("_", "-"))) overrides++;
+      if (underscores === "pass" && METHOD_OVERRIDE.has(key.replaceAll("_", "-"))) overrides++;
     } else if (key === "authorization") authorizations++;
     else if (key.charCodeAt(0) === 0x78 /* x */ && METHOD_OVERRIDE.has(key)) overrides++;
   }
@@ -96,7 +96,6 @@ export function checkRequest(
     // take another of them (first, last, or joined). nginx refuses it too.
     return new Rejection(400, "header_repeated", "more than one Authorization field");
   }
-  const underscores = policy.headerUnderscores;
   if (named > 0) {
     if (underscores === "reject") {
       return new Rejection(400, "underscore_header", 'header names with "_" are refused');
