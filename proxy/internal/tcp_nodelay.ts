@@ -13,13 +13,14 @@
  * descriptor in /proc/self/fd is looked at (getdents64 through libc as well: Deno lets only
  * --allow-all read that directory), a few microseconds each.
  *
- * Needs `--allow-ffi` for the C library (`libcPath` lists where it is looked for); without it the
+ * Needs `--allow-ffi` for the C library (libc.ts: `libcPath` lists where it is looked for); without it the
  * result says why, and the caller logs it (TLS then works, with the delay).
  *
  * `tcp_nodelay_test.ts` fails loudly when an upgrade breaks any of this, or makes it needless.
  *
  * @module
  */
+import { errno, type Libc, libc, openFds } from "./libc.ts";
 
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
@@ -29,103 +30,11 @@ const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
-const O_CLOEXEC = 0o2000000;
-/** Offsets in Linux's `struct linux_dirent64`: d_reclen (u16), then d_name. */
-const DIRENT_RECLEN = 16;
-const DIRENT_NAME = 19;
-
-const SYMBOLS = {
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  dup: { parameters: ["i32"], result: "i32" },
-  getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** Set on the listening socket(s), or why not. */
 export type NoDelayResult =
   | { readonly ok: true; readonly sockets: number }
   | { readonly ok: false; readonly reason: string };
-
-/** The C library's paths this process may load, in the order they are tried. */
-export function libcPath(): string[] {
-  const arch = Deno.build.arch;
-  return [`/lib/${arch}-linux-gnu/libc.so.6`, "/lib64/libc.so.6", "/usr/lib/libc.so.6"];
-}
-
-let loaded: { libc: Libc } | { reason: string } | undefined;
-
-function load(): { libc: Libc } | { reason: string } {
-  if (Deno.build.os !== "linux") return { reason: `not available on ${Deno.build.os}` };
-  const tried: string[] = [];
-  for (const path of libcPath()) {
-    if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") {
-      tried.push(`${path}: not allowed`);
-      continue;
-    }
-    try {
-      return { libc: Deno.dlopen(path, SYMBOLS).symbols };
-    } catch (err) {
-      tried.push(`${path}: ${(err as Error).message}`);
-    }
-  }
-  return {
-    reason: `no C library could be loaded (${tried.join("; ")}); run Gatehouse with ` +
-      `--allow-ffi=${libcPath()[0]} (the path of libc.so.6 on this system)`,
-  };
-}
-
-/** The loaded C library, or why it could not be loaded (the answer is kept). */
-function libc(): { libc: Libc } | { reason: string } {
-  return loaded ??= load();
-}
-
-/**
- * The calling thread's errno. Memory behind a pointer is copied out with memcpy: reading it with
- * Deno.UnsafePointerView needs --allow-ffi without a path.
- */
-function errno(c: Libc): number {
-  const out = new Int32Array(1);
-  const p = c.__errno_location();
-  if (p !== null) c.memcpy(out, p, 4n);
-  return out[0];
-}
-
-/** This process's open file descriptors (getdents64 on /proc/self/fd, into our own buffer). */
-function openFds(c: Libc): number[] {
-  const dir = c.open(new TextEncoder().encode("/proc/self/fd\0"), O_CLOEXEC);
-  if (dir < 0) throw new Error(`Cannot list /proc/self/fd: open failed (errno ${errno(c)})`);
-  const fds: number[] = [];
-  const buf = new Uint8Array(32 * 1024);
-  const view = new DataView(buf.buffer);
-  try {
-    while (true) {
-      const n = Number(c.getdents64(dir, buf, BigInt(buf.length)));
-      if (n < 0) {
-        throw new Error(`Cannot list /proc/self/fd: getdents64 failed (errno ${errno(c)})`);
-      }
-      if (n === 0) break;
-      for (let at = 0; at < n; at += view.getUint16(at + DIRENT_RECLEN, true)) {
-        let fd = 0;
-        let digits = 0;
-        for (let i = at + DIRENT_NAME; buf[i] >= 48 && buf[i] <= 57; i++, digits++) {
-          fd = fd * 10 + buf[i] - 48;
-        }
-        if (digits > 0 && buf[at + DIRENT_NAME + digits] === 0 && fd !== dir) fds.push(fd);
-      }
-    }
-  } finally {
-    c.close(dir);
-  }
-  return fds;
-}
 
 /** Scratch for the calls below (one thread runs them: no sharing). */
 const addr = new Uint8Array(128);

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { testPki } from "../testing/certs.ts";
-import { libcPath, listenWithNoDelay, setNoDelayOnListeners, tcpSockets } from "./tcp_nodelay.ts";
+import { libcPath } from "./libc.ts";
+import { listenWithNoDelay, setNoDelayOnListeners, tcpSockets } from "./tcp_nodelay.ts";
 import { listenTlsWithSni } from "./deno_internals.ts";
 
 async function keyPair(): Promise<{ cert: string; key: string }> {
