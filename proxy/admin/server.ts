@@ -8,8 +8,18 @@
  *   POST /reload    reload the config file now; 200 with the result, 422 when it was refused
  * With `admin.token_env`, every path but the two probes needs `Authorization: Bearer <token>`;
  * when that variable cannot be read, those paths answer 503 (fail closed), never open.
+ *
+ * Served by Gatehouse's own HTTP/1.1 engine and accept loop, not Deno.serve: Deno.serve's
+ * listener stops for good on the first failed accept (the open-file limit reached, say) and
+ * rejects a promise nobody can handle in time, which ended the whole process. This one waits
+ * for descriptors to free up, like every entrypoint (net/accept.ts), and answers again.
  */
 import type { Address } from "../config/types.ts";
+import { type AcceptFailure, acceptLoop } from "../net/accept.ts";
+import { ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
+import { HeaderList } from "../proto/header_list.ts";
+import { type H1Limits, serveH1 } from "../proto/h1/server.ts";
+import type { IncomingRequest, OutgoingResponse } from "../proto/message.ts";
 
 export interface AdminDeps {
   /** Config loaded and listeners up. */
@@ -52,19 +62,31 @@ export function readAdminToken(env: string | null): AdminToken {
 
 export interface AdminServer {
   readonly port: number;
+  /** Stops accepting at once; resolves when the requests under way are answered (at most 5 s). */
   close(): Promise<void>;
 }
 
-/** Starts the admin endpoint on `address`; throws a readable error when it cannot bind. */
-export function startAdmin(address: Address, deps: AdminDeps): AdminServer {
-  let server: Deno.HttpServer<Deno.NetAddr>;
+/** The admin endpoint's own HTTP/1.1 bounds (scrapers keep their connections alive). */
+const LIMITS: H1Limits = {
+  headerReadMs: 10_000,
+  keepAliveIdleMs: 75_000,
+  maxHeaderBytes: 16 * 1024,
+  sendIdleMs: 30_000,
+};
+const CLOSE_MS = 5_000;
+
+/**
+ * Starts the admin endpoint on `address`; throws a readable error when it cannot bind.
+ * `onAcceptFailure` hears of each failed accept (counted and logged by the caller).
+ */
+export function startAdmin(
+  address: Address,
+  deps: AdminDeps,
+  onAcceptFailure?: (failure: AcceptFailure) => void,
+): AdminServer {
+  let listener: Deno.TcpListener;
   try {
-    server = Deno.serve({
-      hostname: address.hostname,
-      port: address.port,
-      automaticCompression: false,
-      onListen() {},
-    }, (req) => handle(req, deps));
+    listener = Deno.listen({ hostname: address.hostname, port: address.port });
   } catch (err) {
     throw new Error(
       `Cannot listen on ${address.hostname}:${address.port} for the admin API: ${
@@ -72,11 +94,61 @@ export function startAdmin(address: Address, deps: AdminDeps): AdminServer {
       } (change admin.address, or set it to "off")`,
     );
   }
-  return { port: server.addr.port, close: () => server.shutdown() };
+  const registry = new ConnectionRegistry();
+  const handler = (req: IncomingRequest) => handle(req, deps);
+  acceptLoop(
+    listener,
+    (conn) => {
+      conn.setNoDelay(true);
+      const track = new TrackedConnection("admin", "http", () => conn.close());
+      track.state = "idle";
+      track.deadline = Date.now() + LIMITS.headerReadMs;
+      registry.add(track);
+      const peer = conn.remoteAddr;
+      serveH1(conn, {
+        client: {
+          address: peer.hostname,
+          port: peer.port,
+          entrypoint: "admin",
+          tls: false,
+          serverName: null,
+        },
+        track,
+        registry,
+        limits: () => LIMITS,
+        handler,
+      });
+    },
+    undefined,
+    onAcceptFailure,
+  );
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close: async () => {
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+      await registry.drain(CLOSE_MS);
+    },
+  };
 }
 
-async function handle(req: Request, deps: AdminDeps): Promise<Response> {
-  const path = new URL(req.url).pathname;
+function handle(req: IncomingRequest, deps: AdminDeps): Promise<OutgoingResponse> {
+  return answer(req, deps).then(toOutgoing);
+}
+
+/** What the admin endpoint answers: a status, its body, its content type and extra headers. */
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+  readonly type: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+async function answer(req: IncomingRequest, deps: AdminDeps): Promise<Answer> {
+  const path = pathOf(req.target);
   if (path === "/healthz") return text(200, "ok\n");
   if (path === "/readyz") {
     if (deps.draining()) return text(503, "draining\n");
@@ -87,16 +159,18 @@ async function handle(req: Request, deps: AdminDeps): Promise<Response> {
     return text(503, `${token.reason}: every admin path but the probes is refused\n`);
   }
   if (token.kind === "bearer" && !authorized(req.headers.get("authorization"), token.value)) {
-    return new Response("unauthorized: send Authorization: Bearer <token>\n", {
+    return {
       status: 401,
-      headers: { "www-authenticate": 'Bearer realm="gatehouse-admin"', ...TEXT },
-    });
+      body: "unauthorized: send Authorization: Bearer <token>\n",
+      type: TEXT,
+      headers: { "www-authenticate": 'Bearer realm="gatehouse-admin"' },
+    };
   }
   switch (path) {
     case "/metrics": {
       if (req.method !== "GET") return text(405, "use GET\n");
       const { contentType, text: body } = await deps.metrics();
-      return new Response(body, { headers: { "content-type": contentType, ...NO_STORE } });
+      return { status: 200, body, type: contentType };
     }
     case "/status":
       if (req.method !== "GET") return text(405, "use GET\n");
@@ -120,16 +194,34 @@ function authorized(header: string | null, token: string): boolean {
   return diff === 0;
 }
 
-const NO_STORE = { "cache-control": "no-store" };
-const TEXT = { "content-type": "text/plain; charset=utf-8", ...NO_STORE };
-
-function text(status: number, body: string): Response {
-  return new Response(body, { status, headers: TEXT });
+/** The path of an origin-form or absolute-form target, without its query. */
+function pathOf(target: string): string {
+  if (target.startsWith("/")) {
+    const q = target.indexOf("?");
+    return q < 0 ? target : target.slice(0, q);
+  }
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return "";
+  }
 }
 
-function json(status: number, value: unknown): Response {
-  return new Response(JSON.stringify(value, null, 2) + "\n", {
-    status,
-    headers: { "content-type": "application/json", ...NO_STORE },
-  });
+const TEXT = "text/plain; charset=utf-8";
+const encoder = new TextEncoder();
+
+function text(status: number, body: string): Answer {
+  return { status, body, type: TEXT };
+}
+
+function json(status: number, value: unknown): Answer {
+  return { status, body: JSON.stringify(value, null, 2) + "\n", type: "application/json" };
+}
+
+function toOutgoing(a: Answer): OutgoingResponse {
+  const headers = new HeaderList();
+  headers.appendLower("content-type", a.type);
+  headers.appendLower("cache-control", "no-store");
+  for (const [name, value] of Object.entries(a.headers ?? {})) headers.appendLower(name, value);
+  return { status: a.status, headers, body: encoder.encode(a.body) };
 }

@@ -26,6 +26,8 @@ import { Metrics, type MetricSamples } from "../telemetry/metrics.ts";
 import { ControlMetrics, exposition, EXPOSITION_TYPE } from "../telemetry/control_metrics.ts";
 import { filesState, Reloader, type ReloadResult, type ReloadTarget } from "./reloader.ts";
 import { Runtime } from "./runtime.ts";
+import { AcceptFailures, checkOpenFiles } from "./open_files.ts";
+import { openFileCount, openFileLimit } from "../internal/open_files.ts";
 import { prepareSockets } from "../listen/listener.ts";
 import { SharedState } from "./shared_state.ts";
 import { WorkerPool } from "./workers.ts";
@@ -63,6 +65,8 @@ export class Gatehouse {
   readonly docker: DockerSource;
   readonly startedAt = new Date();
   #admin: AdminServer | null = null;
+  /** The admin endpoint's failed accepts: logged (its entrypoints' are counted too). */
+  readonly #adminFailures = new AcceptFailures();
   #adminKey = "";
   #draining = false;
   readonly #logging: boolean;
@@ -98,6 +102,7 @@ export class Gatehouse {
   static async start(config: Config, opts: GatehouseOptions = {}): Promise<Gatehouse> {
     const logging = opts.logging ?? true;
     if (logging) await setupLogging(config.log);
+    checkOpenFiles(config);
     // Taken before anything listens: a change while the workers start is then still seen.
     const since = opts.watch ?? true ? await filesState(config.files) : null;
     let metrics: Metrics | null = null;
@@ -138,6 +143,7 @@ export class Gatehouse {
         onTcpClosed: (record) => metrics?.observeTcp(record),
         onUdpClosed: (record) => metrics?.observeUdp(record),
         onRefused: (entrypoint, refusal) => metrics?.refused(entrypoint, refusal),
+        onAcceptFailure: (entrypoint, failure) => metrics?.acceptFailed(entrypoint, failure.reason),
         internal,
         acme,
       })
@@ -157,6 +163,7 @@ export class Gatehouse {
       config: () => runtime!.config,
       servers: () => runtime!.servers(),
       obtainedCertificates: (entrypoint) => acme.certificates(entrypoint),
+      openFiles: () => ({ open: openFileCount(), limit: openFileLimit()?.soft ?? null }),
     });
     metrics.configure(config);
     if (shared !== null) {
@@ -299,7 +306,7 @@ export class Gatehouse {
         }),
       reload: () => this.reload("admin"),
       token: () => readAdminToken(this.runtime.config.admin.tokenEnv),
-    });
+    }, (failure) => this.#adminFailures.report("admin", failure));
   }
 }
 

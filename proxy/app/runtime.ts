@@ -36,6 +36,8 @@ import { internalOf, type Listener, type Refusal } from "../listen/listener.ts";
 import { listenerKind } from "../listen/listener_kind.ts";
 import { TcpListener, type TcpListenerDeps } from "../listen/tcp_listener.ts";
 import { UdpListener } from "../listen/udp_listener.ts";
+import type { AcceptFailure } from "../net/accept.ts";
+import { AcceptFailures } from "./open_files.ts";
 
 const logger = log("runtime");
 
@@ -46,6 +48,8 @@ export interface RuntimeHooks {
   readonly internal?: ReadonlyMap<string, InternalService>;
   /** A connection refused at accept time (metrics). */
   readonly onRefused?: (entrypoint: string, refusal: Refusal) => void;
+  /** An accept that failed beyond one client, out of file descriptors say (metrics). */
+  readonly onAcceptFailure?: (entrypoint: string, failure: AcceptFailure) => void;
   /** Every finished TCP connection (metrics), after its access log line. */
   readonly onTcpClosed?: (record: TcpRecord) => void;
   /** A UDP session ended. */
@@ -357,6 +361,7 @@ export class Runtime {
     const ep = new HttpListener(relay ? internalOf(entry) : entry, {
       registry: this.clients,
       onRefused: this.#onRefused,
+      onAcceptFailure: this.#acceptFailures.report,
       handler: createPipeline(name, {
         snapshot,
         onComplete: this.#hooks.onComplete,
@@ -403,10 +408,15 @@ export class Runtime {
   };
   #lastRefusalLog = 0;
 
+  readonly #acceptFailures = new AcceptFailures((entrypoint, failure) =>
+    this.#hooks.onAcceptFailure?.(entrypoint, failure)
+  );
+
   #tcpDeps(snapshot: () => Snapshot): TcpListenerDeps {
     return {
       registry: this.clients,
       onRefused: this.#onRefused,
+      onAcceptFailure: this.#acceptFailures.report,
       snapshot,
       onClosed: (record) => {
         logTcp(record);

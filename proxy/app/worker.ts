@@ -101,6 +101,7 @@ channel.on("start", async (msg: StartMessage) => {
         onTcpClosed: (record) => metrics?.observeTcp(record),
         onUdpClosed: (record) => metrics?.observeUdp(record),
         onRefused: (entrypoint, refusal) => metrics?.refused(entrypoint, refusal),
+        onAcceptFailure: (entrypoint, failure) => metrics?.acceptFailed(entrypoint, failure.reason),
         internal,
         acme: {
           challenge: (token) => channel.call<string | null>("challenge", token),

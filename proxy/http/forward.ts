@@ -119,6 +119,7 @@ export async function forward(
         body.failure ??= new RequestError(408, "no byte for the route's body_idle", "body_timeout");
       }
       const clientsFault = body?.failure != null || req.signal.aborted;
+      if (e.local) return { error: e, serverFault: false, retry: false };
       const serverFault = !clientsFault &&
         (e.kind === "connect" || e.kind === "reset" || e.kind === "timeout");
       // Safe to send again: nothing of the body went, and the request never reached the server
@@ -157,6 +158,8 @@ export async function forward(
     };
   }
   const e = result.error;
+  // Gatehouse's own failure (out of descriptors): try again later, as a 503 says.
+  if (e.local) return failed(503, e.message, e.kind, server, attempts);
   return failed(e.kind === "timeout" ? 504 : 502, e.message, e.kind, server, attempts);
 }
 

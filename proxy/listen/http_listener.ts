@@ -94,7 +94,7 @@ export class HttpListener extends Listener {
           UnixSocketListener.open(unix, (conn) => {
             if (relay === null) this.#onPlain(conn);
             else this.#relay(conn, relay);
-          }));
+          }, this.acceptFailed));
       } catch (err) {
         this.#tls?.close();
         throw err;
@@ -120,6 +120,7 @@ export class HttpListener extends Listener {
           alpn: tls.alpn,
           store: new CertStore(tls, deps.obtained?.()),
           onConnection: (conn) => this.#onTls(conn),
+          onAcceptFailure: this.acceptFailed,
         }));
       this.port = this.#tls.port;
     }
@@ -154,10 +155,15 @@ export class HttpListener extends Listener {
   }
 
   #acceptPlain(listener: Deno.TcpListener): void {
-    acceptLoop(listener, (conn) => {
-      conn.setNoDelay(true);
-      this.#onPlain(conn);
-    });
+    acceptLoop(
+      listener,
+      (conn) => {
+        conn.setNoDelay(true);
+        this.#onPlain(conn);
+      },
+      undefined,
+      this.acceptFailed,
+    );
   }
 
   /** A plain connection (TCP or unix socket): HTTP/1.1, or h2c by its preface. */
@@ -176,6 +182,7 @@ export class HttpListener extends Listener {
         alpn: tls.alpn,
         store: new CertStore(tls, this.#deps.obtained?.()),
         onConnection: (conn) => this.#onRelayed(conn, relay),
+        onAcceptFailure: this.acceptFailed,
       }));
   }
 

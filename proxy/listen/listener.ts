@@ -8,6 +8,7 @@
  * Tested by listener_test.ts.
  */
 import type { Config, Entrypoint } from "../config/types.ts";
+import type { AcceptFailure } from "../net/accept.ts";
 import type { ConnectionRegistry } from "../net/connections.ts";
 import { removeStaleSocket, socketInUseReason } from "../net/unix_socket.ts";
 import type { ListenerKind } from "./listener_kind.ts";
@@ -27,6 +28,11 @@ export interface ListenerDeps {
   readonly registry: ConnectionRegistry;
   /** A connection refused at accept time (the listener already closed it). */
   readonly onRefused: (entrypoint: string, refusal: Refusal, detail: string) => void;
+  /**
+   * An accept failed for a reason beyond one client (out of file descriptors, say); the client's
+   * connection waits in the kernel's queue and is accepted once the reason is gone.
+   */
+  readonly onAcceptFailure?: (entrypoint: string, failure: AcceptFailure) => void;
 }
 
 export abstract class Listener {
@@ -37,6 +43,8 @@ export abstract class Listener {
   abstract readonly port: number;
   protected readonly registry: ConnectionRegistry;
   readonly #onRefused: ListenerDeps["onRefused"];
+  /** For the accept loops of this listener's sockets (net/accept.ts). */
+  protected readonly acceptFailed: (failure: AcceptFailure) => void;
 
   constructor(config: Entrypoint, kind: ListenerKind, deps: ListenerDeps) {
     this.name = config.name;
@@ -44,6 +52,7 @@ export abstract class Listener {
     this.config = config;
     this.registry = deps.registry;
     this.#onRefused = deps.onRefused;
+    this.acceptFailed = (failure) => deps.onAcceptFailure?.(this.name, failure);
   }
 
   /** True when `next`, needing a listener of `kind`, can be applied without a new listener. */

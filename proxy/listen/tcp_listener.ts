@@ -87,7 +87,7 @@ export class TcpListener extends Listener {
         const unix = config.unix;
         this.#unix = bindOrExplain(
           config,
-          () => UnixSocketListener.open(unix, (c) => this.#onPlain(c)),
+          () => UnixSocketListener.open(unix, (c) => this.#onPlain(c), this.acceptFailed),
         );
         this.port = 0;
         if (config.tls !== null) {
@@ -157,7 +157,14 @@ export class TcpListener extends Listener {
 
   #openTls(hostname: string, port: number, onConnection: (c: Deno.TlsConn) => void) {
     const store = new CertStore(this.config.tls!);
-    return TlsEndpoint.open({ hostname, port, alpn: [], store, onConnection });
+    return TlsEndpoint.open({
+      hostname,
+      port,
+      alpn: [],
+      store,
+      onConnection,
+      onAcceptFailure: this.acceptFailed,
+    });
   }
 
   #routerFor(config: Config): TcpRouter {
@@ -168,7 +175,7 @@ export class TcpListener extends Listener {
   }
 
   #accept(listener: Deno.TcpListener): void {
-    acceptLoop(listener, (conn) => this.#onPlain(conn));
+    acceptLoop(listener, (conn) => this.#onPlain(conn), undefined, this.acceptFailed);
   }
 
   /** A new session, or null when the connection was refused (and closed, and reported). */

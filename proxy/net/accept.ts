@@ -4,6 +4,10 @@
  * between the kernel's accept and ours: NotConnected, ConnectionReset): with `for await`, one
  * such client would silently stop the whole entrypoint. This loop ends only when the listener
  * is closed.
+ *
+ * Out of file descriptors (EMFILE, ENFILE), accept fails while the client's connection waits in
+ * the kernel's queue: the loop tries again every BACKOFF_MS, so that connection is served once
+ * descriptors free up, and reports each failure (counted and logged by the listener's owner).
  */
 
 /** Pause after an error that is not about one connection (e.g. out of file descriptors). */
@@ -14,11 +18,22 @@ export interface AcceptGate {
   readonly paused: Promise<void> | null;
 }
 
-/** Calls `onConn` for each accepted connection until `listener` is closed. */
+/** A failed accept that was not about one client: out of descriptors, or anything else. */
+export interface AcceptFailure {
+  readonly reason: "open_files" | "other";
+  /** What the system said ("Too many open files (os error 24)"). */
+  readonly message: string;
+}
+
+/**
+ * Calls `onConn` for each accepted connection until `listener` is closed, and `onFailure` for
+ * each accept that failed for a reason beyond one client.
+ */
 export async function acceptLoop<C extends Deno.Conn>(
   listener: Deno.Listener<C>,
   onConn: (conn: C) => void,
   gate?: AcceptGate,
+  onFailure?: (failure: AcceptFailure) => void,
 ): Promise<void> {
   while (true) {
     let conn: C;
@@ -27,7 +42,10 @@ export async function acceptLoop<C extends Deno.Conn>(
       conn = await listener.accept();
     } catch (err) {
       if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;
-      if (!oneConnection(err)) await new Promise((r) => setTimeout(r, BACKOFF_MS));
+      if (!oneConnection(err)) {
+        onFailure?.(acceptFailure(err));
+        await new Promise((r) => setTimeout(r, BACKOFF_MS));
+      }
       continue;
     }
     onConn(conn);
@@ -37,4 +55,15 @@ export async function acceptLoop<C extends Deno.Conn>(
 function oneConnection(err: unknown): boolean {
   return err instanceof Deno.errors.NotConnected || err instanceof Deno.errors.ConnectionReset ||
     err instanceof Deno.errors.ConnectionAborted;
+}
+
+/** True when `err` is the process (EMFILE) or the system (ENFILE) out of file descriptors. */
+export function isOutOfFiles(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "EMFILE" || code === "ENFILE";
+}
+
+function acceptFailure(err: unknown): AcceptFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  return { reason: isOutOfFiles(err) ? "open_files" : "other", message };
 }

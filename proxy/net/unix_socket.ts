@@ -16,7 +16,7 @@
  *
  * Tested by listen/unix_listener_test.ts.
  */
-import { acceptLoop } from "./accept.ts";
+import { type AcceptFailure, acceptLoop } from "./accept.ts";
 
 /** The socket file an entrypoint listens on, and how it should look. */
 export interface SocketFileSettings {
@@ -69,23 +69,31 @@ const bound = new Map<string, Bound>();
 export class UnixSocketListener {
   readonly path: string;
   readonly #onConn: (conn: Deno.UnixConn) => void;
+  readonly #onFailure: ((failure: AcceptFailure) => void) | undefined;
   #closed = false;
 
-  private constructor(path: string, onConn: (conn: Deno.UnixConn) => void) {
+  private constructor(
+    path: string,
+    onConn: (conn: Deno.UnixConn) => void,
+    onFailure: ((failure: AcceptFailure) => void) | undefined,
+  ) {
     this.path = path;
     this.#onConn = onConn;
+    this.#onFailure = onFailure;
   }
 
   /**
    * Listens on `settings.path` (taking over a socket another listener of this process closed in
-   * this turn), sets the file's mode and owner, and calls `onConn` for each connection. Throws
+   * this turn), sets the file's mode and owner, and calls `onConn` for each connection
+   * (`onFailure` for each accept that failed for a reason beyond one client). Throws
    * Deno's error when the path is taken (AddrInUse: a live socket, or a file that is no socket).
    */
   static open(
     settings: SocketFileSettings,
     onConn: (conn: Deno.UnixConn) => void,
+    onFailure?: (failure: AcceptFailure) => void,
   ): UnixSocketListener {
-    const handle = new UnixSocketListener(settings.path, onConn);
+    const handle = new UnixSocketListener(settings.path, onConn, onFailure);
     const held = bound.get(settings.path);
     if (held !== undefined && held.owner !== null) {
       throw new Deno.errors.AddrInUse(`${settings.path} is already open in this process`);
@@ -103,10 +111,17 @@ export class UnixSocketListener {
     entry.owner = handle;
     if (held === undefined) {
       bound.set(settings.path, entry);
-      acceptLoop(entry.listener, (conn) => {
-        if (entry.owner === null) conn.close();
-        else entry.owner.#onConn(conn);
-      });
+      acceptLoop(
+        entry.listener,
+        (conn) => {
+          if (entry.owner === null) conn.close();
+          else entry.owner.#onConn(conn);
+        },
+        undefined,
+        (failure) => {
+          if (entry.owner !== null) entry.owner.#onFailure?.(failure);
+        },
+      );
     }
     return handle;
   }

@@ -8,6 +8,7 @@
 import type { HeaderList } from "./header_list.ts";
 import type { BodyReader, TrailerSource } from "./message.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
+import { isOutOfFiles } from "../net/accept.ts";
 
 /** Methods a repeat cannot make worse (RFC 9110 9.2.2). */
 export const IDEMPOTENT: ReadonlySet<string> = new Set([
@@ -31,17 +32,44 @@ export class UpstreamError extends Error {
    * connection this is the upstream having closed it as the request went out.
    */
   readonly beforeResponse: boolean;
+  /**
+   * True when the failure was Gatehouse's own, not the server's: out of file descriptors, it
+   * could not open a connection. It counts against no server.
+   */
+  readonly local: boolean;
   constructor(
     kind: UpstreamFailure,
     requestSent: boolean,
     message: string,
     beforeResponse = false,
+    local = false,
   ) {
     super(message);
     this.kind = kind;
     this.requestSent = requestSent;
     this.beforeResponse = beforeResponse;
+    this.local = local;
   }
+}
+
+/**
+ * A failed dial as a "connect" failure (`connectMs`: the bound that passed, when it timed out);
+ * out of file descriptors it is `local`, and says so.
+ */
+export function connectError(err: unknown, connectMs?: number): UpstreamError {
+  if ((err instanceof DOMException || err instanceof Error) && err.name === "TimeoutError") {
+    const after = connectMs === undefined ? "" : ` after ${connectMs} ms`;
+    return new UpstreamError("connect", false, `connect timed out${after}`);
+  }
+  const message = `connect failed: ${err instanceof Error ? err.message : String(err)}`;
+  if (!isOutOfFiles(err)) return new UpstreamError("connect", false, message);
+  return new UpstreamError(
+    "connect",
+    false,
+    `${message}: Gatehouse's open-file limit is reached (not the server's fault)`,
+    false,
+    true,
+  );
 }
 
 export interface UpstreamRequest {

@@ -7,7 +7,7 @@
  * Tested by listen/tcp_listener_test.ts and listen/tcp_bulk_test.ts.
  */
 import { type ByteConn, writeAll } from "../net/buffered_conn.ts";
-import { UpstreamError } from "../proto/exchange.ts";
+import { connectError } from "../proto/exchange.ts";
 import { attemptServers } from "../upstream/attempts.ts";
 import type { InflightLease } from "../upstream/inflight.ts";
 import type { UpstreamServer } from "../upstream/server_state.ts";
@@ -52,8 +52,8 @@ export async function connectService(
       return service.transport(server).dial(signal);
     },
     judge(err) {
-      const error = new UpstreamError("connect", false, connectMessage(err, opts.connectMs));
-      const fault = !opts.signal.aborted;
+      const error = connectError(err, opts.connectMs);
+      const fault = !opts.signal.aborted && !error.local;
       return { error, serverFault: fault, retry: fault };
     },
   });
@@ -69,13 +69,6 @@ export async function connectService(
     return { ok: false, failure: "unavailable", message, server: null, attempts };
   }
   return { ok: false, failure: "connect", message: result.error.message, server, attempts };
-}
-
-function connectMessage(err: unknown, connectMs: number): string {
-  const timedOut = (err instanceof DOMException && err.name === "TimeoutError") ||
-    (err instanceof Error && err.name === "TimeoutError");
-  if (timedOut) return `connect timed out after ${connectMs} ms`;
-  return `connect failed: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 export interface StreamOptions {

@@ -19,6 +19,11 @@ export interface ControlSource {
   readonly servers: () => Iterable<{ service: string; url: string; up: boolean }>;
   /** Certificates obtained at run time (ACME) served on an entrypoint. */
   readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
+  /**
+   * Descriptors open and the open-file limit (the C library tells; null when it cannot be
+   * loaded); without it /proc/self/fd is counted where Deno lets it be read.
+   */
+  readonly openFiles?: () => { readonly open: number | null; readonly limit: number | null };
 }
 
 export class ControlMetrics {
@@ -61,7 +66,7 @@ export class ControlMetrics {
       ["host"],
     );
     serverGauges(r, source);
-    processGauges(r);
+    processGauges(r, source);
     this.#lastReloadSuccess.set(1);
     this.#lastReloadTime.set(Date.now() / 1000);
   }
@@ -127,7 +132,7 @@ function serverGauges(r: client.Registry[], source: ControlSource): void {
   });
 }
 
-function processGauges(r: client.Registry[]): void {
+function processGauges(r: client.Registry[], source: ControlSource): void {
   const started = Date.now() / 1000 - performance.now() / 1000;
   new client.Gauge({
     name: "process_start_time_seconds",
@@ -163,15 +168,28 @@ function processGauges(r: client.Registry[]): void {
       this.inc((user + system) / 1e6);
     },
   });
-  if (openFds() === null) return;
-  new client.Gauge({
-    name: "process_open_fds",
-    help: "Number of open file descriptors",
-    registers: r,
-    collect() {
-      this.set(openFds() ?? 0);
-    },
-  });
+  const files = source.openFiles ?? (() => ({ open: procFds(), limit: null }));
+  const { open, limit } = files();
+  if (open !== null) {
+    new client.Gauge({
+      name: "process_open_fds",
+      help: "Number of open file descriptors",
+      registers: r,
+      collect() {
+        this.set(files().open ?? 0);
+      },
+    });
+  }
+  if (limit !== null) {
+    new client.Gauge({
+      name: "process_max_fds",
+      help: "Maximum number of open file descriptors (the soft limit)",
+      registers: r,
+      collect() {
+        this.set(files().limit ?? 0);
+      },
+    });
+  }
 }
 
 function cpuUsage(): { user: number; system: number } {
@@ -180,8 +198,8 @@ function cpuUsage(): { user: number; system: number } {
 }
 
 /** Open file descriptors, or null when /proc/self/fd cannot be read (Deno allows it only with
- * --allow-all, so the container does not expose this metric). */
-function openFds(): number | null {
+ * --allow-all). */
+function procFds(): number | null {
   try {
     let n = 0;
     for (const _ of Deno.readDirSync("/proc/self/fd")) n++;

@@ -106,6 +106,7 @@ export class Metrics {
   readonly #rejected;
   readonly #middlewareRejections;
   readonly #refused;
+  readonly #acceptFailures;
   readonly #failures;
   readonly #droppedHeaders;
   readonly #grpcResponses;
@@ -231,6 +232,12 @@ export class Metrics {
       "Client connections closed at accept time, by reason (draining, max_connections, entrypoint_max_connections)",
       ["entrypoint", "reason"],
     );
+    this.#acceptFailures = counter(
+      "gatehouse_accept_failures_total",
+      "Accepts that failed beyond one client, by reason (open_files: the open-file limit, other); " +
+        "the connection waits in the kernel's queue",
+      ["entrypoint", "reason"],
+    );
     this.#failures = counter(
       "gatehouse_request_failures_total",
       "Requests that failed, by whose failure it was (client, upstream, unavailable, drain, gatehouse)",
@@ -260,6 +267,11 @@ export class Metrics {
   /** A client connection closed at accept time. */
   refused(entrypoint: string, reason: string): void {
     this.#refused.labels(entrypoint, reason).inc();
+  }
+
+  /** An accept that failed beyond one client (net/accept.ts). */
+  acceptFailed(entrypoint: string, reason: string): void {
+    this.#acceptFailures.labels(entrypoint, reason).inc();
   }
 
   /** One finished HTTP request or tunnel (refused ones included). */

@@ -33,13 +33,15 @@ export interface ProxyProcess extends AsyncDisposable {
 /**
  * Starts Gatehouse on the YAML `config(port)` (written beside the test certificates, as for
  * `startProxy`) and resolves once it has logged that it serves and accepts connections on
- * `port`. `env` adds environment variables to the process's; `permissions` replaces `-A`. The
+ * `port`. `env` adds environment variables to the process's; `permissions` replaces `-A`;
+ * `openFiles` starts it under that open-file limit (through bash's `ulimit`, then exec). The
  * V8 flags are production's (internal/v8_flags.ts).
  */
 export async function spawnProxy(
   config: (port: number) => string,
   env: Record<string, string> = {},
   permissions: readonly string[] = ["-A"],
+  openFiles?: { readonly soft: number; readonly hard: number },
 ): Promise<ProxyProcess> {
   const port = closedPort();
   const { config: loaded, dir } = await loadTestConfig(config(port));
@@ -47,8 +49,24 @@ export async function spawnProxy(
   // serving, and further worker isolates bind after the first: the "serving" line, logged once
   // every listener of every isolate is bound, is the readiness, where the log level shows it.
   const announces = loaded.log.level === "debug" || loaded.log.level === "info";
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", V8_FLAGS_ARG, ...permissions, MAIN, "--config", join(dir, "gatehouse.yaml")],
+  const argv = [
+    Deno.execPath(),
+    "run",
+    V8_FLAGS_ARG,
+    ...permissions,
+    MAIN,
+    "--config",
+    join(dir, "gatehouse.yaml"),
+  ];
+  const [command, ...args] = openFiles === undefined ? argv : [
+    "bash",
+    "-c",
+    `ulimit -Sn ${openFiles.soft} && ulimit -Hn ${openFiles.hard} && exec "$@"`,
+    "gatehouse",
+    ...argv,
+  ];
+  const child = new Deno.Command(command, {
+    args,
     cwd: ROOT,
     env,
     stdin: "null",

@@ -28,7 +28,7 @@ import { listenTlsWithSni } from "../internal/deno_internals.ts";
 import { listenWithNoDelay, type NoDelayResult } from "../internal/tcp_nodelay.ts";
 import { log } from "../telemetry/log.ts";
 import type { CertStore } from "./cert_store.ts";
-import { acceptLoop } from "../net/accept.ts";
+import { type AcceptFailure, acceptLoop } from "../net/accept.ts";
 import { ResolutionGate } from "./resolution_gate.ts";
 
 /** Distinct SNI names one listener resolves before it is replaced (bounds Deno's cache). */
@@ -40,6 +40,8 @@ export interface TlsEndpointOptions {
   readonly alpn: readonly string[];
   readonly store: CertStore;
   readonly onConnection: (conn: Deno.TlsConn) => void;
+  /** A failed accept that was not about one client (net/accept.ts). */
+  readonly onAcceptFailure?: (failure: AcceptFailure) => void;
 }
 
 export class TlsEndpoint {
@@ -48,6 +50,7 @@ export class TlsEndpoint {
   readonly port: number;
   readonly #alpn: string[];
   readonly #onConnection: (conn: Deno.TlsConn) => void;
+  readonly #onAcceptFailure: ((failure: AcceptFailure) => void) | undefined;
   #store: CertStore;
   #listener: GatedListener;
   #names = 0;
@@ -57,6 +60,7 @@ export class TlsEndpoint {
     this.hostname = opts.hostname;
     this.#alpn = [...opts.alpn];
     this.#onConnection = opts.onConnection;
+    this.#onAcceptFailure = opts.onAcceptFailure;
     this.#store = opts.store;
     this.#listener = this.#listen(port);
     this.port = (this.#listener.listener.addr as Deno.NetAddr).port;
@@ -129,10 +133,15 @@ export class TlsEndpoint {
   }
 
   #accept({ listener, gate }: GatedListener): void {
-    acceptLoop(listener, (conn) => {
-      gate?.watch(conn);
-      this.#onConnection(conn);
-    }, gate ?? undefined);
+    acceptLoop(
+      listener,
+      (conn) => {
+        gate?.watch(conn);
+        this.#onConnection(conn);
+      },
+      gate ?? undefined,
+      this.#onAcceptFailure,
+    );
   }
 }
 

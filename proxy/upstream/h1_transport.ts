@@ -9,6 +9,7 @@
 import type { ActiveHealthCheck, ServerRef, Service } from "../config/types.ts";
 import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
 import {
+  connectError,
   IDEMPOTENT,
   UpstreamError,
   type UpstreamRequest,
@@ -123,7 +124,7 @@ export class H1Transport implements HttpTransport {
     try {
       return await this.#pool.connect(signal);
     } catch (err) {
-      throw new UpstreamError("connect", false, connectMessage(err));
+      throw connectError(err);
     }
   }
 }
@@ -140,9 +141,4 @@ function asUpstreamError(err: unknown): UpstreamError {
 function isRepeatable(e: UpstreamError, req: UpstreamRequest, opts: HttpExchangeOptions): boolean {
   if (e.kind !== "reset" || !e.beforeResponse || !opts.replayable()) return false;
   return !e.requestSent || IDEMPOTENT.has(req.method) || req.headers.has("idempotency-key");
-}
-
-function connectMessage(err: unknown): string {
-  if (err instanceof DOMException && err.name === "TimeoutError") return "connect timed out";
-  return `connect failed: ${err instanceof Error ? err.message : String(err)}`;
 }

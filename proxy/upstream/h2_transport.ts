@@ -17,7 +17,12 @@
  */
 import type { ActiveHealthCheck, ServerRef, Service } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
-import { UpstreamError, type UpstreamRequest, type UpstreamResponse } from "../proto/exchange.ts";
+import {
+  connectError,
+  UpstreamError,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from "../proto/exchange.ts";
 import {
   connectH2,
   type H2ClientConnection,
@@ -116,7 +121,7 @@ export class H2Transport implements HttpTransport {
           return await this.#fallback.exchange(req, opts);
         }
         if (opts.signal.aborted) throw new UpstreamError("aborted", false, "client went away");
-        throw new UpstreamError("connect", false, connectMessage(err));
+        throw connectError(err);
       }
       try {
         return await stream.response(sent.response, opts);
@@ -324,9 +329,4 @@ function classify(err: unknown, stream: AbortSignal, client: AbortSignal): Error
   }
   const message = err instanceof Error ? err.message : String(err);
   return new UpstreamError("reset", true, message, err instanceof H2ConnectionClosedError);
-}
-
-function connectMessage(err: unknown): string {
-  if (err instanceof DOMException && err.name === "TimeoutError") return "connect timed out";
-  return `connect failed: ${err instanceof Error ? err.message : String(err)}`;
 }

@@ -6,6 +6,7 @@
 import type { ActiveHealthCheck } from "../config/types.ts";
 import type { UpstreamServer } from "./server_state.ts";
 import type { ProbeResult } from "./transport.ts";
+import { isOutOfFiles } from "../net/accept.ts";
 
 /** Probes one server once; rejects (or resolves not ok) when it is unhealthy. */
 export type Prober = (server: UpstreamServer, signal: AbortSignal) => Promise<ProbeResult>;
@@ -54,7 +55,7 @@ export class HealthChecker {
   /** One probe, applied to the server's state through the thresholds. */
   async probeAndRecord(server: UpstreamServer): Promise<void> {
     const result = await this.probeOnce(server);
-    if (this.#stopped) return;
+    if (this.#stopped || result.local) return;
     // Positive streak counts successes, negative counts failures.
     const prev = this.#streak.get(server) ?? 0;
     const streak = result.ok ? Math.max(prev, 0) + 1 : Math.min(prev, 0) - 1;
@@ -73,6 +74,7 @@ export class HealthChecker {
     try {
       return await this.#probe(server, abort.signal);
     } catch (err) {
+      if (isOutOfFiles(err)) return { ok: false, detail: (err as Error).message, local: true };
       return { ok: false, detail: abort.signal.aborted ? "timed out" : (err as Error).message };
     } finally {
       clearTimeout(timer);

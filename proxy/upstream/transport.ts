@@ -15,6 +15,11 @@ import type { ExchangeOptions, UpstreamRequest, UpstreamResponse } from "../prot
 export interface ProbeResult {
   readonly ok: boolean;
   readonly detail: string;
+  /**
+   * The probe could not run for a reason of Gatehouse's own (out of file descriptors): it says
+   * nothing of the server and changes no health state.
+   */
+  readonly local?: boolean;
 }
 
 /** Connections a transport holds, for status and metrics. */
