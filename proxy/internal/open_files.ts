@@ -18,6 +18,8 @@ import { errno, type Libc, libc, openFds } from "./libc.ts";
 /** RLIMIT_NOFILE on Linux (x86_64 and aarch64 alike). */
 const RLIMIT_NOFILE = 7;
 const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+const EMFILE = 24;
+const ENFILE = 23;
 
 /** The soft and hard open-file limits (Infinity: unlimited). */
 export interface OpenFileLimit {
@@ -47,6 +49,23 @@ export function openFileLimit(): OpenFileLimit | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * True when this process cannot open one more descriptor now (a probe: dup of stderr, closed at
+ * once). A name lookup that needs a file or socket then fails as "Name or service not known",
+ * which says nothing of the server; false when the C library cannot be loaded.
+ */
+export function outOfFiles(): boolean {
+  const lib = libc();
+  if ("reason" in lib) return false;
+  const fd = lib.libc.dup(2);
+  if (fd >= 0) {
+    lib.libc.close(fd);
+    return false;
+  }
+  const e = errno(lib.libc);
+  return e === EMFILE || e === ENFILE;
 }
 
 /** Descriptors this process has open, or null when the C library cannot be loaded. */

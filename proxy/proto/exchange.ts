@@ -9,6 +9,7 @@ import type { HeaderList } from "./header_list.ts";
 import type { BodyReader, TrailerSource } from "./message.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 import { isOutOfFiles } from "../net/accept.ts";
+import { outOfFiles } from "../internal/open_files.ts";
 
 /** Methods a repeat cannot make worse (RFC 9110 9.2.2). */
 export const IDEMPOTENT: ReadonlySet<string> = new Set([
@@ -54,7 +55,9 @@ export class UpstreamError extends Error {
 
 /**
  * A failed dial as a "connect" failure (`connectMs`: the bound that passed, when it timed out);
- * out of file descriptors it is `local`, and says so.
+ * out of file descriptors it is `local`, and says so: the connect failed with EMFILE/ENFILE, or
+ * another error came while the process has no descriptor left (a name lookup then fails as
+ * "Name or service not known").
  */
 export function connectError(err: unknown, connectMs?: number): UpstreamError {
   if ((err instanceof DOMException || err instanceof Error) && err.name === "TimeoutError") {
@@ -62,7 +65,7 @@ export function connectError(err: unknown, connectMs?: number): UpstreamError {
     return new UpstreamError("connect", false, `connect timed out${after}`);
   }
   const message = `connect failed: ${err instanceof Error ? err.message : String(err)}`;
-  if (!isOutOfFiles(err)) return new UpstreamError("connect", false, message);
+  if (!isOutOfFiles(err) && !outOfFiles()) return new UpstreamError("connect", false, message);
   return new UpstreamError(
     "connect",
     false,

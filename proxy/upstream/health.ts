@@ -7,6 +7,13 @@ import type { ActiveHealthCheck } from "../config/types.ts";
 import type { UpstreamServer } from "./server_state.ts";
 import type { ProbeResult } from "./transport.ts";
 import { isOutOfFiles } from "../net/accept.ts";
+import { outOfFiles } from "../internal/open_files.ts";
+
+const OUT_OF_FILES: ProbeResult = {
+  ok: false,
+  detail: "not checked: Gatehouse's open-file limit is reached",
+  local: true,
+};
 
 /** Probes one server once; rejects (or resolves not ok) when it is unhealthy. */
 export type Prober = (server: UpstreamServer, signal: AbortSignal) => Promise<ProbeResult>;
@@ -67,14 +74,18 @@ export class HealthChecker {
     }
   }
 
-  /** One probe within the check's timeout; a failure of any kind is a result, never a throw. */
+  /**
+   * One probe within the check's timeout; a failure of any kind is a result, never a throw. Out
+   * of file descriptors before or after it, a probe says nothing of the server: `local`.
+   */
   async probeOnce(server: UpstreamServer): Promise<ProbeResult> {
+    if (outOfFiles()) return OUT_OF_FILES;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error("timed out")), this.#check.timeout);
     try {
       return await this.#probe(server, abort.signal);
     } catch (err) {
-      if (isOutOfFiles(err)) return { ok: false, detail: (err as Error).message, local: true };
+      if (isOutOfFiles(err) || outOfFiles()) return OUT_OF_FILES;
       return { ok: false, detail: abort.signal.aborted ? "timed out" : (err as Error).message };
     } finally {
       clearTimeout(timer);
