@@ -26,7 +26,7 @@ export const LAYERS: readonly (readonly string[])[] = [
 ];
 
 /** Leaf modules anyone may import: plain data types and byte helpers. */
-const LEAVES = new Set(["config/types.ts", "bytes.ts", "telemetry/records.ts"]);
+const LEAVES = new Set(["config/types.ts", "bytes.ts", "clock.ts", "telemetry/records.ts"]);
 
 /** Imports allowed against the order, each with its reason. */
 const EXCEPTIONS = new Set([

@@ -20,6 +20,7 @@ import { ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import { type H1Limits, serveH1 } from "../proto/h1/server.ts";
 import type { IncomingRequest, OutgoingResponse } from "../proto/message.ts";
+import { monotonicNow } from "../clock.ts";
 
 export interface AdminDeps {
   /** Config loaded and listeners up. */
@@ -102,7 +103,7 @@ export function startAdmin(
       conn.setNoDelay(true);
       const track = new TrackedConnection("admin", "http", () => conn.close());
       track.state = "idle";
-      track.deadline = Date.now() + LIMITS.headerReadMs;
+      track.deadline = monotonicNow() + LIMITS.headerReadMs;
       registry.add(track);
       const peer = conn.remoteAddr;
       serveH1(conn, {

@@ -38,6 +38,7 @@ import { TcpListener, type TcpListenerDeps } from "../listen/tcp_listener.ts";
 import { UdpListener } from "../listen/udp_listener.ts";
 import type { AcceptFailure } from "../net/accept.ts";
 import { AcceptFailures } from "./open_files.ts";
+import { monotonicNow } from "../clock.ts";
 
 const logger = log("runtime");
 
@@ -401,7 +402,7 @@ export class Runtime {
   /** A connection refused at accept time: counted, and logged at most once a second. */
   readonly #onRefused = (entrypoint: string, refusal: Refusal, detail: string): void => {
     this.#hooks.onRefused?.(entrypoint, refusal);
-    const now = Date.now();
+    const now = monotonicNow();
     if (now - this.#lastRefusalLog < 1000) return;
     this.#lastRefusalLog = now;
     logger.warning("Refusing connections on {entrypoint}: {detail}", { entrypoint, detail });

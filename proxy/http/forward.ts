@@ -31,6 +31,7 @@ import {
 } from "../proto/message.ts";
 import { tapBody } from "../proto/body_tap.ts";
 import { grpcTimeoutMs, isGrpc } from "../proto/grpc.ts";
+import { monotonicNow } from "../clock.ts";
 
 /** Response heads from upstreams may be larger than what clients may send us. */
 const MIN_UPSTREAM_HEAD = 64 * 1024;
@@ -154,7 +155,7 @@ export async function forward(
       reason: null,
       server: null,
       attempts,
-      retryAfter: service.retryAfterSeconds(Date.now()),
+      retryAfter: service.retryAfterSeconds(monotonicNow()),
     };
   }
   const e = result.error;

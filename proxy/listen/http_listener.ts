@@ -32,6 +32,7 @@ import { connEnds, unixAddress, UnixSocketListener } from "../net/unix_socket.ts
 import { bindOrExplain, INTERNAL_ADDRESS, Listener, type ListenerDeps } from "./listener.ts";
 import type { ListenerKind } from "./listener_kind.ts";
 import { H2EventLog } from "./h2_events.ts";
+import { monotonicNow } from "../clock.ts";
 
 /** The client of a connection relayed from a passthrough front (see tcp_entrypoint.ts). */
 export interface RelayedPeer {
@@ -212,7 +213,7 @@ export class HttpListener extends Listener {
   async #servePlain(conn: Deno.Conn, admitted: Admitted): Promise<void> {
     const { track } = admitted;
     track.state = "idle";
-    track.deadline = Date.now() + this.#deps.limits().headerReadMs;
+    track.deadline = monotonicNow() + this.#deps.limits().headerReadMs;
     const io = new BufferedConn(conn, 1024);
     const mode = this.config.h2c;
     const kind = mode === "on" ? await sniffPreface(io) : mode === "only" ? "h2" : "http/1";
@@ -260,7 +261,7 @@ export class HttpListener extends Listener {
     peer?: RelayedPeer,
   ): Promise<void> {
     const { track } = admitted;
-    track.deadline = Date.now() + this.#deps.tlsHandshakeMs();
+    track.deadline = monotonicNow() + this.#deps.tlsHandshakeMs();
     let alpn: string | null;
     try {
       alpn = (await conn.handshake()).alpnProtocol;
@@ -328,7 +329,7 @@ export class HttpListener extends Listener {
     track.writeIdleMs = limits().sendIdleMs;
     const idle = () => {
       track.state = "idle";
-      track.deadline = Date.now() + limits().keepAliveIdleMs;
+      track.deadline = monotonicNow() + limits().keepAliveIdleMs;
     };
     idle();
     const client = this.#client(conn, tls, peer);
@@ -376,7 +377,7 @@ export class HttpListener extends Listener {
             idle();
           } else if (open <= awaitingClient) {
             track.state = "active";
-            track.deadline = Date.now() + limits().keepAliveIdleMs;
+            track.deadline = monotonicNow() + limits().keepAliveIdleMs;
           } else if (track.state !== "active" || track.deadline !== 0) {
             track.state = "active";
             track.deadline = 0;

@@ -43,6 +43,7 @@ import {
   type ListenerDeps,
 } from "./listener.ts";
 import type { ListenerKind } from "./listener_kind.ts";
+import { monotonicNow } from "../clock.ts";
 
 /** A v2 header is at most 16 + 65535 bytes. */
 const MAX_PROXY_HEADER = 16 + 65_535;
@@ -198,7 +199,7 @@ export class TcpListener extends Listener {
     const session = this.#admit(conn, config);
     if (session === null) return;
     if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
-    const start = Date.now();
+    const start = monotonicNow();
     session.track.deadline = start + config.timeouts.tlsHandshake;
     const pre = new Preamble(conn);
     const router = this.#routerFor(config);
@@ -264,7 +265,7 @@ export class TcpListener extends Listener {
     const snap = this.#deps.snapshot();
     const session = this.#admit(conn, snap.config);
     if (session === null) return;
-    session.track.deadline = Date.now() + snap.config.timeouts.tlsHandshake;
+    session.track.deadline = monotonicNow() + snap.config.timeouts.tlsHandshake;
     try {
       await conn.handshake();
     } catch (err) {

@@ -9,6 +9,7 @@ import {
   type LimitHit,
   LocalConnectionCounts,
 } from "./connection_counts.ts";
+import { monotonicNow } from "../clock.ts";
 
 export type ConnState = "handshake" | "idle" | "active" | "tunnel";
 
@@ -152,7 +153,7 @@ export class ConnectionRegistry {
       else this.#counts.tryAdd(conn.owner, 0, 0);
     }
     if (this.#timer === undefined) {
-      const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
+      const timer = setInterval(() => this.sweep(monotonicNow()), SWEEP_MS);
       Deno.unrefTimer(timer);
       this.#timer = timer;
     }
@@ -204,7 +205,7 @@ export class ConnectionRegistry {
    * exchange, and none lives longer than `graceMs`.
    */
   drainEntrypoint(entrypoint: string, graceMs: number): void {
-    const deadline = Date.now() + graceMs;
+    const deadline = monotonicNow() + graceMs;
     for (const c of this.#conns) {
       if (c.owner !== entrypoint) continue;
       c.closing = true;
@@ -218,7 +219,7 @@ export class ConnectionRegistry {
 
   /** Tunnels opened through `route` get `graceMs` more, then close. */
   drainRoute(route: string, graceMs: number): void {
-    const deadline = Date.now() + graceMs;
+    const deadline = monotonicNow() + graceMs;
     for (const c of this.#conns) {
       if (c.state === "tunnel" && c.route === route) setHardDeadline(c, deadline);
     }
@@ -238,7 +239,7 @@ export class ConnectionRegistry {
       else c.onDrain?.();
     }
     if (this.#conns.size === 0) return 0;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = monotonicNow() + timeoutMs;
     for (const c of this.#conns) setHardDeadline(c, deadline);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {

@@ -16,6 +16,7 @@
  *
  * Tested by limit_store_test.ts.
  */
+import { monotonicNow } from "../clock.ts";
 
 /** A bucket's shape: one token every `intervalMs`, at most `burst`. */
 export interface Rate {
@@ -145,7 +146,7 @@ export class LocalLimitTable implements LimitTable {
    */
   #store(key: string, tat: number): void {
     if (this.#timer === undefined) {
-      const timer = setInterval(() => this.#sweep(Date.now()), SWEEP_MS);
+      const timer = setInterval(() => this.#sweep(monotonicNow()), SWEEP_MS);
       Deno.unrefTimer(timer);
       this.#timer = timer;
     }

@@ -14,6 +14,7 @@
  */
 import { tunnelBuffers } from "./buffer_pool.ts";
 import type { ByteConn } from "./buffered_conn.ts";
+import { monotonicNow } from "../clock.ts";
 
 export interface PipeOptions {
   /** Close both sides after this long without a byte either way; 0 = never. */
@@ -44,7 +45,7 @@ export async function pipeBoth(
   upstream: ByteConn,
   opts: PipeOptions,
 ): Promise<PipeResult> {
-  const touch = opts.idleMs > 0 ? () => opts.setDeadline(Date.now() + opts.idleMs) : () => {};
+  const touch = opts.idleMs > 0 ? () => opts.setDeadline(monotonicNow() + opts.idleMs) : () => {};
   touch();
   let failed = false;
   const fail = () => {

@@ -31,6 +31,7 @@ import {
   type Taken,
 } from "./limit_store.ts";
 import type { CounterEntry, CounterStore } from "./shared_counters.ts";
+import { monotonicNow } from "../clock.ts";
 
 /** Cell of the bucket's theoretical arrival time (epoch ms; 0: none). */
 const TAT = 0;
@@ -80,7 +81,7 @@ class SharedLimitTable implements LimitTable {
   }
 
   acquire(key: string, max: number): boolean {
-    return this.#counters.update(this.#prefix + key, Date.now(), (e) => {
+    return this.#counters.update(this.#prefix + key, monotonicNow(), (e) => {
       const n = e.get(IN_FLIGHT);
       if (n >= max) return false;
       e.set(IN_FLIGHT, n + 1);
@@ -90,7 +91,7 @@ class SharedLimitTable implements LimitTable {
   }
 
   release(key: string): void {
-    this.#counters.update(this.#prefix + key, Date.now(), (e) => {
+    this.#counters.update(this.#prefix + key, monotonicNow(), (e) => {
       e.set(IN_FLIGHT, Math.max(0, e.get(IN_FLIGHT) - 1));
       expire(e);
     });

@@ -8,6 +8,7 @@
  * @module
  */
 import type { ByteConn } from "../net/buffered_conn.ts";
+import { monotonicNow } from "../clock.ts";
 
 /** What a preamble parser says about the bytes so far. */
 export type Decision<T> =
@@ -66,7 +67,7 @@ export class Preamble {
       if (this.#eof) {
         return { status: "stopped", reason: `connection closed before a complete ${opts.what}` };
       }
-      const wait = opts.deadline - Date.now();
+      const wait = opts.deadline - monotonicNow();
       const more = wait > 0 ? await this.#readOnce(opts.maxBytes, wait) : "timeout";
       if (more === "timeout") {
         return { status: "stopped", reason: `no complete ${opts.what} within the time limit` };

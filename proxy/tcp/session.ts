@@ -13,6 +13,7 @@ import type { TcpOutcome, TcpRecord } from "../telemetry/records.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { connectService, stream } from "./forward.ts";
 import { encodeV1, encodeV2, type Endpoint } from "./proxy_protocol.ts";
+import { monotonicNow } from "../clock.ts";
 
 export interface SessionDeps {
   readonly registry: ConnectionRegistry;
@@ -128,7 +129,7 @@ export class TcpSession {
       },
     });
     up.lease.release();
-    const now = Date.now();
+    const now = monotonicNow();
     let outcome: TcpOutcome = "closed";
     if (!result.clean) {
       const hard = this.track.hardDeadline;

@@ -1,6 +1,7 @@
 /**
  * Before `deno task test`: the tests talk to real clients and servers written by others (curl,
- * openssl, nghttp, h2load, pebble, gunicorn, socat, dnsmasq, dig, python3 websockets and prometheus_client). When one is
+ * openssl, nghttp, h2load, pebble, gunicorn, socat, dnsmasq, dig, python3 websockets and prometheus_client,
+ * libfaketime). When one is
  * missing this says which, and the one apt-get line that installs them, instead of letting
  * dozens of tests fail with "No such file or directory".
  *
@@ -29,6 +30,15 @@ export const PROGRAMS: readonly { program: string; debian: string }[] = [
 export const PYTHON_MODULES: readonly { module: string; debian: string }[] = [
   { module: "websockets", debian: "python3-websockets" },
   { module: "prometheus_client", debian: "python3-prometheus-client" },
+];
+
+/** The system's directory of shared libraries (Debian's multiarch layout). */
+export const LIB_DIR = `/usr/lib/${Deno.build.arch}-linux-gnu`;
+
+/** A shared library the tests preload (a file under LIB_DIR), and its Debian package. */
+export const LIBRARIES: readonly { name: string; file: string; debian: string }[] = [
+  // steps the wall clock of a Gatehouse process (clock_test.ts)
+  { name: "libfaketime", file: "faketime/libfaketime.so.1", debian: "libfaketime" },
 ];
 
 /** Whether an executable file named `program` is in one of `path`'s directories. */
@@ -62,6 +72,7 @@ async function imports(python: string, module: string): Promise<boolean> {
 export async function missingTools(
   path = Deno.env.get("PATH") ?? "",
   python = SYSTEM_PYTHON,
+  libDir = LIB_DIR,
 ): Promise<{ names: string[]; packages: string[] }> {
   const names: string[] = [];
   const packages = new Set<string>();
@@ -73,6 +84,15 @@ export async function missingTools(
   for (const { module, debian } of PYTHON_MODULES) {
     if (await imports(python, module)) continue;
     names.push(`python3 ${module}`);
+    packages.add(debian);
+  }
+  for (const { name, file, debian } of LIBRARIES) {
+    try {
+      if ((await Deno.stat(join(libDir, file))).isFile) continue;
+    } catch {
+      // not installed
+    }
+    names.push(name);
     packages.add(debian);
   }
   return { names, packages: [...packages] };

@@ -22,16 +22,21 @@ Deno.test("preflight names each missing program and python module, and the apt-g
       await Deno.writeTextFile(join(dir, name), "#!/bin/sh\n", { mode: 0o755 });
     }
     await Deno.writeTextFile(join(dir, "nghttp"), "not executable\n", { mode: 0o644 });
-    const missing = await missingTools(`${dir}:/nonexistent`, join(dir, "no-python"));
+    const missing = await missingTools(`${dir}:/nonexistent`, join(dir, "no-python"), dir);
     assert.deepEqual(missing, {
-      names: ["nghttp", "python3 websockets", "python3 prometheus_client"],
-      packages: ["nghttp2-client", "python3-websockets", "python3-prometheus-client"],
+      names: ["nghttp", "python3 websockets", "python3 prometheus_client", "libfaketime"],
+      packages: [
+        "nghttp2-client",
+        "python3-websockets",
+        "python3-prometheus-client",
+        "libfaketime",
+      ],
     });
     assert.equal(
       preflightMessage(missing),
-      "Cannot run the tests: nghttp, python3 websockets, python3 prometheus_client missing " +
-        "(the tests use real clients and servers).\nInstall them (Debian/Ubuntu): sudo apt-get " +
-        "install -y nghttp2-client python3-websockets python3-prometheus-client",
+      "Cannot run the tests: nghttp, python3 websockets, python3 prometheus_client, libfaketime " +
+        "missing (the tests use real clients and servers).\nInstall them (Debian/Ubuntu): sudo " +
+        "apt-get install -y nghttp2-client python3-websockets python3-prometheus-client libfaketime",
     );
     assert.equal(preflightMessage({ names: [], packages: [] }), null);
   } finally {

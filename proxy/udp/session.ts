@@ -23,6 +23,7 @@ import type { UpstreamServer } from "../upstream/server_state.ts";
 import type { ServiceRuntime } from "../upstream/service.ts";
 import { UdpTransport } from "../upstream/udp_transport.ts";
 import { UpstreamError } from "../proto/exchange.ts";
+import { monotonicNow } from "../clock.ts";
 
 export interface UdpSessionDeps {
   readonly registry: ConnectionRegistry;
@@ -50,7 +51,7 @@ export class UdpSession {
   readonly #route: UdpRoute;
   readonly #service: ServiceRuntime;
   readonly #deps: UdpSessionDeps;
-  readonly #start = Date.now();
+  readonly #start = monotonicNow();
   #socket: Deno.DatagramConn | null = null;
   #transport: UdpTransport | null = null;
   /** The server's resolved address: where datagrams go and the only source of replies. */
@@ -104,7 +105,8 @@ export class UdpSession {
 
   #touch(): void {
     const idle = this.#route.idleTimeout;
-    this.track.deadline = Date.now() + (this.track.closing ? Math.min(idle, DRAIN_IDLE_MS) : idle);
+    this.track.deadline = monotonicNow() +
+      (this.track.closing ? Math.min(idle, DRAIN_IDLE_MS) : idle);
   }
 
   async #connect(): Promise<void> {
@@ -205,7 +207,7 @@ export class UdpSession {
 
   #end(): void {
     const hard = this.track.hardDeadline;
-    if (hard !== 0 && hard <= Date.now() && this.#outcome === "idle") this.#outcome = "closed";
+    if (hard !== 0 && hard <= monotonicNow() && this.#outcome === "idle") this.#outcome = "closed";
     this.#release();
     this.#deps.registry.delete(this.track);
     this.#deps.onClosed(this, {
@@ -220,7 +222,7 @@ export class UdpSession {
       bytesUp: this.#bytesUp,
       datagramsDown: this.#datagramsDown,
       bytesDown: this.#bytesDown,
-      durationMs: Date.now() - this.#start,
+      durationMs: monotonicNow() - this.#start,
       outcome: this.#outcome,
       error: this.#error,
     });

@@ -14,6 +14,7 @@ import type { UpstreamError } from "../proto/exchange.ts";
 import type { InflightLease } from "./inflight.ts";
 import type { UpstreamServer } from "./server_state.ts";
 import type { ServiceRuntime } from "./service.ts";
+import { monotonicNow } from "../clock.ts";
 
 /** How a failed attempt counts. */
 export interface Failure {
@@ -86,11 +87,11 @@ export async function attemptServers<T>(
       await backoff(policy.backoffMs * 2 ** (attempts - 1), ctx.signal);
       if (ctx.signal.aborted) break;
     }
-    let server = service.pick({ clientIp: ctx.clientIp, tried, now: Date.now() });
+    let server = service.pick({ clientIp: ctx.clientIp, tried, now: monotonicNow() });
     if (server === null && policy !== null && tried.size > 0) {
       // Every server was tried: a policy tries them again.
       tried.clear();
-      server = service.pick({ clientIp: ctx.clientIp, tried, now: Date.now() });
+      server = service.pick({ clientIp: ctx.clientIp, tried, now: monotonicNow() });
     }
     if (server === null) break;
     tried.add(server);
@@ -105,7 +106,7 @@ export async function attemptServers<T>(
       lease.release();
       failure = plan.judge(err);
     }
-    if (failure.serverFault) service.recordFailure(server, Date.now());
+    if (failure.serverFault) service.recordFailure(server, monotonicNow());
     last = { error: failure.error, server };
     if (!failure.retry) break;
   }

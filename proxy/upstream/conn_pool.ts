@@ -14,6 +14,7 @@
 import { BufferedConn, type ByteConn } from "../net/buffered_conn.ts";
 import type { ConnLease } from "../proto/h1/client.ts";
 import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
+import { monotonicNow } from "../clock.ts";
 
 export type Dialer = (signal: AbortSignal) => Promise<ByteConn>;
 
@@ -126,7 +127,7 @@ export class ConnPool {
       this.#discard(c);
       return;
     }
-    const now = Date.now();
+    const now = monotonicNow();
     c.idleSince = now;
     c.track.state = "idle";
     c.track.deadline = now + this.#opts.idleTimeoutMs;
@@ -154,7 +155,7 @@ export class ConnPool {
     if (this.#trimTimer !== undefined) return;
     const timer = setTimeout(() => {
       this.#trimTimer = undefined;
-      this.#trim(Date.now());
+      this.#trim(monotonicNow());
     }, this.#opts.surplusMs ?? SURPLUS_MS);
     Deno.unrefTimer(timer);
     this.#trimTimer = timer;

@@ -15,6 +15,7 @@ import type { ByteConn } from "../net/buffered_conn.ts";
 import { type ConnectionRegistry, TrackedConnection } from "../net/connections.ts";
 import { connectH2, type H2ClientConnection } from "../proto/h2/client.ts";
 import { log } from "../telemetry/log.ts";
+import { monotonicNow } from "../clock.ts";
 
 const logger = log("upstream");
 const NO_PING_ANSWER = new Error("no PING answer");
@@ -179,7 +180,7 @@ export class H2Pool {
     opts.registry.add(track);
     // Idle until its first stream (the request that dialled it starts one at once).
     track.state = "idle";
-    track.deadline = Date.now() + opts.idleTimeoutMs;
+    track.deadline = monotonicNow() + opts.idleTimeoutMs;
     void h2.closed.then(() => {
       const i = this.#conns.indexOf(pooled!);
       if (i >= 0) this.#conns.splice(i, 1);
@@ -201,7 +202,7 @@ export class H2Pool {
       return;
     }
     c.track.state = "idle";
-    c.track.deadline = Date.now() + this.#opts.idleTimeoutMs;
+    c.track.deadline = monotonicNow() + this.#opts.idleTimeoutMs;
   }
 }
 

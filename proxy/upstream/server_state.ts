@@ -7,6 +7,7 @@
 import type { PassiveHealth, ServerRef } from "../config/types.ts";
 import { type InflightCounter, InflightLease } from "./inflight.ts";
 import { LocalServerCell, type ServerCell } from "./server_cells.ts";
+import { monotonicNow } from "../clock.ts";
 
 export class UpstreamServer implements InflightCounter {
   readonly ref: ServerRef;
@@ -63,7 +64,7 @@ export class UpstreamServer implements InflightCounter {
 
   /** For status and metrics: healthy by active checks and not ejected. */
   isUp(): boolean {
-    return this.available(Date.now());
+    return this.available(monotonicNow());
   }
 
   /**

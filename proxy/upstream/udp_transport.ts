@@ -16,6 +16,7 @@ import type { ActiveHealthCheck, ServerRef } from "../config/types.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
 import { ipAddressBytes } from "../net/ip_address.ts";
 import type { ConnectionCounts, ProbeResult, Transport } from "./transport.ts";
+import { monotonicNow } from "../clock.ts";
 
 /** How long a hostname's address serves new sessions before it is looked up again. */
 export const RESOLVE_REUSE_MS = 5000;
@@ -35,7 +36,7 @@ export class UdpTransport implements Transport {
 
   /** The server's IP address and port: the literal, or the hostname looked up. */
   address(): Promise<Deno.NetAddr> {
-    if (this.#address === null || this.#addressUntil <= Date.now()) {
+    if (this.#address === null || this.#addressUntil <= monotonicNow()) {
       const { hostname, port } = this.target;
       const looked = lookup(hostname).then(
         ({ address }): Deno.NetAddr => ({ transport: "udp", hostname: address, port }),
@@ -45,7 +46,7 @@ export class UdpTransport implements Transport {
         },
       );
       this.#address = looked;
-      this.#addressUntil = Date.now() + RESOLVE_REUSE_MS;
+      this.#addressUntil = monotonicNow() + RESOLVE_REUSE_MS;
     }
     return this.#address;
   }

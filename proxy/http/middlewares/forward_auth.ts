@@ -23,6 +23,7 @@ import type { Built } from "./middleware.ts";
 import { refusal } from "./middleware.ts";
 import { requestScheme } from "./request_url.ts";
 import { askService } from "./subrequest.ts";
+import { monotonicNow } from "../../clock.ts";
 
 /** Fields never sent to the auth service: they describe the client's message, not the client. */
 const FRAMING = new Set(["host", "content-length", "transfer-encoding", "expect", "upgrade"]);
@@ -46,7 +47,7 @@ export function forwardAuth(def: ForwardAuthSpec & Middleware): Built {
           if (result.error === null) {
             throw refusal(name, "auth_unavailable", 503, `no available server in ${asked}`, {
               source: "unavailable",
-              retryAfter: service.retryAfterSeconds(Date.now()),
+              retryAfter: service.retryAfterSeconds(monotonicNow()),
             });
           }
           if (timedOut) {

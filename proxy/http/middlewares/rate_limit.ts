@@ -11,6 +11,7 @@ import type { Middleware, RateLimitSpec } from "../../config/types.ts";
 import { limitKeyOf } from "./limit_key.ts";
 import type { Built, MiddlewareDeps } from "./middleware.ts";
 import { partition, refusal } from "./middleware.ts";
+import { monotonicNow } from "../../clock.ts";
 
 export function rateLimit(def: RateLimitSpec & Middleware, deps: MiddlewareDeps): Built {
   const name = def.name;
@@ -24,7 +25,7 @@ export function rateLimit(def: RateLimitSpec & Middleware, deps: MiddlewareDeps)
     phase: {
       name,
       request(ctx) {
-        const taken = table.take(keyOf(ctx), rate, Date.now());
+        const taken = table.take(keyOf(ctx), rate, monotonicNow());
         if (taken.ok) return undefined;
         throw refusal(
           name,
@@ -37,7 +38,7 @@ export function rateLimit(def: RateLimitSpec & Middleware, deps: MiddlewareDeps)
         );
       },
       response(ctx, res) {
-        const now = table.peek(keyOf(ctx), rate, Date.now());
+        const now = table.peek(keyOf(ctx), rate, monotonicNow());
         res.headers.appendLower("ratelimit-policy", policy);
         res.headers.appendLower(
           "ratelimit",

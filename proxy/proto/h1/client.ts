@@ -20,6 +20,7 @@ import { type BodyDone, bodyReader, trailersOf } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { HttpParseError, parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
 import { encodeHead, releaseHead, serializeRequestHead } from "./write.ts";
+import { monotonicNow } from "../../clock.ts";
 
 /**
  * The connection an HTTP/1.1 exchange runs on, borrowed from a pool; `release` gives it back
@@ -59,7 +60,7 @@ export async function exchange(
 
   let deadlineAt = 0;
   const setDeadline = (ms: number) => {
-    deadlineAt = ms > 0 ? Date.now() + ms : 0;
+    deadlineAt = ms > 0 ? monotonicNow() + ms : 0;
     lease.setDeadline(deadlineAt);
   };
   const onAbort = () => lease.release(false);
@@ -69,7 +70,7 @@ export async function exchange(
     lease.release(false);
     if (err instanceof UpstreamError) return err;
     if (opts.signal.aborted) return new UpstreamError("aborted", sent, "client went away");
-    if (deadlineAt !== 0 && Date.now() >= deadlineAt) {
+    if (deadlineAt !== 0 && monotonicNow() >= deadlineAt) {
       return new UpstreamError("timeout", sent, "upstream did not answer in time");
     }
     const status = (err as { status?: number })?.status;

@@ -29,6 +29,7 @@ import {
 import { bodyReader, trailersOf } from "./body.ts";
 import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
 import { encodeHead, releaseHead, serializeFields, writeResponse } from "./write.ts";
+import { monotonicNow } from "../../clock.ts";
 
 /** Limits read from the live config before each request (so a reload applies at once). */
 export interface H1Limits {
@@ -105,7 +106,7 @@ const LINGER_BYTES = 1024 * 1024;
 async function linger(io: BufferedConn, track: TrackedConnection): Promise<void> {
   if (io.eof || track.closed) return;
   track.state = "idle";
-  track.deadline = Date.now() + LINGER_MS;
+  track.deadline = monotonicNow() + LINGER_MS;
   try {
     await io.conn.closeWrite();
   } catch {
@@ -140,13 +141,13 @@ async function serveNext(
   const limits = opts.limits();
   track.writeIdleMs = limits.sendIdleMs;
   track.state = "idle";
-  track.deadline = Date.now() +
+  track.deadline = monotonicNow() +
     (first || io.buffered > 0 ? limits.headerReadMs : limits.keepAliveIdleMs);
   let headBytes: Uint8Array | null;
   try {
     headBytes = await io.readHead(limits.maxHeaderBytes, () => {
       track.state = "active";
-      track.deadline = Date.now() + limits.headerReadMs;
+      track.deadline = monotonicNow() + limits.headerReadMs;
     });
   } catch (err) {
     if (err instanceof HeadTooLargeError) {
@@ -274,7 +275,7 @@ class Exchange {
       // The upstream answered without the whole body: its rest, read and dropped, counts as
       // the wait for the next request's head, so a client that stops sending cannot hold the
       // connection (and the upstream connection still taking the body) with no deadline.
-      this.#opts.track.deadline = Date.now() + this.#opts.limits().headerReadMs;
+      this.#opts.track.deadline = monotonicNow() + this.#opts.limits().headerReadMs;
       return await discard(body);
     }
     return this.#bodyClean;
