@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { ejectionEnd } from "../app/status.ts";
+import { monotonicNow } from "../clock.ts";
 import { startGatehouse } from "../testing/gatehouse.ts";
 import { yaml } from "../testing/proxy.ts";
 import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
@@ -109,4 +111,11 @@ Deno.test("/status describes entrypoints, routes, TCP routes and services as the
     conn.close();
     waiting.close();
   }
+});
+
+Deno.test("an ejection's end is shown in wall-clock time, and not once it is over", () => {
+  const shown = Date.parse(ejectionEnd(monotonicNow() + 30_000)!);
+  assert.ok(Math.abs(shown - (Date.now() + 30_000)) < 1000, new Date(shown).toISOString());
+  assert.equal(ejectionEnd(monotonicNow() - 1), null);
+  assert.equal(ejectionEnd(0), null, "never ejected");
 });

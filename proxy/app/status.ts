@@ -7,6 +7,7 @@ import type { AcmeHostStatus } from "../acme/manager.ts";
 import type { Config } from "../config/types.ts";
 import type { Snapshot } from "../http/context.ts";
 import type { ReloadResult } from "./reloader.ts";
+import { monotonicNow } from "../clock.ts";
 
 export interface StatusInput {
   readonly snapshot: Snapshot;
@@ -97,9 +98,7 @@ export function statusDocument(input: StatusInput): unknown {
         weight: server.weight,
         up: server.isUp(),
         healthy: server.healthy,
-        ejectedUntil: server.ejectedUntil > Date.now()
-          ? new Date(server.ejectedUntil).toISOString()
-          : null,
+        ejectedUntil: ejectionEnd(server.ejectedUntil),
         inflight: input.loads?.get(`${s.name} ${server.url}`)?.inflight ?? server.inflight,
       })),
     })),
@@ -108,4 +107,10 @@ export function statusDocument(input: StatusInput): unknown {
 
 function connectionsOf(c: { open: number; idle: number }) {
   return { openConnections: c.open, idleConnections: c.idle };
+}
+
+/** When an ejection (a monotonicNow() time) ends, as a wall-clock ISO time; null when over. */
+export function ejectionEnd(until: number): string | null {
+  const left = until - monotonicNow();
+  return left > 0 ? new Date(Date.now() + left).toISOString() : null;
 }

@@ -20,6 +20,7 @@ import { log } from "../telemetry/log.ts";
 import { describeEndpoint, DockerApi, type DockerEvent } from "./api.ts";
 import { parseContainerList } from "./containers.ts";
 import { fragmentsFor, type GroupSummary } from "./sync.ts";
+import { monotonicNow } from "../clock.ts";
 
 const logger = log("docker");
 
@@ -181,7 +182,7 @@ export class DockerProvider {
     if (event.Type !== "container") return false;
     const action = event.Action.split(":")[0];
     if (action === "kill" && STOP_SIGNALS.has(event.Actor.Attributes?.signal ?? "")) {
-      this.#stopping.set(event.Actor.ID, Date.now());
+      this.#stopping.set(event.Actor.ID, monotonicNow());
     }
     return CONTAINER_ACTIONS.has(action) || action === "health_status";
   }
@@ -189,7 +190,7 @@ export class DockerProvider {
   async #sync(signal: AbortSignal): Promise<void> {
     const containers = parseContainerList(await this.#api.json("/containers/json", signal));
     if (signal.aborted) return;
-    const now = Date.now();
+    const now = monotonicNow();
     const listed = new Set(containers.map((c) => c.id));
     for (const [id, at] of this.#stopping) {
       if (!listed.has(id) || now - at > STOPPING_MS) this.#stopping.delete(id);
@@ -200,7 +201,7 @@ export class DockerProvider {
       this.#opts.file,
       new Set(this.#stopping.keys()),
     );
-    this.#lastSync = new Date(now).toISOString();
+    this.#lastSync = new Date().toISOString();
     this.#groups = groups;
     const fingerprint = JSON.stringify(fragments);
     if (fingerprint === this.#fingerprint) return;
