@@ -37,8 +37,11 @@ LABEL org.opencontainers.image.title="Gatehouse" \
       org.opencontainers.image.documentation="deploy/README.md"
 # DENO_TOKIO_MAX_IO_EVENTS_PER_TICK: fewer socket wake-ups per event-loop turn keep the tail flat
 # with hundreds of busy connections (docs/runtime.md, section 1); for every isolate, the first too.
+# DENO_USE_CGROUPS: V8's heap sized by the container's memory limit, not the host's memory
+# (docs/known-limits.md: cgroup v2 only in Deno 2.9).
 ENV DENO_DIR=/deno-dir/ \
     DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=32 \
+    DENO_USE_CGROUPS=1 \
     GATEHOUSE_COMMIT=${REVISION} \
     GATEHOUSE_CONFIG=/config/gatehouse.yaml \
     NO_COLOR=1
