@@ -66,7 +66,15 @@ Deno.test("open files: out of descriptors Gatehouse waits, answers 503, blames n
   assert.match(gw.stderr(), /The open-file limit is 64 \(hard limit 64\)/);
   const held: Deno.Conn[] = [];
   const before = gw.stderr().length;
+  // A scraper's kept-alive connection, accepted before the descriptors run out.
+  const scraper = await Deno.connect({ hostname: "127.0.0.1", port: admin });
+  const scraped = new WireReader(scraper);
+  const scrape = async () => {
+    await writeAll(scraper, "GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n");
+    return (await readResponse(scraped)).text;
+  };
   try {
+    assert.doesNotMatch(await scrape(), /^process_open_fds 64$/m);
     // Idle connections until the accepts fail: then every descriptor is taken.
     for (let i = 0; i < 80; i++) {
       held.push(await Deno.connect({ hostname: "127.0.0.1", port: gw.port }));
@@ -76,6 +84,8 @@ Deno.test("open files: out of descriptors Gatehouse waits, answers 503, blames n
       "a failed accept logged",
       10_000,
     );
+    // Metrics still answer on a kept-alive connection, and say every descriptor is in use.
+    assert.match(await scrape(), /^process_open_fds 64$/m);
     // The admin endpoint, out of descriptors too, must not take the process down (Deno.serve
     // did): its client waits and is answered once descriptors free up.
     const probe = await Deno.connect({ hostname: "127.0.0.1", port: admin });
@@ -104,6 +114,7 @@ Deno.test("open files: out of descriptors Gatehouse waits, answers 503, blames n
     );
   } finally {
     for (const conn of held) conn.close();
+    scraper.close();
   }
   await waitFor(
     async () => {

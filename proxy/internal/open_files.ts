@@ -68,13 +68,17 @@ export function outOfFiles(): boolean {
   return e === EMFILE || e === ENFILE;
 }
 
-/** Descriptors this process has open, or null when the C library cannot be loaded. */
+/**
+ * Descriptors this process has open, or null when the C library cannot be loaded. Counting
+ * needs a descriptor for /proc/self/fd: with none left, every one is open, and the soft limit is
+ * the count (a scrape on a kept-alive connection must not read 0 then).
+ */
 export function openFileCount(): number | null {
   const lib = libc();
   if ("reason" in lib) return null;
   try {
     return openFds(lib.libc).length;
   } catch {
-    return null;
+    return outOfFiles() ? openFileLimit()?.soft ?? null : null;
   }
 }
