@@ -68,6 +68,21 @@ export function outOfFiles(): boolean {
   return e === EMFILE || e === ENFILE;
 }
 
+/** True when `err` is the process (EMFILE) or the system (ENFILE) out of file descriptors. */
+export function isOutOfFiles(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "EMFILE" || code === "ENFILE";
+}
+
+/**
+ * True when an operation failed for want of descriptors: `err` says so, or none is left now
+ * (then a name lookup, say, fails as "Name or service not known"). Such a failure is
+ * Gatehouse's, never a server's.
+ */
+export function failedForWantOfFiles(err: unknown): boolean {
+  return isOutOfFiles(err) || outOfFiles();
+}
+
 /**
  * Descriptors this process has open, or null when the C library cannot be loaded. Counting
  * needs a descriptor for /proc/self/fd: with none left, every one is open, and the soft limit is

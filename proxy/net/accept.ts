@@ -9,6 +9,7 @@
  * the kernel's queue: the loop tries again every BACKOFF_MS, so that connection is served once
  * descriptors free up, and reports each failure (counted and logged by the listener's owner).
  */
+import { isOutOfFiles } from "../internal/open_files.ts";
 
 /** Pause after an error that is not about one connection (e.g. out of file descriptors). */
 const BACKOFF_MS = 50;
@@ -55,12 +56,6 @@ export async function acceptLoop<C extends Deno.Conn>(
 function oneConnection(err: unknown): boolean {
   return err instanceof Deno.errors.NotConnected || err instanceof Deno.errors.ConnectionReset ||
     err instanceof Deno.errors.ConnectionAborted;
-}
-
-/** True when `err` is the process (EMFILE) or the system (ENFILE) out of file descriptors. */
-export function isOutOfFiles(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === "EMFILE" || code === "ENFILE";
 }
 
 function acceptFailure(err: unknown): AcceptFailure {

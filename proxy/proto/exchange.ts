@@ -8,8 +8,7 @@
 import type { HeaderList } from "./header_list.ts";
 import type { BodyReader, TrailerSource } from "./message.ts";
 import type { ByteConn } from "../net/buffered_conn.ts";
-import { isOutOfFiles } from "../net/accept.ts";
-import { outOfFiles } from "../internal/open_files.ts";
+import { failedForWantOfFiles } from "../internal/open_files.ts";
 
 /** Methods a repeat cannot make worse (RFC 9110 9.2.2). */
 export const IDEMPOTENT: ReadonlySet<string> = new Set([
@@ -65,7 +64,7 @@ export function connectError(err: unknown, connectMs?: number): UpstreamError {
     return new UpstreamError("connect", false, `connect timed out${after}`);
   }
   const message = `connect failed: ${err instanceof Error ? err.message : String(err)}`;
-  if (!isOutOfFiles(err) && !outOfFiles()) return new UpstreamError("connect", false, message);
+  if (!failedForWantOfFiles(err)) return new UpstreamError("connect", false, message);
   return new UpstreamError(
     "connect",
     false,

@@ -6,8 +6,7 @@
 import type { ActiveHealthCheck } from "../config/types.ts";
 import type { UpstreamServer } from "./server_state.ts";
 import type { ProbeResult } from "./transport.ts";
-import { isOutOfFiles } from "../net/accept.ts";
-import { outOfFiles } from "../internal/open_files.ts";
+import { failedForWantOfFiles, outOfFiles } from "../internal/open_files.ts";
 
 const OUT_OF_FILES: ProbeResult = {
   ok: false,
@@ -85,7 +84,7 @@ export class HealthChecker {
     try {
       return await this.#probe(server, abort.signal);
     } catch (err) {
-      if (isOutOfFiles(err) || outOfFiles()) return OUT_OF_FILES;
+      if (failedForWantOfFiles(err)) return OUT_OF_FILES;
       return { ok: false, detail: abort.signal.aborted ? "timed out" : (err as Error).message };
     } finally {
       clearTimeout(timer);
