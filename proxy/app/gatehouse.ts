@@ -163,7 +163,8 @@ export class Gatehouse {
       config: () => runtime!.config,
       servers: () => runtime!.servers(),
       obtainedCertificates: (entrypoint) => acme.certificates(entrypoint),
-      openFiles: () => ({ open: openFileCount(), limit: openFileLimit()?.soft ?? null }),
+      openFiles: openFileCount,
+      maxFiles: () => openFileLimit()?.soft ?? null,
     });
     metrics.configure(config);
     if (shared !== null) {

@@ -19,11 +19,10 @@ export interface ControlSource {
   readonly servers: () => Iterable<{ service: string; url: string; up: boolean }>;
   /** Certificates obtained at run time (ACME) served on an entrypoint. */
   readonly obtainedCertificates?: (entrypoint: string) => Iterable<CertificateFile>;
-  /**
-   * Descriptors open and the open-file limit (the C library tells; null when it cannot be
-   * loaded); without it /proc/self/fd is counted where Deno lets it be read.
-   */
-  readonly openFiles?: () => { readonly open: number | null; readonly limit: number | null };
+  /** Descriptors open now; null (or absent) when they cannot be counted: no gauge then. */
+  readonly openFiles?: () => number | null;
+  /** The open-file (soft) limit; null (or absent) when it cannot be read: no gauge then. */
+  readonly maxFiles?: () => number | null;
 }
 
 export class ControlMetrics {
@@ -168,43 +167,34 @@ function processGauges(r: client.Registry[], source: ControlSource): void {
       this.inc((user + system) / 1e6);
     },
   });
-  const files = source.openFiles ?? (() => ({ open: procFds(), limit: null }));
-  const { open, limit } = files();
-  if (open !== null) {
-    new client.Gauge({
-      name: "process_open_fds",
-      help: "Number of open file descriptors",
-      registers: r,
-      collect() {
-        this.set(files().open ?? 0);
-      },
-    });
-  }
-  if (limit !== null) {
-    new client.Gauge({
-      name: "process_max_fds",
-      help: "Maximum number of open file descriptors (the soft limit)",
-      registers: r,
-      collect() {
-        this.set(files().limit ?? 0);
-      },
-    });
-  }
+  fileGauge(r, "process_open_fds", "Number of open file descriptors", source.openFiles);
+  fileGauge(
+    r,
+    "process_max_fds",
+    "Maximum number of open file descriptors (the soft limit)",
+    source.maxFiles,
+  );
+}
+
+/** A gauge read from `read` at each scrape; none when `read` is absent or reads null at start. */
+function fileGauge(
+  r: client.Registry[],
+  name: string,
+  help: string,
+  read: (() => number | null) | undefined,
+): void {
+  if (read === undefined || read() === null) return;
+  new client.Gauge({
+    name,
+    help,
+    registers: r,
+    collect() {
+      this.set(read() ?? 0);
+    },
+  });
 }
 
 function cpuUsage(): { user: number; system: number } {
   return (globalThis as unknown as { process: { cpuUsage(): { user: number; system: number } } })
     .process.cpuUsage();
-}
-
-/** Open file descriptors, or null when /proc/self/fd cannot be read (Deno allows it only with
- * --allow-all). */
-function procFds(): number | null {
-  try {
-    let n = 0;
-    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
-    return n;
-  } catch {
-    return null;
-  }
 }
