@@ -249,24 +249,23 @@ Deno.test("the offline seed installs the npm packages of the same modules as the
   );
 });
 
-Deno.test("the image and `deno task start` build every isolate with 32 socket wake-ups per turn", async () => {
+/** Environment the image and `deno task start` both set, and why. */
+const RUNTIME_ENV = [
   // docs/runtime.md, section 1: without it a single isolate's p99 at wrk -c500 is seconds.
-  const setting = "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=32";
-  const env = instruction(await dockerfile("Dockerfile"), "ENV").join(" ").split(/\s+/);
-  assert.ok(env.includes(setting), `the image's ENV sets ${setting}`);
-  const tasks = JSON.parse(await read("deno.json")).tasks;
-  assert.ok(envOf(tasks.start.command).includes(setting), tasks.start.command);
-});
-
-Deno.test("the image and `deno task start` size V8's heap by a memory limit (DENO_USE_CGROUPS)", async () => {
+  { setting: "DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=32", why: "32 socket wake-ups per turn" },
   // Without it Deno sizes each isolate's heap by the host's memory (4 GiB of heap on this 24 GiB
   // machine inside a 512 MiB cgroup; 268 MiB with it): a container is killed before V8 collects.
-  const setting = "DENO_USE_CGROUPS=1";
-  const env = instruction(await dockerfile("Dockerfile"), "ENV").join(" ").split(/\s+/);
-  assert.ok(env.includes(setting), `the image's ENV sets ${setting}`);
-  const tasks = JSON.parse(await read("deno.json")).tasks;
-  assert.ok(envOf(tasks.start.command).includes(setting), tasks.start.command);
-});
+  { setting: "DENO_USE_CGROUPS=1", why: "V8's heap sized by a memory limit" },
+];
+
+for (const { setting, why } of RUNTIME_ENV) {
+  Deno.test(`the image and \`deno task start\` set ${setting} (${why})`, async () => {
+    const env = instruction(await dockerfile("Dockerfile"), "ENV").join(" ").split(/\s+/);
+    assert.ok(env.includes(setting), `the image's ENV sets ${setting}`);
+    const tasks = JSON.parse(await read("deno.json")).tasks;
+    assert.ok(envOf(tasks.start.command).includes(setting), tasks.start.command);
+  });
+}
 
 /** The `NAME=value` words a task command starts with, before `deno run`. */
 function envOf(command: string): string[] {
