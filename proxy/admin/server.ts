@@ -21,6 +21,10 @@ import { HeaderList } from "../proto/header_list.ts";
 import { type H1Limits, serveH1 } from "../proto/h1/server.ts";
 import type { IncomingRequest, OutgoingResponse } from "../proto/message.ts";
 import { monotonicNow } from "../clock.ts";
+import type { Rejection } from "../proto/rejection.ts";
+import { log } from "../telemetry/log.ts";
+
+const logger = log("admin");
 
 export interface AdminDeps {
   /** Config loaded and listeners up. */
@@ -75,6 +79,8 @@ const LIMITS: H1Limits = {
   sendIdleMs: 30_000,
 };
 const CLOSE_MS = 5_000;
+/** At most one line a second for requests the engine refused (an exposed port gets scanned). */
+const REFUSAL_LOG_MS = 1000;
 
 /**
  * Starts the admin endpoint on `address`; throws a readable error when it cannot bind.
@@ -97,6 +103,17 @@ export function startAdmin(
   }
   const registry = new ConnectionRegistry();
   const handler = (req: IncomingRequest) => handle(req, deps);
+  let lastRefusalLog = -Infinity;
+  const onRejected = (rejection: Rejection, _head: unknown, client: { address: string }) => {
+    const now = monotonicNow();
+    if (now - lastRefusalLog < REFUSAL_LOG_MS) return;
+    lastRefusalLog = now;
+    logger.warning("The admin endpoint refused a request from {client}: {status} {reason}", {
+      client: client.address,
+      status: rejection.status,
+      reason: rejection.message,
+    });
+  };
   acceptLoop(
     listener,
     (conn) => {
@@ -118,6 +135,7 @@ export function startAdmin(
         registry,
         limits: () => LIMITS,
         handler,
+        onRejected,
       });
     },
     undefined,

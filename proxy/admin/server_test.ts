@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import type { ReloadResult } from "../app/reloader.ts";
+import { captureLog, logText } from "../testing/logs.ts";
+import { readResponse, WireReader, writeAll } from "../testing/wire.ts";
 import { type AdminDeps, type AdminToken, readAdminToken, startAdmin } from "./server.ts";
 
 /** The admin endpoint on a free loopback port, over `overrides` of plain dependencies. */
@@ -123,4 +125,21 @@ Deno.test("admin: a taken address fails with what to change", async () => {
       err.message.startsWith(`Cannot listen on 127.0.0.1:${first.port} for the admin API: `) &&
       err.message.endsWith(`(change admin.address, or set it to "off")`),
   );
+});
+
+Deno.test("admin: a malformed request gets 400 and a log line, and the endpoint answers on", async () => {
+  await using logs = await captureLog("admin");
+  await using a = admin();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: a.port });
+  try {
+    await writeAll(conn, "GET /metrics HTTP/1.1\r\nHost: admin\r\nBad Name: x\r\n\r\n");
+    assert.equal((await readResponse(new WireReader(conn))).status, 400);
+  } finally {
+    conn.close();
+  }
+  assert.match(
+    logs.records.map(logText).join("\n"),
+    /The admin endpoint refused a request from 127\.0\.0\.1: 400 /,
+  );
+  assert.equal((await a.fetch("/healthz")).status, 200);
 });
