@@ -1,6 +1,7 @@
 /**
  * The C library over FFI, for what Deno 2.9.6 has no API for: TCP_NODELAY on TLS listeners
- * (tcp_nodelay.ts) and the open-file limit (open_files.ts). Loaded once, when first needed.
+ * (tcp_nodelay.ts), the open-file limit (open_files.ts), and the memory limit (memory_limit.ts:
+ * Deno lets only --allow-all read /proc and /sys). Loaded once, when first needed.
  *
  * Needs `--allow-ffi` for the library's path (`libcPath` lists where it is looked for; `deno task
  * start` and the image allow exactly those); without it `libc()` says why, and each caller
@@ -23,6 +24,8 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  sysconf: { parameters: ["i32"], result: "i64" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
@@ -72,6 +75,28 @@ export function errno(c: Libc): number {
   const p = c.__errno_location();
   if (p !== null) c.memcpy(out, p, 4n);
   return out[0];
+}
+
+/**
+ * The text of a small file (at most `max` bytes), read through the C library: Deno lets only
+ * --allow-all read /proc and /sys. Null when it cannot be opened or read.
+ */
+export function readSmallFile(c: Libc, path: string, max = 16 * 1024): string | null {
+  const fd = c.open(new TextEncoder().encode(path + "\0"), O_CLOEXEC);
+  if (fd < 0) return null;
+  const buf = new Uint8Array(max);
+  let used = 0;
+  try {
+    while (used < max) {
+      const n = Number(c.read(fd, buf.subarray(used), BigInt(max - used)));
+      if (n < 0) return null;
+      if (n === 0) break;
+      used += n;
+    }
+  } finally {
+    c.close(fd);
+  }
+  return new TextDecoder().decode(buf.subarray(0, used));
 }
 
 /**

@@ -1,0 +1,62 @@
+/**
+ * A memory cgroup of its own for a child process, as a container's `--memory` gives one: cgroup
+ * v1 (`/sys/fs/cgroup/memory/...`) or v2 (`/sys/fs/cgroup/...`, with the memory controller on
+ * in the root's subtree). Needs root and a writable cgroup file system, which CI has.
+ *
+ * @module
+ */
+
+const V1 = "/sys/fs/cgroup/memory";
+const V2 = "/sys/fs/cgroup";
+
+export interface MemoryCgroup extends AsyncDisposable {
+  /** The cgroup's directory; a process joins by writing its pid to `${dir}/cgroup.procs`. */
+  readonly dir: string;
+  /** Times the kernel's OOM killer ended a process in it. */
+  oomKills(): Promise<number>;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Which cgroup version this machine lets a test create memory cgroups in, or null. */
+export function memoryCgroupVersion(): 1 | 2 | null {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return null;
+  if (exists(`${V1}/memory.limit_in_bytes`)) return 1;
+  try {
+    const controllers = Deno.readTextFileSync(`${V2}/cgroup.subtree_control`);
+    return controllers.split(/\s+/).includes("memory") ? 2 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Creates a memory cgroup limited to `bytes`; removed on dispose (its processes must be gone). */
+export async function memoryCgroup(bytes: number): Promise<MemoryCgroup> {
+  const version = memoryCgroupVersion();
+  if (version === null) throw new Error("Cannot create a memory cgroup here (needs root)");
+  const dir = `${version === 1 ? V1 : V2}/gatehouse-test-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(
+    `${dir}/${version === 1 ? "memory.limit_in_bytes" : "memory.max"}`,
+    String(bytes),
+  );
+  return {
+    dir,
+    async oomKills() {
+      const text = await Deno.readTextFile(
+        `${dir}/${version === 1 ? "memory.oom_control" : "memory.events"}`,
+      );
+      return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir);
+    },
+  };
+}
