@@ -172,6 +172,7 @@ dockerTest("the Gatehouse container in front of app containers", async (t, stack
     ])
     .withCommand(["--config", "/config/gatehouse.yaml"])
     .withExposedPorts(8080, 8443, 7000, 9901)
+    .withResourcesQuota({ memory: 1 })
     .withLogConsumer((stream) => stream.on("data", (line) => logs.push(String(line))))
     .withWaitStrategy(Wait.forHttp("/readyz", 9901).forStatusCode(200))
     .withStartupTimeout(30_000)
@@ -185,6 +186,16 @@ dockerTest("the Gatehouse container in front of app containers", async (t, stack
   const port = gatehouse.getMappedPort(8443);
   const admin = `http://127.0.0.1:${gatehouse.getMappedPort(9901)}`;
   const target = (host: string, http: "1.1" | "2" = "2") => ({ host, port, caFile, http });
+
+  await t.step(
+    "the container's memory limit bounds its connections (max_connections: auto)",
+    () => {
+      assert.match(
+        logs.join(""),
+        /limits\.max_connections auto: at most \d+ client connections, 64 KiB each within the memory limit of 1024 MiB \(cgroup v[12] /,
+      );
+    },
+  );
 
   await t.step("TLS: SNI picks the certificate; ALPN offers h2 and http/1.1", async () => {
     for (const http of ["2", "1.1"] as const) {

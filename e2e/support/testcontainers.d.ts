@@ -55,5 +55,7 @@ export declare class GenericContainer {
   withLogConsumer(consumer: (stream: Readable) => unknown): this;
   withWaitStrategy(strategy: WaitStrategy): this;
   withStartupTimeout(ms: number): this;
+  /** `memory` in GiB, `cpu` in cores. */
+  withResourcesQuota(quota: { memory?: number; cpu?: number }): this;
   start(): Promise<StartedTestContainer>;
 }

@@ -27,6 +27,7 @@ import { ControlMetrics, exposition, EXPOSITION_TYPE } from "../telemetry/contro
 import { filesState, Reloader, type ReloadResult, type ReloadTarget } from "./reloader.ts";
 import { Runtime } from "./runtime.ts";
 import { AcceptFailures, checkOpenFiles } from "./open_files.ts";
+import { autoConnections } from "./connection_budget.ts";
 import { openFileCount, openFileLimit } from "../internal/open_files.ts";
 import { prepareSockets } from "../listen/listener.ts";
 import { SharedState } from "./shared_state.ts";
@@ -103,6 +104,8 @@ export class Gatehouse {
     const logging = opts.logging ?? true;
     if (logging) await setupLogging(config.log);
     checkOpenFiles(config);
+    const count = opts.workers ?? 1;
+    const autoMax = autoConnections(config, count);
     // Taken before anything listens: a change while the workers start is then still seen.
     const since = opts.watch ?? true ? await filesState(config.files) : null;
     let metrics: Metrics | null = null;
@@ -135,7 +138,6 @@ export class Gatehouse {
       }],
     ]);
     await prepareSockets(config);
-    const count = opts.workers ?? 1;
     const shared = count > 1 ? new SharedState(config) : null;
     runtime = shared === null
       ? Runtime.start(config, {
@@ -146,7 +148,7 @@ export class Gatehouse {
         onAcceptFailure: (entrypoint, failure) => metrics?.acceptFailed(entrypoint, failure.reason),
         internal,
         acme,
-      })
+      }, { autoConnections: autoMax })
       : Runtime.start(config, {}, {
         listen: false,
         portOf: (name) => pool?.port(name),
@@ -173,6 +175,7 @@ export class Gatehouse {
       try {
         pool = await WorkerPool.start(count, { ...change, ports: {} }, shared.buffers, obtained(), {
           logging,
+          autoConnections: autoMax,
           onFailure: opts.onWorkerFailure,
           module: opts.workerModule,
           stallMs: opts.workerStallMs,

@@ -36,7 +36,9 @@ export function checkOpenFiles(config: Config): void {
     return;
   }
   const { soft, hard } = limit;
-  const max = config.limits.maxConnections;
+  // auto is sized by memory, not by intent: judged like no limit.
+  const set = config.limits.maxConnections;
+  const max = set === "auto" ? 0 : set;
   const need = max > 0 ? 2 * max + BASE_FDS : LOW_LIMIT;
   if (soft >= need) return;
   const why = max > 0

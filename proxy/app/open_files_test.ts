@@ -23,7 +23,7 @@ function proxyUnder(upstream: string, admin: number, openFiles: { soft: number; 
     `,
     {},
     ["-A"],
-    openFiles,
+    { openFiles },
   );
 }
 

@@ -86,6 +86,11 @@ export interface RuntimeOptions {
   readonly sharedOnly?: boolean;
   /** Where the ports of entrypoints this runtime does not listen on are (the workers' ports). */
   readonly portOf?: (entrypoint: string) => number | undefined;
+  /**
+   * What `limits.max_connections: auto` stands for (connection_budget.ts, worked out once by
+   * the main isolate); 0 or absent = no limit.
+   */
+  readonly autoConnections?: number;
 }
 
 /** What one config change needs besides the config (worker isolates). */
@@ -344,6 +349,7 @@ export class Runtime {
         new UdpListener(entry, {
           registry: this.clients,
           onRefused: this.#onRefused,
+          autoConnections: this.#options.autoConnections,
           snapshot,
           onClosed: (record) => {
             logUdp(record);
@@ -362,6 +368,7 @@ export class Runtime {
     const ep = new HttpListener(relay ? internalOf(entry) : entry, {
       registry: this.clients,
       onRefused: this.#onRefused,
+      autoConnections: this.#options.autoConnections,
       onAcceptFailure: this.#acceptFailures.report,
       handler: createPipeline(name, {
         snapshot,
@@ -417,6 +424,7 @@ export class Runtime {
     return {
       registry: this.clients,
       onRefused: this.#onRefused,
+      autoConnections: this.#options.autoConnections,
       onAcceptFailure: this.#acceptFailures.report,
       snapshot,
       onClosed: (record) => {

@@ -112,6 +112,7 @@ channel.on("start", async (msg: StartMessage) => {
         connections,
         activeChecks: false,
         sharedOnly: msg.index !== 0,
+        autoConnections: msg.autoConnections,
         counters: new CounterStore(msg.shared.counters, msg.shared.counterCells),
       },
       { ports: msg.ports, cellFor: cellFor(msg.cells) },

@@ -43,6 +43,8 @@ export interface StartMessage extends ConfigChange {
   readonly logging: boolean;
   /** Certificates ACME obtained, by entrypoint. */
   readonly certificates: Readonly<Record<string, readonly CertificateFile[]>>;
+  /** What `limits.max_connections: auto` stands for (app/connection_budget.ts); 0 = no limit. */
+  readonly autoConnections: number;
 }
 
 /** A worker's answer to `start` and `prepare`: the port of each of its entrypoints. */

@@ -63,6 +63,8 @@ const START_MS = 30_000;
 export interface PoolServices {
   /** Configure logging from the config in each worker (false: tests that keep logs quiet). */
   readonly logging: boolean;
+  /** What `limits.max_connections: auto` stands for (connection_budget.ts); 0 = no limit. */
+  readonly autoConnections?: number;
   /** The key authorization of an HTTP-01 token being proved, or null. */
   challenge(token: string): string | null;
   /** The summed metrics text (for a metrics@internal route a worker serves). */
@@ -158,6 +160,7 @@ export class WorkerPool {
             probe: index === 0,
             certificates,
             logging: services.logging,
+            autoConnections: services.autoConnections ?? 0,
           }).catch((err) => {
             // Gone (the channel closed): the failure's own message says why.
             if (member.failed()) return failed;

@@ -100,7 +100,7 @@ Deno.test("defaults are applied everywhere", async () => {
   assert.deepEqual(config.limits, {
     maxHeaderBytes: 32 * 1024,
     maxBodyBytes: null,
-    maxConnections: 0,
+    maxConnections: "auto",
   });
   assert.deepEqual(config.forwarding, {
     trustedProxies: [],

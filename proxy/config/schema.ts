@@ -22,7 +22,7 @@ import {
   trustedProxy,
 } from "./net_values.ts";
 import {
-  autoOrCount,
+  autoOrInt,
   bool,
   disabled,
   dur,
@@ -431,7 +431,12 @@ export const configSchema = obj({
     obj({
       max_header: def(size("1KiB", "1MiB"), "32KiB", "Request line plus headers; larger gets 431"),
       max_body: def(sizeOrOff(), "off", "Default largest request body for routes"),
-      max_connections: def(int(0, 1_000_000), 0, "Open client connections; 0 = unlimited"),
+      max_connections: def(
+        autoOrInt(0, 1_000_000),
+        "auto",
+        "Open client connections: auto (as many as the memory limit holds at 64 KiB each, " +
+          "read at start), a number, or 0 = unlimited",
+      ),
     }),
     {},
     "Size and connection limits",
@@ -523,7 +528,7 @@ export const configSchema = obj({
     "Routes and services from Docker container labels, merged with this file (off by default)",
   ),
   workers: def(
-    autoOrCount(MAX_WORKERS),
+    autoOrInt(1, MAX_WORKERS),
     "auto",
     "Worker isolates carrying the traffic (auto: one per CPU core the process may use); read at start",
   ),

@@ -353,8 +353,11 @@ export interface Limits {
   readonly maxHeaderBytes: number;
   /** Default request body limit (routes may override); `null` = none. */
   readonly maxBodyBytes: number | null;
-  /** Open client connections across all entrypoints; 0 = unlimited. */
-  readonly maxConnections: number;
+  /**
+   * Open client connections across all entrypoints; 0 = unlimited; "auto" = as many as the
+   * process's memory limit holds (app/connection_budget.ts works the number out at start).
+   */
+  readonly maxConnections: number | "auto";
 }
 
 export interface Forwarding {

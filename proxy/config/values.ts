@@ -84,16 +84,16 @@ export function int(min: number, max: number): ScalarNode<number> {
   });
 }
 
-/** `"auto"` or an integer within 1..`max`; "auto" decodes as `"auto"`. */
-export function autoOrCount(max: number): ScalarNode<"auto" | number> {
-  const expected = `"auto" or an integer from 1 to ${max}`;
+/** `"auto"` or an integer within `min`..`max`; "auto" decodes as `"auto"`. */
+export function autoOrInt(min: number, max: number): ScalarNode<"auto" | number> {
+  const expected = `"auto" or an integer from ${min} to ${max}`;
   return scalar<"auto" | number>({
-    type: `auto or integer 1-${max}`,
+    type: `auto or integer ${min}-${max}`,
     expected,
-    json: { oneOf: [{ const: "auto" }, { type: "integer", minimum: 1, maximum: max }] },
+    json: { oneOf: [{ const: "auto" }, { type: "integer", minimum: min, maximum: max }] },
     decode(value, source) {
       if (value === "auto") return ok<"auto" | number>("auto");
-      const fits = typeof value === "number" && Number.isInteger(value) && value >= 1 &&
+      const fits = typeof value === "number" && Number.isInteger(value) && value >= min &&
         value <= max;
       return fits ? ok(value) : mismatch(expected, value, source);
     },

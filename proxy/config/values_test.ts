@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { message, value } from "./test_helpers.ts";
 import {
-  autoOrCount,
+  autoOrInt,
   bool,
   disabled,
   dur,
@@ -119,7 +119,7 @@ Deno.test("strings accept numbers as written, check patterns and normalise", () 
 });
 
 Deno.test('"auto" or a count: auto, integers in range, and what was found otherwise', () => {
-  const w = autoOrCount(8);
+  const w = autoOrInt(1, 8);
   assert.equal(value(w, "auto"), "auto");
   assert.equal(value(w, 1), 1);
   assert.equal(value(w, 8), 8);
@@ -127,4 +127,7 @@ Deno.test('"auto" or a count: auto, integers in range, and what was found otherw
   assert.equal(message(w, 9), `expected "auto" or an integer from 1 to 8, found 9`);
   assert.equal(message(w, "all"), `expected "auto" or an integer from 1 to 8, found "all"`);
   assert.equal(message(w, 1.5), `expected "auto" or an integer from 1 to 8, found 1.5`);
+  const c = autoOrInt(0, 100);
+  assert.equal(value(c, 0), 0);
+  assert.equal(message(c, -1), `expected "auto" or an integer from 0 to 100, found -1`);
 });

@@ -33,6 +33,11 @@ export interface ListenerDeps {
    * connection waits in the kernel's queue and is accepted once the reason is gone.
    */
   readonly onAcceptFailure?: (entrypoint: string, failure: AcceptFailure) => void;
+  /**
+   * What `limits.max_connections: auto` stands for (app/connection_budget.ts: what the memory
+   * limit holds); 0 or absent = no limit.
+   */
+  readonly autoConnections?: number;
 }
 
 export abstract class Listener {
@@ -43,6 +48,7 @@ export abstract class Listener {
   abstract readonly port: number;
   protected readonly registry: ConnectionRegistry;
   readonly #onRefused: ListenerDeps["onRefused"];
+  readonly #autoConnections: number;
   /** For the accept loops of this listener's sockets (net/accept.ts). */
   protected readonly acceptFailed: (failure: AcceptFailure) => void;
 
@@ -52,6 +58,7 @@ export abstract class Listener {
     this.config = config;
     this.registry = deps.registry;
     this.#onRefused = deps.onRefused;
+    this.#autoConnections = deps.autoConnections ?? 0;
     this.acceptFailed = (failure) => deps.onAcceptFailure?.(this.name, failure);
   }
 
@@ -93,11 +100,15 @@ export abstract class Listener {
 
   #refusal(config: Config): { refusal: Refusal; detail: string } | null {
     if (this.registry.draining) return { refusal: "draining", detail: "shutting down" };
-    const max = config.limits.maxConnections;
+    const set = config.limits.maxConnections;
+    const max = set === "auto" ? this.#autoConnections : set;
     const own = this.config.maxConnections;
     const hit = this.registry.admit(this.name, max, own);
     if (hit === "total") {
-      const detail = `${max} connections are open (limits.max_connections)`;
+      const detail = set === "auto"
+        ? `${max} connections are open (limits.max_connections: auto, what the memory limit ` +
+          `holds; give the process more memory or set a number)`
+        : `${max} connections are open (limits.max_connections)`;
       return { refusal: "max_connections", detail };
     }
     if (hit === "owner") {

@@ -14,6 +14,14 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 /** main.ts's line once Gatehouse serves, in either log format. */
 const SERVING = /Gatehouse \S+ serving /;
 
+/** Where a spawned Gatehouse runs. */
+export interface ProcessLimits {
+  /** Its soft and hard open-file limits. */
+  readonly openFiles?: { readonly soft: number; readonly hard: number };
+  /** The directory of a cgroup it runs in (testing/cgroup.ts). */
+  readonly cgroup?: string;
+}
+
 export interface ProxyProcess extends AsyncDisposable {
   readonly child: Deno.ChildProcess;
   /** The port `config(port)` was given, listening once `spawnProxy` resolved. */
@@ -34,14 +42,15 @@ export interface ProxyProcess extends AsyncDisposable {
  * Starts Gatehouse on the YAML `config(port)` (written beside the test certificates, as for
  * `startProxy`) and resolves once it has logged that it serves and accepts connections on
  * `port`. `env` adds environment variables to the process's; `permissions` replaces `-A`;
- * `openFiles` starts it under that open-file limit (through bash's `ulimit`, then exec). The
- * V8 flags are production's (internal/v8_flags.ts).
+ * `limits.openFiles` starts it under that open-file limit (through bash's `ulimit`, then exec),
+ * `limits.cgroup` in that cgroup (a directory: testing/cgroup.ts). The V8 flags are
+ * production's (internal/v8_flags.ts).
  */
 export async function spawnProxy(
   config: (port: number) => string,
   env: Record<string, string> = {},
   permissions: readonly string[] = ["-A"],
-  openFiles?: { readonly soft: number; readonly hard: number },
+  limits: ProcessLimits = {},
 ): Promise<ProxyProcess> {
   const port = closedPort();
   const { config: loaded, dir } = await loadTestConfig(config(port));
@@ -58,13 +67,16 @@ export async function spawnProxy(
     "--config",
     join(dir, "gatehouse.yaml"),
   ];
-  const [command, ...args] = openFiles === undefined ? argv : [
-    "bash",
-    "-c",
-    `ulimit -Sn ${openFiles.soft} && ulimit -Hn ${openFiles.hard} && exec "$@"`,
-    "gatehouse",
-    ...argv,
+  const { openFiles, cgroup } = limits;
+  const setup = [
+    ...openFiles === undefined
+      ? []
+      : [`ulimit -Sn ${openFiles.soft}`, `ulimit -Hn ${openFiles.hard}`],
+    ...cgroup === undefined ? [] : [`echo $$ > '${cgroup}/cgroup.procs'`],
   ];
+  const [command, ...args] = setup.length === 0
+    ? argv
+    : ["bash", "-c", `${setup.join(" && ")} && exec "$@"`, "gatehouse", ...argv];
   const child = new Deno.Command(command, {
     args,
     cwd: ROOT,

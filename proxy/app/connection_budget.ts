@@ -1,0 +1,87 @@
+/**
+ * `limits.max_connections: auto` (the default): as many client connections as the process's
+ * memory limit holds, worked out once at start, so that a flood of connections is refused at
+ * accept time instead of growing the process until the kernel's OOM killer ends it, and every
+ * connection with it. A container of 200 MiB was killed by ~6,700 idle TLS connections before.
+ *
+ * The figures: 90% of the limit is usable; Gatehouse itself takes BASE_BYTES with one isolate
+ * carrying traffic (its idle RSS is ~90 MiB, and its heap grows under load) and WORKER_BYTES per
+ * further worker isolate; each connection is budgeted CONNECTION_BYTES (an idle TLS connection
+ * takes ~30 KiB, one streaming a body a 64 KiB buffer more and an upstream connection). The
+ * memory limit comes from internal/memory_limit.ts (the cgroup's, else physical memory).
+ *
+ * Tested by connection_budget_test.ts.
+ */
+import type { Config } from "../config/types.ts";
+import { type MemoryLimit, memoryLimit } from "../internal/memory_limit.ts";
+import { log } from "../telemetry/log.ts";
+
+const logger = log("connections");
+
+const MIB = 1024 * 1024;
+export const USABLE_SHARE = 0.9;
+export const BASE_BYTES = 128 * MIB;
+export const WORKER_BYTES = 48 * MIB;
+export const CONNECTION_BYTES = 64 * 1024;
+/** Never fewer than this, however small the limit (the log then says the limit is too small). */
+export const MIN_CONNECTIONS = 256;
+
+/** The connections `limit` bytes hold with `workers` worker isolates carrying traffic. */
+export function connectionsFor(limit: number, workers: number): number {
+  const base = BASE_BYTES + WORKER_BYTES * Math.max(0, workers - 1);
+  const fit = Math.floor((limit * USABLE_SHARE - base) / CONNECTION_BYTES);
+  return Math.max(MIN_CONNECTIONS, fit);
+}
+
+/**
+ * The connection limit `max_connections: auto` stands for in this process (0: unlimited, when
+ * the memory limit cannot be read). Logs what it is and where it comes from when `config` uses
+ * it, and warns when `config` sets a number (or no limit) a cgroup's memory limit cannot hold.
+ */
+export function autoConnections(
+  config: Config,
+  workers: number,
+  limit: MemoryLimit | null = memoryLimit(),
+): number {
+  const set = config.limits.maxConnections;
+  if (limit === null) {
+    if (set === "auto") {
+      logger.info(
+        "limits.max_connections is auto, but the memory limit cannot be read (the C library " +
+          "is not loaded): no limit",
+      );
+    }
+    return 0;
+  }
+  const max = connectionsFor(limit.bytes, workers);
+  const fields = {
+    max,
+    set,
+    memory: Math.round(limit.bytes / MIB),
+    source: limit.source,
+    workers,
+    each: CONNECTION_BYTES / 1024,
+  };
+  if (set === "auto" && max === MIN_CONNECTIONS) {
+    logger.warning(
+      "limits.max_connections auto: {max} connections, but the memory limit ({memory} MiB, " +
+        "{source}) is too small for Gatehouse with {workers} worker(s) and those: give it more " +
+        "memory, fewer workers, or set limits.max_connections",
+      fields,
+    );
+  } else if (set === "auto") {
+    logger.info(
+      "limits.max_connections auto: at most {max} client connections, {each} KiB each within " +
+        "the memory limit of {memory} MiB ({source}); set a number to choose another",
+      fields,
+    );
+  } else if (limit.kind === "cgroup" && (set === 0 || set > max)) {
+    logger.warning(
+      "limits.max_connections is {set}: the memory limit of {memory} MiB ({source}) holds about " +
+        "{max} connections at {each} KiB each; past that the process may be killed for want of " +
+        "memory (auto refuses connections instead)",
+      { ...fields, set: set === 0 ? "0 (unlimited)" : set },
+    );
+  }
+  return max;
+}

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { connectionsFor, MIN_CONNECTIONS } from "./connection_budget.ts";
+import { yaml } from "../testing/proxy.ts";
+import { spawnProxy } from "../testing/process.ts";
+import { memoryCgroup, memoryCgroupVersion } from "../testing/cgroup.ts";
+import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
+import { readResponse, WireReader, writeAll } from "../testing/wire.ts";
+
+const MIB = 1024 * 1024;
+
+Deno.test("connection budget: what a memory limit holds, with one or more workers", () => {
+  // (90% of the limit - 128 MiB - 48 MiB per further worker) / 64 KiB.
+  assert.equal(connectionsFor(200 * MIB, 1), 832);
+  assert.equal(connectionsFor(512 * MIB, 1), 5324);
+  assert.equal(connectionsFor(512 * MIB, 2), 4556);
+  assert.equal(connectionsFor(4096 * MIB, 4), 54630);
+  assert.equal(connectionsFor(128 * MIB, 1), MIN_CONNECTIONS, "never below the floor");
+  assert.equal(connectionsFor(200 * MIB, 2), MIN_CONNECTIONS);
+});
+
+/** A connection that made one request, or null when Gatehouse closed it unanswered. */
+async function oneRequest(port: number): Promise<Deno.Conn | null> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await writeAll(conn, "GET / HTTP/1.1\r\nHost: app\r\n\r\n");
+    const res = await readResponse(new WireReader(conn));
+    assert.equal(res.status, 200);
+    return conn;
+  } catch (err) {
+    conn.close();
+    if (err instanceof assert.AssertionError) throw err;
+    return null;
+  }
+}
+
+Deno.test({
+  name: "connection budget: in a 200 MiB cgroup, a flood of connections is refused, not killed",
+  ignore: memoryCgroupVersion() === null && Deno.env.get("CI") === undefined,
+  async fn() {
+    await using up = httpUpstream();
+    await using group = await memoryCgroup(200 * MIB);
+    const admin = closedPort();
+    // No max_connections: auto, the default. Two workers need 176 MiB of the 180 usable, so
+    // the floor applies, with a warning; the limit holds across both workers.
+    await using gw = await spawnProxy(
+      (port) =>
+        yaml`
+        entrypoints: { web: { address: "127.0.0.1:${port}" } }
+        routes: [{ service: app }]
+        services: { app: { servers: ["${up.url}"] } }
+        workers: 2
+        admin: { address: "127.0.0.1:${admin}" }
+      `,
+      {},
+      ["-A"],
+      { cgroup: group.dir },
+    );
+    assert.match(
+      gw.stderr(),
+      /limits\.max_connections auto: 256 connections, but the memory limit \(200 MiB, cgroup v\d /,
+    );
+    const held: Deno.Conn[] = [];
+    let refused = 0;
+    try {
+      for (let i = 0; i < MIN_CONNECTIONS + 40; i++) {
+        const conn = await oneRequest(gw.port);
+        if (conn === null) refused++;
+        else held.push(conn);
+      }
+      assert.equal(held.length, MIN_CONNECTIONS, "as many as the budget, over both workers");
+      assert.equal(refused, 40);
+      await waitFor(
+        () =>
+          /Refusing connections on web: 256 connections are open \(limits\.max_connections: auto/
+            .test(gw.stderr()),
+        "the refusal logged",
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+      assert.match(
+        metrics,
+        /^gatehouse_connections_refused_total\{entrypoint="web",reason="max_connections"\} 40$/m,
+      );
+      // The connections admitted are served on.
+      await writeAll(held[0], "GET / HTTP/1.1\r\nHost: app\r\n\r\n");
+      assert.equal((await readResponse(new WireReader(held[0]))).status, 200);
+      for (const conn of held.splice(0, 10)) conn.close();
+      await waitFor(async () => {
+        const conn = await oneRequest(gw.port);
+        conn?.close();
+        return conn !== null;
+      }, "a place free again");
+    } finally {
+      for (const conn of held) conn.close();
+    }
+    assert.equal(await group.oomKills(), 0);
+    assert.equal((await gw.close()).code, 0);
+  },
+});
