@@ -80,6 +80,7 @@ Deno.test({
         metrics,
         /^gatehouse_connections_refused_total\{entrypoint="web",reason="max_connections"\} 40$/m,
       );
+      assert.match(metrics, /^gatehouse_connections_limit 256$/m);
       // The connections admitted are served on.
       await writeAll(held[0], "GET / HTTP/1.1\r\nHost: app\r\n\r\n");
       assert.equal((await readResponse(new WireReader(held[0]))).status, 200);

@@ -167,6 +167,10 @@ export class Gatehouse {
       obtainedCertificates: (entrypoint) => acme.certificates(entrypoint),
       openFiles: openFileCount,
       maxFiles: () => openFileLimit()?.soft ?? null,
+      maxConnections: () => {
+        const set = runtime!.config.limits.maxConnections;
+        return set === "auto" ? autoMax : set;
+      },
     });
     metrics.configure(config);
     if (shared !== null) {

@@ -23,6 +23,8 @@ export interface ControlSource {
   readonly openFiles?: () => number | null;
   /** The open-file (soft) limit; null (or absent) when it cannot be read: no gauge then. */
   readonly maxFiles?: () => number | null;
+  /** The client connections admitted at most (`limits.max_connections`, auto worked out); 0 = no limit. */
+  readonly maxConnections?: () => number;
 }
 
 export class ControlMetrics {
@@ -167,6 +169,18 @@ function processGauges(r: client.Registry[], source: ControlSource): void {
       this.inc((user + system) / 1e6);
     },
   });
+  const maxConnections = source.maxConnections;
+  if (maxConnections !== undefined) {
+    new client.Gauge({
+      name: "gatehouse_connections_limit",
+      help:
+        "Client connections admitted at most, over all entrypoints (limits.max_connections; 0 = no limit)",
+      registers: r,
+      collect() {
+        this.set(maxConnections());
+      },
+    });
+  }
   fileGauge(r, "process_open_fds", "Number of open file descriptors", source.openFiles);
   fileGauge(
     r,
