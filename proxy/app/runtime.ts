@@ -114,6 +114,13 @@ export interface PreparedApply {
   abort(): void;
 }
 
+/**
+ * The limit table of open connections per client address (`limits.max_connections_per_client`):
+ * its partition ("@" keeps it apart from middlewares' names) and the keys an isolate's own holds.
+ */
+const CLIENT_COUNTS = "@client-connections";
+const CLIENT_COUNT_KEYS = 65_536;
+
 /** Entries of the counter store a runtime makes for itself (when none is shared). */
 const COUNTER_ENTRIES = 65_536;
 
@@ -134,11 +141,13 @@ export class Runtime {
   private constructor(snapshot: Snapshot, hooks: RuntimeHooks, options: RuntimeOptions) {
     this.#snapshot = snapshot;
     this.#hooks = hooks;
-    this.#middlewares = new MiddlewareSet({
-      limits: options.counters ? new SharedLimitStore(options.counters) : localLimitStore,
-    });
+    const limits = options.counters ? new SharedLimitStore(options.counters) : localLimitStore;
+    this.#middlewares = new MiddlewareSet({ limits });
     this.#options = options;
-    this.clients = new ConnectionRegistry(options.connections);
+    this.clients = new ConnectionRegistry(
+      options.connections,
+      limits.table(CLIENT_COUNTS, CLIENT_COUNT_KEYS),
+    );
     this.#counters = options.counters ?? null;
   }
 

@@ -101,6 +101,7 @@ Deno.test("defaults are applied everywhere", async () => {
     maxHeaderBytes: 32 * 1024,
     maxBodyBytes: null,
     maxConnections: "auto",
+    maxConnectionsPerClient: 0,
   });
   assert.deepEqual(config.forwarding, {
     trustedProxies: [],
@@ -205,7 +206,7 @@ Deno.test("top-level sections take every documented value", async () => {
   const config = await configOf(
     MINIMAL + yaml`
     timeouts: { header_read: 1m30s, keep_alive_idle: 2.5, connect: 500ms, drain: 1h, tls_handshake: 3s }
-    limits: { max_header: 64KiB, max_connections: 100 }
+    limits: { max_header: 64KiB, max_connections: 100, max_connections_per_client: 20 }
     forwarding: { trusted_proxies: [10.0.0.0/8, "::1"], via: edge-1, request_id_header: X-Trace-Id }
     not_found: { status: 503, body: "" }
     log: { level: debug, format: text, access_log: { enabled: false, format: combined } }
@@ -224,6 +225,7 @@ Deno.test("top-level sections take every documented value", async () => {
     maxHeaderBytes: 65_536,
     maxBodyBytes: null,
     maxConnections: 100,
+    maxConnectionsPerClient: 20,
   });
   assert.deepEqual(config.forwarding.trustedProxies.map((c) => [c.text, c.prefix]), [[
     "10.0.0.0/8",

@@ -183,6 +183,7 @@ export async function resolve(
       maxHeaderBytes: limits.max_header,
       maxBodyBytes: limits.max_body,
       maxConnections: limits.max_connections,
+      maxConnectionsPerClient: limits.max_connections_per_client,
     },
     forwarding: {
       trustedProxies: forwarding.trusted_proxies.filter((p) => p !== "unix"),

@@ -437,6 +437,12 @@ export const configSchema = obj({
         "Open client connections: auto (as many as the memory limit holds at 64 KiB each, " +
           "read at start), a number, or 0 = unlimited",
       ),
+      max_connections_per_client: def(
+        int(0, 1_000_000),
+        0,
+        "Open client connections from one address, over all entrypoints; 0 = no limit (behind " +
+          "a load balancer every connection comes from its address)",
+      ),
     }),
     {},
     "Size and connection limits",

@@ -358,6 +358,8 @@ export interface Limits {
    * process's memory limit holds (app/connection_budget.ts works the number out at start).
    */
   readonly maxConnections: number | "auto";
+  /** Open client connections from one address (a TCP peer's), over all entrypoints; 0 = no limit. */
+  readonly maxConnectionsPerClient: number;
 }
 
 export interface Forwarding {

@@ -247,7 +247,8 @@ export class HttpListener extends Listener {
       }
       return;
     }
-    const admitted = this.#admit(conn);
+    // Its client was counted by the front that relayed it (or is a unix socket's: no address).
+    const admitted = this.#admit(conn, null);
     if (admitted === null) {
       link.close();
       return;
@@ -276,9 +277,12 @@ export class HttpListener extends Listener {
     else this.#serveH1(conn, track, true, peer);
   }
 
-  /** Registers a new connection, or refuses it when a connection limit is reached. */
-  #admit(conn: Deno.Conn): Admitted | null {
-    if (this.refuse(conn, this.#deps.config()) !== null) return null;
+  /**
+   * Registers a new connection, or refuses it when a connection limit is reached; `client`
+   * replaces its TCP peer's address as what it counts against per client.
+   */
+  #admit(conn: Deno.Conn, client?: string | null): Admitted | null {
+    if (this.refuse(conn, this.#deps.config(), client) !== null) return null;
     const admitted: { track: TrackedConnection; close: () => void } = {
       track: null!,
       close: () => conn.close(),

@@ -22,7 +22,11 @@ export function internalOf(entrypoint: Entrypoint): Entrypoint {
 }
 
 /** Why a connection was refused at accept time (bounded, for metrics). */
-export type Refusal = "draining" | "max_connections" | "entrypoint_max_connections";
+export type Refusal =
+  | "draining"
+  | "max_connections"
+  | "entrypoint_max_connections"
+  | "max_connections_per_client";
 
 export interface ListenerDeps {
   readonly registry: ConnectionRegistry;
@@ -74,10 +78,16 @@ export abstract class Listener {
   /**
    * Admits a new connection under the limits of `config` (null), or closes it, reports the
    * refusal and returns why. An admitted connection is counted at once (the limits hold across
-   * worker isolates): the caller registers it in the same turn.
+   * worker isolates): the caller registers it in the same turn. `client` is the address it
+   * counts against for `limits.max_connections_per_client` (by default its TCP peer's; null: none,
+   * for a connection relayed from a front that counted its client already).
    */
-  protected refuse(conn: { close(): void }, config: Config): string | null {
-    const refused = this.#refusal(config);
+  protected refuse(
+    conn: { close(): void; readonly remoteAddr?: Deno.Addr },
+    config: Config,
+    client: string | null = tcpPeer(conn.remoteAddr),
+  ): string | null {
+    const refused = this.#refusal(config, client);
     if (refused === null) return null;
     try {
       conn.close();
@@ -98,12 +108,13 @@ export abstract class Listener {
       (this.config.tls === null) === (next.tls === null);
   }
 
-  #refusal(config: Config): { refusal: Refusal; detail: string } | null {
+  #refusal(config: Config, client: string | null): { refusal: Refusal; detail: string } | null {
     if (this.registry.draining) return { refusal: "draining", detail: "shutting down" };
     const set = config.limits.maxConnections;
     const max = set === "auto" ? this.#autoConnections : set;
     const own = this.config.maxConnections;
-    const hit = this.registry.admit(this.name, max, own);
+    const perClient = config.limits.maxConnectionsPerClient;
+    const hit = this.registry.admit(this.name, max, own, client, perClient);
     if (hit === "total") {
       const detail = set === "auto"
         ? `${max} connections are open (limits.max_connections: auto, what the memory limit ` +
@@ -115,8 +126,18 @@ export abstract class Listener {
       const detail = `${own} connections are open on this entrypoint (max_connections)`;
       return { refusal: "entrypoint_max_connections", detail };
     }
+    if (hit === "client") {
+      const detail = `${perClient} connections are open from ${client} ` +
+        `(limits.max_connections_per_client)`;
+      return { refusal: "max_connections_per_client", detail };
+    }
     return null;
   }
+}
+
+/** The address of a TCP peer, or null (a unix socket's peer, a UDP "connection"). */
+function tcpPeer(addr: Deno.Addr | undefined): string | null {
+  return addr !== undefined && addr.transport === "tcp" ? addr.hostname : null;
 }
 
 /**

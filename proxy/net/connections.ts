@@ -2,14 +2,22 @@
  * Every open client connection and tunnel, with its deadline and state: one sweep timer enforces
  * all deadlines (cheaper than a timer per connection), and shutdown and route removal drain
  * through here. The counts the connection limits read may be shared with other worker isolates
- * (connection_counts.ts).
+ * (connection_counts.ts), and so may the counts per client address (a `LimitTable`'s in-flight
+ * counts: limit_store.ts in one isolate, shared_limit_store.ts across workers).
  */
 import {
   type ConnectionCounts,
   type LimitHit,
   LocalConnectionCounts,
 } from "./connection_counts.ts";
+import type { LimitTable } from "./limit_store.ts";
 import { monotonicNow } from "../clock.ts";
+
+/** Counts of open connections per client address (the in-flight half of a LimitTable). */
+export type ClientCounts = Pick<LimitTable, "acquire" | "release">;
+
+/** Which limit refused a connection: one of the counts', or the client address's. */
+export type AdmitHit = LimitHit | "client";
 
 export type ConnState = "handshake" | "idle" | "active" | "tunnel";
 
@@ -70,6 +78,8 @@ export class TrackedConnection implements WriteWatch {
    */
   readonly owner: string;
   readonly kind: "http" | "tcp" | "udp";
+  /** The client address this connection counts against (set by the registry), or null. */
+  client: string | null = null;
   /**
    * False for a tunnel that rides on a stream of a connection already counted (WebSocket over
    * HTTP/2): it has deadlines and drains like a connection but takes no place of the limits.
@@ -114,14 +124,22 @@ export class ConnectionRegistry {
   readonly #conns = new Set<TrackedConnection>();
   /** Open connections per owner and in all, for the limits checked on every accept. */
   readonly #counts: ConnectionCounts;
+  /** Open connections per client address, for `limits.max_connections_per_client`. */
+  readonly #perClient: ClientCounts | null;
   /** The owner `admit` counted a connection for, which the next `add` of one takes. */
   #admitted: string | null = null;
+  /** The client address `admit` counted it against, or null. */
+  #admittedClient: string | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #draining = false;
   readonly #waiters = new Set<() => void>();
 
-  constructor(counts: ConnectionCounts = new LocalConnectionCounts()) {
+  constructor(
+    counts: ConnectionCounts = new LocalConnectionCounts(),
+    perClient: ClientCounts | null = null,
+  ) {
     this.#counts = counts;
+    this.#perClient = perClient;
   }
 
   /** True once shutdown began: connections finish their current request and close. */
@@ -136,21 +154,38 @@ export class ConnectionRegistry {
 
   /**
    * Counts a place for one more connection of `owner` unless that passes `maxTotal` in all or
-   * `maxOwner` of the owner (0 = no limit; counted across every isolate sharing the counts);
-   * the next `add` of a connection of `owner` takes the place. Returns the limit that refused.
+   * `maxOwner` of the owner, or `maxPerClient` from `client` (0 = no limit; counted across every
+   * isolate sharing the counts); the next `add` of a connection of `owner` takes the place.
+   * Returns the limit that refused.
    */
-  admit(owner: string, maxTotal: number, maxOwner: number): LimitHit | null {
+  admit(
+    owner: string,
+    maxTotal: number,
+    maxOwner: number,
+    client: string | null = null,
+    maxPerClient = 0,
+  ): AdmitHit | null {
     const hit = this.#counts.tryAdd(owner, maxTotal, maxOwner);
-    if (hit === null) this.#admitted = owner;
-    return hit;
+    if (hit !== null) return hit;
+    const perClient = client !== null && maxPerClient > 0 ? this.#perClient : null;
+    if (perClient !== null && !perClient.acquire(client!, maxPerClient)) {
+      this.#counts.remove(owner);
+      return "client";
+    }
+    this.#admitted = owner;
+    this.#admittedClient = perClient === null ? null : client;
+    return null;
   }
 
   add(conn: TrackedConnection): void {
     if (this.#conns.has(conn)) return;
     this.#conns.add(conn);
     if (conn.counted) {
-      if (this.#admitted === conn.owner) this.#admitted = null;
-      else this.#counts.tryAdd(conn.owner, 0, 0);
+      if (this.#admitted === conn.owner) {
+        conn.client = this.#admittedClient;
+        this.#admitted = null;
+        this.#admittedClient = null;
+      } else this.#counts.tryAdd(conn.owner, 0, 0);
     }
     if (this.#timer === undefined) {
       const timer = setInterval(() => this.sweep(monotonicNow()), SWEEP_MS);
@@ -162,6 +197,7 @@ export class ConnectionRegistry {
   delete(conn: TrackedConnection): void {
     if (!this.#conns.delete(conn)) return;
     if (conn.counted) this.#counts.remove(conn.owner);
+    if (conn.client !== null) this.#perClient?.release(conn.client);
     if (this.#conns.size === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;

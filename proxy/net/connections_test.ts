@@ -6,6 +6,7 @@ import {
   DRAIN_GRACE_MS,
   TrackedConnection,
 } from "./connections.ts";
+import { LocalLimitTable } from "./limit_store.ts";
 
 Deno.test("drain: idle connections close at once, a busy one at the deadline; none left", async () => {
   const registry = new ConnectionRegistry();
@@ -88,4 +89,32 @@ Deno.test("a write under way gets its deadline at the next sweep and closes the 
   } finally {
     registry.delete(c);
   }
+});
+
+Deno.test("per client: a client past its limit is refused and takes no place; a close frees one", () => {
+  const registry = new ConnectionRegistry(undefined, new LocalLimitTable(16));
+  const open = (client: string) => {
+    const hit = registry.admit("web", 10, 0, client, 2);
+    if (hit !== null) return hit;
+    const conn = new TrackedConnection("web", "http", () => {});
+    registry.add(conn);
+    return conn;
+  };
+  const a1 = open("10.0.0.1");
+  const a2 = open("10.0.0.1");
+  assert.equal(open("10.0.0.1"), "client");
+  assert.equal(registry.count(), 2, "the refused connection took back its place");
+  assert.ok(open("10.0.0.2") instanceof TrackedConnection, "another client is admitted");
+  assert.ok(a1 instanceof TrackedConnection && a2 instanceof TrackedConnection);
+  registry.delete(a1);
+  assert.ok(open("10.0.0.1") instanceof TrackedConnection, "a close frees a place of its client");
+  assert.equal(open("10.0.0.1"), "client");
+  // No address (a unix socket's peer), or no per-client limit: not counted per client.
+  assert.equal(registry.admit("web", 10, 0, null, 2), null);
+  registry.add(new TrackedConnection("web", "http", () => {}));
+  assert.equal(registry.admit("web", 10, 0, "10.0.0.1", 0), null);
+  registry.add(new TrackedConnection("web", "http", () => {}));
+  // The total limit still comes first.
+  assert.equal(registry.count(), 5);
+  assert.equal(registry.admit("web", 5, 0, "10.0.0.3", 2), "total");
 });

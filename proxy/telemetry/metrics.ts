@@ -229,7 +229,7 @@ export class Metrics {
     );
     this.#refused = counter(
       "gatehouse_connections_refused_total",
-      "Client connections closed at accept time, by reason (draining, max_connections, entrypoint_max_connections)",
+      "Client connections closed at accept time, by reason (draining, max_connections, entrypoint_max_connections, max_connections_per_client)",
       ["entrypoint", "reason"],
     );
     this.#acceptFailures = counter(
