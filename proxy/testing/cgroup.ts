@@ -16,25 +16,21 @@ export interface MemoryCgroup extends AsyncDisposable {
   oomKills(): Promise<number>;
 }
 
-function exists(path: string): boolean {
+/** A file's text, or null when it cannot be read. */
+function readable(path: string): string | null {
   try {
-    Deno.statSync(path);
-    return true;
+    return Deno.readTextFileSync(path);
   } catch {
-    return false;
+    return null;
   }
 }
 
 /** Which cgroup version this machine lets a test create memory cgroups in, or null. */
 export function memoryCgroupVersion(): 1 | 2 | null {
   if (Deno.build.os !== "linux" || Deno.uid() !== 0) return null;
-  if (exists(`${V1}/memory.limit_in_bytes`)) return 1;
-  try {
-    const controllers = Deno.readTextFileSync(`${V2}/cgroup.subtree_control`);
-    return controllers.split(/\s+/).includes("memory") ? 2 : null;
-  } catch {
-    return null;
-  }
+  if (readable(`${V1}/memory.limit_in_bytes`) !== null) return 1;
+  const controllers = readable(`${V2}/cgroup.subtree_control`);
+  return controllers?.split(/\s+/).includes("memory") ? 2 : null;
 }
 
 /** Creates a memory cgroup limited to `bytes`; removed on dispose (its processes must be gone). */
