@@ -4,6 +4,10 @@
  * accept time instead of growing the process until the kernel's OOM killer ends it, and every
  * connection with it. A container of 200 MiB was killed by ~6,700 idle TLS connections before.
  *
+ * `limits.max_requests_in_flight: auto` admits as many requests in flight (http/phases/limits.ts):
+ * an HTTP/2 connection carries up to 100 of them, each holding an upstream connection and its
+ * state, so connections alone do not bound the memory.
+ *
  * The figures: 90% of the limit is usable; Gatehouse itself takes BASE_BYTES with one isolate
  * carrying traffic (its idle RSS is ~90 MiB, and its heap grows under load) and WORKER_BYTES per
  * further worker isolate; each connection is budgeted CONNECTION_BYTES (an idle TLS connection

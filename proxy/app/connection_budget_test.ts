@@ -97,3 +97,64 @@ Deno.test({
     assert.equal((await gw.close()).code, 0);
   },
 });
+
+Deno.test({
+  name:
+    "connection budget: in a 200 MiB cgroup, thousands of HTTP/2 streams to a stalled upstream get 503, not the OOM killer",
+  ignore: memoryCgroupVersion() === null && Deno.env.get("CI") === undefined,
+  async fn() {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => open = resolve);
+    await using up = httpUpstream(async () => {
+      await gate;
+      return new Response("ok");
+    });
+    await using group = await memoryCgroup(200 * MIB);
+    // One worker: auto is 832 connections and as many requests in flight. 40 connections of
+    // 100 streams each, every stream held by the upstream and an upstream connection of its
+    // own, took ~40 KiB a stream: 4,000 of them did not fit.
+    await using gw = await spawnProxy(
+      (port) =>
+        yaml`
+        entrypoints: { web: { address: "127.0.0.1:${port}" } }
+        routes: [{ service: app }]
+        services: { app: { servers: ["${up.url}"] } }
+        workers: 1
+        admin: { address: "off" }
+      `,
+      {},
+      ["-A"],
+      { cgroup: group.dir },
+    );
+    const load = new Deno.Command("h2load", {
+      args: ["-c40", "-m100", "-n4000", `http://127.0.0.1:${gw.port}/`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    try {
+      await waitFor(
+        () => up.requests.length >= 832,
+        "the budget's requests at the upstream",
+        20_000,
+      );
+      await waitFor(
+        () => /832 requests are in flight \(limits\.max_requests_in_flight: auto/.test(gw.stdout()),
+        "503s logged",
+        20_000,
+      );
+      assert.equal(up.requests.length, 832, "no request past the budget reached the upstream");
+      const { rss } = await gw.memory();
+      assert.ok(rss < 200 * MIB, `RSS ${rss} within the cgroup`);
+    } finally {
+      open();
+    }
+    const out = new TextDecoder().decode((await load).stdout);
+    assert.match(out, /requests: 4000 total, 4000 started, 4000 done/);
+    const codes = /status codes: (\d+) 2xx, \d+ 3xx, \d+ 4xx, (\d+) 5xx/.exec(out);
+    assert.ok(codes !== null, out);
+    assert.equal(Number(codes[1]) + Number(codes[2]), 4000, out);
+    assert.ok(Number(codes[2]) >= 1, "some were refused");
+    assert.equal(await group.oomKills(), 0);
+    assert.equal((await gw.close()).code, 0);
+  },
+});

@@ -15,7 +15,7 @@
  * a Runtime for each).
  */
 import type { CertificateFile, Config } from "../config/types.ts";
-import type { InternalService, Snapshot } from "../http/context.ts";
+import type { InternalService, RequestCount, Snapshot } from "../http/context.ts";
 import { createPipeline } from "../http/pipeline.ts";
 import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
@@ -149,6 +149,12 @@ export class Runtime {
       limits.table(CLIENT_COUNTS, CLIENT_COUNT_KEYS),
     );
     this.#counters = options.counters ?? null;
+    const clients = this.clients;
+    this.#requests = {
+      auto: options.autoConnections ?? 0,
+      admit: (max) => clients.admitRequest(max),
+      end: () => clients.endRequest(),
+    };
   }
 
   /** Builds everything and binds every entrypoint; throws (after closing what it opened) if one fails. */
@@ -385,6 +391,7 @@ export class Runtime {
         internal: this.#hooks.internal,
         acmeChallenge: (token) => this.#hooks.acme?.challenge(token) ?? null,
         counters: this.counters,
+        requests: this.#requests,
       }),
       limits: () => {
         const c = snapshot().config;
@@ -414,6 +421,9 @@ export class Runtime {
     if (stats === undefined) this.#h2Stats.set(entrypoint, stats = createH2Stats());
     return stats;
   }
+
+  /** Requests in flight over all connections, for `limits.max_requests_in_flight`. */
+  readonly #requests: RequestCount;
 
   /** A connection refused at accept time: counted, and logged at most once a second. */
   readonly #onRefused = (entrypoint: string, refusal: Refusal, detail: string): void => {

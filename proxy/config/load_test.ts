@@ -102,6 +102,7 @@ Deno.test("defaults are applied everywhere", async () => {
     maxBodyBytes: null,
     maxConnections: "auto",
     maxConnectionsPerClient: 0,
+    maxRequestsInFlight: "auto",
   });
   assert.deepEqual(config.forwarding, {
     trustedProxies: [],
@@ -226,6 +227,7 @@ Deno.test("top-level sections take every documented value", async () => {
     maxBodyBytes: null,
     maxConnections: 100,
     maxConnectionsPerClient: 20,
+    maxRequestsInFlight: "auto",
   });
   assert.deepEqual(config.forwarding.trustedProxies.map((c) => [c.text, c.prefix]), [[
     "10.0.0.0/8",

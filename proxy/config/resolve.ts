@@ -184,6 +184,7 @@ export async function resolve(
       maxBodyBytes: limits.max_body,
       maxConnections: limits.max_connections,
       maxConnectionsPerClient: limits.max_connections_per_client,
+      maxRequestsInFlight: limits.max_requests_in_flight,
     },
     forwarding: {
       trustedProxies: forwarding.trusted_proxies.filter((p) => p !== "unix"),

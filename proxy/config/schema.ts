@@ -437,6 +437,13 @@ export const configSchema = obj({
         "Open client connections: auto (as many as the memory limit holds at 64 KiB each, " +
           "read at start), a number, or 0 = unlimited",
       ),
+      max_requests_in_flight: def(
+        autoOrInt(0, 10_000_000),
+        "auto",
+        "Requests in flight over all connections (HTTP/2 streams and WebSocket tunnels " +
+          "included), past which a request gets 503: auto (as many as max_connections auto " +
+          "allows), a number, or 0 = unlimited",
+      ),
       max_connections_per_client: def(
         int(0, 1_000_000),
         0,

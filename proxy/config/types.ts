@@ -360,6 +360,11 @@ export interface Limits {
   readonly maxConnections: number | "auto";
   /** Open client connections from one address (a TCP peer's), over all entrypoints; 0 = no limit. */
   readonly maxConnectionsPerClient: number;
+  /**
+   * Requests in flight over all connections (HTTP/2 streams, open WebSocket tunnels); 0 = no
+   * limit; "auto" = as many as `maxConnections: "auto"` stands for.
+   */
+  readonly maxRequestsInFlight: number | "auto";
 }
 
 export interface Forwarding {

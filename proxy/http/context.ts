@@ -52,6 +52,18 @@ export interface PipelineDeps {
    * whose state must be global: rate limits, in-flight limits per key.
    */
   readonly counters?: CounterStore;
+  /** Requests in flight, for `limits.max_requests_in_flight` (counted across worker isolates). */
+  readonly requests?: RequestCount;
+}
+
+/** The count of requests in flight (net/connections.ts `ConnectionRegistry`). */
+export interface RequestCount {
+  /** What `max_requests_in_flight: auto` stands for (app/connection_budget.ts); 0 = no limit. */
+  readonly auto: number;
+  /** Counts one more request unless `max` are; false when full. */
+  admit(max: number): boolean;
+  /** A request counted by `admit` ended. */
+  end(): void;
 }
 
 /** A phase's answer: a response, or the connection was taken over by a tunnel. */

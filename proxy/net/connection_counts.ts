@@ -2,7 +2,8 @@
  * Open client connections per owner (entrypoint) and in all, as the connection limits read them:
  * counted in one isolate (LocalConnectionCounts), or in a SharedArrayBuffer every worker isolate
  * shares (SharedConnectionCounts), so that `limits.max_connections` and an entrypoint's
- * `max_connections` bound the connections of all workers together.
+ * `max_connections` bound the connections of all workers together; and the requests in flight
+ * over all connections, which `limits.max_requests_in_flight` bounds.
  *
  * Admission is one atomic step: `tryAdd` counts the connection first and takes it back when that
  * passed a limit, so two workers admitting at once can never both take the last place (under a
@@ -27,12 +28,19 @@ export interface ConnectionCounts {
   total(): number;
   /** Open connections of `owner`. */
   count(owner: string): number;
+  /** Counts one more request in flight unless `max` are (0 = no limit); false when full. */
+  tryAddRequest(max: number): boolean;
+  /** A request counted by `tryAddRequest` ended. */
+  removeRequest(): void;
+  /** Requests in flight. */
+  requests(): number;
 }
 
 /** Counts in this isolate (an owner's count stays in the map at 0: owners are few). */
 export class LocalConnectionCounts implements ConnectionCounts {
   readonly #perOwner = new Map<string, number>();
   #total = 0;
+  #requests = 0;
 
   tryAdd(owner: string, maxTotal: number, maxOwner: number): LimitHit | null {
     if (maxTotal > 0 && this.#total >= maxTotal) return "total";
@@ -57,10 +65,25 @@ export class LocalConnectionCounts implements ConnectionCounts {
   count(owner: string): number {
     return this.#perOwner.get(owner) ?? 0;
   }
+
+  tryAddRequest(max: number): boolean {
+    if (max > 0 && this.#requests >= max) return false;
+    this.#requests++;
+    return true;
+  }
+
+  removeRequest(): void {
+    if (this.#requests > 0) this.#requests--;
+  }
+
+  requests(): number {
+    return this.#requests;
+  }
 }
 
 /**
- * Counts in a SharedArrayBuffer: an Int32 for the total, then one per owner slot. The main
+ * Counts in a SharedArrayBuffer: an Int32 for the total, then one per owner slot, then one for
+ * the requests in flight. The main
  * isolate assigns slots to owner names (`assign`) and sends the map with each config; workers
  * take it (`use`). A name keeps its slot for the life of the process; when every slot has been
  * used, a slot whose name is gone from the config and whose count is 0 is given to a new name.
@@ -69,17 +92,20 @@ export class LocalConnectionCounts implements ConnectionCounts {
 export class SharedConnectionCounts implements ConnectionCounts {
   readonly buffer: SharedArrayBuffer;
   readonly #counts: Int32Array;
+  /** The index of the requests in flight: after the owner slots. */
+  readonly #requests: number;
   readonly #slots = new Map<string, number>();
   readonly #unslotted = new LocalConnectionCounts();
 
   constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
     this.#counts = new Int32Array(buffer);
+    this.#requests = this.#counts.length - 1;
   }
 
   /** Counts for up to `owners` owner names over the life of the process. */
   static create(owners: number): SharedConnectionCounts {
-    return new SharedConnectionCounts(new SharedArrayBuffer((owners + 1) * 4));
+    return new SharedConnectionCounts(new SharedArrayBuffer((owners + 2) * 4));
   }
 
   /**
@@ -91,14 +117,14 @@ export class SharedConnectionCounts implements ConnectionCounts {
     for (const name of owners) {
       if (this.#slots.has(name)) continue;
       let slot = this.#slots.size + 1;
-      if (slot >= this.#counts.length) {
+      if (slot >= this.#requests) {
         const free = [...this.#slots].find(([old, s]) =>
           !wanted.has(old) && Atomics.load(this.#counts, s) === 0
         );
         if (free === undefined) {
           throw new Error(
             `Cannot count connections of entrypoint "${name}": all ${
-              this.#counts.length - 1
+              this.#requests - 1
             } entrypoint slots are in use`,
           );
         }
@@ -156,5 +182,23 @@ export class SharedConnectionCounts implements ConnectionCounts {
   count(owner: string): number {
     const slot = this.#slots.get(owner);
     return slot === undefined ? this.#unslotted.count(owner) : Atomics.load(this.#counts, slot);
+  }
+
+  tryAddRequest(max: number): boolean {
+    const counts = this.#counts;
+    const n = Atomics.add(counts, this.#requests, 1) + 1;
+    if (max > 0 && n > max) {
+      Atomics.sub(counts, this.#requests, 1);
+      return false;
+    }
+    return true;
+  }
+
+  removeRequest(): void {
+    Atomics.sub(this.#counts, this.#requests, 1);
+  }
+
+  requests(): number {
+    return Atomics.load(this.#counts, this.#requests);
   }
 }

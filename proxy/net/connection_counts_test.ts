@@ -50,3 +50,22 @@ Deno.test("shared counts: names keep their slot; a gone name's empty slot is reu
   assert.equal(worker.count("web"), 1);
   assert.equal(worker.count("api"), 0, "api gave its slot to tcp");
 });
+
+Deno.test("requests in flight: counted apart from connections, up to their limit, in one isolate and shared", () => {
+  const shared = SharedConnectionCounts.create(2);
+  shared.assign(["web", "api"]);
+  for (const counts of [new LocalConnectionCounts(), shared]) {
+    assert.equal(counts.tryAdd("web", 0, 0), null);
+    assert.equal(counts.tryAddRequest(2), true);
+    assert.equal(counts.tryAddRequest(2), true);
+    assert.equal(counts.tryAddRequest(2), false, "the third over a limit of 2");
+    assert.deepEqual([counts.requests(), counts.total(), counts.count("web")], [2, 1, 1]);
+    counts.removeRequest();
+    assert.equal(counts.tryAddRequest(2), true, "an ended request frees a place");
+    assert.equal(counts.tryAddRequest(0), true, "0: no limit");
+    assert.equal(counts.requests(), 3);
+  }
+  // The requests' cell is not an entrypoint slot.
+  assert.equal(shared.tryAdd("api", 0, 0), null);
+  assert.deepEqual([shared.count("api"), shared.requests()], [1, 3]);
+});

@@ -229,6 +229,23 @@ export class ConnectionRegistry {
   }
 
   /**
+   * Counts one more request in flight unless `max` are, over every isolate sharing the counts
+   * (0 = no limit); false when full. Each request counted ends with `endRequest`.
+   */
+  admitRequest(max: number): boolean {
+    return this.#counts.tryAddRequest(max);
+  }
+
+  endRequest(): void {
+    this.#counts.removeRequest();
+  }
+
+  /** Requests in flight, in every isolate sharing the counts. */
+  get requests(): number {
+    return this.#counts.requests();
+  }
+
+  /**
    * Open connections, optionally only those of one owner (entrypoint or service), in every
    * isolate sharing the counts.
    */

@@ -1,9 +1,11 @@
 /**
- * Phase "limits": the route's `max_body` (a declared length over it is 413 at once; a body of
- * unknown length is cut at the limit while it streams, and also answered 413), and the count of
- * request body bytes for the access log.
+ * Phase "limits": `limits.max_requests_in_flight` (over it, 503 with Retry-After: the request
+ * counts until it ends, `ctx.atEnd`), the route's `max_body` (a declared length over it is 413 at
+ * once; a body of unknown length is cut at the limit while it streams, and also answered 413),
+ * and the count of request body bytes for the access log.
  *
- * Tested by handler_test.ts and handler_streaming_test.ts (max_body, declared and streamed).
+ * Tested by handler_test.ts and handler_streaming_test.ts (max_body, declared and streamed), and
+ * requests_in_flight_test.ts.
  */
 import { tapBody } from "../../proto/body_tap.ts";
 import type { BodyReader } from "../../proto/message.ts";
@@ -14,6 +16,23 @@ import { ProxyFailure } from "../funnel.ts";
 export const limits: Phase = {
   name: "limits",
   request(ctx) {
+    const requests = ctx.deps.requests;
+    if (requests !== undefined) {
+      const set = ctx.snapshot.config.limits.maxRequestsInFlight;
+      const max = set === "auto" ? requests.auto : set;
+      if (max > 0) {
+        if (!requests.admit(max)) {
+          const why = `${max} requests are in flight (limits.max_requests_in_flight${
+            set === "auto" ? ": auto, what the memory limit holds" : ""
+          })`;
+          throw new ProxyFailure(503, "unavailable", why, {
+            retryAfter: 1,
+            text: `503 Service Unavailable: ${why}, try again later\n`,
+          });
+        }
+        ctx.atEnd(requests.end);
+      }
+    }
     const limit = ctx.route!.maxBodyBytes;
     const body = ctx.body;
     if (body === null) return undefined;
