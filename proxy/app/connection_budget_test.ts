@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { connectionsFor, MIN_CONNECTIONS } from "./connection_budget.ts";
 import { yaml } from "../testing/proxy.ts";
 import { spawnProxy } from "../testing/process.ts";
-import { memoryCgroup, memoryCgroupVersion } from "../testing/cgroup.ts";
+import { type MemoryCgroup, memoryCgroup, memoryCgroupVersion } from "../testing/cgroup.ts";
 import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
 import { readResponse, WireReader, writeAll } from "../testing/wire.ts";
 
@@ -17,6 +17,26 @@ Deno.test("connection budget: what a memory limit holds, with one or more worker
   assert.equal(connectionsFor(128 * MIB, 1), MIN_CONNECTIONS, "never below the floor");
   assert.equal(connectionsFor(200 * MIB, 2), MIN_CONNECTIONS);
 });
+
+/**
+ * Gatehouse in `group` in front of `upstream` with `workers` workers and the admin endpoint at
+ * `admin`, every limit at its default (auto).
+ */
+function proxyIn(group: MemoryCgroup, upstream: string, workers: number, admin: string) {
+  return spawnProxy(
+    (port) =>
+      yaml`
+      entrypoints: { web: { address: "127.0.0.1:${port}" } }
+      routes: [{ service: app }]
+      services: { app: { servers: ["${upstream}"] } }
+      workers: ${workers}
+      admin: { address: "${admin}" }
+    `,
+    {},
+    ["-A"],
+    { cgroup: group.dir },
+  );
+}
 
 /** A connection that made one request, or null when Gatehouse closed it unanswered. */
 async function oneRequest(port: number): Promise<Deno.Conn | null> {
@@ -42,19 +62,7 @@ Deno.test({
     const admin = closedPort();
     // No max_connections: auto, the default. Two workers need 176 MiB of the 180 usable, so
     // the floor applies, with a warning; the limit holds across both workers.
-    await using gw = await spawnProxy(
-      (port) =>
-        yaml`
-        entrypoints: { web: { address: "127.0.0.1:${port}" } }
-        routes: [{ service: app }]
-        services: { app: { servers: ["${up.url}"] } }
-        workers: 2
-        admin: { address: "127.0.0.1:${admin}" }
-      `,
-      {},
-      ["-A"],
-      { cgroup: group.dir },
-    );
+    await using gw = await proxyIn(group, up.url, 2, `127.0.0.1:${admin}`);
     assert.match(
       gw.stderr(),
       /limits\.max_connections auto: 256 connections, but the memory limit \(200 MiB, cgroup v\d /,
@@ -113,19 +121,7 @@ Deno.test({
     // One worker: auto is 832 connections and as many requests in flight. 40 connections of
     // 100 streams each, every stream held by the upstream and an upstream connection of its
     // own, took ~40 KiB a stream: 4,000 of them did not fit.
-    await using gw = await spawnProxy(
-      (port) =>
-        yaml`
-        entrypoints: { web: { address: "127.0.0.1:${port}" } }
-        routes: [{ service: app }]
-        services: { app: { servers: ["${up.url}"] } }
-        workers: 1
-        admin: { address: "off" }
-      `,
-      {},
-      ["-A"],
-      { cgroup: group.dir },
-    );
+    await using gw = await proxyIn(group, up.url, 1, "off");
     const load = new Deno.Command("h2load", {
       args: ["-c40", "-m100", "-n4000", `http://127.0.0.1:${gw.port}/`],
       stdout: "piped",
