@@ -247,8 +247,10 @@ export class HttpListener extends Listener {
       }
       return;
     }
-    // Its client was counted by the front that relayed it (or is a unix socket's: no address).
-    const admitted = this.#admit(conn, null);
+    // Per client, it counts against the address the front saw (a passthrough entrypoint's
+    // client; the front's own count ended at the hand-over), not the relay's loopback one; a
+    // unix socket's client has none.
+    const admitted = this.#admit(conn, this.config.unix === null ? link.context.address : null);
     if (admitted === null) {
       link.close();
       return;

@@ -79,8 +79,8 @@ export abstract class Listener {
    * Admits a new connection under the limits of `config` (null), or closes it, reports the
    * refusal and returns why. An admitted connection is counted at once (the limits hold across
    * worker isolates): the caller registers it in the same turn. `client` is the address it
-   * counts against for `limits.max_connections_per_client` (by default its TCP peer's; null: none,
-   * for a connection relayed from a front that counted its client already).
+   * counts against for `limits.max_connections_per_client` (by default its TCP peer's; a relayed
+   * connection gives its client's; null: none).
    */
   protected refuse(
     conn: { close(): void; readonly remoteAddr?: Deno.Addr },

@@ -207,3 +207,56 @@ Deno.test("the ClientHello must come within the handshake time and bound", async
   assert.match(gw.tcpRecords[0].error!, /within the time limit/);
   assert.equal(up.accepted, 1);
 });
+
+Deno.test("max_connections_per_client: HTTPS connections relayed by a passthrough front count against the client's address", async () => {
+  await using app = httpUpstream();
+  await using passthrough = await tlsUpstream("a.test");
+  await using gw = await startProxy(
+    yaml`
+    entrypoints:
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: app }]
+    tcp_routes:
+      - { entrypoints: [websecure], sni: a.test, passthrough: true, service: tcpapp }
+    services:
+      app: { servers: ["${app.url}"] }
+      tcpapp: { servers: ["${passthrough.url}"] }
+    limits: { max_connections_per_client: 2 }
+  ` + QUIET,
+  );
+  const port = gw.port("websecure");
+  /** An HTTPS request on a new connection, kept open; null when Gatehouse closed it. */
+  const request = async (): Promise<Deno.TlsConn | null> => {
+    let conn: Deno.TlsConn | null = null;
+    try {
+      conn = await tlsClient(port, "localhost", ["http/1.1"]);
+      await writeAll(conn, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+      const got = text(await within(2000, "a response", readBytes(conn, 12)));
+      assert.equal(got, "HTTP/1.1 200");
+      return conn;
+    } catch (err) {
+      conn?.close();
+      if (err instanceof assert.AssertionError) throw err;
+      return null;
+    }
+  };
+  const held: Deno.TlsConn[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const conn = await request();
+      assert.ok(conn !== null, `connection ${i + 1} is served`);
+      held.push(conn);
+    }
+    assert.equal(await request(), null, "the third from the same address is refused");
+    held.shift()!.close();
+    await waitFor(async () => {
+      const conn = await request();
+      if (conn !== null) held.push(conn);
+      return conn !== null;
+    }, "a place free again");
+  } finally {
+    for (const conn of held) conn.close();
+  }
+});
