@@ -171,6 +171,11 @@ export class Gatehouse {
         const set = runtime!.config.limits.maxConnections;
         return set === "auto" ? autoMax : set;
       },
+      requestsInFlight: () => runtime!.clients.requests,
+      maxRequestsInFlight: () => {
+        const set = runtime!.config.limits.maxRequestsInFlight;
+        return set === "auto" ? autoMax : set;
+      },
     });
     metrics.configure(config);
     if (shared !== null) {

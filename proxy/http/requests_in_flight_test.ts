@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startGatehouse } from "../testing/gatehouse.ts";
+import { startGatehouse, type TestGatehouse } from "../testing/gatehouse.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
 
 /** curl's status and body for `url` over h2c with prior knowledge. */
@@ -11,6 +11,13 @@ async function curlH2(url: string): Promise<{ status: number; body: string }> {
   const text = new TextDecoder().decode(stdout);
   const cut = text.lastIndexOf("\n");
   return { status: Number(text.slice(cut + 1)), body: text.slice(0, cut) };
+}
+
+/** gatehouse_requests_in_flight and gatehouse_requests_in_flight_limit, as the main isolate reads them. */
+async function gauges(gh: TestGatehouse): Promise<[number, number]> {
+  const samples = await gh.gatehouse.control.samples();
+  const value = (name: string) => samples.find((m) => m.name === name)!.values[0].value;
+  return [value("gatehouse_requests_in_flight"), value("gatehouse_requests_in_flight_limit")];
 }
 
 // The count is one over every worker isolate.
@@ -46,6 +53,7 @@ for (const workers of [1, 2]) {
       );
       const h2 = await curlH2(`${base}/`);
       assert.equal(h2.status, 503, "an HTTP/2 stream counts as a request");
+      assert.deepEqual(await gauges(gh), [3, 3], "in flight, and the limit");
       open();
       for (const res of await Promise.all(slow)) assert.equal(await res.text(), "ok");
       await waitFor(async () => {
@@ -54,7 +62,7 @@ for (const workers of [1, 2]) {
         return res.status === 200;
       }, "a place free again");
       assert.equal((await curlH2(`${base}/`)).status, 200);
-      await waitFor(() => gh.gatehouse.runtime.clients.requests === 0, "every count ended");
+      await waitFor(async () => (await gauges(gh))[0] === 0, "every count ended");
     } finally {
       open();
       for (const client of clients) client.close();

@@ -25,6 +25,10 @@ export interface ControlSource {
   readonly maxFiles?: () => number | null;
   /** The client connections admitted at most (`limits.max_connections`, auto worked out); 0 = no limit. */
   readonly maxConnections?: () => number;
+  /** Requests in flight now, over all connections and workers. */
+  readonly requestsInFlight?: () => number;
+  /** The requests in flight admitted at most (`limits.max_requests_in_flight`); 0 = no limit. */
+  readonly maxRequestsInFlight?: () => number;
 }
 
 export class ControlMetrics {
@@ -169,18 +173,24 @@ function processGauges(r: client.Registry[], source: ControlSource): void {
       this.inc((user + system) / 1e6);
     },
   });
-  const maxConnections = source.maxConnections;
-  if (maxConnections !== undefined) {
-    new client.Gauge({
-      name: "gatehouse_connections_limit",
-      help:
-        "Client connections admitted at most, over all entrypoints (limits.max_connections; 0 = no limit)",
-      registers: r,
-      collect() {
-        this.set(maxConnections());
-      },
-    });
-  }
+  readGauge(
+    r,
+    "gatehouse_connections_limit",
+    "Client connections admitted at most, over all entrypoints (limits.max_connections; 0 = no limit)",
+    source.maxConnections,
+  );
+  readGauge(
+    r,
+    "gatehouse_requests_in_flight",
+    "Requests in flight over all connections and workers (HTTP/2 streams and open WebSocket tunnels included)",
+    source.requestsInFlight,
+  );
+  readGauge(
+    r,
+    "gatehouse_requests_in_flight_limit",
+    "Requests in flight admitted at most (limits.max_requests_in_flight; 0 = no limit)",
+    source.maxRequestsInFlight,
+  );
   fileGauge(r, "process_open_fds", "Number of open file descriptors", source.openFiles);
   fileGauge(
     r,
@@ -188,6 +198,24 @@ function processGauges(r: client.Registry[], source: ControlSource): void {
     "Maximum number of open file descriptors (the soft limit)",
     source.maxFiles,
   );
+}
+
+/** A gauge read from `read` at each scrape; none when `read` is absent. */
+function readGauge(
+  r: client.Registry[],
+  name: string,
+  help: string,
+  read: (() => number) | undefined,
+): void {
+  if (read === undefined) return;
+  new client.Gauge({
+    name,
+    help,
+    registers: r,
+    collect() {
+      this.set(read());
+    },
+  });
 }
 
 /** A gauge read from `read` at each scrape; none when `read` is absent or reads null at start. */

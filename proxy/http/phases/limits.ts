@@ -20,18 +20,17 @@ export const limits: Phase = {
     if (requests !== undefined) {
       const set = ctx.snapshot.config.limits.maxRequestsInFlight;
       const max = set === "auto" ? requests.auto : set;
-      if (max > 0) {
-        if (!requests.admit(max)) {
-          const why = `${max} requests are in flight (limits.max_requests_in_flight${
-            set === "auto" ? ": auto, what the memory limit holds" : ""
-          })`;
-          throw new ProxyFailure(503, "unavailable", why, {
-            retryAfter: 1,
-            text: `503 Service Unavailable: ${why}, try again later\n`,
-          });
-        }
-        ctx.atEnd(requests.end);
+      // Counted under no limit (0) too, for gatehouse_requests_in_flight.
+      if (!requests.admit(max)) {
+        const why = `${max} requests are in flight (limits.max_requests_in_flight${
+          set === "auto" ? ": auto, what the memory limit holds" : ""
+        })`;
+        throw new ProxyFailure(503, "unavailable", why, {
+          retryAfter: 1,
+          text: `503 Service Unavailable: ${why}, try again later\n`,
+        });
       }
+      ctx.atEnd(requests.end);
     }
     const limit = ctx.route!.maxBodyBytes;
     const body = ctx.body;
