@@ -23,10 +23,10 @@ import { log } from "../telemetry/log.ts";
 const logger = log("connections");
 
 const MIB = 1024 * 1024;
-export const USABLE_SHARE = 0.9;
-export const BASE_BYTES = 128 * MIB;
-export const WORKER_BYTES = 48 * MIB;
-export const CONNECTION_BYTES = 64 * 1024;
+const USABLE_SHARE = 0.9;
+const BASE_BYTES = 128 * MIB;
+const WORKER_BYTES = 48 * MIB;
+const CONNECTION_BYTES = 64 * 1024;
 /** Never fewer than this, however small the limit (the log then says the limit is too small). */
 export const MIN_CONNECTIONS = 256;
 

@@ -28,6 +28,7 @@ import { filesState, Reloader, type ReloadResult, type ReloadTarget } from "./re
 import { Runtime } from "./runtime.ts";
 import { AcceptFailures, checkOpenFiles } from "./open_files.ts";
 import { autoConnections } from "./connection_budget.ts";
+import { limitOf } from "../net/connection_counts.ts";
 import { openFileCount, openFileLimit } from "../internal/open_files.ts";
 import { prepareSockets } from "../listen/listener.ts";
 import { SharedState } from "./shared_state.ts";
@@ -167,15 +168,9 @@ export class Gatehouse {
       obtainedCertificates: (entrypoint) => acme.certificates(entrypoint),
       openFiles: openFileCount,
       maxFiles: () => openFileLimit()?.soft ?? null,
-      maxConnections: () => {
-        const set = runtime!.config.limits.maxConnections;
-        return set === "auto" ? autoMax : set;
-      },
+      maxConnections: () => limitOf(runtime!.config.limits.maxConnections, autoMax),
       requestsInFlight: () => runtime!.clients.requests,
-      maxRequestsInFlight: () => {
-        const set = runtime!.config.limits.maxRequestsInFlight;
-        return set === "auto" ? autoMax : set;
-      },
+      maxRequestsInFlight: () => limitOf(runtime!.config.limits.maxRequestsInFlight, autoMax),
     });
     metrics.configure(config);
     if (shared !== null) {

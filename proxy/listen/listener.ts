@@ -10,6 +10,7 @@
 import type { Config, Entrypoint } from "../config/types.ts";
 import type { AcceptFailure } from "../net/accept.ts";
 import type { ConnectionRegistry } from "../net/connections.ts";
+import { limitOf } from "../net/connection_counts.ts";
 import { removeStaleSocket, socketInUseReason } from "../net/unix_socket.ts";
 import type { ListenerKind } from "./listener_kind.ts";
 
@@ -111,7 +112,7 @@ export abstract class Listener {
   #refusal(config: Config, client: string | null): { refusal: Refusal; detail: string } | null {
     if (this.registry.draining) return { refusal: "draining", detail: "shutting down" };
     const set = config.limits.maxConnections;
-    const max = set === "auto" ? this.#autoConnections : set;
+    const max = limitOf(set, this.#autoConnections);
     const own = this.config.maxConnections;
     const perClient = config.limits.maxConnectionsPerClient;
     const hit = this.registry.admit(this.name, max, own, client, perClient);

@@ -13,6 +13,14 @@
  * Tested by connection_counts_test.ts (in one isolate and across workers).
  */
 
+/**
+ * The number a `limits.max_connections` or `limits.max_requests_in_flight` setting stands for:
+ * itself, or for "auto" what the memory limit holds (`auto`, app/connection_budget.ts); 0 = none.
+ */
+export function limitOf(set: number | "auto", auto: number): number {
+  return set === "auto" ? auto : set;
+}
+
 /** Which limit refused a connection. */
 export type LimitHit = "total" | "owner";
 

@@ -12,6 +12,7 @@ import type { BodyReader } from "../../proto/message.ts";
 import { RequestError } from "../../proto/rejection.ts";
 import type { Phase } from "../context.ts";
 import { ProxyFailure } from "../funnel.ts";
+import { limitOf } from "../../net/connection_counts.ts";
 
 export const limits: Phase = {
   name: "limits",
@@ -19,7 +20,7 @@ export const limits: Phase = {
     const requests = ctx.deps.requests;
     if (requests !== undefined) {
       const set = ctx.snapshot.config.limits.maxRequestsInFlight;
-      const max = set === "auto" ? requests.auto : set;
+      const max = limitOf(set, requests.auto);
       // Counted under no limit (0) too, for gatehouse_requests_in_flight.
       if (!requests.admit(max)) {
         const why = `${max} requests are in flight (limits.max_requests_in_flight${
