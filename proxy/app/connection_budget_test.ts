@@ -4,7 +4,7 @@ import { yaml } from "../testing/proxy.ts";
 import { spawnProxy } from "../testing/process.ts";
 import { type MemoryCgroup, memoryCgroup, memoryCgroupVersion } from "../testing/cgroup.ts";
 import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
-import { readResponse, WireReader, writeAll } from "../testing/wire.ts";
+import { readResponse, servedOrClosed, WireReader, writeAll } from "../testing/wire.ts";
 
 const MIB = 1024 * 1024;
 
@@ -38,19 +38,9 @@ function proxyIn(group: MemoryCgroup, upstream: string, workers: number, admin: 
   );
 }
 
-/** A connection that made one request, or null when Gatehouse closed it unanswered. */
-async function oneRequest(port: number): Promise<Deno.Conn | null> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await writeAll(conn, "GET / HTTP/1.1\r\nHost: app\r\n\r\n");
-    const res = await readResponse(new WireReader(conn));
-    assert.equal(res.status, 200);
-    return conn;
-  } catch (err) {
-    conn.close();
-    if (err instanceof assert.AssertionError) throw err;
-    return null;
-  }
+/** A request on a new connection to `port`: kept open when served, null when refused. */
+function oneRequest(port: number): Promise<Deno.Conn | null> {
+  return servedOrClosed(() => Deno.connect({ hostname: "127.0.0.1", port }), "app");
 }
 
 Deno.test({

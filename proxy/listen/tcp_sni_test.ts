@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { startProxy, yaml } from "../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../testing/servers.ts";
+import { servedOrClosed } from "../testing/wire.ts";
 import {
   readBytes,
   readToEnd,
@@ -17,6 +18,27 @@ import {
 } from "../testing/tcp_peers.ts";
 
 const QUIET = `log: { access_log: { enabled: false } }\nadmin: { address: "off" }\n`;
+
+/**
+ * HTTPS and passthrough on one port: entrypoint "websecure" terminates TLS for `app` and passes
+ * SNI a.test through to `passthrough`; `more` adds top-level YAML.
+ */
+function httpsWithPassthrough(app: string, passthrough: string, more = "") {
+  return startProxy(
+    yaml`
+    entrypoints:
+      websecure:
+        address: "127.0.0.1:0"
+        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
+    routes: [{ service: app }]
+    tcp_routes:
+      - { entrypoints: [websecure], sni: a.test, passthrough: true, service: tcpapp }
+    services:
+      app: { servers: ["${app}"] }
+      tcpapp: { servers: ["${passthrough}"] }
+  ` + more + QUIET,
+  );
+}
 
 /** Runs a command; its exit code and output. */
 async function run(cmd: string, args: string[]) {
@@ -73,20 +95,7 @@ Deno.test("HTTPS and passthrough on one port; HTTPS sees the real client address
       `xff=${req.headers.get("x-forwarded-for")} proto=${req.headers.get("x-forwarded-proto")}`,
     )
   );
-  await using gw = await startProxy(
-    yaml`
-    entrypoints:
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app }]
-    tcp_routes:
-      - { entrypoints: [websecure], sni: a.test, passthrough: true, service: tcpapp }
-    services:
-      app: { servers: ["${app.url}"] }
-      tcpapp: { servers: ["${passthrough.url}"] }
-  ` + QUIET,
-  );
+  await using gw = await httpsWithPassthrough(app.url, passthrough.url);
   const port = gw.port("websecure");
   const conn = await tlsClient(port, "a.test");
   assert.equal(text(await readBytes(conn, 18)), "hello from a.test\n");
@@ -211,38 +220,16 @@ Deno.test("the ClientHello must come within the handshake time and bound", async
 Deno.test("max_connections_per_client: HTTPS connections relayed by a passthrough front count against the client's address", async () => {
   await using app = httpUpstream();
   await using passthrough = await tlsUpstream("a.test");
-  await using gw = await startProxy(
-    yaml`
-    entrypoints:
-      websecure:
-        address: "127.0.0.1:0"
-        tls: { certificates: [{ cert: localhost.crt, key: localhost.key }] }
-    routes: [{ service: app }]
-    tcp_routes:
-      - { entrypoints: [websecure], sni: a.test, passthrough: true, service: tcpapp }
-    services:
-      app: { servers: ["${app.url}"] }
-      tcpapp: { servers: ["${passthrough.url}"] }
-    limits: { max_connections_per_client: 2 }
-  ` + QUIET,
+  await using gw = await httpsWithPassthrough(
+    app.url,
+    passthrough.url,
+    "limits: { max_connections_per_client: 2 }\n",
   );
   const port = gw.port("websecure");
-  /** An HTTPS request on a new connection, kept open; null when Gatehouse closed it. */
-  const request = async (): Promise<Deno.TlsConn | null> => {
-    let conn: Deno.TlsConn | null = null;
-    try {
-      conn = await tlsClient(port, "localhost", ["http/1.1"]);
-      await writeAll(conn, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
-      const got = text(await within(2000, "a response", readBytes(conn, 12)));
-      assert.equal(got, "HTTP/1.1 200");
-      return conn;
-    } catch (err) {
-      conn?.close();
-      if (err instanceof assert.AssertionError) throw err;
-      return null;
-    }
-  };
-  const held: Deno.TlsConn[] = [];
+  /** An HTTPS request on a new connection: kept open when served, null when refused. */
+  const request = () =>
+    servedOrClosed(() => tlsClient(port, "localhost", ["http/1.1"]), "localhost");
+  const held: Deno.Conn[] = [];
   try {
     for (let i = 0; i < 2; i++) {
       const conn = await request();

@@ -200,3 +200,40 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+/**
+ * A `GET /` for `host` on the connection `open` makes, answered 200: the connection, kept open;
+ * or null when the peer refused it (closed it, or failed its handshake) without answering. Any
+ * other answer, or none within 5 s, throws.
+ */
+export async function servedOrClosed(
+  open: () => Promise<Deno.Conn>,
+  host: string,
+): Promise<Deno.Conn | null> {
+  let conn: Deno.Conn;
+  try {
+    conn = await open();
+  } catch {
+    return null;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("no answer nor close within 5 s")), 5000);
+  });
+  let res: WireResponse;
+  try {
+    await writeAll(conn, `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    res = await Promise.race([readResponse(new WireReader(conn)), late]);
+  } catch (err) {
+    conn.close();
+    if (err instanceof Error && err.message.startsWith("no answer")) throw err;
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (res.status !== 200) {
+    conn.close();
+    throw new Error(`Expected 200 or a refusal, got ${res.status}`);
+  }
+  return conn;
+}
