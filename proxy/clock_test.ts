@@ -69,3 +69,36 @@ Deno.test("a wall clock stepped back or forward moves no deadline", async () => 
     await Deno.remove(offset);
   }
 });
+
+/**
+ * The modules that may read the wall clock, each for a wall-clock time (clock.ts's rule); any
+ * other reading of `Date.now()` in production code is a deadline, timeout or log throttle that a
+ * stepped clock would move, and fails here.
+ */
+const WALL_CLOCK_READERS: Record<string, string> = {
+  "acme/client.ts": "ACME polling against a CA's wall-clock Retry-After dates",
+  "acme/manager.ts": "renewal times are certificate dates",
+  "app/status.ts": "/status shows an ejection's end as a date",
+  "clock.ts": "documents the rule",
+  "listen/h2_events.ts": "per-second event log in wall-clock seconds",
+  "telemetry/control_metrics.ts": "reload and start times as unix seconds",
+  "telemetry/log.ts": "log timestamps",
+};
+
+Deno.test("only wall-clock times read Date.now(); deadlines use monotonicNow()", async () => {
+  const root = new URL("./", import.meta.url).pathname;
+  const readers: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for await (const e of Deno.readDir(root + dir)) {
+      const path = dir + e.name;
+      if (e.isDirectory) {
+        if (e.name !== "testing") await walk(path + "/");
+      } else if (
+        path.endsWith(".ts") && !path.endsWith("_test.ts") && !path.endsWith("_bench.ts") &&
+        (await Deno.readTextFile(root + path)).includes("Date.now()")
+      ) readers.push(path);
+    }
+  };
+  await walk("");
+  assert.deepEqual(readers.sort(), Object.keys(WALL_CLOCK_READERS).sort());
+});

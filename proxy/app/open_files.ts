@@ -10,6 +10,7 @@ import { libc } from "../internal/libc.ts";
 import { openFileLimit } from "../internal/open_files.ts";
 import type { AcceptFailure } from "../net/accept.ts";
 import { log } from "../telemetry/log.ts";
+import { monotonicNow } from "../clock.ts";
 
 const logger = log("open_files");
 
@@ -64,7 +65,7 @@ export class AcceptFailures {
 
   readonly report = (entrypoint: string, failure: AcceptFailure): void => {
     this.#count(entrypoint, failure);
-    const now = Date.now();
+    const now = monotonicNow();
     const last = this.#logged.get(entrypoint);
     if (last !== undefined && now - last.at < LOG_EVERY_MS) {
       last.missed++;
