@@ -68,8 +68,8 @@ export class BodyFailure extends Error {
  *
  * Body chunks are lent (proto/message.ts): those waiting to be joined are written before the
  * next `read()`, except for bodies without `readNow`, whose next chunk is awaited for a moment to
- * join it: their waiting bytes are copied first. A lone chunk is written as it is; several
- * parts are joined into a pooled buffer (net/buffer_pool.ts).
+ * join it: their waiting bytes are copied first. A lone chunk, or chunks adjacent in one buffer,
+ * are written as they are; other parts are joined into a pooled buffer (net/buffer_pool.ts).
  */
 export async function streamBody(
   conn: ByteConn,
@@ -169,8 +169,23 @@ class Joiner {
     this.#watch = watch;
   }
 
+  /**
+   * Queues `part`. One that continues the last part in the same buffer (an HTTP/2 body's frames,
+   * queued end to end) extends it instead: written as one view, not copied into a join.
+   */
   add(part: Uint8Array, bodyBytes: number, lent: boolean): void {
-    this.#parts.push(part);
+    if (part.length === 0) return;
+    const last = this.#parts[this.#parts.length - 1];
+    if (
+      last !== undefined && last.buffer === part.buffer &&
+      last.byteOffset + last.length === part.byteOffset
+    ) {
+      this.#parts[this.#parts.length - 1] = new Uint8Array(
+        last.buffer,
+        last.byteOffset,
+        last.length + part.length,
+      );
+    } else this.#parts.push(part);
     this.bytes += part.length;
     this.#bodyBytes += bodyBytes;
     this.#lent ||= lent;
@@ -205,9 +220,12 @@ class Joiner {
     }
     this.wire += out.length;
     this.#onWrite?.(carried);
+    // Written: the pooled buffers are free. A body whose upstream stops reading holds its next
+    // write's buffer only, not a join buffer it used once (72 KiB per stalled upload).
+    this.release();
   }
 
-  /** Gives the pooled buffers back (after the last write). */
+  /** Gives the pooled buffers back (after a write, or when streaming ends). */
   release(): void {
     if (this.#scratch !== null) joinBuffers.give(this.#scratch);
     if (this.#small !== null) headBuffers.give(this.#small);

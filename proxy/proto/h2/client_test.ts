@@ -11,6 +11,7 @@ import { connectH2, type H2ClientConnection, type H2ClientOptions } from "./clie
 import { ErrorCode, H2ConnectionClosedError, H2StreamResetError } from "./errors.ts";
 import { decodeFrame, encodeFrame, FrameType } from "./frames.ts";
 import { HpackEncoder } from "./hpack/encoder.ts";
+import { GROWTH_BUDGET, MAX_STREAM_WINDOW, windowGrowth } from "./flow.ts";
 import { concatBytes } from "../../bytes.ts";
 import { h2TestServer, type H2TestServerOptions, patternBody } from "../../testing/h2_server.ts";
 import { waitFor } from "../../testing/servers.ts";
@@ -119,6 +120,28 @@ for (const tls of [true, false]) {
     await waitFor(() => t.client.available === 5, "the streams to be free again");
   });
 }
+
+Deno.test("receive windows grow while the reader keeps up, within the isolate's budget, and not for a stalled reader", async () => {
+  await using t = await open({ tls: false });
+  const size = 8 * 1024 * 1024;
+  // A reader that keeps up: the 64 KiB window the server fills at once doubles (WINDOW_UPDATEs
+  // beyond the bytes read), drawing on the budget.
+  let least = windowGrowth.available;
+  const watch = setInterval(() => least = Math.min(least, windowGrowth.available), 1);
+  const down = await t.get(`/bytes/${size}`);
+  const got = await readWhole(down.body);
+  clearInterval(watch);
+  assert.equal(got.length, size);
+  assert.ok(least < GROWTH_BUDGET, "the window grew");
+  assert.ok(GROWTH_BUDGET - least <= MAX_STREAM_WINDOW, "up to one stream's largest window");
+  await waitFor(() => windowGrowth.available === GROWTH_BUDGET, "the growth given back");
+
+  // A reader that takes nothing: the server stops after one window, and nothing grows.
+  const stalled = await t.get(`/bytes/${size}`);
+  await waitFor(() => t.server.stats.flowControlStalls > 0, "the server to wait for window");
+  assert.equal(windowGrowth.available, GROWTH_BUDGET);
+  stalled.body!.cancel();
+});
 
 Deno.test("client: aborting a request resets its stream; the connection goes on", async () => {
   await using t = await open({ tls: false });

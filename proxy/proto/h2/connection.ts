@@ -11,7 +11,7 @@
  * GOAWAY instead of a TCP reset.
  *
  * Flow control (receiving): the connection window (`connectionWindowSize`, default 1 MiB) and each
- * stream's window (`initialWindowSize`, default 256 KiB) are given back as the consumer reads, in
+ * stream's window (`initialWindowSize`, default 64 KiB) are given back as the consumer reads, in
  * WINDOW_UPDATEs of at least half a window, so memory per connection is bounded by the
  * connection window, per stream by its window. Data for streams nobody will read (reset, closed)
  * is given back at once.
@@ -465,6 +465,7 @@ export abstract class H2Connection implements StreamHost {
     stream.closed = true;
     stream.endSent = stream.endReceived = true;
     this.streams.delete(stream.id);
+    this.#flow.streamClosed(stream);
     this.sender.forget(stream);
     this.streamRemoved(stream);
     this.#onStreamCount?.(this.streams.size, this.#awaitingPeer);

@@ -2,10 +2,18 @@
  * Receive-side flow control (RFC 9113 5.2, 6.9): the windows the peer may fill, on the
  * connection and on each stream, and when to give them back.
  *
- * Window is given back as the consumer reads (`consumed`), not as data arrives, in WINDOW_UPDATEs
- * of at least half a window: a consumer that stops reading stops the peer after one stream window,
- * and a connection never buffers more than its connection window. Bytes nobody will read (padding,
+ * Window is given back as the consumer is done with data (`consumed`: stream.ts says when), not as
+ * it arrives, in WINDOW_UPDATEs of at least half a window: a consumer that stops reading stops the
+ * peer after one stream window, and a connection never buffers more than its connection window. Bytes nobody will read (padding,
  * data for reset or closed streams) are given back at once (`discarded`).
+ *
+ * A stream's window grows while the peer fills it faster than it is given back and the consumer
+ * keeps up: when a WINDOW_UPDATE is due and the peer had less than a quarter of the window left,
+ * the window doubles, up to MAX_STREAM_WINDOW, drawing on one budget for all connections of the
+ * isolate (`windowGrowth`, GROWTH_BUDGET). The announced window (64 KiB) bounds what a stalled
+ * stream holds, so that `limits.max_requests_in_flight` of them fit the memory limit; grown
+ * windows, for the few streams that move data fast (a large upload over a long round trip), cost
+ * at most the budget whatever they do next. Given back when the stream closes.
  *
  * A stream window this side announces below the initial 65,535 applies only once the peer
  * acknowledges our SETTINGS (until then the peer may still use 65,535); one above it applies at once
@@ -18,9 +26,41 @@ import type { Stream } from "./stream.ts";
 import type { FrameWriter } from "./writer.ts";
 
 const INITIAL_WINDOW = 65_535;
+/** Largest window one stream grows to (as large as the default connection window). */
+export const MAX_STREAM_WINDOW = 1024 * 1024;
+/** Stream window beyond the announced one that an isolate's connections may grant at once. */
+export const GROWTH_BUDGET = 16 * 1024 * 1024;
+
+/** Bytes of stream window growth not granted yet, shared by the connections of an isolate. */
+export class WindowGrowth {
+  #available: number;
+
+  constructor(budget: number) {
+    this.#available = budget;
+  }
+
+  get available(): number {
+    return this.#available;
+  }
+
+  /** Takes `n` bytes of growth; false (nothing taken) when the budget cannot spare them. */
+  take(n: number): boolean {
+    if (n > this.#available) return false;
+    this.#available -= n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.#available += n;
+  }
+}
+
+/** The isolate's growth budget. */
+export const windowGrowth: WindowGrowth = new WindowGrowth(GROWTH_BUDGET);
 
 export class ReceiveWindows {
   readonly #writer: FrameWriter;
+  readonly #growth: WindowGrowth;
   /** The connection window this side keeps open. */
   readonly #target: number;
   /** The stream window this side announced. */
@@ -34,8 +74,14 @@ export class ReceiveWindows {
   /** False once the connection closes: nothing more is given back. */
   open = true;
 
-  constructor(writer: FrameWriter, connectionWindow: number, streamWindow: number) {
+  constructor(
+    writer: FrameWriter,
+    connectionWindow: number,
+    streamWindow: number,
+    growth: WindowGrowth = windowGrowth,
+  ) {
     this.#writer = writer;
+    this.#growth = growth;
     this.#target = connectionWindow;
     this.#streamTarget = streamWindow;
     this.#streamInitial = Math.max(streamWindow, INITIAL_WINDOW);
@@ -63,7 +109,12 @@ export class ReceiveWindows {
     this.#acked = true;
     const delta = this.#streamTarget - this.#streamInitial;
     this.#streamInitial = this.#streamTarget;
-    if (delta !== 0) { for (const s of streams()) s.recvWindow += delta; }
+    if (delta !== 0) {
+      for (const s of streams()) {
+        s.recvWindow += delta;
+        s.recvTarget += delta;
+      }
+    }
   }
 
   /** Accounts a DATA frame of `length` flow-controlled bytes on the connection. */
@@ -96,11 +147,29 @@ export class ReceiveWindows {
     this.discarded(n);
     if (stream.closed || stream.endReceived) return;
     stream.unacked += n;
-    if (stream.unacked >= this.#streamTarget / 2) {
-      this.#writer.windowUpdate(stream.id, stream.unacked);
-      stream.recvWindow += stream.unacked;
-      stream.unacked = 0;
+    if (stream.unacked < stream.recvTarget / 2) return;
+    let increment = stream.unacked;
+    // The peer used nearly all of the window before this update: the window, not the consumer,
+    // limits the stream.
+    const target = stream.recvTarget;
+    if (
+      stream.recvWindow < target / 4 && target < MAX_STREAM_WINDOW &&
+      this.#growth.take(target)
+    ) {
+      increment += target;
+      stream.grown += target;
+      stream.recvTarget = target * 2;
     }
+    this.#writer.windowUpdate(stream.id, increment);
+    stream.recvWindow += increment;
+    stream.unacked = 0;
+  }
+
+  /** `stream` left the connection: its window growth goes back to the budget. */
+  streamClosed(stream: Stream): void {
+    if (stream.grown === 0) return;
+    this.#growth.give(stream.grown);
+    stream.grown = 0;
   }
 
   /** `n` bytes nobody will read: give them back on the connection window. */

@@ -20,7 +20,7 @@ export interface H2Event {
 
 /** Options both sides share; every field is optional. */
 export interface H2Options {
-  /** SETTINGS_INITIAL_WINDOW_SIZE: per-stream receive window (default 256 KiB). */
+  /** SETTINGS_INITIAL_WINDOW_SIZE: per-stream receive window (default 64 KiB). */
   readonly initialWindowSize?: number;
   /** Connection receive window (default 1 MiB). */
   readonly connectionWindowSize?: number;
@@ -49,7 +49,15 @@ export interface H2Options {
   readonly writeWatch?: WriteWatch;
 }
 
-export const DEFAULT_STREAM_WINDOW = 256 * 1024;
+/**
+ * 64 KiB, as nginx (`http2_body_preread_size`) and HAProxy (`tune.h2.initial-window-size`) give:
+ * a stream whose reader stalls (an upload to an upstream that stopped reading) holds one window,
+ * and `limits.max_requests_in_flight: auto` of them must fit the memory limit. With 256 KiB, 832
+ * uploads to a stalled upstream got Gatehouse OOM-killed in a 200 MiB cgroup. A stream that moves
+ * data fast gets more from a bounded budget (flow.ts), so one large upload is not held to 64 KiB
+ * per round trip.
+ */
+export const DEFAULT_STREAM_WINDOW = 64 * 1024;
 export const DEFAULT_CONNECTION_WINDOW = 1024 * 1024;
 export const DEFAULT_HEADER_LIST = 64 * 1024;
 /** This side's settings from `options` (the server and the client then set a few of their own). */

@@ -3,12 +3,16 @@
  * parsed in place; each complete frame goes to the connection as soon as it is whole, with
  * payloads as views into the buffer (valid until the handler returns).
  *
- * The buffer starts at 2 KiB (requests and control frames fit), grows to what a frame needs, and
- * grows fourfold (up to 64 KiB) whenever a read fills it: busy connections and uploads read in
- * large pieces. Once a read uses no more than a sixteenth of it, traffic has died down and it goes
- * back to 2 KiB, so an idle connection waits on the small buffer. It changes only between reads (a
- * pending read owns its buffer). A frame larger than this side's SETTINGS_MAX_FRAME_SIZE is refused
- * from its header, before its payload is read.
+ * The buffer starts at 2 KiB (requests and control frames fit). A read that fills it, or a frame
+ * that needs more, moves it to a 64 KiB one from the pool (net/buffer_pool.ts): busy connections
+ * and uploads read in large pieces. Once a read uses no more than a sixteenth of it, traffic has
+ * died down: the large buffer goes back to the pool and the connection waits on its small one.
+ * Pooled, not allocated: 208 connections uploading in bursts switched ~3,000 times each way in
+ * seconds, and the fresh buffers (8, 32 and 64 KiB) left ~330 MiB to the garbage collector, which
+ * took the peak RSS past a 200 MiB memory limit. The buffer changes only between reads (a
+ * pending read owns it). A frame larger than this side's SETTINGS_MAX_FRAME_SIZE is refused from
+ * its header, before its payload is read; one larger than 64 KiB (a SETTINGS_MAX_FRAME_SIZE raised
+ * past it) gets a buffer of its own.
  *
  * @module
  */
@@ -22,9 +26,9 @@ import {
   type UnknownFrame,
 } from "./frames.ts";
 import type { Transport } from "./writer.ts";
+import { CHUNK_SIZE, chunkBuffers } from "../../net/buffer_pool.ts";
 
 const READ_BUFFER = 2048;
-const MAX_READ_BUFFER = 64 * 1024;
 
 /** What the reader hands its connection. */
 export interface FrameSink {
@@ -43,7 +47,9 @@ export interface FrameSink {
 export class FrameReader {
   readonly #transport: Transport;
   readonly #sink: FrameSink;
-  #buf = new Uint8Array(READ_BUFFER);
+  /** The small buffer, kept for the connection's life. */
+  readonly #small: Uint8Array = new Uint8Array(READ_BUFFER);
+  #buf: Uint8Array = this.#small;
   #start = 0;
   #end = 0;
   #needPreface: boolean;
@@ -56,9 +62,9 @@ export class FrameReader {
     this.#sink = sink;
     this.#needPreface = needPreface;
     if (initial && initial.length > 0) {
-      if (initial.length > this.#buf.length) this.#buf = new Uint8Array(initial.length);
-      this.#buf.set(initial);
       this.#end = initial.length;
+      if (initial.length > this.#buf.length) this.#grow(initial.length);
+      this.#buf.set(initial);
     }
   }
 
@@ -73,14 +79,14 @@ export class FrameReader {
         if (!this.#sink.accepting) continue;
         this.#end += n;
         this.#lastRead = n;
-        // A read that filled the buffer: more is coming, read it in larger pieces.
-        if (this.#end === this.#buf.length && this.#buf.length < MAX_READ_BUFFER) {
-          this.#grow(Math.min(MAX_READ_BUFFER, this.#buf.length * 4));
-        }
+        // A read that filled the small buffer: more is coming, read it in larger pieces.
+        if (this.#end === this.#buf.length && this.#buf === this.#small) this.#grow(CHUNK_SIZE);
         this.#process();
       }
     } catch {
       // A read fails when the transport is closed under it or reset by the peer.
+    } finally {
+      this.#shrink();
     }
   }
 
@@ -89,9 +95,7 @@ export class FrameReader {
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
       // Traffic died down (the last read used a small part of the buffer): back to the small one.
-      if (this.#buf.length > READ_BUFFER && this.#lastRead <= this.#buf.length / 16) {
-        this.#buf = new Uint8Array(READ_BUFFER);
-      }
+      if (this.#lastRead <= this.#buf.length / 16) this.#shrink();
       return;
     }
     if (this.#end < this.#buf.length) return;
@@ -108,12 +112,21 @@ export class FrameReader {
     this.#end = pending;
   }
 
+  /** Moves the pending bytes to a buffer of at least `size` bytes (pooled up to CHUNK_SIZE). */
   #grow(size: number): void {
-    const grown = new Uint8Array(size);
+    const grown = size <= CHUNK_SIZE ? chunkBuffers.take() : new Uint8Array(size);
     grown.set(this.#buf.subarray(this.#start, this.#end));
     this.#end -= this.#start;
     this.#start = 0;
+    if (this.#buf !== this.#small) chunkBuffers.give(this.#buf);
     this.#buf = grown;
+  }
+
+  /** Back to the small buffer, the large one to the pool (nothing is pending). */
+  #shrink(): void {
+    if (this.#buf === this.#small) return;
+    chunkBuffers.give(this.#buf);
+    this.#buf = this.#small;
   }
 
   #process(): void {

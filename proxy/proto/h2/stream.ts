@@ -4,17 +4,26 @@
  * The incoming body is pull-based: DATA payloads are copied out of the connection's read buffer
  * into the stream's queue, and the window the peer may fill is given back (WINDOW_UPDATE) only
  * as the consumer reads. A consumer that stops reading therefore stops the peer after one window
- * of data: that is the memory a stalled stream can hold. The queue is a run of 16 KiB buffers
+ * of data: that is the memory a stalled stream can hold. The queue is a run of 64 KiB buffers
  * from a pool (net/buffer_pool.ts), filled end to end whatever the frames' sizes: a peer sending
  * one byte per frame cannot turn a window into thousands of arrays, and a 1 GiB upload reuses
  * the same few buffers instead of leaving one array per frame to the garbage collector (issue
- * 18). The reader gets views of them, lent until its next `read()` (the BodyReader contract).
+ * 18). A buffer holds a default stream window, so what a stalled stream holds is one buffer, and
+ * the frames a reader takes one after another are adjacent in it: a writer joins them without
+ * copying (proto/h1/coalesce.ts). The reader gets views of them, lent until its next `read()`
+ * (the BodyReader contract).
+ *
+ * Window is given back for bytes the reader is done with: those handed out before its next
+ * `read()`, not as they are handed out. A reader that takes chunk after chunk with `readNow()`
+ * while its writes wait (an upstream that stopped reading) thus stops the peer after one window
+ * too; given back at hand-out, the window let the peer refill it while every lent chunk stayed
+ * held, and an upload to a stalled upstream held ~500 KiB instead of its window.
  *
  * @module
  */
 import type { HeaderList } from "../header_list.ts";
 import type { BodyReader } from "../message.ts";
-import { segmentBuffers } from "../../net/buffer_pool.ts";
+import { chunkBuffers } from "../../net/buffer_pool.ts";
 
 /** What a stream needs from its connection. */
 export interface StreamHost {
@@ -37,6 +46,10 @@ export class Stream {
   recvWindow: number;
   /** Bytes consumed but not yet given back with WINDOW_UPDATE. */
   unacked = 0;
+  /** The receive window this side keeps open for the stream (grows while the peer fills it). */
+  recvTarget: number;
+  /** Bytes of `recvTarget` granted from the isolate's window growth budget (flow.ts). */
+  grown = 0;
   /** Window this side may still fill on this stream. */
   sendWindow: number;
   /** Content-Length of the incoming message, or -1. */
@@ -59,6 +72,7 @@ export class Stream {
     this.id = id;
     this.host = host;
     this.recvWindow = recvWindow;
+    this.recvTarget = recvWindow;
     this.sendWindow = sendWindow;
   }
 
@@ -117,6 +131,8 @@ export class InboundBody implements BodyReader {
   /** Full segments whose bytes were all handed out: back to the pool at the next `read()`. */
   #lent: Uint8Array[] = [];
   #buffered = 0;
+  /** Bytes handed out since the reader's last `read()`: window to give back at the next. */
+  #handed = 0;
   #ended = false;
   #cancelled = false;
   #touched = false;
@@ -156,7 +172,7 @@ export class InboundBody implements BodyReader {
     for (let off = 0; off < n;) {
       let tail = this.#segments[this.#segments.length - 1];
       if (tail === undefined || tail.end === tail.buf.length) {
-        tail = { buf: segmentBuffers.take(), start: 0, end: 0 };
+        tail = { buf: chunkBuffers.take(), start: 0, end: 0 };
         this.#segments.push(tail);
       }
       const k = Math.min(n - off, tail.buf.length - tail.end);
@@ -175,6 +191,8 @@ export class InboundBody implements BodyReader {
   end(trailers: HeaderList | null): void {
     this.#ended = true;
     this.#trailers = trailers;
+    // No more DATA can come: the connection's window must not wait for a read that may not come.
+    this.#giveBack();
     if (this.#waiter !== null && this.#buffered === 0) {
       const w = this.#waiter;
       this.#waiter = null;
@@ -239,7 +257,8 @@ export class InboundBody implements BodyReader {
       this.#lent.push(head.buf);
     }
     this.#buffered -= chunk.length;
-    this.#stream.host.consumed(this.#stream, chunk.length);
+    this.#handed += chunk.length;
+    if (this.#ended) this.#giveBack();
     if (this.#ended && this.#buffered === 0) this.#trailersResolve(this.#trailers);
     return chunk;
   }
@@ -250,11 +269,12 @@ export class InboundBody implements BodyReader {
    * that a body waiting for DATA holds no buffer.
    */
   #release(): void {
-    for (const buf of this.#lent) segmentBuffers.give(buf);
+    this.#giveBack();
+    for (const buf of this.#lent) chunkBuffers.give(buf);
     this.#lent.length = 0;
     const only = this.#segments.length === 1 ? this.#segments[0] : undefined;
     if (only !== undefined && only.start === only.end) {
-      segmentBuffers.give(only.buf);
+      chunkBuffers.give(only.buf);
       this.#segments.length = 0;
     }
   }
@@ -264,10 +284,18 @@ export class InboundBody implements BodyReader {
    * collector, not the pool: after a failure or a cancel, a lent chunk may still be in a write.
    */
   #dropBuffered(): void {
-    const n = this.#buffered;
+    this.#handed += this.#buffered;
     this.#segments = [];
     this.#lent = [];
     this.#buffered = 0;
-    if (n > 0) this.#stream.host.consumed(this.#stream, n);
+    this.#giveBack();
+  }
+
+  /** Gives back the window of the bytes handed out (or dropped). */
+  #giveBack(): void {
+    if (this.#handed === 0) return;
+    const n = this.#handed;
+    this.#handed = 0;
+    this.#stream.host.consumed(this.#stream, n);
   }
 }
