@@ -192,7 +192,7 @@ dockerTest("the Gatehouse container in front of app containers", async (t, stack
     () => {
       assert.match(
         logs.join(""),
-        /limits\.max_connections auto: at most \d+ client connections, 64 KiB each within the memory limit of 1024 MiB \(cgroup v[12] /,
+        /limits auto: at most \d+ client connections \(64 KiB each\) and \d+ requests in flight \(128 KiB each\) within the memory limit of 1024 MiB \(cgroup v[12] /,
       );
     },
   );

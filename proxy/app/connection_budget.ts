@@ -4,9 +4,12 @@
  * accept time instead of growing the process until the kernel's OOM killer ends it, and every
  * connection with it. A container of 200 MiB was killed by ~6,700 idle TLS connections before.
  *
- * `limits.max_requests_in_flight: auto` admits as many requests in flight (http/phases/limits.ts):
- * an HTTP/2 connection carries up to 100 of them, each holding an upstream connection and its
- * state, so connections alone do not bound the memory.
+ * `limits.max_requests_in_flight: auto` admits half as many requests in flight
+ * (http/phases/limits.ts): an HTTP/2 connection carries up to 100 of them, each holding an
+ * upstream connection and its state, so connections alone do not bound the memory. A request is
+ * budgeted REQUEST_BYTES: one uploading to an upstream that stopped reading holds a stream window
+ * or a read buffer (64 KiB) and its state (~40 KiB); 832 of them over HTTP/2 took a 200 MiB
+ * cgroup past its limit (the budget's 64 KiB each), 416 peaked at 143-151 MiB.
  *
  * The figures: 90% of the limit is usable; Gatehouse itself takes BASE_BYTES with one isolate
  * carrying traffic (its idle RSS is ~90 MiB, and its heap grows under load) and WORKER_BYTES per
@@ -27,6 +30,7 @@ const USABLE_SHARE = 0.9;
 const BASE_BYTES = 128 * MIB;
 const WORKER_BYTES = 48 * MIB;
 const CONNECTION_BYTES = 64 * 1024;
+const REQUEST_BYTES = 128 * 1024;
 /** Never fewer than this, however small the limit (the log then says the limit is too small). */
 export const MIN_CONNECTIONS = 256;
 
@@ -35,6 +39,14 @@ export function connectionsFor(limit: number, workers: number): number {
   const base = BASE_BYTES + WORKER_BYTES * Math.max(0, workers - 1);
   const fit = Math.floor((limit * USABLE_SHARE - base) / CONNECTION_BYTES);
   return Math.max(MIN_CONNECTIONS, fit);
+}
+
+/**
+ * The requests in flight `max_requests_in_flight: auto` stands for, given what
+ * `max_connections: auto` came to (0: unlimited).
+ */
+export function autoRequests(autoConnections: number): number {
+  return Math.floor(autoConnections * CONNECTION_BYTES / REQUEST_BYTES);
 }
 
 /**
@@ -65,6 +77,8 @@ export function autoConnections(
     source: limit.source,
     workers,
     each: CONNECTION_BYTES / 1024,
+    requests: autoRequests(max),
+    eachRequest: REQUEST_BYTES / 1024,
   };
   if (set === "auto" && max === MIN_CONNECTIONS) {
     logger.warning(
@@ -75,8 +89,9 @@ export function autoConnections(
     );
   } else if (set === "auto") {
     logger.info(
-      "limits.max_connections auto: at most {max} client connections, {each} KiB each within " +
-        "the memory limit of {memory} MiB ({source}); set a number to choose another",
+      "limits auto: at most {max} client connections ({each} KiB each) and {requests} requests " +
+        "in flight ({eachRequest} KiB each) within the memory limit of {memory} MiB ({source}); " +
+        "set limits.max_connections and limits.max_requests_in_flight to choose others",
       fields,
     );
   } else if (limit.kind === "cgroup" && (set === 0 || set > max)) {

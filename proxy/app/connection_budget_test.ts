@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connectionsFor, MIN_CONNECTIONS } from "./connection_budget.ts";
+import { autoRequests, connectionsFor, MIN_CONNECTIONS } from "./connection_budget.ts";
 import { yaml } from "../testing/proxy.ts";
 import { spawnProxy } from "../testing/process.ts";
 import { type MemoryCgroup, memoryCgroup, memoryCgroupVersion } from "../testing/cgroup.ts";
@@ -16,6 +16,10 @@ Deno.test("connection budget: what a memory limit holds, with one or more worker
   assert.equal(connectionsFor(4096 * MIB, 4), 54630);
   assert.equal(connectionsFor(128 * MIB, 1), MIN_CONNECTIONS, "never below the floor");
   assert.equal(connectionsFor(200 * MIB, 2), MIN_CONNECTIONS);
+  // Requests in flight: 128 KiB each, half as many.
+  assert.equal(autoRequests(832), 416);
+  assert.equal(autoRequests(MIN_CONNECTIONS), 128);
+  assert.equal(autoRequests(0), 0, "no limit stays no limit");
 });
 
 /**
@@ -96,51 +100,73 @@ Deno.test({
   },
 });
 
+/**
+ * Gatehouse (one worker, every limit auto: 832 connections, 416 requests in flight) in a 200 MiB
+ * cgroup, in front of an upstream that holds every request without reading its body, under
+ * `h2load` with `args` making `total` requests: exactly the budget's requests reach the upstream,
+ * the others get 503, and the kernel's OOM killer has nothing to do.
+ */
+async function stalledUpstreamFlood(args: string[], total: number): Promise<void> {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => open = resolve);
+  await using up = httpUpstream(async () => {
+    await gate;
+    return new Response("ok");
+  });
+  await using group = await memoryCgroup(200 * MIB);
+  await using gw = await proxyIn(group, up.url, 1, "off");
+  const load = new Deno.Command("h2load", {
+    args: [...args, `-n${total}`, `http://127.0.0.1:${gw.port}/`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  try {
+    await waitFor(() => up.requests.length >= 416, "the budget's requests at the upstream", 20_000);
+    await waitFor(
+      () => /416 requests are in flight \(limits\.max_requests_in_flight: auto/.test(gw.stdout()),
+      "503s logged",
+      20_000,
+    );
+    assert.equal(up.requests.length, 416, "no request past the budget reached the upstream");
+    // The budget's 90% of the limit (VmRSS would count the binary's pages, charged elsewhere).
+    const peak = await group.peak();
+    assert.ok(peak < 180 * MIB, `the cgroup peaked at ${(peak / MIB).toFixed(1)} MiB`);
+  } finally {
+    open();
+  }
+  const out = new TextDecoder().decode((await load).stdout);
+  assert.match(out, new RegExp(`requests: ${total} total, ${total} started, ${total} done`));
+  const codes = /status codes: (\d+) 2xx, \d+ 3xx, \d+ 4xx, (\d+) 5xx/.exec(out);
+  assert.ok(codes !== null, out);
+  assert.equal(Number(codes[1]) + Number(codes[2]), total, out);
+  assert.ok(Number(codes[2]) >= 1, "some were refused");
+  assert.equal(await group.oomKills(), 0);
+  assert.equal((await gw.close()).code, 0);
+}
+
 Deno.test({
   name:
     "connection budget: in a 200 MiB cgroup, thousands of HTTP/2 streams to a stalled upstream get 503, not the OOM killer",
   ignore: memoryCgroupVersion() === null && Deno.env.get("CI") === undefined,
+  // 40 connections of 100 streams each, every stream held by the upstream and an upstream
+  // connection of its own, took ~40 KiB a stream: 4,000 of them did not fit.
+  fn: () => stalledUpstreamFlood(["-c40", "-m100"], 4000),
+});
+
+Deno.test({
+  name:
+    "connection budget: in a 200 MiB cgroup, HTTP/2 uploads to an upstream that stopped reading get 503, not the OOM killer",
+  ignore: memoryCgroupVersion() === null && Deno.env.get("CI") === undefined,
   async fn() {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => open = resolve);
-    await using up = httpUpstream(async () => {
-      await gate;
-      return new Response("ok");
-    });
-    await using group = await memoryCgroup(200 * MIB);
-    // One worker: auto is 832 connections and as many requests in flight. 40 connections of
-    // 100 streams each, every stream held by the upstream and an upstream connection of its
-    // own, took ~40 KiB a stream: 4,000 of them did not fit.
-    await using gw = await proxyIn(group, up.url, 1, "off");
-    const load = new Deno.Command("h2load", {
-      args: ["-c40", "-m100", "-n4000", `http://127.0.0.1:${gw.port}/`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    // 208 connections of 4 streams, each uploading 1 MiB. Every upload held more than its
+    // stream window (a join buffer, chunks lent while more arrived) and the read buffers the
+    // bursts allocated left ~300 MiB of garbage: 416 of them took the cgroup past 200 MiB.
+    const body = await Deno.makeTempFile();
     try {
-      await waitFor(
-        () => up.requests.length >= 832,
-        "the budget's requests at the upstream",
-        20_000,
-      );
-      await waitFor(
-        () => /832 requests are in flight \(limits\.max_requests_in_flight: auto/.test(gw.stdout()),
-        "503s logged",
-        20_000,
-      );
-      assert.equal(up.requests.length, 832, "no request past the budget reached the upstream");
-      const { rss } = await gw.memory();
-      assert.ok(rss < 200 * MIB, `RSS ${rss} within the cgroup`);
+      await Deno.writeFile(body, new Uint8Array(MIB).fill(120));
+      await stalledUpstreamFlood(["-c208", "-m4", "-d", body], 832);
     } finally {
-      open();
+      await Deno.remove(body);
     }
-    const out = new TextDecoder().decode((await load).stdout);
-    assert.match(out, /requests: 4000 total, 4000 started, 4000 done/);
-    const codes = /status codes: (\d+) 2xx, \d+ 3xx, \d+ 4xx, (\d+) 5xx/.exec(out);
-    assert.ok(codes !== null, out);
-    assert.equal(Number(codes[1]) + Number(codes[2]), 4000, out);
-    assert.ok(Number(codes[2]) >= 1, "some were refused");
-    assert.equal(await group.oomKills(), 0);
-    assert.equal((await gw.close()).code, 0);
   },
 });

@@ -27,7 +27,7 @@ import { ControlMetrics, exposition, EXPOSITION_TYPE } from "../telemetry/contro
 import { filesState, Reloader, type ReloadResult, type ReloadTarget } from "./reloader.ts";
 import { Runtime } from "./runtime.ts";
 import { AcceptFailures, checkOpenFiles } from "./open_files.ts";
-import { autoConnections } from "./connection_budget.ts";
+import { autoConnections, autoRequests } from "./connection_budget.ts";
 import { limitOf } from "../net/connection_counts.ts";
 import { openFileCount, openFileLimit } from "../internal/open_files.ts";
 import { prepareSockets } from "../listen/listener.ts";
@@ -170,7 +170,8 @@ export class Gatehouse {
       maxFiles: () => openFileLimit()?.soft ?? null,
       maxConnections: () => limitOf(runtime!.config.limits.maxConnections, autoMax),
       requestsInFlight: () => runtime!.clients.requests,
-      maxRequestsInFlight: () => limitOf(runtime!.config.limits.maxRequestsInFlight, autoMax),
+      maxRequestsInFlight: () =>
+        limitOf(runtime!.config.limits.maxRequestsInFlight, autoRequests(autoMax)),
     });
     metrics.configure(config);
     if (shared !== null) {

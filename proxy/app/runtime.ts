@@ -38,6 +38,7 @@ import { TcpListener, type TcpListenerDeps } from "../listen/tcp_listener.ts";
 import { UdpListener } from "../listen/udp_listener.ts";
 import type { AcceptFailure } from "../net/accept.ts";
 import { AcceptFailures } from "./open_files.ts";
+import { autoRequests } from "./connection_budget.ts";
 import { monotonicNow } from "../clock.ts";
 
 const logger = log("runtime");
@@ -151,7 +152,7 @@ export class Runtime {
     this.#counters = options.counters ?? null;
     const clients = this.clients;
     this.#requests = {
-      auto: options.autoConnections ?? 0,
+      auto: autoRequests(options.autoConnections ?? 0),
       admit: (max) => clients.admitRequest(max),
       end: () => clients.endRequest(),
     };

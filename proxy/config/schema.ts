@@ -441,8 +441,8 @@ export const configSchema = obj({
         autoOrInt(0, 10_000_000),
         "auto",
         "Requests in flight over all connections (HTTP/2 streams and WebSocket tunnels " +
-          "included), past which a request gets 503: auto (as many as max_connections auto " +
-          "allows), a number, or 0 = unlimited",
+          "included), past which a request gets 503: auto (half what max_connections auto " +
+          "comes to: 128 KiB each within the memory limit), a number, or 0 = unlimited",
       ),
       max_connections_per_client: def(
         int(0, 1_000_000),

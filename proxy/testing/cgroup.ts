@@ -14,6 +14,8 @@ export interface MemoryCgroup extends AsyncDisposable {
   readonly dir: string;
   /** Times the kernel's OOM killer ended a process in it. */
   oomKills(): Promise<number>;
+  /** The most memory it was charged at once, in bytes (its use now where the kernel keeps no peak). */
+  peak(): Promise<number>;
 }
 
 /** A file's text, or null when it cannot be read. */
@@ -50,6 +52,16 @@ export async function memoryCgroup(bytes: number): Promise<MemoryCgroup> {
         `${dir}/${version === 1 ? "memory.oom_control" : "memory.events"}`,
       );
       return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+    },
+    async peak() {
+      const files = version === 1
+        ? ["memory.max_usage_in_bytes"]
+        : ["memory.peak", "memory.current"];
+      for (const file of files) {
+        const text = await Deno.readTextFile(`${dir}/${file}`).catch(() => null);
+        if (text !== null) return Number(text.trim());
+      }
+      throw new Error(`Cannot read the memory use of ${dir}`);
     },
     async [Symbol.asyncDispose]() {
       await Deno.remove(dir);
