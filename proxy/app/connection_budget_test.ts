@@ -3,7 +3,7 @@ import { autoRequests, connectionsFor, MIN_CONNECTIONS } from "./connection_budg
 import { yaml } from "../testing/proxy.ts";
 import { spawnProxy } from "../testing/process.ts";
 import { type MemoryCgroup, memoryCgroup, memoryCgroupVersion } from "../testing/cgroup.ts";
-import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
+import { closedPort, httpUpstream, waitFor, waitForSteady } from "../testing/servers.ts";
 import { readResponse, servedOrClosed, WireReader, writeAll } from "../testing/wire.ts";
 
 const MIB = 1024 * 1024;
@@ -168,5 +168,60 @@ Deno.test({
     } finally {
       await Deno.remove(body);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "connection budget: in a 200 MiB cgroup, TCP tunnels from a flooding upstream to clients that read nothing stay within it",
+  ignore: memoryCgroupVersion() === null && Deno.env.get("CI") === undefined,
+  async fn() {
+    // An upstream that writes to every connection until it is closed.
+    using flood = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const chunk = new Uint8Array(MIB);
+    const upstreams: Deno.Conn[] = [];
+    let written = 0;
+    void (async () => {
+      for await (const conn of flood) {
+        upstreams.push(conn);
+        void (async () => {
+          while (true) written += await conn.write(chunk);
+        })().catch(() => {});
+      }
+    })();
+    await using group = await memoryCgroup(200 * MIB);
+    const port = closedPort();
+    // auto: 832 connections. Each tunnel's write to its client waits with the buffer of its
+    // last read: 256 KiB each got the process OOM-killed; at most 64 of them now, 64 KiB past.
+    await using gw = await spawnProxy(
+      (web) =>
+        yaml`
+        entrypoints:
+          web: { address: "127.0.0.1:${web}" }
+          raw: { address: "127.0.0.1:${port}", protocol: tcp }
+        tcp_routes: [{ entrypoints: [raw], service: flood }]
+        services: { flood: { servers: ["tcp://127.0.0.1:${flood.addr.port}"] } }
+        workers: 1
+        log: { access_log: { enabled: false } }
+        admin: { address: "off" }
+      `,
+      {},
+      ["-A"],
+      { cgroup: group.dir },
+    );
+    const clients: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 832; i++) {
+        clients.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      }
+      await waitFor(() => upstreams.length === 832, "every tunnel at the upstream", 20_000);
+      await waitForSteady(() => written, "the tunnels to stall", 30_000, 500);
+      const peak = await group.peak();
+      assert.ok(peak < 180 * MIB, `the cgroup peaked at ${(peak / MIB).toFixed(1)} MiB`);
+      assert.equal(await group.oomKills(), 0);
+    } finally {
+      for (const conn of [...clients, ...upstreams]) conn.close();
+    }
+    assert.equal((await gw.close()).code, 0);
   },
 });

@@ -9,10 +9,17 @@
  * messages) holds two small buffers, and a bulk transfer reuses one large buffer per direction
  * instead of allocating (docs/runtime.md, section 3).
  *
+ * A large buffer is held while its write waits, so a peer that stops reading keeps it: 832 TCP
+ * connections from an upstream that floods to clients that read nothing (auto's bound in a
+ * 200 MiB container) held 256 KiB each, and the kernel's OOM killer ended the process. So at most
+ * LARGE_IN_USE tunnel buffers (256 KiB: a 1 GiB transfer moved 1,290 MiB/s on loopback, 1,050
+ * with 64 KiB reads and a third more CPU) are out at once in an isolate; past them a direction
+ * streams through a 64 KiB buffer, and the same 832 connections peaked at 152 MiB.
+ *
  * Tested by pipe_test.ts, listen/tcp_bulk_test.ts and http/upgrade_tcp_test.ts (half-close,
  * backpressure).
  */
-import { tunnelBuffers } from "./buffer_pool.ts";
+import { chunkBuffers, tunnelBuffers } from "./buffer_pool.ts";
 import type { ByteConn } from "./buffered_conn.ts";
 import { monotonicNow } from "../clock.ts";
 
@@ -38,6 +45,29 @@ export interface PipeResult {
 
 /** Size of each direction's own buffer, which idle reads wait in. */
 export const SMALL_BUFFER = 4 * 1024;
+
+/** Tunnel buffers an isolate's tunnels may hold at once (16 MiB). */
+export const LARGE_IN_USE = 64;
+let largeInUse = 0;
+
+/** Tunnel buffers out now (for tests). */
+export function largeBuffersInUse(): number {
+  return largeInUse;
+}
+
+/** A buffer for a direction whose read filled its small one. */
+function takeLarge(): Uint8Array {
+  if (largeInUse >= LARGE_IN_USE) return chunkBuffers.take();
+  largeInUse++;
+  return tunnelBuffers.take();
+}
+
+/** Gives back what `takeLarge` gave. */
+function giveLarge(buf: Uint8Array): void {
+  if (buf.length !== tunnelBuffers.size) return chunkBuffers.give(buf);
+  largeInUse--;
+  tunnelBuffers.give(buf);
+}
 
 /** Copies `client` <-> `upstream` until both directions end; closes both before resolving. */
 export async function pipeBoth(
@@ -91,9 +121,9 @@ async function copy(
       counted(n);
       touch();
       if (n === buf.length) {
-        if (buf === small) buf = tunnelBuffers.take();
+        if (buf === small) buf = takeLarge();
       } else if (buf !== small) {
-        tunnelBuffers.give(buf);
+        giveLarge(buf);
         buf = small;
       }
     }
@@ -103,7 +133,7 @@ async function copy(
   } finally {
     // Nothing refers to it any more: every write from it completed, and a failed read or write
     // ends with the connections closed.
-    if (buf !== small) tunnelBuffers.give(buf);
+    if (buf !== small) giveLarge(buf);
   }
   return total;
 }

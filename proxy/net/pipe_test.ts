@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tunnelBuffers } from "./buffer_pool.ts";
 import type { ByteConn } from "./buffered_conn.ts";
-import { pipeBoth, SMALL_BUFFER } from "./pipe.ts";
+import { LARGE_IN_USE, largeBuffersInUse, pipeBoth, SMALL_BUFFER } from "./pipe.ts";
 
 /** A connected loopback pair: [the side we keep, the side the pipe gets]. */
 async function pair(): Promise<[Deno.Conn, Deno.Conn]> {
@@ -87,4 +87,43 @@ Deno.test("a tunnel streams through a pooled buffer and waits for data in its sm
     upstream.close();
     await piped;
   }
+});
+
+Deno.test("tunnels whose reader stopped hold at most LARGE_IN_USE large buffers; the rest stream through 64 KiB", async () => {
+  // Upstreams that flood tunnels whose clients read nothing: each direction's write waits, with
+  // the buffer of its last read.
+  const tunnels = LARGE_IN_USE + 16;
+  const flood = new Uint8Array(1024 * 1024);
+  const opened: { client: Deno.Conn; upstream: Deno.Conn; piped: Promise<unknown> }[] = [];
+  const sizes: number[][] = [];
+  try {
+    for (let i = 0; i < tunnels; i++) {
+      const [client, clientSide] = await pair();
+      const [upstream, upstreamSide] = await pair();
+      const reads: Reads = { sizes: [], waiting: null };
+      sizes.push(reads.sizes);
+      const piped = pipeBoth(clientSide, recording(upstreamSide, reads), {
+        idleMs: 0,
+        setDeadline: () => {},
+      });
+      opened.push({ client, upstream, piped });
+      (async () => {
+        while (true) await writeAll(upstream, flood);
+      })().catch(() => {});
+    }
+    let most = 0;
+    const chunked = () => sizes.filter((s) => s.includes(64 * 1024)).length;
+    await until("tunnels stalled in 64 KiB buffers", () => {
+      most = Math.max(most, largeBuffersInUse());
+      return chunked() >= tunnels - LARGE_IN_USE;
+    });
+    assert.equal(most, LARGE_IN_USE, "the cap, not one per tunnel");
+  } finally {
+    for (const { client, upstream } of opened) {
+      client.close();
+      upstream.close();
+    }
+    await Promise.all(opened.map((o) => o.piped));
+  }
+  assert.equal(largeBuffersInUse(), 0, "every large buffer given back");
 });
