@@ -24,6 +24,7 @@
 import { ConnectionError, ErrorCode, StreamError } from "./errors.ts";
 import type { Stream } from "./stream.ts";
 import type { FrameWriter } from "./writer.ts";
+import { ByteBudget } from "../../net/byte_budget.ts";
 
 const INITIAL_WINDOW = 65_535;
 /** Largest window one stream grows to (as large as the default connection window). */
@@ -31,36 +32,12 @@ export const MAX_STREAM_WINDOW = 1024 * 1024;
 /** Stream window beyond the announced one that an isolate's connections may grant at once. */
 export const GROWTH_BUDGET = 16 * 1024 * 1024;
 
-/** Bytes of stream window growth not granted yet, shared by the connections of an isolate. */
-export class WindowGrowth {
-  #available: number;
-
-  constructor(budget: number) {
-    this.#available = budget;
-  }
-
-  get available(): number {
-    return this.#available;
-  }
-
-  /** Takes `n` bytes of growth; false (nothing taken) when the budget cannot spare them. */
-  take(n: number): boolean {
-    if (n > this.#available) return false;
-    this.#available -= n;
-    return true;
-  }
-
-  give(n: number): void {
-    this.#available += n;
-  }
-}
-
 /** The isolate's growth budget. */
-export const windowGrowth: WindowGrowth = new WindowGrowth(GROWTH_BUDGET);
+export const windowGrowth: ByteBudget = new ByteBudget(GROWTH_BUDGET);
 
 export class ReceiveWindows {
   readonly #writer: FrameWriter;
-  readonly #growth: WindowGrowth;
+  readonly #growth: ByteBudget;
   /** The connection window this side keeps open. */
   readonly #target: number;
   /** The stream window this side announced. */
@@ -78,7 +55,7 @@ export class ReceiveWindows {
     writer: FrameWriter,
     connectionWindow: number,
     streamWindow: number,
-    growth: WindowGrowth = windowGrowth,
+    growth: ByteBudget = windowGrowth,
   ) {
     this.#writer = writer;
     this.#growth = growth;

@@ -1,0 +1,31 @@
+/**
+ * A budget of bytes shared by the connections of an isolate, for memory that only some of them
+ * may hold at once (HTTP/2 stream windows grown past their default, response encoders): taken
+ * before the memory is used, given back when it is free again.
+ *
+ * @module
+ */
+export class ByteBudget {
+  #available: number;
+
+  constructor(bytes: number) {
+    this.#available = bytes;
+  }
+
+  /** Bytes not taken. */
+  get available(): number {
+    return this.#available;
+  }
+
+  /** Takes `n` bytes; false (nothing taken) when the budget cannot spare them. */
+  take(n: number): boolean {
+    if (n > this.#available) return false;
+    this.#available -= n;
+    return true;
+  }
+
+  /** Gives back `n` bytes taken before. */
+  give(n: number): void {
+    this.#available += n;
+  }
+}
