@@ -69,7 +69,8 @@ function chunked(body: Uint8Array, chunk: number): BodyReader {
 }
 
 async function compressedSize(codec: Codec, level: number, body: Uint8Array, chunk: number) {
-  const out = encodeBody(chunked(body, chunk), codec, level);
+  // One encoder at a time, read to its end: the encoder budget always has room.
+  const out = encodeBody(chunked(body, chunk), codec, level)!;
   let size = 0;
   for (let c = await out.read(); c !== null; c = await out.read()) size += c.length;
   return size;

@@ -225,3 +225,53 @@ Deno.test({
     assert.equal((await gw.close()).code, 0);
   },
 });
+
+Deno.test({
+  name:
+    "connection budget: in a 200 MiB cgroup, compressed downloads to clients that read nothing stay within it",
+  ignore: memoryCgroupVersion() === null && Deno.env.get("CI") === undefined,
+  async fn() {
+    // 16 MiB of compressible text each. A brotli encoder whose client stopped reading held
+    // 6.8 MiB (zstd 0.7, gzip 0.3): 40 of them (416 of any codec) got the process OOM-killed.
+    const line = new TextEncoder().encode(
+      "0123456789abcdefghijklmnopqrstuvwxyz ".repeat(28) + "\n",
+    );
+    const text = new Uint8Array(16 * MIB);
+    for (let at = 0; at + line.length <= text.length; at += line.length) text.set(line, at);
+    await using up = httpUpstream(() =>
+      new Response(text, { headers: { "content-type": "text/plain" } })
+    );
+    await using group = await memoryCgroup(200 * MIB);
+    await using gw = await proxyIn(group, up.url, 1, "off");
+    const clients: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port });
+        await writeAll(conn, "GET / HTTP/1.1\r\nHost: app\r\nAccept-Encoding: br\r\n\r\n");
+        clients.push(conn);
+      }
+      await waitFor(
+        () => up.requests.length === clients.length,
+        "every response under way",
+        20_000,
+      );
+      let peak = await group.peak();
+      await waitFor(
+        async () => {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const now = await group.peak();
+          const steady = now === peak;
+          peak = now;
+          return steady;
+        },
+        "the memory to stop growing",
+        20_000,
+      );
+      assert.ok(peak < 180 * MIB, `the cgroup peaked at ${(peak / MIB).toFixed(1)} MiB`);
+      assert.equal(await group.oomKills(), 0);
+    } finally {
+      for (const conn of clients) conn.close();
+    }
+    assert.equal((await gw.close()).code, 0);
+  },
+});

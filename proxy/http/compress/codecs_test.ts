@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { type BodyReader, readWhole } from "../../proto/message.ts";
-import { type Codec, decodeBody, encodeBody } from "./codecs.ts";
+import {
+  type Codec,
+  decodeBody,
+  encodeBody,
+  ENCODER_BUDGET,
+  ENCODER_BYTES,
+  encoderMemory,
+} from "./codecs.ts";
 
 const C = zlib.constants;
 const text = new TextEncoder().encode(
@@ -38,7 +45,7 @@ const DECODE_SYNC: Record<Codec, (b: Uint8Array) => Uint8Array> = {
 
 Deno.test("each codec's output decodes to the input with node:zlib", async () => {
   for (const codec of ["gzip", "br", "zstd"] as const) {
-    const out = await readWhole(encodeBody(source(split(text, 7000)).body, codec, 3));
+    const out = await readWhole(encodeBody(source(split(text, 7000)).body, codec, 3)!);
     assert.ok(out.length < text.length / 3, `${codec}: ${out.length} bytes`);
     assert.deepEqual(new Uint8Array(DECODE_SYNC[codec](out)), text, codec);
   }
@@ -46,7 +53,7 @@ Deno.test("each codec's output decodes to the input with node:zlib", async () =>
 
 Deno.test("an empty body still encodes to a valid stream", async () => {
   for (const codec of ["gzip", "br", "zstd"] as const) {
-    const out = await readWhole(encodeBody(source([]).body, codec, 1));
+    const out = await readWhole(encodeBody(source([]).body, codec, 1)!);
     assert.ok(out.length > 0, codec);
     assert.equal(DECODE_SYNC[codec](out).length, 0, codec);
   }
@@ -72,7 +79,7 @@ Deno.test("encoders flush each source chunk: the output so far decodes to the in
   for (const codec of ["gzip", "br", "zstd"] as const) {
     const chunks = events.map((e) => new TextEncoder().encode(e));
     const { body, state } = source(chunks);
-    const encoded = encodeBody(body, codec, 4);
+    const encoded = encodeBody(body, codec, 4)!;
     let wire = new Uint8Array(0);
     for (let i = 0; i < events.length; i++) {
       wire = Buffer.concat([wire, (await encoded.read())!]);
@@ -106,7 +113,7 @@ Deno.test("the source is read only as fast as the consumer reads, even for a bom
 
 Deno.test("cancelling an encoded body cancels its source", async () => {
   const { body, state } = source(split(text, 1000));
-  const encoded = encodeBody(body, "zstd", 1);
+  const encoded = encodeBody(body, "zstd", 1)!;
   await encoded.read();
   encoded.cancel("gone");
   assert.equal(state.cancelled, "gone");
@@ -129,5 +136,38 @@ Deno.test("a failing source fails the encoded body with the source's error", asy
     read: () => Promise.reject(new Error("upstream reset")),
     cancel() {},
   };
-  await assert.rejects(() => readWhole(encodeBody(broken, "gzip", 1)), /upstream reset/);
+  await assert.rejects(() => readWhole(encodeBody(broken, "gzip", 1)!), /upstream reset/);
+});
+
+Deno.test("encoders take their memory from the isolate's budget and give it back however they end", async () => {
+  assert.equal(encoderMemory.available, ENCODER_BUDGET);
+  const whole = encodeBody(source(split(text, 7000)).body, "br", 4)!;
+  assert.equal(encoderMemory.available, ENCODER_BUDGET - ENCODER_BYTES.br);
+  await readWhole(whole);
+  assert.equal(encoderMemory.available, ENCODER_BUDGET, "ended");
+
+  const cancelled = encodeBody(source(split(text, 1000)).body, "zstd", 1)!;
+  await cancelled.read();
+  cancelled.cancel("client left");
+  assert.equal(encoderMemory.available, ENCODER_BUDGET, "cancelled");
+
+  const broken: BodyReader = {
+    length: -1,
+    read: () => Promise.reject(new Error("upstream reset")),
+    cancel() {},
+  };
+  await assert.rejects(() => readWhole(encodeBody(broken, "gzip", 1)!));
+  assert.equal(encoderMemory.available, ENCODER_BUDGET, "failed");
+
+  // Spent: no encoder until one is given back.
+  const held = Array.from(
+    { length: Math.floor(ENCODER_BUDGET / ENCODER_BYTES.gzip) },
+    () => encodeBody(source([text]).body, "gzip", 1)!,
+  );
+  assert.equal(encodeBody(source([text]).body, "gzip", 1), null);
+  held.pop()!.cancel();
+  const next = encodeBody(source([text]).body, "gzip", 1);
+  assert.ok(next !== null, "a place given back is taken again");
+  for (const body of [...held, next]) body.cancel();
+  assert.equal(encoderMemory.available, ENCODER_BUDGET);
 });

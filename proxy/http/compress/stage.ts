@@ -47,9 +47,16 @@ export function compressResponse(
   }
   let out = body instanceof Uint8Array ? bytesBody(body) : body!;
   for (const coding of plan.decode) out = decodeBody(out, coding);
-  if (plan.encode !== null) {
-    out = encodeBody(out, plan.encode, settings!.levels[plan.encode]);
-    headers.set("content-encoding", plan.encode);
+  const encoded = plan.encode === null
+    ? null
+    : encodeBody(out, plan.encode, settings!.levels[plan.encode]);
+  if (encoded !== null) {
+    out = encoded;
+    headers.set("content-encoding", plan.encode!);
+  } else if (plan.decode.length === 0) {
+    // No encoder to spare (codecs.ts, ENCODER_BUDGET): sent as it is.
+    mergeVary(headers);
+    return res;
   } else {
     headers.delete("content-encoding");
   }
