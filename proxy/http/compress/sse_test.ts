@@ -2,11 +2,13 @@
  * Server-sent events through gzip arrive as they are written: the stage flushes the codec after
  * every upstream chunk. Lockstep, no clock: the upstream writes event n+1 only once the client
  * has decoded event n, so a codec that held a chunk back would stall the stream (bounded wait).
+ * A client that leaves such a stream gives its encoder's budget back.
  */
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { connect, proxyFor, tlsClient } from "../../testing/proxy.ts";
-import { httpUpstream } from "../../testing/servers.ts";
+import { httpUpstream, waitFor } from "../../testing/servers.ts";
+import { ENCODER_BUDGET, encoderMemory } from "./codecs.ts";
 import { field, latin1, readHead, type WireReader } from "../../testing/wire.ts";
 
 const EVENTS = 4;
@@ -119,4 +121,33 @@ Deno.test("server-sent events through gzip over HTTP/2 are not held back either"
     while (arrived < EVENTS && text.includes(`data: event ${arrived}\n\n`)) step.seen(arrived++);
   }
   assert.equal(arrived, EVENTS, text);
+});
+
+Deno.test("a client that leaves a compressed stream gives its encoder back, over HTTP/1.1 and HTTP/2", async () => {
+  const step = new Lockstep();
+  await using up = eventUpstream(step);
+  await using gw = await proxyFor([up.url]);
+  try {
+    {
+      using c = await connect(gw.port());
+      await c.send("GET /events HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: br\r\n\r\n");
+      assert.equal(field((await readHead(c.reader))!, "content-encoding"), "br");
+      assert.ok(encoderMemory.available < ENCODER_BUDGET, "an encoder is out");
+    }
+    await waitFor(() => encoderMemory.available === ENCODER_BUDGET, "the encoder back (HTTP/1.1)");
+    using client = await tlsClient("2");
+    const left = new AbortController();
+    const res = await fetch(gw.url("/events", "websecure"), {
+      client,
+      signal: left.signal,
+      headers: { "accept-encoding": "br" },
+    });
+    assert.equal(res.headers.get("content-encoding"), "br");
+    assert.ok(encoderMemory.available < ENCODER_BUDGET, "an encoder is out");
+    left.abort();
+    await res.body?.cancel().catch(() => {});
+    await waitFor(() => encoderMemory.available === ENCODER_BUDGET, "the encoder back (HTTP/2)");
+  } finally {
+    for (let i = 0; i < EVENTS; i++) step.seen(i);
+  }
 });
