@@ -9,8 +9,35 @@ import type { Compression } from "../../config/types.ts";
 import type { HeaderList } from "../../proto/header_list.ts";
 import { listTokens } from "../../proto/header_list.ts";
 import type { BodyReader, IncomingRequest, OutgoingResponse } from "../../proto/message.ts";
-import { decodeBody, encodeBody } from "./codecs.ts";
+import { decodeBody, encodeBody, ENCODER_BUDGET, encoderMemory } from "./codecs.ts";
 import { planCompression, type RequestFacts } from "./policy.ts";
+import { log } from "../../telemetry/log.ts";
+import { monotonicNow } from "../../clock.ts";
+
+const logger = log("compression");
+/** The "sent uncompressed" warning comes at most this often. */
+const WARN_EVERY_MS = 10_000;
+let uncompressed = 0;
+let warnedAt = -Infinity;
+
+/** A response goes out uncompressed for want of encoder memory: say so, now and then. */
+function budgetSpent(): void {
+  uncompressed++;
+  const now = monotonicNow();
+  if (now - warnedAt < WARN_EVERY_MS) return;
+  warnedAt = now;
+  logger.warning(
+    "Sent {count} response(s) uncompressed: the encoder memory ({budget} MiB per worker) is in " +
+      "use by responses in flight ({free} KiB free); slow or stalled clients of compressed " +
+      "responses hold it",
+    {
+      count: uncompressed,
+      budget: ENCODER_BUDGET / (1024 * 1024),
+      free: Math.floor(encoderMemory.available / 1024),
+    },
+  );
+  uncompressed = 0;
+}
 
 export type { RequestFacts };
 
@@ -55,9 +82,11 @@ export function compressResponse(
     headers.set("content-encoding", plan.encode!);
   } else if (plan.decode.length === 0) {
     // No encoder to spare (codecs.ts, ENCODER_BUDGET): sent as it is.
+    budgetSpent();
     mergeVary(headers);
     return res;
   } else {
+    if (plan.encode !== null) budgetSpent();
     headers.delete("content-encoding");
   }
   headers.delete("content-length");

@@ -7,6 +7,8 @@ import { connect, startProxy, type TestProxy, yaml } from "../../testing/proxy.t
 import type { HttpUpstream } from "../../testing/servers.ts";
 import { field, readResponse, type WireResponse } from "../../testing/wire.ts";
 import { compressionUpstream, curl, decode, ENCODED, JSON_BODY } from "./test_helpers.ts";
+import { ENCODER_BUDGET, encoderMemory } from "./codecs.ts";
+import { captureLog, logText } from "../../testing/logs.ts";
 
 async function withProxy(fn: (gw: TestProxy, up: HttpUpstream) => Promise<void>): Promise<void> {
   await using up = compressionUpstream();
@@ -222,5 +224,27 @@ Deno.test("a 304 revalidating a compressed response carries the weak ETag the cl
     assert.equal(res.status, 304);
     assert.equal(field(res, "etag"), etag);
     assert.equal(field(res, "vary"), "Accept-Encoding");
+  });
+});
+
+Deno.test("with the encoder memory in use, a response goes out uncompressed, and the log says why", async () => {
+  await using logs = await captureLog("compression");
+  await withProxy(async (gw) => {
+    assert.ok(encoderMemory.take(ENCODER_BUDGET), "the whole budget taken");
+    try {
+      const res = await get(gw, "/json", { "Accept-Encoding": "br" });
+      assert.equal(res.status, 200);
+      assert.equal(field(res, "content-encoding"), null);
+      assert.match(field(res, "vary") ?? "", /accept-encoding/i);
+      assert.deepEqual(res.body, JSON_BODY);
+    } finally {
+      encoderMemory.give(ENCODER_BUDGET);
+    }
+    assert.match(
+      logs.records.map(logText).join("\n"),
+      /Sent 1 response\(s\) uncompressed: the encoder memory \(32 MiB per worker\) is in use/,
+    );
+    const again = await get(gw, "/json", { "Accept-Encoding": "br" });
+    assert.equal(field(again, "content-encoding"), "br", "compressed once there is room");
   });
 });
