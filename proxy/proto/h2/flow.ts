@@ -4,8 +4,9 @@
  *
  * Window is given back as the consumer is done with data (`consumed`: stream.ts says when), not as
  * it arrives, in WINDOW_UPDATEs of at least half a window: a consumer that stops reading stops the
- * peer after one stream window, and a connection never buffers more than its connection window. Bytes nobody will read (padding,
- * data for reset or closed streams) are given back at once (`discarded`).
+ * peer after one stream window, and a connection never buffers more than its connection window.
+ * Bytes nobody will read (padding, data for reset or closed streams) are given back at once
+ * (`discarded`).
  *
  * A stream's window grows while the peer fills it faster than it is given back and the consumer
  * keeps up: when a WINDOW_UPDATE is due and the peer had less than a quarter of the window left,

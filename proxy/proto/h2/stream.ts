@@ -8,16 +8,16 @@
  * from a pool (net/buffer_pool.ts), filled end to end whatever the frames' sizes: a peer sending
  * one byte per frame cannot turn a window into thousands of arrays, and a 1 GiB upload reuses
  * the same few buffers instead of leaving one array per frame to the garbage collector (issue
- * 18). A buffer holds a default stream window, so what a stalled stream holds is one buffer, and
- * the frames a reader takes one after another are adjacent in it: a writer joins them without
- * copying (proto/h1/coalesce.ts). The reader gets views of them, lent until its next `read()`
- * (the BodyReader contract).
+ * 18). A buffer holds the announced stream window, so a stalled stream at that window holds one
+ * buffer, and the frames a reader takes one after another are adjacent in it: a writer joins them
+ * without copying (proto/h1/coalesce.ts). The reader gets views of them, lent until its next
+ * `read()` (the BodyReader contract).
  *
  * Window is given back for bytes the reader is done with: those handed out before its next
  * `read()`, not as they are handed out. A reader that takes chunk after chunk with `readNow()`
  * while its writes wait (an upstream that stopped reading) thus stops the peer after one window
- * too; given back at hand-out, the window let the peer refill it while every lent chunk stayed
- * held, and an upload to a stalled upstream held ~500 KiB instead of its window.
+ * too; given back at hand-out, the window let the peer refill it while the lent chunks were still
+ * held, so a stream could hold more than its window.
  *
  * @module
  */
