@@ -341,7 +341,7 @@ export async function waitFor(
  * back stopped), then returns it.
  */
 export async function waitForSteady(
-  value: () => number,
+  value: () => number | Promise<number>,
   what: string,
   timeoutMs = 20_000,
   everyMs = 200,
@@ -350,9 +350,9 @@ export async function waitForSteady(
   let steady = false;
   await waitFor(
     async () => {
-      const now = value();
+      const now = await value();
       await new Promise((r) => setTimeout(r, everyMs));
-      steady = now === value() && now === last;
+      steady = now === await value() && now === last;
       last = now;
       return steady;
     },
