@@ -13,13 +13,15 @@
  *
  * The figures: 90% of the limit is usable; Gatehouse itself takes BASE_BYTES with one isolate
  * carrying traffic (its idle RSS is ~90 MiB, and its heap grows under load) and WORKER_BYTES per
- * further worker isolate; each connection is budgeted CONNECTION_BYTES (an idle TLS connection
+ * further worker isolate (what is over `compression.max_memory`'s default of 32 MiB is taken off
+ * the top as well); each connection is budgeted CONNECTION_BYTES (an idle TLS connection
  * takes ~30 KiB, one streaming a body a 64 KiB buffer more and an upstream connection). The
  * memory limit comes from internal/memory_limit.ts (the cgroup's, else physical memory).
  *
  * Tested by connection_budget_test.ts.
  */
 import type { Config } from "../config/types.ts";
+import { DEFAULT_ENCODER_MEMORY } from "../http/compress/encoder_bytes.ts";
 import { type MemoryLimit, memoryLimit } from "../internal/memory_limit.ts";
 import { log } from "../telemetry/log.ts";
 
@@ -34,9 +36,17 @@ const REQUEST_BYTES = 128 * 1024;
 /** Never fewer than this, however small the limit (the log then says the limit is too small). */
 export const MIN_CONNECTIONS = 256;
 
-/** The connections `limit` bytes hold with `workers` worker isolates carrying traffic. */
-export function connectionsFor(limit: number, workers: number): number {
-  const base = BASE_BYTES + WORKER_BYTES * Math.max(0, workers - 1);
+/**
+ * The connections `limit` bytes hold with `workers` worker isolates carrying traffic, each with
+ * `encoders` bytes of encoder memory (`compression.max_memory`).
+ */
+export function connectionsFor(
+  limit: number,
+  workers: number,
+  encoders = DEFAULT_ENCODER_MEMORY,
+): number {
+  const moreEncoders = Math.max(0, encoders - DEFAULT_ENCODER_MEMORY) * workers;
+  const base = BASE_BYTES + WORKER_BYTES * Math.max(0, workers - 1) + moreEncoders;
   const fit = Math.floor((limit * USABLE_SHARE - base) / CONNECTION_BYTES);
   return Math.max(MIN_CONNECTIONS, fit);
 }
@@ -69,7 +79,7 @@ export function autoConnections(
     }
     return 0;
   }
-  const max = connectionsFor(limit.bytes, workers);
+  const max = connectionsFor(limit.bytes, workers, config.compressionMemory);
   const fields = {
     max,
     set,

@@ -16,6 +16,10 @@ Deno.test("connection budget: what a memory limit holds, with one or more worker
   assert.equal(connectionsFor(4096 * MIB, 4), 54630);
   assert.equal(connectionsFor(128 * MIB, 1), MIN_CONNECTIONS, "never below the floor");
   assert.equal(connectionsFor(200 * MIB, 2), MIN_CONNECTIONS);
+  // compression.max_memory above its default (32 MiB) is taken off the top, in every worker.
+  assert.equal(connectionsFor(512 * MIB, 1, 32 * MIB), 5324);
+  assert.equal(connectionsFor(512 * MIB, 1, 16 * MIB), 5324, "less is not counted twice");
+  assert.equal(connectionsFor(512 * MIB, 2, 96 * MIB), 4556 - 2 * 64 * 16);
   // Requests in flight: 128 KiB each, half as many.
   assert.equal(autoRequests(832), 416);
   assert.equal(autoRequests(MIN_CONNECTIONS), 128);

@@ -21,6 +21,7 @@ import type { ConfigFragment } from "../config/fragments.ts";
 import { DockerSource } from "./docker_source.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { InternalService } from "../http/context.ts";
+import { compressionStats } from "../http/compress/stage.ts";
 import { log, setupLogging } from "../telemetry/log.ts";
 import { Metrics, type MetricSamples } from "../telemetry/metrics.ts";
 import { ControlMetrics, exposition, EXPOSITION_TYPE } from "../telemetry/control_metrics.ts";
@@ -161,6 +162,7 @@ export class Gatehouse {
       clientConnections: () => runtime!.clientConnections(),
       upstreamConnections: () => runtime!.upstreamConnections(),
       http2Counters: () => runtime!.http2Counters(),
+      compression: compressionStats,
     });
     control = new ControlMetrics({
       config: () => runtime!.config,

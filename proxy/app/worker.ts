@@ -12,6 +12,7 @@
 import type { CertificateFile, Config } from "../config/types.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { InternalService } from "../http/context.ts";
+import { compressionStats } from "../http/compress/stage.ts";
 import { SharedConnectionCounts } from "../net/connection_counts.ts";
 import { CounterStore } from "../net/shared_counters.ts";
 import { closeLogging, type LogOutputs, setupLogging } from "../telemetry/log.ts";
@@ -127,6 +128,7 @@ channel.on("start", async (msg: StartMessage) => {
     clientConnections: () => rt.clientConnections(),
     upstreamConnections: () => rt.upstreamConnections(),
     http2Counters: () => rt.http2Counters(),
+    compression: compressionStats,
   });
   metrics.configure(msg.config);
   return ports(rt, msg.config);

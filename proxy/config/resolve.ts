@@ -7,7 +7,8 @@
 import { resolve as resolvePath } from "node:path";
 import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
-import { compression, routes, services } from "./resolve_routes.ts";
+import { routes, services } from "./resolve_routes.ts";
+import { checkEncoderMemory, compression } from "./resolve_compression.ts";
 import { entrypointTcp, tcpRoutes } from "./resolve_tcp.ts";
 import { acmeSettings } from "./resolve_acme.ts";
 import { entrypointTls } from "./resolve_tls.ts";
@@ -159,6 +160,7 @@ export async function resolve(
   ctx.files.add(resolvePath(meta.file));
   const { timeouts: t, limits, forwarding, not_found: notFound, log, admin, metrics } = raw;
   const httpRoutes = routes(ctx, raw);
+  checkEncoderMemory(ctx, raw);
   const streamRoutes = tcpRoutes(ctx, raw, httpRoutes);
   const taken = new Set([...httpRoutes, ...streamRoutes].map((r) => r.name));
   return {
@@ -209,6 +211,7 @@ export async function resolve(
       perHost: metrics.per_host,
     },
     compression: compression(raw.compression),
+    compressionMemory: raw.compression.max_memory,
     docker: dockerSettings(raw.docker),
     workers: raw.workers,
     files: [...ctx.files],

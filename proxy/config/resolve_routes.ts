@@ -19,7 +19,8 @@ import {
   type RawService,
   WELCOME_SERVICE,
 } from "./schema.ts";
-import type { Compression, HeaderOps, Route, ServerRef, Service } from "./types.ts";
+import type { HeaderOps, Route, ServerRef, Service } from "./types.ts";
+import { compression } from "./resolve_compression.ts";
 
 /** "1m30s" from 90000: durations in messages, as a user would write them. */
 function formatDuration(ms: number): string {
@@ -149,18 +150,6 @@ function route(ctx: Context, raw: RawConfig, r: RawRoute, index: number, name: s
     compression: r.compression === null ? null : compression(r.compression),
     middlewares: r.middlewares,
     pos: ctx.locator.pos(ctx.path(r)),
-  };
-}
-
-/** Compression settings as the stage reads them; null when `enabled` is false. */
-export function compression(raw: RawConfig["compression"]): Compression | null {
-  if (!raw.enabled) return null;
-  const { gzip, br, zstd } = raw.levels;
-  return {
-    codecs: raw.codecs,
-    levels: { gzip, br, zstd },
-    minSize: raw.min_size,
-    types: raw.types,
   };
 }
 

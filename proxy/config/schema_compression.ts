@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DEFAULT_ENCODER_MEMORY } from "../http/compress/encoder_bytes.ts";
 import { def, inherit, list, obj, union } from "./dsl.ts";
 import { bool, disabled, int, oneOf, size, text } from "./values.ts";
 
@@ -65,6 +66,13 @@ export const compressionSection = obj({
     types,
     DEFAULT_TYPES,
     "Compressible media types (exact, or families like application/*+json)",
+  ),
+  max_memory: def(
+    size("1MiB", "64GiB"),
+    `${DEFAULT_ENCODER_MEMORY / (1024 * 1024)}MiB`,
+    "Memory the encoders of responses in flight hold at most, per worker (each holds what its " +
+      "codec and level take, from ~0.4 MiB for gzip to ~90 MiB for zstd 19); a response that " +
+      "finds it in use goes out uncompressed. Top level only",
   ),
 }, "compression settings");
 

@@ -489,6 +489,11 @@ export interface Config {
   readonly workers: "auto" | number;
   /** Server-wide response compression (routes may override); `null` = off by default. */
   readonly compression: Compression | null;
+  /**
+   * Bytes the encoders of responses in flight hold at most in each worker isolate
+   * (`compression.max_memory`); a response that finds them taken goes out uncompressed.
+   */
+  readonly compressionMemory: number;
   /** Routes and services from the labels of Docker containers (proxy/docker/). */
   readonly docker: DockerSettings;
   /** Every file the config read (itself, certificates, keys, CA files): what a watcher watches. */

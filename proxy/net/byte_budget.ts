@@ -6,15 +6,28 @@
  * @module
  */
 export class ByteBudget {
+  #total: number;
   #available: number;
 
   constructor(bytes: number) {
+    this.#total = bytes;
     this.#available = bytes;
   }
 
-  /** Bytes not taken. */
+  /** Bytes in the budget. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Bytes not taken (below 0 after a resize under what is taken, until enough comes back). */
   get available(): number {
     return this.#available;
+  }
+
+  /** Makes the budget `bytes`; what is taken stays taken. */
+  resize(bytes: number): void {
+    this.#available += bytes - this.#total;
+    this.#total = bytes;
   }
 
   /** Takes `n` bytes; false (nothing taken) when the budget cannot spare them. */

@@ -62,6 +62,11 @@ export interface MetricsSource {
   readonly http2Counters?: () => Iterable<
     { entrypoint: string; counters: Readonly<Record<string, number>> }
   >;
+  /**
+   * Responses sent uncompressed for want of encoder memory, the encoder memory taken now, and the
+   * isolate's budget for it (`compression.max_memory`).
+   */
+  readonly compression?: () => { skipped: number; encoderBytes: number; limitBytes: number };
 }
 
 /** The samples of a registry, as `getMetricsAsJSON` gives them (structured-cloneable). */
@@ -444,6 +449,33 @@ export class Metrics {
             if (n > 0) this.labels(entrypoint, kind).inc(n);
           }
         }
+      },
+    });
+    new client.Counter({
+      name: "gatehouse_compression_skipped_total",
+      help: "Responses that would have been compressed and went out as they were, because the " +
+        "encoder memory (compression.max_memory) was in use by responses in flight",
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(source.compression?.().skipped ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: "gatehouse_compression_encoder_bytes",
+      help: "Memory the encoders of responses in flight hold, as charged to " +
+        "compression.max_memory (which bounds each worker's)",
+      registers: r,
+      collect() {
+        this.set(source.compression?.().encoderBytes ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: "gatehouse_compression_encoder_limit_bytes",
+      help: "compression.max_memory of every isolate carrying traffic, summed",
+      registers: r,
+      collect() {
+        this.set(source.compression?.().limitBytes ?? 0);
       },
     });
   }

@@ -9,12 +9,12 @@
  * the client in full, not held back until the codec's window fills.
  *
  * An encoder's own state is larger than that buffer, and a client that stops reading keeps it:
- * measured per stalled response (100 clients reading nothing of 16 MiB text responses, cgroup
- * peak less the same without compression), gzip level 4 0.29 MiB, zstd level 1 0.67 MiB, brotli
- * quality 4 6.8 MiB with its default 4 MiB window and 2.5 MiB with the 512 KiB one it now gets (as
- * ngx_brotli's default). 416 such clients (auto's requests in flight in a 200 MiB container) got
- * the process OOM-killed with any of the three. So encoders take their size from one budget per
- * isolate (ENCODER_BUDGET); a response that finds it spent is sent as it is.
+ * from ~0.4 MiB (gzip) to ~90 MiB (zstd 19) per response (encoder_bytes.ts). 416 such clients
+ * (auto's requests in flight in a 200 MiB container) got the process OOM-killed with any of the
+ * three codecs at their default levels. So each encoder takes what its codec and level hold from
+ * one budget per isolate (`compression.max_memory`), and gives it back when its response ends;
+ * a response that finds the budget spent is sent as it is. Brotli gets a 512 KiB window (as
+ * ngx_brotli's default) instead of 4 MiB: at quality 4 that held 6.8 MiB per response.
  *
  * @module
  */
@@ -24,24 +24,18 @@ import type { Codec } from "../../config/types.ts";
 import type { BodyReader } from "../../proto/message.ts";
 
 import { ByteBudget } from "../../net/byte_budget.ts";
+import { DEFAULT_ENCODER_MEMORY, encoderBytes } from "./encoder_bytes.ts";
 
 const C = zlib.constants;
-const KIB = 1024;
 
-/**
- * What one encoder of each codec holds at most at the default levels (measured, above). Higher
- * levels hold more and the budget does not know it: a stalled zstd 19 response measured ~89 MiB,
- * brotli 11 ~7.7 MiB (docs/configuration.md says so).
- */
-export const ENCODER_BYTES: Readonly<Record<Codec, number>> = {
-  gzip: 320 * KIB,
-  zstd: 768 * KIB,
-  br: 2560 * KIB,
-};
-/** Encoder memory an isolate spends at most. */
-export const ENCODER_BUDGET = 32 * 1024 * KIB;
-/** The isolate's encoder budget. */
-export const encoderMemory: ByteBudget = new ByteBudget(ENCODER_BUDGET);
+/** The isolate's encoder budget (`compression.max_memory`; the runtime sets the configured one). */
+export const encoderMemory: ByteBudget = new ByteBudget(DEFAULT_ENCODER_MEMORY);
+
+/** Makes the isolate's encoder budget `bytes`. */
+export function setEncoderMemory(bytes: number): void {
+  encoderMemory.resize(bytes);
+}
+
 /** Brotli's window: 512 KiB (2^19). */
 const BROTLI_WINDOW_BITS = 19;
 
@@ -111,7 +105,7 @@ function decoder(coding: Decodable, first: Uint8Array | null): CodecStream {
  * encoder budget cannot spare one (given back when the encoded body ends, fails or is cancelled).
  */
 export function encodeBody(source: BodyReader, codec: Codec, level: number): BodyReader | null {
-  const bytes = ENCODER_BYTES[codec];
+  const bytes = encoderBytes(codec, level);
   if (!encoderMemory.take(bytes)) return null;
   return new CodecBody(
     source,

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { type BodyReader, readWhole } from "../../proto/message.ts";
-import {
-  type Codec,
-  decodeBody,
-  encodeBody,
-  ENCODER_BUDGET,
-  ENCODER_BYTES,
-  encoderMemory,
-} from "./codecs.ts";
+import { type Codec, decodeBody, encodeBody, encoderMemory } from "./codecs.ts";
+import { encoderBytes } from "./encoder_bytes.ts";
 
 const C = zlib.constants;
 const text = new TextEncoder().encode(
@@ -140,16 +134,17 @@ Deno.test("a failing source fails the encoded body with the source's error", asy
 });
 
 Deno.test("encoders take their memory from the isolate's budget and give it back however they end", async () => {
-  assert.equal(encoderMemory.available, ENCODER_BUDGET);
+  const budget = encoderMemory.total;
+  assert.equal(encoderMemory.available, budget);
   const whole = encodeBody(source(split(text, 7000)).body, "br", 4)!;
-  assert.equal(encoderMemory.available, ENCODER_BUDGET - ENCODER_BYTES.br);
+  assert.equal(encoderMemory.available, budget - encoderBytes("br", 4));
   await readWhole(whole);
-  assert.equal(encoderMemory.available, ENCODER_BUDGET, "ended");
+  assert.equal(encoderMemory.available, budget, "ended");
 
   const cancelled = encodeBody(source(split(text, 1000)).body, "zstd", 1)!;
   await cancelled.read();
   cancelled.cancel("client left");
-  assert.equal(encoderMemory.available, ENCODER_BUDGET, "cancelled");
+  assert.equal(encoderMemory.available, budget, "cancelled");
 
   const broken: BodyReader = {
     length: -1,
@@ -157,11 +152,11 @@ Deno.test("encoders take their memory from the isolate's budget and give it back
     cancel() {},
   };
   await assert.rejects(() => readWhole(encodeBody(broken, "gzip", 1)!));
-  assert.equal(encoderMemory.available, ENCODER_BUDGET, "failed");
+  assert.equal(encoderMemory.available, budget, "failed");
 
   // Spent: no encoder until one is given back.
   const held = Array.from(
-    { length: Math.floor(ENCODER_BUDGET / ENCODER_BYTES.gzip) },
+    { length: Math.floor(budget / encoderBytes("gzip", 1)) },
     () => encodeBody(source([text]).body, "gzip", 1)!,
   );
   assert.equal(encodeBody(source([text]).body, "gzip", 1), null);
@@ -169,5 +164,5 @@ Deno.test("encoders take their memory from the isolate's budget and give it back
   const next = encodeBody(source([text]).body, "gzip", 1);
   assert.ok(next !== null, "a place given back is taken again");
   for (const body of [...held, next]) body.cancel();
-  assert.equal(encoderMemory.available, ENCODER_BUDGET);
+  assert.equal(encoderMemory.available, budget);
 });

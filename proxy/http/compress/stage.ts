@@ -9,7 +9,7 @@ import type { Compression } from "../../config/types.ts";
 import type { HeaderList } from "../../proto/header_list.ts";
 import { listTokens } from "../../proto/header_list.ts";
 import type { BodyReader, IncomingRequest, OutgoingResponse } from "../../proto/message.ts";
-import { decodeBody, encodeBody, ENCODER_BUDGET, encoderMemory } from "./codecs.ts";
+import { decodeBody, encodeBody, encoderMemory } from "./codecs.ts";
 import { planCompression, type RequestFacts } from "./policy.ts";
 import { log } from "../../telemetry/log.ts";
 import { monotonicNow } from "../../clock.ts";
@@ -17,23 +17,32 @@ import { monotonicNow } from "../../clock.ts";
 const logger = log("compression");
 /** The "sent uncompressed" warning comes at most this often. */
 const WARN_EVERY_MS = 10_000;
+/** Responses sent uncompressed for want of encoder memory: since the last warning, and ever. */
 let uncompressed = 0;
+let skipped = 0;
 let warnedAt = -Infinity;
+
+/** The isolate's compression figures, for metrics. */
+export function compressionStats(): { skipped: number; encoderBytes: number; limitBytes: number } {
+  const limitBytes = encoderMemory.total;
+  return { skipped, encoderBytes: limitBytes - encoderMemory.available, limitBytes };
+}
 
 /** A response goes out uncompressed for want of encoder memory: say so, now and then. */
 function budgetSpent(): void {
   uncompressed++;
+  skipped++;
   const now = monotonicNow();
   if (now - warnedAt < WARN_EVERY_MS) return;
   warnedAt = now;
   logger.warning(
-    "Sent {count} response(s) uncompressed: the encoder memory ({budget} MiB per worker) is in " +
-      "use by responses in flight ({free} KiB free); slow or stalled clients of compressed " +
-      "responses hold it",
+    "Sent {count} response(s) uncompressed: the encoder memory (compression.max_memory, " +
+      "{budget} MiB per worker) is in use by responses in flight ({free} KiB free); slow or " +
+      "stalled clients of compressed responses hold it",
     {
       count: uncompressed,
-      budget: ENCODER_BUDGET / (1024 * 1024),
-      free: Math.floor(encoderMemory.available / 1024),
+      budget: Math.round(encoderMemory.total / (1024 * 1024) * 10) / 10,
+      free: Math.max(0, Math.floor(encoderMemory.available / 1024)),
     },
   );
   uncompressed = 0;
@@ -81,7 +90,7 @@ export function compressResponse(
     out = encoded;
     headers.set("content-encoding", plan.encode!);
   } else if (plan.decode.length === 0) {
-    // No encoder to spare (codecs.ts, ENCODER_BUDGET): sent as it is.
+    // No encoder to spare (codecs.ts, compression.max_memory): sent as it is.
     budgetSpent();
     mergeVary(headers);
     return res;

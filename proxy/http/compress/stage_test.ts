@@ -3,12 +3,18 @@
  * the bytes on the wire, curl, fetch).
  */
 import assert from "node:assert/strict";
-import { connect, startProxy, type TestProxy, yaml } from "../../testing/proxy.ts";
-import type { HttpUpstream } from "../../testing/servers.ts";
-import { field, readResponse, type WireResponse } from "../../testing/wire.ts";
+import { connect, type RawClient, startProxy, type TestProxy, yaml } from "../../testing/proxy.ts";
+import { startGatehouse } from "../../testing/gatehouse.ts";
+import { parseExposition, sampleValue } from "../../testing/prometheus.ts";
+import { type HttpUpstream, waitFor } from "../../testing/servers.ts";
+import { field, readHead, readResponse, type WireResponse } from "../../testing/wire.ts";
 import { compressionUpstream, curl, decode, ENCODED, JSON_BODY } from "./test_helpers.ts";
-import { ENCODER_BUDGET, encoderMemory } from "./codecs.ts";
+import { encoderMemory } from "./codecs.ts";
+import { encoderBytes } from "./encoder_bytes.ts";
+import { compressionStats } from "./stage.ts";
 import { captureLog, logText } from "../../testing/logs.ts";
+
+const MIB = 1024 * 1024;
 
 async function withProxy(fn: (gw: TestProxy, up: HttpUpstream) => Promise<void>): Promise<void> {
   await using up = compressionUpstream();
@@ -227,24 +233,86 @@ Deno.test("a 304 revalidating a compressed response carries the weak ETag the cl
   });
 });
 
-Deno.test("with the encoder memory in use, a response goes out uncompressed, and the log says why", async () => {
+Deno.test("with compression.max_memory in use, a response goes out uncompressed, counted, and the log says why", async () => {
   await using logs = await captureLog("compression");
-  await withProxy(async (gw) => {
-    assert.ok(encoderMemory.take(ENCODER_BUDGET), "the whole budget taken");
-    try {
-      const res = await get(gw, "/json", { "Accept-Encoding": "br" });
-      assert.equal(res.status, 200);
-      assert.equal(field(res, "content-encoding"), null);
-      assert.match(field(res, "vary") ?? "", /accept-encoding/i);
-      assert.deepEqual(res.body, JSON_BODY);
-    } finally {
-      encoderMemory.give(ENCODER_BUDGET);
-    }
+  await using up = compressionUpstream();
+  // 3 MiB: room for one brotli 4 encoder (~2 MiB), not two.
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+    compression: { codecs: [br], max_memory: 3MiB }
+    routes:
+      - service: app
+    services:
+      app: { servers: ["${up.url}"] }
+  `);
+  assert.equal(encoderMemory.total, 3 * 1024 * 1024, "the configured budget");
+  const before = compressionStats().skipped;
+  {
+    // A response in flight holds its encoder.
+    using held = await connect(gw.port());
+    await held.send("GET /hang HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: br\r\n\r\n");
+    assert.equal(field((await readHead(held.reader))!, "content-encoding"), "br");
+    assert.equal(compressionStats().encoderBytes, encoderBytes("br", 4));
+
+    const res = await get(gw, "/json", { "Accept-Encoding": "br" });
+    assert.equal(res.status, 200);
+    assert.equal(field(res, "content-encoding"), null);
+    assert.match(field(res, "vary") ?? "", /accept-encoding/i);
+    assert.deepEqual(res.body, JSON_BODY);
+    assert.equal(compressionStats().skipped, before + 1, "counted");
     assert.match(
       logs.records.map(logText).join("\n"),
-      /Sent 1 response\(s\) uncompressed: the encoder memory \(32 MiB per worker\) is in use/,
+      /Sent 1 response\(s\) uncompressed: the encoder memory \(compression\.max_memory, 3 MiB per worker\) is in use/,
     );
-    const again = await get(gw, "/json", { "Accept-Encoding": "br" });
-    assert.equal(field(again, "content-encoding"), "br", "compressed once there is room");
-  });
+  }
+  await waitFor(() => compressionStats().encoderBytes === 0, "the encoder back");
+  const again = await get(gw, "/json", { "Accept-Encoding": "br" });
+  assert.equal(field(again, "content-encoding"), "br", "compressed once there is room");
+});
+
+Deno.test("with two workers, each holds compression.max_memory of its own; the metrics sum them and follow a reload", async () => {
+  await using up = compressionUpstream();
+  const configText = (budget: string) =>
+    yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+    compression: { codecs: [br], max_memory: ${budget} }
+    routes:
+      - service: app
+    services:
+      app: { servers: ["${up.url}"] }
+    admin: { address: "127.0.0.1:0" }
+  `;
+  await using gh = await startGatehouse(configText("3MiB"), true, 2);
+  const value = async (name: string) =>
+    sampleValue(await parseExposition(await (await fetch(gh.admin("/metrics"))).text()), name);
+  assert.equal(await value("gatehouse_compression_encoder_limit_bytes"), 2 * 3 * MIB);
+  assert.equal(await value("gatehouse_compression_encoder_bytes"), 0);
+  // Responses held open until both workers hold the one brotli encoder 3 MiB has room for; the
+  // kernel spreads connections over the workers, and each one past a full worker's goes plain.
+  const held: RawClient[] = [];
+  let compressed = 0;
+  let plain = 0;
+  try {
+    while (compressed < 2 && held.length < 64) {
+      const c = await connect(gh.port());
+      held.push(c);
+      await c.send("GET /hang HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: br\r\n\r\n");
+      const coding = field((await readHead(c.reader))!, "content-encoding");
+      if (coding === "br") compressed++;
+      else plain++;
+    }
+    assert.equal(compressed, 2, "both workers compress one response");
+    assert.equal(await value("gatehouse_compression_encoder_bytes"), 2 * encoderBytes("br", 4));
+    assert.equal(await value("gatehouse_compression_skipped_total"), plain);
+  } finally {
+    for (const c of held) c[Symbol.dispose]();
+  }
+  await waitFor(async () => await value("gatehouse_compression_encoder_bytes") === 0, "given back");
+  await Deno.writeTextFile(gh.file, configText("8MiB"));
+  await waitFor(
+    async () => await value("gatehouse_compression_encoder_limit_bytes") === 2 * 8 * MIB,
+    "the reloaded budget in both workers",
+  );
 });

@@ -49,6 +49,7 @@ const JSON_TYPE = { "content-type": "application/json" };
  * - `/encoded/<coding>`: JSON_BODY precompressed with that coding, strong ETag
  * - `/small`: 100 bytes of text; `/png`: 20 KiB image/png; `/untyped`: no Content-Type
  * - `/stream`: 600 bytes of text in 3 chunks, length unknown
+ * - `/hang`: 600 bytes of text, then nothing until the response is cancelled
  * - `/no-transform`, `/vary-star`, `/vary-ae`, `/weak-etag`: JSON_BODY with those headers
  * - `/range`: 206 with Content-Range; `/unsatisfiable`: 416 with Content-Range
  * - `/empty`: 204; `/not-modified`: 304 with ETag "v1"
@@ -89,6 +90,11 @@ export function compressionUpstream(): HttpUpstream {
         return new Response(
           ReadableStream.from(["a".repeat(200), "b".repeat(200), "c".repeat(200)])
             .pipeThrough(new TextEncoderStream()),
+          { headers: { "content-type": "text/plain" } },
+        );
+      case "/hang":
+        return new Response(
+          new ReadableStream({ start: (c) => c.enqueue(new Uint8Array(600).fill(104)) }),
           { headers: { "content-type": "text/plain" } },
         );
       case "/no-transform":

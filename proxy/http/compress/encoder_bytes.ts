@@ -1,0 +1,57 @@
+/**
+ * What one response encoder holds while its client reads nothing, by codec and level: what the
+ * encoder budget (`compression.max_memory`) charges each compressed response. Measured with
+ * bench/encoder_memory.ts on Deno 2.9.6 (each encoder fed more JSON than its window; RSS growth
+ * per open encoder; 2026-12-07), in KiB with a tenth added, rounded up to 64 KiB. Brotli's higher qualities take bigger hash tables (quality 9: 33 MiB) than 10 and 11
+ * (Zopfli-style search, 6 MiB); zstd's levels take their window and tables from its own table.
+ *
+ * @module
+ */
+import type { Codec } from "../../config/types.ts";
+
+const KIB = 1024;
+
+/** `compression.max_memory`'s default: 32 MiB per worker. */
+export const DEFAULT_ENCODER_MEMORY = 32 * 1024 * KIB;
+
+/** Gzip holds the same at every level (its window and hash chains do not depend on it). */
+const GZIP = 512 * KIB;
+/** Brotli with its 512 KiB window, by quality 0-11. */
+const BR = [256, 256, 1792, 1728, 2112, 2688, 3840, 8960, 17984, 37312, 6720, 6784].map((k) =>
+  k * KIB
+);
+/** Zstandard by level 1-19 (index 0 unused). */
+const ZSTD = [
+  0,
+  960,
+  1664,
+  3264,
+  4672,
+  5248,
+  5248,
+  8064,
+  8064,
+  16000,
+  27200,
+  27264,
+  49728,
+  40768,
+  58816,
+  76864,
+  37888,
+  63488,
+  64000,
+  100032,
+].map((k) => k * KIB);
+
+/** Bytes one encoder of `codec` at `level` holds at most. */
+export function encoderBytes(codec: Codec, level: number): number {
+  switch (codec) {
+    case "gzip":
+      return GZIP;
+    case "br":
+      return BR[level];
+    case "zstd":
+      return ZSTD[level];
+  }
+}
