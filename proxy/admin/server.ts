@@ -35,7 +35,23 @@ export interface AdminDeps {
   /** Reloads the config; `ok` false means it was refused (the result is sent as JSON). */
   readonly reload: () => Promise<{ readonly ok: boolean }>;
   readonly token: () => AdminToken;
+  /** Hears of each request refused (counted by the caller). */
+  readonly refused?: (reason: AdminRefusal) => void;
 }
+
+/**
+ * Why the admin endpoint refused a request: one the HTTP/1.1 engine would not take (bad framing,
+ * a head too large), one without the right bearer token, or any but the probes while the
+ * configured token cannot be read.
+ */
+export type AdminRefusal = "malformed" | "unauthorized" | "token_unavailable";
+
+/** Every AdminRefusal, for metrics that start at 0. */
+export const ADMIN_REFUSALS: readonly AdminRefusal[] = [
+  "malformed",
+  "unauthorized",
+  "token_unavailable",
+];
 
 /**
  * The admin token policy: none configured, a token to require, or a configured token that
@@ -79,7 +95,7 @@ const LIMITS: H1Limits = {
   sendIdleMs: 30_000,
 };
 const CLOSE_MS = 5_000;
-/** At most one line a second for requests the engine refused (an exposed port gets scanned). */
+/** At most one line a second for refused requests (an exposed port gets scanned). */
 const REFUSAL_LOG_MS = 1000;
 
 /**
@@ -102,18 +118,27 @@ export function startAdmin(
     );
   }
   const registry = new ConnectionRegistry();
-  const handler = (req: IncomingRequest) => handle(req, deps);
   let lastRefusalLog = -Infinity;
-  const onRejected = (rejection: Rejection, _head: unknown, client: { address: string }) => {
+  const refused = (reason: AdminRefusal, client: string, status: number, why: string) => {
+    deps.refused?.(reason);
     const now = monotonicNow();
     if (now - lastRefusalLog < REFUSAL_LOG_MS) return;
     lastRefusalLog = now;
     logger.warning("The admin endpoint refused a request from {client}: {status} {reason}", {
-      client: client.address,
-      status: rejection.status,
-      reason: rejection.message,
+      client,
+      status,
+      reason: why,
     });
   };
+  const handler = async (req: IncomingRequest) => {
+    const a = await answer(req, deps);
+    if (a.refused !== undefined) {
+      refused(a.refused, req.client.address, a.status, REFUSAL_TEXT[a.refused]);
+    }
+    return toOutgoing(a);
+  };
+  const onRejected = (rejection: Rejection, _head: unknown, client: { address: string }) =>
+    refused("malformed", client.address, rejection.status, rejection.message);
   acceptLoop(
     listener,
     (conn) => {
@@ -154,14 +179,18 @@ export function startAdmin(
   };
 }
 
-function handle(req: IncomingRequest, deps: AdminDeps): Promise<OutgoingResponse> {
-  return answer(req, deps).then(toOutgoing);
-}
+const REFUSAL_TEXT: Readonly<Record<AdminRefusal, string>> = {
+  malformed: "malformed request",
+  unauthorized: "no or a wrong bearer token",
+  token_unavailable: "the admin token cannot be read",
+};
 
 /** What the admin endpoint answers: a status, its body, its content type and extra headers. */
 interface Answer {
   readonly status: number;
   readonly body: string;
+  /** Set when the answer refuses the request. */
+  readonly refused?: AdminRefusal;
   readonly type: string;
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -175,7 +204,10 @@ async function answer(req: IncomingRequest, deps: AdminDeps): Promise<Answer> {
   }
   const token = deps.token();
   if (token.kind === "unavailable") {
-    return text(503, `${token.reason}: every admin path but the probes is refused\n`);
+    return {
+      ...text(503, `${token.reason}: every admin path but the probes is refused\n`),
+      refused: "token_unavailable",
+    };
   }
   if (token.kind === "bearer" && !authorized(req.headers.get("authorization"), token.value)) {
     return {
@@ -183,6 +215,7 @@ async function answer(req: IncomingRequest, deps: AdminDeps): Promise<Answer> {
       body: "unauthorized: send Authorization: Bearer <token>\n",
       type: TEXT,
       headers: { "www-authenticate": 'Bearer realm="gatehouse-admin"' },
+      refused: "unauthorized",
     };
   }
   switch (path) {

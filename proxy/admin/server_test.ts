@@ -2,11 +2,18 @@ import assert from "node:assert/strict";
 import type { ReloadResult } from "../app/reloader.ts";
 import { captureLog, logText } from "../testing/logs.ts";
 import { readResponse, WireReader, writeAll } from "../testing/wire.ts";
-import { type AdminDeps, type AdminToken, readAdminToken, startAdmin } from "./server.ts";
+import {
+  type AdminDeps,
+  type AdminRefusal,
+  type AdminToken,
+  readAdminToken,
+  startAdmin,
+} from "./server.ts";
 
 /** The admin endpoint on a free loopback port, over `overrides` of plain dependencies. */
 function admin(overrides: Partial<AdminDeps> = {}) {
   const reloads: string[] = [];
+  const refusals: AdminRefusal[] = [];
   const deps: AdminDeps = {
     ready: () => true,
     draining: () => false,
@@ -17,11 +24,13 @@ function admin(overrides: Partial<AdminDeps> = {}) {
       return Promise.resolve(result(true));
     },
     token: () => ({ kind: "none" }),
+    refused: (reason) => refusals.push(reason),
     ...overrides,
   };
   const server = startAdmin({ hostname: "127.0.0.1", port: 0 }, deps);
   return {
     reloads,
+    refusals,
     port: server.port,
     fetch: async (path: string, init?: RequestInit) => {
       const res = await fetch(`http://127.0.0.1:${server.port}${path}`, init);
@@ -92,6 +101,23 @@ Deno.test("admin: a bearer token guards every path but the probes, compared exac
   assert.equal((await a.fetch("/metrics", header("Bearer  s3cret "))).status, 200, "trimmed");
   assert.equal((await a.fetch("/healthz")).status, 200);
   assert.equal((await a.fetch("/readyz")).status, 200);
+  assert.deepEqual(a.refusals, Array(7).fill("unauthorized"), "each refusal reported");
+});
+
+Deno.test("admin: a refused token is logged; a wrong method or a draining probe is no refusal", async () => {
+  await using logs = await captureLog("admin");
+  let draining = false;
+  await using a = admin({ token: bearer("s3cret"), draining: () => draining });
+  assert.equal((await a.fetch("/status")).status, 401);
+  assert.match(
+    logs.records.map(logText).join("\n"),
+    /The admin endpoint refused a request from 127\.0\.0\.1: 401 no or a wrong bearer token/,
+  );
+  const auth = { authorization: "Bearer s3cret" };
+  assert.equal((await a.fetch("/status", { method: "POST", headers: auth })).status, 405);
+  draining = true;
+  assert.equal((await a.fetch("/readyz")).status, 503);
+  assert.deepEqual(a.refusals, ["unauthorized"]);
 });
 
 Deno.test("admin: a token that cannot be read closes the API, not the probes", async () => {
@@ -100,6 +126,7 @@ Deno.test("admin: a token that cannot be read closes the API, not the probes", a
   assert.equal(refused.status, 503);
   assert.equal(refused.body, "GH_X is not set: every admin path but the probes is refused\n");
   assert.equal((await a.fetch("/healthz")).status, 200);
+  assert.deepEqual(a.refusals, ["token_unavailable"]);
 });
 
 Deno.test("readAdminToken: none, set, unset or empty", () => {
@@ -142,4 +169,5 @@ Deno.test("admin: a malformed request gets 400 and a log line, and the endpoint 
     /The admin endpoint refused a request from 127\.0\.0\.1: 400 /,
   );
   assert.equal((await a.fetch("/healthz")).status, 200);
+  assert.deepEqual(a.refusals, ["malformed"]);
 });

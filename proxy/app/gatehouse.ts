@@ -14,7 +14,7 @@
  * which start a whole Gatehouse in-process.
  */
 import { AcmeManager } from "../acme/manager.ts";
-import { type AdminServer, readAdminToken, startAdmin } from "../admin/server.ts";
+import { ADMIN_REFUSALS, type AdminServer, readAdminToken, startAdmin } from "../admin/server.ts";
 import { statusDocument } from "./status.ts";
 import type { Config } from "../config/types.ts";
 import type { ConfigFragment } from "../config/fragments.ts";
@@ -174,6 +174,7 @@ export class Gatehouse {
       requestsInFlight: () => runtime!.clients.requests,
       maxRequestsInFlight: () =>
         limitOf(runtime!.config.limits.maxRequestsInFlight, autoRequests(autoMax)),
+      adminRefusals: ADMIN_REFUSALS,
     });
     metrics.configure(config);
     if (shared !== null) {
@@ -317,6 +318,7 @@ export class Gatehouse {
         }),
       reload: () => this.reload("admin"),
       token: () => readAdminToken(this.runtime.config.admin.tokenEnv),
+      refused: (reason) => this.control.adminRefused(reason),
     }, (failure) => this.#adminFailures.report("admin", failure));
   }
 }

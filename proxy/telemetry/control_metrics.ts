@@ -29,6 +29,8 @@ export interface ControlSource {
   readonly requestsInFlight?: () => number;
   /** The requests in flight admitted at most (`limits.max_requests_in_flight`); 0 = no limit. */
   readonly maxRequestsInFlight?: () => number;
+  /** Reasons the admin endpoint refuses requests for, counted from 0. */
+  readonly adminRefusals?: readonly string[];
 }
 
 export class ControlMetrics {
@@ -39,6 +41,7 @@ export class ControlMetrics {
   readonly #lastReloadTime;
   readonly #acmeOrders;
   readonly #acmeFailures;
+  readonly #adminRefused;
 
   constructor(source: ControlSource) {
     const r = [this.registry];
@@ -70,6 +73,13 @@ export class ControlMetrics {
       "Failed attempts to obtain or renew an ACME certificate, by host name",
       ["host"],
     );
+    this.#adminRefused = counter(
+      "gatehouse_admin_requests_refused_total",
+      "Requests the admin endpoint refused, by reason (malformed, unauthorized, " +
+        "token_unavailable)",
+      ["reason"],
+    );
+    for (const reason of source.adminRefusals ?? []) this.#adminRefused.labels(reason).inc(0);
     serverGauges(r, source);
     processGauges(r, source);
     this.#lastReloadSuccess.set(1);
@@ -88,6 +98,11 @@ export class ControlMetrics {
   acmeAttempt(host: string, result: "valid" | "failed"): void {
     this.#acmeOrders.labels(result).inc();
     if (result === "failed") this.#acmeFailures.labels(host).inc();
+  }
+
+  /** The admin endpoint refused a request for `reason`. */
+  adminRefused(reason: string): void {
+    this.#adminRefused.labels(reason).inc();
   }
 
   samples(): Promise<MetricSamples> {

@@ -174,7 +174,14 @@ Deno.test("an admin token protects /metrics, /status and /reload but not the pro
     const wrong = await fetch(gh.admin("/status"), { headers: { authorization: "Bearer nope" } });
     await wrong.body?.cancel();
     assert.equal(wrong.status, 401);
-    await scrape(gh.admin("/metrics"), { headers: { authorization: "Bearer s3cret" } });
+    const samples = await scrape(gh.admin("/metrics"), {
+      headers: { authorization: "Bearer s3cret" },
+    });
+    const refused = (reason: string) =>
+      sampleValue(samples, "gatehouse_admin_requests_refused_total", { reason });
+    assert.equal(refused("unauthorized"), 3, "counted");
+    assert.equal(refused("malformed"), 0, "at 0 from start-up");
+    assert.equal(refused("token_unavailable"), 0);
     for (const path of ["/healthz", "/readyz"]) {
       const res = await fetch(gh.admin(path));
       await res.body?.cancel();
