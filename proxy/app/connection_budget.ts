@@ -21,7 +21,7 @@
  * Tested by connection_budget_test.ts.
  */
 import type { Config } from "../config/types.ts";
-import { DEFAULT_ENCODER_MEMORY } from "../http/compress/encoder_bytes.ts";
+import { DEFAULT_CODEC_MEMORY } from "../http/compress/codec_memory.ts";
 import { type MemoryLimit, memoryLimit } from "../internal/memory_limit.ts";
 import { log } from "../telemetry/log.ts";
 
@@ -43,9 +43,9 @@ export const MIN_CONNECTIONS = 256;
 export function connectionsFor(
   limit: number,
   workers: number,
-  encoders = DEFAULT_ENCODER_MEMORY,
+  encoders = DEFAULT_CODEC_MEMORY,
 ): number {
-  const moreEncoders = Math.max(0, encoders - DEFAULT_ENCODER_MEMORY) * workers;
+  const moreEncoders = Math.max(0, encoders - DEFAULT_CODEC_MEMORY) * workers;
   const base = BASE_BYTES + WORKER_BYTES * Math.max(0, workers - 1) + moreEncoders;
   const fit = Math.floor((limit * USABLE_SHARE - base) / CONNECTION_BYTES);
   return Math.max(MIN_CONNECTIONS, fit);

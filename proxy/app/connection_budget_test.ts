@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import zlib from "node:zlib";
 import { autoRequests, connectionsFor, MIN_CONNECTIONS } from "./connection_budget.ts";
 import { yaml } from "../testing/proxy.ts";
 import { spawnProxy } from "../testing/process.ts";
@@ -256,6 +257,51 @@ Deno.test({
       for (let i = 0; i < 40; i++) {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port });
         await writeAll(conn, "GET / HTTP/1.1\r\nHost: app\r\nAccept-Encoding: br\r\n\r\n");
+        clients.push(conn);
+      }
+      await waitFor(
+        () => up.requests.length === clients.length,
+        "every response under way",
+        20_000,
+      );
+      await waitForSteady(() => group.peak(), "the memory to stop growing", 20_000, 500);
+      await assertHeld(group);
+    } finally {
+      for (const conn of clients) conn.close();
+    }
+    assert.equal((await gw.close()).code, 0);
+  },
+});
+
+Deno.test({
+  name:
+    "connection budget: in a 200 MiB cgroup, br responses to decode for clients that read nothing stay within it",
+  ignore: memoryCgroupVersion() === null && Deno.env.get("CI") === undefined,
+  async fn() {
+    // An upstream that ignores Accept-Encoding and sends br with the largest window (16 MiB),
+    // as precompressed objects in a store may be: each client that accepts only gzip needs a
+    // decoder, which held 17 MiB while its client read nothing; 40 got the process OOM-killed.
+    const line = new TextEncoder().encode("0123456789abcdefghijklmnopqrstuvwxyz ".repeat(28));
+    const text = new Uint8Array(24 * MIB);
+    let seed = 1;
+    for (let at = 0; at + line.length <= text.length; at += line.length) {
+      text.set(line, at);
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      text[at] = 97 + seed % 26; // no two lines alike: the window fills
+    }
+    const br = new Uint8Array(zlib.brotliCompressSync(text, {
+      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1, [zlib.constants.BROTLI_PARAM_LGWIN]: 24 },
+    }));
+    await using up = httpUpstream(() =>
+      new Response(br, { headers: { "content-type": "text/plain", "content-encoding": "br" } })
+    );
+    await using group = await memoryCgroup(200 * MIB);
+    await using gw = await proxyIn(group, up.url, 1, "off");
+    const clients: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: gw.port });
+        await writeAll(conn, "GET / HTTP/1.1\r\nHost: app\r\nAccept-Encoding: gzip\r\n\r\n");
         clients.push(conn);
       }
       await waitFor(

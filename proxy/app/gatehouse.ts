@@ -21,7 +21,7 @@ import type { ConfigFragment } from "../config/fragments.ts";
 import { DockerSource } from "./docker_source.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { InternalService } from "../http/context.ts";
-import { compressionStats } from "../http/compress/stage.ts";
+import { compressionStats } from "../http/compress/shortfall.ts";
 import { log, setupLogging } from "../telemetry/log.ts";
 import { Metrics, type MetricSamples } from "../telemetry/metrics.ts";
 import { ControlMetrics, exposition, EXPOSITION_TYPE } from "../telemetry/control_metrics.ts";

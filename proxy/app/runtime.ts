@@ -16,7 +16,7 @@
  */
 import type { CertificateFile, Config } from "../config/types.ts";
 import type { InternalService, RequestCount, Snapshot } from "../http/context.ts";
-import { setEncoderMemory } from "../http/compress/codecs.ts";
+import { setCodecMemory } from "../http/compress/codecs.ts";
 import { createPipeline } from "../http/pipeline.ts";
 import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
@@ -318,7 +318,7 @@ export class Runtime {
     }
     this.#snapshot = next;
     this.#middlewares.commit(middlewares);
-    setEncoderMemory(config.compressionMemory);
+    setCodecMemory(config.compressionMemory);
     for (const s of old.services.values()) s.stop(next.services.get(s.name));
     for (const s of next.services.values()) s.start();
     const all = (c: Config) => [...c.routes, ...c.tcpRoutes, ...c.udpRoutes];

@@ -12,7 +12,7 @@
 import type { CertificateFile, Config } from "../config/types.ts";
 import { HeaderList } from "../proto/header_list.ts";
 import type { InternalService } from "../http/context.ts";
-import { compressionStats } from "../http/compress/stage.ts";
+import { compressionStats } from "../http/compress/shortfall.ts";
 import { SharedConnectionCounts } from "../net/connection_counts.ts";
 import { CounterStore } from "../net/shared_counters.ts";
 import { closeLogging, type LogOutputs, setupLogging } from "../telemetry/log.ts";

@@ -8,7 +8,7 @@ import { resolve as resolvePath } from "node:path";
 import type { Context } from "./context.ts";
 import { quote, type Segment } from "./errors.ts";
 import { routes, services } from "./resolve_routes.ts";
-import { checkEncoderMemory, compression } from "./resolve_compression.ts";
+import { checkCodecMemory, compression } from "./resolve_compression.ts";
 import { entrypointTcp, tcpRoutes } from "./resolve_tcp.ts";
 import { acmeSettings } from "./resolve_acme.ts";
 import { entrypointTls } from "./resolve_tls.ts";
@@ -160,7 +160,7 @@ export async function resolve(
   ctx.files.add(resolvePath(meta.file));
   const { timeouts: t, limits, forwarding, not_found: notFound, log, admin, metrics } = raw;
   const httpRoutes = routes(ctx, raw);
-  checkEncoderMemory(ctx, raw);
+  checkCodecMemory(ctx, raw);
   const streamRoutes = tcpRoutes(ctx, raw, httpRoutes);
   const taken = new Set([...httpRoutes, ...streamRoutes].map((r) => r.name));
   return {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { encoderBytes } from "../http/compress/encoder_bytes.ts";
+import { decoderBytes, encoderBytes } from "../http/compress/codec_memory.ts";
 import type { Context } from "./context.ts";
 import type { Segment } from "./errors.ts";
 import type { RawConfig } from "./schema.ts";
@@ -35,12 +35,22 @@ function mib(bytes: number): string {
 
 /**
  * Errors for levels whose one encoder is larger than `compression.max_memory`, warnings for
- * levels it holds fewer than FEW_ENCODERS of: at the top level, and in routes that set a level
- * of their own.
+ * levels it holds fewer than FEW_ENCODERS of (at the top level, and in routes that set a level
+ * of their own), and a warning when it cannot hold a decoder of every coding.
  */
-export function checkEncoderMemory(ctx: Context, raw: RawConfig): void {
+export function checkCodecMemory(ctx: Context, raw: RawConfig): void {
   const budget = raw.compression.max_memory;
   const budgetPath: Segment[] = ["compression", "max_memory"];
+  const brDecoder = decoderBytes("br");
+  if (budget < brDecoder) {
+    ctx.warn(
+      budgetPath,
+      `compression.max_memory (${mib(budget)} MiB per worker) cannot hold a brotli decoder ` +
+        `(~${mib(brDecoder)} MiB for the largest window): a response an upstream sends ` +
+        `br-encoded to a client that does not accept br gets 503 (upstreams that honour ` +
+        `Accept-Encoding never need one)`,
+    );
+  }
   const check = (
     codecs: readonly Codec[],
     levels: Record<Codec, number>,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encoderBytes } from "../http/compress/encoder_bytes.ts";
+import { encoderBytes } from "../http/compress/codec_memory.ts";
 import { formatConfigWarning } from "./errors.ts";
 import { loadConfigText } from "./load.ts";
 import { configOf, errorsOf, FILE, MINIMAL, yaml } from "./test_helpers.ts";
@@ -108,5 +108,18 @@ Deno.test("a level the budget holds only a few of at once is a warning with file
       `and responses past that go out uncompressed; lower the level, or raise ` +
       `compression.max_memory to ${Math.ceil(br7 * 8 / MIB)}MiB`,
     ],
+  );
+});
+
+Deno.test("a max_memory that cannot hold a brotli decoder is a warning", async () => {
+  const warnings = await warningsOf(
+    MINIMAL + yaml`
+    compression: { max_memory: 17MiB }
+  `,
+  );
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(
+    warnings[0],
+    /compression\.max_memory: warning: compression\.max_memory \(17 MiB per worker\) cannot hold a brotli decoder \(~19 MiB for the largest window\)/,
   );
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DEFAULT_ENCODER_MEMORY } from "../http/compress/encoder_bytes.ts";
+import { DEFAULT_CODEC_MEMORY } from "../http/compress/codec_memory.ts";
 import { def, inherit, list, obj, union } from "./dsl.ts";
 import { bool, disabled, int, oneOf, size, text } from "./values.ts";
 
@@ -69,10 +69,11 @@ export const compressionSection = obj({
   ),
   max_memory: def(
     size("1MiB", "64GiB"),
-    `${DEFAULT_ENCODER_MEMORY / (1024 * 1024)}MiB`,
-    "Memory the encoders of responses in flight hold at most, per worker (each holds what its " +
-      "codec and level take, from ~0.4 MiB for gzip to ~90 MiB for zstd 19); a response that " +
-      "finds it in use goes out uncompressed. Top level only",
+    `${DEFAULT_CODEC_MEMORY / (1024 * 1024)}MiB`,
+    "Memory the encoders and decoders of responses in flight hold at most, per worker (an " +
+      "encoder what its codec and level take, from ~0.4 MiB for gzip to ~90 MiB for zstd 19; a " +
+      "decoder its coding's largest window); a response that finds it in use goes out " +
+      "uncompressed, or gets 503 when it needed decoding. Top level only",
   ),
 }, "compression settings");
 

@@ -490,8 +490,9 @@ export interface Config {
   /** Server-wide response compression (routes may override); `null` = off by default. */
   readonly compression: Compression | null;
   /**
-   * Bytes the encoders of responses in flight hold at most in each worker isolate
-   * (`compression.max_memory`); a response that finds them taken goes out uncompressed.
+   * Bytes the encoders and decoders of responses in flight hold at most in each worker isolate
+   * (`compression.max_memory`); a response that finds them taken goes out uncompressed (503 when
+   * it needed decoding).
    */
   readonly compressionMemory: number;
   /** Routes and services from the labels of Docker containers (proxy/docker/). */

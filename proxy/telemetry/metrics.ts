@@ -63,10 +63,16 @@ export interface MetricsSource {
     { entrypoint: string; counters: Readonly<Record<string, number>> }
   >;
   /**
-   * Responses sent uncompressed for want of encoder memory, the encoder memory taken now, and the
-   * isolate's budget for it (`compression.max_memory`).
+   * Responses sent uncompressed for want of encoder memory, responses answered 503 for want of
+   * decoder memory, the codec memory taken now, and the isolate's budget for it
+   * (`compression.max_memory`).
    */
-  readonly compression?: () => { skipped: number; encoderBytes: number; limitBytes: number };
+  readonly compression?: () => {
+    skipped: number;
+    decodeRefused: number;
+    memoryBytes: number;
+    limitBytes: number;
+  };
 }
 
 /** The samples of a registry, as `getMetricsAsJSON` gives them (structured-cloneable). */
@@ -461,17 +467,27 @@ export class Metrics {
         this.inc(source.compression?.().skipped ?? 0);
       },
     });
-    new client.Gauge({
-      name: "gatehouse_compression_encoder_bytes",
-      help: "Memory the encoders of responses in flight hold, as charged to " +
-        "compression.max_memory (which bounds each worker's)",
+    new client.Counter({
+      name: "gatehouse_compression_decode_refused_total",
+      help: "Responses answered 503 because the upstream sent them in a coding the client does " +
+        "not accept and the memory to decode them (compression.max_memory) was in use",
       registers: r,
       collect() {
-        this.set(source.compression?.().encoderBytes ?? 0);
+        this.reset();
+        this.inc(source.compression?.().decodeRefused ?? 0);
       },
     });
     new client.Gauge({
-      name: "gatehouse_compression_encoder_limit_bytes",
+      name: "gatehouse_compression_memory_bytes",
+      help: "Memory the encoders and decoders of responses in flight hold, as charged to " +
+        "compression.max_memory (which bounds each worker's)",
+      registers: r,
+      collect() {
+        this.set(source.compression?.().memoryBytes ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: "gatehouse_compression_memory_limit_bytes",
       help: "compression.max_memory of every isolate carrying traffic, summed",
       registers: r,
       collect() {

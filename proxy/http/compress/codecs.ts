@@ -8,13 +8,15 @@
  * Encoders flush after every source chunk: an event that the upstream wrote is on its way to
  * the client in full, not held back until the codec's window fills.
  *
- * An encoder's own state is larger than that buffer, and a client that stops reading keeps it:
- * from ~0.4 MiB (gzip) to ~90 MiB (zstd 19) per response (encoder_bytes.ts). 416 such clients
- * (auto's requests in flight in a 200 MiB container) got the process OOM-killed with any of the
- * three codecs at their default levels. So each encoder takes what its codec and level hold from
- * one budget per isolate (`compression.max_memory`), and gives it back when its response ends;
- * a response that finds the budget spent is sent as it is. Brotli gets a 512 KiB window (as
- * ngx_brotli's default) instead of 4 MiB: at quality 4 that held 6.8 MiB per response.
+ * A codec's own state is larger than that buffer, and a client that stops reading keeps it:
+ * from ~0.4 MiB (gzip) to ~90 MiB (zstd 19) per encoder, up to 17 MiB per decoder (brotli's
+ * largest window), measured in codec_memory.ts. 416 such clients (auto's requests in flight in a
+ * 200 MiB container) got the process OOM-killed with any of the three encoders at their default
+ * levels, and 40 brotli decoders did. So each codec takes what it can hold from one budget per
+ * isolate (`compression.max_memory`) and gives it back when its response ends; when the budget
+ * cannot spare it, encodeBody and decodeBody return null and the stage decides (shortfall.ts).
+ * Brotli encoders get a 512 KiB window (as ngx_brotli's default) instead of 4 MiB: at quality 4
+ * that held 6.8 MiB per response.
  *
  * @module
  */
@@ -24,16 +26,24 @@ import type { Codec } from "../../config/types.ts";
 import type { BodyReader } from "../../proto/message.ts";
 
 import { ByteBudget } from "../../net/byte_budget.ts";
-import { DEFAULT_ENCODER_MEMORY, encoderBytes } from "./encoder_bytes.ts";
+import {
+  type Decodable,
+  decoderBytes,
+  DEFAULT_CODEC_MEMORY,
+  encoderBytes,
+} from "./codec_memory.ts";
 
 const C = zlib.constants;
 
-/** The isolate's encoder budget (`compression.max_memory`; the runtime sets the configured one). */
-export const encoderMemory: ByteBudget = new ByteBudget(DEFAULT_ENCODER_MEMORY);
+/**
+ * The isolate's budget for encoders and decoders (`compression.max_memory`; the runtime sets the
+ * configured one).
+ */
+export const codecMemory: ByteBudget = new ByteBudget(DEFAULT_CODEC_MEMORY);
 
-/** Makes the isolate's encoder budget `bytes`. */
-export function setEncoderMemory(bytes: number): void {
-  encoderMemory.resize(bytes);
+/** Makes the isolate's codec budget `bytes`. */
+export function setCodecMemory(bytes: number): void {
+  codecMemory.resize(bytes);
 }
 
 /** Brotli's window: 512 KiB (2^19). */
@@ -42,8 +52,7 @@ const BROTLI_WINDOW_BITS = 19;
 /** A node:zlib stream: a Transform that can also flush. */
 type CodecStream = Transform & zlib.Zlib;
 
-/** A content coding Gatehouse can decode. */
-export type Decodable = Codec | "deflate";
+export type { Decodable };
 
 export type { Codec };
 
@@ -106,19 +115,30 @@ function decoder(coding: Decodable, first: Uint8Array | null): CodecStream {
  */
 export function encodeBody(source: BodyReader, codec: Codec, level: number): BodyReader | null {
   const bytes = encoderBytes(codec, level);
-  if (!encoderMemory.take(bytes)) return null;
+  if (!codecMemory.take(bytes)) return null;
   return new CodecBody(
     source,
     () => encoder(codec, level),
     FLUSH[codec],
     `${codec} encoding`,
-    () => encoderMemory.give(bytes),
+    () => codecMemory.give(bytes),
   );
 }
 
-/** `source` with content coding `coding` removed. */
-export function decodeBody(source: BodyReader, coding: Decodable): BodyReader {
-  return new CodecBody(source, (first) => decoder(coding, first), null, `${coding} decoding`, null);
+/**
+ * `source` with content coding `coding` removed; null when the budget cannot spare a decoder
+ * (given back when the decoded body ends, fails or is cancelled).
+ */
+export function decodeBody(source: BodyReader, coding: Decodable): BodyReader | null {
+  const bytes = decoderBytes(coding);
+  if (!codecMemory.take(bytes)) return null;
+  return new CodecBody(
+    source,
+    (first) => decoder(coding, first),
+    null,
+    `${coding} decoding`,
+    () => codecMemory.give(bytes),
+  );
 }
 
 function full(z: CodecStream): boolean {

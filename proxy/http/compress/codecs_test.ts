@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { type BodyReader, readWhole } from "../../proto/message.ts";
-import { type Codec, decodeBody, encodeBody, encoderMemory } from "./codecs.ts";
-import { encoderBytes } from "./encoder_bytes.ts";
+import { type Codec, codecMemory, decodeBody, encodeBody } from "./codecs.ts";
+import { decoderBytes, encoderBytes } from "./codec_memory.ts";
 
 const C = zlib.constants;
 const text = new TextEncoder().encode(
@@ -62,7 +62,7 @@ Deno.test("each decoder restores what node:zlib encoded, deflate with or without
     ["zstd", zlib.zstdCompressSync(text)],
   ];
   for (const [coding, bytes] of encoded) {
-    const out = await readWhole(decodeBody(source(split(bytes, 1000)).body, coding));
+    const out = await readWhole(decodeBody(source(split(bytes, 1000)).body, coding)!);
     assert.deepEqual(out, text, coding);
   }
 });
@@ -92,7 +92,7 @@ Deno.test("encoders flush each source chunk: the output so far decodes to the in
 Deno.test("the source is read only as fast as the consumer reads, even for a bomb", async () => {
   const bomb = zlib.gzipSync(new Uint8Array(256 * 1024 * 1024));
   const { body, state } = source([...split(bomb, 16 * 1024)]);
-  const decoded = decodeBody(body, "gzip");
+  const decoded = decodeBody(body, "gzip")!;
   let got = 0;
   for (let i = 0; i < 8; i++) {
     const chunk = (await decoded.read())!;
@@ -116,7 +116,7 @@ Deno.test("cancelling an encoded body cancels its source", async () => {
 
 Deno.test("a corrupt encoded body fails with a message naming the coding, and is released", async () => {
   const { body, state } = source([new TextEncoder().encode("this is not gzip at all")]);
-  const decoded = decodeBody(body, "gzip");
+  const decoded = decodeBody(body, "gzip")!;
   await assert.rejects(
     () => readWhole(decoded),
     /Cannot complete gzip decoding of the response body/,
@@ -134,17 +134,17 @@ Deno.test("a failing source fails the encoded body with the source's error", asy
 });
 
 Deno.test("encoders take their memory from the isolate's budget and give it back however they end", async () => {
-  const budget = encoderMemory.total;
-  assert.equal(encoderMemory.available, budget);
+  const budget = codecMemory.total;
+  assert.equal(codecMemory.available, budget);
   const whole = encodeBody(source(split(text, 7000)).body, "br", 4)!;
-  assert.equal(encoderMemory.available, budget - encoderBytes("br", 4));
+  assert.equal(codecMemory.available, budget - encoderBytes("br", 4));
   await readWhole(whole);
-  assert.equal(encoderMemory.available, budget, "ended");
+  assert.equal(codecMemory.available, budget, "ended");
 
   const cancelled = encodeBody(source(split(text, 1000)).body, "zstd", 1)!;
   await cancelled.read();
   cancelled.cancel("client left");
-  assert.equal(encoderMemory.available, budget, "cancelled");
+  assert.equal(codecMemory.available, budget, "cancelled");
 
   const broken: BodyReader = {
     length: -1,
@@ -152,7 +152,7 @@ Deno.test("encoders take their memory from the isolate's budget and give it back
     cancel() {},
   };
   await assert.rejects(() => readWhole(encodeBody(broken, "gzip", 1)!));
-  assert.equal(encoderMemory.available, budget, "failed");
+  assert.equal(codecMemory.available, budget, "failed");
 
   // Spent: no encoder until one is given back.
   const held = Array.from(
@@ -164,5 +164,31 @@ Deno.test("encoders take their memory from the isolate's budget and give it back
   const next = encodeBody(source([text]).body, "gzip", 1);
   assert.ok(next !== null, "a place given back is taken again");
   for (const body of [...held, next]) body.cancel();
-  assert.equal(encoderMemory.available, budget);
+  assert.equal(codecMemory.available, budget);
+});
+
+Deno.test("decoders take what their coding's largest window holds and give it back however they end", async () => {
+  const budget = codecMemory.total;
+  const gz = new Uint8Array(zlib.gzipSync(text));
+  const whole = decodeBody(source(split(gz, 700)).body, "gzip")!;
+  assert.equal(codecMemory.available, budget - decoderBytes("gzip"));
+  assert.deepEqual(await readWhole(whole), text);
+  assert.equal(codecMemory.available, budget, "ended");
+
+  const cancelled = decodeBody(source(split(gz, 700)).body, "br")!;
+  assert.equal(codecMemory.available, budget - decoderBytes("br"));
+  cancelled.cancel("client left");
+  assert.equal(codecMemory.available, budget, "cancelled");
+
+  // Spent: no decoder until one is given back.
+  const held = Array.from(
+    { length: Math.floor(budget / decoderBytes("zstd")) },
+    () => decodeBody(source([gz]).body, "zstd")!,
+  );
+  assert.equal(decodeBody(source([gz]).body, "zstd"), null);
+  held.pop()!.cancel();
+  const next = decodeBody(source([gz]).body, "zstd");
+  assert.ok(next !== null, "a place given back is taken again");
+  for (const body of [...held, next]) body.cancel();
+  assert.equal(codecMemory.available, budget);
 });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { connect, proxyFor, tlsClient } from "../../testing/proxy.ts";
 import { httpUpstream, waitFor } from "../../testing/servers.ts";
-import { encoderMemory } from "./codecs.ts";
+import { codecMemory } from "./codecs.ts";
 import { field, latin1, readHead, type WireReader } from "../../testing/wire.ts";
 
 const EVENTS = 4;
@@ -132,10 +132,10 @@ Deno.test("a client that leaves a compressed stream gives its encoder back, over
       using c = await connect(gw.port());
       await c.send("GET /events HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: br\r\n\r\n");
       assert.equal(field((await readHead(c.reader))!, "content-encoding"), "br");
-      assert.ok(encoderMemory.available < encoderMemory.total, "an encoder is out");
+      assert.ok(codecMemory.available < codecMemory.total, "an encoder is out");
     }
     await waitFor(
-      () => encoderMemory.available === encoderMemory.total,
+      () => codecMemory.available === codecMemory.total,
       "the encoder back (HTTP/1.1)",
     );
     using client = await tlsClient("2");
@@ -146,11 +146,11 @@ Deno.test("a client that leaves a compressed stream gives its encoder back, over
       headers: { "accept-encoding": "br" },
     });
     assert.equal(res.headers.get("content-encoding"), "br");
-    assert.ok(encoderMemory.available < encoderMemory.total, "an encoder is out");
+    assert.ok(codecMemory.available < codecMemory.total, "an encoder is out");
     left.abort();
     await res.body?.cancel().catch(() => {});
     await waitFor(
-      () => encoderMemory.available === encoderMemory.total,
+      () => codecMemory.available === codecMemory.total,
       "the encoder back (HTTP/2)",
     );
   } finally {

@@ -9,44 +9,9 @@ import type { Compression } from "../../config/types.ts";
 import type { HeaderList } from "../../proto/header_list.ts";
 import { listTokens } from "../../proto/header_list.ts";
 import type { BodyReader, IncomingRequest, OutgoingResponse } from "../../proto/message.ts";
-import { decodeBody, encodeBody, encoderMemory } from "./codecs.ts";
+import { decodeBody, encodeBody } from "./codecs.ts";
 import { planCompression, type RequestFacts } from "./policy.ts";
-import { log } from "../../telemetry/log.ts";
-import { monotonicNow } from "../../clock.ts";
-
-const logger = log("compression");
-/** The "sent uncompressed" warning comes at most this often. */
-const WARN_EVERY_MS = 10_000;
-/** Responses sent uncompressed for want of encoder memory: since the last warning, and ever. */
-let uncompressed = 0;
-let skipped = 0;
-let warnedAt = -Infinity;
-
-/** The isolate's compression figures, for metrics. */
-export function compressionStats(): { skipped: number; encoderBytes: number; limitBytes: number } {
-  const limitBytes = encoderMemory.total;
-  return { skipped, encoderBytes: limitBytes - encoderMemory.available, limitBytes };
-}
-
-/** A response goes out uncompressed for want of encoder memory: say so, now and then. */
-function budgetSpent(): void {
-  uncompressed++;
-  skipped++;
-  const now = monotonicNow();
-  if (now - warnedAt < WARN_EVERY_MS) return;
-  warnedAt = now;
-  logger.warning(
-    "Sent {count} response(s) uncompressed: the encoder memory (compression.max_memory, " +
-      "{budget} MiB per worker) is in use by responses in flight ({free} KiB free); slow or " +
-      "stalled clients of compressed responses hold it",
-    {
-      count: uncompressed,
-      budget: Math.round(encoderMemory.total / (1024 * 1024) * 10) / 10,
-      free: Math.max(0, Math.floor(encoderMemory.available / 1024)),
-    },
-  );
-  uncompressed = 0;
-}
+import { decodingRefused, sentUncompressed } from "./shortfall.ts";
 
 export type { RequestFacts };
 
@@ -81,8 +46,18 @@ export function compressResponse(
     mergeVary(headers);
     return res;
   }
-  let out = body instanceof Uint8Array ? bytesBody(body) : body!;
-  for (const coding of plan.decode) out = decodeBody(out, coding);
+  const source = body instanceof Uint8Array ? bytesBody(body) : body!;
+  let out = source;
+  for (const coding of plan.decode) {
+    const decoded = decodeBody(out, coding);
+    if (decoded === null) {
+      const failure = decodingRefused(coding);
+      // The decoders taken so far go back; the pipeline cancels the upstream's body.
+      if (out !== source) out.cancel(failure);
+      throw failure;
+    }
+    out = decoded;
+  }
   const encoded = plan.encode === null
     ? null
     : encodeBody(out, plan.encode, settings!.levels[plan.encode]);
@@ -91,11 +66,11 @@ export function compressResponse(
     headers.set("content-encoding", plan.encode!);
   } else if (plan.decode.length === 0) {
     // No encoder to spare (codecs.ts, compression.max_memory): sent as it is.
-    budgetSpent();
+    sentUncompressed();
     mergeVary(headers);
     return res;
   } else {
-    if (plan.encode !== null) budgetSpent();
+    if (plan.encode !== null) sentUncompressed();
     headers.delete("content-encoding");
   }
   headers.delete("content-length");

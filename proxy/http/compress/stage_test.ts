@@ -9,9 +9,9 @@ import { parseExposition, sampleValue } from "../../testing/prometheus.ts";
 import { type HttpUpstream, waitFor } from "../../testing/servers.ts";
 import { field, readHead, readResponse, type WireResponse } from "../../testing/wire.ts";
 import { compressionUpstream, curl, decode, ENCODED, JSON_BODY } from "./test_helpers.ts";
-import { encoderMemory } from "./codecs.ts";
-import { encoderBytes } from "./encoder_bytes.ts";
-import { compressionStats } from "./stage.ts";
+import { codecMemory } from "./codecs.ts";
+import { decoderBytes, encoderBytes } from "./codec_memory.ts";
+import { compressionStats } from "./shortfall.ts";
 import { captureLog, logText } from "../../testing/logs.ts";
 
 const MIB = 1024 * 1024;
@@ -246,14 +246,14 @@ Deno.test("with compression.max_memory in use, a response goes out uncompressed,
     services:
       app: { servers: ["${up.url}"] }
   `);
-  assert.equal(encoderMemory.total, 3 * 1024 * 1024, "the configured budget");
+  assert.equal(codecMemory.total, 3 * 1024 * 1024, "the configured budget");
   const before = compressionStats().skipped;
   {
     // A response in flight holds its encoder.
     using held = await connect(gw.port());
     await held.send("GET /hang HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: br\r\n\r\n");
     assert.equal(field((await readHead(held.reader))!, "content-encoding"), "br");
-    assert.equal(compressionStats().encoderBytes, encoderBytes("br", 4));
+    assert.equal(compressionStats().memoryBytes, encoderBytes("br", 4));
 
     const res = await get(gw, "/json", { "Accept-Encoding": "br" });
     assert.equal(res.status, 200);
@@ -266,9 +266,47 @@ Deno.test("with compression.max_memory in use, a response goes out uncompressed,
       /Sent 1 response\(s\) uncompressed: the encoder memory \(compression\.max_memory, 3 MiB per worker\) is in use/,
     );
   }
-  await waitFor(() => compressionStats().encoderBytes === 0, "the encoder back");
+  await waitFor(() => compressionStats().memoryBytes === 0, "the encoder back");
   const again = await get(gw, "/json", { "Accept-Encoding": "br" });
   assert.equal(field(again, "content-encoding"), "br", "compressed once there is room");
+});
+
+Deno.test("a response that needs a decoder compression.max_memory cannot spare gets 503 with Retry-After, counted and logged", async () => {
+  await using logs = await captureLog("compression");
+  await using up = compressionUpstream();
+  // 20 MiB: room for one brotli decoder (charged ~18.7 MiB for its largest window), not two.
+  await using gw = await startProxy(yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+    compression: { codecs: [gzip], max_memory: 20MiB }
+    routes:
+      - service: app
+    services:
+      app: { servers: ["${up.url}"] }
+  `);
+  const before = compressionStats().decodeRefused;
+  {
+    // The upstream ignores Accept-Encoding: gzip and sends br; Gatehouse decodes it (and
+    // gzips it) while the response is in flight.
+    using held = await connect(gw.port());
+    await held.send("GET /hang-br HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n");
+    assert.equal(field((await readHead(held.reader))!, "content-encoding"), "gzip");
+    assert.ok(compressionStats().memoryBytes >= decoderBytes("br"), "the decoder is held");
+
+    const res = await get(gw, "/encoded/br", { "Accept-Encoding": "gzip" });
+    assert.equal(res.status, 503);
+    assert.equal(field(res, "retry-after"), "1");
+    assert.equal(compressionStats().decodeRefused, before + 1, "counted");
+    assert.match(
+      logs.records.map(logText).join("\n"),
+      /Answered 1 response\(s\) 503: the upstream sent them br-encoded to clients that do not accept it, and decoding needs ~18\.7 MiB of compression\.max_memory \(20 MiB per worker/,
+    );
+    assert.equal(gw.outcomes.at(-1)?.status, 503);
+  }
+  await waitFor(() => compressionStats().memoryBytes === 0, "the decoder back");
+  const again = await get(gw, "/encoded/br", { "Accept-Encoding": "gzip" });
+  assert.equal(again.status, 200);
+  assert.deepEqual(decode(field(again, "content-encoding"), again.body), JSON_BODY);
 });
 
 Deno.test("with two workers, each holds compression.max_memory of its own; the metrics sum them and follow a reload", async () => {
@@ -287,8 +325,8 @@ Deno.test("with two workers, each holds compression.max_memory of its own; the m
   await using gh = await startGatehouse(configText("3MiB"), true, 2);
   const value = async (name: string) =>
     sampleValue(await parseExposition(await (await fetch(gh.admin("/metrics"))).text()), name);
-  assert.equal(await value("gatehouse_compression_encoder_limit_bytes"), 2 * 3 * MIB);
-  assert.equal(await value("gatehouse_compression_encoder_bytes"), 0);
+  assert.equal(await value("gatehouse_compression_memory_limit_bytes"), 2 * 3 * MIB);
+  assert.equal(await value("gatehouse_compression_memory_bytes"), 0);
   // Responses held open until both workers hold the one brotli encoder 3 MiB has room for; the
   // kernel spreads connections over the workers, and each one past a full worker's goes plain.
   const held: RawClient[] = [];
@@ -304,15 +342,15 @@ Deno.test("with two workers, each holds compression.max_memory of its own; the m
       else plain++;
     }
     assert.equal(compressed, 2, "both workers compress one response");
-    assert.equal(await value("gatehouse_compression_encoder_bytes"), 2 * encoderBytes("br", 4));
+    assert.equal(await value("gatehouse_compression_memory_bytes"), 2 * encoderBytes("br", 4));
     assert.equal(await value("gatehouse_compression_skipped_total"), plain);
   } finally {
     for (const c of held) c[Symbol.dispose]();
   }
-  await waitFor(async () => await value("gatehouse_compression_encoder_bytes") === 0, "given back");
+  await waitFor(async () => await value("gatehouse_compression_memory_bytes") === 0, "given back");
   await Deno.writeTextFile(gh.file, configText("8MiB"));
   await waitFor(
-    async () => await value("gatehouse_compression_encoder_limit_bytes") === 2 * 8 * MIB,
+    async () => await value("gatehouse_compression_memory_limit_bytes") === 2 * 8 * MIB,
     "the reloaded budget in both workers",
   );
 });

@@ -50,6 +50,7 @@ const JSON_TYPE = { "content-type": "application/json" };
  * - `/small`: 100 bytes of text; `/png`: 20 KiB image/png; `/untyped`: no Content-Type
  * - `/stream`: 600 bytes of text in 3 chunks, length unknown
  * - `/hang`: 600 bytes of text, then nothing until the response is cancelled
+ * - `/hang-br`: the first half of ENCODED.br (Content-Encoding: br), then nothing, likewise
  * - `/no-transform`, `/vary-star`, `/vary-ae`, `/weak-etag`: JSON_BODY with those headers
  * - `/range`: 206 with Content-Range; `/unsatisfiable`: 416 with Content-Range
  * - `/empty`: 204; `/not-modified`: 304 with ETag "v1"
@@ -96,6 +97,13 @@ export function compressionUpstream(): HttpUpstream {
         return new Response(
           new ReadableStream({ start: (c) => c.enqueue(new Uint8Array(600).fill(104)) }),
           { headers: { "content-type": "text/plain" } },
+        );
+      case "/hang-br":
+        return new Response(
+          new ReadableStream({
+            start: (c) => c.enqueue(ENCODED.br.slice(0, ENCODED.br.length / 2)),
+          }),
+          { headers: { ...JSON_TYPE, "content-encoding": "br" } },
         );
       case "/no-transform":
         return new Response(JSON_BODY, {
