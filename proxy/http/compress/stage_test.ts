@@ -16,6 +16,20 @@ import { captureLog, logText } from "../../testing/logs.ts";
 
 const MIB = 1024 * 1024;
 
+/** One route to `up` with `compression` (a YAML flow map) at the top level. */
+function budgetConfig(up: HttpUpstream, compression: string): string {
+  return yaml`
+    entrypoints:
+      web: { address: "127.0.0.1:0" }
+    compression: ${compression}
+    routes:
+      - service: app
+    services:
+      app: { servers: ["${up.url}"] }
+    admin: { address: "127.0.0.1:0" }
+  `;
+}
+
 async function withProxy(fn: (gw: TestProxy, up: HttpUpstream) => Promise<void>): Promise<void> {
   await using up = compressionUpstream();
   await using gw = await startProxy(yaml`
@@ -237,15 +251,7 @@ Deno.test("with compression.max_memory in use, a response goes out uncompressed,
   await using logs = await captureLog("compression");
   await using up = compressionUpstream();
   // 3 MiB: room for one brotli 4 encoder (~2 MiB), not two.
-  await using gw = await startProxy(yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-    compression: { codecs: [br], max_memory: 3MiB }
-    routes:
-      - service: app
-    services:
-      app: { servers: ["${up.url}"] }
-  `);
+  await using gw = await startProxy(budgetConfig(up, "{ codecs: [br], max_memory: 3MiB }"));
   assert.equal(codecMemory.total, 3 * 1024 * 1024, "the configured budget");
   const before = compressionStats().skipped;
   {
@@ -275,15 +281,7 @@ Deno.test("a response that needs a decoder compression.max_memory cannot spare g
   await using logs = await captureLog("compression");
   await using up = compressionUpstream();
   // 20 MiB: room for one brotli decoder (charged ~18.7 MiB for its largest window), not two.
-  await using gw = await startProxy(yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-    compression: { codecs: [gzip], max_memory: 20MiB }
-    routes:
-      - service: app
-    services:
-      app: { servers: ["${up.url}"] }
-  `);
+  await using gw = await startProxy(budgetConfig(up, "{ codecs: [gzip], max_memory: 20MiB }"));
   const before = compressionStats().decodeRefused;
   {
     // The upstream ignores Accept-Encoding: gzip and sends br; Gatehouse decodes it (and
@@ -312,16 +310,7 @@ Deno.test("a response that needs a decoder compression.max_memory cannot spare g
 Deno.test("with two workers, each holds compression.max_memory of its own; the metrics sum them and follow a reload", async () => {
   await using up = compressionUpstream();
   const configText = (budget: string) =>
-    yaml`
-    entrypoints:
-      web: { address: "127.0.0.1:0" }
-    compression: { codecs: [br], max_memory: ${budget} }
-    routes:
-      - service: app
-    services:
-      app: { servers: ["${up.url}"] }
-    admin: { address: "127.0.0.1:0" }
-  `;
+    budgetConfig(up, `{ codecs: [br], max_memory: ${budget} }`);
   await using gh = await startGatehouse(configText("3MiB"), true, 2);
   const value = async (name: string) =>
     sampleValue(await parseExposition(await (await fetch(gh.admin("/metrics"))).text()), name);
