@@ -51,7 +51,8 @@ const ZSTD = [
 
 /**
  * Decoders hold what the upstream's window asks for, up to the largest HTTP allows (brotli 16
- * MiB, zstd 8 MiB, RFC 9659): charged at that, since it is only known once the body arrives.
+ * MiB by RFC 7932, zstd 8 MiB by RFC 9659): charged at that, since the stream's own is in its
+ * first bytes, which the stage, deciding before the body is read, has not seen.
  */
 const DECODER: Readonly<Record<Decodable, number>> = {
   gzip: 320 * KIB,
