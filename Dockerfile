@@ -69,11 +69,10 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
 # it only GET), and environment variables: GATEHOUSE_* (config references, admin token), LOG_TOKENS
 # and LOG_STREAM (read by the yaml package), DENO_SERVE_AUTOMATIC_COMPRESSION (removed at start so
 # that hyper never compresses on its own) and DENO_TOKIO_MAX_IO_EVENTS_PER_TICK (read by
-# app/workers.ts); FFI to the C library only (amd64 and arm64 paths), for what Deno has no API for:
-# TCP_NODELAY on TLS listeners, the open-file and memory limits, and malloc_trim after a burst of
-# load (proxy/internal/). The V8 flags: proxy/internal/v8_flags.ts.
+# app/workers.ts); FFI to the C library only (amd64 and arm64 paths), to set TCP_NODELAY on TLS
+# listeners, which Deno cannot (proxy/internal/tcp_nodelay.ts). The V8 flag: proxy/internal/v8_flags.ts.
 ENTRYPOINT ["deno", "run", "--config=/app/deno.json", "--cached-only", "--frozen", "--no-prompt", \
-            "--v8-flags=--no-allocation-site-pretenuring,--expose-gc", \
+            "--v8-flags=--no-allocation-site-pretenuring", \
             "--allow-net", \
             "--allow-read=/config,/certs,/var/run/docker.sock,/app", \
             "--allow-write=/certs,/var/run/docker.sock", \

@@ -17,7 +17,6 @@
 import type { CertificateFile, Config } from "../config/types.ts";
 import type { InternalService, RequestCount, Snapshot } from "../http/context.ts";
 import { setCodecMemory } from "../http/compress/codecs.ts";
-import { IdleRelease } from "./idle_release.ts";
 import { createPipeline } from "../http/pipeline.ts";
 import { createRejectionLog } from "../http/request_log.ts";
 import { Router } from "../http/router.ts";
@@ -140,9 +139,6 @@ export class Runtime {
   readonly #middlewares: MiddlewareSet;
   #counters: CounterStore | null;
   #snapshot: Snapshot;
-  /** Requests this isolate has admitted: the activity IdleRelease watches. */
-  #admitted = 0;
-  readonly #idleRelease: IdleRelease;
 
   private constructor(snapshot: Snapshot, hooks: RuntimeHooks, options: RuntimeOptions) {
     this.#snapshot = snapshot;
@@ -158,14 +154,9 @@ export class Runtime {
     const clients = this.clients;
     this.#requests = {
       auto: autoRequests(options.autoConnections ?? 0),
-      admit: (max) => {
-        this.#admitted++;
-        return clients.admitRequest(max);
-      },
+      admit: (max) => clients.admitRequest(max),
       end: () => clients.endRequest(),
     };
-    this.#idleRelease = new IdleRelease(() => this.#admitted);
-    if (options.listen !== false) this.#idleRelease.start();
   }
 
   /** Builds everything and binds every entrypoint; throws (after closing what it opened) if one fails. */
@@ -344,7 +335,6 @@ export class Runtime {
 
   /** Stops accepting, lets requests and tunnels finish within the drain timeout, then closes all. */
   async shutdown(): Promise<void> {
-    this.#idleRelease.stop();
     for (const ep of this.#entrypoints.values()) ep.close();
     const left = await this.clients.drain(this.config.timeouts.drain);
     if (left > 0) {

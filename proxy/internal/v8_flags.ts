@@ -13,12 +13,8 @@
  * -m10` (HTTP/2), against 0.1-0.5% without pretenuring, and young collections took twice the time
  * (docs/runtime.md, "Requests promoted under load"). A proxy's allocations are almost all per
  * request and short-lived, the case pretenuring gets wrong.
- *
- * `--expose-gc`: the `gc()` that internal/memory_release.ts calls to shrink the heap once an
- * isolate has gone quiet after a burst of load (app/idle_release.ts). Gatehouse runs no code but
- * its own, so the global it adds is no one else's to call.
  */
-export const V8_FLAGS: readonly string[] = ["--no-allocation-site-pretenuring", "--expose-gc"];
+export const V8_FLAGS: readonly string[] = ["--no-allocation-site-pretenuring"];
 
 /** The `deno run` option that sets `V8_FLAGS`. */
 export const V8_FLAGS_ARG = `--v8-flags=${V8_FLAGS.join(",")}`;
