@@ -23,6 +23,7 @@ import type { IncomingRequest, OutgoingResponse } from "../proto/message.ts";
 import { monotonicNow } from "../clock.ts";
 import type { Rejection } from "../proto/rejection.ts";
 import { log } from "../telemetry/log.ts";
+import { LogThrottle } from "../telemetry/log_throttle.ts";
 
 const logger = log("admin");
 
@@ -118,17 +119,16 @@ export function startAdmin(
     );
   }
   const registry = new ConnectionRegistry();
-  let lastRefusalLog = -Infinity;
+  const refusals = new LogThrottle(REFUSAL_LOG_MS);
   const refused = (reason: AdminRefusal, client: string, status: number, why: string) => {
     deps.refused?.(reason);
-    const now = monotonicNow();
-    if (now - lastRefusalLog < REFUSAL_LOG_MS) return;
-    lastRefusalLog = now;
+    if (!refusals.count()) return;
     logger.warning("The admin endpoint refused a request from {client}: {status} {reason}", {
       client,
       status,
       reason: why,
     });
+    refusals.logged();
   };
   const handler = async (req: IncomingRequest) => {
     const a = await answer(req, deps);

@@ -38,15 +38,15 @@ export const MIN_CONNECTIONS = 256;
 
 /**
  * The connections `limit` bytes hold with `workers` worker isolates carrying traffic, each with
- * `encoders` bytes of encoder memory (`compression.max_memory`).
+ * `codecMemory` bytes for encoders and decoders (`compression.max_memory`).
  */
 export function connectionsFor(
   limit: number,
   workers: number,
-  encoders = DEFAULT_CODEC_MEMORY,
+  codecMemory = DEFAULT_CODEC_MEMORY,
 ): number {
-  const moreEncoders = Math.max(0, encoders - DEFAULT_CODEC_MEMORY) * workers;
-  const base = BASE_BYTES + WORKER_BYTES * Math.max(0, workers - 1) + moreEncoders;
+  const moreCodecMemory = Math.max(0, codecMemory - DEFAULT_CODEC_MEMORY) * workers;
+  const base = BASE_BYTES + WORKER_BYTES * Math.max(0, workers - 1) + moreCodecMemory;
   const fit = Math.floor((limit * USABLE_SHARE - base) / CONNECTION_BYTES);
   return Math.max(MIN_CONNECTIONS, fit);
 }

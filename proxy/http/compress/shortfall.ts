@@ -11,32 +11,15 @@ import { decoderBytes } from "./codec_memory.ts";
 import { codecMemory } from "./codecs.ts";
 import { ProxyFailure } from "../funnel.ts";
 import { log } from "../../telemetry/log.ts";
-import { monotonicNow } from "../../clock.ts";
+import { LogThrottle } from "../../telemetry/log_throttle.ts";
 
 const logger = log("compression");
 const MIB = 1024 * 1024;
 /** Each warning comes at most this often. */
 const WARN_EVERY_MS = 10_000;
 
-/** Counts since the last warning and ever, and when that warning was. */
-class Shortfall {
-  since = 0;
-  ever = 0;
-  warnedAt = -Infinity;
-
-  /** Counts one; true when it is time to warn (the caller then reads and resets `since`). */
-  count(): boolean {
-    this.since++;
-    this.ever++;
-    const now = monotonicNow();
-    if (now - this.warnedAt < WARN_EVERY_MS) return false;
-    this.warnedAt = now;
-    return true;
-  }
-}
-
-const uncompressed = new Shortfall();
-const undecoded = new Shortfall();
+const uncompressed = new LogThrottle(WARN_EVERY_MS);
+const undecoded = new LogThrottle(WARN_EVERY_MS);
 
 function budget() {
   return {
@@ -70,7 +53,7 @@ export function sentUncompressed(): void {
       "stalled clients of compressed responses hold it",
     { count: uncompressed.since, ...budget() },
   );
-  uncompressed.since = 0;
+  uncompressed.logged();
 }
 
 /** The failure for a response whose `coding` no decoder can be spared for (answered 503). */
@@ -84,7 +67,7 @@ export function decodingRefused(coding: Decodable): ProxyFailure {
         "or raise compression.max_memory",
       { count: undecoded.since, coding, need, ...budget() },
     );
-    undecoded.since = 0;
+    undecoded.logged();
   }
   return new ProxyFailure(
     503,
