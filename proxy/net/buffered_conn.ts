@@ -131,37 +131,43 @@ export class BufferedConn {
 
   /**
    * Reads one message head (start line and fields, without the blank line that ends it).
-   * Leading blank lines are skipped. Returns null when the stream ends before any byte.
-   * `onFirstByte` runs once when the first byte of the head is available. Throws BareCrError as
-   * soon as a CR not followed by LF arrives, without waiting for the head's end.
+   * Leading blank lines are skipped. Returns null when the stream ends before any byte. Throws
+   * BareCrError as soon as a CR not followed by LF arrives, without waiting for the head's end.
    */
-  async readHead(limit: number, onFirstByte?: () => void): Promise<Uint8Array | null> {
-    let notified = false;
-    let scanned = 0;
-    while (true) {
-      this.#skipLeadingBlankLines();
-      const avail = this.#end - this.#start;
-      if (avail > 0 && !notified) {
-        notified = true;
-        onFirstByte?.();
-      }
-      const from = this.#start + Math.max(0, scanned - 3);
-      const end = findHeadEnd(this.#buf, from, this.#end);
-      if (hasBareCr(this.#buf, from, end >= 0 ? end : this.#end)) throw new BareCrError();
-      if (end >= 0) {
-        // One read may bring in more than `limit` bytes, a complete head among them.
-        if (end - this.#start > limit) throw new HeadTooLargeError(limit);
-        const head = this.#buf.subarray(this.#start, end);
-        this.#start = end + (this.#buf[end + 1] === LF ? 2 : 3);
-        return head;
-      }
-      if (avail >= limit) throw new HeadTooLargeError(limit);
-      scanned = avail;
+  async readHead(limit: number): Promise<Uint8Array | null> {
+    let head = this.headNow(limit);
+    while (head === undefined) {
+      const scanned = this.#end - this.#start;
       if (!(await this.fill(limit + 4))) {
-        if (this.#end - this.#start === 0) return null;
+        if (scanned === 0) return null;
         throw new UnexpectedEofError("message head");
       }
+      head = this.headNow(limit, scanned);
     }
+    return head;
+  }
+
+  /**
+   * The next message head when the buffer already holds all of it (consumed, as `readHead`
+   * returns it), else undefined: then `readHead`. Without an await, so a head that came in
+   * with the read before costs no promise. `scanned`: buffered bytes already searched in vain.
+   * Throws as `readHead` does.
+   */
+  headNow(limit: number, scanned = 0): Uint8Array | undefined {
+    this.#skipLeadingBlankLines();
+    const avail = this.#end - this.#start;
+    const from = this.#start + Math.max(0, scanned - 3);
+    const end = findHeadEnd(this.#buf, from, this.#end);
+    if (hasBareCr(this.#buf, from, end >= 0 ? end : this.#end)) throw new BareCrError();
+    if (end >= 0) {
+      // One read may bring in more than `limit` bytes, a complete head among them.
+      if (end - this.#start > limit) throw new HeadTooLargeError(limit);
+      const head = this.#buf.subarray(this.#start, end);
+      this.#start = end + (this.#buf[end + 1] === LF ? 2 : 3);
+      return head;
+    }
+    if (avail >= limit) throw new HeadTooLargeError(limit);
+    return undefined;
   }
 
   /**

@@ -176,7 +176,7 @@ function switchesToAsked(response: ResponseHead, asked: string | null): boolean 
 /** Reads response heads until a final one (skipping 100 Continue, 103 Early Hints and others). */
 async function readFinalHead(io: BufferedConn, limit: number): Promise<ResponseHead> {
   while (true) {
-    const bytes = await io.readHead(limit);
+    const bytes = io.headNow(limit) ?? await io.readHead(limit);
     if (bytes === null) throw new NoResponseError();
     const head = parseResponseHead(bytes);
     if (head.status >= 200 || head.status === 101) return head;

@@ -77,7 +77,9 @@ export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<vo
   let after: AfterExchange = "keep";
   try {
     while (!track.closing && after === "keep") {
-      after = await serveNext(io, opts, first);
+      after = io.buffered > 0 || await awaitRequest(io, opts, first)
+        ? await serveNext(io, opts)
+        : "close";
       first = false;
       if (after === "keep") io.shrink(KEEP_BUFFER, BUFFER_SIZE);
     }
@@ -124,6 +126,20 @@ async function linger(io: BufferedConn, track: TrackedConnection): Promise<void>
   }
 }
 
+/**
+ * Waits, idle, for the first bytes of the next request: false when the client closed instead.
+ * Apart from serveNext and readHead so that an idle keep-alive connection holds one suspended
+ * function (its loop) and one read, not three frames: idle connections are what a proxy holds
+ * most of (docs/runtime.md, question 9).
+ */
+function awaitRequest(io: BufferedConn, opts: H1ServerOptions, first: boolean): Promise<boolean> {
+  const { track } = opts;
+  const limits = opts.limits();
+  track.state = "idle";
+  track.deadline = monotonicNow() + (first ? limits.headerReadMs : limits.keepAliveIdleMs);
+  return io.fill();
+}
+
 /** After one exchange: serve the next, close the connection, or it became a tunnel. */
 type AfterExchange = "keep" | "close" | "taken";
 
@@ -132,23 +148,20 @@ type AfterExchange = "keep" | "close" | "taken";
  * every local it ever held: the connection's loop, which waits on an idle keep-alive connection
  * for as long as the client likes, must not hold the last request in memory.
  */
-async function serveNext(
-  io: BufferedConn,
-  opts: H1ServerOptions,
-  first: boolean,
-): Promise<AfterExchange> {
+async function serveNext(io: BufferedConn, opts: H1ServerOptions): Promise<AfterExchange> {
   const { track } = opts;
   const limits = opts.limits();
   track.writeIdleMs = limits.sendIdleMs;
-  track.state = "idle";
-  track.deadline = monotonicNow() +
-    (first || io.buffered > 0 ? limits.headerReadMs : limits.keepAliveIdleMs);
-  let headBytes: Uint8Array | null;
+  track.state = "active";
+  let headBytes: Uint8Array | null | undefined;
   try {
-    headBytes = await io.readHead(limits.maxHeaderBytes, () => {
-      track.state = "active";
+    headBytes = io.headNow(limits.maxHeaderBytes);
+    if (headBytes === undefined) {
+      // Its first bytes are here (awaitRequest): the rest must follow within header_read,
+      // blank lines before it included.
       track.deadline = monotonicNow() + limits.headerReadMs;
-    });
+      headBytes = await io.readHead(limits.maxHeaderBytes);
+    }
   } catch (err) {
     if (err instanceof HeadTooLargeError) {
       await reject(io, opts, new Rejection(431, "head_too_large", "request head too large"));
@@ -158,7 +171,6 @@ async function serveNext(
     return "close";
   }
   if (headBytes === null) return "close";
-  track.state = "active";
   track.deadline = 0;
   let head: RequestHead | null = null;
   let framing;
