@@ -28,7 +28,8 @@ import {
 import type { Transport } from "./writer.ts";
 import { CHUNK_SIZE, chunkBuffers } from "../../net/buffer_pool.ts";
 
-const READ_BUFFER = 2048;
+/** The buffer an idle connection reads into (what most reads of requests fit in). */
+const READ_BUFFER = 1024;
 
 /** What the reader hands its connection. */
 export interface FrameSink {

@@ -10,15 +10,18 @@
  * keeps Nagle's algorithm from holding a response back on TLS connections, where Deno cannot set
  * TCP_NODELAY (the write never follows an unacknowledged small one from the same batch).
  *
- * Memory: the two buffers grow to what one turn queues and shrink back with `trim()`. Stream data
- * waits (`drained()`) while more than `HIGH_WATER` bytes are queued, so a slow reader holds at
- * most that much of it; control frames cannot wait, so a peer that keeps asking for answers
- * without reading them trips `overloaded` (MAX_BACKLOG) and the connection closes.
+ * Memory: a turn's frames go into a 4 KiB buffer from the pool of head buffers, given back once
+ * its write completed, so an idle connection holds no write buffer (docs/runtime.md, question
+ * 9); a turn that queues more grows its own buffer, kept for the next turns until `trim()`.
+ * Stream data waits (`drained()`) while more than `HIGH_WATER` bytes are queued, so a slow reader
+ * holds at most that much of it; control frames cannot wait, so a peer that keeps asking for
+ * answers without reading them trips `overloaded` (MAX_BACKLOG) and the connection closes.
  *
  * @module
  */
 import { setImmediate } from "node:timers";
 import { writeAll } from "../../net/buffered_conn.ts";
+import { headBuffers } from "../../net/buffer_pool.ts";
 import type { WriteWatch } from "../../net/connections.ts";
 import { Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader, writeU32 } from "./frames.ts";
 
@@ -35,8 +38,9 @@ export interface Transport {
 export const HIGH_WATER = 64 * 1024;
 /** Queued bytes above which the peer is not reading what it asks for: the connection closes. */
 export const MAX_BACKLOG = 1024 * 1024;
-const INITIAL_SIZE = 1024;
-/** `trim()` lets buffers go only above this: smaller ones are cheaper kept than made again. */
+/** No buffer: the next frame takes one. */
+const NONE: Uint8Array = new Uint8Array(0);
+/** `trim()` lets grown buffers go only above this: smaller ones are cheaper kept than made anew. */
 const TRIM_ABOVE = 32 * 1024;
 
 const encoder = new TextEncoder();
@@ -45,9 +49,11 @@ export class FrameWriter {
   readonly #transport: Transport;
   readonly #onError: (err: unknown) => void;
   readonly #watch: WriteWatch | undefined;
-  #buf = new Uint8Array(INITIAL_SIZE);
+  /** Frames queued for the next write (NONE when none). */
+  #buf: Uint8Array = NONE;
   #len = 0;
-  #spare = new Uint8Array(INITIAL_SIZE);
+  /** A grown buffer whose write completed, for the next turn's frames (or NONE). */
+  #spare: Uint8Array = NONE;
   /** Bytes of the write under way. */
   #inFlight = 0;
   #scheduled = false;
@@ -98,12 +104,8 @@ export class FrameWriter {
 
   /** Lets buffers grown by bulk data go (call when the connection goes idle). */
   trim(): void {
-    if (this.#len === 0 && this.#buf.length > TRIM_ABOVE) {
-      this.#buf = new Uint8Array(INITIAL_SIZE);
-    }
-    if (this.#inFlight === 0 && this.#spare.length > TRIM_ABOVE) {
-      this.#spare = new Uint8Array(INITIAL_SIZE);
-    }
+    if (this.#len === 0 && this.#buf.length > TRIM_ABOVE) this.#buf = NONE;
+    if (this.#spare.length > TRIM_ABOVE) this.#spare = NONE;
   }
 
   /** Bytes as they are (the client connection preface). */
@@ -183,10 +185,13 @@ export class FrameWriter {
   /** Room for `n` bytes at the end of the queue; returns where they start. */
   #reserve(n: number): number {
     const at = this.#len;
-    if (at + n > this.#buf.length) {
-      const grown = new Uint8Array(Math.max(this.#buf.length * 2, at + n));
-      grown.set(this.#buf.subarray(0, at));
+    const buf = this.#buf;
+    if (at + n > buf.length) {
+      const size = Math.max(buf.length * 2, at + n);
+      const grown = size <= headBuffers.size ? headBuffers.take() : new Uint8Array(size);
+      grown.set(buf.subarray(0, at));
       this.#buf = grown;
+      headBuffers.give(buf);
     }
     this.#len = at + n;
     if (!this.#scheduled && this.#inFlight === 0 && !this.#failed) {
@@ -208,12 +213,14 @@ export class FrameWriter {
     const written = this.#buf;
     const len = this.#len;
     this.#buf = this.#spare;
-    this.#spare = written;
+    this.#spare = NONE;
     this.#len = 0;
     this.#inFlight = len;
     writeAll(this.#transport, written.subarray(0, len), this.#watch).then(
       () => {
         this.#inFlight = 0;
+        if (written.length === headBuffers.size) headBuffers.give(written);
+        else if (this.#spare === NONE) this.#spare = written;
         if (this.#len > 0) {
           // Frames queued during the write: they go in the next turn, with whatever joins them.
           this.#scheduled = true;

@@ -1,9 +1,12 @@
 /**
- * Run with `--v8-flags=--expose-gc` by server_retention_test.ts: what an idle keep-alive
- * connection costs in JavaScript heap, served by the real HTTP/1.1 engine and, for comparison,
- * by the least a server can do (one pending read after its answer). The clients are another
- * process (idle_clients.py), so only the server side is counted. Prints bytes per connection.
+ * Run with `--v8-flags=--expose-gc` by proto/idle_heap_test.ts: what an idle keep-alive
+ * connection costs in JavaScript heap and buffers, served by the real HTTP/1.1 engine, by the
+ * HTTP/2 engine (h2c) and, for comparison, by the least a server can do (one pending read after
+ * its answer). The clients are another process (idle_clients.py), so only the server side is
+ * counted. Prints bytes per connection.
  */
+import { HeaderList } from "../proto/header_list.ts";
+import { serveH2 } from "../proto/h2/server.ts";
 import { proxyResponse } from "../proto/responses.ts";
 import { serveWithEngine } from "./h1_engine.ts";
 
@@ -12,6 +15,7 @@ if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
 
 const CLIENTS = new URL("./idle_clients.py", import.meta.url).pathname;
 const COUNT = 1000;
+const OK = new TextEncoder().encode("ok");
 const ANSWER = new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
 
 /** Serves one request, then waits on the next read forever (until the connection closes). */
@@ -27,18 +31,21 @@ async function leastServer(conn: Deno.Conn): Promise<void> {
 }
 
 /** Heap bytes per idle connection of `serve`, past a warm-up batch. */
-async function perConnection(serve: (conn: Deno.Conn) => void): Promise<number> {
+async function perConnection(
+  serve: (conn: Deno.Conn) => void,
+  protocol: "h1" | "h2" = "h1",
+): Promise<number> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepting = (async () => {
     for await (const conn of listener) serve(conn);
   })();
   const port = (listener.addr as Deno.NetAddr).port;
-  const warm = await hold(port, 200);
+  const warm = await hold(port, 200, protocol);
   await settle();
-  const before = Deno.memoryUsage().heapUsed;
-  const measured = await hold(port, COUNT);
+  const before = heldBytes();
+  const measured = await hold(port, COUNT, protocol);
   await settle();
-  const after = Deno.memoryUsage().heapUsed;
+  const after = heldBytes();
   listener.close();
   await accepting.catch(() => {});
   await warm.release();
@@ -46,9 +53,13 @@ async function perConnection(serve: (conn: Deno.Conn) => void): Promise<number> 
   return (after - before) / COUNT;
 }
 
-async function hold(port: number, count: number): Promise<{ release(): Promise<void> }> {
+async function hold(
+  port: number,
+  count: number,
+  protocol: "h1" | "h2",
+): Promise<{ release(): Promise<void> }> {
   const child = new Deno.Command("python3", {
-    args: [CLIENTS, String(port), String(count)],
+    args: [CLIENTS, String(port), String(count), protocol],
     stdin: "piped",
     stdout: "piped",
   }).spawn();
@@ -78,6 +89,24 @@ const engine = await perConnection((conn) => {
   serveWithEngine(conn, () => conn.close(), () => Promise.resolve(proxyResponse(200, "ok")))
     .catch(() => {});
 });
+const h2 = await perConnection((conn) => {
+  serveH2(conn, {
+    onRequest: (req) =>
+      void req.respond({
+        status: 200,
+        headers: HeaderList.from([["content-type", "text/plain"]]),
+        body: OK,
+      }),
+  });
+}, "h2");
 const least = await perConnection((conn) => void leastServer(conn));
-console.log(JSON.stringify({ engine: Math.round(engine), least: Math.round(least) }));
+console.log(
+  JSON.stringify({ engine: Math.round(engine), h2: Math.round(h2), least: Math.round(least) }),
+);
 Deno.exit(0);
+
+/** The isolate's live objects and the buffers they hold (outside V8's heap). */
+function heldBytes(): number {
+  const { heapUsed, external } = Deno.memoryUsage();
+  return heapUsed + external;
+}
