@@ -336,6 +336,8 @@ export class Runtime {
   /** Stops accepting, lets requests and tunnels finish within the drain timeout, then closes all. */
   async shutdown(): Promise<void> {
     for (const ep of this.#entrypoints.values()) ep.close();
+    // The ports are free for another process once this resolves (net/accept.ts, AcceptLoops).
+    await Promise.all([...this.#entrypoints.values()].map((ep) => ep.closed()));
     const left = await this.clients.drain(this.config.timeouts.drain);
     if (left > 0) {
       logger.warning("{count} connections outlived the drain deadline; stopping anyway", {

@@ -25,7 +25,7 @@ import { type ClientInfo, DEADLINE_CUT, type Handler } from "../proto/message.ts
 import { BufferedConn } from "../net/buffered_conn.ts";
 import { CertStore } from "../tls/cert_store.ts";
 import { probePort, TlsEndpoint } from "../tls/server.ts";
-import { acceptLoop } from "../net/accept.ts";
+import { AcceptLoops } from "../net/accept.ts";
 import { TlsRelay } from "../tls/relay.ts";
 import { TrackedConnection } from "../net/connections.ts";
 import { connEnds, unixAddress, UnixSocketListener } from "../net/unix_socket.ts";
@@ -78,6 +78,7 @@ export class HttpListener extends Listener {
   readonly #h2Events: H2EventLog;
   /** The entrypoint's unix socket (in front of #tls, through a relay, for HTTPS). */
   readonly #unix: UnixSocketListener | null = null;
+  readonly #loops = new AcceptLoops();
 
   /** Binds the entrypoint's address; throws a readable error if it cannot. */
   constructor(config: Entrypoint, deps: HttpListenerDeps) {
@@ -145,6 +146,10 @@ export class HttpListener extends Listener {
     }
   }
 
+  override async closed(): Promise<void> {
+    await Promise.all([this.#loops.ended(), this.#tls?.closed()]);
+  }
+
   close(): void {
     try {
       this.#plain?.close();
@@ -156,7 +161,7 @@ export class HttpListener extends Listener {
   }
 
   #acceptPlain(listener: Deno.TcpListener): void {
-    acceptLoop(
+    this.#loops.start(
       listener,
       (conn) => {
         conn.setNoDelay(true);

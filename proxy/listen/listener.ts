@@ -76,6 +76,11 @@ export abstract class Listener {
   /** Stops accepting; open connections are left to drain. */
   abstract close(): void;
 
+  /** After `close`: resolves once this listener's sockets are closed (net/accept.ts). */
+  closed(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /**
    * Admits a new connection under the limits of `config` (null), or closes it, reports the
    * refusal and returns why. An admitted connection is counted at once (the limits hold across

@@ -25,7 +25,7 @@ import {
   proxyHeaderStart,
   UNTRUSTED_HEADER,
 } from "../tcp/proxy_protocol.ts";
-import { acceptLoop } from "../net/accept.ts";
+import { AcceptLoops } from "../net/accept.ts";
 import { connEnds, UnixSocketListener } from "../net/unix_socket.ts";
 import { TcpRouter } from "../tcp/router.ts";
 import { refusedRecord, TcpSession } from "../tcp/session.ts";
@@ -73,6 +73,7 @@ export class TcpListener extends Listener {
   readonly #plain: Deno.TcpListener | null = null;
   /** The entrypoint's unix socket, in place of #plain. */
   readonly #unix: UnixSocketListener | null = null;
+  readonly #loops = new AcceptLoops();
   /** "tcp+tls": the public TLS listener; "tcp" with tls: the internal one behind the relay. */
   readonly #tls: TlsEndpoint | null = null;
   readonly #relay = new TlsRelay<RelayedStream>();
@@ -144,6 +145,10 @@ export class TcpListener extends Listener {
     this.#deps.https?.runtime.update(internalOf(this.config));
   }
 
+  override async closed(): Promise<void> {
+    await Promise.all([this.#loops.ended(), this.#tls?.closed()]);
+  }
+
   close(): void {
     if (this.#plain !== null) releasePort(this.config.address.hostname, this.port);
     try {
@@ -176,7 +181,7 @@ export class TcpListener extends Listener {
   }
 
   #accept(listener: Deno.TcpListener): void {
-    acceptLoop(listener, (conn) => this.#onPlain(conn), undefined, this.acceptFailed);
+    this.#loops.start(listener, (conn) => this.#onPlain(conn), undefined, this.acceptFailed);
   }
 
   /** A new session, or null when the connection was refused (and closed, and reported). */

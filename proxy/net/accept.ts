@@ -62,3 +62,31 @@ function acceptFailure(err: unknown): AcceptFailure {
   const message = err instanceof Error ? err.message : String(err);
   return { reason: isOutOfFiles(err) ? "open_files" : "other", message };
 }
+
+/**
+ * The accept loops of one listener's sockets. A closed Deno listener keeps its socket open until
+ * its pending accept has ended, and meanwhile stays in its port's SO_REUSEPORT group: the kernel
+ * still hands it new connections, which are reset when the socket closes. `ended` resolves once
+ * every loop has returned, that is, once every socket is closed: what a process handing its ports
+ * to another waits for (app/runtime.ts, shutdown).
+ */
+export class AcceptLoops {
+  readonly #running = new Set<Promise<void>>();
+
+  /** Runs `acceptLoop` with these arguments, tracked until it returns. */
+  start<C extends Deno.Conn>(
+    listener: Deno.Listener<C>,
+    onConn: (conn: C) => void,
+    gate?: AcceptGate,
+    onFailure?: (failure: AcceptFailure) => void,
+  ): void {
+    const loop = acceptLoop(listener, onConn, gate, onFailure);
+    this.#running.add(loop);
+    loop.then(() => this.#running.delete(loop));
+  }
+
+  /** Resolves once every loop started so far has returned. */
+  async ended(): Promise<void> {
+    await Promise.all(this.#running);
+  }
+}

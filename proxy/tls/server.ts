@@ -28,7 +28,7 @@ import { listenTlsWithSni } from "../internal/deno_internals.ts";
 import { listenWithNoDelay, type NoDelayResult } from "../internal/tcp_nodelay.ts";
 import { log } from "../telemetry/log.ts";
 import type { CertStore } from "./cert_store.ts";
-import { type AcceptFailure, acceptLoop } from "../net/accept.ts";
+import { type AcceptFailure, AcceptLoops } from "../net/accept.ts";
 import { ResolutionGate } from "./resolution_gate.ts";
 
 /** Distinct SNI names one listener resolves before it is replaced (bounds Deno's cache). */
@@ -55,6 +55,7 @@ export class TlsEndpoint {
   #listener: GatedListener;
   #names = 0;
   #closed = false;
+  readonly #loops = new AcceptLoops();
 
   private constructor(opts: TlsEndpointOptions, port: number) {
     this.hostname = opts.hostname;
@@ -88,6 +89,11 @@ export class TlsEndpoint {
     this.#closed = true;
     releasePort(this.hostname, this.port);
     closeListener(this.#listener);
+  }
+
+  /** After `close`: resolves once its sockets are closed (net/accept.ts, AcceptLoops). */
+  closed(): Promise<void> {
+    return this.#loops.ended();
   }
 
   #listen(port: number): GatedListener {
@@ -133,7 +139,7 @@ export class TlsEndpoint {
   }
 
   #accept({ listener, gate }: GatedListener): void {
-    acceptLoop(
+    this.#loops.start(
       listener,
       (conn) => {
         gate?.watch(conn);
