@@ -10,7 +10,7 @@ import { libc } from "../internal/libc.ts";
 import { openFileLimit } from "../internal/open_files.ts";
 import type { AcceptFailure } from "../net/accept.ts";
 import { log } from "../telemetry/log.ts";
-import { monotonicNow } from "../clock.ts";
+import { LogThrottle } from "../telemetry/log_throttle.ts";
 
 const logger = log("open_files");
 
@@ -57,24 +57,28 @@ export function checkOpenFiles(config: Config): void {
 /** Counts and logs failed accepts; one per isolate. */
 export class AcceptFailures {
   readonly #count: (entrypoint: string, failure: AcceptFailure) => void;
-  readonly #logged = new Map<string, { at: number; missed: number }>();
+  readonly #everyMs: number;
+  readonly #throttles = new Map<string, LogThrottle>();
 
-  constructor(count: (entrypoint: string, failure: AcceptFailure) => void = () => {}) {
+  constructor(
+    count: (entrypoint: string, failure: AcceptFailure) => void = () => {},
+    everyMs = LOG_EVERY_MS,
+  ) {
     this.#count = count;
+    this.#everyMs = everyMs;
   }
 
   readonly report = (entrypoint: string, failure: AcceptFailure): void => {
     this.#count(entrypoint, failure);
-    const now = monotonicNow();
-    const last = this.#logged.get(entrypoint);
-    if (last !== undefined && now - last.at < LOG_EVERY_MS) {
-      last.missed++;
-      return;
+    let throttle = this.#throttles.get(entrypoint);
+    if (throttle === undefined) {
+      this.#throttles.set(entrypoint, throttle = new LogThrottle(this.#everyMs));
     }
-    const since = last === undefined
+    if (!throttle.count()) return;
+    const since = throttle.ever === throttle.since
       ? ""
-      : ` (${last.missed + 1} accepts failed since the last line)`;
-    this.#logged.set(entrypoint, { at: now, missed: 0 });
+      : ` (${throttle.since} accepts failed since the last line)`;
+    throttle.logged();
     if (failure.reason === "open_files") {
       const limit = openFileLimit();
       logger.error(

@@ -3,6 +3,8 @@ import { yaml } from "../testing/proxy.ts";
 import { spawnProxy } from "../testing/process.ts";
 import { closedPort, httpUpstream, waitFor } from "../testing/servers.ts";
 import { readResponse, WireReader, writeAll } from "../testing/wire.ts";
+import { captureLog, logText } from "../testing/logs.ts";
+import { AcceptFailures } from "./open_files.ts";
 
 /**
  * Gatehouse in front of `upstream` (checked every CHECK_MS, down after one failed check), its
@@ -128,4 +130,22 @@ Deno.test("open files: out of descriptors Gatehouse waits, answers 503, blames n
   const during = gw.stderr().slice(before);
   assert.doesNotMatch(during, /ejected/, "a local failure ejects no server");
   assert.doesNotMatch(during, /is down/, "nor fails its health check");
+});
+
+Deno.test("open files: failed accepts are all counted, and logged at most once an interval per entrypoint", async () => {
+  await using log = await captureLog("open_files");
+  const counted: string[] = [];
+  const failures = new AcceptFailures((entrypoint) => counted.push(entrypoint), 200);
+  const failure = { reason: "other", message: "boom" } as const;
+  const started = performance.now();
+  for (let i = 0; i < 3; i++) failures.report("web", failure);
+  failures.report("websecure", failure);
+  await waitFor(() => performance.now() - started > 250, "the interval to pass");
+  failures.report("web", failure);
+  assert.deepEqual(counted, ["web", "web", "web", "websecure", "web"]);
+  assert.deepEqual(log.records.map(logText), [
+    "Cannot accept connections on web: boom",
+    "Cannot accept connections on websecure: boom",
+    "Cannot accept connections on web: boom (3 accepts failed since the last line)",
+  ]);
 });
