@@ -122,10 +122,14 @@ export async function measurePhases(
  * without it a request written after the handshake waits for a delayed ACK, ~40 ms). Every call
  * starts without a session cache: each handshake is a full one.
  */
-export async function connectTls(port: number, caCerts: string[]): Promise<Deno.TlsConn> {
+export async function connectTls(
+  port: number,
+  caCerts: string[],
+  alpn = "http/1.1",
+): Promise<Deno.TlsConn> {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
   tcp.setNoDelay(true);
-  return await Deno.startTls(tcp, { hostname: "localhost", caCerts, alpnProtocols: ["http/1.1"] });
+  return await Deno.startTls(tcp, { hostname: "localhost", caCerts, alpnProtocols: [alpn] });
 }
 
 /** Writes all of `bytes` (conn.write may write fewer). */

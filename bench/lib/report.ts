@@ -147,6 +147,7 @@ const GOALS: Goal[] = [
   goal("h2 p99 <= nginx", "h2", "p99_ms", "nginx"),
   goal("1 MiB MB/s >= nginx", "1mib", "mb_s", "nginx"),
   goal("KiB per idle TLS connection <= nginx", "memory", "kib_per_conn", "nginx"),
+  goal("KiB per idle TLS HTTP/2 connection <= nginx", "memory-h2", "kib_per_conn", "nginx"),
   cost("access log + metrics cost < 5% (h1 req/s)", "h1", "req_s"),
   cost("access log + metrics cost < 5% (h1 CPU per request)", "h1", "cpu_us"),
   cost("access log + metrics cost < 5% (h2 req/s)", "h2", "req_s"),

@@ -1,6 +1,7 @@
 /**
  * Memory: the proxy's resident memory idle, then holding N idle keep-alive TLS connections
- * (each has done one request), and the difference per connection.
+ * (each has done one request), and the difference per connection; `memory` over HTTP/1.1,
+ * `memory-h2` over HTTP/2 (what browsers keep open).
  *
  * @module
  */
@@ -13,7 +14,13 @@ import { denoClient, type Measurement, type Scenario, type ScenarioContext } fro
 /** Time for the proxy to settle (finish handshakes, free buffers) before RSS is read. */
 const SETTLE_MS = 1500;
 
-async function measureMemory(ctx: ScenarioContext, target: Target): Promise<Measurement> {
+type Alpn = "http/1.1" | "h2";
+
+async function measureMemory(
+  ctx: ScenarioContext,
+  target: Target,
+  alpn: Alpn,
+): Promise<Measurement> {
   if (!target.restart) throw new Error("Cannot measure memory: the target has no process");
   // A fresh process: allocators keep freed memory, so a process that held connections before
   // would show almost no growth.
@@ -23,11 +30,11 @@ async function measureMemory(ctx: ScenarioContext, target: Target): Promise<Meas
   const idle = await rssKiB(await targetPids(target));
   // Two batches: the first also pays one-time costs (a JIT compiling the request path, a heap
   // growing to its working size); the second shows what one more idle connection costs.
-  const first = await openIdle(ctx, target, half);
+  const first = await openIdle(ctx, target, half, alpn);
   try {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const mid = await rssKiB(await targetPids(target));
-    const second = await openIdle(ctx, target, half);
+    const second = await openIdle(ctx, target, half, alpn);
     try {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const loaded = await rssKiB(await targetPids(target));
@@ -64,12 +71,18 @@ interface IdleBatch {
 }
 
 /** Opens `count` idle TLS connections held by a client process until `close`. */
-async function openIdle(ctx: ScenarioContext, target: Target, count: number): Promise<IdleBatch> {
+async function openIdle(
+  ctx: ScenarioContext,
+  target: Target,
+  count: number,
+  alpn: Alpn,
+): Promise<IdleBatch> {
   const argv = denoClient("idle_tls.ts", {
     port: target.endpoints.https!,
     ca: ctx.layout.files.ca,
     count,
     concurrency: 50,
+    alpn,
   });
   const child = ctx.sup.start(argv, ctx.layout.pinning.load, "piped");
   const stdin = child.stdin.getWriter();
@@ -118,23 +131,31 @@ async function firstResultLine(stdout: ReadableStream<Uint8Array>): Promise<stri
   }
 }
 
-/** The memory scenario. */
-export const MEMORY_SCENARIO: Scenario = {
-  id: "memory",
-  title: "Memory: after start, and with idle keep-alive TLS connections",
-  method: "The proxy is restarted (same config and ports) before each measurement; VmRSS of " +
-    "its processes (sum over nginx master and worker) 1.5 s after the start, and 1.5 s after " +
-    "bench/clients/idle_tls.ts opened N/2 TLS connections (ALPN http/1.1, each after one GET), " +
-    "and again after N/2 more; KiB per connection = growth over the second N/2 divided by N/2 " +
-    "(the first batch also pays one-time costs: code compiled, heaps grown); the total " +
-    "column is (loaded - after start) / N",
-  needs: "https",
-  targets: ["gatehouse", "nginx", "haproxy", "caddy"],
-  metrics: [
-    { key: "kib_per_conn", label: "KiB/conn", better: "lower", digits: 1 },
-    { key: "kib_per_conn_total", label: "KiB/conn incl. warm-up", better: "lower", digits: 1 },
-    { key: "idle_mib", label: "RSS after start MiB", better: "lower", digits: 1 },
-    { key: "loaded_mib", label: "RSS loaded MiB", better: "lower", digits: 1 },
-  ],
-  run: measureMemory,
-};
+/** The memory scenario over `alpn`. */
+function memoryScenario(id: string, alpn: Alpn, what: string): Scenario {
+  return {
+    id,
+    title: `Memory: after start, and with idle keep-alive TLS connections (${what})`,
+    method: "The proxy is restarted (same config and ports) before each measurement; VmRSS of " +
+      "its processes (sum over nginx master and worker) 1.5 s after the start, and 1.5 s after " +
+      `bench/clients/idle_tls.ts opened N/2 TLS connections (ALPN ${alpn}, each after one GET), ` +
+      "and again after N/2 more; KiB per connection = growth over the second N/2 divided by N/2 " +
+      "(the first batch also pays one-time costs: code compiled, heaps grown); the total " +
+      "column is (loaded - after start) / N",
+    needs: "https",
+    targets: ["gatehouse", "nginx", "haproxy", "caddy"],
+    metrics: [
+      { key: "kib_per_conn", label: "KiB/conn", better: "lower", digits: 1 },
+      { key: "kib_per_conn_total", label: "KiB/conn incl. warm-up", better: "lower", digits: 1 },
+      { key: "idle_mib", label: "RSS after start MiB", better: "lower", digits: 1 },
+      { key: "loaded_mib", label: "RSS loaded MiB", better: "lower", digits: 1 },
+    ],
+    run: (ctx, target) => measureMemory(ctx, target, alpn),
+  };
+}
+
+/** The memory scenarios: idle HTTP/1.1 and idle HTTP/2 connections. */
+export const MEMORY_SCENARIOS: Scenario[] = [
+  memoryScenario("memory", "http/1.1", "HTTP/1.1"),
+  memoryScenario("memory-h2", "h2", "HTTP/2"),
+];

@@ -7,7 +7,7 @@ import { COMPRESSION_SCENARIOS } from "./compression.ts";
 import { H2C_SCENARIOS } from "./h2c.ts";
 import { HTTP_SCENARIOS } from "./http.ts";
 import { LATENCY_SCENARIOS } from "./latency.ts";
-import { MEMORY_SCENARIO } from "./memory.ts";
+import { MEMORY_SCENARIOS } from "./memory.ts";
 import { TCP_SCENARIOS } from "./tcp.ts";
 import type { Scenario } from "./types.ts";
 import { UDP_SCENARIOS } from "./udp.ts";
@@ -20,7 +20,7 @@ export { CPU_METRICS } from "./types.ts";
 export const SCENARIOS: Scenario[] = [
   ...HTTP_SCENARIOS,
   ...LATENCY_SCENARIOS,
-  MEMORY_SCENARIO,
+  ...MEMORY_SCENARIOS,
   ...WEBSOCKET_SCENARIOS,
   ...TCP_SCENARIOS,
   ...UDP_SCENARIOS,
