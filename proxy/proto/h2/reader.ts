@@ -27,6 +27,7 @@ import {
 } from "./frames.ts";
 import type { Transport } from "./writer.ts";
 import { CHUNK_SIZE, chunkBuffers } from "../../net/buffer_pool.ts";
+import { type DirectRead, directRead } from "../../internal/direct_read.ts";
 
 /** The buffer an idle connection reads into (what most reads of requests fit in). */
 const READ_BUFFER = 1024;
@@ -46,7 +47,12 @@ export interface FrameSink {
 }
 
 export class FrameReader {
-  readonly #transport: Transport;
+  /**
+   * Reads into a buffer; 0 or null at end of stream. Deno's read op itself for Deno's own
+   * connections (internal/direct_read.ts): its `Conn.read` wrapper would keep one more suspended
+   * function and promise per idle connection, and cost CPU per read.
+   */
+  readonly #read: DirectRead | ((p: Uint8Array) => Promise<number | null>);
   readonly #sink: FrameSink;
   /** The small buffer, kept for the connection's life. */
   readonly #small: Uint8Array = new Uint8Array(READ_BUFFER);
@@ -59,7 +65,7 @@ export class FrameReader {
 
   /** `needPreface`: the server side, which reads the client preface first. */
   constructor(transport: Transport, sink: FrameSink, needPreface: boolean, initial?: Uint8Array) {
-    this.#transport = transport;
+    this.#read = directRead(transport) ?? ((p) => transport.read(p));
     this.#sink = sink;
     this.#needPreface = needPreface;
     if (initial && initial.length > 0) {
@@ -75,8 +81,8 @@ export class FrameReader {
       if (this.#end > 0) this.#process();
       while (true) {
         this.#makeRoom();
-        const n = await this.#transport.read(this.#buf.subarray(this.#end));
-        if (n === null) return;
+        const n = await this.#read(this.#buf.subarray(this.#end));
+        if (n === null || n === 0) return;
         if (!this.#sink.accepting) continue;
         this.#end += n;
         this.#lastRead = n;
