@@ -148,6 +148,15 @@ export class BufferedConn {
   }
 
   /**
+   * Drops the blank lines that may precede a message head (RFC 9112 2.2) from the buffer; the
+   * bytes left buffered: more than 0 once a head has begun.
+   */
+  skipBlankLines(): number {
+    this.#skipLeadingBlankLines();
+    return this.#end - this.#start;
+  }
+
+  /**
    * The next message head when the buffer already holds all of it (consumed, as `readHead`
    * returns it), else undefined: then `readHead`. Without an await, so a head that came in
    * with the read before costs no promise. `scanned`: buffered bytes already searched in vain.

@@ -12,7 +12,7 @@ async function measure(): Promise<{ engine: number; h2: number; least: number }>
   return JSON.parse(new TextDecoder().decode(out.stdout).trim());
 }
 
-// Measured on Deno 2.9.6, over a bare pending read (3,505 bytes): HTTP/1.1 2,682 bytes more
+// Measured on Deno 2.9.6, over a bare pending read (3,505 bytes): HTTP/1.1 2,827 bytes more
 // (3,854 while the head reader and its caller stayed suspended on the idle read), HTTP/2 5,884
 // (9,823 while every connection kept two 1 KiB write buffers and a 2 KiB read buffer, 6,360 while
 // its reader went through Deno's `Conn.read`).

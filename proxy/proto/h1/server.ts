@@ -77,9 +77,16 @@ export async function serveH1(conn: ByteConn, opts: H1ServerOptions): Promise<vo
   let after: AfterExchange = "keep";
   try {
     while (!track.closing && after === "keep") {
-      after = io.buffered > 0 || await awaitRequest(io, opts, first)
-        ? await serveNext(io, opts)
-        : "close";
+      // Idle until a request begins: here, so that an idle connection holds one suspended
+      // function (this loop) and one read, not the frames of serveNext and readHead (idle
+      // connections are what a proxy holds most of; docs/runtime.md, question 9). Blank lines
+      // before a request leave it idle and do not move its deadline.
+      let begun = io.skipBlankLines() > 0;
+      if (!begun) {
+        waitIdle(opts, first);
+        while (!begun && await io.fill()) begun = io.skipBlankLines() > 0;
+      }
+      after = begun ? await serveNext(io, opts) : "close";
       first = false;
       if (after === "keep") io.shrink(KEEP_BUFFER, BUFFER_SIZE);
     }
@@ -126,18 +133,12 @@ async function linger(io: BufferedConn, track: TrackedConnection): Promise<void>
   }
 }
 
-/**
- * Waits, idle, for the first bytes of the next request: false when the client closed instead.
- * Apart from serveNext and readHead so that an idle keep-alive connection holds one suspended
- * function (its loop) and one read, not three frames: idle connections are what a proxy holds
- * most of (docs/runtime.md, question 9).
- */
-function awaitRequest(io: BufferedConn, opts: H1ServerOptions, first: boolean): Promise<boolean> {
+/** The connection waits for a request: the first within header_read, others keep_alive_idle. */
+function waitIdle(opts: H1ServerOptions, first: boolean): void {
   const { track } = opts;
   const limits = opts.limits();
   track.state = "idle";
   track.deadline = monotonicNow() + (first ? limits.headerReadMs : limits.keepAliveIdleMs);
-  return io.fill();
 }
 
 /** After one exchange: serve the next, close the connection, or it became a tunnel. */
@@ -157,8 +158,7 @@ async function serveNext(io: BufferedConn, opts: H1ServerOptions): Promise<After
   try {
     headBytes = io.headNow(limits.maxHeaderBytes);
     if (headBytes === undefined) {
-      // Its first bytes are here (awaitRequest): the rest must follow within header_read,
-      // blank lines before it included.
+      // Its first bytes are here (serveH1's loop): the rest must follow within header_read.
       track.deadline = monotonicNow() + limits.headerReadMs;
       headBytes = await io.readHead(limits.maxHeaderBytes);
     }

@@ -154,3 +154,47 @@ Deno.test("a lingering close ends after 1 MiB of what the client sends", async (
   });
   client.close();
 });
+
+Deno.test("blank lines before a request are skipped and do not extend the wait for it", async () => {
+  // RFC 9112 2.2: a server should ignore blank lines before a request line. They are not the
+  // start of a request either: a client that sends only blank lines is still closed when the
+  // time for its first request (header_read) is up, not given that time again with each one.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const raw of listener) {
+      served.push(
+        serveWithEngine(raw, () => raw.close(), () => Promise.resolve(proxyResponse(200, "ok")), {
+          headerReadMs: 400,
+        }),
+      );
+    }
+  })();
+  try {
+    using client = await connect(listener.addr.port);
+    await client.send("\r\n\r\nGET / HTTP/1.1\r\nhost: a\r\n\r\n\r\n");
+    assert.equal((await readResponse(client.reader)).status, 200);
+    await client.send("GET /again HTTP/1.1\r\nhost: a\r\n\r\n");
+    assert.equal((await readResponse(client.reader)).status, 200);
+
+    const dribbler = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const started = performance.now();
+    const sending = (async () => {
+      try {
+        while (performance.now() - started < 3000) {
+          await dribbler.write(new TextEncoder().encode("\r\n"));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } catch {
+        // closed by the server, as it should be
+      }
+    })();
+    await within(2000, "the dribbling client to be closed", readToEnd(dribbler));
+    await sending;
+    dribbler.close();
+  } finally {
+    listener.close();
+    await accepting;
+    await Promise.allSettled(served);
+  }
+});
