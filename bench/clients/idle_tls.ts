@@ -63,8 +63,8 @@ const h2Hello = Uint8Array.from([
   ...new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
   ...frame(SETTINGS, 0, 0),
   ...frame(
-    1,
-    END_STREAM | 4,
+    HEADERS,
+    END_STREAM | END_HEADERS,
     1,
     Uint8Array.from([0x82, 0x87, 0x84, 0x41, authority.length, ...authority]),
   ),
