@@ -8,7 +8,7 @@ import type { Config } from "../config/types.ts";
 import { setPortProbes } from "../tls/server.ts";
 import { loadTestConfig, yaml } from "../testing/proxy.ts";
 import { accepts } from "../testing/process.ts";
-import { httpUpstream } from "../testing/servers.ts";
+import { httpUpstream, listeningSockets } from "../testing/servers.ts";
 import { Runtime } from "./runtime.ts";
 
 async function configOf(text: string, dir: string): Promise<Config> {
@@ -72,7 +72,11 @@ Deno.test("a second runtime binds the port a first one bound for port 0, and bot
   }
   try {
     assert.equal(second.port("web"), port);
+    assert.equal(await listeningSockets(port), 2);
     await first.shutdown();
+    // Closed by then, not only asked to close: a socket still in the port's SO_REUSEPORT group
+    // would be handed new connections and reset them as it closes.
+    assert.equal(await listeningSockets(port), 1, "the first runtime's socket is closed");
     assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200, "served by the second");
   } finally {
     await first.shutdown();

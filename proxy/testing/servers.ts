@@ -231,6 +231,15 @@ export function rawResponse(
 }
 
 /** A port nothing listens on, reserved for this test process (see `closedPorts`). */
+/** Sockets listening on TCP `port` (IPv4) in this network namespace (/proc/net/tcp). */
+export async function listeningSockets(port: number): Promise<number> {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const LISTEN = "0A";
+  return (await Deno.readTextFile("/proc/net/tcp")).split("\n").slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length > 3 && f[1].endsWith(local) && f[3] === LISTEN).length;
+}
+
 export function closedPort(): number {
   return closedPorts(1)[0];
 }
