@@ -80,7 +80,8 @@ export const joinBuffers = new BufferPool(CHUNK_SIZE + 8 * 1024, 16);
 
 /**
  * Write buffers for HTTP/1.1 message heads and small messages (a head and a short body joined),
- * each taken for one write and given back when it completed: three fresh typed arrays per
+ * and for the frames an HTTP/2 connection writes in one turn (proto/h2/writer.ts, so that an
+ * idle connection holds none), each taken for one write and given back when it completed: three fresh typed arrays per
  * proxied request cost ~1 µs each to allocate and collect (docs/runtime.md, question 4). A write
  * completes in a later turn of the event loop, so every head written in one turn is out at once:
  * with 500 requests in flight (`h2load -c50 -m10` to an HTTP/1.1 upstream) a few hundred, and

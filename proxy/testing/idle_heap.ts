@@ -30,7 +30,7 @@ async function leastServer(conn: Deno.Conn): Promise<void> {
   }
 }
 
-/** Heap bytes per idle connection of `serve`, past a warm-up batch. */
+/** Bytes (heap and buffers) per idle connection of `serve`, past a warm-up batch. */
 async function perConnection(
   serve: (conn: Deno.Conn) => void,
   protocol: "h1" | "h2" = "h1",
@@ -66,7 +66,7 @@ async function hold(
   const reader = child.stdout.getReader();
   const { value } = await reader.read();
   if (!new TextDecoder().decode(value).startsWith("ready")) {
-    throw new Error(`idle_clients.py: ${(await child.output()).code}`);
+    throw new Error(`idle_clients.py ended (exit ${(await child.status).code}) before "ready"`);
   }
   return {
     async release() {
@@ -85,7 +85,13 @@ async function settle(): Promise<void> {
   }
 }
 
-const engine = await perConnection((conn) => {
+/** The isolate's live objects and the buffers they hold (outside V8's heap). */
+function heldBytes(): number {
+  const { heapUsed, external } = Deno.memoryUsage();
+  return heapUsed + external;
+}
+
+const h1 = await perConnection((conn) => {
   serveWithEngine(conn, () => conn.close(), () => Promise.resolve(proxyResponse(200, "ok")))
     .catch(() => {});
 });
@@ -101,12 +107,6 @@ const h2 = await perConnection((conn) => {
 }, "h2");
 const least = await perConnection((conn) => void leastServer(conn));
 console.log(
-  JSON.stringify({ engine: Math.round(engine), h2: Math.round(h2), least: Math.round(least) }),
+  JSON.stringify({ h1: Math.round(h1), h2: Math.round(h2), least: Math.round(least) }),
 );
 Deno.exit(0);
-
-/** The isolate's live objects and the buffers they hold (outside V8's heap). */
-function heldBytes(): number {
-  const { heapUsed, external } = Deno.memoryUsage();
-  return heapUsed + external;
-}

@@ -6,8 +6,7 @@
  *
  * @module
  */
-import type { Decodable } from "./codec_memory.ts";
-import { decoderBytes } from "./codec_memory.ts";
+import { type Decodable, decoderBytes } from "./codec_memory.ts";
 import { codecMemory } from "./codecs.ts";
 import { ProxyFailure } from "../funnel.ts";
 import { log } from "../../telemetry/log.ts";
