@@ -255,6 +255,21 @@ export class BufferedConn {
     return out;
   }
 
+  /**
+   * Consumes `n` buffered bytes (n <= buffered) as a copy, lending nothing: for the last bytes of
+   * a small body, so that its end leaves the buffer free to be reused (`endBody`).
+   */
+  takeCopy(n: number): Uint8Array {
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+
+  /** True when views lent since the last `reclaim` may still be in use. */
+  get lending(): boolean {
+    return this.#lent;
+  }
+
   /** Everything lent so far is no longer in use (a body's consumer asks for the next chunk). */
   reclaim(): void {
     this.#lent = false;

@@ -270,3 +270,37 @@ Deno.test("a streaming body reads into a pooled buffer and gives it back when it
   }
   assert.equal(pooled.size, 1, "the second body did not reuse the first body's buffer");
 });
+
+Deno.test("a connection carrying one small message after another keeps its own buffer", async () => {
+  using p = await openPair(4096);
+  const message = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+  const buffers = new Set<ArrayBufferLike>();
+  const lastChunks: Uint8Array[] = [];
+  for (let i = 0; i < 300; i++) {
+    // One message per read, as an upstream answers one request at a time.
+    await p.send(message);
+    assert.equal(latin1((await p.io.readHead(1024))!), "HTTP/1.1 200 OK\r\ncontent-length: 5\r");
+    buffers.add(p.io.peek().buffer);
+    const body = bodyReader(p.io, { kind: "length", length: 5 }, () => {})!;
+    // As the HTTP/2 writer reads a response: the chunk, then the end, the chunk not yet written.
+    const chunk = (await body.read())!;
+    assert.equal(body.readNow!(), null);
+    lastChunks.push(chunk);
+  }
+  assert.equal(buffers.size, 1, "the connection's buffer was replaced while small messages passed");
+  assert.ok(lastChunks.every((c) => latin1(c) === "hello"), "a last chunk was written over");
+});
+
+Deno.test("a chunked body's last chunk, its end already buffered, leaves the buffer free too", async () => {
+  using p = await openPair(4096);
+  const buffers = new Set<ArrayBufferLike>();
+  for (let i = 0; i < 300; i++) {
+    await p.send("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    await p.io.readHead(1024);
+    buffers.add(p.io.peek().buffer);
+    const body: BodyReader = bodyReader(p.io, CHUNKED, () => {})!;
+    assert.equal(latin1((await body.read())!), "hello");
+    assert.equal(body.readNow!(), null);
+  }
+  assert.equal(buffers.size, 1, "the connection's buffer was replaced while small messages passed");
+});
