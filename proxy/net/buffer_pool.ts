@@ -89,3 +89,12 @@ export const joinBuffers = new BufferPool(CHUNK_SIZE + 8 * 1024, 16);
  * after such a burst) none were.
  */
 export const headBuffers = new BufferPool(4096, 512);
+
+/**
+ * Write buffers of HTTP/2 connections whose turn queues more than a head buffer holds (bulk DATA:
+ * up to the writer's 64 KiB high-water mark and one more frame of the default 16 KiB size). 16
+ * free ones (2 MiB). Before they were pooled, each connection let its grown buffers go whenever
+ * its last stream ended and grew new ones (8, 16 ... 128 KiB) for the next: 116 KiB of fresh
+ * buffers per 1 MiB response under `h2load -c4 -m2`.
+ */
+export const frameBuffers = new BufferPool(128 * 1024, 16);

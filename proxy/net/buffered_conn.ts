@@ -11,9 +11,11 @@
  * a slow or idle body pins no large buffer). The body reader calls `reclaim` when its consumer is done with what it
  * lent (at its next read) and `endBody` when the body ends. A body that ends while its last
  * chunks may still be in use (the consumer learnt the end from `readNow` before writing them)
- * leaves that memory alone: the large buffer is dropped, not reused, and the own buffer is
- * replaced before its used part could be written over (the connection may carry the next
- * message at once, e.g. back in its pool).
+ * leaves that memory alone: the large buffer leaves the connection (its body reader gives it
+ * back to the pool when the consumer releases it), and the own buffer is replaced before its
+ * used part could be written over (the connection may carry the next message at once, e.g.
+ * back in its pool). A small body's last bytes are copied instead of lent (h1/body.ts), so the
+ * own buffer stays in use.
  */
 
 import { type DirectRead, directRead } from "../internal/direct_read.ts";
@@ -277,16 +279,23 @@ export class BufferedConn {
   }
 
   /**
-   * A body ended (or was given up): gives the pooled buffer back, or drops it and keeps the own
-   * buffer's bytes in place when what was lent last may still be in use.
+   * A body ended (or was given up): gives the pooled buffer back, or, when what was lent last
+   * may still be in use, keeps the own buffer's bytes in place and lets the pooled buffer go.
+   * Returns that pooled buffer (else null): the body's reader gives it back to the pool once its
+   * consumer says it is done with it (`BodyReader.release`).
    */
-  endBody(): void {
+  endBody(): Uint8Array | null {
     if (this.#lent) this.#shared = true;
     this.#lent = false;
-    if (this.#chunkLent) this.#chunk = null;
+    let inUse: Uint8Array | null = null;
+    if (this.#chunkLent) {
+      inUse = this.#chunk;
+      this.#chunk = null;
+    }
     this.#chunkLent = false;
     this.#releaseChunk();
     this.#streaming = false;
+    return inUse;
   }
 
   /** Hands out everything buffered (a copy), for a tunnel that takes the connection over. */

@@ -64,5 +64,8 @@ export function tapBody(body: BodyReader, tap: BodyTap): BodyReader {
       body.cancel(reason);
       tap.cancel?.(reason);
     },
+    release() {
+      body.release?.();
+    },
   };
 }

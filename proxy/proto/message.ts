@@ -42,6 +42,13 @@ export interface BodyReader {
   readNow?(): Uint8Array | null | undefined;
   /** Gives up on the rest of the body and releases its source. Idempotent. */
   cancel(reason?: unknown): void;
+  /**
+   * Optional, for consumers: the body has ended and nothing it lent is in use any more (the last
+   * chunk was written or copied). Lets the reader reuse the buffer its last chunk was lent from,
+   * which it cannot while the consumer may still hold that chunk; a consumer that does not call
+   * it only leaves that buffer to the garbage collector. Wrappers forward it.
+   */
+  release?(): void;
 }
 
 /**

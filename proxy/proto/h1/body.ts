@@ -8,6 +8,7 @@
 import { HeaderList, trimOws } from "../header_list.ts";
 import type { BodyReader, TrailerSource } from "../message.ts";
 import { type BufferedConn, READ_CHUNK, UnexpectedEofError } from "../../net/buffered_conn.ts";
+import { chunkBuffers } from "../../net/buffer_pool.ts";
 import { type Framing, HttpParseError } from "./parse.ts";
 
 /** Called once when a body reader finishes: `clean` is true when the body ended as framed. */
@@ -55,6 +56,8 @@ abstract class FramedBody implements BodyReader {
   protected readonly io: BufferedConn;
   #done: BodyDone | null;
   #failure: unknown = null;
+  /** The pooled buffer the last chunk was lent from, until the consumer releases it. */
+  #lastBuffer: Uint8Array | null = null;
   /** True once the body ended, failed or was cancelled. */
   protected finished = false;
 
@@ -98,6 +101,12 @@ abstract class FramedBody implements BodyReader {
     this.#finish(false);
   }
 
+  release(): void {
+    if (this.#lastBuffer === null) return;
+    chunkBuffers.give(this.#lastBuffer);
+    this.#lastBuffer = null;
+  }
+
   /** The next chunk from buffered bytes, null at the end, undefined when I/O is needed. */
   protected abstract nextNow(): Uint8Array | null | undefined;
 
@@ -120,7 +129,7 @@ abstract class FramedBody implements BodyReader {
     if (done === null) return;
     this.#done = null;
     this.finished = true;
-    this.io.endBody();
+    this.#lastBuffer = this.io.endBody();
     this.onFinished();
     done(clean);
   }

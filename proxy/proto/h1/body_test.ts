@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { concatBytes } from "../../bytes.ts";
 import { latin1 } from "../../testing/wire.ts";
+import { givenBack } from "../../testing/buffers.ts";
 import type { BodyReader } from "../message.ts";
 import { bodyReader, chunkSizeLine, CRLF, LAST_CHUNK } from "./body.ts";
 import { BufferedConn, UnexpectedEofError, writeAll } from "../../net/buffered_conn.ts";
@@ -303,4 +304,43 @@ Deno.test("a chunked body's last chunk, its end already buffered, leaves the buf
     assert.equal(body.readNow!(), null);
   }
   assert.equal(buffers.size, 1, "the connection's buffer was replaced while small messages passed");
+});
+
+Deno.test("a body that ended while its last chunk was lent gives that pooled buffer back once released", async () => {
+  using p = await openPair(4096);
+  const size = 3 * CHUNK_SIZE;
+  /** The pool's free buffers, looked at and left as they were. */
+  const pooled = () => {
+    const all = Array.from({ length: chunkBuffers.free }, () => chunkBuffers.take());
+    for (const buf of all.toReversed()) chunkBuffers.give(buf);
+    return all.map((buf) => buf.buffer);
+  };
+  let pooledEnds = 0;
+  await givenBack(chunkBuffers, async () => {
+    for (let round = 0; round < 10; round++) {
+      const body = bodyReader(p.io, { kind: "length", length: size }, () => {})!;
+      const sent = p.send(new Uint8Array(size).fill(97 + round));
+      let got = 0;
+      let last: Uint8Array | null = null;
+      // As the HTTP/2 writer reads: each chunk, then a look ahead for the end (END_STREAM).
+      for (let chunk: Uint8Array | null | undefined = await body.read(); chunk;) {
+        got += chunk.length;
+        last = chunk;
+        chunk = body.readNow!();
+        if (chunk === undefined) chunk = await body.read();
+      }
+      await sent;
+      assert.equal(got, size);
+      // Where the last bytes went depends on the reads; a pooled buffer is the usual case.
+      if (last!.buffer.byteLength !== CHUNK_SIZE) continue;
+      pooledEnds++;
+      assert.ok(!pooled().includes(last!.buffer), "given back while its last chunk was lent");
+      body.release!();
+      assert.ok(pooled().includes(last!.buffer), "not given back on release");
+      const free = chunkBuffers.free;
+      body.release!();
+      assert.equal(chunkBuffers.free, free, "given back twice");
+    }
+  });
+  assert.ok(pooledEnds > 0, "no body ended in a pooled buffer");
 });

@@ -132,6 +132,8 @@ export async function streamBody(
       out.add(await opts.lastChunk(), 0, false);
     } else if (opts.chunked) out.add(LAST_CHUNK, 0, false);
     await out.flush();
+    // Everything lent is written.
+    body.release?.();
   } finally {
     out.release();
   }

@@ -87,3 +87,32 @@ Deno.test("chunks adjacent in one buffer are written as one view of it, not join
   assert.equal(writes[1].buffer, source.buffer, "written from the body's own buffer");
   assert.equal(writes[1].length, 32_768);
 });
+
+Deno.test("streamBody releases the body once, after its last bytes are written", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  using peer = await accepted;
+  for (const chunked of [false, true]) {
+    const ready: (Uint8Array | null | undefined)[] = [new Uint8Array(5000), undefined, null];
+    let written = 0;
+    const releasedAfter: number[] = [];
+    const body: BodyReader = {
+      length: chunked ? -1 : 5000,
+      read: () => Promise.resolve(ready.shift() ?? null),
+      readNow: () => ready.shift(),
+      cancel: () => {},
+      release: () => void releasedAfter.push(written),
+    };
+    const counted = {
+      read: (p: Uint8Array) => conn.read(p),
+      write: async (p: Uint8Array) => (written += await conn.write(p)),
+      closeWrite: () => conn.closeWrite(),
+      close: () => conn.close(),
+    };
+    const draining = peer.read(new Uint8Array(64 * 1024));
+    const { wire } = await streamBody(counted, body, { prefix: new Uint8Array(10), chunked });
+    await draining;
+    assert.deepEqual(releasedAfter, [wire], `chunked: ${chunked}`);
+  }
+});

@@ -368,6 +368,10 @@ class ContinueBody implements BodyReader {
   cancel(reason?: unknown): void {
     this.#inner.cancel(reason);
   }
+
+  release(): void {
+    this.#inner.release?.();
+  }
 }
 
 /** Reads and drops the rest of a request body so that the connection can be reused. */

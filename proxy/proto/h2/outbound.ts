@@ -180,11 +180,16 @@ export class Sender {
           throw new Error("body shorter than its content-length");
         }
         await this.data(stream, chunk, last);
-        if (last) return;
+        if (last) {
+          // The chunk is in the writer's buffer: the body's reader may reuse its own.
+          body.release?.();
+          return;
+        }
       }
       if (expected >= 0 && sent !== expected) {
         throw new Error("body shorter than its content-length");
       }
+      body.release?.();
       const list = trailers === null ? null : await trailers();
       if (stream.failure) throw stream.failure;
       if (list === null || list.size === 0) await this.data(stream, EMPTY, true);

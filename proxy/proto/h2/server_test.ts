@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { serveH2 } from "./server.ts";
 import { h2TestServer, routes } from "../../testing/h2_server.ts";
+import { HeaderList } from "../header_list.ts";
+import type { BodyReader } from "../message.ts";
 
 async function run(
   cmd: string,
@@ -124,4 +126,36 @@ Deno.test("h2c sniffing: bytes read before serveH2 are handed in with initialByt
   assert.equal(res.out, "hello from gatehouse h2\n");
   await serving;
   listener.close();
+});
+
+Deno.test("a response body is released once its last DATA is queued, whether readNow or read ended it", async () => {
+  const released: string[] = [];
+  const finished = new Set<string>();
+  await using server = await h2TestServer({
+    tls: false,
+    onRequest: (req) => {
+      const bulk = new Uint8Array(100_000).fill(120);
+      // "/now": the end is seen by looking ahead (readNow); "/read": by one more read().
+      const ready: (Uint8Array | null | undefined)[] = req.path === "/now"
+        ? [bulk, null]
+        : [bulk, undefined];
+      let reads = 0;
+      const body: BodyReader = {
+        length: bulk.length,
+        read: () => Promise.resolve(reads++ === 0 ? bulk : null),
+        readNow: () => (reads++, ready.shift()),
+        cancel: () => {},
+        release: () => void released.push(req.path),
+      };
+      const headers = HeaderList.from([["content-type", "application/octet-stream"]]);
+      void req.respond({ status: 200, headers, body }).then(() => finished.add(req.path));
+    },
+  });
+  for (const path of ["/now", "/read"]) {
+    const curl = await run("curl", ["-sS", "--http2-prior-knowledge", `${server.url}${path}`]);
+    assert.equal(curl.code, 0, curl.err);
+    assert.equal(curl.out.length, 100_000);
+    while (!finished.has(path)) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.deepEqual(released, ["/now", "/read"]);
 });

@@ -12,7 +12,8 @@
  *
  * Memory: a turn's frames go into a 4 KiB buffer from the pool of head buffers, given back once
  * its write completed, so an idle connection holds no write buffer (docs/runtime.md, question
- * 9); a turn that queues more grows its own buffer, kept for the next turns until `trim()`.
+ * 9); a turn that queues more takes a 128 KiB one from the pool of frame buffers (or, for larger
+ * frames, grows its own), kept for the next turns until `trim()` gives it back.
  * Stream data waits (`drained()`) while more than `HIGH_WATER` bytes are queued, so a slow reader
  * holds at most that much of it; control frames cannot wait, so a peer that keeps asking for
  * answers without reading them trips `overloaded` (MAX_BACKLOG) and the connection closes.
@@ -21,7 +22,7 @@
  */
 import { setImmediate } from "node:timers";
 import { writeAll } from "../../net/buffered_conn.ts";
-import { headBuffers } from "../../net/buffer_pool.ts";
+import { frameBuffers, headBuffers } from "../../net/buffer_pool.ts";
 import type { WriteWatch } from "../../net/connections.ts";
 import { Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader, writeU32 } from "./frames.ts";
 
@@ -102,10 +103,16 @@ export class FrameWriter {
     });
   }
 
-  /** Lets buffers grown by bulk data go (call when the connection goes idle). */
+  /** Lets buffers grown by bulk data go, back to their pool (call when the connection goes idle). */
   trim(): void {
-    if (this.#len === 0 && this.#buf.length > TRIM_ABOVE) this.#buf = NONE;
-    if (this.#spare.length > TRIM_ABOVE) this.#spare = NONE;
+    if (this.#len === 0 && this.#buf.length > TRIM_ABOVE) {
+      giveBack(this.#buf);
+      this.#buf = NONE;
+    }
+    if (this.#spare.length > TRIM_ABOVE) {
+      giveBack(this.#spare);
+      this.#spare = NONE;
+    }
   }
 
   /** Bytes as they are (the client connection preface). */
@@ -188,10 +195,14 @@ export class FrameWriter {
     const buf = this.#buf;
     if (at + n > buf.length) {
       const size = Math.max(buf.length * 2, at + n);
-      const grown = size <= headBuffers.size ? headBuffers.take() : new Uint8Array(size);
+      const grown = size <= headBuffers.size
+        ? headBuffers.take()
+        : size <= frameBuffers.size
+        ? frameBuffers.take()
+        : new Uint8Array(size);
       grown.set(buf.subarray(0, at));
       this.#buf = grown;
-      headBuffers.give(buf);
+      giveBack(buf);
     }
     this.#len = at + n;
     if (!this.#scheduled && this.#inFlight === 0 && !this.#failed) {
@@ -255,4 +266,10 @@ export class FrameWriter {
     this.#flushWaiters = [];
     this.#onError(err);
   }
+}
+
+/** Gives a write buffer no longer in use back to its pool (one of another size is left to GC). */
+function giveBack(buf: Uint8Array): void {
+  if (buf.length === headBuffers.size) headBuffers.give(buf);
+  else frameBuffers.give(buf);
 }
