@@ -5,8 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { HeaderList } from "../header_list.ts";
-import { chunkBuffers } from "../../net/buffer_pool.ts";
+import { chunkBuffers, headBuffers } from "../../net/buffer_pool.ts";
 import { InboundBody, Stream, type StreamHost } from "./stream.ts";
+import { givenBack } from "../../testing/buffers.ts";
 
 function setup() {
   const given: number[] = [];
@@ -45,7 +46,7 @@ Deno.test("bytes come out in order; window is given back once the reader is done
   assert.deepEqual((await body.trailers)?.entries(), [["grpc-status", "0"]]);
 });
 
-Deno.test("ten thousand one-byte frames are read as one chunk", () => {
+Deno.test("ten thousand one-byte frames are read as two chunks", () => {
   const { body } = setup();
   for (let i = 0; i < 10_000; i++) body.push(Uint8Array.of(i & 0xff));
   let chunks = 0;
@@ -57,7 +58,8 @@ Deno.test("ten thousand one-byte frames are read as one chunk", () => {
   }
   assert.equal(total, 10_000);
   assert.ok(ok, "bytes in order");
-  assert.equal(chunks, 1, "10,000 bytes fit one pooled 64 KiB buffer");
+  // The first 4 KiB in the small buffer a body starts in, the rest in one pooled 64 KiB buffer.
+  assert.equal(chunks, 2, "10,000 bytes did not fit a 4 KiB and a 64 KiB buffer");
 });
 
 Deno.test("96 MiB of DATA pass through a few pooled buffers, whatever the reader's pace", async () => {
@@ -117,4 +119,40 @@ Deno.test("trailers wait for the last byte to be read; failure and cancel end th
   third.body.cancel("not needed");
   assert.equal(third.body.readNow(), null);
   assert.deepEqual(third.cancelled, ["not needed"]);
+});
+
+Deno.test("a body read to its end with readNow gives its buffers back once released", async () => {
+  const returned = await givenBack(chunkBuffers, () => {
+    const { body } = setup();
+    body.push(new Uint8Array(100_000).fill(7));
+    body.end(null);
+    let total = 0;
+    // As the HTTP/2 writer reads: chunk after chunk, the end seen by looking ahead.
+    for (let c = body.readNow(); c; c = body.readNow()) total += c.length;
+    assert.equal(total, 100_000);
+    assert.equal(chunkBuffers.free, 0, "given back while lent");
+    body.release();
+    assert.equal(chunkBuffers.free, 2, "the two buffers did not go back on release");
+    return Promise.resolve();
+  });
+  assert.equal(returned.length, 2);
+});
+
+Deno.test("a small body waits in a pooled 4 KiB buffer, a body announced larger in a 64 KiB one", async () => {
+  const returned = await givenBack(headBuffers, () => {
+    for (const [length, size] of [[17, 4096], [-1, 4096], [100_000, 64 * 1024]]) {
+      const { stream } = setup();
+      const body = new InboundBody(stream, length);
+      body.push(new TextEncoder().encode("hello, gatehouse\n"));
+      body.end(null);
+      const chunk = body.readNow()!;
+      assert.equal(new TextDecoder().decode(chunk), "hello, gatehouse\n");
+      assert.equal(chunk.buffer.byteLength, size, `length ${length}`);
+      assert.equal(body.readNow(), null);
+      body.release();
+      assert.equal(headBuffers.free, 1, `length ${length}: not given back, or not reused`);
+    }
+    return Promise.resolve();
+  });
+  assert.equal(returned.length, 1);
 });
