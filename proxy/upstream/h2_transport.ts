@@ -34,6 +34,8 @@ import { HeaderList } from "../proto/header_list.ts";
 import { tapBody } from "../proto/body_tap.ts";
 import type { BodyReader } from "../proto/message.ts";
 import { reasonPhrase } from "../proto/responses.ts";
+import { monotonicNow } from "../clock.ts";
+import { DeadlineSweep, type Expiring } from "./deadline_sweep.ts";
 import { dialServer } from "./dial.ts";
 import type { H1Transport } from "./h1_transport.ts";
 import { grpcHealthCheck } from "./grpc_health.ts";
@@ -71,6 +73,8 @@ export class H2Transport implements HttpTransport {
   /** Protocol auto: what the server chose by ALPN at the last dial. */
   #declined = false;
   readonly #scheme: string;
+  /** The deadlines of this server's streams. */
+  readonly #sweep = new DeadlineSweep();
 
   constructor(ref: ServerRef, service: Service, deps: TransportDeps, fallback: H1Transport | null) {
     this.#ref = ref;
@@ -106,7 +110,7 @@ export class H2Transport implements HttpTransport {
       );
     }
     for (let replays = 0;; replays++) {
-      const stream = new StreamControl(opts);
+      const stream = new StreamControl(opts, this.#sweep);
       let sent: { h2: H2ClientConnection; response: Promise<H2ClientResponse> };
       try {
         sent = await this.#pool.lease(
@@ -181,6 +185,7 @@ export class H2Transport implements HttpTransport {
   }
 
   close(): void {
+    this.#sweep.close();
     this.#pool.close();
     this.#fallback?.close();
   }
@@ -214,13 +219,16 @@ export class H2Transport implements HttpTransport {
  * sent, then `bodyIdleMs` between body chunks) and the client's going away, all as aborts of the
  * stream (RST_STREAM CANCEL).
  */
-class StreamControl {
+class StreamControl implements Expiring {
   readonly #ac = new AbortController();
   readonly #client: AbortSignal;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #sweep: DeadlineSweep;
+  /** The current deadline (see Expiring), watched by the transport's sweep. */
+  deadline = 0;
   readonly #onClientGone = () => this.#ac.abort(this.#client.reason);
 
-  constructor(opts: HttpExchangeOptions) {
+  constructor(opts: HttpExchangeOptions, sweep: DeadlineSweep) {
+    this.#sweep = sweep;
     this.#client = opts.signal;
     if (opts.signal.aborted) this.#onClientGone();
     opts.signal.addEventListener("abort", this.#onClientGone, { once: true });
@@ -279,13 +287,24 @@ class StreamControl {
 
   /** Stops the deadline and stops watching the client. */
   finish(): void {
-    clearTimeout(this.#timer);
+    this.deadline = 0;
+    this.#sweep.delete(this);
     this.#client.removeEventListener("abort", this.#onClientGone);
   }
 
+  expire(): void {
+    this.#ac.abort(TIMED_OUT);
+  }
+
+  /** The deadline `ms` from now (0: none); watched from the first one on, until `finish`. */
   #deadline(ms: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = ms > 0 ? setTimeout(() => this.#ac.abort(TIMED_OUT), ms) : undefined;
+    if (ms <= 0) {
+      this.deadline = 0;
+      return;
+    }
+    const first = this.deadline === 0;
+    this.deadline = monotonicNow() + ms;
+    if (first) this.#sweep.add(this);
   }
 }
 

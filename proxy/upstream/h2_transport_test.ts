@@ -200,6 +200,33 @@ Deno.test("a response-head deadline and a client that goes away both cancel the 
   t.close();
 });
 
+Deno.test("a body that stops for longer than bodyIdleMs fails as a timeout and resets the stream", async () => {
+  const seen: H2Request[] = [];
+  await using server = await h2TestServer({
+    tls: false,
+    onRequest(req) {
+      seen.push(req);
+      // One chunk at once, then nothing.
+      let sent = false;
+      const read = () =>
+        sent ? new Promise<null>(() => {}) : (sent = true, Promise.resolve(Uint8Array.of(1)));
+      void req.respond({ status: 200, body: { length: -1, read, cancel() {} } }).catch(() => {});
+    },
+  });
+  const t = transport(`h2c://127.0.0.1:${server.port}`);
+  const res = await t.exchange(request("GET", "/stalls"), { ...OPTIONS, bodyIdleMs: 300 });
+  assert.deepEqual(await res.body!.read(), Uint8Array.of(1));
+  const stillWaiting = new Error("the body read still waits 5 s later");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => timer = setTimeout(reject, 5000, stillWaiting));
+  await assert.rejects(
+    () => Promise.race([res.body!.read(), bound]).finally(() => clearTimeout(timer)),
+    (err) => err !== stillWaiting,
+  );
+  await waitFor(() => seen[0]?.closed === true, "the server to see the stream cancelled");
+  t.close();
+});
+
 Deno.test("https: protocol h2 refuses an HTTP/1.1-only server; protocol auto falls back to it", async () => {
   const pki = await testPki();
   const { certPem, keyPem } = await pki.leaf("localhost");
