@@ -59,13 +59,9 @@ export class DeadlineSweep {
         item.expire();
       }
     }
-    if (this.#items.size === 0) this.close();
-  }
-
-  /** Stops watching everything. */
-  close(): void {
-    this.#items.clear();
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.#items.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
   }
 }

@@ -185,7 +185,7 @@ export class H2Transport implements HttpTransport {
   }
 
   close(): void {
-    this.#sweep.close();
+    // Not the deadline sweep: streams in flight keep their deadlines (it stops once they end).
     this.#pool.close();
     this.#fallback?.close();
   }
