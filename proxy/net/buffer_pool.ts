@@ -54,6 +54,15 @@ export class BufferPool {
   }
 }
 
+/**
+ * Gives `buf` back to whichever of two pools it came from, by its size; a buffer of another size
+ * (grown for a larger need) is left to the garbage collector. The same rule as `give`.
+ */
+export function giveToEither(buf: Uint8Array, a: BufferPool, b: BufferPool): void {
+  if (buf.length === a.size) a.give(buf);
+  else b.give(buf);
+}
+
 /** Largest body chunk one read returns (and the tunnels' large read size). */
 export const CHUNK_SIZE = 64 * 1024;
 

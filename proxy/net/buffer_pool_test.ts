@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BufferPool } from "./buffer_pool.ts";
+import { BufferPool, giveToEither } from "./buffer_pool.ts";
 
 Deno.test("a pool hands back the buffer given back last, and keeps at most maxFree", () => {
   const pool = new BufferPool(1024, 2);
@@ -36,4 +36,13 @@ Deno.test("giveViewed takes back the buffer a view is part of, and no buffer of 
   pool.giveViewed(new Uint8Array(2048).subarray(0, 100));
   assert.equal(pool.free, 1);
   assert.equal(pool.take().buffer, own.buffer);
+});
+
+Deno.test("giveToEither gives a buffer to the pool of its size, and one of a third size to neither", () => {
+  const small = new BufferPool(1024, 4);
+  const large = new BufferPool(4096, 4);
+  giveToEither(small.take(), small, large);
+  giveToEither(large.take(), small, large);
+  giveToEither(new Uint8Array(8192), small, large);
+  assert.deepEqual([small.free, large.free], [1, 1]);
 });

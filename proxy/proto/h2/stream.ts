@@ -24,7 +24,7 @@
  */
 import type { HeaderList } from "../header_list.ts";
 import type { BodyReader } from "../message.ts";
-import { chunkBuffers, headBuffers } from "../../net/buffer_pool.ts";
+import { chunkBuffers, giveToEither, headBuffers } from "../../net/buffer_pool.ts";
 
 /** What a stream needs from its connection. */
 export interface StreamHost {
@@ -287,11 +287,11 @@ export class InboundBody implements BodyReader {
    */
   #release(): void {
     this.#giveBack();
-    for (const buf of this.#lent) giveBack(buf);
+    for (const buf of this.#lent) giveToEither(buf, headBuffers, chunkBuffers);
     this.#lent.length = 0;
     const only = this.#segments.length === 1 ? this.#segments[0] : undefined;
     if (only !== undefined && only.start === only.end) {
-      giveBack(only.buf);
+      giveToEither(only.buf, headBuffers, chunkBuffers);
       this.#segments.length = 0;
     }
   }
@@ -315,10 +315,4 @@ export class InboundBody implements BodyReader {
     this.#handed = 0;
     this.#stream.host.consumed(this.#stream, n);
   }
-}
-
-/** Gives a queue buffer back to the pool it came from. */
-function giveBack(buf: Uint8Array): void {
-  if (buf.length === headBuffers.size) headBuffers.give(buf);
-  else chunkBuffers.give(buf);
 }

@@ -22,7 +22,7 @@
  */
 import { setImmediate } from "node:timers";
 import { writeAll } from "../../net/buffered_conn.ts";
-import { frameBuffers, headBuffers } from "../../net/buffer_pool.ts";
+import { frameBuffers, giveToEither, headBuffers } from "../../net/buffer_pool.ts";
 import type { WriteWatch } from "../../net/connections.ts";
 import { Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader, writeU32 } from "./frames.ts";
 
@@ -106,11 +106,11 @@ export class FrameWriter {
   /** Lets buffers grown by bulk data go, back to their pool (call when the connection goes idle). */
   trim(): void {
     if (this.#len === 0 && this.#buf.length > TRIM_ABOVE) {
-      giveBack(this.#buf);
+      giveToEither(this.#buf, headBuffers, frameBuffers);
       this.#buf = NONE;
     }
     if (this.#spare.length > TRIM_ABOVE) {
-      giveBack(this.#spare);
+      giveToEither(this.#spare, headBuffers, frameBuffers);
       this.#spare = NONE;
     }
   }
@@ -202,7 +202,7 @@ export class FrameWriter {
         : new Uint8Array(size);
       grown.set(buf.subarray(0, at));
       this.#buf = grown;
-      giveBack(buf);
+      giveToEither(buf, headBuffers, frameBuffers);
     }
     this.#len = at + n;
     if (!this.#scheduled && this.#inFlight === 0 && !this.#failed) {
@@ -266,10 +266,4 @@ export class FrameWriter {
     this.#flushWaiters = [];
     this.#onError(err);
   }
-}
-
-/** Gives a write buffer no longer in use back to its pool (one of another size is left to GC). */
-function giveBack(buf: Uint8Array): void {
-  if (buf.length === headBuffers.size) headBuffers.give(buf);
-  else frameBuffers.give(buf);
 }

@@ -29,7 +29,7 @@ Deno.test("a bulk turn's write buffer comes from the frame buffer pool and goes 
     writer.trim();
   }, 0);
   assert.equal(returned.length, 1);
-  conn.closeWrite();
+  await conn.closeWrite();
   await draining;
   assert.equal(received, 2 * 7 * (9 + data.length));
 });
