@@ -18,7 +18,7 @@
  * own buffer stays in use.
  */
 
-import { type DirectRead, directRead } from "../internal/direct_read.ts";
+import { type DirectRead, directRead, directWriter, type Writer } from "../internal/direct_io.ts";
 import { CHUNK_SIZE, chunkBuffers } from "./buffer_pool.ts";
 import { armWrite, disarmWrite, type WriteWatch } from "./connections.ts";
 
@@ -64,8 +64,10 @@ export const READ_CHUNK = CHUNK_SIZE;
 
 export class BufferedConn {
   readonly conn: ByteConn;
-  /** Deno's read op for its own connections (internal/direct_read.ts); null for any other. */
+  /** Deno's read op for its own connections (internal/direct_io.ts); null for any other. */
   readonly #direct: DirectRead | null;
+  /** What writes to `conn`: Deno's write op for its own connections (internal/direct_io.ts). */
+  readonly writer: Writer;
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
@@ -84,6 +86,7 @@ export class BufferedConn {
   constructor(conn: ByteConn, initialSize = 4096) {
     this.conn = conn;
     this.#direct = directRead(conn);
+    this.writer = directWriter(conn);
     this.#buf = new Uint8Array(initialSize);
   }
 
@@ -307,7 +310,7 @@ export class BufferedConn {
 
   /** Writes all of `bytes`. */
   write(bytes: Uint8Array): Promise<void> {
-    return writeAll(this.conn, bytes);
+    return writeAll(this.writer, bytes);
   }
 
   /** Shrinks a buffer grown past `above` back to `size` when it holds nothing. */
@@ -379,14 +382,14 @@ export class BufferedConn {
  * next one.
  */
 export async function writeAll(
-  conn: Pick<ByteConn, "write">,
+  conn: Writer,
   bytes: Uint8Array,
   watch?: WriteWatch,
 ): Promise<void> {
   try {
     for (let off = 0; off < bytes.length;) {
       armWrite(watch);
-      off += await conn.write(bytes.subarray(off));
+      off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
     }
   } finally {
     disarmWrite(watch);
@@ -421,8 +424,19 @@ function hasBareCr(buf: Uint8Array, from: number, to: number): boolean {
   return false;
 }
 
-/** Decodes bytes one char per byte (HTTP field values are byte strings). */
+/** Decodes ASCII; any byte above 0x7f makes `latin1` take its other way. */
+const ascii = new TextDecoder();
+
+/**
+ * Decodes bytes one char per byte (HTTP field values are byte strings). Heads are ASCII almost
+ * always, and the decoder takes them without the array of one number per byte that
+ * `String.fromCharCode.apply` makes (8 bytes of heap per byte of head, 3.7x the time; measured
+ * 100 against 372 ns for a 139-byte head).
+ */
 export function latin1(buf: Uint8Array, start: number, end: number): string {
+  let i = start;
+  while (i < end && buf[i] < 0x80) i++;
+  if (i === end) return ascii.decode(buf.subarray(start, end));
   let out = "";
   for (let i = start; i < end; i += 8192) {
     out += String.fromCharCode.apply(

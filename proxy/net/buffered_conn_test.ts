@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { latin1 } from "../testing/wire.ts";
-import { BareCrError, BufferedConn, writeAll } from "./buffered_conn.ts";
+import { BareCrError, BufferedConn, latin1 as decodeLatin1, writeAll } from "./buffered_conn.ts";
 
 /** A loopback pair: `send` writes to the reading side's peer, which stays open. */
 async function pair() {
@@ -52,7 +52,7 @@ Deno.test("a Deno connection is read through the read op, not its read method", 
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const server = await listener.accept();
-  // The method Deno's connections read through otherwise (internal/direct_read.ts skips it).
+  // The method Deno's connections read through otherwise (internal/direct_io.ts skips it).
   server.read = () => Promise.reject(new Error("read through Conn.read"));
   const io = new BufferedConn(server, 64);
   await client.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: a\r\n\r\n"));
@@ -89,4 +89,20 @@ Deno.test("writeAll with a watch: each partial write to a slow reader restarts t
   reader.close();
   assert.ok(starts >= 2, `the bound restarted ${starts} times`);
   assert.equal(watch.writeDeadline, 0);
+});
+
+Deno.test("latin1 gives one char per byte: ASCII, obs-text and a leading BOM alike", () => {
+  const bytes = (...b: number[]) => Uint8Array.from(b);
+  assert.equal(decodeLatin1(bytes(0x61, 0x3a, 0x20, 0x62), 1, 4), ": b");
+  assert.equal(decodeLatin1(bytes(0x61), 1, 1), "");
+  // A UTF-8 decoder would make these one char, a replacement char and nothing (the BOM).
+  assert.equal(decodeLatin1(bytes(0x78, 0xc3, 0xa9), 0, 3), "x\u00c3\u00a9");
+  assert.equal(decodeLatin1(bytes(0x78, 0x80, 0x79), 0, 3), "x\u0080y");
+  assert.equal(decodeLatin1(bytes(0xef, 0xbb, 0xbf, 0x41), 0, 4), "\u00ef\u00bb\u00bfA");
+  const long = new Uint8Array(20_000).map((_, i) => 0x20 + (i % 0x60));
+  long[19_999] = 0xff;
+  const text = decodeLatin1(long, 0, long.length);
+  assert.equal(text.length, 20_000);
+  assert.equal(text.charCodeAt(19_999), 0xff);
+  assert.equal(text.charCodeAt(9_000), long[9_000]);
 });

@@ -19,7 +19,7 @@ import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { type BodyDone, bodyReader, trailersOf } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { HttpParseError, parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
-import { encodeHead, releaseHead, serializeRequestHead } from "./write.ts";
+import { encodeRequestHead, releaseHead } from "./write.ts";
 import { monotonicNow } from "../../clock.ts";
 
 /**
@@ -50,13 +50,6 @@ export async function exchange(
 ): Promise<UpstreamResponse> {
   const io = lease.io;
   const body = req.body;
-  const head = serializeRequestHead(
-    req.method,
-    req.target,
-    req.host,
-    req.headers,
-    body === null ? null : body.length,
-  );
 
   let deadlineAt = 0;
   const setDeadline = (ms: number) => {
@@ -85,7 +78,13 @@ export async function exchange(
   let response: ResponseHead;
   try {
     setDeadline(opts.bodyIdleMs);
-    const headBytes = encodeHead(head, 0);
+    const headBytes = encodeRequestHead(
+      req.method,
+      req.target,
+      req.host,
+      req.headers,
+      body === null ? null : body.length,
+    );
     if (body === null) {
       try {
         await io.write(headBytes);
@@ -195,7 +194,7 @@ async function pumpBody(
 ): Promise<boolean> {
   const chunked = body.length < 0;
   try {
-    const streamed = await streamBody(io.conn, body, {
+    const streamed = await streamBody(io.writer, body, {
       prefix: head,
       chunked,
       onWrite: progress,

@@ -22,6 +22,7 @@
  */
 import { setImmediate } from "node:timers";
 import { writeAll } from "../../net/buffered_conn.ts";
+import { directWriter, type Writer } from "../../internal/direct_io.ts";
 import { frameBuffers, giveToEither, headBuffers } from "../../net/buffer_pool.ts";
 import type { WriteWatch } from "../../net/connections.ts";
 import { Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader, writeU32 } from "./frames.ts";
@@ -47,7 +48,8 @@ const TRIM_ABOVE = 32 * 1024;
 const encoder = new TextEncoder();
 
 export class FrameWriter {
-  readonly #transport: Transport;
+  /** Writes to the transport (through Deno's write op for Deno's connections). */
+  readonly #out: Writer;
   readonly #onError: (err: unknown) => void;
   readonly #watch: WriteWatch | undefined;
   /** Frames queued for the next write (NONE when none). */
@@ -66,7 +68,7 @@ export class FrameWriter {
 
   /** `watch` is told of each write, to bound how long it may wait for the peer to take bytes. */
   constructor(transport: Transport, onError: (err: unknown) => void, watch?: WriteWatch) {
-    this.#transport = transport;
+    this.#out = directWriter(transport);
     this.#onError = onError;
     this.#watch = watch;
   }
@@ -227,7 +229,7 @@ export class FrameWriter {
     this.#spare = NONE;
     this.#len = 0;
     this.#inFlight = len;
-    writeAll(this.#transport, written.subarray(0, len), this.#watch).then(
+    writeAll(this.#out, written.subarray(0, len), this.#watch).then(
       () => {
         this.#inFlight = 0;
         if (written.length === headBuffers.size) headBuffers.give(written);
