@@ -19,6 +19,7 @@
  */
 
 import { type DirectRead, directRead, directWriter, type Writer } from "../internal/direct_io.ts";
+import { latin1 } from "../bytes.ts";
 import { CHUNK_SIZE, chunkBuffers } from "./buffer_pool.ts";
 import { armWrite, disarmWrite, type WriteWatch } from "./connections.ts";
 
@@ -422,27 +423,4 @@ function hasBareCr(buf: Uint8Array, from: number, to: number): boolean {
     if (i + 1 < to && buf[i + 1] !== LF) return true;
   }
   return false;
-}
-
-/** Decodes ASCII; any byte above 0x7f makes `latin1` take its other way. */
-const ascii = new TextDecoder();
-
-/**
- * Decodes bytes one char per byte (HTTP field values are byte strings). Heads are ASCII almost
- * always, and the decoder takes them without the array of one number per byte that
- * `String.fromCharCode.apply` makes (8 bytes of heap per byte of head, 3.7x the time; measured
- * 100 against 372 ns for a 139-byte head).
- */
-export function latin1(buf: Uint8Array, start: number, end: number): string {
-  let i = start;
-  while (i < end && buf[i] < 0x80) i++;
-  if (i === end) return ascii.decode(buf.subarray(start, end));
-  let out = "";
-  for (let i = start; i < end; i += 8192) {
-    out += String.fromCharCode.apply(
-      null,
-      buf.subarray(i, Math.min(end, i + 8192)) as unknown as number[],
-    );
-  }
-  return out;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { latin1 } from "../testing/wire.ts";
-import { BareCrError, BufferedConn, latin1 as decodeLatin1, writeAll } from "./buffered_conn.ts";
+import { BareCrError, BufferedConn, writeAll } from "./buffered_conn.ts";
 
 /** A loopback pair: `send` writes to the reading side's peer, which stays open. */
 async function pair() {
@@ -89,20 +89,4 @@ Deno.test("writeAll with a watch: each partial write to a slow reader restarts t
   reader.close();
   assert.ok(starts >= 2, `the bound restarted ${starts} times`);
   assert.equal(watch.writeDeadline, 0);
-});
-
-Deno.test("latin1 gives one char per byte: ASCII, obs-text and a leading BOM alike", () => {
-  const bytes = (...b: number[]) => Uint8Array.from(b);
-  assert.equal(decodeLatin1(bytes(0x61, 0x3a, 0x20, 0x62), 1, 4), ": b");
-  assert.equal(decodeLatin1(bytes(0x61), 1, 1), "");
-  // A UTF-8 decoder would make these one char, a replacement char and nothing (the BOM).
-  assert.equal(decodeLatin1(bytes(0x78, 0xc3, 0xa9), 0, 3), "x\u00c3\u00a9");
-  assert.equal(decodeLatin1(bytes(0x78, 0x80, 0x79), 0, 3), "x\u0080y");
-  assert.equal(decodeLatin1(bytes(0xef, 0xbb, 0xbf, 0x41), 0, 4), "\u00ef\u00bb\u00bfA");
-  const long = new Uint8Array(20_000).map((_, i) => 0x20 + (i % 0x60));
-  long[19_999] = 0xff;
-  const text = decodeLatin1(long, 0, long.length);
-  assert.equal(text.length, 20_000);
-  assert.equal(text.charCodeAt(19_999), 0xff);
-  assert.equal(text.charCodeAt(9_000), long[9_000]);
 });

@@ -19,7 +19,7 @@ import type { BufferedConn } from "../../net/buffered_conn.ts";
 import { type BodyDone, bodyReader, trailersOf } from "./body.ts";
 import { BodyFailure, streamBody } from "./coalesce.ts";
 import { HttpParseError, parseResponseHead, responseFraming, type ResponseHead } from "./parse.ts";
-import { encodeRequestHead, releaseHead } from "./write.ts";
+import { encodeHead, releaseHead, serializeRequestHead } from "./write.ts";
 import { monotonicNow } from "../../clock.ts";
 
 /**
@@ -50,6 +50,13 @@ export async function exchange(
 ): Promise<UpstreamResponse> {
   const io = lease.io;
   const body = req.body;
+  const head = serializeRequestHead(
+    req.method,
+    req.target,
+    req.host,
+    req.headers,
+    body === null ? null : body.length,
+  );
 
   let deadlineAt = 0;
   const setDeadline = (ms: number) => {
@@ -78,13 +85,7 @@ export async function exchange(
   let response: ResponseHead;
   try {
     setDeadline(opts.bodyIdleMs);
-    const headBytes = encodeRequestHead(
-      req.method,
-      req.target,
-      req.host,
-      req.headers,
-      body === null ? null : body.length,
-    );
+    const headBytes = encodeHead(head, 0);
     if (body === null) {
       try {
         await io.write(headBytes);

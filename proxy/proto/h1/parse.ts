@@ -5,7 +5,7 @@
  */
 import { HeaderList, listTokens, trimOws } from "../header_list.ts";
 import type { RejectReason } from "../rejection.ts";
-import { latin1 } from "../../net/buffered_conn.ts";
+import { latin1 } from "../../bytes.ts";
 
 /**
  * A malformed message; `status` is what a server answers (400, 501, 505; 502 for an upstream's

@@ -28,7 +28,7 @@ import {
 } from "../../net/buffered_conn.ts";
 import { bodyReader, trailersOf } from "./body.ts";
 import { HttpParseError, parseRequestHead, requestFraming, type RequestHead } from "./parse.ts";
-import { encodeHead, releaseHead, writeResponse } from "./write.ts";
+import { encodeHead, releaseHead, serializeFields, writeResponse } from "./write.ts";
 import { monotonicNow } from "../../clock.ts";
 
 /** Limits read from the live config before each request (so a reload applies at once). */
@@ -323,9 +323,11 @@ class Exchange {
       conn,
       buffered: this.#io.drainBuffer(),
       accept: (res, early) => {
-        const statusLine = `HTTP/1.1 101 ${res.reason ?? "Switching Protocols"}\r\n`;
-        const first = encodeHead(statusLine, res.headers, false, "\r\n", early.length);
-        first.set(early, first.length - early.length);
+        const head =
+          serializeFields(res.headers, `HTTP/1.1 101 ${res.reason ?? "Switching Protocols"}\r\n`) +
+          "\r\n";
+        const first = encodeHead(head, early.length);
+        first.set(early, head.length);
         return writeAll(conn, first).finally(() => releaseHead(first));
       },
       setDeadline: (epochMs) => track.deadline = epochMs,

@@ -13,7 +13,7 @@
 import { DynamicTable, ENTRY_OVERHEAD } from "./dynamic_table.ts";
 import { huffmanDecode, HuffmanError } from "./huffman.ts";
 import { STATIC_COUNT, STATIC_TABLE } from "./static_table.ts";
-import { latin1String } from "./strings.ts";
+import { latin1 } from "../../../bytes.ts";
 
 /** A header block that cannot be decoded: a connection error of type COMPRESSION_ERROR. */
 export class HpackError extends Error {
@@ -154,7 +154,7 @@ function decodeString(block: Uint8Array, end: number): string {
   const start = cursor;
   if (length > end - start) throw new HpackError("string literal longer than the block");
   cursor = start + length;
-  if (!huffman) return latin1String(block, start, cursor);
+  if (!huffman) return latin1(block, start, cursor);
   try {
     return huffmanDecode(block, start, cursor);
   } catch (err) {

@@ -20,7 +20,7 @@
 import { DynamicTable, ENTRY_OVERHEAD } from "./dynamic_table.ts";
 import { huffmanEncode, huffmanLength } from "./huffman.ts";
 import { STATIC_COUNT, STATIC_FIELD_INDEX, STATIC_NAME_INDEX } from "./static_table.ts";
-import { writeLatin1 } from "./strings.ts";
+import { writeLatin1 } from "../../../bytes.ts";
 
 /** Fields whose values differ between messages: literal without indexing. */
 const NO_INDEX = new Set([

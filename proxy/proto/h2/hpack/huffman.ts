@@ -12,7 +12,7 @@
  * @module
  */
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from "./huffman_table.ts";
-import { latin1String } from "./strings.ts";
+import { latin1 } from "../../../bytes.ts";
 
 /** A Huffman-coded string that is not valid (EOS inside, bad padding, truncated code). */
 export class HuffmanError extends Error {
@@ -115,7 +115,7 @@ export function huffmanDecode(src: Uint8Array, start: number, end: number): stri
   if (!FINAL_OK[state]) {
     throw new HuffmanError("padding longer than 7 bits or not a prefix of EOS");
   }
-  return latin1String(out, 0, n);
+  return latin1(out, 0, n);
 }
 
 /** Length in bytes of `s` Huffman-coded. */
