@@ -19,6 +19,21 @@ async function readAll(conn: object & { close(): void }): Promise<string> {
   }
 }
 
+/** A TLS client connected to a TLS server over loopback (the server's handshake still to run). */
+async function tlsPair(): Promise<{ client: Deno.TlsConn; server: Deno.TlsConn }> {
+  const pki = await testPki();
+  const leaf = await pki.leaf("a.test");
+  using listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const client = await Deno.startTls(tcp, { hostname: "a.test", caCerts: [pki.caPem] });
+  return { client, server: await listener.accept() };
+}
+
 Deno.test("a Deno TCP connection is read through the read op, 0 at its end", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
@@ -30,17 +45,7 @@ Deno.test("a Deno TCP connection is read through the read op, 0 at its end", asy
 });
 
 Deno.test("a Deno TLS connection is read through the read op, 0 at its end", async () => {
-  const pki = await testPki();
-  const leaf = await pki.leaf("a.test");
-  using listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: leaf.certPem,
-    key: leaf.keyPem,
-  });
-  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const client = await Deno.startTls(tcp, { hostname: "a.test", caCerts: [pki.caPem] });
-  const server = await listener.accept();
+  const { client, server } = await tlsPair();
   await client.write(new TextEncoder().encode("hello over TLS"));
   await client.closeWrite();
   const [text] = await Promise.all([readAll(server), server.handshake()]);
@@ -84,17 +89,7 @@ Deno.test("a Deno TCP connection is written through the write op, which fails on
 });
 
 Deno.test("a Deno TLS connection is written through the write op", async () => {
-  const pki = await testPki();
-  const leaf = await pki.leaf("a.test");
-  using listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: leaf.certPem,
-    key: leaf.keyPem,
-  });
-  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const client = await Deno.startTls(tcp, { hostname: "a.test", caCerts: [pki.caPem] });
-  const server = await listener.accept();
+  const { client, server } = await tlsPair();
   await Promise.all([writeThrough(server, "hello over TLS, written"), server.handshake()]);
   await server.closeWrite();
   assert.equal(await readAll(client), "hello over TLS, written");
