@@ -51,15 +51,8 @@ export function latin1(bytes: Uint8Array, start: number, end: number): string {
   return out;
 }
 
-/**
- * Writes the byte string `s` into `out` at `off`; returns the end. A char above 255 (not from a
- * peer: every byte string Gatehouse reads has none) becomes "?". For short strings: on a string
- * joined from parts (`a + b`), each char read may first have to flatten it.
- */
+/** Writes the byte string `s` into `out` at `off`; returns the end. Chars above 0xff are cut. */
 export function writeLatin1(s: string, out: Uint8Array, off: number): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out[off + i] = c < 256 ? c : 63;
-  }
-  return off + s.length;
+  for (let i = 0; i < s.length; i++) out[off++] = s.charCodeAt(i);
+  return off;
 }

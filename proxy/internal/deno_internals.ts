@@ -1,7 +1,6 @@
 /**
- * Deno's internal, unstable TLS option (pinned to Deno 2.9.6 in deno.json); the read and write ops
- * Gatehouse calls directly are in direct_io.ts, and nothing outside proxy/internal/ touches
- * Deno's internals. `deno_internals_test.ts` fails loudly when an upgrade removes or changes them.
+ * The only place Gatehouse touches Deno's internal, unstable APIs (pinned to Deno 2.9.6 in
+ * deno.json). `deno_internals_test.ts` fails loudly when an upgrade removes or changes them.
  *
  * - The hidden `Symbol.for("unstableSniResolver")` option of `Deno.listenTls`: a certificate per
  *   SNI name, resolved once per name per listener (Deno caches the answer, failures included).

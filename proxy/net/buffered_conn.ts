@@ -18,7 +18,7 @@
  * own buffer stays in use.
  */
 
-import { type DirectRead, directRead, directWriter, type Writer } from "../internal/direct_io.ts";
+import { type DirectRead, directRead } from "../internal/direct_read.ts";
 import { latin1 } from "../bytes.ts";
 import { CHUNK_SIZE, chunkBuffers } from "./buffer_pool.ts";
 import { armWrite, disarmWrite, type WriteWatch } from "./connections.ts";
@@ -65,10 +65,8 @@ export const READ_CHUNK = CHUNK_SIZE;
 
 export class BufferedConn {
   readonly conn: ByteConn;
-  /** Deno's read op for its own connections (internal/direct_io.ts); null for any other. */
+  /** Deno's read op for its own connections (internal/direct_read.ts); null for any other. */
   readonly #direct: DirectRead | null;
-  /** What writes to `conn`: Deno's write op for its own connections (internal/direct_io.ts). */
-  readonly writer: Writer;
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
@@ -87,7 +85,6 @@ export class BufferedConn {
   constructor(conn: ByteConn, initialSize = 4096) {
     this.conn = conn;
     this.#direct = directRead(conn);
-    this.writer = directWriter(conn);
     this.#buf = new Uint8Array(initialSize);
   }
 
@@ -311,7 +308,7 @@ export class BufferedConn {
 
   /** Writes all of `bytes`. */
   write(bytes: Uint8Array): Promise<void> {
-    return writeAll(this.writer, bytes);
+    return writeAll(this.conn, bytes);
   }
 
   /** Shrinks a buffer grown past `above` back to `size` when it holds nothing. */
@@ -383,7 +380,7 @@ export class BufferedConn {
  * next one.
  */
 export async function writeAll(
-  conn: Writer,
+  conn: Pick<ByteConn, "write">,
   bytes: Uint8Array,
   watch?: WriteWatch,
 ): Promise<void> {

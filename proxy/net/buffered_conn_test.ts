@@ -52,7 +52,7 @@ Deno.test("a Deno connection is read through the read op, not its read method", 
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const server = await listener.accept();
-  // The method Deno's connections read through otherwise (internal/direct_io.ts skips it).
+  // The method Deno's connections read through otherwise (internal/direct_read.ts skips it).
   server.read = () => Promise.reject(new Error("read through Conn.read"));
   const io = new BufferedConn(server, 64);
   await client.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: a\r\n\r\n"));

@@ -195,7 +195,7 @@ async function pumpBody(
 ): Promise<boolean> {
   const chunked = body.length < 0;
   try {
-    const streamed = await streamBody(io.writer, body, {
+    const streamed = await streamBody(io.conn, body, {
       prefix: head,
       chunked,
       onWrite: progress,

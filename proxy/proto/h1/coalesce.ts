@@ -13,8 +13,7 @@
  * waiting at all), else a chunk that arrives within the current turn of the event loop.
  */
 import type { BodyReader } from "../message.ts";
-import type { Writer } from "../../internal/direct_io.ts";
-import { writeAll } from "../../net/buffered_conn.ts";
+import { type ByteConn, writeAll } from "../../net/buffered_conn.ts";
 import type { WriteWatch } from "../../net/connections.ts";
 import { headBuffers, joinBuffers } from "../../net/buffer_pool.ts";
 import { chunkSizeLine, CRLF, LAST_CHUNK } from "./body.ts";
@@ -73,7 +72,7 @@ export class BodyFailure extends Error {
  * are written as they are; other parts are joined into a pooled buffer (net/buffer_pool.ts).
  */
 export async function streamBody(
-  conn: Writer,
+  conn: ByteConn,
   body: BodyReader,
   opts: StreamOptions,
 ): Promise<Streamed> {
@@ -143,7 +142,7 @@ export async function streamBody(
 
 /** The parts of the next write: joined in a pooled buffer when there are several. */
 class Joiner {
-  readonly #conn: Writer;
+  readonly #conn: ByteConn;
   readonly #body: BodyReader;
   readonly #onWrite: ((bodyBytes: number) => void) | undefined;
   readonly #watch: WriteWatch | undefined;
@@ -161,7 +160,7 @@ class Joiner {
   wire = 0;
 
   constructor(
-    conn: Writer,
+    conn: ByteConn,
     body: BodyReader,
     onWrite?: (bodyBytes: number) => void,
     watch?: WriteWatch,

@@ -153,7 +153,7 @@ export async function writeResponse(
     const out = encodeHead(head, bytes.length);
     out.set(bytes, head.length);
     try {
-      await writeAll(io.writer, out, watch);
+      await writeAll(io.conn, out, watch);
     } finally {
       releaseHead(out);
     }
@@ -162,7 +162,7 @@ export async function writeResponse(
   const headBytes = encodeHead(head, 0);
   if (framing === "none") {
     try {
-      await writeAll(io.writer, headBytes, watch);
+      await writeAll(io.conn, headBytes, watch);
     } finally {
       releaseHead(headBytes);
     }
@@ -173,7 +173,7 @@ export async function writeResponse(
   const chunked = framing === "chunked";
   let writes = 0;
   try {
-    const streamed = await streamBody(io.writer, reader, {
+    const streamed = await streamBody(io.conn, reader, {
       prefix: headBytes,
       chunked,
       lastChunk: withTrailers ? () => lastChunk(res.trailers!) : undefined,

@@ -27,7 +27,7 @@ import {
 } from "./frames.ts";
 import type { Transport } from "./writer.ts";
 import { CHUNK_SIZE, chunkBuffers } from "../../net/buffer_pool.ts";
-import { type DirectRead, directRead } from "../../internal/direct_io.ts";
+import { type DirectRead, directRead } from "../../internal/direct_read.ts";
 
 /** The buffer an idle connection reads into (what most reads of requests fit in). */
 const READ_BUFFER = 1024;
@@ -49,7 +49,7 @@ export interface FrameSink {
 export class FrameReader {
   /**
    * Reads into a buffer; 0 or null at end of stream. Deno's read op itself for Deno's own
-   * connections (internal/direct_io.ts): its `Conn.read` wrapper would keep one more suspended
+   * connections (internal/direct_read.ts): its `Conn.read` wrapper would keep one more suspended
    * function and promise per idle connection, and cost CPU per read.
    */
   readonly #read: DirectRead | ((p: Uint8Array) => Promise<number | null>);

@@ -22,7 +22,6 @@
  */
 import { setImmediate } from "node:timers";
 import { writeAll } from "../../net/buffered_conn.ts";
-import { directWriter, type Writer } from "../../internal/direct_io.ts";
 import { frameBuffers, giveToEither, headBuffers } from "../../net/buffer_pool.ts";
 import type { WriteWatch } from "../../net/connections.ts";
 import { Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader, writeU32 } from "./frames.ts";
@@ -48,8 +47,7 @@ const TRIM_ABOVE = 32 * 1024;
 const encoder = new TextEncoder();
 
 export class FrameWriter {
-  /** Writes to the transport (through Deno's write op for Deno's connections). */
-  readonly #out: Writer;
+  readonly #transport: Transport;
   readonly #onError: (err: unknown) => void;
   readonly #watch: WriteWatch | undefined;
   /** Frames queued for the next write (NONE when none). */
@@ -68,7 +66,7 @@ export class FrameWriter {
 
   /** `watch` is told of each write, to bound how long it may wait for the peer to take bytes. */
   constructor(transport: Transport, onError: (err: unknown) => void, watch?: WriteWatch) {
-    this.#out = directWriter(transport);
+    this.#transport = transport;
     this.#onError = onError;
     this.#watch = watch;
   }
@@ -229,7 +227,7 @@ export class FrameWriter {
     this.#spare = NONE;
     this.#len = 0;
     this.#inFlight = len;
-    writeAll(this.#out, written.subarray(0, len), this.#watch).then(
+    writeAll(this.#transport, written.subarray(0, len), this.#watch).then(
       () => {
         this.#inFlight = 0;
         if (written.length === headBuffers.size) headBuffers.give(written);
