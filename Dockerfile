@@ -39,7 +39,10 @@ LABEL org.opencontainers.image.title="Gatehouse" \
 # with hundreds of busy connections (docs/runtime.md, section 1); for every isolate, the first too.
 # DENO_USE_CGROUPS: V8's heap sized by the container's memory limit, not the host's memory
 # (docs/known-limits.md: cgroup v2 only in Deno 2.9).
+# DENO_NO_UPDATE_CHECK: otherwise every `deno run` (each start, each health check) asks
+# dl.deno.land for Deno's latest version: an edge opens no connection of its own.
 ENV DENO_DIR=/deno-dir/ \
+    DENO_NO_UPDATE_CHECK=1 \
     DENO_TOKIO_MAX_IO_EVENTS_PER_TICK=32 \
     DENO_USE_CGROUPS=1 \
     GATEHOUSE_COMMIT=${REVISION} \

@@ -124,7 +124,7 @@ async function startGatehouse(
   const proc = sup.spawn(`gatehouse (${name})`, [...argv, "--config", config], {
     cpus: layout.pinning.proxy,
     log: join(layout.files.logs, `compare-${name}.log`),
-    env: { DENO_TOKIO_MAX_IO_EVENTS_PER_TICK: "32" },
+    env: { DENO_TOKIO_MAX_IO_EVENTS_PER_TICK: "32", DENO_NO_UPDATE_CHECK: "1" },
     cwd: root,
   });
   await Promise.all([waitForPort(ports.http, proc), waitForPort(ports.https, proc)]);

@@ -256,6 +256,9 @@ const RUNTIME_ENV = [
   // Without it Deno sizes each isolate's heap by the host's memory (4 GiB of heap on this 24 GiB
   // machine inside a 512 MiB cgroup; 268 MiB with it): a container is killed before V8 collects.
   { setting: "DENO_USE_CGROUPS=1", why: "V8's heap sized by a memory limit" },
+  // Without it each `deno run` (a start, the image's health check) looks up and asks dl.deno.land
+  // for Deno's latest version (cli/tools/upgrade.rs); seen with strace on a start.
+  { setting: "DENO_NO_UPDATE_CHECK=1", why: "no request to dl.deno.land" },
 ];
 
 for (const { setting, why } of RUNTIME_ENV) {

@@ -161,6 +161,7 @@ export async function startProxy(
       // As `deno task start` and the image run it (docs/runtime.md, the saturation stall), with
       // the same V8 flags (proxy/internal/v8_flags.ts).
       env.DENO_TOKIO_MAX_IO_EVENTS_PER_TICK = "32";
+      env.DENO_NO_UPDATE_CHECK = "1";
       if (!features.has("workers") && layout.workers !== 1) {
         console.error(
           `Gatehouse runs one JavaScript thread: workers ${gatehouseFeatures.get("workers")}`,
