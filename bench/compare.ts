@@ -13,10 +13,10 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureDevCertificates } from "../proxy/pki/dev_ca.ts";
 import { V8_FLAGS_ARG } from "../proxy/internal/v8_flags.ts";
 import { gatehouseConfig } from "./configs/gatehouse.ts";
-import { upstreamNginxConfig, writeContent } from "./configs/upstream.ts";
+import { upstreamNginxConfig } from "./configs/upstream.ts";
+import { prepareFiles } from "./lib/files.ts";
 import {
   type Layout,
   OUT,
@@ -93,20 +93,7 @@ async function git(args: string[]): Promise<string> {
 
 /** The files and upstream ports a pair runs with (bench/out/, as `deno task bench` uses). */
 async function prepareLayout(): Promise<Layout> {
-  const logs = join(OUT, "logs");
-  for (const dir of [OUT, logs, join(OUT, "nginx-tmp")]) await Deno.mkdir(dir, { recursive: true });
-  const certs = await ensureDevCertificates(join(OUT, "certs"));
-  const www = join(OUT, "www");
-  await writeContent(www);
-  const files = {
-    out: OUT,
-    logs,
-    www,
-    cert: certs.certPath,
-    key: certs.keyPath,
-    ca: certs.caCertPath,
-    bundle: "",
-  };
+  const files = await prepareFiles();
   const cores = navigator.hardwareConcurrency;
   return { files, upstreams: upstreamPorts(), pinning: pinning(true, cores), workers: 1 };
 }

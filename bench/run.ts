@@ -6,9 +6,8 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureDevCertificates } from "../proxy/pki/dev_ca.ts";
-import { writeContent } from "./configs/upstream.ts";
 import { type Layout, OUT, pinning, ROOT, upstreamPorts, type Workers } from "./lib/layout.ts";
+import { prepareFiles } from "./lib/files.ts";
 import { describeMachine, loadAverage } from "./lib/machine.ts";
 import { stopLeftovers, Supervisor } from "./lib/procs.ts";
 import { resultsMarkdown, type RunRecord, tables } from "./lib/record.ts";
@@ -122,29 +121,6 @@ function options() {
     install: !values["no-install"],
     results: values.results ??
       (quick ? join(OUT, `${resultsName}-quick.md`) : join(ROOT, "bench", `${resultsName}.md`)),
-  };
-}
-
-/** Creates bench/out/ and the dev certificates; returns the shared file paths. */
-async function prepareFiles(): Promise<Layout["files"]> {
-  const logs = join(OUT, "logs");
-  for (const dir of [OUT, logs, join(OUT, "nginx-tmp"), join(OUT, "caddy-home")]) {
-    await Deno.mkdir(dir, { recursive: true });
-  }
-  const certs = await ensureDevCertificates(join(OUT, "certs"));
-  const bundle = join(OUT, "certs", "localhost-bundle.pem");
-  const pem = (await Deno.readTextFile(certs.certPath)) + (await Deno.readTextFile(certs.keyPath));
-  await Deno.writeTextFile(bundle, pem, { mode: 0o600 });
-  const www = join(OUT, "www");
-  await writeContent(www);
-  return {
-    out: OUT,
-    logs,
-    www,
-    cert: certs.certPath,
-    key: certs.keyPath,
-    ca: certs.caCertPath,
-    bundle,
   };
 }
 
