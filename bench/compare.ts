@@ -26,9 +26,11 @@ import {
   ROOT,
   upstreamPorts,
 } from "./lib/layout.ts";
+import { describeMachine } from "./lib/machine.ts";
 import { waitForPort } from "./lib/net.ts";
 import { parseH2load } from "./lib/parse.ts";
 import { cpuTicks, type Spawned, stopLeftovers, Supervisor } from "./lib/procs.ts";
+import { median } from "./lib/stats.ts";
 import { readWrk, wrkArgv } from "./scenarios/http.ts";
 
 const USAGE = `Usage: deno task bench:compare -- --base REV [OPTIONS]
@@ -42,8 +44,6 @@ const USAGE = `Usage: deno task bench:compare -- --base REV [OPTIONS]
 
 Prints, per mode, "this tree / base" CPU per request for each pair and the median over pairs
 (below 1: this tree is cheaper). Differences under ~3% are noise on this VM.`;
-
-const CLOCK_TICKS = 100;
 
 type Mode = "h1" | "h2";
 type Slot = { name: "base" | "this"; ports: ProxyPorts; proc: Spawned };
@@ -130,11 +130,18 @@ async function load(
   if (mode === "h1") {
     const out = await sup.run(wrkArgv(`http://127.0.0.1:${slot.ports.http}/`, 50, seconds), cpus);
     const reading = readWrk(out.stdout);
+    if (reading.errors > 0) throw new Error(`wrk against ${slot.name}: ${reading.note}`);
     return reading.operations;
   }
   const url = `https://localhost:${slot.ports.https}/`;
   const out = await sup.run(["h2load", "-t1", "-c50", "-m10", "-D", String(seconds), url], cpus);
-  return parseH2load(out.stdout).succeeded;
+  const r = parseH2load(out.stdout);
+  if (r.failed + r.errored + r.timeout > 0) {
+    throw new Error(
+      `h2load against ${slot.name}: ${r.failed} failed, ${r.errored} errored, ${r.timeout} timed out`,
+    );
+  }
+  return r.succeeded;
 }
 
 /** CPU per request of both slots, measured over the same `seconds`. */
@@ -144,17 +151,12 @@ async function measure(
   mode: Mode,
   slots: readonly Slot[],
   seconds: number,
+  clockTicks: number,
 ): Promise<number[]> {
   const before = await Promise.all(slots.map((s) => cpuTicks([s.proc.pid])));
   const done = await Promise.all(slots.map((s) => load(sup, layout, mode, s, seconds)));
   const after = await Promise.all(slots.map((s) => cpuTicks([s.proc.pid])));
-  return slots.map((_, i) => (after[i] - before[i]) / CLOCK_TICKS * 1e6 / done[i]);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return slots.map((_, i) => (after[i] - before[i]) / clockTicks * 1e6 / done[i]);
 }
 
 async function main(): Promise<void> {
@@ -169,6 +171,7 @@ async function main(): Promise<void> {
   const sup = new Supervisor(pidFile);
   try {
     const layout = await prepareLayout();
+    const { clockTicks } = await describeMachine();
     const upstreamConf = join(OUT, "upstream-nginx.conf");
     await Deno.writeTextFile(upstreamConf, upstreamNginxConfig(layout));
     const nginx = sup.spawn("upstream nginx", ["nginx", "-c", upstreamConf], {
@@ -185,11 +188,11 @@ async function main(): Promise<void> {
         if (swapped) order.reverse();
         const slots: Slot[] = [];
         for (const [name, root] of order) slots.push(await startGatehouse(sup, layout, name, root));
-        await measure(sup, layout, mode, slots, opts.warmup);
+        await measure(sup, layout, mode, slots, opts.warmup, clockTicks);
         const pairRatios: number[] = [];
         const costs: string[] = [];
         for (let round = 0; round < opts.rounds; round++) {
-          const us = await measure(sup, layout, mode, slots, opts.seconds);
+          const us = await measure(sup, layout, mode, slots, opts.seconds, clockTicks);
           const mine = us[slots.findIndex((s) => s.name === "this")];
           const base = us[slots.findIndex((s) => s.name === "base")];
           pairRatios.push(mine / base);
